@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/clock"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+func newLoop(b *testing.B, v all.Variant, cfg core.Config) core.Loop {
+	b.Helper()
+	l, err := v.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
+// drain runs non-blocking iterations until nothing is pending.
+func drain(b *testing.B, l core.Loop) {
+	for l.Pending() > 0 {
+		if err := l.RunOnce(false); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCallSoon queues `queued` callbacks and runs them all: ns/op is the
+// cost of one callback (push, pop, call), which should not depend on how many
+// are queued.
+func BenchmarkCallSoon(b *testing.B) {
+	for _, v := range all.Variants {
+		for _, queued := range []int{1_000, 1_000_000} {
+			b.Run(fmt.Sprintf("%s/queued=%d", v.Name, queued), func(b *testing.B) {
+				l := newLoop(b, v, core.Config{})
+				fn := func() {}
+				b.ReportAllocs()
+				n := 0
+				for b.Loop() {
+					l.CallSoon(fn)
+					if n++; n == queued {
+						drain(b, l)
+						n = 0
+					}
+				}
+				drain(b, l)
+			})
+		}
+	}
+}
+
+// BenchmarkPost has one producer goroutine post to a running loop: ns/op is
+// the throughput cost of one cross-goroutine callback.
+func BenchmarkPost(b *testing.B) {
+	for _, v := range all.Variants {
+		b.Run(v.Name, func(b *testing.B) {
+			l := newLoop(b, v, core.Config{})
+			done := make(chan struct{})
+			ran := 0
+			fn := func() { ran++ }
+			go func() { l.Run(); close(done) }()
+			b.ReportAllocs()
+			for b.Loop() {
+				for l.Post(fn) != nil {
+				}
+			}
+			l.Post(l.Stop)
+			<-done
+			if ran != b.N {
+				b.Fatalf("ran %d of %d", ran, b.N)
+			}
+		})
+	}
+}
+
+// BenchmarkCallLaterFire schedules one timer per op a few ticks ahead with
+// `pending` others outstanding, and fires them as the virtual clock passes:
+// ns/op is the cost of one schedule plus its fire.
+func BenchmarkCallLaterFire(b *testing.B) {
+	for _, v := range all.Variants {
+		b.Run(fmt.Sprintf("%s/pending=100000", v.Name), func(b *testing.B) {
+			vc := clock.NewVirtual(time.Unix(0, 0))
+			l := newLoop(b, v, core.Config{Clock: vc})
+			fn := func() {}
+			for i := range 100_000 { // outstanding timers, 1 h to 2 h out
+				l.CallLater(time.Hour+time.Duration(i)*time.Millisecond/100, fn)
+			}
+			tick := v.Params.Tick
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				l.CallLater(time.Duration(1+i%8)*tick, fn)
+				if i++; i%64 == 0 {
+					vc.Advance(tick)
+					l.RunOnce(false)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCancel schedules and cancels a timer with 100,000 others pending.
+func BenchmarkCancel(b *testing.B) {
+	for _, v := range all.Variants {
+		b.Run(v.Name, func(b *testing.B) {
+			vc := clock.NewVirtual(time.Unix(0, 0))
+			l := newLoop(b, v, core.Config{Clock: vc})
+			fn := func() {}
+			for i := range 100_000 {
+				l.CallLater(time.Hour+time.Duration(i)*time.Millisecond/100, fn)
+			}
+			handles := make([]core.Timer, 1024)
+			for i := range handles {
+				handles[i] = l.CallLater(time.Duration(i+1)*time.Second, fn)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				j := i % len(handles)
+				l.Cancel(handles[j])
+				handles[j] = l.CallLater(time.Duration(j+1)*time.Second, fn)
+				i++
+			}
+		})
+	}
+}

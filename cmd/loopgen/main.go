@@ -1,0 +1,111 @@
+// Command loopgen generates the loop variants described by a spec file.
+//
+// The root package of github.com/loopgen/loop runs it through
+//
+//	//go:generate go run ./cmd/loopgen -spec spec/loop.yaml -out generated
+//
+// so `go generate ./...` regenerates every variant. Usage:
+//
+//	loopgen [-spec spec/loop.yaml] [-out generated]   write generated/ from the spec
+//	loopgen -check [-spec ...] [-out ...]             exit 1, listing stale files, when generated/ differs
+//
+// A bad spec exits with status 2 and one line per problem, as
+// file:line:col: path.to.field: what is wrong. Generation is all or nothing:
+// the new tree is written beside the old one and swapped in, so a failed run
+// leaves generated/ exactly as it was.
+//
+// Every generated file's header records the invocation with the spec path
+// relative to the directory that holds -out, so the output, and -check, are
+// the same whichever directory loopgen runs in.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/loopgen/loop/gen"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("loopgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	specPath := fs.String("spec", "spec/loop.yaml", "the spec file")
+	out := fs.String("out", "generated", "the directory that holds the generated packages")
+	check := fs.Bool("check", false, "do not write; exit 1 and list the stale files if -out differs from what the spec gives")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: loopgen [-spec FILE] [-out DIR] [-check]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // -h asked for the usage, as with the flag package's ExitOnError
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loopgen: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return 2
+	}
+	spec, err := gen.ParseFile(*specPath)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	files, err := gen.Generate(spec, gen.Options{Invocation: "loopgen -spec " + headerPath(*specPath, *out)})
+	if err != nil {
+		fmt.Fprintf(stderr, "loopgen: %v\n", err)
+		return 1
+	}
+	if *check {
+		stale, err := gen.Diff(*out, files)
+		if err != nil {
+			fmt.Fprintf(stderr, "loopgen: %v\n", err)
+			return 1
+		}
+		if len(stale) > 0 {
+			fmt.Fprintf(stderr, "loopgen: %s is stale (run go generate ./...):\n", *out)
+			for _, s := range stale {
+				fmt.Fprintf(stderr, "\t%s\n", s)
+			}
+			return 1
+		}
+		return 0
+	}
+	if err := gen.WriteTree(*out, files); err != nil {
+		fmt.Fprintf(stderr, "loopgen: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// headerPath is the spec path as the generated headers record it: relative to
+// the directory that holds out (the module root, for the go:generate line) and
+// slash-separated. The output, and so -check, then does not depend on the
+// directory loopgen runs in or on how the path is spelled:
+// `-spec spec/loop.yaml -out generated` from the root and
+// `-spec ../../spec/loop.yaml -out ../../generated` from cmd/loopgen agree.
+func headerPath(spec, out string) string {
+	absSpec, err := filepath.Abs(spec)
+	if err != nil {
+		return filepath.ToSlash(filepath.Clean(spec))
+	}
+	absOut, err := filepath.Abs(out)
+	if err != nil {
+		return filepath.ToSlash(filepath.Clean(spec))
+	}
+	rel, err := filepath.Rel(filepath.Dir(absOut), absSpec)
+	if err != nil {
+		return filepath.ToSlash(filepath.Clean(spec))
+	}
+	return filepath.ToSlash(rel)
+}

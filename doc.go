@@ -1,0 +1,19 @@
+// Package loop is a single-goroutine event loop (a reactor, like asyncio's,
+// libuv's or Node's) whose hot parts are generated per workload.
+//
+// A Loop runs callbacks on one goroutine: callbacks queued with CallSoon,
+// callbacks posted from other goroutines with Post, timers (CallLater, CallAt,
+// CallEvery, on a hierarchical timing wheel) and fd readiness (AddReader,
+// AddWriter). Nothing needs a lock inside a callback, and the steady state
+// allocates nothing.
+//
+// The implementation behind this package is one of the variants generated
+// from spec/loop.yaml into generated/: the default one, or the one a
+// loop_<name> build tag selects (go build -tags loop_latency). Variant reports
+// which. Edit the spec and run `go generate ./...` to make new variants.
+//
+// Timer tests need no sleeping: WithClock installs a VirtualClock that moves
+// only when the test advances it.
+package loop
+
+//go:generate go run ./cmd/loopgen -spec spec/loop.yaml -out generated

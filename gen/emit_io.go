@@ -1,0 +1,142 @@
+package gen
+
+import "github.com/dave/jennifer/jen"
+
+// emitIO writes fd readiness: a registration table indexed by fd and the
+// dispatch of the poller's events. A variant with poller: none gets methods
+// that report ErrNoPoller instead, and no table at all.
+func (e *variantEmitter) emitIO(f *jen.File) {
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
+	fdFn := []jen.Code{jen.Id("fd").Int(), jen.Id("fn").Func().Params()}
+	doc := map[string][]string{
+		"AddReader":    {"AddReader calls fn on the loop goroutine whenever fd is readable (level-triggered,", "as asyncio's add_reader), replacing an earlier reader of fd. Remove the fd before closing it."},
+		"AddWriter":    {"AddWriter calls fn on the loop goroutine whenever fd is writable, replacing an", "earlier writer of fd."},
+		"RemoveReader": {"RemoveReader stops watching fd for reading and reports whether it was watched."},
+		"RemoveWriter": {"RemoveWriter stops watching fd for writing and reports whether it was watched."},
+	}
+	comment := func(name string) {
+		for _, line := range doc[name] {
+			f.Comment(line)
+		}
+	}
+
+	if !e.hasPoller() {
+		for _, name := range []string{"AddReader", "AddWriter"} {
+			comment(name)
+			f.Comment("This variant has no poller: it returns poller.ErrNoPoller.")
+			f.Add(recv()).Id(name).Params(fdFn...).Error().Block(jen.Return(jen.Qual(pkgPoller, "ErrNoPoller")))
+		}
+		for _, name := range []string{"RemoveReader", "RemoveWriter"} {
+			comment(name)
+			f.Add(recv()).Id(name).Params(jen.Id("fd").Int()).Bool().Block(jen.Return(jen.False()))
+		}
+		return
+	}
+
+	f.Comment("ioReg is the registration of one fd.")
+	f.Type().Id("ioReg").Struct(
+		jen.Id("read").Func().Params(),
+		jen.Id("write").Func().Params(),
+		jen.Id("ev").Qual(pkgPoller, "Events").Comment("interest registered with the poller"),
+		jen.Id("seq").Uint32().Comment("tags this registration's events; 0 when not registered"),
+	)
+	f.Comment("ioTable maps fds to registrations (loop goroutine only).")
+	f.Type().Id("ioTable").Struct(
+		jen.Id("regs").Index().Id("ioReg"),
+		jen.Id("seq").Uint32(),
+	)
+
+	for _, pair := range []struct{ name, ev string }{{"AddReader", "Readable"}, {"AddWriter", "Writable"}} {
+		comment(pair.name)
+		f.Add(recv()).Id(pair.name).Params(fdFn...).Error().Block(
+			jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: " + pair.name + " with a nil func"))),
+			jen.Return(lf("watch").Call(jen.Id("fd"), jen.Qual(pkgPoller, pair.ev), jen.Id("fn"))),
+		)
+	}
+	for _, pair := range []struct{ name, ev string }{{"RemoveReader", "Readable"}, {"RemoveWriter", "Writable"}} {
+		comment(pair.name)
+		f.Add(recv()).Id(pair.name).Params(jen.Id("fd").Int()).Bool().Block(
+			jen.Return(lf("unwatch").Call(jen.Id("fd"), jen.Qual(pkgPoller, pair.ev))),
+		)
+	}
+
+	callback := func() *jen.Statement {
+		return jen.If(jen.Id("ev").Op("==").Qual(pkgPoller, "Readable")).Block(
+			jen.Id("r").Dot("read").Op("=").Id("fn"),
+		).Else().Block(
+			jen.Id("r").Dot("write").Op("=").Id("fn"),
+		)
+	}
+	f.Add(recv()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
+		jen.If(jen.Id("fd").Op("<").Lit(0)).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
+		lf("wakeMu").Dot("Lock").Call(),
+		jen.Id("closed").Op(":=").Add(lf("pollerClosed")),
+		lf("wakeMu").Dot("Unlock").Call(),
+		jen.If(jen.Id("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
+		jen.If(jen.Id("fd").Op(">=").Len(lf("io").Dot("regs"))).Block(
+			jen.Id("n").Op(":=").Max(jen.Id("fd").Op("+").Lit(1), jen.Lit(2).Op("*").Len(lf("io").Dot("regs")), jen.Lit(64)),
+			lf("io").Dot("regs").Op("=").Append(lf("io").Dot("regs"), jen.Make(jen.Index().Id("ioReg"), jen.Id("n").Op("-").Len(lf("io").Dot("regs"))).Op("...")),
+		),
+		jen.Id("r").Op(":=").Op("&").Add(lf("io")).Dot("regs").Index(jen.Id("fd")),
+		jen.Id("want").Op(":=").Id("r").Dot("ev").Op("|").Id("ev"),
+		jen.Switch().Block(
+			jen.Case(jen.Id("r").Dot("ev").Op("==").Lit(0)).Block(
+				lf("io").Dot("seq").Op("++"),
+				jen.If(lf("io").Dot("seq").Op("==").Lit(0)).Block(lf("io").Dot("seq").Op("=").Lit(1)),
+				jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), lf("io").Dot("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
+					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
+				),
+				jen.Id("r").Dot("seq").Op("=").Add(lf("io")).Dot("seq"),
+			),
+			jen.Case(jen.Id("want").Op("!=").Id("r").Dot("ev")).Block(
+				jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
+					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
+				),
+			),
+		),
+		jen.Id("r").Dot("ev").Op("=").Id("want"),
+		callback(),
+		jen.Return(jen.Nil()),
+	)
+
+	f.Add(recv()).Id("unwatch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events")).Bool().Block(
+		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">=").Len(lf("io").Dot("regs")).Op("||").Add(lf("io")).Dot("regs").Index(jen.Id("fd")).Dot("ev").Op("&").Id("ev").Op("==").Lit(0)).Block(
+			jen.Return(jen.False()),
+		),
+		jen.Id("r").Op(":=").Op("&").Add(lf("io")).Dot("regs").Index(jen.Id("fd")),
+		jen.Id("r").Dot("ev").Op("&^=").Id("ev"),
+		jen.Var().Id("fn").Func().Params(),
+		callback(),
+		jen.If(jen.Id("r").Dot("ev").Op("==").Lit(0)).Block(
+			jen.Comment("Events already returned for this registration no longer match: dropped."),
+			jen.Id("r").Dot("seq").Op("=").Lit(0),
+			jen.Id("_").Op("=").Add(lf("poller")).Dot("Delete").Call(jen.Id("fd")),
+		).Else().Block(
+			jen.Id("_").Op("=").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("r").Dot("ev")),
+		),
+		jen.Return(jen.True()),
+	)
+
+	regAt := func() *jen.Statement { return lf("io").Dot("regs").Index(jen.Id("fd")) }
+	f.Comment("dispatch runs the callbacks of ready fds. An event whose seq no longer matches")
+	f.Comment("belongs to a registration removed earlier in this iteration (its fd may even")
+	f.Comment("have been closed and reused): it is dropped. Errors and hang-ups run both the")
+	f.Comment("reader and the writer, so each sees the condition on its next call.")
+	f.Add(recv()).Id("dispatch").Params(jen.Id("events").Index().Qual(pkgPoller, "Event")).Block(
+		e.recoverGuard(),
+		jen.For(jen.List(jen.Id("_"), jen.Id("ev")).Op(":=").Range().Id("events")).Block(
+			jen.Id("fd").Op(":=").Int().Call(jen.Id("ev").Dot("Fd")),
+			jen.If(jen.Id("fd").Op(">=").Len(lf("io").Dot("regs"))).Block(jen.Continue()),
+			e.count("Events", nil),
+			jen.If(jen.Id("r").Op(":=").Add(regAt()), jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
+				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Readable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
+				jen.Id("r").Dot("read").Call(),
+			),
+			jen.Comment("Re-read: the reader may have removed the fd or grown the table."),
+			jen.If(jen.Id("r").Op(":=").Add(regAt()), jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("write").Op("!=").Nil().
+				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Writable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
+				jen.Id("r").Dot("write").Call(),
+			),
+		),
+	)
+}

@@ -1,0 +1,268 @@
+package gen
+
+import "github.com/dave/jennifer/jen"
+
+func rf(name string) *jen.Statement { return jen.Id("r").Dot(name) }
+func qf(name string) *jen.Statement { return jen.Id("q").Dot(name) }
+
+// emitReady writes the ready ring: a power-of-two ring of callbacks that
+// starts at queue_depth and doubles when full, so CallSoon never fails and
+// the steady state never allocates.
+func (e *variantEmitter) emitReady(f *jen.File) {
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("r").Op("*").Id("ring")) }
+	f.Comment("ring is the FIFO of ready callbacks (loop goroutine only). head and tail count")
+	f.Comment("pushes and pops since the start; their difference is the length.")
+	f.Type().Id("ring").Struct(
+		jen.Id("buf").Index().Func().Params(),
+		jen.Id("mask").Uint64().Comment("len(buf)-1; len(buf) is a power of two"),
+		jen.Id("head").Uint64(),
+		jen.Id("tail").Uint64(),
+	)
+	f.Add(recv()).Id("init").Params().Block(
+		rf("buf").Op("=").Make(jen.Index().Func().Params(), jen.Id("queueDepth")),
+		rf("mask").Op("=").Id("queueDepth").Op("-").Lit(1),
+	)
+	f.Add(recv()).Id("len").Params().Int().Block(jen.Return(jen.Int().Call(rf("tail").Op("-").Add(rf("head")))))
+	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Block(
+		jen.If(rf("tail").Op("-").Add(rf("head")).Op("==").Uint64().Call(jen.Len(rf("buf")))).Block(rf("grow").Call()),
+		rf("buf").Index(rf("tail").Op("&").Add(rf("mask"))).Op("=").Id("fn"),
+		rf("tail").Op("++"),
+	)
+	f.Comment("pop removes the oldest callback; the ring must not be empty. The slot is")
+	f.Comment("cleared so the ring does not keep the callback's closure alive.")
+	f.Add(recv()).Id("pop").Params().Func().Params().Block(
+		jen.Id("i").Op(":=").Add(rf("head")).Op("&").Add(rf("mask")),
+		jen.Id("fn").Op(":=").Add(rf("buf")).Index(jen.Id("i")),
+		rf("buf").Index(jen.Id("i")).Op("=").Nil(),
+		rf("head").Op("++"),
+		jen.Return(jen.Id("fn")),
+	)
+	f.Add(recv()).Id("grow").Params().Block(
+		jen.Id("n").Op(":=").Len(rf("buf")),
+		jen.Id("buf").Op(":=").Make(jen.Index().Func().Params(), jen.Lit(2).Op("*").Id("n")),
+		jen.Id("h").Op(":=").Int().Call(rf("head").Op("&").Add(rf("mask"))),
+		jen.Copy(jen.Id("buf"), rf("buf").Index(jen.Id("h").Op(":"))),
+		jen.Copy(jen.Id("buf").Index(jen.Id("n").Op("-").Id("h").Op(":")), rf("buf").Index(jen.Op(":").Id("h"))),
+		rf("buf").Op("=").Id("buf"),
+		rf("mask").Op("=").Uint64().Call(jen.Lit(2).Op("*").Id("n").Op("-").Lit(1)),
+		rf("head").Op(",").Add(rf("tail")).Op("=").Lit(0).Op(",").Uint64().Call(jen.Id("n")),
+	)
+	f.Comment("reset drops every queued callback, keeping the capacity.")
+	f.Add(recv()).Id("reset").Params().Block(
+		jen.Clear(rf("buf")),
+		rf("head").Op(",").Add(rf("tail")).Op("=").Lit(0).Op(",").Lit(0),
+	)
+}
+
+func (e *variantEmitter) emitInbox(f *jen.File) {
+	if e.v.Inbox.Kind == InboxMutex {
+		e.emitMutexInbox(f)
+	} else {
+		e.emitMPSCInbox(f)
+	}
+}
+
+func (e *variantEmitter) grows() bool { return e.v.Overflow == OverflowGrow }
+
+// emitMPSCInbox writes a bounded lock-free multi-producer queue (Vyukov's
+// design): a producer claims a slot with one CAS on tail and publishes it by
+// storing the slot's sequence number; the loop consumes without atomics on
+// the shared tail. With overflow: grow a full ring spills into a
+// mutex-guarded slice, and a producer keeps spilling until the loop has
+// emptied the spill, so each producer's callbacks run in the order posted.
+func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
+	f.Comment("closedBit, set in tail by close, makes every later push fail with ErrClosed.")
+	f.Const().Id("closedBit").Op("=").Lit(1).Op("<<").Lit(63)
+
+	f.Type().Id("inboxSlot").Struct(
+		jen.Id("seq").Qual("sync/atomic", "Uint64").Comment("== position: free for it; == position+1: holds its callback"),
+		jen.Id("fn").Func().Params(),
+	)
+	fields := []jen.Code{
+		jen.Id("tail").Qual("sync/atomic", "Uint64").Comment("next position to claim, | closedBit once closed"),
+		jen.Id("_").Index(jen.Lit(56)).Byte(),
+		jen.Id("head").Uint64().Comment("next position to consume (loop goroutine)"),
+		jen.Id("_").Index(jen.Lit(56)).Byte(),
+		jen.Id("slots").Index(jen.Id("inboxDepth")).Id("inboxSlot"),
+	}
+	if e.grows() {
+		fields = append(fields,
+			jen.Id("spilled").Qual("sync/atomic", "Bool").Comment("spill is not empty: producers append there"),
+			jen.Id("mu").Qual("sync", "Mutex").Comment("guards spill and spillClosed"),
+			jen.Id("spillClosed").Bool(),
+			jen.Id("spill").Index().Func().Params(),
+			jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer for spill"),
+		)
+	}
+	f.Comment("inbox carries callbacks from any goroutine to the loop.")
+	f.Type().Id("inbox").Struct(fields...)
+
+	f.Add(recv()).Id("init").Params().Block(
+		jen.For(jen.Id("i").Op(":=").Range().Add(qf("slots"))).Block(
+			qf("slots").Index(jen.Id("i")).Dot("seq").Dot("Store").Call(jen.Uint64().Call(jen.Id("i"))),
+		),
+	)
+
+	full := jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))
+	if e.grows() {
+		full = jen.Return(qf("pushSpill").Call(jen.Id("fn")))
+	}
+	body := []jen.Code{
+		jen.Id("pos").Op(":=").Add(qf("tail")).Dot("Load").Call(),
+		jen.If(jen.Id("pos").Op("&").Id("closedBit").Op("!=").Lit(0)).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
+	}
+	if e.grows() {
+		body = append(body, jen.If(qf("spilled").Dot("Load").Call()).Block(jen.Return(qf("pushSpill").Call(jen.Id("fn")))))
+	}
+	body = append(body,
+		jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(jen.Id("pos").Op("&").Id("inboxMask")),
+		jen.Id("seq").Op(":=").Id("s").Dot("seq").Dot("Load").Call(),
+		jen.If(jen.Id("seq").Op("==").Id("pos")).Block(
+			jen.If(qf("tail").Dot("CompareAndSwap").Call(jen.Id("pos"), jen.Id("pos").Op("+").Lit(1))).Block(
+				jen.Id("s").Dot("fn").Op("=").Id("fn"),
+				jen.Id("s").Dot("seq").Dot("Store").Call(jen.Id("pos").Op("+").Lit(1)),
+				jen.Return(jen.Nil()),
+			),
+		).Else().If(jen.Id("seq").Op("<").Id("pos")).Block(
+			jen.Comment("The slot still holds the callback from one lap ago: full."),
+			full,
+		),
+		jen.Comment("Another producer claimed pos first: try the next position."),
+	)
+	f.Comment("push publishes fn for the loop. Safe from any goroutine.")
+	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(jen.For().Block(body...))
+
+	if e.grows() {
+		f.Add(recv()).Id("pushSpill").Params(jen.Id("fn").Func().Params()).Error().Block(
+			qf("mu").Dot("Lock").Call(),
+			jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
+			jen.If(qf("spillClosed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
+			qf("spill").Op("=").Append(qf("spill"), jen.Id("fn")),
+			qf("spilled").Dot("Store").Call(jen.True()),
+			jen.Return(jen.Nil()),
+		)
+	}
+
+	nonEmpty := qf("slots").Index(qf("head").Op("&").Id("inboxMask")).Dot("seq").Dot("Load").Call().Op("==").Add(qf("head")).Op("+").Lit(1)
+	if e.grows() {
+		nonEmpty = nonEmpty.Op("||").Add(qf("spilled")).Dot("Load").Call()
+	}
+	f.Comment("nonEmpty reports whether drain would find a callback (loop goroutine).")
+	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
+
+	drain := []jen.Code{
+		jen.For().Block(
+			jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(qf("head").Op("&").Id("inboxMask")),
+			jen.If(jen.Id("s").Dot("seq").Dot("Load").Call().Op("!=").Add(qf("head")).Op("+").Lit(1)).Block(jen.Break()),
+			jen.Id("r").Dot("push").Call(jen.Id("s").Dot("fn")),
+			jen.Id("s").Dot("fn").Op("=").Nil(),
+			jen.Id("s").Dot("seq").Dot("Store").Call(qf("head").Op("+").Id("inboxDepth")),
+			qf("head").Op("++"),
+		),
+	}
+	if e.grows() {
+		drain = append(drain,
+			jen.Comment("The spill holds callbacks posted after everything in the ring, so it is"),
+			jen.Comment("taken only once no claimed slot is left unpublished."),
+			jen.If(qf("spilled").Dot("Load").Call().Op("&&").Add(qf("tail")).Dot("Load").Call().Op("&^").Id("closedBit").Op("==").Add(qf("head"))).Block(
+				qf("mu").Dot("Lock").Call(),
+				qf("spill").Op(",").Add(qf("spare")).Op("=").Add(qf("spare")).Index(jen.Op(":").Lit(0)).Op(",").Add(qf("spill")),
+				qf("spilled").Dot("Store").Call(jen.False()),
+				qf("mu").Dot("Unlock").Call(),
+				jen.For(jen.List(jen.Id("i"), jen.Id("fn")).Op(":=").Range().Add(qf("spare"))).Block(
+					jen.Id("r").Dot("push").Call(jen.Id("fn")),
+					qf("spare").Index(jen.Id("i")).Op("=").Nil(),
+				),
+			),
+		)
+	}
+	f.Comment("drain moves every published callback into r, in order (loop goroutine).")
+	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring")).Block(drain...)
+
+	closeBody := []jen.Code{
+		jen.For().Block(
+			jen.Id("pos").Op(":=").Add(qf("tail")).Dot("Load").Call(),
+			jen.If(qf("tail").Dot("CompareAndSwap").Call(jen.Id("pos"), jen.Id("pos").Op("|").Id("closedBit"))).Block(jen.Break()),
+		),
+	}
+	if e.grows() {
+		closeBody = append(closeBody,
+			qf("mu").Dot("Lock").Call(),
+			qf("spillClosed").Op("=").True(),
+			qf("mu").Dot("Unlock").Call(),
+		)
+	}
+	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")
+	f.Add(recv()).Id("close").Params().Block(closeBody...)
+
+	leftover := qf("head").Op("!=").Add(qf("tail")).Dot("Load").Call().Op("&^").Id("closedBit")
+	if e.grows() {
+		leftover = leftover.Op("||").Add(qf("spilled")).Dot("Load").Call()
+	}
+	f.Comment("drainClosed, after close, waits out pushes that claimed a slot before close")
+	f.Comment("and moves everything into r: nothing whose push succeeded is lost.")
+	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(
+		qf("drain").Call(jen.Id("r")),
+		jen.For(leftover).Block(
+			jen.Qual("runtime", "Gosched").Call(),
+			qf("drain").Call(jen.Id("r")),
+		),
+	)
+}
+
+// emitMutexInbox writes the simple inbox: producers append to a slice under a
+// mutex, and the loop swaps it with a spare, so neither side allocates once
+// both slices have grown.
+func (e *variantEmitter) emitMutexInbox(f *jen.File) {
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
+	f.Comment("inbox carries callbacks from any goroutine to the loop.")
+	f.Type().Id("inbox").Struct(
+		jen.Id("pending").Qual("sync/atomic", "Bool").Comment("q is not empty; read without the lock"),
+		jen.Id("mu").Qual("sync", "Mutex").Comment("guards closed and q"),
+		jen.Id("closed").Bool(),
+		jen.Id("q").Index().Func().Params(),
+		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer"),
+	)
+	f.Add(recv()).Id("init").Params().Block(
+		qf("q").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), jen.Id("inboxDepth")),
+		qf("spare").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), jen.Id("inboxDepth")),
+	)
+	body := []jen.Code{
+		qf("mu").Dot("Lock").Call(),
+		jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
+		jen.If(qf("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
+	}
+	if !e.grows() {
+		body = append(body, jen.If(jen.Len(qf("q")).Op(">=").Id("inboxDepth")).Block(jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))))
+	}
+	body = append(body,
+		qf("q").Op("=").Append(qf("q"), jen.Id("fn")),
+		qf("pending").Dot("Store").Call(jen.True()),
+		jen.Return(jen.Nil()),
+	)
+	f.Comment("push queues fn for the loop. Safe from any goroutine.")
+	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(body...)
+	f.Comment("nonEmpty reports whether drain would find a callback.")
+	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(qf("pending").Dot("Load").Call()))
+	f.Comment("drain moves every queued callback into r, in order (loop goroutine).")
+	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring")).Block(
+		jen.If(jen.Op("!").Add(qf("pending")).Dot("Load").Call()).Block(jen.Return()),
+		qf("mu").Dot("Lock").Call(),
+		qf("q").Op(",").Add(qf("spare")).Op("=").Add(qf("spare")).Index(jen.Op(":").Lit(0)).Op(",").Add(qf("q")),
+		qf("pending").Dot("Store").Call(jen.False()),
+		qf("mu").Dot("Unlock").Call(),
+		jen.For(jen.List(jen.Id("i"), jen.Id("fn")).Op(":=").Range().Add(qf("spare"))).Block(
+			jen.Id("r").Dot("push").Call(jen.Id("fn")),
+			qf("spare").Index(jen.Id("i")).Op("=").Nil(),
+		),
+	)
+	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")
+	f.Add(recv()).Id("close").Params().Block(
+		qf("mu").Dot("Lock").Call(),
+		qf("closed").Op("=").True(),
+		qf("mu").Dot("Unlock").Call(),
+	)
+	f.Comment("drainClosed, after close, moves everything left into r.")
+	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(qf("drain").Call(jen.Id("r")))
+}

@@ -1,0 +1,542 @@
+package gen
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// variantEmitter writes the package of one variant. The spec's numbers become
+// constants (see emitParams), so the compiler folds masks, shifts and batch
+// bounds into the hot paths; switches that are off (recover, stats, spin, the
+// poller) emit no code at all.
+type variantEmitter struct {
+	v    *Variant
+	path string
+}
+
+func (e *variantEmitter) file() *jen.File {
+	f := jen.NewFilePathName(e.path, e.v.Name)
+	f.ImportName(pkgCore, "core")
+	f.ImportName(pkgClock, "clock")
+	f.ImportName(pkgPoller, "poller")
+	return f
+}
+
+func (e *variantEmitter) hasPoller() bool { return e.v.Poller != PollerNone }
+
+// pollerType is the concrete backend the Loop embeds: no interface call on
+// the hot path.
+func (e *variantEmitter) pollerType() jen.Code {
+	name := map[PollerKind]string{
+		PollerAuto: "Auto", PollerEpoll: "Epoll", PollerPoll: "Poll", PollerKqueue: "Kqueue", PollerNone: "None",
+	}[e.v.Poller]
+	return jen.Qual(pkgPoller, name)
+}
+
+// Short-hands for the emitted receivers' fields.
+func lf(name string) *jen.Statement { return jen.Id("l").Dot(name) }
+
+// recoverGuard is the per-batch panic recovery, when the spec keeps it.
+func (e *variantEmitter) recoverGuard() jen.Code {
+	if !e.v.Recover {
+		return jen.Null()
+	}
+	return jen.Defer().Id("l").Dot("recoverPanic").Call()
+}
+
+// count increments a stats counter, when the spec keeps them.
+func (e *variantEmitter) count(field string, by jen.Code) jen.Code {
+	if !e.v.Stats {
+		return jen.Null()
+	}
+	if by == nil {
+		return lf("stats").Dot(field).Op("++")
+	}
+	return lf("stats").Dot(field).Op("+=").Uint64().Parens(by)
+}
+
+func (e *variantEmitter) emitParams(f *jen.File) {
+	v := e.v
+	f.PackageComment(fmt.Sprintf("Package %s is the %q loop variant, generated from spec/loop.yaml:", v.Name, v.Name))
+	f.PackageComment(describe(v) + ".")
+	f.PackageComment("")
+	f.PackageComment(fmt.Sprintf("Build with -tags %s to make it the implementation behind package loop, or", variantTag(v)))
+	f.PackageComment("import it directly (its Loop has the same methods as loop.Loop).")
+	f.Comment("The spec's values as constants, so that masks, shifts and bounds fold into the hot paths.")
+	f.Const().Defs(
+		jen.Id("queueDepth").Op("=").Lit(v.QueueDepth).Comment("initial ready-ring capacity"),
+		jen.Id("batchSize").Op("=").Lit(v.Batch).Comment("ready callbacks run per iteration"),
+		jen.Id("inboxDepth").Op("=").Lit(v.Inbox.Depth),
+		jen.Id("inboxMask").Op("=").Id("inboxDepth").Op("-").Lit(1),
+		jen.Id("tickNanos").Op("=").Lit(int(v.Wheel.Tick.Nanoseconds())).Comment("wheel granularity: "+v.Wheel.Tick.String()),
+		jen.Id("wheelSlots").Op("=").Lit(v.Wheel.Slots),
+		jen.Id("wheelBits").Op("=").Lit(bits.TrailingZeros(uint(v.Wheel.Slots))).Comment("log2(wheelSlots)"),
+		jen.Id("wheelMask").Op("=").Id("wheelSlots").Op("-").Lit(1),
+		jen.Id("wheelLevels").Op("=").Lit(v.Wheel.Levels),
+		jen.Id("wheelWords").Op("=").Parens(jen.Id("wheelSlots").Op("+").Lit(63)).Op("/").Lit(64).Comment("uint64 words in one level's occupancy bitmap"),
+		jen.Id("spinNanos").Op("=").Lit(int(v.Spin.Nanoseconds())).Comment("busy-wait before blocking"),
+	)
+	f.Line()
+	f.Comment("If this line fails to compile, generated/ was made by a loopgen older or newer")
+	f.Comment("than handwritten/core expects: run `go generate ./...`.")
+	f.Const().Id("_").Op("=").Qual(pkgCore, "GeneratedAPIVersion2")
+	f.Line()
+	f.Comment("Params are the spec values this variant was generated from.")
+	f.Var().Id("Params").Op("=").Qual(pkgCore, "Params").Values(jen.Dict{
+		jen.Id("Name"):       jen.Lit(v.Name),
+		jen.Id("QueueDepth"): jen.Id("queueDepth"),
+		jen.Id("Overflow"):   jen.Lit(string(v.Overflow)),
+		jen.Id("Batch"):      jen.Id("batchSize"),
+		jen.Id("Inbox"):      jen.Lit(string(v.Inbox.Kind)),
+		jen.Id("InboxDepth"): jen.Id("inboxDepth"),
+		jen.Id("Tick"):       jen.Id("tickNanos"),
+		jen.Id("Slots"):      jen.Id("wheelSlots"),
+		jen.Id("Levels"):     jen.Id("wheelLevels"),
+		jen.Id("Poller"):     jen.Lit(string(v.Poller)),
+		jen.Id("Spin"):       jen.Id("spinNanos"),
+		jen.Id("Recover"):    jen.Lit(v.Recover),
+		jen.Id("Stats"):      jen.Lit(v.Stats),
+	})
+}
+
+func (e *variantEmitter) emitLoop(f *jen.File) {
+	v := e.v
+	fields := []jen.Code{
+		jen.Comment("Owned by the loop goroutine."),
+		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after timers"),
+		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
+		jen.Id("ready").Id("ring"),
+		jen.Id("timers").Id("wheel"),
+	}
+	if e.hasPoller() {
+		fields = append(fields, jen.Id("io").Id("ioTable"))
+	}
+	fields = append(fields,
+		jen.Id("poller").Add(e.pollerType()),
+		jen.Id("epoch").Qual("time", "Time").Comment("loop time 0"),
+		jen.Id("vclock").Op("*").Qual(pkgClock, "Virtual").Comment("nil: the monotonic clock"),
+		jen.Id("vbase").Int64().Comment("vclock's elapsed time at loop time 0"),
+		jen.Id("unsubscribe").Func().Params(),
+		jen.Id("onPanic").Func().Params(jen.Any()),
+	)
+	if v.Stats {
+		fields = append(fields, jen.Id("stats").Qual(pkgCore, "Stats"))
+	}
+	fields = append(fields,
+		jen.Line(),
+		jen.Comment("Run/RunOnce against Close. Guarded by stateMu."),
+		jen.Id("stateMu").Qual("sync", "Mutex"),
+		jen.Id("running").Bool(),
+		jen.Id("closed").Bool(),
+		jen.Id("tornDown").Bool(),
+		jen.Line(),
+		jen.Comment("Shared with other goroutines. sleeping is set just before the loop blocks;"),
+		jen.Comment("a poster that sees it wakes the loop once per sleep, deduplicated by wakePending."),
+		jen.Id("_").Index(jen.Lit(64)).Byte(),
+		jen.Id("stopReq").Qual("sync/atomic", "Bool"),
+		jen.Id("sleeping").Qual("sync/atomic", "Bool"),
+		jen.Id("wakePending").Qual("sync/atomic", "Bool"),
+		jen.Id("wakeMu").Qual("sync", "Mutex").Comment("slow path only: a wake-up against the poller being closed"),
+		jen.Id("pollerClosed").Bool().Comment("guarded by wakeMu"),
+		jen.Id("inbox").Id("inbox"),
+	)
+	f.Comment(fmt.Sprintf("Loop is the %s variant's event loop: %s.", v.Name, describe(v)))
+	f.Comment("Create it with New (or Init on a zero Loop). Its methods have the semantics")
+	f.Comment("documented on package loop; methods not marked safe for any goroutine belong")
+	f.Comment("to the loop goroutine (or, before Run, to the goroutine that will call it).")
+	f.Type().Id("Loop").Struct(fields...)
+
+	f.Comment("New returns an initialized Loop.")
+	f.Func().Id("New").Params(jen.Id("cfg").Qual(pkgCore, "Config")).Params(jen.Op("*").Id("Loop"), jen.Error()).Block(
+		jen.Id("l").Op(":=").New(jen.Id("Loop")),
+		jen.If(jen.Err().Op(":=").Id("l").Dot("Init").Call(jen.Id("cfg")), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Nil(), jen.Err()),
+		),
+		jen.Return(jen.Id("l"), jen.Nil()),
+	)
+
+	f.Comment("Init prepares a zero Loop; it must be called once, before any other method.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Init").Params(jen.Id("cfg").Qual(pkgCore, "Config")).Error().Block(
+		lf("ready").Dot("init").Call(),
+		lf("inbox").Dot("init").Call(),
+		lf("timers").Dot("init").Call(),
+		jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Open").Call(), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit(v.Name+": %w"), jen.Err())),
+		),
+		lf("onPanic").Op("=").Id("cfg").Dot("PanicHandler"),
+		jen.If(lf("onPanic").Op("==").Nil()).Block(lf("onPanic").Op("=").Qual(pkgCore, "ReportPanic")),
+		jen.If(jen.Id("c").Op(":=").Id("cfg").Dot("Clock"), jen.Id("c").Op("!=").Nil()).Block(
+			lf("vclock").Op("=").Id("c"),
+			lf("vbase").Op("=").Int64().Call(jen.Id("c").Dot("Elapsed").Call()),
+			lf("epoch").Op("=").Id("c").Dot("Now").Call(),
+			jen.Comment("A posted no-op wakes a blocked loop, which then reads the new time."),
+			lf("unsubscribe").Op("=").Id("c").Dot("Subscribe").Call(jen.Func().Params().Block(
+				jen.Id("_").Op("=").Add(lf("Post")).Call(jen.Id("noop")),
+			)),
+		).Else().Block(
+			lf("epoch").Op("=").Qual("time", "Now").Call(),
+		),
+		jen.Return(jen.Nil()),
+	)
+	f.Comment("noop is what a virtual clock posts to wake the loop.")
+	f.Func().Id("noop").Params().Block()
+
+	f.Comment("monotime returns the loop time from the clock: ns since epoch.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("monotime").Params().Int64().Block(
+		jen.If(lf("vclock").Op("!=").Nil()).Block(
+			jen.Return(jen.Int64().Call(lf("vclock").Dot("Elapsed").Call()).Op("-").Add(lf("vbase"))),
+		),
+		jen.Return(jen.Int64().Call(jen.Qual("time", "Since").Call(lf("epoch")))),
+	)
+
+	f.Comment("Now returns the loop's clock reading (the virtual clock's, when one is configured).")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Now").Params().Qual("time", "Time").Block(
+		jen.Return(lf("epoch").Dot("Add").Call(jen.Qual("time", "Duration").Call(lf("monotime").Call()))),
+	)
+
+	f.Comment("Variant returns the spec values this loop was generated from.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("Params")))
+
+	statsBody := jen.Return(jen.Qual(pkgCore, "Stats").Values())
+	if v.Stats {
+		statsBody = jen.Return(lf("stats"))
+	}
+	f.Comment("Stats returns the counters (zeros: this variant was generated with stats: " + fmt.Sprint(v.Stats) + ").")
+	f.Comment("Call it from the loop goroutine, or after Run has returned.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Stats").Params().Qual(pkgCore, "Stats").Block(statsBody)
+
+	f.Comment("Pending counts the callbacks and timers scheduled and not yet run (loop goroutine).")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Pending").Params().Int().Block(
+		jen.Return(lf("ready").Dot("len").Call().Op("+").Add(lf("timers")).Dot("pending").Call()),
+	)
+
+	e.emitScheduling(f)
+	e.emitRunControl(f)
+	e.emitIterate(f)
+}
+
+func (e *variantEmitter) emitScheduling(f *jen.File) {
+	nilCheck := func(method string) jen.Code {
+		return jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: " + method + " with a nil func")))
+	}
+	fnParam := jen.Id("fn").Func().Params()
+
+	f.Comment("CallSoon queues fn to run on a later iteration, after callbacks queued before it.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallSoon").Params(fnParam.Clone()).Block(
+		nilCheck("CallSoon"),
+		lf("ready").Dot("push").Call(jen.Id("fn")),
+	)
+
+	f.Comment("Post queues fn from any goroutine and wakes the loop if it is blocked.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Post").Params(fnParam.Clone()).Error().Block(
+		jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Return(jen.Qual("errors", "New").Call(jen.Lit("loop: Post with a nil func")))),
+		jen.If(jen.Err().Op(":=").Add(lf("inbox")).Dot("push").Call(jen.Id("fn")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		lf("wake").Call(),
+		jen.Return(jen.Nil()),
+	)
+
+	f.Comment("wake breaks the loop out of a blocking wait: one syscall per sleep, whoever calls.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("wake").Params().Block(
+		jen.If(lf("sleeping").Dot("Load").Call().Op("&&").Add(lf("wakePending")).Dot("CompareAndSwap").Call(jen.False(), jen.True())).Block(
+			lf("wakeMu").Dot("Lock").Call(),
+			jen.If(jen.Op("!").Add(lf("pollerClosed"))).Block(jen.Id("_").Op("=").Add(lf("poller")).Dot("Wake").Call()),
+			lf("wakeMu").Dot("Unlock").Call(),
+		),
+	)
+
+	f.Comment("deadline turns a delay into loop time. Inside the loop the time read at the")
+	f.Comment("start of this step is used (one clock read per batch, not per call); outside")
+	f.Comment("it, before Run, the clock is read now, so setup time cannot make timers early.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
+		jen.Id("now").Op(":=").Add(lf("now")),
+		jen.If(jen.Op("!").Add(lf("inLoop"))).Block(jen.Id("now").Op("=").Add(lf("monotime")).Call()),
+		jen.If(jen.Int64().Call(jen.Id("d")).Op(">").Qual("math", "MaxInt64").Op("/").Lit(2).Op("-").Id("now")).Block(
+			jen.Return(jen.Qual("math", "MaxInt64").Op("/").Lit(2)),
+		),
+		jen.Return(jen.Id("now").Op("+").Int64().Call(jen.Id("d"))),
+	)
+
+	f.Comment("CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon")
+	f.Comment("and returns the zero Timer.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallLater").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
+		nilCheck("CallLater"),
+		jen.If(jen.Id("d").Op("<=").Lit(0)).Block(
+			lf("ready").Dot("push").Call(jen.Id("fn")),
+			jen.Return(jen.Qual(pkgCore, "Timer").Values()),
+		),
+		jen.Return(lf("timers").Dot("schedule").Call(lf("deadline").Call(jen.Id("d")), jen.Lit(0), jen.Id("fn"))),
+	)
+
+	f.Comment("CallAt runs fn once, no earlier than t (read against the loop's clock); a t")
+	f.Comment("already past behaves as CallSoon and returns the zero Timer.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallAt").Params(jen.Id("t").Qual("time", "Time"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
+		nilCheck("CallAt"),
+		jen.Comment("Measured from the epoch directly (monotonic readings when t has one), so a"),
+		jen.Comment("loop time cached during a long batch cannot make the timer early."),
+		jen.Id("when").Op(":=").Int64().Call(jen.Id("t").Dot("Sub").Call(lf("epoch"))),
+		jen.If(jen.Id("when").Op("<=").Add(lf("now"))).Block(
+			lf("ready").Dot("push").Call(jen.Id("fn")),
+			jen.Return(jen.Qual(pkgCore, "Timer").Values()),
+		),
+		jen.Return(lf("timers").Dot("schedule").Call(jen.Id("when"), jen.Lit(0), jen.Id("fn"))),
+	)
+
+	f.Comment("CallEvery runs fn every d, first d from now, on a fixed schedule: a late run")
+	f.Comment("does not shift the ones after it, and periods missed entirely are skipped.")
+	f.Comment("Cancel stops it. d <= 0 panics.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallEvery").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
+		nilCheck("CallEvery"),
+		jen.If(jen.Id("d").Op("<=").Lit(0)).Block(jen.Panic(jen.Lit("loop: CallEvery with a non-positive period"))),
+		jen.Return(lf("timers").Dot("schedule").Call(lf("deadline").Call(jen.Id("d")), jen.Int64().Call(jen.Id("d")), jen.Id("fn"))),
+	)
+
+	f.Comment("Cancel stops t from firing and reports whether it did: false for a timer that")
+	f.Comment("already fired or was cancelled, for the zero Timer, and for stale handles. O(1).")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Cancel").Params(jen.Id("t").Qual(pkgCore, "Timer")).Bool().Block(
+		jen.Return(lf("timers").Dot("cancel").Call(jen.Id("t"))),
+	)
+}
+
+func (e *variantEmitter) emitRunControl(f *jen.File) {
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
+
+	f.Comment("Run runs the loop until Stop or Close. It returns ErrRunning if the loop is")
+	f.Comment("already running and ErrClosed once it is closed; it may be called again after")
+	f.Comment("it returns, and what is still queued then runs.")
+	f.Add(recv()).Id("Run").Params().Error().Block(
+		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Defer().Add(lf("leave")).Call(),
+		jen.For().Block(
+			lf("iterate").Call(jen.True()),
+			jen.If(lf("stopReq").Dot("Swap").Call(jen.False())).Block(jen.Return(jen.Nil())),
+		),
+	)
+
+	f.Comment("RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of")
+	f.Comment("ready callbacks. With block, it first waits for something to do.")
+	f.Add(recv()).Id("RunOnce").Params(jen.Id("block").Bool()).Error().Block(
+		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+		jen.Defer().Add(lf("leave")).Call(),
+		lf("iterate").Call(jen.Id("block")),
+		jen.Return(jen.Nil()),
+	)
+
+	f.Comment("Stop makes Run return after the current iteration. Safe from any goroutine.")
+	f.Comment("Called while the loop is not running, it makes the next Run return after one iteration.")
+	f.Add(recv()).Id("Stop").Params().Block(
+		lf("stopReq").Dot("Store").Call(jen.True()),
+		lf("wake").Call(),
+	)
+
+	f.Add(recv()).Id("enter").Params().Error().Block(
+		lf("stateMu").Dot("Lock").Call(),
+		jen.Defer().Add(lf("stateMu")).Dot("Unlock").Call(),
+		jen.Switch().Block(
+			jen.Case(lf("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
+			jen.Case(lf("running")).Block(jen.Return(jen.Qual(pkgCore, "ErrRunning"))),
+		),
+		lf("running").Op("=").True(),
+		lf("inLoop").Op("=").True(),
+		jen.Return(jen.Nil()),
+	)
+
+	f.Add(recv()).Id("leave").Params().Block(
+		lf("inLoop").Op("=").False(),
+		lf("stateMu").Dot("Lock").Call(),
+		lf("running").Op("=").False(),
+		jen.Id("last").Op(":=").Add(lf("closed")).Op("&&").Op("!").Add(lf("tornDown")),
+		lf("tornDown").Op("=").Add(lf("tornDown")).Op("||").Id("last"),
+		lf("stateMu").Dot("Unlock").Call(),
+		jen.If(jen.Id("last")).Block(lf("teardown").Call()),
+	)
+
+	f.Comment("Close closes the loop: Post fails with ErrClosed from now on; callbacks already")
+	f.Comment("posted or queued run once more (callbacks they queue, for up to 16 rounds);")
+	f.Comment("pending timers are dropped; the poller and its descriptors are released (the")
+	f.Comment("fds registered with AddReader/AddWriter belong to the caller and stay open).")
+	f.Comment("If Run is active (this is safe from a callback, or any goroutine), Close makes it")
+	f.Comment("return and Run releases the loop before returning. Closing twice is a no-op.")
+	f.Add(recv()).Id("Close").Params().Error().Block(
+		lf("stateMu").Dot("Lock").Call(),
+		jen.If(lf("closed")).Block(lf("stateMu").Dot("Unlock").Call(), jen.Return(jen.Nil())),
+		lf("closed").Op("=").True(),
+		lf("inbox").Dot("close").Call(),
+		jen.If(lf("running")).Block(
+			lf("stateMu").Dot("Unlock").Call(),
+			lf("Stop").Call(),
+			jen.Return(jen.Nil()),
+		),
+		lf("tornDown").Op("=").True(),
+		lf("stateMu").Dot("Unlock").Call(),
+		lf("teardown").Call(),
+		jen.Return(jen.Nil()),
+	)
+
+	f.Comment("teardown runs what was posted or queued before Close, then releases everything.")
+	f.Add(recv()).Id("teardown").Params().Block(
+		lf("inLoop").Op("=").True(),
+		jen.For(jen.Id("round").Op(":=").Lit(0), jen.Id("round").Op("<").Lit(16), jen.Id("round").Op("++")).Block(
+			lf("inbox").Dot("drainClosed").Call(jen.Op("&").Add(lf("ready"))),
+			jen.Id("n").Op(":=").Add(lf("ready")).Dot("len").Call(),
+			jen.If(jen.Id("n").Op("==").Lit(0)).Block(jen.Break()),
+			lf("now").Op("=").Add(lf("monotime")).Call(),
+			lf("runReady").Call(jen.Id("n")),
+		),
+		lf("inLoop").Op("=").False(),
+		lf("ready").Dot("reset").Call(),
+		lf("timers").Dot("reset").Call(),
+		lf("wakeMu").Dot("Lock").Call(),
+		lf("pollerClosed").Op("=").True(),
+		jen.Id("_").Op("=").Add(lf("poller")).Dot("Close").Call(),
+		lf("wakeMu").Dot("Unlock").Call(),
+		jen.If(lf("unsubscribe").Op("!=").Nil()).Block(lf("unsubscribe").Call()),
+	)
+
+	if e.v.Recover {
+		f.Comment("recoverPanic hands a callback's panic to the panic handler; the batch it")
+		f.Comment("interrupted resumes on the next iteration.")
+		f.Add(recv()).Id("recoverPanic").Params().Block(
+			jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(lf("onPanic").Call(jen.Id("r"))),
+		)
+	}
+}
+
+func (e *variantEmitter) emitIterate(f *jen.File) {
+	v := e.v
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
+
+	// The decision to block, with the lost-wake-up guard.
+	blockDecision := []jen.Code{
+		jen.Id("timeout").Op("=").Add(lf("timeout")).Call(),
+	}
+	if v.Spin > 0 {
+		blockDecision = append(blockDecision,
+			jen.If(jen.Id("timeout").Op("!=").Lit(0)).Block(jen.Id("timeout").Op("=").Add(lf("spin")).Call(jen.Id("timeout"))),
+		)
+	}
+	blockDecision = append(blockDecision,
+		jen.If(jen.Id("timeout").Op("!=").Lit(0)).Block(
+			jen.Comment("Announce the sleep, then look again: a Post that missed the flag"),
+			jen.Comment("published its callback before this check, so nothing is lost."),
+			lf("sleeping").Dot("Store").Call(jen.True()),
+			jen.If(lf("inbox").Dot("nonEmpty").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(
+				jen.Id("timeout").Op("=").Lit(0),
+				jen.Comment("A wake-up may be on its way; the next Wait drains it."),
+				lf("sleeping").Dot("Store").Call(jen.False()),
+			),
+		),
+	)
+
+	waitCond := jen.Id("timeout").Op("!=").Lit(0)
+	if e.hasPoller() {
+		waitCond = waitCond.Op("||").Add(lf("poller")).Dot("Registered").Call().Op(">").Lit(0)
+	}
+	waitBody := []jen.Code{
+		jen.List(jen.Id("events"), jen.Id("err")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Id("timeout")),
+		jen.Comment("Wait drained the wake-up, if any: the next sleep needs a new one."),
+		lf("sleeping").Dot("Store").Call(jen.False()),
+		lf("wakePending").Dot("Store").Call(jen.False()),
+		e.count("Polls", nil),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			lf("onPanic").Call(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: poller: %w"), jen.Err())),
+		),
+	}
+	if e.hasPoller() {
+		waitBody = append(waitBody,
+			jen.If(jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(lf("dispatch").Call(jen.Id("events"))),
+		)
+	} else {
+		waitBody = append(waitBody, jen.Id("_").Op("=").Id("events"))
+	}
+	waitBody = append(waitBody,
+		lf("now").Op("=").Add(lf("monotime")).Call(),
+		jen.Comment("Callbacks posted while we waited run in this iteration."),
+		lf("inbox").Dot("drain").Call(jen.Op("&").Add(lf("ready"))),
+	)
+
+	f.Comment("iterate is one turn of the loop: take posted callbacks; wait for I/O, the next")
+	f.Comment("timer or a post (only when block and there is nothing to run); run ready I/O")
+	f.Comment("callbacks, due timers, and at most batchSize ready callbacks, namely those")
+	f.Comment("queued before the batch began, so I/O and timers are never starved.")
+	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Block(
+		e.count("Iterations", nil),
+		lf("now").Op("=").Add(lf("monotime")).Call(),
+		lf("inbox").Dot("drain").Call(jen.Op("&").Add(lf("ready"))),
+		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
+		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).
+			Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().
+			Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call()).Block(blockDecision...),
+		jen.If(waitCond).Block(waitBody...),
+		lf("timers").Dot("advance").Call(jen.Uint64().Call(lf("now")).Op("/").Id("tickNanos")),
+		jen.If(lf("timers").Dot("hasDue").Call()).Block(
+			lf("runTimers").Call(),
+			lf("now").Op("=").Add(lf("monotime")).Call(),
+		),
+		jen.If(jen.Id("n").Op(":=").Min(lf("ready").Dot("len").Call(), jen.Id("batchSize")), jen.Id("n").Op(">").Lit(0)).Block(
+			lf("runReady").Call(jen.Id("n")),
+		),
+	)
+
+	f.Comment("timeout is how long the loop may block: -1 for no limit, 0 for not at all.")
+	f.Comment("Under a virtual clock only due timers limit it, since its time moves only")
+	f.Comment("when a test advances it (which wakes the loop).")
+	f.Add(recv()).Id("timeout").Params().Int64().Block(
+		jen.If(lf("timers").Dot("count").Op("==").Lit(0)).Block(jen.Return(jen.Lit(-1))),
+		jen.Id("d").Op(":=").Int64().Call(lf("timers").Dot("next").Call()).Op("*").Id("tickNanos").Op("-").Add(lf("now")),
+		jen.Switch().Block(
+			jen.Case(jen.Id("d").Op("<=").Lit(0)).Block(jen.Return(jen.Lit(0))),
+			jen.Case(lf("vclock").Op("!=").Nil()).Block(jen.Return(jen.Lit(-1))),
+		),
+		jen.Return(jen.Id("d")),
+	)
+
+	if v.Spin > 0 {
+		spinBody := []jen.Code{
+			jen.If(lf("inbox").Dot("nonEmpty").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(jen.Return(jen.Lit(0))),
+		}
+		if e.hasPoller() {
+			spinBody = append(spinBody,
+				jen.Comment("Level-triggered: what this peek sees, the Wait(0) that follows reports again."),
+				jen.If(lf("poller").Dot("Registered").Call().Op(">").Lit(0)).Block(
+					jen.If(jen.List(jen.Id("ev"), jen.Id("_")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Lit(0)), jen.Len(jen.Id("ev")).Op(">").Lit(0)).Block(jen.Return(jen.Lit(0))),
+				),
+			)
+		}
+		spinBody = append(spinBody,
+			jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
+			jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(jen.Return(jen.Lit(0))),
+			jen.If(jen.Id("now").Op("-").Add(lf("now")).Op(">=").Id("spinNanos")).Block(
+				jen.If(jen.Id("timeout").Op(">").Lit(0)).Block(jen.Id("timeout").Op("-=").Id("now").Op("-").Add(lf("now"))),
+				jen.Return(jen.Id("timeout")),
+			),
+			jen.Qual("runtime", "Gosched").Call(),
+		)
+		f.Comment("spin busy-waits up to spinNanos for a post, I/O or the timeout before the loop")
+		f.Comment("blocks, trading CPU for wake-up latency. It returns what is left of timeout.")
+		f.Add(recv()).Id("spin").Params(jen.Id("timeout").Int64()).Int64().Block(
+			jen.For().Block(spinBody...),
+		)
+	}
+
+	f.Comment("runReady runs the next n ready callbacks.")
+	f.Add(recv()).Id("runReady").Params(jen.Id("n").Int()).Block(
+		e.recoverGuard(),
+		jen.For(jen.Range().Id("n")).Block(
+			lf("ready").Dot("pop").Call().Call(),
+			e.count("Callbacks", nil),
+		),
+	)
+
+	f.Comment("runTimers runs the due timers in deadline order (scheduling order for equal")
+	f.Comment("deadlines). A periodic timer is rescheduled before its callback runs, so the")
+	f.Comment("callback may cancel it.")
+	f.Add(recv()).Id("runTimers").Params().Block(
+		e.recoverGuard(),
+		jen.For(lf("timers").Dot("hasDue").Call()).Block(
+			lf("timers").Dot("fire").Call(lf("now")).Call(),
+			e.count("Timers", nil),
+		),
+	)
+}

@@ -1,0 +1,324 @@
+package gen
+
+import "github.com/dave/jennifer/jen"
+
+func wf(name string) *jen.Statement { return jen.Id("w").Dot(name) }
+
+// slab is w.slab[i] for an emitted index expression.
+func slab(i jen.Code) *jen.Statement { return wf("slab").Index(i) }
+
+// emitWheel writes the hierarchical timing wheel. Ticks are counted from the
+// loop's epoch; a timer due at tick e sits at the lowest level l whose digits
+// above l (base wheelSlots) equal those of the current tick, in the bucket of
+// e's digit l. When the current tick reaches a bucket of a level above 0 (its
+// lower digits all zero), that bucket is cascaded: its timers are placed
+// again, one level lower or more. Timers beyond the horizon wait in bucket 0
+// of the top level, which is cascaded exactly when the top level wraps, so
+// they are placed again at the first moment they could fit: never lost, never
+// late. Timers live in a slab and are linked into buckets by index, so
+// scheduling, cancelling and firing allocate nothing once the slab has grown.
+func (e *variantEmitter) emitWheel(f *jen.File) {
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
+	f.Comment("Values of timer.list besides a bucket index.")
+	f.Const().Defs(
+		jen.Id("listDue").Op("=").Lit(-1).Comment("expired, waiting to run, on the due list"),
+		jen.Id("listFree").Op("=").Lit(-2).Comment("not scheduled; on the free list"),
+	)
+	f.Comment("timer is one slab entry.")
+	f.Type().Id("timer").Struct(
+		jen.Id("when").Int64().Comment("deadline, loop time in ns"),
+		jen.Id("tick").Uint64().Comment("deadline rounded up to a tick: it fires when that tick is processed"),
+		jen.Id("period").Int64().Comment("> 0 for CallEvery"),
+		jen.Id("seq").Uint64().Comment("scheduling order, for equal deadlines"),
+		jen.Id("fn").Func().Params(),
+		jen.Id("next").Int32().Comment("links in its bucket, the due list or the free list; -1 ends a list"),
+		jen.Id("prev").Int32(),
+		jen.Id("list").Int32().Comment("bucket index (level*wheelSlots + slot), listDue or listFree"),
+		jen.Id("gen").Uint32().Comment("changes whenever the timer fires for good or is cancelled"),
+	)
+	f.Comment("wheel holds the timers of one loop (loop goroutine only).")
+	f.Type().Id("wheel").Struct(
+		jen.Id("slab").Index().Id("timer"),
+		jen.Id("free").Int32().Comment("head of the free list"),
+		jen.Id("cur").Uint64().Comment("next tick to process; cascades for it are done"),
+		jen.Id("seq").Uint64(),
+		jen.Id("count").Int().Comment("timers in buckets"),
+		jen.Id("dueCount").Int(),
+		jen.Id("dueHead").Int32(),
+		jen.Id("dueTail").Int32(),
+		jen.Id("head").Index(jen.Id("wheelLevels").Op("*").Id("wheelSlots")).Int32(),
+		jen.Id("tail").Index(jen.Id("wheelLevels").Op("*").Id("wheelSlots")).Int32(),
+		jen.Id("occupied").Index(jen.Id("wheelLevels")).Index(jen.Id("wheelWords")).Uint64().Comment("bit set: bucket not empty"),
+		jen.Id("unsorted").Index(jen.Id("wheelSlots")).Bool().Comment("a level-0 bucket got a timer out of seq order"),
+		jen.Id("scratch").Index().Int32().Comment("reused by sortBucket"),
+	)
+
+	f.Add(recv()).Id("init").Params().Block(
+		wf("reset").Call(),
+	)
+	f.Comment("reset drops every timer; handles to them become stale.")
+	f.Add(recv()).Id("reset").Params().Block(
+		jen.For(jen.Id("i").Op(":=").Range().Add(wf("slab"))).Block(
+			jen.If(slab(jen.Id("i")).Dot("list").Op("!=").Id("listFree")).Block(wf("release").Call(jen.Int32().Call(jen.Id("i")))),
+		),
+		jen.For(jen.Id("i").Op(":=").Range().Add(wf("head"))).Block(
+			wf("head").Index(jen.Id("i")).Op(",").Add(wf("tail")).Index(jen.Id("i")).Op("=").Lit(-1).Op(",").Lit(-1),
+		),
+		jen.Clear(wf("occupied").Index(jen.Op(":"))),
+		jen.Clear(wf("unsorted").Index(jen.Op(":"))),
+		jen.If(jen.Len(wf("slab")).Op("==").Lit(0)).Block(wf("free").Op("=").Lit(-1)),
+		wf("count").Op(",").Add(wf("dueCount")).Op("=").Lit(0).Op(",").Lit(0),
+		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
+	)
+
+	f.Add(recv()).Id("pending").Params().Int().Block(jen.Return(wf("count").Op("+").Add(wf("dueCount"))))
+	f.Add(recv()).Id("hasDue").Params().Bool().Block(jen.Return(wf("dueHead").Op(">=").Lit(0)))
+
+	f.Comment("schedule adds a timer due at loop time when (ns), repeating every period if > 0.")
+	f.Add(recv()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(
+		jen.Id("i").Op(":=").Add(wf("free")),
+		jen.If(jen.Id("i").Op(">=").Lit(0)).Block(
+			wf("free").Op("=").Add(slab(jen.Id("i"))).Dot("next"),
+		).Else().Block(
+			wf("slab").Op("=").Append(wf("slab"), jen.Id("timer").Values(jen.Dict{jen.Id("gen"): jen.Lit(1)})),
+			jen.Id("i").Op("=").Int32().Call(jen.Len(wf("slab")).Op("-").Lit(1)),
+		),
+		jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))),
+		jen.Id("t").Dot("fn").Op(",").Id("t").Dot("period").Op("=").Id("fn").Op(",").Id("period"),
+		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
+		wf("place").Call(jen.Id("i")),
+		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
+	)
+
+	f.Add(recv()).Id("setDeadline").Params(jen.Id("t").Op("*").Id("timer"), jen.Id("when").Int64()).Block(
+		jen.If(jen.Id("when").Op("<").Lit(0)).Block(jen.Id("when").Op("=").Lit(0)),
+		jen.Id("t").Dot("when").Op("=").Id("when"),
+		jen.Id("t").Dot("tick").Op("=").Uint64().Call(jen.Id("when").Op("+").Id("tickNanos").Op("-").Lit(1)).Op("/").Id("tickNanos"),
+		wf("seq").Op("++"),
+		jen.Id("t").Dot("seq").Op("=").Add(wf("seq")),
+	)
+
+	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")
+	f.Add(recv()).Id("place").Params(jen.Id("i").Int32()).Block(
+		jen.Id("e").Op(":=").Max(slab(jen.Id("i")).Dot("tick"), wf("cur")),
+		jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
+		jen.Id("level").Op(":=").Lit(0),
+		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
+			jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Id("wheelBits"),
+		),
+		jen.Id("b").Op(":=").Int32().Call(jen.Parens(jen.Id("wheelLevels").Op("-").Lit(1)).Op("*").Id("wheelSlots")).Comment("beyond the horizon: top level, bucket 0"),
+		jen.If(jen.Id("level").Op("<").Id("wheelLevels")).Block(
+			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Id("wheelSlots").Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Id("wheelBits")).Op("&").Id("wheelMask"))),
+		),
+		wf("link").Call(jen.Id("i"), jen.Id("b")),
+	)
+
+	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32()).Block(
+		jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))),
+		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Id("b").Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
+		jen.If(jen.Id("last").Op(":=").Add(wf("tail")).Index(jen.Id("b")), jen.Id("last").Op(">=").Lit(0)).Block(
+			slab(jen.Id("last")).Dot("next").Op("=").Id("i"),
+			jen.If(jen.Id("b").Op("<").Id("wheelSlots").Op("&&").Add(slab(jen.Id("last"))).Dot("seq").Op(">").Id("t").Dot("seq")).Block(
+				wf("unsorted").Index(jen.Id("b")).Op("=").True(),
+			),
+		).Else().Block(
+			wf("head").Index(jen.Id("b")).Op("=").Id("i"),
+			wf("occupied").Index(jen.Id("b").Op("/").Id("wheelSlots")).Index(jen.Id("b").Op("%").Id("wheelSlots").Op("/").Lit(64)).Op("|=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Id("wheelSlots").Op("%").Lit(64)),
+		),
+		wf("tail").Index(jen.Id("b")).Op("=").Id("i"),
+		wf("count").Op("++"),
+	)
+
+	f.Comment("unlink takes timer i out of its bucket or the due list.")
+	f.Add(recv()).Id("unlink").Params(jen.Id("i").Int32()).Block(
+		jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))),
+		jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
+		jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
+			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
+			wf("dueCount").Op("--"),
+		).Else().Block(
+			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("t").Dot("list")), jen.Op("&").Add(wf("tail")).Index(jen.Id("t").Dot("list"))),
+			wf("count").Op("--"),
+		),
+		jen.If(jen.Id("t").Dot("prev").Op(">=").Lit(0)).Block(
+			slab(jen.Id("t").Dot("prev")).Dot("next").Op("=").Id("t").Dot("next"),
+		).Else().Block(
+			jen.Op("*").Id("head").Op("=").Id("t").Dot("next"),
+		),
+		jen.If(jen.Id("t").Dot("next").Op(">=").Lit(0)).Block(
+			slab(jen.Id("t").Dot("next")).Dot("prev").Op("=").Id("t").Dot("prev"),
+		).Else().Block(
+			jen.Op("*").Id("tail").Op("=").Id("t").Dot("prev"),
+		),
+		jen.If(jen.Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
+			wf("emptied").Call(jen.Id("t").Dot("list")),
+		),
+	)
+
+	f.Comment("emptied clears the bookkeeping of bucket b, which has just become empty.")
+	f.Add(recv()).Id("emptied").Params(jen.Id("b").Int32()).Block(
+		wf("head").Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")).Op("=").Lit(-1).Op(",").Lit(-1),
+		wf("occupied").Index(jen.Id("b").Op("/").Id("wheelSlots")).Index(jen.Id("b").Op("%").Id("wheelSlots").Op("/").Lit(64)).Op("&^=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Id("wheelSlots").Op("%").Lit(64)),
+		jen.If(jen.Id("b").Op("<").Id("wheelSlots")).Block(wf("unsorted").Index(jen.Id("b")).Op("=").False()),
+	)
+
+	f.Comment("release returns timer i to the free list; its handles become stale.")
+	f.Add(recv()).Id("release").Params(jen.Id("i").Int32()).Block(
+		jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))),
+		jen.Id("t").Dot("fn").Op("=").Nil(),
+		jen.Id("t").Dot("gen").Op("++"),
+		jen.If(jen.Id("t").Dot("gen").Op("==").Lit(0)).Block(jen.Id("t").Dot("gen").Op("=").Lit(1).Comment("0 would never match a handle; keep handles' gen non-zero")),
+		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op("=").Id("listFree").Op(",").Add(wf("free")),
+		wf("free").Op("=").Id("i"),
+	)
+
+	f.Comment("cancel unschedules the timer t refers to, if it is still pending.")
+	f.Add(recv()).Id("cancel").Params(jen.Id("h").Qual(pkgCore, "Timer")).Bool().Block(
+		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
+		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Int().Call(jen.Id("i")).Op(">=").Len(wf("slab"))).Block(jen.Return(jen.False())),
+		jen.If(jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))), jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
+		wf("unlink").Call(jen.Id("i")),
+		wf("release").Call(jen.Id("i")),
+		jen.Return(jen.True()),
+	)
+
+	f.Comment("findSet returns the first non-empty bucket of level at or after slot from.")
+	f.Add(recv()).Id("findSet").Params(jen.Id("level").Int(), jen.Id("from").Uint64()).Params(jen.Uint64(), jen.Bool()).Block(
+		jen.For(jen.Id("word").Op(":=").Id("from").Op("/").Lit(64), jen.Id("word").Op("<").Id("wheelWords"), jen.Id("word").Op("++")).Block(
+			jen.Id("bitset").Op(":=").Add(wf("occupied")).Index(jen.Id("level")).Index(jen.Id("word")),
+			jen.If(jen.Id("word").Op("==").Id("from").Op("/").Lit(64)).Block(
+				jen.Id("bitset").Op("&=").Op("^").Uint64().Call(jen.Lit(0)).Op("<<").Parens(jen.Id("from").Op("%").Lit(64)),
+			),
+			jen.If(jen.Id("bitset").Op("!=").Lit(0)).Block(
+				jen.Return(jen.Id("word").Op("*").Lit(64).Op("+").Uint64().Call(jen.Qual("math/bits", "TrailingZeros64").Call(jen.Id("bitset"))), jen.True()),
+			),
+		),
+		jen.Return(jen.Lit(0), jen.False()),
+	)
+
+	f.Comment("next returns the earliest tick at which the wheel has work: a level-0 bucket")
+	f.Comment("to expire, or an upper bucket to cascade. Only meaningful when count > 0.")
+	f.Add(recv()).Id("next").Params().Uint64().Block(
+		jen.For(jen.Id("level").Op(":=").Lit(0), jen.Id("level").Op("<").Id("wheelLevels"), jen.Id("level").Op("++")).Block(
+			jen.Id("shift").Op(":=").Id("level").Op("*").Id("wheelBits"),
+			jen.Id("from").Op(":=").Add(wf("cur")).Op(">>").Id("shift").Op("&").Id("wheelMask"),
+			jen.If(jen.Id("level").Op(">").Lit(0)).Block(
+				jen.Comment("An upper bucket at cur's own digit was cascaded already."),
+				jen.Id("from").Op("++"),
+			),
+			jen.If(jen.List(jen.Id("slot"), jen.Id("ok")).Op(":=").Add(wf("findSet")).Call(jen.Id("level"), jen.Id("from")), jen.Id("ok")).Block(
+				jen.Id("above").Op(":=").Id("shift").Op("+").Id("wheelBits"),
+				jen.Return(wf("cur").Op(">>").Id("above").Op("<<").Id("above").Op("|").Id("slot").Op("<<").Id("shift")),
+			),
+		),
+		jen.Comment("Only timers beyond the horizon: re-placed when the top level wraps."),
+		jen.Id("top").Op(":=").Id("wheelLevels").Op("*").Id("wheelBits"),
+		jen.Return(jen.Parens(wf("cur").Op(">>").Id("top").Op("+").Lit(1)).Op("<<").Id("top")),
+	)
+
+	f.Comment("setCur moves cur to tick t (never past work: t <= next()), cascading the")
+	f.Comment("buckets that t reaches.")
+	f.Add(recv()).Id("setCur").Params(jen.Id("t").Uint64()).Block(
+		wf("cur").Op("=").Id("t"),
+		jen.If(jen.Id("t").Op("&").Id("wheelMask").Op("!=").Lit(0)).Block(jen.Return()),
+		jen.Comment("Highest level first, so timers flow down through every level they need."),
+		jen.For(jen.Id("level").Op(":=").Id("wheelLevels").Op("-").Lit(1), jen.Id("level").Op(">=").Lit(1), jen.Id("level").Op("--")).Block(
+			jen.Id("shift").Op(":=").Id("level").Op("*").Id("wheelBits"),
+			jen.If(jen.Id("t").Op("&").Parens(jen.Lit(1).Op("<<").Id("shift").Op("-").Lit(1)).Op("!=").Lit(0)).Block(jen.Continue()),
+			jen.Id("b").Op(":=").Int32().Call(jen.Id("level").Op("*").Id("wheelSlots").Op("+").Int().Call(jen.Id("t").Op(">>").Id("shift").Op("&").Id("wheelMask"))),
+			jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")),
+			jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Continue()),
+			jen.Id("n").Op(":=").Lit(0),
+			jen.For(jen.Id("j").Op(":=").Id("i"), jen.Id("j").Op(">=").Lit(0), jen.Id("j").Op("=").Add(slab(jen.Id("j"))).Dot("next")).Block(jen.Id("n").Op("++")),
+			wf("count").Op("-=").Id("n"),
+			wf("emptied").Call(jen.Id("b")),
+			jen.For(jen.Id("i").Op(">=").Lit(0)).Block(
+				jen.Id("next").Op(":=").Add(slab(jen.Id("i"))).Dot("next"),
+				wf("place").Call(jen.Id("i")),
+				jen.Id("i").Op("=").Id("next"),
+			),
+		),
+	)
+
+	f.Comment("advance processes every tick up to and including target: due timers move,")
+	f.Comment("in order, to the due list.")
+	f.Add(recv()).Id("advance").Params(jen.Id("target").Uint64()).Block(
+		jen.For(wf("count").Op(">").Lit(0)).Block(
+			jen.Id("t").Op(":=").Add(wf("next")).Call(),
+			jen.If(jen.Id("t").Op(">").Id("target")).Block(jen.Break()),
+			jen.If(jen.Id("t").Op("!=").Add(wf("cur"))).Block(wf("setCur").Call(jen.Id("t"))),
+			jen.If(jen.Id("b").Op(":=").Int32().Call(wf("cur").Op("&").Id("wheelMask")), wf("head").Index(jen.Id("b")).Op(">=").Lit(0)).Block(
+				wf("expire").Call(jen.Id("b")),
+			),
+			wf("setCur").Call(wf("cur").Op("+").Lit(1)),
+		),
+		jen.If(wf("cur").Op("<=").Id("target")).Block(wf("setCur").Call(jen.Id("target").Op("+").Lit(1))),
+	)
+
+	f.Comment("expire moves level-0 bucket b, whose tick has come, onto the due list.")
+	f.Add(recv()).Id("expire").Params(jen.Id("b").Int32()).Block(
+		jen.If(wf("unsorted").Index(jen.Id("b"))).Block(wf("sortBucket").Call(jen.Id("b"))),
+		jen.Id("n").Op(":=").Lit(0),
+		jen.For(jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")), jen.Id("i").Op(">=").Lit(0), jen.Id("i").Op("=").Add(slab(jen.Id("i"))).Dot("next")).Block(
+			slab(jen.Id("i")).Dot("list").Op("=").Id("listDue"),
+			jen.Id("n").Op("++"),
+		),
+		jen.Id("first").Op(",").Id("last").Op(":=").Add(wf("head")).Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")),
+		jen.If(wf("dueTail").Op(">=").Lit(0)).Block(
+			slab(wf("dueTail")).Dot("next").Op("=").Id("first"),
+			slab(jen.Id("first")).Dot("prev").Op("=").Add(wf("dueTail")),
+		).Else().Block(
+			wf("dueHead").Op("=").Id("first"),
+		),
+		wf("dueTail").Op("=").Id("last"),
+		wf("count").Op("-=").Id("n"),
+		wf("dueCount").Op("+=").Id("n"),
+		wf("emptied").Call(jen.Id("b")),
+	)
+
+	f.Comment("sortBucket restores scheduling order in a level-0 bucket that received")
+	f.Comment("cascaded timers after newer ones: equal deadlines fire in the order scheduled.")
+	f.Add(recv()).Id("sortBucket").Params(jen.Id("b").Int32()).Block(
+		wf("scratch").Op("=").Add(wf("scratch")).Index(jen.Op(":").Lit(0)),
+		jen.For(jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")), jen.Id("i").Op(">=").Lit(0), jen.Id("i").Op("=").Add(slab(jen.Id("i"))).Dot("next")).Block(
+			wf("scratch").Op("=").Append(wf("scratch"), jen.Id("i")),
+		),
+		jen.Qual("slices", "SortFunc").Call(wf("scratch"), jen.Func().Params(jen.Id("x"), jen.Id("y").Int32()).Int().Block(
+			jen.Return(jen.Qual("cmp", "Compare").Call(slab(jen.Id("x")).Dot("seq"), slab(jen.Id("y")).Dot("seq"))),
+		)),
+		jen.Id("prev").Op(":=").Int32().Call(jen.Lit(-1)),
+		jen.For(jen.List(jen.Id("_"), jen.Id("i")).Op(":=").Range().Add(wf("scratch"))).Block(
+			slab(jen.Id("i")).Dot("prev").Op("=").Id("prev"),
+			jen.If(jen.Id("prev").Op(">=").Lit(0)).Block(
+				slab(jen.Id("prev")).Dot("next").Op("=").Id("i"),
+			).Else().Block(
+				wf("head").Index(jen.Id("b")).Op("=").Id("i"),
+			),
+			jen.Id("prev").Op("=").Id("i"),
+		),
+		slab(jen.Id("prev")).Dot("next").Op("=").Lit(-1),
+		wf("tail").Index(jen.Id("b")).Op("=").Id("prev"),
+		wf("unsorted").Index(jen.Id("b")).Op("=").False(),
+	)
+
+	f.Comment("fire takes the first due timer off the due list and returns its callback.")
+	f.Comment("A periodic timer is placed again at its next deadline on the same schedule")
+	f.Comment("(skipping periods already past); a one-shot timer is released.")
+	f.Add(recv()).Id("fire").Params(jen.Id("now").Int64()).Func().Params().Block(
+		jen.Id("i").Op(":=").Add(wf("dueHead")),
+		wf("unlink").Call(jen.Id("i")),
+		jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))),
+		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
+		jen.If(jen.Id("t").Dot("period").Op(">").Lit(0)).Block(
+			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("t").Dot("period"),
+			jen.If(jen.Id("when").Op("<=").Id("now")).Block(
+				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("now").Op("-").Id("when")).Op("/").Id("t").Dot("period").Op("+").Lit(1)).Op("*").Id("t").Dot("period"),
+			),
+			wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
+			wf("place").Call(jen.Id("i")),
+		).Else().Block(
+			wf("release").Call(jen.Id("i")),
+		),
+		jen.Return(jen.Id("fn")),
+	)
+}

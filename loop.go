@@ -1,0 +1,172 @@
+package loop
+
+import (
+	"time"
+
+	"github.com/loopgen/loop/generated"
+	"github.com/loopgen/loop/handwritten/clock"
+	"github.com/loopgen/loop/handwritten/core"
+	"github.com/loopgen/loop/handwritten/poller"
+)
+
+// Errors returned by the loop. Compare with errors.Is.
+var (
+	// ErrClosed is returned by Post, Run, RunOnce, AddReader and AddWriter
+	// after Close.
+	ErrClosed = core.ErrClosed
+	// ErrRunning is returned by Run or RunOnce while the loop is running.
+	ErrRunning = core.ErrRunning
+	// ErrQueueFull is returned by Post on a variant with overflow: reject
+	// whose inbox is full.
+	ErrQueueFull = core.ErrQueueFull
+	// ErrNoPoller is returned by AddReader and AddWriter on a variant
+	// generated with poller: none.
+	ErrNoPoller = poller.ErrNoPoller
+)
+
+// Timer is a handle to a scheduled callback, for Cancel. The zero Timer
+// refers to no timer. A handle stays safe to use after its timer fired or was
+// cancelled: it never cancels a later timer.
+type Timer = core.Timer
+
+// Params are the spec values of a generated variant.
+type Params = core.Params
+
+// Stats are a loop's counters (kept by variants generated with stats: true).
+type Stats = core.Stats
+
+// VirtualClock is a clock that moves only when told to, for tests of timer
+// logic that run instantly and deterministically. See WithClock.
+type VirtualClock = clock.Virtual
+
+// NewVirtualClock returns a virtual clock that reads start until advanced.
+func NewVirtualClock(start time.Time) *VirtualClock { return clock.NewVirtual(start) }
+
+// Loop is an event loop. Its methods belong to the goroutine that runs it
+// (the loop goroutine; before Run, the goroutine that will call Run), except
+// Post, Stop and Close, which are safe from any goroutine.
+type Loop struct {
+	v generated.Loop
+}
+
+// Option configures New.
+type Option func(*core.Config)
+
+// WithClock makes the loop read c instead of the monotonic clock: timers fire
+// only as c is advanced, and advancing c wakes the loop.
+func WithClock(c *VirtualClock) Option {
+	return func(cfg *core.Config) { cfg.Clock = c }
+}
+
+// WithPanicHandler sets the function that receives what a callback panicked
+// with. It runs on the loop goroutine inside the deferred recover, so
+// runtime/debug.Stack shows the panicking callback; the loop then goes on with
+// the next callback. Without it, the value and stack are printed to standard
+// error. (A variant generated with recover: false lets panics propagate.)
+func WithPanicHandler(h func(recovered any)) Option {
+	return func(cfg *core.Config) { cfg.PanicHandler = h }
+}
+
+// New returns a loop of the selected variant. It opens the poller and its
+// wake-up descriptor; Close releases them.
+func New(opts ...Option) (*Loop, error) {
+	var cfg core.Config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	l := new(Loop)
+	if err := l.v.Init(cfg); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// CallSoon queues fn to run on the loop, after everything queued before it.
+// Callbacks queued while a batch runs wait for the next iteration, so I/O and
+// timers are not starved. Loop goroutine only; from elsewhere use Post.
+func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
+
+// Post queues fn from any goroutine and wakes the loop if it is blocked (one
+// wake-up per sleep, however many posts). A nil error means fn will run: it
+// is never dropped, even if Close follows at once. After Close it returns
+// ErrClosed. Each goroutine's posts run in the order it made them.
+func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
+
+// CallLater runs fn once, no earlier than d from now and, on an idle loop, at
+// most one wheel tick later. Equal deadlines run in the order scheduled.
+// d <= 0 behaves as CallSoon and returns the zero Timer. Inside a callback,
+// "now" is the loop time read at the start of the current step (I/O, timers,
+// or a batch of callbacks), which saves a clock read per call; to measure from
+// the exact present after a long computation, use CallAt(time.Now().Add(d), fn).
+func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLater(d, fn) }
+
+// CallAt runs fn once, no earlier than t. A t already past behaves as
+// CallSoon and returns the zero Timer. Under a virtual clock, t is read
+// against that clock.
+func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
+
+// CallEvery runs fn every d, the first time d from now, on a fixed schedule:
+// a late run does not delay the next ones, and periods missed entirely are
+// skipped. Cancel stops it (also from inside fn). d <= 0 panics.
+func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEvery(d, fn) }
+
+// Cancel stops t and reports whether it was still pending: false for a timer
+// that already fired or was cancelled, and for the zero Timer. O(1).
+func (l *Loop) Cancel(t Timer) bool { return l.v.Cancel(t) }
+
+// Now returns the loop's current time (the virtual clock's, under WithClock).
+func (l *Loop) Now() time.Time { return l.v.Now() }
+
+// AddReader calls fn on the loop goroutine whenever fd is readable
+// (level-triggered, like asyncio's add_reader), replacing an earlier reader
+// of fd. The fd stays the caller's: remove it before closing it.
+func (l *Loop) AddReader(fd int, fn func()) error { return l.v.AddReader(fd, fn) }
+
+// AddWriter calls fn on the loop goroutine whenever fd is writable,
+// replacing an earlier writer of fd.
+func (l *Loop) AddWriter(fd int, fn func()) error { return l.v.AddWriter(fd, fn) }
+
+// RemoveReader stops watching fd for reading and reports whether it was
+// watched. Readiness already reported for fd in this iteration is dropped.
+func (l *Loop) RemoveReader(fd int) bool { return l.v.RemoveReader(fd) }
+
+// RemoveWriter stops watching fd for writing and reports whether it was
+// watched.
+func (l *Loop) RemoveWriter(fd int) bool { return l.v.RemoveWriter(fd) }
+
+// Run runs the loop on the calling goroutine until Stop or Close. It blocks
+// in the poller until the next timer, I/O or a post; it never sleeps a fixed
+// time. It returns ErrRunning if the loop is already running and ErrClosed
+// after Close. Run may be called again after it returns: what is still
+// queued then runs.
+func (l *Loop) Run() error { return l.v.Run() }
+
+// RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch
+// of ready callbacks), for embedding the loop in another. With block it first
+// waits until there is something to do.
+func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
+
+// Stop makes Run return after the current iteration; what is still queued
+// stays queued. Safe from any goroutine. Called while the loop is not
+// running, it makes the next Run return after one iteration (as asyncio's
+// stop does).
+func (l *Loop) Stop() { l.v.Stop() }
+
+// Close shuts the loop down. Safe from any goroutine and from a callback.
+// From then on Post returns ErrClosed; what was posted or queued before runs
+// once more (and what that queues, for a few rounds); pending timers are
+// dropped; the poller and wake-up descriptors are released. If Run is active,
+// Close makes it return, and Run releases the loop before it returns.
+// Closing twice does nothing.
+func (l *Loop) Close() error { return l.v.Close() }
+
+// Variant returns the name and spec values of the variant in use.
+func (l *Loop) Variant() Params { return l.v.Variant() }
+
+// Stats returns the loop's counters; zeros unless the variant keeps them.
+// Loop goroutine only, or after Run has returned.
+func (l *Loop) Stats() Stats { return l.v.Stats() }
+
+// Pending counts the callbacks and timers scheduled and not yet run.
+// Loop goroutine only.
+func (l *Loop) Pending() int { return l.v.Pending() }

@@ -1,0 +1,102 @@
+package tests
+
+import (
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+// The steady state allocates nothing: each path below is pinned at zero.
+func TestSteadyStateAllocatesNothing(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		fn := func() {}
+		check := func(name string, f func()) {
+			t.Helper()
+			if n := testing.AllocsPerRun(1000, f); n != 0 {
+				t.Errorf("%s: %v allocations per run, want 0", name, n)
+			}
+		}
+		l, vc := newVirtual(t, v)
+		check("CallSoon+run", func() {
+			for range 16 {
+				l.CallSoon(fn)
+			}
+			runOnce(t, l)
+		})
+		check("Post+run", func() {
+			for range 16 {
+				l.Post(fn)
+			}
+			runOnce(t, l)
+		})
+		check("CallLater+fire", func() {
+			for range 16 {
+				l.CallLater(v.Params.Tick, fn)
+			}
+			vc.Advance(2 * v.Params.Tick)
+			runOnce(t, l)
+		})
+		check("CallLater+Cancel", func() {
+			l.Cancel(l.CallLater(time.Second, fn))
+		})
+		check("CallEvery+fire", func() {
+			h := l.CallEvery(v.Params.Tick, fn)
+			vc.Advance(2 * v.Params.Tick)
+			runOnce(t, l)
+			l.Cancel(h)
+		})
+		if v.Params.Poller == "none" {
+			return
+		}
+		a, b := socketpair(t)
+		unix.Write(b, []byte("x")) // stays readable: level-triggered
+		ran := 0
+		if err := l.AddReader(a, func() { ran++ }); err != nil {
+			t.Fatal(err)
+		}
+		check("readiness dispatch", func() { runOnce(t, l) })
+		if ran == 0 {
+			t.Fatal("the reader never ran")
+		}
+	})
+}
+
+func TestVirtualClockAdvanceWakesABlockedLoop(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		fired := make(chan struct{})
+		l.CallLater(time.Minute, func() { close(fired) })
+		runFor(t, l, func() {
+			time.Sleep(5 * time.Millisecond) // the loop blocks: virtual time does not move
+			vc.Advance(time.Minute)
+			select {
+			case <-fired:
+			case <-time.After(10 * time.Second):
+				t.Error("Advance did not wake the loop")
+			}
+		})
+	})
+}
+
+func TestRealClockTimerIsNotEarly(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		start := time.Now()
+		var elapsed time.Duration
+		l.CallLater(15*time.Millisecond, func() { elapsed = time.Since(start); l.Stop() })
+		done := make(chan error, 1)
+		go func() { done <- l.Run() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a 15 ms timer did not fire within 10 s")
+		}
+		if elapsed < 15*time.Millisecond {
+			t.Fatalf("fired after %v, before its 15 ms deadline", elapsed)
+		}
+	})
+}

@@ -1,0 +1,243 @@
+package tests
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+func TestCallSoonRunsInFIFOOrder(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		var got []int
+		const n = 10_000 // more than any variant's batch, and than the smaller rings
+		for i := range n {
+			l.CallSoon(func() { got = append(got, i) })
+		}
+		runUntilIdle(t, l)
+		if len(got) != n {
+			t.Fatalf("ran %d callbacks, want %d", len(got), n)
+		}
+		for i, x := range got {
+			if x != i {
+				t.Fatalf("callback %d ran at position %d", x, i)
+			}
+		}
+	})
+}
+
+func TestCallbacksQueuedDuringABatchRunNextIteration(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		var ran []string
+		l.CallSoon(func() {
+			ran = append(ran, "first")
+			l.CallSoon(func() { ran = append(ran, "queued by first") })
+		})
+		l.CallSoon(func() { ran = append(ran, "second") })
+		runOnce(t, l)
+		if want := []string{"first", "second"}; !slices.Equal(ran, want) {
+			t.Fatalf("first iteration ran %q, want %q", ran, want)
+		}
+		runOnce(t, l)
+		if len(ran) != 3 || ran[2] != "queued by first" {
+			t.Fatalf("second iteration: ran %q", ran)
+		}
+	})
+}
+
+func TestABatchIsBoundedSoTimersAreNotStarved(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		fired := false
+		l.CallLater(time.Millisecond, func() { fired = true })
+		// A callback that always requeues itself would starve timers if the
+		// loop ran the ready queue to empty.
+		var spin func()
+		spin = func() { l.CallSoon(spin) }
+		l.CallSoon(spin)
+		vc.Advance(time.Second)
+		for range 3 {
+			runOnce(t, l)
+		}
+		if !fired {
+			t.Fatal("timer starved by a self-requeueing callback")
+		}
+	})
+}
+
+func TestPostFromEightGoroutinesRunsEveryCallbackExactlyOnce(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		const producers, each = 8, 100_000
+		counts := make([]int32, producers*each)
+		var last [producers]int // loop goroutine only: per-producer order
+		var orderErr atomic.Value
+		var total atomic.Int64
+		runFor(t, l, func() {
+			var wg sync.WaitGroup
+			for p := range producers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						id := p*each + i
+						err := l.Post(func() {
+							counts[id]++
+							if i < last[p] && orderErr.Load() == nil {
+								orderErr.Store(true)
+							}
+							last[p] = i
+							total.Add(1)
+						})
+						if err != nil {
+							t.Errorf("Post: %v", err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			deadline := time.Now().Add(30 * time.Second)
+			for total.Load() < producers*each && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		})
+		for id, c := range counts {
+			if c != 1 {
+				t.Fatalf("callback %d ran %d times", id, c)
+			}
+		}
+		if orderErr.Load() != nil {
+			t.Fatal("a producer's posts ran out of the order it made them")
+		}
+	})
+}
+
+func TestPostsBeforeRunAreKept(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		ran := 0
+		for range 3 * v.Params.InboxDepth { // beyond the inbox: spills or, with reject, is refused
+			if err := l.Post(func() { ran++ }); err != nil {
+				if errors.Is(err, core.ErrQueueFull) && v.Params.Overflow == "reject" {
+					break
+				}
+				t.Fatalf("Post: %v", err)
+			}
+		}
+		want := 3 * v.Params.InboxDepth
+		if v.Params.Overflow == "reject" {
+			want = v.Params.InboxDepth
+		}
+		runUntilIdle(t, l)
+		if ran != want {
+			t.Fatalf("ran %d posted callbacks, want %d", ran, want)
+		}
+	})
+}
+
+func TestStopLetsRunReturnAndRunAgainResumes(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		ran := 0
+		l.CallSoon(func() {
+			ran++
+			l.Stop()
+			l.CallSoon(func() { ran++ })
+		})
+		if err := l.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if ran != 1 {
+			t.Fatalf("after the first Run, %d callbacks ran, want 1", ran)
+		}
+		l.CallSoon(l.Stop)
+		if err := l.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if ran != 2 {
+			t.Fatalf("the second Run did not run what was still queued (ran %d)", ran)
+		}
+	})
+}
+
+func TestStopFromAnotherGoroutineWakesABlockedLoop(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		runFor(t, l, func() { time.Sleep(20 * time.Millisecond) }) // Run blocks; runFor's Stop must wake it
+	})
+}
+
+func TestRunTwiceAtOnceReturnsErrRunning(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		errc := make(chan error, 1)
+		l.CallSoon(func() {
+			errc <- l.Run()
+			errc <- l.RunOnce(false)
+		})
+		runFor(t, l, func() {
+			if err := <-errc; !errors.Is(err, core.ErrRunning) {
+				t.Errorf("Run inside Run: %v, want ErrRunning", err)
+			}
+			if err := <-errc; !errors.Is(err, core.ErrRunning) {
+				t.Errorf("RunOnce inside Run: %v, want ErrRunning", err)
+			}
+		})
+	})
+}
+
+func TestPanickingCallbackReachesHandlerAndLoopGoesOn(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Recover {
+			t.Skip("variant generated with recover: false")
+		}
+		var got []any
+		l := newLoop(t, v, core.Config{PanicHandler: func(r any) { got = append(got, r) }})
+		vc := []string{}
+		l.CallSoon(func() { vc = append(vc, "before") })
+		l.CallSoon(func() { panic("boom") })
+		l.CallSoon(func() { vc = append(vc, "after") })
+		l.CallLater(0, func() { panic("boom again") })
+		runUntilIdle(t, l)
+		if len(got) != 2 || got[0] != "boom" || got[1] != "boom again" {
+			t.Fatalf("handler got %v", got)
+		}
+		if !slices.Equal(vc, []string{"before", "after"}) {
+			t.Fatalf("callbacks around the panic: %q", vc)
+		}
+	})
+}
+
+func TestNilCallbackIsRejected(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		if err := l.Post(nil); err == nil {
+			t.Error("Post(nil) returned nil")
+		}
+		for name, call := range map[string]func(){
+			"CallSoon":  func() { l.CallSoon(nil) },
+			"CallLater": func() { l.CallLater(time.Second, nil) },
+			"CallEvery": func() { l.CallEvery(time.Second, nil) },
+			"CallEvery with d=0": func() {
+				l.CallEvery(0, func() {})
+			},
+		} {
+			func() {
+				defer func() {
+					if recover() == nil {
+						t.Errorf("%s did not panic", name)
+					}
+				}()
+				call()
+			}()
+		}
+	})
+}

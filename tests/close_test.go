@@ -1,0 +1,152 @@
+package tests
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+// openFDs counts this process's open file descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd here")
+	}
+	return len(entries)
+}
+
+func TestCloseReleasesEveryFdAndGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		before := openFDs(t)
+		for range 3 {
+			l, err := v.New(core.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.CallLater(time.Hour, func() {})
+			runFor(t, l, func() { l.Post(func() {}) })
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if after := openFDs(t); after != before {
+			t.Fatalf("%d fds open before, %d after New+Run+Close", before, after)
+		}
+	})
+}
+
+func TestCloseWhileRunningStopsRunAndReleases(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		before := openFDs(t)
+		l, err := v.New(core.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Run() }()
+		time.Sleep(5 * time.Millisecond)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after Close")
+		}
+		if after := openFDs(t); after != before {
+			t.Fatalf("%d fds open before, %d after", before, after)
+		}
+		if err := l.Run(); !errors.Is(err, core.ErrClosed) {
+			t.Fatalf("Run after Close: %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestCloseFromACallback(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		l.CallSoon(func() { l.Close() })
+		if err := l.Run(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if err := l.Post(func() {}); !errors.Is(err, core.ErrClosed) {
+			t.Fatalf("Post after Close: %v", err)
+		}
+	})
+}
+
+func TestPostAfterCloseReturnsErrClosed(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Post(func() {}); !errors.Is(err, core.ErrClosed) {
+			t.Fatalf("Post after Close: %v, want ErrClosed", err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatalf("second Close: %v", err)
+		}
+	})
+}
+
+// TestNothingPostedSuccessfullyIsLostToClose races producers against Close:
+// every Post that returned nil must have run by the time Close has finished.
+func TestNothingPostedSuccessfullyIsLostToClose(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		for range 20 {
+			l, err := v.New(core.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			accepted, ran := 0, 0
+			done := make(chan error, 1)
+			go func() { done <- l.Run() }()
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						err := l.Post(func() { mu.Lock(); ran++; mu.Unlock() })
+						if errors.Is(err, core.ErrClosed) {
+							return
+						}
+						if err == nil {
+							mu.Lock()
+							accepted++
+							mu.Unlock()
+						}
+					}
+				}()
+			}
+			time.Sleep(time.Millisecond)
+			l.Close()
+			wg.Wait()
+			// Run may not have started before Close: then it reports ErrClosed,
+			// and Close itself ran what had been posted.
+			if err := <-done; err != nil && !errors.Is(err, core.ErrClosed) {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			if ran != accepted {
+				t.Fatalf("%d posts accepted, %d ran", accepted, ran)
+			}
+			mu.Unlock()
+		}
+	})
+}

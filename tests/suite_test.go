@@ -1,0 +1,84 @@
+// Package tests runs one conformance suite against every generated variant,
+// through the core.Loop interface that each variant's Loop satisfies.
+package tests
+
+import (
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/clock"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+// epoch is where virtual clocks start; any fixed time will do.
+var epoch = time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC)
+
+// forEachVariant runs fn as a subtest per variant.
+func forEachVariant(t *testing.T, fn func(t *testing.T, v all.Variant)) {
+	t.Helper()
+	for _, v := range all.Variants {
+		t.Run(v.Name, func(t *testing.T) { fn(t, v) })
+	}
+}
+
+// newLoop makes a loop of variant v and closes it when the test ends.
+func newLoop(t testing.TB, v all.Variant, cfg core.Config) core.Loop {
+	t.Helper()
+	l, err := v.New(cfg)
+	if err != nil {
+		t.Fatalf("%s: New: %v", v.Name, err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// newVirtual makes a loop of variant v on a virtual clock.
+func newVirtual(t testing.TB, v all.Variant) (core.Loop, *clock.Virtual) {
+	t.Helper()
+	vc := clock.NewVirtual(epoch)
+	return newLoop(t, v, core.Config{Clock: vc}), vc
+}
+
+// runOnce runs one non-blocking iteration and fails the test on error.
+func runOnce(t testing.TB, l core.Loop) {
+	t.Helper()
+	if err := l.RunOnce(false); err != nil {
+		t.Fatalf("RunOnce: %v", err)
+	}
+}
+
+// runUntilIdle runs non-blocking iterations until Pending stops falling for a
+// few in a row: everything ready has run (future timers may remain).
+func runUntilIdle(t testing.TB, l core.Loop) {
+	t.Helper()
+	still := 0
+	for range 1 << 20 {
+		before := l.Pending()
+		runOnce(t, l)
+		if l.Pending() < before {
+			still = 0
+		} else if still++; still == 3 {
+			return
+		}
+	}
+	t.Fatal("loop never went idle")
+}
+
+// runFor runs the loop on its own goroutine for the duration of fn, then stops
+// it and waits for Run to return, failing if it takes longer than 10 s.
+func runFor(t testing.TB, l core.Loop, fn func()) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- l.Run() }()
+	fn()
+	l.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return within 10 s of Stop")
+	}
+}

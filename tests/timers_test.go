@@ -1,0 +1,293 @@
+package tests
+
+import (
+	"cmp"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+func TestTimerNeverFiresEarlyAndAtMostOneTickLate(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		tick := v.Params.Tick
+		for _, d := range []time.Duration{1, tick / 3, tick, tick + 1, 7*tick + tick/2, 1000 * tick, time.Hour} {
+			l, vc := newVirtual(t, v)
+			var firedAt time.Duration = -1
+			l.CallLater(d, func() { firedAt = vc.Elapsed() })
+			// Jump to two ticks before the deadline, then step a third of a tick
+			// at a time, so earliness and lateness both show up.
+			if d > 2*tick {
+				vc.Advance(d - 2*tick)
+				runOnce(t, l)
+			}
+			step := max(tick/3, 1)
+			for firedAt < 0 && vc.Elapsed() < d+2*tick {
+				vc.Advance(step)
+				runOnce(t, l)
+			}
+			switch {
+			case firedAt < 0:
+				t.Fatalf("d=%v: not fired %v after its deadline", d, 2*tick)
+			case firedAt < d:
+				t.Fatalf("d=%v: fired early, at %v", d, firedAt)
+			case firedAt > d+tick+step:
+				t.Fatalf("d=%v: fired at %v, more than a tick late", d, firedAt)
+			}
+		}
+	})
+}
+
+func TestTimersWithEqualDeadlinesFireInSchedulingOrder(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		var got []int
+		deadline := 50 * v.Params.Tick * time.Duration(v.Params.Slots) // lands above level 0
+		for i := range 5 {
+			l.CallLater(deadline, func() { got = append(got, i) })
+		}
+		// Scheduled later for the same instant: these land at a lower level,
+		// and the earlier ones cascade down onto them.
+		vc.Advance(deadline - 3*v.Params.Tick)
+		runOnce(t, l)
+		for i := 5; i < 10; i++ {
+			l.CallAt(epoch.Add(deadline), func() { got = append(got, i) })
+		}
+		vc.Advance(time.Hour)
+		runOnce(t, l)
+		if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(got, want) {
+			t.Fatalf("fired %v, want %v", got, want)
+		}
+	})
+}
+
+func TestTimerBeyondTheHorizonFiresOnTime(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		horizon := v.Params.Horizon()
+		for _, d := range []time.Duration{horizon + v.Params.Tick, 3*horizon + horizon/3, 72 * time.Hour} {
+			var firedAt time.Duration = -1
+			start := vc.Elapsed()
+			l.CallLater(d, func() { firedAt = vc.Elapsed() - start })
+			vc.Advance(d - v.Params.Tick)
+			runOnce(t, l)
+			if firedAt >= 0 {
+				t.Fatalf("d=%v (horizon %v): fired early, at %v", d, horizon, firedAt)
+			}
+			vc.Advance(2 * v.Params.Tick)
+			runOnce(t, l)
+			if firedAt < d {
+				t.Fatalf("d=%v (horizon %v): not fired a tick after its deadline (fired at %v)", d, horizon, firedAt)
+			}
+		}
+	})
+}
+
+func TestCancel(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		fired := 0
+		a := l.CallLater(time.Second, func() { fired++ })
+		if !l.Cancel(a) {
+			t.Fatal("Cancel of a pending timer returned false")
+		}
+		if l.Cancel(a) {
+			t.Fatal("second Cancel returned true")
+		}
+		b := l.CallLater(time.Second, func() { fired++ })
+		if l.Cancel(a) {
+			t.Fatal("a stale handle cancelled a newer timer in the same slot")
+		}
+		vc.Advance(2 * time.Second)
+		runOnce(t, l)
+		if fired != 1 {
+			t.Fatalf("fired %d timers, want 1 (the cancelled one must not fire)", fired)
+		}
+		if l.Cancel(b) {
+			t.Fatal("Cancel after fire returned true")
+		}
+		if l.Cancel(core.Timer{}) {
+			t.Fatal("Cancel of the zero Timer returned true")
+		}
+		// A timer cancelled by one that fires in the same iteration does not run.
+		var c core.Timer
+		l.CallLater(time.Second, func() { l.Cancel(c) })
+		c = l.CallLater(time.Second, func() { fired++ })
+		vc.Advance(2 * time.Second)
+		runOnce(t, l)
+		if fired != 1 {
+			t.Fatal("a due timer cancelled by an earlier due timer still ran")
+		}
+	})
+}
+
+func TestCallEveryKeepsItsPeriod(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		period := 10*v.Params.Tick + v.Params.Tick/2
+		var at []time.Duration
+		var h core.Timer
+		h = l.CallEvery(period, func() {
+			at = append(at, vc.Elapsed())
+			if len(at) == 5 {
+				l.Cancel(h)
+			}
+		})
+		for vc.Elapsed() < 10*period {
+			vc.Advance(v.Params.Tick)
+			runOnce(t, l)
+		}
+		if len(at) != 5 {
+			t.Fatalf("fired %d times, want 5 (cancelled from its own callback)", len(at))
+		}
+		for i, x := range at {
+			due := time.Duration(i+1) * period
+			if x < due || x > due+2*v.Params.Tick {
+				t.Fatalf("run %d at %v, want in [%v, %v]: the schedule drifted", i, x, due, due+2*v.Params.Tick)
+			}
+		}
+		// A loop that falls behind skips whole periods instead of bursting.
+		n := 0
+		l.CallEvery(period, func() { n++ })
+		vc.Advance(10*period + period/2)
+		runOnce(t, l)
+		vc.Advance(period)
+		runOnce(t, l)
+		if n != 2 {
+			t.Fatalf("after a 10-period stall it ran %d times, want 2", n)
+		}
+	})
+}
+
+func TestTimerScheduledFromACallbackUsesLoopTime(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		var firedAt time.Duration = -1
+		l.CallLater(time.Second, func() {
+			l.CallLater(time.Second, func() { firedAt = vc.Elapsed() })
+		})
+		vc.Advance(time.Second)
+		runOnce(t, l)
+		vc.Advance(time.Second - v.Params.Tick)
+		runOnce(t, l)
+		if firedAt >= 0 {
+			t.Fatalf("fired early at %v", firedAt)
+		}
+		vc.Advance(2 * v.Params.Tick)
+		runOnce(t, l)
+		if firedAt < 2*time.Second {
+			t.Fatalf("fired at %v, want >= 2s", firedAt)
+		}
+	})
+}
+
+// TestWheelMatchesAHeapModel drives each variant's wheel and a reference
+// model (a sorted list: due when the deadline's tick has been reached, in
+// deadline-tick then scheduling order) with the same random schedule, cancel
+// and advance steps, and compares what fires and what Cancel returns.
+func TestWheelMatchesAHeapModel(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		seeds := 20
+		if testing.Short() {
+			seeds = 4
+		}
+		for seed := range seeds {
+			checkAgainstModel(t, v, uint64(seed))
+		}
+	})
+}
+
+type modelTimer struct {
+	id   int
+	tick int64
+	seq  int
+}
+
+func checkAgainstModel(t *testing.T, v all.Variant, seed uint64) {
+	l, vc := newVirtual(t, v)
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	tick := int64(v.Params.Tick)
+	slots := int64(v.Params.Slots)
+	horizon := int64(v.Params.Horizon())
+	delay := func() int64 {
+		switch rng.IntN(10) {
+		case 0, 1, 2, 3:
+			return 1 + rng.Int64N(4*tick) // same or next few ticks
+		case 4, 5, 6:
+			return 1 + rng.Int64N(slots*slots*tick) // levels 1 and 2
+		case 7, 8:
+			return 1 + rng.Int64N(min(horizon, 1<<50)) // anywhere in range
+		default:
+			return horizon + rng.Int64N(2*horizon) // parked beyond the horizon
+		}
+	}
+	pending := map[int]modelTimer{}
+	handles := map[int]core.Timer{}
+	var fired []int
+	seq := 0
+	for step := range 3000 {
+		now := int64(vc.Elapsed())
+		switch op := rng.IntN(10); {
+		case op < 5:
+			d := delay()
+			id := seq
+			seq++
+			handles[id] = l.CallLater(time.Duration(d), func() { fired = append(fired, id) })
+			pending[id] = modelTimer{id: id, tick: (now + d + tick - 1) / tick, seq: id}
+		case op < 7 && len(handles) > 0:
+			id := rng.IntN(seq)
+			h, ok := handles[id]
+			if !ok {
+				continue
+			}
+			_, want := pending[id]
+			if got := l.Cancel(h); got != want {
+				t.Fatalf("seed %d step %d: Cancel(timer %d) = %v, want %v", seed, step, id, got, want)
+			}
+			delete(pending, id)
+		default:
+			var d int64
+			switch rng.IntN(4) {
+			case 0:
+				d = rng.Int64N(tick)
+			case 1:
+				d = rng.Int64N(8 * tick)
+			case 2:
+				d = rng.Int64N(slots * slots * tick)
+			default:
+				// Jump to just before or at a pending deadline.
+				for _, m := range pending {
+					d = max(0, m.tick*tick-now-rng.Int64N(2)*tick)
+					break
+				}
+			}
+			vc.Advance(time.Duration(d))
+			runOnce(t, l)
+			nowTick := int64(vc.Elapsed()) / tick
+			var due []modelTimer
+			for _, m := range pending {
+				if m.tick <= nowTick {
+					due = append(due, m)
+				}
+			}
+			slices.SortFunc(due, func(a, b modelTimer) int {
+				return cmp.Or(cmp.Compare(a.tick, b.tick), cmp.Compare(a.seq, b.seq))
+			})
+			want := make([]int, len(due))
+			for i, m := range due {
+				want[i] = m.id
+				delete(pending, m.id)
+			}
+			if !slices.Equal(fired, want) {
+				t.Fatalf("seed %d step %d at tick %d: fired %v, want %v", seed, step, nowTick, fired, want)
+			}
+			fired = fired[:0]
+		}
+	}
+	if got := l.Pending(); got != len(pending) {
+		t.Fatalf("seed %d: loop has %d pending timers, model %d", seed, got, len(pending))
+	}
+}
