@@ -49,7 +49,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	for _, pair := range []struct{ name, ev string }{{"AddReader", "Readable"}, {"AddWriter", "Writable"}} {
 		comment(pair.name)
 		f.Add(recv()).Id(pair.name).Params(fdFn...).Error().Block(
-			jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: " + pair.name + " with a nil func"))),
+			jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: "+pair.name+" with a nil func"))),
 			jen.Return(lf("watch").Call(jen.Id("fd"), jen.Qual(pkgPoller, pair.ev), jen.Id("fn"))),
 		)
 	}
