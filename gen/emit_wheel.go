@@ -306,8 +306,14 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("(skipping periods already past); a one-shot timer is released.")
 	f.Add(recv()).Id("fire").Params(jen.Id("now").Int64()).Func().Params().Block(
 		jen.Id("i").Op(":=").Add(wf("dueHead")),
-		wf("unlink").Call(jen.Id("i")),
 		jen.Id("t").Op(":=").Op("&").Add(slab(jen.Id("i"))),
+		wf("dueHead").Op("=").Id("t").Dot("next"),
+		jen.If(jen.Id("t").Dot("next").Op(">=").Lit(0)).Block(
+			slab(jen.Id("t").Dot("next")).Dot("prev").Op("=").Lit(-1),
+		).Else().Block(
+			wf("dueTail").Op("=").Lit(-1),
+		),
+		wf("dueCount").Op("--"),
 		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
 		jen.If(jen.Id("t").Dot("period").Op(">").Lit(0)).Block(
 			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("t").Dot("period"),

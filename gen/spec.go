@@ -54,12 +54,14 @@ func (s *Spec) Lookup(name string) (*Variant, bool) {
 	return nil, false
 }
 
-// Overflow is what a full ready ring does.
+// Overflow is what Post does when the inbox is full. (The ready ring behind
+// CallSoon always grows: CallSoon runs on the loop goroutine, where an error
+// would have nobody to go to.)
 type Overflow string
 
 const (
-	OverflowGrow   Overflow = "grow"   // double the ring (amortized); CallSoon never fails
-	OverflowReject Overflow = "reject" // CallSoon returns ErrQueueFull; memory stays bounded
+	OverflowGrow   Overflow = "grow"   // spill to an unbounded list; Post never fails for room
+	OverflowReject Overflow = "reject" // Post returns ErrQueueFull; memory stays bounded
 )
 
 // InboxKind is the queue Post uses to hand callbacks in from other goroutines.

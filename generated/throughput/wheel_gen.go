@@ -330,8 +330,14 @@ func (w *wheel) sortBucket(b int32) {
 // (skipping periods already past); a one-shot timer is released.
 func (w *wheel) fire(now int64) func() {
 	i := w.dueHead
-	w.unlink(i)
 	t := &w.slab[i]
+	w.dueHead = t.next
+	if t.next >= 0 {
+		w.slab[t.next].prev = -1
+	} else {
+		w.dueTail = -1
+	}
+	w.dueCount--
 	fn := t.fn
 	if t.period > 0 {
 		when := t.when + t.period
