@@ -1,0 +1,527 @@
+package gen_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/tools/txtar"
+
+	"github.com/loopgen/loop/gen"
+)
+
+var update = flag.Bool("update", false, "rewrite gen/testdata/golden/*.txtar from what Generate gives now")
+
+// goldenInvocation is what every golden case records in its headers.
+const goldenInvocation = "loopgen -spec spec.yaml"
+
+// goldenShipped is the golden case whose spec is the real spec/loop.yaml, read
+// from disk, so that a change to the shipped spec's values or to the emitter
+// shows up as a golden diff. It holds no spec.yaml section: a copy would turn
+// every edit of the spec's comments into a golden diff too.
+const goldenShipped = "shipped.txtar"
+
+// The golden cases, and the emitter switches each one pins (shipped.txtar
+// covers pollers auto, epoll, poll and none, mpsc and mutex inboxes with
+// overflow: grow, stats on, and a spin with a poller):
+//
+//	bounded.txtar  overflow: reject with a mutex inbox, poller none, stats on,
+//	               recover off; a spin without a poller; a mutex inbox that grows
+//	spin.txtar     spin:20us with poller poll, overflow: reject with an mpsc
+//	               inbox; a variant that is all defaults; the default variant last
+//	single.txtar   one variant (no select_conflict file), poller kqueue
+//
+// A case's spec.yaml section is its input (shipped.txtar has none: its input
+// is spec/loop.yaml); every other section is a file Generate returns, named by
+// its path below generated/.
+const goldenDir = "testdata/golden"
+
+func TestGolden(t *testing.T) {
+	names, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, filepath.Join(goldenDir, goldenShipped)) {
+		if !*update {
+			t.Fatalf("%s is missing: run go test ./gen -run TestGolden -update", filepath.Join(goldenDir, goldenShipped))
+		}
+		names = append(names, filepath.Join(goldenDir, goldenShipped))
+	}
+	for _, name := range names {
+		t.Run(strings.TrimSuffix(filepath.Base(name), ".txtar"), func(t *testing.T) {
+			testGoldenFile(t, name)
+		})
+	}
+}
+
+func testGoldenFile(t *testing.T, name string) {
+	ar := &txtar.Archive{}
+	if data, err := os.ReadFile(name); err == nil {
+		ar = txtar.Parse(data)
+	} else if !*update || !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	want := map[string][]byte{}
+	for _, f := range ar.Files {
+		if _, dup := want[f.Name]; dup {
+			t.Fatalf("%s: section %s appears twice", name, f.Name)
+		}
+		want[f.Name] = f.Data
+	}
+
+	spec, ok := want["spec.yaml"]
+	shipped := filepath.Base(name) == goldenShipped
+	switch {
+	case shipped && ok && !*update:
+		t.Fatalf("%s: has a spec.yaml section; its input is spec/loop.yaml (remove the section)", name)
+	case shipped:
+		data, err := os.ReadFile("../spec/loop.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec = data
+	case !ok:
+		t.Fatalf("%s: no spec.yaml section", name)
+	}
+	delete(want, "spec.yaml")
+
+	s, err := gen.Parse("spec.yaml", spec)
+	if err != nil {
+		t.Fatalf("%s: spec.yaml: %v", name, err)
+	}
+	got, err := gen.Generate(s, gen.Options{Invocation: goldenInvocation})
+	if err != nil {
+		t.Fatalf("%s: Generate: %v", name, err)
+	}
+	if _, clash := got["spec.yaml"]; clash {
+		t.Fatalf("%s: Generate returned a file named spec.yaml, which the golden format reserves", name)
+	}
+
+	if *update {
+		out := &txtar.Archive{Comment: ar.Comment}
+		if shipped {
+			if len(out.Comment) == 0 {
+				out.Comment = []byte("What the shipped spec/loop.yaml generates (the test reads that file; there is\n" +
+					"no spec.yaml section here). A change to the spec's values or to the emitter\n" +
+					"shows up as a diff of this file.\n" +
+					"Regenerate with: go test ./gen -run TestGolden -update\n")
+			}
+		} else {
+			out.Files = append(out.Files, txtar.File{Name: "spec.yaml", Data: spec})
+		}
+		for _, p := range gen.Paths(got) {
+			out.Files = append(out.Files, txtar.File{Name: p, Data: got[p]})
+		}
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, txtar.Format(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+
+	for _, p := range gen.Paths(got) {
+		w, ok := want[p]
+		switch {
+		case !ok:
+			t.Errorf("%s: Generate returns %s, which the golden file lacks", name, p)
+		case !bytes.Equal(got[p], w):
+			t.Errorf("%s: %s differs from the golden file (-golden +generated):\n%s", name, p, lineDiff(w, got[p]))
+		}
+	}
+	for _, p := range gen.Paths(want) {
+		if _, ok := got[p]; !ok {
+			t.Errorf("%s: the golden file has %s, which Generate no longer returns", name, p)
+		}
+	}
+	if t.Failed() {
+		t.Log("if the change is intended: go test ./gen -run TestGolden -update, and review git diff gen/testdata/golden")
+	}
+}
+
+// lineDiff shows where a and b first differ: a few common lines of context,
+// then the lines that differ, - for a and + for b, up to a limit. It is no
+// minimal diff; it only points at the first change.
+func lineDiff(a, b []byte) string {
+	const context, limit = 3, 12
+	al, bl := splitLines(a), splitLines(b)
+	i := 0
+	for i < len(al) && i < len(bl) && al[i] == bl[i] {
+		i++
+	}
+	// Common suffix, not reaching back into the common prefix.
+	ja, jb := len(al), len(bl)
+	for ja > i && jb > i && al[ja-1] == bl[jb-1] {
+		ja--
+		jb--
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "@@ line %d @@\n", i+1)
+	for k := max(0, i-context); k < i; k++ {
+		sb.WriteString("  " + showLine(al[k]))
+	}
+	side := func(prefix string, lines []string) {
+		for k, l := range lines {
+			if k == limit {
+				fmt.Fprintf(&sb, "%s ... %d more lines\n", prefix, len(lines)-limit)
+				break
+			}
+			sb.WriteString(prefix + " " + showLine(l))
+		}
+	}
+	side("-", al[i:ja])
+	side("+", bl[i:jb])
+	for k := ja; k < min(len(al), ja+context); k++ {
+		sb.WriteString("  " + showLine(al[k]))
+	}
+	return sb.String()
+}
+
+// splitLines splits s after each newline; a final line without one is kept.
+func splitLines(s []byte) []string {
+	lines := strings.SplitAfter(string(s), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	return lines
+}
+
+// showLine makes a line printable on one line, marking a missing final newline.
+func showLine(l string) string {
+	if s, ok := strings.CutSuffix(l, "\n"); ok {
+		return s + "\n"
+	}
+	return l + "⏎ (no newline at end)\n"
+}
+
+func TestLineDiff(t *testing.T) {
+	a := []byte("a\nb\nc\nd\ne\nf\n")
+	b := []byte("a\nb\nc\nD\ne\nf\n")
+	want := "@@ line 4 @@\n  a\n  b\n  c\n- d\n+ D\n  e\n  f\n"
+	if got := lineDiff(a, b); got != want {
+		t.Errorf("lineDiff =\n%s\nwant\n%s", got, want)
+	}
+	if got := lineDiff([]byte("x\n"), []byte("x")); !strings.Contains(got, "- x\n+ x⏎ (no newline at end)\n") {
+		t.Errorf("lineDiff of a missing final newline =\n%s", got)
+	}
+}
+
+// goldenSpecs returns the specs of every golden case (the shipped one from
+// spec/loop.yaml), by case name.
+func goldenSpecs(t *testing.T) map[string]*gen.Spec {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := map[string]*gen.Spec{}
+	for _, name := range names {
+		var data []byte
+		if filepath.Base(name) == goldenShipped {
+			data, err = os.ReadFile("../spec/loop.yaml")
+		} else {
+			data, err = goldenSection(name, "spec.yaml")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := gen.Parse("spec.yaml", data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		specs[strings.TrimSuffix(filepath.Base(name), ".txtar")] = s
+	}
+	if len(specs) < 4 {
+		t.Fatalf("found %d golden cases in %s, want at least 4", len(specs), goldenDir)
+	}
+	return specs
+}
+
+// goldenSection returns one section of a golden file.
+func goldenSection(name, section string) ([]byte, error) {
+	ar, err := txtar.ParseFile(name)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range ar.Files {
+		if f.Name == section {
+			return f.Data, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: no %s section", name, section)
+}
+
+func TestGenerateIsDeterministic(t *testing.T) {
+	for name, s := range goldenSpecs(t) {
+		a, err := gen.Generate(s, gen.Options{Invocation: goldenInvocation})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		b, err := gen.Generate(s, gen.Options{Invocation: goldenInvocation})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !maps.EqualFunc(a, b, bytes.Equal) {
+			t.Errorf("%s: two Generate runs on the same spec differ", name)
+		}
+	}
+}
+
+// generatedHeader is how go/ast.IsGenerated, gopls and linters recognise
+// generated code.
+var generatedHeader = regexp.MustCompile(`^// Code generated .* DO NOT EDIT\.$`)
+
+func TestGeneratedFilesStartWithHeader(t *testing.T) {
+	for name, s := range goldenSpecs(t) {
+		files, err := gen.Generate(s, gen.Options{Invocation: goldenInvocation})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, p := range gen.Paths(files) {
+			lines := strings.SplitN(string(files[p]), "\n", 4)
+			if strings.HasPrefix(lines[0], "//go:build ") {
+				if len(lines) < 3 || lines[1] != "" {
+					t.Errorf("%s: %s: //go:build line not followed by a blank line", name, p)
+					continue
+				}
+				lines = lines[2:]
+			}
+			if !generatedHeader.MatchString(lines[0]) {
+				t.Errorf("%s: %s starts with %q, want a line matching %s", name, p, lines[0], generatedHeader)
+			}
+			if !bytes.HasSuffix(files[p], []byte("\n")) {
+				t.Errorf("%s: %s does not end with a newline", name, p)
+			}
+		}
+	}
+}
+
+// TestGoldenCasesCoverEverySwitch guards the golden cases themselves: if one
+// is edited so that a switch of the emitter is no longer exercised, this says
+// which.
+func TestGoldenCasesCoverEverySwitch(t *testing.T) {
+	seen := map[string]bool{}
+	for _, s := range goldenSpecs(t) {
+		seen[fmt.Sprintf("variants=%t", len(s.Variants) > 1)] = true
+		for _, v := range s.Variants {
+			for _, k := range []string{
+				"overflow=" + string(v.Overflow) + "/" + string(v.Inbox.Kind),
+				"poller=" + string(v.Poller),
+				fmt.Sprintf("spin=%t/poller=%t", v.Spin > 0, v.Poller != gen.PollerNone),
+				fmt.Sprintf("recover=%t", v.Recover),
+				fmt.Sprintf("stats=%t", v.Stats),
+			} {
+				seen[k] = true
+			}
+		}
+	}
+	for _, k := range []string{
+		"variants=true", "variants=false",
+		"overflow=grow/mpsc", "overflow=grow/mutex", "overflow=reject/mpsc", "overflow=reject/mutex",
+		"poller=auto", "poller=epoll", "poller=poll", "poller=kqueue", "poller=none",
+		"spin=false/poller=false", "spin=false/poller=true", "spin=true/poller=false", "spin=true/poller=true",
+		"recover=true", "recover=false", "stats=true", "stats=false",
+	} {
+		if !seen[k] {
+			t.Errorf("no golden case has %s", k)
+		}
+	}
+}
+
+// e2eSmokeTest is written into the all package of each end-to-end tree: it
+// runs every variant of the case for real. ALL is replaced by the import path
+// of that all package.
+const e2eSmokeTest = `package all_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"ALL"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+// TestEveryVariantRuns posts one callback more than the inbox holds (so a
+// variant with overflow: reject refuses exactly the last one), then runs the
+// loop until a timer stops it, and closes it.
+func TestEveryVariantRuns(t *testing.T) {
+	for _, v := range all.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			p := v.Params
+			l, err := v.New(core.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := l.Variant(); got != p {
+				t.Errorf("Variant() = %v, want %v", got, p)
+			}
+			var ran []int
+			posted := 0
+			for i := range p.InboxDepth + 1 {
+				err := l.Post(func() { ran = append(ran, i) })
+				switch {
+				case err == nil:
+					posted++
+				case p.Overflow == "reject" && i == p.InboxDepth && errors.Is(err, core.ErrQueueFull):
+				default:
+					t.Fatalf("Post #%d: %v (overflow %s, inbox depth %d)", i, err, p.Overflow, p.InboxDepth)
+				}
+			}
+			if want := p.InboxDepth + map[string]int{"grow": 1}[p.Overflow]; posted != want {
+				t.Errorf("%d posts accepted, want %d (overflow %s)", posted, want, p.Overflow)
+			}
+			fired := false
+			l.CallLater(time.Millisecond, func() { fired = true; l.Stop() })
+			done := make(chan error, 1)
+			go func() { done <- l.Run() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not return after the timer called Stop")
+			}
+			if !fired {
+				t.Error("the timer did not fire")
+			}
+			if len(ran) != posted {
+				t.Errorf("%d posted callbacks ran, want %d", len(ran), posted)
+			}
+			for i, got := range ran {
+				if got != i {
+					t.Fatalf("posted callback %d ran in place %d: not FIFO", got, i)
+				}
+			}
+			st := l.Stats()
+			if p.Stats {
+				if st.Callbacks != uint64(posted) || st.Timers != 1 || st.Iterations == 0 {
+					t.Errorf("Stats() = %+v, want %d callbacks, 1 timer", st, posted)
+				}
+			} else if st != (core.Stats{}) {
+				t.Errorf("Stats() = %+v with stats: false, want zeros", st)
+			}
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Post(func() {}); !errors.Is(err, core.ErrClosed) {
+				t.Errorf("Post after Close: %v, want ErrClosed", err)
+			}
+		})
+	}
+}
+`
+
+// TestGeneratedCodeBuildsAndRuns writes what Generate gives for the bounded
+// and spin cases into a tree inside this module (testdata is invisible to
+// ./..., but explicit paths build), then vets it with and without variant
+// tags, runs every variant, and checks that two variant tags at once fail to
+// compile with the conflict guard's message.
+func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds generated code with the go command")
+	}
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	root, err := os.MkdirTemp("testdata", "e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	base := gen.Module + "/gen/testdata/" + filepath.Base(root)
+
+	var otherTags []string // one non-default variant of each case
+	conflict := map[string][]string{}
+	for _, name := range []string{"bounded", "spin"} {
+		data, err := goldenSection(filepath.Join(goldenDir, name+".txtar"), "spec.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := gen.Parse("spec.yaml", data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := gen.Generate(s, gen.Options{Invocation: goldenInvocation})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg := base + "/" + name
+		for p, src := range files {
+			src = bytes.ReplaceAll(src, []byte(`"`+gen.Module+`/generated/`), []byte(`"`+pkg+`/`))
+			if bytes.Contains(src, []byte(gen.Module+"/generated")) {
+				t.Fatalf("%s: %s still refers to %s/generated after rewriting imports", name, p, gen.Module)
+			}
+			files[p] = src
+		}
+		files["all/smoke_test.go"] = []byte(strings.ReplaceAll(e2eSmokeTest, "ALL", pkg+"/all"))
+		if err := gen.WriteTree(filepath.Join(root, name), files); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range s.Variants {
+			if !v.Default {
+				otherTags = append(otherTags, "loop_"+v.Name)
+				break
+			}
+		}
+		for _, v := range s.Variants {
+			conflict[name] = append(conflict[name], "loop_"+v.Name)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	goRun := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, goCmd, args...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	all := "./" + filepath.ToSlash(root) + "/..."
+	for _, args := range [][]string{
+		{"vet", all},
+		{"vet", "-tags", strings.Join(otherTags, ","), all},
+		{"test", "-count=1", "./" + filepath.ToSlash(root) + "/bounded/all", "./" + filepath.ToSlash(root) + "/spin/all"},
+	} {
+		if out, err := goRun(args...); err != nil {
+			t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for name, tags := range conflict {
+		args := []string{"build", "-tags", strings.Join(tags, ","), "./" + filepath.ToSlash(root) + "/" + name}
+		out, err := goRun(args...)
+		if err == nil || !strings.Contains(out, "MoreThanOneLoopVariantTagGiven_ChooseOne") {
+			t.Errorf("go %s: err %v, want a compile error naming MoreThanOneLoopVariantTagGiven_ChooseOne; output:\n%s",
+				strings.Join(args, " "), err, out)
+		}
+	}
+}
+
+func TestGenerateWithoutInvocationNamesLoopgen(t *testing.T) {
+	s, err := gen.Parse("spec.yaml", []byte("variants:\n  - name: a\n    default: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := gen.Generate(s, gen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "// Code generated by \"loopgen\"; DO NOT EDIT.\n"
+	for _, p := range gen.Paths(files) {
+		if !bytes.Contains(files[p], []byte(want)) {
+			t.Errorf("%s: no %q header", p, want)
+		}
+	}
+}
