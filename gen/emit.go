@@ -118,14 +118,20 @@ func emitSelect(s *Spec, v *Variant) (*jen.File, string) {
 				others = append(others, variantTag(o))
 			}
 		}
-		if len(others) > 0 {
+		if len(others) == 0 {
+			tag = "" // the only variant: always selected
+		} else {
 			tag = fmt.Sprintf("%s || !(%s)", tag, strings.Join(others, " || "))
 		}
 	}
 	f := jen.NewFilePathName(Module+"/generated", "generated")
 	impl := Module + "/generated/" + v.Name
 	f.ImportName(impl, v.Name)
-	f.Comment(fmt.Sprintf("Loop is the variant the %s build tag selects: %s.", tag, describe(v)))
+	if v.Default {
+		f.Comment(fmt.Sprintf("Loop is the %s variant, selected by the %s build tag or by no variant tag: %s.", v.Name, variantTag(v), describe(v)))
+	} else {
+		f.Comment(fmt.Sprintf("Loop is the %s variant, selected by the %s build tag: %s.", v.Name, variantTag(v), describe(v)))
+	}
 	f.Type().Id("Loop").Op("=").Qual(impl, "Loop")
 	f.Line()
 	f.Comment("Params are the spec values of the selected variant.")
@@ -187,7 +193,7 @@ func emitAll(s *Spec) *jen.File {
 func describe(v *Variant) string {
 	idle := "block"
 	if v.Spin > 0 {
-		idle = "spin:" + v.Spin.String()
+		idle = "spin:" + strings.ReplaceAll(v.Spin.String(), "µs", "us")
 	}
 	return fmt.Sprintf("queue_depth %d, batch %d, %s inbox of %d, wheel %v×%d^%d, poller %s, idle %s",
 		v.QueueDepth, v.Batch, v.Inbox.Kind, v.Inbox.Depth, v.Wheel.Tick, v.Wheel.Slots, v.Wheel.Levels, v.Poller, idle)
