@@ -1,0 +1,335 @@
+package loop_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/loopgen/loop"
+)
+
+// Each example runs unchanged under every variant tag (loop_balanced,
+// loop_latency, loop_throughput, loop_compute): go test -tags loop_<name> .
+
+// start is where the examples' virtual clocks begin; any fixed time will do.
+var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func ExampleNew() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	l.CallSoon(func() { fmt.Println("hello") })
+	l.CallSoon(func() {
+		fmt.Println("stopping")
+		l.Stop() // Run returns after this iteration
+	})
+	if err := l.Run(); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("Run returned")
+	// Output:
+	// hello
+	// stopping
+	// Run returned
+}
+
+func ExampleLoop_CallSoon() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	l.CallSoon(func() {
+		fmt.Println("1")
+		// Queued while a batch runs: waits for the next iteration.
+		l.CallSoon(func() { fmt.Println("4") })
+	})
+	l.CallSoon(func() { fmt.Println("2") })
+	l.CallSoon(func() { fmt.Println("3") })
+
+	l.RunOnce(false)
+	fmt.Println("end of iteration")
+	l.RunOnce(false)
+	// Output:
+	// 1
+	// 2
+	// 3
+	// end of iteration
+	// 4
+}
+
+func ExampleLoop_Post() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	go func() {
+		// Any goroutine may Post; the callback runs on the loop goroutine.
+		err := l.Post(func() {
+			fmt.Println("posted from another goroutine")
+			l.Stop()
+		})
+		if err != nil {
+			fmt.Println(err)
+		}
+	}()
+	if err := l.Run(); err != nil { // blocks until the post wakes it
+		fmt.Println(err)
+	}
+	// Output: posted from another goroutine
+}
+
+func ExampleLoop_CallLater() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	t0 := l.Now()
+	l.CallLater(50*time.Millisecond, func() {
+		fmt.Println("fired at +", l.Now().Sub(t0))
+	})
+
+	vc.Advance(49 * time.Millisecond)
+	l.RunOnce(false) // not due yet: never early
+	fmt.Println("at +49ms nothing fired")
+
+	vc.Advance(time.Millisecond)
+	l.RunOnce(false)
+	// Output:
+	// at +49ms nothing fired
+	// fired at + 50ms
+}
+
+func ExampleLoop_CallAt() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	l.CallAt(start.Add(2*time.Second), func() { fmt.Println("second, at", l.Now().Format(time.TimeOnly)) })
+	l.CallAt(start.Add(time.Second), func() { fmt.Println("first, at", l.Now().Format(time.TimeOnly)) })
+	l.CallAt(start.Add(-time.Second), func() { fmt.Println("already past: runs as CallSoon") })
+
+	l.RunOnce(false)
+	for range 2 {
+		vc.Advance(time.Second)
+		l.RunOnce(false)
+	}
+	// Output:
+	// already past: runs as CallSoon
+	// first, at 00:00:01
+	// second, at 00:00:02
+}
+
+func ExampleLoop_CallEvery() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	var t loop.Timer
+	n := 0
+	t = l.CallEvery(time.Second, func() {
+		n++
+		fmt.Println("tick", n)
+		if n == 3 {
+			l.Cancel(t) // a periodic timer may cancel itself
+		}
+	})
+	for range 5 {
+		vc.Advance(time.Second)
+		l.RunOnce(false)
+	}
+	// Output:
+	// tick 1
+	// tick 2
+	// tick 3
+}
+
+func ExampleLoop_Cancel() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	old := l.CallLater(time.Second, func() { fmt.Println("never runs") })
+	fmt.Println("cancelled:", l.Cancel(old))
+	fmt.Println("cancelled again:", l.Cancel(old))
+	fmt.Println("zero Timer:", l.Cancel(loop.Timer{}))
+
+	// A new timer may reuse the old one's slot; the stale handle cannot touch it.
+	l.CallLater(time.Second, func() { fmt.Println("new timer fired") })
+	fmt.Println("stale handle:", l.Cancel(old))
+	vc.Advance(time.Second)
+	l.RunOnce(false)
+	// Output:
+	// cancelled: true
+	// cancelled again: false
+	// zero Timer: false
+	// stale handle: false
+	// new timer fired
+}
+
+func ExampleLoop_AddReader() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer r.Close()
+	defer w.Close()
+
+	got := func(b byte) {
+		fmt.Printf("read %q\n", b)
+		l.Stop()
+	}
+	fd := int(r.Fd())
+	err = l.AddReader(fd, func() {
+		var buf [1]byte
+		n, _ := r.Read(buf[:])
+		l.RemoveReader(fd) // remove before the fd is closed
+		if n == 1 {
+			got(buf[0])
+		}
+	})
+	switch {
+	case errors.Is(err, loop.ErrNoPoller):
+		// A variant generated with poller: none (loop_compute) watches no
+		// descriptors: read on a goroutine and hand the data in with Post.
+		go func() {
+			var buf [1]byte
+			if n, _ := r.Read(buf[:]); n == 1 {
+				l.Post(func() { got(buf[0]) })
+			}
+		}()
+	case err != nil:
+		fmt.Println(err)
+		return
+	}
+
+	w.Write([]byte("x"))
+	if err := l.Run(); err != nil {
+		fmt.Println(err)
+	}
+	// Output: read 'x'
+}
+
+// An application that owns its own main loop (a game frame, a GUI toolkit, a
+// VM's scheduler) drives the event loop one iteration at a time.
+func ExampleLoop_RunOnce() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	l.CallSoon(func() {
+		fmt.Println("  callback A")
+		l.CallSoon(func() { fmt.Println("  callback B, queued by A") })
+	})
+	for frame := 1; frame <= 3; frame++ {
+		fmt.Println("frame", frame)
+		// false: do not wait when there is nothing to do.
+		if err := l.RunOnce(false); err != nil {
+			fmt.Println(err)
+		}
+	}
+	// Output:
+	// frame 1
+	//   callback A
+	// frame 2
+	//   callback B, queued by A
+	// frame 3
+}
+
+func ExampleWithPanicHandler() {
+	l, err := loop.New(loop.WithPanicHandler(func(recovered any) {
+		fmt.Println("recovered:", recovered)
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	l.CallSoon(func() { panic("boom") })
+	l.CallSoon(func() {
+		fmt.Println("the loop goes on")
+		l.Stop()
+	})
+	if err := l.Run(); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// recovered: boom
+	// the loop goes on
+}
+
+func ExampleLoop_Variant() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	p := l.Variant()
+	// p.Name is "balanced" in a default build and "latency" under
+	// -tags loop_latency; fmt.Println(p) prints every spec value on one line.
+	fmt.Println("variant named:", p.Name != "")
+	// Output: variant named: true
+}
+
+func ExampleLoop_Close() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	l.CallSoon(func() { fmt.Println("queued before Close: still runs") })
+	if err := l.Close(); err != nil {
+		fmt.Println(err)
+	}
+
+	err = l.Post(func() { fmt.Println("never runs") })
+	fmt.Println("Post after Close:", err, errors.Is(err, loop.ErrClosed))
+	fmt.Println("Run after Close:", errors.Is(l.Run(), loop.ErrClosed))
+	fmt.Println("Close again:", l.Close())
+	// Output:
+	// queued before Close: still runs
+	// Post after Close: loop: closed true
+	// Run after Close: true
+	// Close again: <nil>
+}
