@@ -1,0 +1,4 @@
+package poller
+
+// Auto is the platform's best backend: Epoll on Linux.
+type Auto = Epoll

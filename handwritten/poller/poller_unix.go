@@ -1,0 +1,22 @@
+//go:build unix
+
+package poller
+
+import (
+	"errors"
+	"math"
+)
+
+// errNoInterest is returned by Add and Modify when ev names neither Readable
+// nor Writable.
+var errNoInterest = errors.New("poller: interest must include Readable or Writable")
+
+// msTimeout converts a positive timeout in nanoseconds to whole milliseconds,
+// rounded up so a wait never ends early, and clamped to an int32.
+func msTimeout(ns int64) int {
+	ms := ns / 1e6
+	if ns%1e6 != 0 {
+		ms++
+	}
+	return int(min(ms, math.MaxInt32))
+}

@@ -1,0 +1,192 @@
+//go:build unix
+
+package wake
+
+import (
+	"errors"
+	"os"
+	"sync"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func open(t *testing.T) *FD {
+	t.Helper()
+	w := new(FD)
+	if err := w.Open(); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+// readable polls Fd without blocking.
+func readable(t *testing.T, w *FD) bool {
+	t.Helper()
+	fds := []unix.PollFd{{Fd: int32(w.Fd()), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(fds, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("poll: %v", err)
+		}
+		return n == 1 && fds[0].Revents&unix.POLLIN != 0
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} {
+		if ents, err := os.ReadDir(dir); err == nil {
+			return len(ents)
+		}
+	}
+	t.Skip("no /proc/self/fd or /dev/fd to count descriptors")
+	return 0
+}
+
+func TestFreshFDIsNotReadable(t *testing.T) {
+	w := open(t)
+	if readable(t, w) {
+		t.Fatal("readable before any Signal")
+	}
+}
+
+func TestSignalTwiceThenDrainEmptiesIt(t *testing.T) {
+	w := open(t)
+	for range 2 {
+		if err := w.Signal(); err != nil {
+			t.Fatalf("Signal: %v", err)
+		}
+	}
+	if !readable(t, w) {
+		t.Fatal("not readable after Signal")
+	}
+	w.Drain()
+	if readable(t, w) {
+		t.Fatal("still readable after Drain")
+	}
+	if err := w.Signal(); err != nil {
+		t.Fatalf("Signal after Drain: %v", err)
+	}
+	if !readable(t, w) {
+		t.Fatal("not readable after a Signal that followed a Drain")
+	}
+}
+
+func TestSignalOnFullFDIsNotAnError(t *testing.T) {
+	w := open(t)
+	fill(t, w)
+	for range 3 {
+		if err := w.Signal(); err != nil {
+			t.Fatalf("Signal on a full descriptor: %v", err)
+		}
+	}
+	if !readable(t, w) {
+		t.Fatal("full descriptor not readable")
+	}
+	w.Drain()
+	if readable(t, w) {
+		t.Fatal("still readable after draining a full descriptor")
+	}
+}
+
+func TestSignalOnClosedFDReturnsErrClosed(t *testing.T) {
+	var zero FD
+	if err := zero.Signal(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Signal on a zero FD: %v, want ErrClosed", err)
+	}
+	if fd := zero.Fd(); fd != -1 {
+		t.Fatalf("Fd of a zero FD = %d, want -1", fd)
+	}
+	zero.Drain() // must not read fd 0
+	w := open(t)
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := w.Signal(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Signal after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestCloseReleasesFDsAndIsIdempotent(t *testing.T) {
+	var zero FD
+	if err := zero.Close(); err != nil {
+		t.Fatalf("Close of a zero FD: %v", err)
+	}
+	before := openFDs(t)
+	var w FD
+	if err := w.Open(); err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := w.Open(); err == nil {
+		t.Fatal("second Open succeeded")
+	}
+	if openFDs(t) <= before {
+		t.Fatal("Open opened no descriptor")
+	}
+	for range 2 {
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+	if after := openFDs(t); after != before {
+		t.Fatalf("open descriptors: %d before Open, %d after Close", before, after)
+	}
+	// A closed FD opens again.
+	if err := w.Open(); err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	if err := w.Signal(); err != nil {
+		t.Fatalf("Signal after reopening: %v", err)
+	}
+	w.Close()
+}
+
+// TestSignalRacingWithClose runs Signals on many goroutines while the owner
+// drains and then closes; under -race it checks that the gate orders them,
+// and every Signal returns nil or ErrClosed.
+func TestSignalRacingWithClose(t *testing.T) {
+	for range 20 {
+		var w FD
+		if err := w.Open(); err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 8 {
+			wg.Go(func() {
+				<-start
+				for range 200 {
+					if err := w.Signal(); err != nil && !errors.Is(err, ErrClosed) {
+						t.Errorf("Signal: %v", err)
+						return
+					}
+				}
+			})
+		}
+		close(start)
+		for range 50 {
+			w.Drain()
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		wg.Wait()
+	}
+}
+
+func TestSignalAndDrainDoNotAllocate(t *testing.T) {
+	w := open(t)
+	allocs := testing.AllocsPerRun(1000, func() {
+		w.Signal()
+		w.Drain()
+	})
+	if allocs != 0 {
+		t.Fatalf("Signal+Drain allocated %v times per run, want 0", allocs)
+	}
+}
