@@ -241,3 +241,26 @@ func TestNilCallbackIsRejected(t *testing.T) {
 		}
 	})
 }
+
+func TestStatsCountWhatRan(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		for range 10 {
+			l.CallSoon(func() {})
+		}
+		l.CallLater(time.Millisecond, func() {})
+		vc.Advance(time.Second)
+		runUntilIdle(t, l)
+		s := l.Stats()
+		if !v.Params.Stats {
+			if s != (core.Stats{}) {
+				t.Fatalf("variant without stats reports %+v", s)
+			}
+			return
+		}
+		// The virtual clock's wake-up is a posted callback too.
+		if s.Callbacks < 10 || s.Timers != 1 || s.Iterations == 0 {
+			t.Fatalf("stats %+v after 10 callbacks and 1 timer", s)
+		}
+	})
+}
