@@ -127,7 +127,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.For(jen.List(jen.Id("_"), jen.Id("ev")).Op(":=").Range().Id("events")).Block(
 			jen.Id("fd").Op(":=").Int().Call(jen.Id("ev").Dot("Fd")),
 			jen.If(jen.Id("fd").Op(">=").Len(lf("io").Dot("regs"))).Block(jen.Continue()),
-			e.count("Events", nil),
+			e.count("Events"),
 			jen.If(jen.Id("r").Op(":=").Add(regAt()), jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Readable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
 				jen.Id("r").Dot("read").Call(),

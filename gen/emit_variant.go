@@ -47,14 +47,11 @@ func (e *variantEmitter) recoverGuard() jen.Code {
 }
 
 // count increments a stats counter, when the spec keeps them.
-func (e *variantEmitter) count(field string, by jen.Code) jen.Code {
+func (e *variantEmitter) count(field string) jen.Code {
 	if !e.v.Stats {
 		return jen.Null()
 	}
-	if by == nil {
-		return lf("stats").Dot(field).Op("++")
-	}
-	return lf("stats").Dot(field).Op("+=").Uint64().Parens(by)
+	return lf("stats").Dot(field).Op("++")
 }
 
 func (e *variantEmitter) emitParams(f *jen.File) {
@@ -438,7 +435,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.Comment("Wait drained the wake-up, if any: the next sleep needs a new one."),
 		lf("sleeping").Dot("Store").Call(jen.False()),
 		lf("wakePending").Dot("Store").Call(jen.False()),
-		e.count("Polls", nil),
+		e.count("Polls"),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
 			lf("onPanic").Call(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: poller: %w"), jen.Err())),
 		),
@@ -461,7 +458,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("callbacks, due timers, and at most batchSize ready callbacks, namely those")
 	f.Comment("queued before the batch began, so I/O and timers are never starved.")
 	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Block(
-		e.count("Iterations", nil),
+		e.count("Iterations"),
 		lf("now").Op("=").Add(lf("monotime")).Call(),
 		lf("inbox").Dot("drain").Call(jen.Op("&").Add(lf("ready"))),
 		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
@@ -525,7 +522,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		e.recoverGuard(),
 		jen.For(jen.Range().Id("n")).Block(
 			lf("ready").Dot("pop").Call().Call(),
-			e.count("Callbacks", nil),
+			e.count("Callbacks"),
 		),
 	)
 
@@ -536,7 +533,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		e.recoverGuard(),
 		jen.For(lf("timers").Dot("hasDue").Call()).Block(
 			lf("timers").Dot("fire").Call(lf("now")).Call(),
-			e.count("Timers", nil),
+			e.count("Timers"),
 		),
 	)
 }
