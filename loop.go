@@ -89,7 +89,7 @@ func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 // Post queues fn from any goroutine and wakes the loop if it is blocked (one
 // wake-up per sleep, however many posts). A nil error means fn will run: it
 // is never dropped, even if Close follows at once. After Close it returns
-// ErrClosed. Order is not promised yet: see "Semantics" in the README.
+// ErrClosed. Each goroutine's posts run in the order it made them.
 func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at

@@ -68,19 +68,31 @@ func (e *variantEmitter) grows() bool { return e.v.Overflow == OverflowGrow }
 // design): a producer claims a slot with one CAS on tail and publishes it by
 // storing the slot's sequence number; the loop consumes without atomics on
 // the shared tail. With overflow: grow a full ring spills into a
-// mutex-guarded slice, and a producer keeps spilling until the loop has
-// emptied the spill, so each producer's callbacks run in the order posted.
+// mutex-guarded slice. Spilling sets spillBit in tail itself, so no slot can
+// be claimed until the loop has taken the spill (a claim is a CAS on tail):
+// everything in the spill was posted after everything in the ring, and each
+// producer's callbacks run in the order it posted them. (A separate "spilled"
+// flag is not enough: a producer that read it just before it was set could
+// still claim a slot after the loop had decided the ring was empty.)
 func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
 	f.Comment("closedBit, set in tail by close, makes every later push fail with ErrClosed.")
 	f.Const().Id("closedBit").Op("=").Lit(1).Op("<<").Lit(63)
+	flagBits := jen.Id("flagBits").Op("=").Id("closedBit")
+	if e.grows() {
+		f.Comment("spillBit, set in tail while the spill is not empty, sends every push there.")
+		f.Const().Id("spillBit").Op("=").Lit(1).Op("<<").Lit(62)
+		flagBits = flagBits.Op("|").Id("spillBit")
+	}
+	f.Comment("flagBits are the bits of tail that are not a position.")
+	f.Const().Add(flagBits)
 
 	f.Type().Id("inboxSlot").Struct(
 		jen.Id("seq").Qual("sync/atomic", "Uint64").Comment("== position: free for it; == position+1: holds its callback"),
 		jen.Id("fn").Func().Params(),
 	)
 	fields := []jen.Code{
-		jen.Id("tail").Qual("sync/atomic", "Uint64").Comment("next position to claim, | closedBit once closed"),
+		jen.Id("tail").Qual("sync/atomic", "Uint64").Comment("next position to claim, | the flagBits"),
 		jen.Id("_").Index(jen.Lit(56)).Byte(),
 		jen.Id("head").Uint64().Comment("next position to consume (loop goroutine)"),
 		jen.Id("_").Index(jen.Lit(56)).Byte(),
@@ -88,7 +100,6 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	}
 	if e.grows() {
 		fields = append(fields,
-			jen.Id("spilled").Qual("sync/atomic", "Bool").Comment("spill is not empty: producers append there"),
 			jen.Id("mu").Qual("sync", "Mutex").Comment("guards spill and spillClosed"),
 			jen.Id("spillClosed").Bool(),
 			jen.Id("spill").Index().Func().Params(),
@@ -113,7 +124,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		jen.If(jen.Id("pos").Op("&").Id("closedBit").Op("!=").Lit(0)).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 	}
 	if e.grows() {
-		body = append(body, jen.If(qf("spilled").Dot("Load").Call()).Block(jen.Return(qf("pushSpill").Call(jen.Id("fn")))))
+		body = append(body, jen.If(jen.Id("pos").Op("&").Id("spillBit").Op("!=").Lit(0)).Block(jen.Return(qf("pushSpill").Call(jen.Id("fn")))))
 	}
 	body = append(body,
 		jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(jen.Id("pos").Op("&").Id("inboxMask")),
@@ -139,14 +150,18 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 			jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
 			jen.If(qf("spillClosed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 			qf("spill").Op("=").Append(qf("spill"), jen.Id("fn")),
-			qf("spilled").Dot("Store").Call(jen.True()),
-			jen.Return(jen.Nil()),
+			jen.For().Block(
+				jen.Id("t").Op(":=").Add(qf("tail")).Dot("Load").Call(),
+				jen.If(jen.Id("t").Op("&").Id("spillBit").Op("!=").Lit(0).Op("||").Add(qf("tail")).Dot("CompareAndSwap").Call(jen.Id("t"), jen.Id("t").Op("|").Id("spillBit"))).Block(
+					jen.Return(jen.Nil()),
+				),
+			),
 		)
 	}
 
 	nonEmpty := qf("slots").Index(qf("head").Op("&").Id("inboxMask")).Dot("seq").Dot("Load").Call().Op("==").Add(qf("head")).Op("+").Lit(1)
 	if e.grows() {
-		nonEmpty = nonEmpty.Op("||").Add(qf("spilled")).Dot("Load").Call()
+		nonEmpty = nonEmpty.Op("||").Add(qf("tail")).Dot("Load").Call().Op("&").Id("spillBit").Op("!=").Lit(0)
 	}
 	f.Comment("nonEmpty reports whether drain would find a callback (loop goroutine).")
 	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
@@ -164,11 +179,14 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	if e.grows() {
 		drain = append(drain,
 			jen.Comment("The spill holds callbacks posted after everything in the ring, so it is"),
-			jen.Comment("taken only once no claimed slot is left unpublished."),
-			jen.If(qf("spilled").Dot("Load").Call().Op("&&").Add(qf("tail")).Dot("Load").Call().Op("&^").Id("closedBit").Op("==").Add(qf("head"))).Block(
+			jen.Comment("taken once every claimed slot has been consumed; spillBit stops new claims."),
+			jen.If(jen.Id("t").Op(":=").Add(qf("tail")).Dot("Load").Call(), jen.Id("t").Op("&").Id("spillBit").Op("!=").Lit(0).Op("&&").Id("t").Op("&^").Id("flagBits").Op("==").Add(qf("head"))).Block(
 				qf("mu").Dot("Lock").Call(),
 				qf("spill").Op(",").Add(qf("spare")).Op("=").Add(qf("spare")).Index(jen.Op(":").Lit(0)).Op(",").Add(qf("spill")),
-				qf("spilled").Dot("Store").Call(jen.False()),
+				jen.For().Block(
+					jen.Id("t").Op(":=").Add(qf("tail")).Dot("Load").Call(),
+					jen.If(qf("tail").Dot("CompareAndSwap").Call(jen.Id("t"), jen.Id("t").Op("&^").Id("spillBit"))).Block(jen.Break()),
+				),
 				qf("mu").Dot("Unlock").Call(),
 				jen.For(jen.List(jen.Id("i"), jen.Id("fn")).Op(":=").Range().Add(qf("spare"))).Block(
 					jen.Id("r").Dot("push").Call(jen.Id("fn")),
@@ -196,9 +214,9 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")
 	f.Add(recv()).Id("close").Params().Block(closeBody...)
 
-	leftover := qf("head").Op("!=").Add(qf("tail")).Dot("Load").Call().Op("&^").Id("closedBit")
+	leftover := qf("head").Op("!=").Add(qf("tail")).Dot("Load").Call().Op("&^").Id("flagBits")
 	if e.grows() {
-		leftover = leftover.Op("||").Add(qf("spilled")).Dot("Load").Call()
+		leftover = leftover.Op("||").Add(qf("tail")).Dot("Load").Call().Op("&").Id("spillBit").Op("!=").Lit(0)
 	}
 	f.Comment("drainClosed, after close, waits out pushes that claimed a slot before close")
 	f.Comment("and moves everything into r: nothing whose push succeeded is lost.")

@@ -72,11 +72,13 @@ func TestABatchIsBoundedSoTimersAreNotStarved(t *testing.T) {
 	})
 }
 
-func TestPostFromEightGoroutinesRunsEveryCallbackExactlyOnce(t *testing.T) {
+func TestPostFromEightGoroutinesRunsEveryCallbackOnceInEachProducersOrder(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l := newLoop(t, v, core.Config{})
 		const producers, each = 8, 100_000
 		counts := make([]int32, producers*each)
+		var last [producers]int // loop goroutine only: per-producer order
+		var orderErr atomic.Value
 		var total atomic.Int64
 		runFor(t, l, func() {
 			var wg sync.WaitGroup
@@ -88,6 +90,10 @@ func TestPostFromEightGoroutinesRunsEveryCallbackExactlyOnce(t *testing.T) {
 						id := p*each + i
 						err := l.Post(func() {
 							counts[id]++
+							if i < last[p] && orderErr.Load() == nil {
+								orderErr.Store(true)
+							}
+							last[p] = i
 							total.Add(1)
 						})
 						if err != nil {
@@ -107,6 +113,9 @@ func TestPostFromEightGoroutinesRunsEveryCallbackExactlyOnce(t *testing.T) {
 			if c != 1 {
 				t.Fatalf("callback %d ran %d times", id, c)
 			}
+		}
+		if orderErr.Load() != nil {
+			t.Fatal("a producer's posts ran out of the order it made them")
 		}
 	})
 }

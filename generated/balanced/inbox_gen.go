@@ -12,6 +12,12 @@ import (
 // closedBit, set in tail by close, makes every later push fail with ErrClosed.
 const closedBit = 1 << 63
 
+// spillBit, set in tail while the spill is not empty, sends every push there.
+const spillBit = 1 << 62
+
+// flagBits are the bits of tail that are not a position.
+const flagBits = closedBit | spillBit
+
 type inboxSlot struct {
 	seq atomic.Uint64 // == position: free for it; == position+1: holds its callback
 	fn  func()
@@ -19,13 +25,12 @@ type inboxSlot struct {
 
 // inbox carries callbacks from any goroutine to the loop.
 type inbox struct {
-	tail        atomic.Uint64 // next position to claim, | closedBit once closed
+	tail        atomic.Uint64 // next position to claim, | the flagBits
 	_           [56]byte
 	head        uint64 // next position to consume (loop goroutine)
 	_           [56]byte
 	slots       [inboxDepth]inboxSlot
-	spilled     atomic.Bool // spill is not empty: producers append there
-	mu          sync.Mutex  // guards spill and spillClosed
+	mu          sync.Mutex // guards spill and spillClosed
 	spillClosed bool
 	spill       []func()
 	spare       []func() // the loop's swap buffer for spill
@@ -44,7 +49,7 @@ func (q *inbox) push(fn func()) error {
 		if pos&closedBit != 0 {
 			return core.ErrClosed
 		}
-		if q.spilled.Load() {
+		if pos&spillBit != 0 {
 			return q.pushSpill(fn)
 		}
 		s := &q.slots[pos&inboxMask]
@@ -69,13 +74,17 @@ func (q *inbox) pushSpill(fn func()) error {
 		return core.ErrClosed
 	}
 	q.spill = append(q.spill, fn)
-	q.spilled.Store(true)
-	return nil
+	for {
+		t := q.tail.Load()
+		if t&spillBit != 0 || q.tail.CompareAndSwap(t, t|spillBit) {
+			return nil
+		}
+	}
 }
 
 // nonEmpty reports whether drain would find a callback (loop goroutine).
 func (q *inbox) nonEmpty() bool {
-	return q.slots[q.head&inboxMask].seq.Load() == q.head+1 || q.spilled.Load()
+	return q.slots[q.head&inboxMask].seq.Load() == q.head+1 || q.tail.Load()&spillBit != 0
 }
 
 // drain moves every published callback into r, in order (loop goroutine).
@@ -91,11 +100,16 @@ func (q *inbox) drain(r *ring) {
 		q.head++
 	}
 	// The spill holds callbacks posted after everything in the ring, so it is
-	// taken only once no claimed slot is left unpublished.
-	if q.spilled.Load() && q.tail.Load()&^closedBit == q.head {
+	// taken once every claimed slot has been consumed; spillBit stops new claims.
+	if t := q.tail.Load(); t&spillBit != 0 && t&^flagBits == q.head {
 		q.mu.Lock()
 		q.spill, q.spare = q.spare[:0], q.spill
-		q.spilled.Store(false)
+		for {
+			t := q.tail.Load()
+			if q.tail.CompareAndSwap(t, t&^spillBit) {
+				break
+			}
+		}
 		q.mu.Unlock()
 		for i, fn := range q.spare {
 			r.push(fn)
@@ -121,7 +135,7 @@ func (q *inbox) close() {
 // and moves everything into r: nothing whose push succeeded is lost.
 func (q *inbox) drainClosed(r *ring) {
 	q.drain(r)
-	for q.head != q.tail.Load()&^closedBit || q.spilled.Load() {
+	for q.head != q.tail.Load()&^flagBits || q.tail.Load()&spillBit != 0 {
 		runtime.Gosched()
 		q.drain(r)
 	}
