@@ -167,6 +167,7 @@ func (l *Loop) Variant() Params { return l.v.Variant() }
 // Loop goroutine only, or after Run has returned.
 func (l *Loop) Stats() Stats { return l.v.Stats() }
 
-// Pending counts the callbacks and timers scheduled and not yet run.
+// Pending counts the callbacks queued or posted and the timers scheduled,
+// and not yet run.
 // Loop goroutine only.
 func (l *Loop) Pending() int { return l.v.Pending() }

@@ -115,16 +115,33 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		),
 	)
 
-	full := jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))
+	// A producer that outruns the loop yields a few times before it spills,
+	// whether the ring is full or the spill is in use.
+	yieldOrSpill := jen.If(jen.Id("yields").Op("<").Id("fullYields")).Block(
+		jen.Id("yields").Op("++"),
+		jen.Qual("runtime", "Gosched").Call(),
+		jen.Continue(),
+	).Line().Return(qf("pushSpill").Call(jen.Id("fn")))
+	full := []jen.Code{jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))}
 	if e.grows() {
-		full = jen.Return(qf("pushSpill").Call(jen.Id("fn")))
+		full = []jen.Code{
+			jen.Comment("Give the loop a few chances to catch up before spilling: a producer that"),
+			jen.Comment("outruns the loop would otherwise grow the spill (and the GC's work) without end."),
+			yieldOrSpill,
+		}
+		f.Comment("fullYields is how many times a producer that finds the ring full, or the spill in use,")
+		f.Comment("yields to let the loop catch up before it spills.")
+		f.Const().Id("fullYields").Op("=").Lit(8)
 	}
 	body := []jen.Code{
 		jen.Id("pos").Op(":=").Add(qf("tail")).Dot("Load").Call(),
 		jen.If(jen.Id("pos").Op("&").Id("closedBit").Op("!=").Lit(0)).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 	}
 	if e.grows() {
-		body = append(body, jen.If(jen.Id("pos").Op("&").Id("spillBit").Op("!=").Lit(0)).Block(jen.Return(qf("pushSpill").Call(jen.Id("fn")))))
+		body = append(body, jen.If(jen.Id("pos").Op("&").Id("spillBit").Op("!=").Lit(0)).Block(
+			jen.Comment("Spilling: wait a little for the loop to take the spill, as for a full ring."),
+			yieldOrSpill,
+		))
 	}
 	body = append(body,
 		jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(jen.Id("pos").Op("&").Id("inboxMask")),
@@ -136,13 +153,16 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 				jen.Return(jen.Nil()),
 			),
 		).Else().If(jen.Id("seq").Op("<").Id("pos")).Block(
-			jen.Comment("The slot still holds the callback from one lap ago: full."),
-			full,
+			append([]jen.Code{jen.Comment("The slot still holds the callback from one lap ago: full.")}, full...)...,
 		),
 		jen.Comment("Another producer claimed pos first: try the next position."),
 	)
 	f.Comment("push publishes fn for the loop. Safe from any goroutine.")
-	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(jen.For().Block(body...))
+	pushBody := []jen.Code{jen.For().Block(body...)}
+	if e.grows() {
+		pushBody = append([]jen.Code{jen.Id("yields").Op(":=").Lit(0)}, pushBody...)
+	}
+	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(pushBody...)
 
 	if e.grows() {
 		f.Add(recv()).Id("pushSpill").Params(jen.Id("fn").Func().Params()).Error().Block(
@@ -166,21 +186,35 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("nonEmpty reports whether drain would find a callback (loop goroutine).")
 	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
 
+	lenBody := []jen.Code{jen.Id("n").Op(":=").Int().Call(qf("tail").Dot("Load").Call().Op("&^").Id("flagBits").Op("-").Add(qf("head")))}
+	if e.grows() {
+		lenBody = append(lenBody,
+			qf("mu").Dot("Lock").Call(),
+			jen.Id("n").Op("+=").Len(qf("spill")),
+			qf("mu").Dot("Unlock").Call(),
+		)
+	}
+	lenBody = append(lenBody, jen.Return(jen.Id("n")))
+	f.Comment("len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).")
+	f.Add(recv()).Id("len").Params().Int().Block(lenBody...)
+
 	drain := []jen.Code{
-		jen.For().Block(
+		jen.Id("n").Op(":=").Lit(0),
+		jen.For(jen.Id("n").Op("<").Id("max")).Block(
 			jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(qf("head").Op("&").Id("inboxMask")),
 			jen.If(jen.Id("s").Dot("seq").Dot("Load").Call().Op("!=").Add(qf("head")).Op("+").Lit(1)).Block(jen.Break()),
 			jen.Id("r").Dot("push").Call(jen.Id("s").Dot("fn")),
 			jen.Id("s").Dot("fn").Op("=").Nil(),
 			jen.Id("s").Dot("seq").Dot("Store").Call(qf("head").Op("+").Id("inboxDepth")),
 			qf("head").Op("++"),
+			jen.Id("n").Op("++"),
 		),
 	}
 	if e.grows() {
 		drain = append(drain,
 			jen.Comment("The spill holds callbacks posted after everything in the ring, so it is"),
 			jen.Comment("taken once every claimed slot has been consumed; spillBit stops new claims."),
-			jen.If(jen.Id("t").Op(":=").Add(qf("tail")).Dot("Load").Call(), jen.Id("t").Op("&").Id("spillBit").Op("!=").Lit(0).Op("&&").Id("t").Op("&^").Id("flagBits").Op("==").Add(qf("head"))).Block(
+			jen.If(jen.Id("t").Op(":=").Add(qf("tail")).Dot("Load").Call(), jen.Id("n").Op("<").Id("max").Op("&&").Id("t").Op("&").Id("spillBit").Op("!=").Lit(0).Op("&&").Id("t").Op("&^").Id("flagBits").Op("==").Add(qf("head"))).Block(
 				qf("mu").Dot("Lock").Call(),
 				qf("spill").Op(",").Add(qf("spare")).Op("=").Add(qf("spare")).Index(jen.Op(":").Lit(0)).Op(",").Add(qf("spill")),
 				jen.For().Block(
@@ -192,11 +226,16 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 					jen.Id("r").Dot("push").Call(jen.Id("fn")),
 					qf("spare").Index(jen.Id("i")).Op("=").Nil(),
 				),
+				jen.Id("n").Op("+=").Len(qf("spare")),
 			),
 		)
 	}
-	f.Comment("drain moves every published callback into r, in order (loop goroutine).")
-	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring")).Block(drain...)
+	drain = append(drain, jen.Return(jen.Id("n")))
+	f.Comment("drain moves published callbacks into r, in order, up to max of them from the")
+	f.Comment("ring (the spill, taken only once the ring is empty, comes whole), and returns")
+	f.Comment("how many it moved (loop goroutine). The bound keeps a producer that outruns the")
+	f.Comment("loop waiting at a full ring instead of growing the ready ring without end.")
+	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring"), jen.Id("max").Int()).Int().Block(drain...)
 
 	closeBody := []jen.Code{
 		jen.For().Block(
@@ -221,10 +260,10 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("drainClosed, after close, waits out pushes that claimed a slot before close")
 	f.Comment("and moves everything into r: nothing whose push succeeded is lost.")
 	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(
-		qf("drain").Call(jen.Id("r")),
+		qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")),
 		jen.For(leftover).Block(
 			jen.Qual("runtime", "Gosched").Call(),
-			qf("drain").Call(jen.Id("r")),
+			qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")),
 		),
 	)
 }
@@ -240,7 +279,8 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.Id("mu").Qual("sync", "Mutex").Comment("guards closed and q"),
 		jen.Id("closed").Bool(),
 		jen.Id("q").Index().Func().Params(),
-		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer"),
+		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer: taken from q, consumed from next on"),
+		jen.Id("next").Int(),
 	)
 	f.Add(recv()).Id("init").Params().Block(
 		qf("q").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), jen.Id("inboxDepth")),
@@ -262,18 +302,33 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	f.Comment("push queues fn for the loop. Safe from any goroutine.")
 	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(body...)
 	f.Comment("nonEmpty reports whether drain would find a callback.")
-	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(qf("pending").Dot("Load").Call()))
-	f.Comment("drain moves every queued callback into r, in order (loop goroutine).")
-	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring")).Block(
-		jen.If(jen.Op("!").Add(qf("pending")).Dot("Load").Call()).Block(jen.Return()),
+	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(qf("next").Op("<").Len(qf("spare")).Op("||").Add(qf("pending")).Dot("Load").Call()))
+	f.Comment("len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).")
+	f.Add(recv()).Id("len").Params().Int().Block(
 		qf("mu").Dot("Lock").Call(),
-		qf("q").Op(",").Add(qf("spare")).Op("=").Add(qf("spare")).Index(jen.Op(":").Lit(0)).Op(",").Add(qf("q")),
-		qf("pending").Dot("Store").Call(jen.False()),
-		qf("mu").Dot("Unlock").Call(),
-		jen.For(jen.List(jen.Id("i"), jen.Id("fn")).Op(":=").Range().Add(qf("spare"))).Block(
-			jen.Id("r").Dot("push").Call(jen.Id("fn")),
-			qf("spare").Index(jen.Id("i")).Op("=").Nil(),
+		jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
+		jen.Return(jen.Len(qf("q")).Op("+").Len(qf("spare")).Op("-").Add(qf("next"))),
+	)
+	f.Comment("drain moves queued callbacks into r, in order, up to max of them, and returns")
+	f.Comment("how many it moved (loop goroutine).")
+	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring"), jen.Id("max").Int()).Int().Block(
+		jen.Id("n").Op(":=").Lit(0),
+		jen.For(jen.Id("n").Op("<").Id("max")).Block(
+			jen.If(qf("next").Op("==").Len(qf("spare"))).Block(
+				jen.If(jen.Op("!").Add(qf("pending")).Dot("Load").Call()).Block(jen.Break()),
+				qf("mu").Dot("Lock").Call(),
+				qf("q").Op(",").Add(qf("spare")).Op("=").Add(qf("spare")).Index(jen.Op(":").Lit(0)).Op(",").Add(qf("q")),
+				qf("pending").Dot("Store").Call(jen.False()),
+				qf("mu").Dot("Unlock").Call(),
+				qf("next").Op("=").Lit(0),
+				jen.Continue(),
+			),
+			jen.Id("r").Dot("push").Call(qf("spare").Index(qf("next"))),
+			qf("spare").Index(qf("next")).Op("=").Nil(),
+			qf("next").Op("++"),
+			jen.Id("n").Op("++"),
 		),
+		jen.Return(jen.Id("n")),
 	)
 	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")
 	f.Add(recv()).Id("close").Params().Block(
@@ -282,5 +337,5 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		qf("mu").Dot("Unlock").Call(),
 	)
 	f.Comment("drainClosed, after close, moves everything left into r.")
-	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(qf("drain").Call(jen.Id("r")))
+	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")))
 }

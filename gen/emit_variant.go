@@ -204,9 +204,10 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	f.Comment("Call it from the loop goroutine, or after Run has returned.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Stats").Params().Qual(pkgCore, "Stats").Block(statsBody)
 
-	f.Comment("Pending counts the callbacks and timers scheduled and not yet run (loop goroutine).")
+	f.Comment("Pending counts the callbacks queued or posted and the timers scheduled, and not")
+	f.Comment("yet run (loop goroutine).")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Pending").Params().Int().Block(
-		jen.Return(lf("ready").Dot("len").Call().Op("+").Add(lf("timers")).Dot("pending").Call()),
+		jen.Return(lf("ready").Dot("len").Call().Op("+").Add(lf("inbox")).Dot("len").Call().Op("+").Add(lf("timers")).Dot("pending").Call()),
 	)
 
 	e.emitScheduling(f)
@@ -450,7 +451,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	waitBody = append(waitBody,
 		lf("now").Op("=").Add(lf("monotime")).Call(),
 		jen.Comment("Callbacks posted while we waited run in this iteration."),
-		lf("inbox").Dot("drain").Call(jen.Op("&").Add(lf("ready"))),
+		jen.Id("budget").Op("-=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
 	)
 
 	f.Comment("iterate is one turn of the loop: take posted callbacks; wait for I/O, the next")
@@ -460,7 +461,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Block(
 		e.count("Iterations"),
 		lf("now").Op("=").Add(lf("monotime")).Call(),
-		lf("inbox").Dot("drain").Call(jen.Op("&").Add(lf("ready"))),
+		jen.Comment("At most a batch of posted callbacks joins the ready ring per iteration, as"),
+		jen.Comment("at most a batch leaves it: a flood of posts meets a full inbox instead."),
+		jen.Id("budget").Op(":=").Id("batchSize").Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("batchSize")),
 		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
 		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).
 			Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().

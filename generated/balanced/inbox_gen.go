@@ -4,6 +4,7 @@ package balanced
 
 import (
 	"github.com/loopgen/loop/handwritten/core"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -42,14 +43,25 @@ func (q *inbox) init() {
 	}
 }
 
+// fullYields is how many times a producer that finds the ring full, or the spill in use,
+// yields to let the loop catch up before it spills.
+const fullYields = 8
+
 // push publishes fn for the loop. Safe from any goroutine.
 func (q *inbox) push(fn func()) error {
+	yields := 0
 	for {
 		pos := q.tail.Load()
 		if pos&closedBit != 0 {
 			return core.ErrClosed
 		}
 		if pos&spillBit != 0 {
+			// Spilling: wait a little for the loop to take the spill, as for a full ring.
+			if yields < fullYields {
+				yields++
+				runtime.Gosched()
+				continue
+			}
 			return q.pushSpill(fn)
 		}
 		s := &q.slots[pos&inboxMask]
@@ -62,6 +74,13 @@ func (q *inbox) push(fn func()) error {
 			}
 		} else if seq < pos {
 			// The slot still holds the callback from one lap ago: full.
+			// Give the loop a few chances to catch up before spilling: a producer that
+			// outruns the loop would otherwise grow the spill (and the GC's work) without end.
+			if yields < fullYields {
+				yields++
+				runtime.Gosched()
+				continue
+			}
 			return q.pushSpill(fn)
 		}
 		// Another producer claimed pos first: try the next position.
@@ -87,9 +106,22 @@ func (q *inbox) nonEmpty() bool {
 	return q.slots[q.head&inboxMask].seq.Load() == q.head+1 || q.tail.Load()&spillBit != 0
 }
 
-// drain moves every published callback into r, in order (loop goroutine).
-func (q *inbox) drain(r *ring) {
-	for {
+// len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).
+func (q *inbox) len() int {
+	n := int(q.tail.Load()&^flagBits - q.head)
+	q.mu.Lock()
+	n += len(q.spill)
+	q.mu.Unlock()
+	return n
+}
+
+// drain moves published callbacks into r, in order, up to max of them from the
+// ring (the spill, taken only once the ring is empty, comes whole), and returns
+// how many it moved (loop goroutine). The bound keeps a producer that outruns the
+// loop waiting at a full ring instead of growing the ready ring without end.
+func (q *inbox) drain(r *ring, max int) int {
+	n := 0
+	for n < max {
 		s := &q.slots[q.head&inboxMask]
 		if s.seq.Load() != q.head+1 {
 			break
@@ -98,10 +130,11 @@ func (q *inbox) drain(r *ring) {
 		s.fn = nil
 		s.seq.Store(q.head + inboxDepth)
 		q.head++
+		n++
 	}
 	// The spill holds callbacks posted after everything in the ring, so it is
 	// taken once every claimed slot has been consumed; spillBit stops new claims.
-	if t := q.tail.Load(); t&spillBit != 0 && t&^flagBits == q.head {
+	if t := q.tail.Load(); n < max && t&spillBit != 0 && t&^flagBits == q.head {
 		q.mu.Lock()
 		q.spill, q.spare = q.spare[:0], q.spill
 		for {
@@ -115,7 +148,9 @@ func (q *inbox) drain(r *ring) {
 			r.push(fn)
 			q.spare[i] = nil
 		}
+		n += len(q.spare)
 	}
+	return n
 }
 
 // close makes every later push fail with ErrClosed. Safe from any goroutine.
@@ -134,9 +169,9 @@ func (q *inbox) close() {
 // drainClosed, after close, waits out pushes that claimed a slot before close
 // and moves everything into r: nothing whose push succeeded is lost.
 func (q *inbox) drainClosed(r *ring) {
-	q.drain(r)
+	q.drain(r, math.MaxInt)
 	for q.head != q.tail.Load()&^flagBits || q.tail.Load()&spillBit != 0 {
 		runtime.Gosched()
-		q.drain(r)
+		q.drain(r, math.MaxInt)
 	}
 }

@@ -4,6 +4,7 @@ package compute
 
 import (
 	"github.com/loopgen/loop/handwritten/core"
+	"math"
 	"sync"
 	"sync/atomic"
 )
@@ -14,7 +15,8 @@ type inbox struct {
 	mu      sync.Mutex  // guards closed and q
 	closed  bool
 	q       []func()
-	spare   []func() // the loop's swap buffer
+	spare   []func() // the loop's swap buffer: taken from q, consumed from next on
+	next    int
 }
 
 func (q *inbox) init() {
@@ -36,22 +38,38 @@ func (q *inbox) push(fn func()) error {
 
 // nonEmpty reports whether drain would find a callback.
 func (q *inbox) nonEmpty() bool {
-	return q.pending.Load()
+	return q.next < len(q.spare) || q.pending.Load()
 }
 
-// drain moves every queued callback into r, in order (loop goroutine).
-func (q *inbox) drain(r *ring) {
-	if !q.pending.Load() {
-		return
-	}
+// len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).
+func (q *inbox) len() int {
 	q.mu.Lock()
-	q.q, q.spare = q.spare[:0], q.q
-	q.pending.Store(false)
-	q.mu.Unlock()
-	for i, fn := range q.spare {
-		r.push(fn)
-		q.spare[i] = nil
+	defer q.mu.Unlock()
+	return len(q.q) + len(q.spare) - q.next
+}
+
+// drain moves queued callbacks into r, in order, up to max of them, and returns
+// how many it moved (loop goroutine).
+func (q *inbox) drain(r *ring, max int) int {
+	n := 0
+	for n < max {
+		if q.next == len(q.spare) {
+			if !q.pending.Load() {
+				break
+			}
+			q.mu.Lock()
+			q.q, q.spare = q.spare[:0], q.q
+			q.pending.Store(false)
+			q.mu.Unlock()
+			q.next = 0
+			continue
+		}
+		r.push(q.spare[q.next])
+		q.spare[q.next] = nil
+		q.next++
+		n++
 	}
+	return n
 }
 
 // close makes every later push fail with ErrClosed. Safe from any goroutine.
@@ -63,5 +81,5 @@ func (q *inbox) close() {
 
 // drainClosed, after close, moves everything left into r.
 func (q *inbox) drainClosed(r *ring) {
-	q.drain(r)
+	q.drain(r, math.MaxInt)
 }

@@ -110,9 +110,10 @@ func (l *Loop) Stats() core.Stats {
 	return core.Stats{}
 }
 
-// Pending counts the callbacks and timers scheduled and not yet run (loop goroutine).
+// Pending counts the callbacks queued or posted and the timers scheduled, and not
+// yet run (loop goroutine).
 func (l *Loop) Pending() int {
-	return l.ready.len() + l.timers.pending()
+	return l.ready.len() + l.inbox.len() + l.timers.pending()
 }
 
 // CallSoon queues fn to run on a later iteration, after callbacks queued before it.
@@ -329,7 +330,9 @@ func (l *Loop) recoverPanic() {
 // queued before the batch began, so I/O and timers are never starved.
 func (l *Loop) iterate(block bool) {
 	l.now = l.monotime()
-	l.inbox.drain(&l.ready)
+	// At most a batch of posted callbacks joins the ready ring per iteration, as
+	// at most a batch leaves it: a flood of posts meets a full inbox instead.
+	budget := batchSize - l.inbox.drain(&l.ready, batchSize)
 	timeout := int64(0)
 	if block && l.ready.len() == 0 && !l.timers.hasDue() && !l.stopReq.Load() {
 		timeout = l.timeout()
@@ -355,7 +358,7 @@ func (l *Loop) iterate(block bool) {
 		_ = events
 		l.now = l.monotime()
 		// Callbacks posted while we waited run in this iteration.
-		l.inbox.drain(&l.ready)
+		budget -= l.inbox.drain(&l.ready, budget)
 	}
 	l.timers.advance(uint64(l.now) / tickNanos)
 	if l.timers.hasDue() {
