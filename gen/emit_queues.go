@@ -92,6 +92,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		jen.Id("fn").Func().Params(),
 	)
 	fields := []jen.Code{
+		jen.Id("_").Index(jen.Lit(64)).Byte().Comment("tail gets a cache line of its own: producers write it on every push"),
 		jen.Id("tail").Qual("sync/atomic", "Uint64").Comment("next position to claim, | the flagBits"),
 		jen.Id("_").Index(jen.Lit(56)).Byte(),
 		jen.Id("head").Uint64().Comment("next position to consume (loop goroutine)"),

@@ -26,6 +26,7 @@ type inboxSlot struct {
 
 // inbox carries callbacks from any goroutine to the loop.
 type inbox struct {
+	_           [64]byte      // tail gets a cache line of its own: producers write it on every push
 	tail        atomic.Uint64 // next position to claim, | the flagBits
 	_           [56]byte
 	head        uint64 // next position to consume (loop goroutine)
