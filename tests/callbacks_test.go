@@ -264,3 +264,28 @@ func TestStatsCountWhatRan(t *testing.T) {
 		}
 	})
 }
+
+// TestPostWakesASleepingLoopEveryTime posts one callback at a time and waits
+// for it, so the loop goes back to sleep between posts: a lost wake-up shows
+// up as a round that never completes.
+func TestPostWakesASleepingLoopEveryTime(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		ran := make(chan int, 1)
+		runFor(t, l, func() {
+			for i := range 2000 {
+				if err := l.Post(func() { ran <- i }); err != nil {
+					t.Fatalf("Post: %v", err)
+				}
+				select {
+				case got := <-ran:
+					if got != i {
+						t.Fatalf("round %d ran callback %d", i, got)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("round %d: the posted callback did not run within 10 s (lost wake-up)", i)
+				}
+			}
+		})
+	})
+}
