@@ -44,7 +44,7 @@ func NewVirtualClock(start time.Time) *VirtualClock { return clock.NewVirtual(st
 
 // Loop is an event loop. Its methods belong to the goroutine that runs it
 // (the loop goroutine; before Run, the goroutine that will call Run), except
-// Post, Stop and Close, which are safe from any goroutine.
+// Post and Stop, which are safe from any goroutine, and Close (see Close).
 type Loop struct {
 	v generated.Loop
 }
@@ -144,6 +144,7 @@ func (l *Loop) Run() error { return l.v.Run() }
 // RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch
 // of ready callbacks), for embedding the loop in another. With block it first
 // waits until there is something to do.
+// A Stop made before or during RunOnce is consumed by it.
 func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 
 // Stop makes Run return after the current iteration; what is still queued
@@ -152,12 +153,16 @@ func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 // stop does).
 func (l *Loop) Stop() { l.v.Stop() }
 
-// Close shuts the loop down. Safe from any goroutine and from a callback.
-// From then on Post returns ErrClosed; what was posted or queued before runs
-// once more (and what that queues, for a few rounds); pending timers are
-// dropped; the poller and wake-up descriptors are released. If Run is active,
-// Close makes it return, and Run releases the loop before it returns.
-// Closing twice does nothing.
+// Close shuts the loop down. From then on Post, Run, RunOnce, AddReader and
+// AddWriter return ErrClosed; what was posted or queued before runs once more
+// (and what that queues, for a few rounds); pending timers are dropped; the
+// poller and wake-up descriptors are released. Closing twice does nothing.
+//
+// Close is safe from a callback, and from any goroutine while Run is active:
+// it makes Run return, and Run releases the loop before it returns. On a loop
+// that is not running, Close does that work on the calling goroutine, which
+// then acts as the loop goroutine: do not call it while another goroutine is
+// using the loop between RunOnce calls.
 func (l *Loop) Close() error { return l.v.Close() }
 
 // Variant returns the name and spec values of the variant in use.

@@ -24,7 +24,10 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		for _, name := range []string{"AddReader", "AddWriter"} {
 			comment(name)
 			f.Comment("This variant has no poller: it returns poller.ErrNoPoller.")
-			f.Add(recv()).Id(name).Params(fdFn...).Error().Block(jen.Return(jen.Qual(pkgPoller, "ErrNoPoller")))
+			f.Add(recv()).Id(name).Params(fdFn...).Error().Block(
+				jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: "+name+" with a nil func"))),
+				jen.Return(jen.Qual(pkgPoller, "ErrNoPoller")),
+			)
 		}
 		for _, name := range []string{"RemoveReader", "RemoveWriter"} {
 			comment(name)
@@ -69,10 +72,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	}
 	f.Add(recv()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
 		jen.If(jen.Id("fd").Op("<").Lit(0)).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
-		lf("wakeMu").Dot("Lock").Call(),
-		jen.Id("closed").Op(":=").Add(lf("pollerClosed")),
-		lf("wakeMu").Dot("Unlock").Call(),
-		jen.If(jen.Id("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
+		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 		jen.If(jen.Id("fd").Op(">=").Len(lf("io").Dot("regs"))).Block(
 			jen.Id("n").Op(":=").Max(jen.Id("fd").Op("+").Lit(1), jen.Lit(2).Op("*").Len(lf("io").Dot("regs")), jen.Lit(64)),
 			lf("io").Dot("regs").Op("=").Append(lf("io").Dot("regs"), jen.Make(jen.Index().Id("ioReg"), jen.Id("n").Op("-").Len(lf("io").Dot("regs"))).Op("...")),

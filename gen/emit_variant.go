@@ -54,6 +54,15 @@ func (e *variantEmitter) count(field string) jen.Code {
 	return lf("stats").Dot(field).Op("++")
 }
 
+// dropIO forgets every fd registration at teardown, so no reader or writer
+// closure stays reachable from a closed loop.
+func (e *variantEmitter) dropIO() jen.Code {
+	if !e.hasPoller() {
+		return jen.Null()
+	}
+	return lf("io").Op("=").Id("ioTable").Values()
+}
+
 func (e *variantEmitter) emitParams(f *jen.File) {
 	v := e.v
 	f.PackageComment(fmt.Sprintf("Package %s is the %q loop variant, generated from spec/loop.yaml:", v.Name, v.Name))
@@ -102,7 +111,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	v := e.v
 	fields := []jen.Code{
 		jen.Comment("Owned by the loop goroutine."),
-		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after timers"),
+		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers"),
 		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
 		jen.Id("ready").Id("ring"),
 		jen.Id("timers").Id("wheel"),
@@ -135,8 +144,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Id("stopReq").Qual("sync/atomic", "Bool"),
 		jen.Id("sleeping").Qual("sync/atomic", "Bool"),
 		jen.Id("wakePending").Qual("sync/atomic", "Bool"),
-		jen.Id("wakeMu").Qual("sync", "Mutex").Comment("slow path only: a wake-up against the poller being closed"),
-		jen.Id("pollerClosed").Bool().Comment("guarded by wakeMu"),
+		jen.Id("closing").Qual("sync/atomic", "Bool").Comment("Close has begun: AddReader and AddWriter fail"),
 		jen.Id("inbox").Id("inbox"),
 	)
 	f.Comment(fmt.Sprintf("Loop is the %s variant's event loop: %s.", v.Name, describe(v)))
@@ -200,7 +208,11 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	if v.Stats {
 		statsBody = jen.Return(lf("stats"))
 	}
-	f.Comment("Stats returns the counters (zeros: this variant was generated with stats: " + fmt.Sprint(v.Stats) + ").")
+	if v.Stats {
+		f.Comment("Stats returns the counters this variant keeps (it was generated with stats: true).")
+	} else {
+		f.Comment("Stats returns zeros: this variant was generated with stats: false.")
+	}
 	f.Comment("Call it from the loop goroutine, or after Run has returned.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Stats").Params().Qual(pkgCore, "Stats").Block(statsBody)
 
@@ -238,9 +250,8 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("wake breaks the loop out of a blocking wait: one syscall per sleep, whoever calls.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("wake").Params().Block(
 		jen.If(lf("sleeping").Dot("Load").Call().Op("&&").Add(lf("wakePending")).Dot("CompareAndSwap").Call(jen.False(), jen.True())).Block(
-			lf("wakeMu").Dot("Lock").Call(),
-			jen.If(jen.Op("!").Add(lf("pollerClosed"))).Block(jen.Id("_").Op("=").Add(lf("poller")).Dot("Wake").Call()),
-			lf("wakeMu").Dot("Unlock").Call(),
+			jen.Comment("After Close this returns ErrClosed: the poller gates its wake-up fd."),
+			jen.Id("_").Op("=").Add(lf("poller")).Dot("Wake").Call(),
 		),
 	)
 
@@ -313,11 +324,13 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	)
 
 	f.Comment("RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of")
-	f.Comment("ready callbacks. With block, it first waits for something to do.")
+	f.Comment("ready callbacks. With block, it first waits for something to do (a Stop ends")
+	f.Comment("the wait). A Stop made before or during RunOnce is consumed by it.")
 	f.Add(recv()).Id("RunOnce").Params(jen.Id("block").Bool()).Error().Block(
 		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		jen.Defer().Add(lf("leave")).Call(),
 		lf("iterate").Call(jen.Id("block")),
+		lf("stopReq").Dot("Store").Call(jen.False()),
 		jen.Return(jen.Nil()),
 	)
 
@@ -354,12 +367,15 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	f.Comment("posted or queued run once more (callbacks they queue, for up to 16 rounds);")
 	f.Comment("pending timers are dropped; the poller and its descriptors are released (the")
 	f.Comment("fds registered with AddReader/AddWriter belong to the caller and stay open).")
-	f.Comment("If Run is active (this is safe from a callback, or any goroutine), Close makes it")
-	f.Comment("return and Run releases the loop before returning. Closing twice is a no-op.")
+	f.Comment("Safe from a callback, and from any goroutine while Run is active: Close makes")
+	f.Comment("Run return, and Run releases the loop before returning. On a loop that is not")
+	f.Comment("running, the calling goroutine does that work and acts as the loop goroutine.")
+	f.Comment("Closing twice is a no-op.")
 	f.Add(recv()).Id("Close").Params().Error().Block(
 		lf("stateMu").Dot("Lock").Call(),
 		jen.If(lf("closed")).Block(lf("stateMu").Dot("Unlock").Call(), jen.Return(jen.Nil())),
 		lf("closed").Op("=").True(),
+		lf("closing").Dot("Store").Call(jen.True()),
 		lf("inbox").Dot("close").Call(),
 		jen.If(lf("running")).Block(
 			lf("stateMu").Dot("Unlock").Call(),
@@ -385,10 +401,8 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		lf("inLoop").Op("=").False(),
 		lf("ready").Dot("reset").Call(),
 		lf("timers").Dot("reset").Call(),
-		lf("wakeMu").Dot("Lock").Call(),
-		lf("pollerClosed").Op("=").True(),
+		e.dropIO(),
 		jen.Id("_").Op("=").Add(lf("poller")).Dot("Close").Call(),
-		lf("wakeMu").Dot("Unlock").Call(),
 		jen.If(lf("unsubscribe").Op("!=").Nil()).Block(lf("unsubscribe").Call()),
 	)
 
@@ -431,25 +445,24 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	if e.hasPoller() {
 		waitCond = waitCond.Op("||").Add(lf("poller")).Dot("Registered").Call().Op(">").Lit(0)
 	}
-	waitBody := []jen.Code{
-		jen.List(jen.Id("events"), jen.Id("err")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Id("timeout")),
-		jen.Comment("Wait drained the wake-up, if any: the next sleep needs a new one."),
-		lf("sleeping").Dot("Store").Call(jen.False()),
-		lf("wakePending").Dot("Store").Call(jen.False()),
-		e.count("Polls"),
-		jen.If(jen.Err().Op("!=").Nil()).Block(
-			lf("onPanic").Call(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: poller: %w"), jen.Err())),
-		),
-	}
+	var waitBody []jen.Code
 	if e.hasPoller() {
-		waitBody = append(waitBody,
-			jen.If(jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(lf("dispatch").Call(jen.Id("events"))),
-		)
+		waitBody = []jen.Code{
+			jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Id("timeout")),
+			jen.Comment("The wait may have blocked: I/O callbacks schedule timers from a fresh time."),
+			lf("now").Op("=").Add(lf("monotime")).Call(),
+			jen.If(jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(
+				lf("dispatch").Call(jen.Id("events")),
+				lf("now").Op("=").Add(lf("monotime")).Call(),
+			),
+		}
 	} else {
-		waitBody = append(waitBody, jen.Id("_").Op("=").Id("events"))
+		waitBody = []jen.Code{
+			lf("wait").Call(jen.Id("timeout")),
+			lf("now").Op("=").Add(lf("monotime")).Call(),
+		}
 	}
 	waitBody = append(waitBody,
-		lf("now").Op("=").Add(lf("monotime")).Call(),
 		jen.Comment("Callbacks posted while we waited run in this iteration."),
 		jen.Id("budget").Op("-=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
 	)
@@ -479,6 +492,20 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		),
 	)
 
+	f.Comment("wait asks the poller for readiness, blocking up to timeout ns (-1: no limit).")
+	f.Comment("Every Wait drains a pending wake-up, so both flags are cleared after each one:")
+	f.Comment("a wakePending left set with its token gone would swallow the next wake-up.")
+	f.Add(recv()).Id("wait").Params(jen.Id("timeout").Int64()).Index().Qual(pkgPoller, "Event").Block(
+		jen.List(jen.Id("events"), jen.Id("err")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Id("timeout")),
+		lf("sleeping").Dot("Store").Call(jen.False()),
+		lf("wakePending").Dot("Store").Call(jen.False()),
+		e.count("Polls"),
+		jen.If(jen.Err().Op("!=").Nil()).Block(
+			lf("onPanic").Call(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: poller: %w"), jen.Err())),
+		),
+		jen.Return(jen.Id("events")),
+	)
+
 	f.Comment("timeout is how long the loop may block: -1 for no limit, 0 for not at all.")
 	f.Comment("Under a virtual clock only due timers limit it, since its time moves only")
 	f.Comment("when a test advances it (which wakes the loop).")
@@ -498,9 +525,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		}
 		if e.hasPoller() {
 			spinBody = append(spinBody,
-				jen.Comment("Level-triggered: what this peek sees, the Wait(0) that follows reports again."),
+				jen.Comment("Level-triggered: ready fds this peek sees, the wait that follows reports again."),
 				jen.If(lf("poller").Dot("Registered").Call().Op(">").Lit(0)).Block(
-					jen.If(jen.List(jen.Id("ev"), jen.Id("_")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Lit(0)), jen.Len(jen.Id("ev")).Op(">").Lit(0)).Block(jen.Return(jen.Lit(0))),
+					jen.If(jen.Len(lf("wait").Call(jen.Lit(0))).Op(">").Lit(0)).Block(jen.Return(jen.Lit(0))),
 				),
 			)
 		}
@@ -529,9 +556,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		),
 	)
 
-	f.Comment("runTimers runs the due timers in deadline order (scheduling order for equal")
-	f.Comment("deadlines). A periodic timer is rescheduled before its callback runs, so the")
-	f.Comment("callback may cancel it.")
+	f.Comment("runTimers runs the due timers in the order of their deadlines' ticks, and in")
+	f.Comment("scheduling order within a tick. A periodic timer is rescheduled before its")
+	f.Comment("callback runs, so the callback may cancel it.")
 	f.Add(recv()).Id("runTimers").Params().Block(
 		e.recoverGuard(),
 		jen.For(lf("timers").Dot("hasDue").Call()).Block(

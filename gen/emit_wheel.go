@@ -17,6 +17,12 @@ func slab(i jen.Code) *jen.Statement { return wf("slab").Index(i) }
 // they are placed again at the first moment they could fit: never lost, never
 // late. Timers live in a slab and are linked into buckets by index, so
 // scheduling, cancelling and firing allocate nothing once the slab has grown.
+//
+// Every bucket list stays in scheduling order, so timers due in the same tick
+// fire in the order scheduled without sorting: a direct placement carries the
+// newest seq and goes to the tail, and a bucket receives cascaded timers only
+// while it is empty, since a cascade happens when cur first enters the
+// bucket's block, before any timer could be placed there directly.
 func (e *variantEmitter) emitWheel(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
 	f.Comment("Values of timer.list besides a bucket index.")
@@ -49,8 +55,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("head").Index(jen.Id("wheelLevels").Op("*").Id("wheelSlots")).Int32(),
 		jen.Id("tail").Index(jen.Id("wheelLevels").Op("*").Id("wheelSlots")).Int32(),
 		jen.Id("occupied").Index(jen.Id("wheelLevels")).Index(jen.Id("wheelWords")).Uint64().Comment("bit set: bucket not empty"),
-		jen.Id("unsorted").Index(jen.Id("wheelSlots")).Bool().Comment("a level-0 bucket got a timer out of seq order"),
-		jen.Id("scratch").Index().Int32().Comment("reused by sortBucket"),
 	)
 
 	f.Add(recv()).Id("init").Params().Block(
@@ -65,7 +69,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			wf("head").Index(jen.Id("i")).Op(",").Add(wf("tail")).Index(jen.Id("i")).Op("=").Lit(-1).Op(",").Lit(-1),
 		),
 		jen.Clear(wf("occupied").Index(jen.Op(":"))),
-		jen.Clear(wf("unsorted").Index(jen.Op(":"))),
 		jen.If(jen.Len(wf("slab")).Op("==").Lit(0)).Block(wf("free").Op("=").Lit(-1)),
 		wf("count").Op(",").Add(wf("dueCount")).Op("=").Lit(0).Op(",").Lit(0),
 		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
@@ -118,9 +121,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Id("b").Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
 		jen.If(jen.Id("last").Op(":=").Add(wf("tail")).Index(jen.Id("b")), jen.Id("last").Op(">=").Lit(0)).Block(
 			slab(jen.Id("last")).Dot("next").Op("=").Id("i"),
-			jen.If(jen.Id("b").Op("<").Id("wheelSlots").Op("&&").Add(slab(jen.Id("last"))).Dot("seq").Op(">").Id("t").Dot("seq")).Block(
-				wf("unsorted").Index(jen.Id("b")).Op("=").True(),
-			),
 		).Else().Block(
 			wf("head").Index(jen.Id("b")).Op("=").Id("i"),
 			wf("occupied").Index(jen.Id("b").Op("/").Id("wheelSlots")).Index(jen.Id("b").Op("%").Id("wheelSlots").Op("/").Lit(64)).Op("|=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Id("wheelSlots").Op("%").Lit(64)),
@@ -159,7 +159,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("emptied").Params(jen.Id("b").Int32()).Block(
 		wf("head").Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")).Op("=").Lit(-1).Op(",").Lit(-1),
 		wf("occupied").Index(jen.Id("b").Op("/").Id("wheelSlots")).Index(jen.Id("b").Op("%").Id("wheelSlots").Op("/").Lit(64)).Op("&^=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Id("wheelSlots").Op("%").Lit(64)),
-		jen.If(jen.Id("b").Op("<").Id("wheelSlots")).Block(wf("unsorted").Index(jen.Id("b")).Op("=").False()),
 	)
 
 	f.Comment("release returns timer i to the free list; its handles become stale.")
@@ -228,12 +227,10 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			jen.Id("b").Op(":=").Int32().Call(jen.Id("level").Op("*").Id("wheelSlots").Op("+").Int().Call(jen.Id("t").Op(">>").Id("shift").Op("&").Id("wheelMask"))),
 			jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")),
 			jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Continue()),
-			jen.Id("n").Op(":=").Lit(0),
-			jen.For(jen.Id("j").Op(":=").Id("i"), jen.Id("j").Op(">=").Lit(0), jen.Id("j").Op("=").Add(slab(jen.Id("j"))).Dot("next")).Block(jen.Id("n").Op("++")),
-			wf("count").Op("-=").Id("n"),
 			wf("emptied").Call(jen.Id("b")),
 			jen.For(jen.Id("i").Op(">=").Lit(0)).Block(
 				jen.Id("next").Op(":=").Add(slab(jen.Id("i"))).Dot("next"),
+				wf("count").Op("--").Comment("place counts it again"),
 				wf("place").Call(jen.Id("i")),
 				jen.Id("i").Op("=").Id("next"),
 			),
@@ -257,7 +254,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 
 	f.Comment("expire moves level-0 bucket b, whose tick has come, onto the due list.")
 	f.Add(recv()).Id("expire").Params(jen.Id("b").Int32()).Block(
-		jen.If(wf("unsorted").Index(jen.Id("b"))).Block(wf("sortBucket").Call(jen.Id("b"))),
 		jen.Id("n").Op(":=").Lit(0),
 		jen.For(jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")), jen.Id("i").Op(">=").Lit(0), jen.Id("i").Op("=").Add(slab(jen.Id("i"))).Dot("next")).Block(
 			slab(jen.Id("i")).Dot("list").Op("=").Id("listDue"),
@@ -274,31 +270,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		wf("count").Op("-=").Id("n"),
 		wf("dueCount").Op("+=").Id("n"),
 		wf("emptied").Call(jen.Id("b")),
-	)
-
-	f.Comment("sortBucket restores scheduling order in a level-0 bucket that received")
-	f.Comment("cascaded timers after newer ones: equal deadlines fire in the order scheduled.")
-	f.Add(recv()).Id("sortBucket").Params(jen.Id("b").Int32()).Block(
-		wf("scratch").Op("=").Add(wf("scratch")).Index(jen.Op(":").Lit(0)),
-		jen.For(jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")), jen.Id("i").Op(">=").Lit(0), jen.Id("i").Op("=").Add(slab(jen.Id("i"))).Dot("next")).Block(
-			wf("scratch").Op("=").Append(wf("scratch"), jen.Id("i")),
-		),
-		jen.Qual("slices", "SortFunc").Call(wf("scratch"), jen.Func().Params(jen.Id("x"), jen.Id("y").Int32()).Int().Block(
-			jen.Return(jen.Qual("cmp", "Compare").Call(slab(jen.Id("x")).Dot("seq"), slab(jen.Id("y")).Dot("seq"))),
-		)),
-		jen.Id("prev").Op(":=").Int32().Call(jen.Lit(-1)),
-		jen.For(jen.List(jen.Id("_"), jen.Id("i")).Op(":=").Range().Add(wf("scratch"))).Block(
-			slab(jen.Id("i")).Dot("prev").Op("=").Id("prev"),
-			jen.If(jen.Id("prev").Op(">=").Lit(0)).Block(
-				slab(jen.Id("prev")).Dot("next").Op("=").Id("i"),
-			).Else().Block(
-				wf("head").Index(jen.Id("b")).Op("=").Id("i"),
-			),
-			jen.Id("prev").Op("=").Id("i"),
-		),
-		slab(jen.Id("prev")).Dot("next").Op("=").Lit(-1),
-		wf("tail").Index(jen.Id("b")).Op("=").Id("prev"),
-		wf("unsorted").Index(jen.Id("b")).Op("=").False(),
 	)
 
 	f.Comment("fire takes the first due timer off the due list and returns its callback.")

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/clock"
 	"github.com/loopgen/loop/handwritten/core"
 )
 
@@ -200,23 +203,27 @@ func TestPanickingCallbackReachesHandlerAndLoopGoesOn(t *testing.T) {
 			t.Skip("variant generated with recover: false")
 		}
 		var got []any
-		l := newLoop(t, v, core.Config{PanicHandler: func(r any) { got = append(got, r) }})
-		vc := []string{}
-		l.CallSoon(func() { vc = append(vc, "before") })
-		l.CallSoon(func() { panic("boom") })
-		l.CallSoon(func() { vc = append(vc, "after") })
-		l.CallLater(0, func() { panic("boom again") })
+		vc := clock.NewVirtual(epoch)
+		l := newLoop(t, v, core.Config{Clock: vc, PanicHandler: func(r any) { got = append(got, r) }})
+		var ran []string
+		l.CallSoon(func() { ran = append(ran, "before") })
+		l.CallSoon(func() { panic("callback") })
+		l.CallSoon(func() { ran = append(ran, "after") })
+		l.CallLater(time.Second, func() { panic("timer") })
+		l.CallLater(time.Second, func() { ran = append(ran, "timer after") })
 		runUntilIdle(t, l)
-		if len(got) != 2 || got[0] != "boom" || got[1] != "boom again" {
+		vc.Advance(2 * time.Second)
+		runUntilIdle(t, l)
+		if len(got) != 2 || got[0] != "callback" || got[1] != "timer" {
 			t.Fatalf("handler got %v", got)
 		}
-		if !slices.Equal(vc, []string{"before", "after"}) {
-			t.Fatalf("callbacks around the panic: %q", vc)
+		if !slices.Equal(ran, []string{"before", "after", "timer after"}) {
+			t.Fatalf("callbacks around the panics: %q", ran)
 		}
 	})
 }
 
-func TestNilCallbackIsRejected(t *testing.T) {
+func TestNilCallbackAndBadPeriodAreRejected(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l := newLoop(t, v, core.Config{})
 		if err := l.Post(nil); err == nil {
@@ -225,6 +232,9 @@ func TestNilCallbackIsRejected(t *testing.T) {
 		for name, call := range map[string]func(){
 			"CallSoon":  func() { l.CallSoon(nil) },
 			"CallLater": func() { l.CallLater(time.Second, nil) },
+			"CallAt":    func() { l.CallAt(time.Now().Add(time.Second), nil) },
+			"AddReader": func() { l.AddReader(0, nil) },
+			"AddWriter": func() { l.AddWriter(1, nil) },
 			"CallEvery": func() { l.CallEvery(time.Second, nil) },
 			"CallEvery with d=0": func() {
 				l.CallEvery(0, func() {})
@@ -262,6 +272,17 @@ func TestStatsCountWhatRan(t *testing.T) {
 		if s.Callbacks < 10 || s.Timers != 1 || s.Iterations == 0 {
 			t.Fatalf("stats %+v after 10 callbacks and 1 timer", s)
 		}
+		if v.Params.Poller == "none" {
+			return
+		}
+		a, b := socketpair(t)
+		unix.Write(b, []byte("x"))
+		read := false
+		l.AddReader(a, func() { read = true; l.RemoveReader(a) })
+		runUntilIdle(t, l)
+		if s := l.Stats(); !read || s.Events == 0 || s.Polls == 0 {
+			t.Fatalf("stats %+v after one readiness event (reader ran: %v)", s, read)
+		}
 	})
 }
 
@@ -287,5 +308,36 @@ func TestPostWakesASleepingLoopEveryTime(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+func TestRunOnceConsumesAStop(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		fired := false
+		l.CallLater(time.Minute, func() { fired = true })
+		l.Stop()
+		runOnce(t, l)
+		// The Stop is spent: a blocking RunOnce waits for the timer again.
+		returned := make(chan error, 1)
+		go func() { returned <- l.RunOnce(true) }()
+		select {
+		case <-returned:
+			t.Fatal("RunOnce(true) returned at once: the earlier Stop was not consumed")
+		case <-time.After(50 * time.Millisecond):
+		}
+		vc.Advance(time.Minute)
+		select {
+		case err := <-returned:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("RunOnce(true) did not return after the clock passed its timer")
+		}
+		runUntilIdle(t, l)
+		if !fired {
+			t.Fatal("the timer did not fire")
+		}
 	})
 }

@@ -150,22 +150,46 @@ func TestPeerCloseWakesTheReader(t *testing.T) {
 	})
 }
 
-func TestReadinessForAnFdRemovedEarlierInTheIterationIsDropped(t *testing.T) {
+func TestReadinessForAnFdClosedAndReusedInTheIterationIsDropped(t *testing.T) {
 	withPoller(t, func(t *testing.T, v all.Variant) {
 		l := newLoop(t, v, core.Config{})
 		a1, b1 := socketpair(t)
 		a2, b2 := socketpair(t)
-		ran := map[int]int{}
-		// Whichever reader runs first removes the other; the other's event,
-		// already returned by the same Wait, must be dropped.
-		l.AddReader(a1, func() { ran[a1]++; l.RemoveReader(a2); l.RemoveReader(a1) })
-		l.AddReader(a2, func() { ran[a2]++; l.RemoveReader(a1); l.RemoveReader(a2) })
+		fds := [2]int{a1, a2}
+		newReaderRan, swapped, reused := false, false, false
+		// Whichever reader runs first removes and closes the other fd, opens a
+		// socket that takes the same number, and watches it. The closed fd's
+		// event, returned by the same wait, must not reach the new reader:
+		// the new socket is not readable.
+		swap := func(other int) {
+			if swapped {
+				return
+			}
+			swapped = true
+			l.RemoveReader(other)
+			unix.Close(other)
+			c, d := socketpair(t)
+			reused = c == other || d == other
+			for _, fd := range []int{c, d} {
+				if fd == other {
+					l.AddReader(fd, func() { newReaderRan = true })
+				}
+			}
+		}
+		l.AddReader(a1, func() { swap(fds[1]) })
+		l.AddReader(a2, func() { swap(fds[0]) })
 		unix.Write(b1, []byte("x"))
 		unix.Write(b2, []byte("x"))
 		time.Sleep(10 * time.Millisecond) // both readable before the loop looks
 		runOnce(t, l)
-		if ran[a1]+ran[a2] != 1 {
-			t.Fatalf("readers ran %v: the removed fd's event was not dropped", ran)
+		if !swapped {
+			t.Fatal("neither reader ran")
+		}
+		if !reused {
+			t.Skip("the new socket did not reuse the closed fd's number")
+		}
+		if newReaderRan {
+			t.Fatal("a stale event for a closed fd ran the reader of the fd that reused its number")
 		}
 	})
 }
@@ -183,6 +207,53 @@ func TestAddReaderRejectsBadInput(t *testing.T) {
 		a, _ := socketpair(t)
 		if err := l.AddReader(a, func() {}); !errors.Is(err, core.ErrClosed) {
 			t.Errorf("AddReader after Close: %v, want ErrClosed", err)
+		}
+	})
+}
+
+func TestTimerScheduledFromAnIOCallbackAfterABlockingWaitIsNotEarly(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		a, b := socketpair(t)
+		var scheduled time.Time
+		var elapsed time.Duration
+		l.AddReader(a, func() {
+			unix.Read(a, make([]byte, 8))
+			l.RemoveReader(a)
+			scheduled = time.Now()
+			l.CallLater(50*time.Millisecond, func() { elapsed = time.Since(scheduled); l.Stop() })
+		})
+		done := make(chan error, 1)
+		go func() { done <- l.Run() }()
+		time.Sleep(200 * time.Millisecond) // the loop blocks in its wait all this time
+		unix.Write(b, []byte("x"))
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the timer did not fire within 10 s")
+		}
+		if elapsed < 50*time.Millisecond {
+			t.Fatalf("a 50 ms timer scheduled from a reader fired after %v", elapsed)
+		}
+	})
+}
+
+func TestPanicInAnIOCallbackReachesTheHandler(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Recover {
+			t.Skip("variant generated with recover: false")
+		}
+		var got []any
+		l := newLoop(t, v, core.Config{PanicHandler: func(r any) { got = append(got, r) }})
+		a, b := socketpair(t)
+		l.AddReader(a, func() { l.RemoveReader(a); panic("reader") })
+		unix.Write(b, []byte("x"))
+		runUntil(t, l, func() bool { return len(got) > 0 })
+		if got[0] != "reader" {
+			t.Fatalf("handler got %v", got)
 		}
 	})
 }

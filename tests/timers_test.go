@@ -45,12 +45,14 @@ func TestTimersWithEqualDeadlinesFireInSchedulingOrder(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l, vc := newVirtual(t, v)
 		var got []int
-		deadline := 50 * v.Params.Tick * time.Duration(v.Params.Slots) // lands above level 0
+		// Mid-way through a level-0 round 50 rounds ahead: placed on level 1.
+		slots := time.Duration(v.Params.Slots)
+		deadline := (50*slots + slots/2) * v.Params.Tick
 		for i := range 5 {
 			l.CallLater(deadline, func() { got = append(got, i) })
 		}
-		// Scheduled later for the same instant: these land at a lower level,
-		// and the earlier ones cascade down onto them.
+		// Three ticks before it, inside the same round: the earlier five have
+		// cascaded to level 0, and these five are placed there directly.
 		vc.Advance(deadline - 3*v.Params.Tick)
 		runOnce(t, l)
 		for i := 5; i < 10; i++ {

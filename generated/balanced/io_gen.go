@@ -53,10 +53,7 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	if fd < 0 {
 		return fmt.Errorf("loop: invalid fd %d", fd)
 	}
-	l.wakeMu.Lock()
-	closed := l.pollerClosed
-	l.wakeMu.Unlock()
-	if closed {
+	if l.closing.Load() {
 		return core.ErrClosed
 	}
 	if fd >= len(l.io.regs) {

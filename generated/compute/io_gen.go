@@ -8,6 +8,9 @@ import "github.com/loopgen/loop/handwritten/poller"
 // as asyncio's add_reader), replacing an earlier reader of fd. Remove the fd before closing it.
 // This variant has no poller: it returns poller.ErrNoPoller.
 func (l *Loop) AddReader(fd int, fn func()) error {
+	if fn == nil {
+		panic("loop: AddReader with a nil func")
+	}
 	return poller.ErrNoPoller
 }
 
@@ -15,6 +18,9 @@ func (l *Loop) AddReader(fd int, fn func()) error {
 // earlier writer of fd.
 // This variant has no poller: it returns poller.ErrNoPoller.
 func (l *Loop) AddWriter(fd int, fn func()) error {
+	if fn == nil {
+		panic("loop: AddWriter with a nil func")
+	}
 	return poller.ErrNoPoller
 }
 

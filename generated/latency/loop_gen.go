@@ -21,7 +21,7 @@ import (
 // to the loop goroutine (or, before Run, to the goroutine that will call it).
 type Loop struct {
 	// Owned by the loop goroutine.
-	now         int64 // loop time in ns since epoch: read at each iteration, after waiting, after timers
+	now         int64 // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool  // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
 	ready       ring
 	timers      wheel
@@ -41,13 +41,12 @@ type Loop struct {
 
 	// Shared with other goroutines. sleeping is set just before the loop blocks;
 	// a poster that sees it wakes the loop once per sleep, deduplicated by wakePending.
-	_            [64]byte
-	stopReq      atomic.Bool
-	sleeping     atomic.Bool
-	wakePending  atomic.Bool
-	wakeMu       sync.Mutex // slow path only: a wake-up against the poller being closed
-	pollerClosed bool       // guarded by wakeMu
-	inbox        inbox
+	_           [64]byte
+	stopReq     atomic.Bool
+	sleeping    atomic.Bool
+	wakePending atomic.Bool
+	closing     atomic.Bool // Close has begun: AddReader and AddWriter fail
+	inbox       inbox
 }
 
 // New returns an initialized Loop.
@@ -106,7 +105,7 @@ func (l *Loop) Variant() core.Params {
 	return Params
 }
 
-// Stats returns the counters (zeros: this variant was generated with stats: false).
+// Stats returns zeros: this variant was generated with stats: false.
 // Call it from the loop goroutine, or after Run has returned.
 func (l *Loop) Stats() core.Stats {
 	return core.Stats{}
@@ -141,11 +140,8 @@ func (l *Loop) Post(fn func()) error {
 // wake breaks the loop out of a blocking wait: one syscall per sleep, whoever calls.
 func (l *Loop) wake() {
 	if l.sleeping.Load() && l.wakePending.CompareAndSwap(false, true) {
-		l.wakeMu.Lock()
-		if !l.pollerClosed {
-			_ = l.poller.Wake()
-		}
-		l.wakeMu.Unlock()
+		// After Close this returns ErrClosed: the poller gates its wake-up fd.
+		_ = l.poller.Wake()
 	}
 }
 
@@ -228,13 +224,15 @@ func (l *Loop) Run() error {
 }
 
 // RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of
-// ready callbacks. With block, it first waits for something to do.
+// ready callbacks. With block, it first waits for something to do (a Stop ends
+// the wait). A Stop made before or during RunOnce is consumed by it.
 func (l *Loop) RunOnce(block bool) error {
 	if err := l.enter(); err != nil {
 		return err
 	}
 	defer l.leave()
 	l.iterate(block)
+	l.stopReq.Store(false)
 	return nil
 }
 
@@ -273,8 +271,10 @@ func (l *Loop) leave() {
 // posted or queued run once more (callbacks they queue, for up to 16 rounds);
 // pending timers are dropped; the poller and its descriptors are released (the
 // fds registered with AddReader/AddWriter belong to the caller and stay open).
-// If Run is active (this is safe from a callback, or any goroutine), Close makes it
-// return and Run releases the loop before returning. Closing twice is a no-op.
+// Safe from a callback, and from any goroutine while Run is active: Close makes
+// Run return, and Run releases the loop before returning. On a loop that is not
+// running, the calling goroutine does that work and acts as the loop goroutine.
+// Closing twice is a no-op.
 func (l *Loop) Close() error {
 	l.stateMu.Lock()
 	if l.closed {
@@ -282,6 +282,7 @@ func (l *Loop) Close() error {
 		return nil
 	}
 	l.closed = true
+	l.closing.Store(true)
 	l.inbox.close()
 	if l.running {
 		l.stateMu.Unlock()
@@ -309,10 +310,8 @@ func (l *Loop) teardown() {
 	l.inLoop = false
 	l.ready.reset()
 	l.timers.reset()
-	l.wakeMu.Lock()
-	l.pollerClosed = true
+	l.io = ioTable{}
 	_ = l.poller.Close()
-	l.wakeMu.Unlock()
 	if l.unsubscribe != nil {
 		l.unsubscribe()
 	}
@@ -353,17 +352,13 @@ func (l *Loop) iterate(block bool) {
 		}
 	}
 	if timeout != 0 || l.poller.Registered() > 0 {
-		events, err := l.poller.Wait(timeout)
-		// Wait drained the wake-up, if any: the next sleep needs a new one.
-		l.sleeping.Store(false)
-		l.wakePending.Store(false)
-		if err != nil {
-			l.onPanic(fmt.Errorf("loop: poller: %w", err))
-		}
+		events := l.wait(timeout)
+		// The wait may have blocked: I/O callbacks schedule timers from a fresh time.
+		l.now = l.monotime()
 		if len(events) > 0 {
 			l.dispatch(events)
+			l.now = l.monotime()
 		}
-		l.now = l.monotime()
 		// Callbacks posted while we waited run in this iteration.
 		budget -= l.inbox.drain(&l.ready, budget)
 	}
@@ -375,6 +370,19 @@ func (l *Loop) iterate(block bool) {
 	if n := min(l.ready.len(), batchSize); n > 0 {
 		l.runReady(n)
 	}
+}
+
+// wait asks the poller for readiness, blocking up to timeout ns (-1: no limit).
+// Every Wait drains a pending wake-up, so both flags are cleared after each one:
+// a wakePending left set with its token gone would swallow the next wake-up.
+func (l *Loop) wait(timeout int64) []poller.Event {
+	events, err := l.poller.Wait(timeout)
+	l.sleeping.Store(false)
+	l.wakePending.Store(false)
+	if err != nil {
+		l.onPanic(fmt.Errorf("loop: poller: %w", err))
+	}
+	return events
 }
 
 // timeout is how long the loop may block: -1 for no limit, 0 for not at all.
@@ -401,9 +409,9 @@ func (l *Loop) spin(timeout int64) int64 {
 		if l.inbox.nonEmpty() || l.stopReq.Load() {
 			return 0
 		}
-		// Level-triggered: what this peek sees, the Wait(0) that follows reports again.
+		// Level-triggered: ready fds this peek sees, the wait that follows reports again.
 		if l.poller.Registered() > 0 {
-			if ev, _ := l.poller.Wait(0); len(ev) > 0 {
+			if len(l.wait(0)) > 0 {
 				return 0
 			}
 		}
@@ -429,9 +437,9 @@ func (l *Loop) runReady(n int) {
 	}
 }
 
-// runTimers runs the due timers in deadline order (scheduling order for equal
-// deadlines). A periodic timer is rescheduled before its callback runs, so the
-// callback may cancel it.
+// runTimers runs the due timers in the order of their deadlines' ticks, and in
+// scheduling order within a tick. A periodic timer is rescheduled before its
+// callback runs, so the callback may cancel it.
 func (l *Loop) runTimers() {
 	defer l.recoverPanic()
 	for l.timers.hasDue() {

@@ -3,10 +3,8 @@
 package latency
 
 import (
-	"cmp"
 	"github.com/loopgen/loop/handwritten/core"
 	"math/bits"
-	"slices"
 )
 
 // Values of timer.list besides a bucket index.
@@ -41,8 +39,6 @@ type wheel struct {
 	head     [wheelLevels * wheelSlots]int32
 	tail     [wheelLevels * wheelSlots]int32
 	occupied [wheelLevels][wheelWords]uint64 // bit set: bucket not empty
-	unsorted [wheelSlots]bool                // a level-0 bucket got a timer out of seq order
-	scratch  []int32                         // reused by sortBucket
 }
 
 func (w *wheel) init() {
@@ -60,7 +56,6 @@ func (w *wheel) reset() {
 		w.head[i], w.tail[i] = -1, -1
 	}
 	clear(w.occupied[:])
-	clear(w.unsorted[:])
 	if len(w.slab) == 0 {
 		w.free = -1
 	}
@@ -118,9 +113,6 @@ func (w *wheel) link(i, b int32) {
 	t.list, t.next, t.prev = b, -1, w.tail[b]
 	if last := w.tail[b]; last >= 0 {
 		w.slab[last].next = i
-		if b < wheelSlots && w.slab[last].seq > t.seq {
-			w.unsorted[b] = true
-		}
 	} else {
 		w.head[b] = i
 		w.occupied[b/wheelSlots][b%wheelSlots/64] |= 1 << (b % wheelSlots % 64)
@@ -159,9 +151,6 @@ func (w *wheel) unlink(i int32) {
 func (w *wheel) emptied(b int32) {
 	w.head[b], w.tail[b] = -1, -1
 	w.occupied[b/wheelSlots][b%wheelSlots/64] &^= 1 << (b % wheelSlots % 64)
-	if b < wheelSlots {
-		w.unsorted[b] = false
-	}
 }
 
 // release returns timer i to the free list; its handles become stale.
@@ -242,14 +231,10 @@ func (w *wheel) setCur(t uint64) {
 		if i < 0 {
 			continue
 		}
-		n := 0
-		for j := i; j >= 0; j = w.slab[j].next {
-			n++
-		}
-		w.count -= n
 		w.emptied(b)
 		for i >= 0 {
 			next := w.slab[i].next
+			w.count-- // place counts it again
 			w.place(i)
 			i = next
 		}
@@ -279,9 +264,6 @@ func (w *wheel) advance(target uint64) {
 
 // expire moves level-0 bucket b, whose tick has come, onto the due list.
 func (w *wheel) expire(b int32) {
-	if w.unsorted[b] {
-		w.sortBucket(b)
-	}
 	n := 0
 	for i := w.head[b]; i >= 0; i = w.slab[i].next {
 		w.slab[i].list = listDue
@@ -298,31 +280,6 @@ func (w *wheel) expire(b int32) {
 	w.count -= n
 	w.dueCount += n
 	w.emptied(b)
-}
-
-// sortBucket restores scheduling order in a level-0 bucket that received
-// cascaded timers after newer ones: equal deadlines fire in the order scheduled.
-func (w *wheel) sortBucket(b int32) {
-	w.scratch = w.scratch[:0]
-	for i := w.head[b]; i >= 0; i = w.slab[i].next {
-		w.scratch = append(w.scratch, i)
-	}
-	slices.SortFunc(w.scratch, func(x, y int32) int {
-		return cmp.Compare(w.slab[x].seq, w.slab[y].seq)
-	})
-	prev := int32(-1)
-	for _, i := range w.scratch {
-		w.slab[i].prev = prev
-		if prev >= 0 {
-			w.slab[prev].next = i
-		} else {
-			w.head[b] = i
-		}
-		prev = i
-	}
-	w.slab[prev].next = -1
-	w.tail[b] = prev
-	w.unsorted[b] = false
 }
 
 // fire takes the first due timer off the due list and returns its callback.

@@ -75,11 +75,6 @@ func (p *Poll) Add(fd int, seq uint32, ev Events) error {
 		p.seqs[i] = seq
 		return nil
 	}
-	// poll(2) would only report POLLNVAL later; refuse a closed fd now, as
-	// epoll_ctl and kevent do.
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-		return os.NewSyscallError("poll", err)
-	}
 	for len(p.index) <= fd {
 		p.index = append(p.index, -1)
 	}
