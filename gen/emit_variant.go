@@ -319,7 +319,8 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		jen.Defer().Add(lf("leave")).Call(),
 		jen.For().Block(
 			lf("iterate").Call(jen.True()),
-			jen.If(lf("stopReq").Dot("Swap").Call(jen.False())).Block(jen.Return(jen.Nil())),
+			jen.Comment("Load first: a Swap writes the cache line that every Post reads."),
+			jen.If(lf("stopReq").Dot("Load").Call().Op("&&").Add(lf("stopReq")).Dot("Swap").Call(jen.False())).Block(jen.Return(jen.Nil())),
 		),
 	)
 
@@ -330,7 +331,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		jen.Defer().Add(lf("leave")).Call(),
 		lf("iterate").Call(jen.Id("block")),
-		lf("stopReq").Dot("Store").Call(jen.False()),
+		jen.If(lf("stopReq").Dot("Load").Call()).Block(lf("stopReq").Dot("Store").Call(jen.False())),
 		jen.Return(jen.Nil()),
 	)
 

@@ -215,7 +215,8 @@ func (l *Loop) Run() error {
 	defer l.leave()
 	for {
 		l.iterate(true)
-		if l.stopReq.Swap(false) {
+		// Load first: a Swap writes the cache line that every Post reads.
+		if l.stopReq.Load() && l.stopReq.Swap(false) {
 			return nil
 		}
 	}
@@ -230,7 +231,9 @@ func (l *Loop) RunOnce(block bool) error {
 	}
 	defer l.leave()
 	l.iterate(block)
-	l.stopReq.Store(false)
+	if l.stopReq.Load() {
+		l.stopReq.Store(false)
+	}
 	return nil
 }
 
