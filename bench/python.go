@@ -1,0 +1,282 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// asyncio and uvloop are measured through bench/python/loopbench.py, run as a
+// subprocess once per repetition: it runs one workload at one scale and
+// prints one JSON line with its own wall, CPU and setup times, so the
+// interpreter's start-up is in none of them.
+
+//go:embed python/loopbench.py
+var loopbenchPy []byte
+
+const (
+	pythonRunTimeout   = 5 * time.Minute  // one repetition; a hang must not hang the bench
+	pythonProbeTimeout = 30 * time.Second // loopbench.py --info
+)
+
+// pythonCandidates are the interpreters looked at, in order: python3 on PATH,
+// then Debian's, where apt-get install python3-uvloop puts uvloop.
+var pythonCandidates = []string{"python3", "/usr/bin/python3"}
+
+// pythonInfo is what loopbench.py --info says about an interpreter.
+type pythonInfo struct {
+	Python      string  `json:"python"`       // version, e.g. "3.11.2"
+	Executable  string  `json:"executable"`   // sys.executable: what runs, past any shim
+	AsyncioLoop string  `json:"asyncio_loop"` // the default loop's class
+	UVLoop      *string `json:"uvloop"`       // version, nil when uvloop does not import
+}
+
+// pythonSystems returns asyncio and uvloop as Systems when a Python 3 (with
+// uvloop, for the second) is found, and a one-line note for each one skipped,
+// naming what is missing and how to get it.
+func pythonSystems() (systems []System, notes []string) {
+	return pythonSystemsFrom(pythonCandidates)
+}
+
+func pythonSystemsFrom(candidates []string) (systems []System, notes []string) {
+	script, err := loopbenchScript()
+	if err != nil {
+		msg := fmt.Sprintf("cannot write loopbench.py: %v", err)
+		return nil, []string{"asyncio: skipped: " + msg, "uvloop: skipped: " + msg}
+	}
+	found, tried := findPythons(candidates, script)
+	triedNote := strings.Join(tried, ", ")
+	if len(found) == 0 {
+		return nil, []string{
+			"asyncio: skipped: no Python 3 found; tried " + triedNote + " (apt-get install python3)",
+			"uvloop: skipped: no Python 3 found; tried " + triedNote + " (apt-get install python3 python3-uvloop)",
+		}
+	}
+
+	// asyncio runs on the interpreter that has uvloop when there is one, so
+	// that asyncio against uvloop compares the loops alone, not two builds
+	// of Python; otherwise on the first Python 3 found.
+	var withUV *pythonInfo
+	for i := range found {
+		if found[i].UVLoop != nil {
+			withUV = &found[i]
+			break
+		}
+	}
+	forAsyncio := found[0]
+	if withUV != nil {
+		forAsyncio = *withUV
+	}
+	systems = append(systems, pythonSystem("asyncio", forAsyncio, script))
+	if withUV != nil {
+		systems = append(systems, pythonSystem("uvloop", *withUV, script))
+	} else {
+		notes = append(notes, "uvloop: skipped: no Python 3 with uvloop found; tried "+triedNote+
+			" (apt-get install python3-uvloop, for /usr/bin/python3)")
+	}
+	return systems, notes
+}
+
+// findPythons probes each candidate and returns the distinct Python 3
+// interpreters found, in order, and what was seen of each candidate, for the
+// notes.
+func findPythons(candidates []string, script string) (found []pythonInfo, tried []string) {
+	seen := map[string]bool{}
+	for _, c := range candidates {
+		path, err := exec.LookPath(c)
+		if err != nil {
+			tried = append(tried, c+" (not found)")
+			continue
+		}
+		info, err := probePython(path, script)
+		if err != nil {
+			tried = append(tried, fmt.Sprintf("%s (%v)", c, err))
+			continue
+		}
+		tried = append(tried, fmt.Sprintf("%s (Python %s, %s)", c, info.Python, uvloopState(info)))
+		if !seen[info.Executable] {
+			seen[info.Executable] = true
+			found = append(found, info)
+		}
+	}
+	return found, tried
+}
+
+func uvloopState(info pythonInfo) string {
+	if info.UVLoop == nil {
+		return "no uvloop"
+	}
+	return "uvloop " + *info.UVLoop
+}
+
+func pythonSystem(name string, info pythonInfo, script string) System {
+	var note string
+	if name == "uvloop" {
+		note = fmt.Sprintf("Python %s (%s), uvloop %s via uvloop.new_event_loop(), debug off",
+			info.Python, info.Executable, *info.UVLoop)
+	} else {
+		note = fmt.Sprintf("Python %s (%s), asyncio default loop (%s), debug off",
+			info.Python, info.Executable, info.AsyncioLoop)
+	}
+	exe := info.Executable
+	return System{
+		Name: name,
+		Kind: "python",
+		Note: note,
+		Run: func(w string, n int) (Result, error) {
+			return runLoopbench(exe, script, name, w, n)
+		},
+	}
+}
+
+// pythonEnv is the environment without what would turn asyncio's debug mode
+// on (the script also calls loop.set_debug(False)).
+func pythonEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "PYTHONASYNCIODEBUG" || k == "PYTHONDEVMODE" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// runPython runs the interpreter on the script with args, bounded by timeout,
+// and returns its stdout. A failure carries the exit status and the first
+// line of stderr.
+func runPython(timeout time.Duration, exe, script string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, append([]string{script}, args...)...)
+	cmd.Env = pythonEnv()
+	cmd.WaitDelay = 5 * time.Second // do not wait forever on pipes a stray child holds
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ctx.Err() == context.DeadlineExceeded {
+		return nil, fmt.Errorf("%s timed out after %v", filepath.Base(script), timeout)
+	}
+	if err != nil {
+		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		if msg == "" {
+			msg = "no message"
+		}
+		return nil, fmt.Errorf("%w: %s", err, msg)
+	}
+	return stdout.Bytes(), nil
+}
+
+func probePython(exe, script string) (pythonInfo, error) {
+	var info pythonInfo
+	out, err := runPython(pythonProbeTimeout, exe, script, "--info")
+	if err != nil {
+		return info, err
+	}
+	if err := json.Unmarshal(lastLine(out), &info); err != nil {
+		return info, fmt.Errorf("bad --info output %q: %v", lastLine(out), err)
+	}
+	if !strings.HasPrefix(info.Python, "3.") {
+		return info, fmt.Errorf("version %s is not Python 3", info.Python)
+	}
+	if info.Executable == "" {
+		info.Executable = exe
+	}
+	return info, nil
+}
+
+// runLoopbench runs one repetition of workload w at scale n on loop ("asyncio"
+// or "uvloop").
+func runLoopbench(exe, script, loop, w string, n int) (Result, error) {
+	out, err := runPython(pythonRunTimeout, exe, script,
+		"--loop", loop, "--workload", w, "--n", fmt.Sprint(n))
+	if err != nil {
+		return Result{}, fmt.Errorf("%s %s n=%d: %w", loop, w, n, err)
+	}
+	var r struct {
+		Unsupported bool     `json:"unsupported"`
+		Ops         *int     `json:"ops"`
+		WallS       *float64 `json:"wall_s"`
+		CPUS        *float64 `json:"cpu_s"`
+		SetupS      *float64 `json:"setup_s"`
+	}
+	if err := json.Unmarshal(lastLine(out), &r); err != nil {
+		return Result{}, fmt.Errorf("%s %s n=%d: bad output %q: %v", loop, w, n, lastLine(out), err)
+	}
+	if r.Unsupported {
+		return Result{}, ErrUnsupported
+	}
+	if r.Ops == nil || r.WallS == nil || r.CPUS == nil || r.SetupS == nil {
+		return Result{}, fmt.Errorf("%s %s n=%d: output lacks a field: %q", loop, w, n, lastLine(out))
+	}
+	return Result{
+		Ops:   *r.Ops,
+		Wall:  seconds(*r.WallS),
+		CPU:   seconds(*r.CPUS),
+		Setup: seconds(*r.SetupS),
+	}, nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		b = b[i+1:]
+	}
+	return b
+}
+
+var (
+	scriptOnce sync.Once
+	scriptPath string
+	scriptErr  error
+)
+
+// loopbenchScript writes the embedded script to the temporary directory once
+// per process, under a name that carries its hash, so that `go run ./bench`
+// works from any directory and runs share one file rather than leave one
+// each.
+func loopbenchScript() (string, error) {
+	scriptOnce.Do(func() {
+		sum := sha256.Sum256(loopbenchPy)
+		path := filepath.Join(os.TempDir(), "loopbench-"+hex.EncodeToString(sum[:6])+".py")
+		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, loopbenchPy) {
+			scriptPath = path
+			return
+		}
+		// Write a private file and rename it into place, so that a
+		// concurrent run never reads a half-written script.
+		f, err := os.CreateTemp(os.TempDir(), "loopbench-*.py.tmp")
+		if err != nil {
+			scriptErr = err
+			return
+		}
+		_, err = f.Write(loopbenchPy)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), path)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			scriptErr = errors.Join(errors.New("writing "+path), err)
+			return
+		}
+		scriptPath = path
+	})
+	return scriptPath, scriptErr
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// pythonFor returns the System named name from pythonSystems, or skips the
+// test with the note that says why it is missing.
+func pythonFor(t *testing.T, name string) System {
+	t.Helper()
+	systems, notes := pythonSystems()
+	for _, s := range systems {
+		if s.Name == name {
+			return s
+		}
+	}
+	for _, n := range notes {
+		if strings.HasPrefix(n, name+":") {
+			t.Skip(n)
+		}
+	}
+	t.Skipf("%s: not found", name)
+	return System{}
+}
+
+func TestPythonSystems(t *testing.T) {
+	const n = 1000
+	wantOps := map[string]int{
+		WorkCallbacks: n,
+		WorkTimers:    n,
+		WorkPosts1:    n,
+		WorkPosts4:    4 * n,
+		WorkTimeouts:  n,
+	}
+	for _, name := range []string{"asyncio", "uvloop"} {
+		t.Run(name, func(t *testing.T) {
+			s := pythonFor(t, name)
+			if s.Kind != "python" || s.Note == "" || !strings.Contains(s.Note, "debug off") {
+				t.Errorf("system %q: kind %q, note %q", s.Name, s.Kind, s.Note)
+			}
+			t.Log(s.Note)
+			for _, w := range []string{WorkCallbacks, WorkTimers, WorkPosts1, WorkPosts4, WorkTimeouts} {
+				r, err := s.Run(w, n)
+				if err != nil {
+					t.Errorf("%s n=%d: %v", w, n, err)
+					continue
+				}
+				if r.Ops != wantOps[w] || r.Wall <= 0 || r.CPU < 0 || r.Setup <= 0 {
+					t.Errorf("%s n=%d: %+v; want %d ops, wall and setup > 0", w, n, r, wantOps[w])
+				}
+				if r.Allocs != 0 || r.Bytes != 0 || r.PeakHeap != 0 {
+					t.Errorf("%s n=%d: %+v; Go memory figures must stay 0 for Python", w, n, r)
+				}
+				if w == WorkTimers && r.Wall < 9e6 { // the last timers are 9 ms out
+					t.Errorf("timers n=%d: all fired in %v, before the 9 ms ones were due", n, r.Wall)
+				}
+			}
+			if _, err := s.Run(WorkMixed, n); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("mixed: err %v, want ErrUnsupported", err)
+			}
+		})
+	}
+}
+
+func TestLoopbenchArgs(t *testing.T) {
+	script, err := loopbenchScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, tried := findPythons(pythonCandidates, script)
+	if len(found) == 0 {
+		t.Skipf("no Python 3 found; tried %s", strings.Join(tried, ", "))
+	}
+	exe := found[0].Executable
+	bad := [][]string{
+		{},
+		{"--loop", "trio", "--workload", "callbacks", "--n", "10"},
+		{"--loop", "asyncio", "--workload", "sockets", "--n", "10"},
+		{"--loop", "asyncio", "--workload", "callbacks", "--n", "0"},
+		{"--loop", "asyncio", "--workload", "callbacks", "--n", "ten"},
+		{"--loop", "asyncio", "--workload", "callbacks"},
+		{"--loop", "asyncio", "--workload", "callbacks", "--n"},
+		{"--loop", "asyncio", "--workload", "callbacks", "--n", "10", "--extra"},
+	}
+	for _, args := range bad {
+		cmd := exec.Command(exe, append([]string{script}, args...)...)
+		cmd.Env = pythonEnv()
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 2 {
+			t.Errorf("%q: err %v, want exit status 2", args, err)
+		}
+		msg := strings.TrimSuffix(stderr.String(), "\n")
+		if msg == "" || strings.Contains(msg, "\n") || stdout.Len() != 0 {
+			t.Errorf("%q: stderr %q, stdout %q; want one line on stderr only", args, stderr.String(), stdout.String())
+		}
+	}
+
+	// An interpreter without uvloop, asked for uvloop, exits 3.
+	for _, info := range found {
+		if info.UVLoop != nil {
+			continue
+		}
+		_, err = runLoopbench(info.Executable, script, "uvloop", WorkCallbacks, 10)
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(err.Error(), "uvloop not installed") {
+			t.Errorf("uvloop on %s, which lacks it: err %v, want exit status 3 and \"uvloop not installed\"", info.Executable, err)
+		}
+		break
+	}
+}
+
+func TestPythonSystemsMissing(t *testing.T) {
+	systems, notes := pythonSystemsFrom([]string{"/nonexistent/python3"})
+	if len(systems) != 0 {
+		t.Errorf("systems %v from a missing interpreter", systems)
+	}
+	if len(notes) != 2 || !strings.HasPrefix(notes[0], "asyncio: skipped: ") || !strings.HasPrefix(notes[1], "uvloop: skipped: ") {
+		t.Fatalf("notes %q; want one for asyncio and one for uvloop", notes)
+	}
+	for _, n := range notes {
+		if strings.Contains(n, "\n") || !strings.Contains(n, "apt-get install") {
+			t.Errorf("note %q: want one line that says how to get what is missing", n)
+		}
+	}
+}
