@@ -1,20 +1,255 @@
-// Command bench will run the scaling analysis of
-// ../shared/reference/pyloop-scaling-analysis.md against every variant and
-// the baselines. Until that lands (the bench issue), it says so; the
-// testing.B benchmarks beside it already measure each variant:
+// Command bench runs the scaling analysis of
+// ../shared/reference/pyloop-scaling-analysis.md for every generated loop
+// variant, side by side with the floors (a bare ring, a bare wheel), Go
+// baselines (chan func(), a mutex-guarded slice, time.AfterFunc, a
+// container/heap loop) and, when a Python 3 is present, asyncio and uvloop.
+// It prints a Markdown report on stdout and progress on stderr:
 //
-//	go test -run '^$' -bench . -benchmem ./bench
+//	go run ./bench                    # the default run, about two minutes
+//	go run ./bench -quick             # small scales, one repetition
+//	go run ./bench -out report/       # also report.md and one SVG plot per workload
+//	go run ./bench -workload timers,timeouts -systems balanced,heap,asyncio
+//
+// For benchstat, the same workloads run as testing.B benchmarks:
+//
+//	go test -run '^$' -bench Workload -benchmem ./bench
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 )
 
+// plan is one workload of the analysis and the scales it runs at.
+type plan struct {
+	workload string
+	title    string
+	scales   []int
+	// perOp names what one op is, for the tables.
+	perOp string
+	// cpuBound: compare systems on CPU time per op rather than wall time
+	// (timers spend most of their wall time waiting for deadlines).
+	cpuBound bool
+}
+
+var plans = []plan{
+	{WorkCallbacks, "Callback scheduling", []int{1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000}, "callback", false},
+	{WorkTimers, "Timer scheduling", []int{100, 500, 1_000, 2_500, 5_000, 10_000, 100_000}, "timer", true},
+	{WorkPosts1, "Cross-goroutine posts, 1 producer", []int{1_000, 10_000, 100_000, 1_000_000}, "post", false},
+	{WorkPosts4, "Cross-goroutine posts, 4 producers (N each)", []int{1_000, 10_000, 100_000, 250_000}, "post", false},
+	{WorkTimeouts, "Timeouts that mostly never fire (95% cancelled)", []int{10_000, 1_000_000}, "timer", false},
+	{WorkMixed, "Mixed: socketpair I/O while timers and posts arrive", []int{1_000, 10_000, 100_000}, "message", false},
+}
+
+// options are the command line.
+type options struct {
+	reps      int
+	warmup    bool
+	quick     bool
+	workloads []string
+	systems   []string
+	out       string
+}
+
 func main() {
-	flag.Bool("quick", false, "small scales, one repetition (accepted now, used once the analysis lands)")
-	flag.Parse()
-	fmt.Println("loop bench: the scaling analysis is not built yet (see the bench issue); per-variant benchmarks: go test -run '^$' -bench . -benchmem ./bench")
-	os.Exit(0)
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	reps := fs.Int("reps", 5, "repetitions per system, workload and scale (after one warm-up)")
+	full := fs.Bool("full", false, "a longer, tighter run: 15 repetitions unless -reps is given")
+	quick := fs.Bool("quick", false, "the two smallest scales of each workload, one repetition, no warm-up (for CI and a first look)")
+	workloads := fs.String("workload", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ", "))
+	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, floor, baseline, python")
+	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	o := options{reps: *reps, warmup: true, quick: *quick, out: *out}
+	repsSet := false
+	fs.Visit(func(f *flag.Flag) { repsSet = repsSet || f.Name == "reps" })
+	if *full && !repsSet {
+		o.reps = 15
+	}
+	if o.quick {
+		o.reps, o.warmup = 1, false
+	}
+	if o.reps < 1 {
+		return fmt.Errorf("-reps %d: want at least 1", o.reps)
+	}
+	var err error
+	if o.workloads, err = pick("workload", *workloads, workloadNames(), nil); err != nil {
+		return err
+	}
+	all, notes := allSystems()
+	var names, kinds []string
+	for _, s := range all {
+		names = append(names, s.Name)
+		kinds = append(kinds, s.Kind)
+	}
+	if o.systems, err = pick("system", *systems, names, kinds); err != nil {
+		return err
+	}
+	var chosen []System
+	for _, s := range all {
+		if slices.Contains(o.systems, s.Name) || slices.Contains(o.systems, s.Kind) {
+			chosen = append(chosen, s)
+		}
+	}
+	res := measureAll(o, chosen, stderr)
+	rep := newReport(o, chosen, notes, res)
+	if err := rep.write(stdout); err != nil {
+		return err
+	}
+	if o.out != "" {
+		return writeOut(o.out, rep)
+	}
+	return nil
+}
+
+// allSystems lists everything that can be measured here, and notes on what
+// was skipped and why.
+func allSystems() ([]System, []string) {
+	var systems []System
+	systems = append(systems, variantSystems()...)
+	systems = append(systems, floorSystems()...)
+	systems = append(systems, baselineSystems()...)
+	py, notes := pythonSystems()
+	systems = append(systems, py...)
+	return systems, notes
+}
+
+func workloadNames() []string {
+	var names []string
+	for _, p := range plans {
+		names = append(names, p.workload)
+	}
+	return names
+}
+
+// pick parses a comma-separated selection; empty selects every name.
+func pick(what, list string, names, aliases []string) ([]string, error) {
+	if list == "" {
+		return names, nil
+	}
+	var out []string
+	for _, x := range strings.Split(list, ",") {
+		x = strings.TrimSpace(x)
+		if !slices.Contains(names, x) && !slices.Contains(aliases, x) {
+			return nil, fmt.Errorf("unknown %s %q (known: %s)", what, x, strings.Join(names, ", "))
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// key identifies the repetitions of one system on one workload at one scale.
+type key struct {
+	workload, system string
+	n                int
+}
+
+// results holds every measured repetition, and the errors met.
+type results struct {
+	runs   map[key][]Result
+	errs   map[key]error
+	took   time.Duration
+	ranFor map[string][]int // workload -> scales actually run
+}
+
+// scalesFor is the scales of p that this run uses.
+func scalesFor(o options, p plan) []int {
+	if o.quick {
+		return p.scales[:min(2, len(p.scales))]
+	}
+	return p.scales
+}
+
+// measureAll runs the plan: per workload and scale, a warm-up round, then
+// the repetitions, each round visiting every system in a rotated order so
+// that drift on a shared machine hits all systems alike.
+func measureAll(o options, systems []System, progress io.Writer) results {
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
+	rounds := o.reps
+	if o.warmup {
+		rounds++
+	}
+	total := 0
+	for _, p := range plans {
+		if slices.Contains(o.workloads, p.workload) {
+			total += len(scalesFor(o, p)) * rounds * len(systems)
+		}
+	}
+	done := 0
+	start := time.Now()
+	for _, p := range plans {
+		if !slices.Contains(o.workloads, p.workload) {
+			continue
+		}
+		for _, n := range scalesFor(o, p) {
+			res.ranFor[p.workload] = append(res.ranFor[p.workload], n)
+			for round := range rounds {
+				warm := o.warmup && round == 0
+				for i := range systems {
+					s := systems[(i+round)%len(systems)]
+					k := key{p.workload, s.Name, n}
+					done++
+					if _, failed := res.errs[k]; failed {
+						continue
+					}
+					r, err := s.Run(p.workload, n)
+					switch {
+					case errors.Is(err, ErrUnsupported):
+						res.errs[k] = err
+					case err != nil:
+						res.errs[k] = err
+						fmt.Fprintf(progress, "bench: %s %s n=%d: %v\n", s.Name, p.workload, n, err)
+					case !warm:
+						res.runs[k] = append(res.runs[k], r)
+					}
+				}
+				elapsed := time.Since(start)
+				eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done))
+				fmt.Fprintf(progress, "\rbench: %3d%%  %-9s n=%-9d round %d/%d  elapsed %-6s left ~%-6s ",
+					100*done/total, p.workload, n, round+1, rounds, elapsed.Round(time.Second), eta.Round(time.Second))
+			}
+		}
+	}
+	res.took = time.Since(start)
+	fmt.Fprintf(progress, "\rbench: done in %s%s\n", res.took.Round(time.Second), strings.Repeat(" ", 60))
+	return res
+}
+
+// writeOut writes report.md and the plots into dir.
+func writeOut(dir string, rep *report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(dir, "report.md"))
+	if err != nil {
+		return err
+	}
+	if err := rep.write(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return rep.plots(dir)
 }

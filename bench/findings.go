@@ -1,0 +1,230 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"time"
+)
+
+// target is one of the bench issue's goals: on workload, the default
+// variant's cost per op is at least `min` times lower than other's (or, for
+// a floor, at most `within` times the floor's), at every scale or at one.
+type target struct {
+	workload string
+	other    string
+	min      float64 // other/default >= min
+	within   float64 // default/other <= within (floors)
+	atN      int     // 0: every scale measured
+	text     string
+}
+
+var targets = []target{
+	{workload: WorkCallbacks, other: "floor-ring", within: 2.5, text: "callbacks within 2.5x of a bare ring"},
+	{workload: WorkCallbacks, other: "asyncio", min: 100, text: "callbacks ≥100x asyncio"},
+	{workload: WorkCallbacks, other: "uvloop", min: 50, text: "callbacks ≥50x uvloop"},
+	{workload: WorkCallbacks, other: "chan", min: 4, text: "callbacks ≥4x a chan func() loop"},
+	{workload: WorkTimers, other: "asyncio", min: 50, text: "CPU per timer ≥50x lower than asyncio"},
+	{workload: WorkTimers, other: "uvloop", min: 30, text: "CPU per timer ≥30x lower than uvloop"},
+	{workload: WorkTimers, other: "heap", min: 8, text: "CPU per timer ≥8x lower than a container/heap loop"},
+	{workload: WorkTimers, other: "afterfunc", min: 20, text: "CPU per timer ≥20x lower than time.AfterFunc"},
+	{workload: WorkTimeouts, other: "afterfunc", min: 10, atN: 1_000_000, text: "timeouts ≥10x time.AfterFunc+Stop at 1M"},
+	{workload: WorkPosts1, other: "chan", min: 3, text: "posts ≥3x a chan func() loop"},
+}
+
+func planOf(workload string) plan {
+	for _, p := range plans {
+		if p.workload == workload {
+			return p
+		}
+	}
+	return plan{}
+}
+
+// findings prints what the data say, computed from it: throughput ranges,
+// flatness, speedup ranges against each peer, the targets, and what
+// specialization bought.
+func (r *report) findings(w io.Writer) {
+	fmt.Fprintf(w, "## Key findings\n\n")
+	if len(r.stats) == 0 {
+		fmt.Fprintf(w, "Nothing was measured.\n\n")
+		return
+	}
+	for _, p := range plans {
+		def := r.stats[p.workload][r.def]
+		if len(def) == 0 {
+			continue
+		}
+		lo, hi := math.Inf(1), 0.0
+		for _, st := range def {
+			lo, hi = math.Min(lo, st.opsPerSec()), math.Max(hi, st.opsPerSec())
+		}
+		first, last := def[0], def[len(def)-1]
+		fmt.Fprintf(w, "**%s** (%s): %s does %s–%s %ss/s; from N=%s to N=%s its throughput changes by %+.0f%%",
+			p.title, p.workload, r.def, count(int(lo)), count(int(hi)), p.perOp, count(first.n), count(last.n),
+			100*(last.opsPerSec()/first.opsPerSec()-1))
+		if p.cpuBound {
+			fmt.Fprintf(w, "; CPU per %s %.3f–%.3f µs", p.perOp, micros(time.Duration(minPerOp(def, true))), micros(time.Duration(maxPerOp(def, true))))
+		}
+		fmt.Fprintf(w, ".\n")
+		for _, s := range r.systems {
+			if s.Name == r.def {
+				continue
+			}
+			lo, hi, n := r.speedupRange(p, s.Name)
+			if n == 0 {
+				continue
+			}
+			fmt.Fprintf(w, "- vs %s (%s): %s\n", s.Name, s.Kind, speedupWords(lo, hi, r.def))
+		}
+		if best, ok := r.bestVariant(p); ok && best != r.def {
+			bs := r.stats[p.workload][best]
+			fmt.Fprintf(w, "- fastest variant here: %s (%.3f µs per %s at N=%s, against %.3f for %s)\n",
+				best, micros(bs[len(bs)-1].perOp(p.cpuBound)), p.perOp, count(bs[len(bs)-1].n), micros(last.perOp(p.cpuBound)), r.def)
+		}
+		if _, ok := r.stats[p.workload]["generic"]; ok {
+			best, _ := r.bestVariant(p)
+			lo, hi, _ := r.speedupRangeOf(p, best, "generic")
+			verdict := "meets"
+			if lo < 1.3 {
+				verdict = "misses"
+			}
+			fmt.Fprintf(w, "- specialization: %s vs the generic build: %s (%s the 1.3x goal)\n", best, speedupWords(lo, hi, best), verdict)
+		}
+		fmt.Fprintln(w)
+	}
+	r.targetTable(w)
+}
+
+// speedupRange is the min and max over scales of other's cost per op divided
+// by the default's, and how many scales both measured.
+func (r *report) speedupRange(p plan, other string) (lo, hi float64, n int) {
+	return r.speedupRangeOf(p, r.def, other)
+}
+
+func (r *report) speedupRangeOf(p plan, sys, other string) (lo, hi float64, n int) {
+	lo, hi = math.Inf(1), 0
+	for _, st := range r.stats[p.workload][sys] {
+		if o, ok := r.at(p.workload, other, st.n); ok {
+			x := ratio(o.perOp(p.cpuBound), st.perOp(p.cpuBound))
+			lo, hi, n = math.Min(lo, x), math.Max(hi, x), n+1
+		}
+	}
+	return lo, hi, n
+}
+
+func speedupWords(lo, hi float64, sys string) string {
+	switch {
+	case lo >= 1:
+		return fmt.Sprintf("%s is %.1f–%.1fx faster", sys, lo, hi)
+	case hi <= 1:
+		return fmt.Sprintf("%s is %.1f–%.1fx slower", sys, 1/hi, 1/lo)
+	default:
+		return fmt.Sprintf("from %.1fx slower to %.1fx faster, by scale", 1/lo, hi)
+	}
+}
+
+// bestVariant is the variant (or generic build) with the lowest cost per op
+// at the largest scale every variant ran.
+func (r *report) bestVariant(p plan) (string, bool) {
+	best, bestCost := "", 0.0
+	for _, s := range r.systems {
+		if s.Kind != "variant" {
+			continue
+		}
+		sts := r.stats[p.workload][s.Name]
+		if len(sts) == 0 {
+			continue
+		}
+		c := float64(sts[len(sts)-1].perOp(p.cpuBound))
+		if best == "" || c < bestCost {
+			best, bestCost = s.Name, c
+		}
+	}
+	return best, best != ""
+}
+
+func minPerOp(sts []stat, cpu bool) (d float64) {
+	d = math.Inf(1)
+	for _, s := range sts {
+		d = math.Min(d, float64(s.perOp(cpu)))
+	}
+	return d
+}
+
+func maxPerOp(sts []stat, cpu bool) (d float64) {
+	for _, s := range sts {
+		d = math.Max(d, float64(s.perOp(cpu)))
+	}
+	return d
+}
+
+// targetTable checks the issue's goals against the measurements.
+func (r *report) targetTable(w io.Writer) {
+	fmt.Fprintf(w, "### Targets\n\n| goal | measured | verdict |\n|---|---|---|\n")
+	for _, t := range targets {
+		p := planOf(t.workload)
+		if _, ran := r.stats[t.workload]; !ran {
+			continue
+		}
+		var got []float64
+		for _, st := range r.stats[t.workload][r.def] {
+			if t.atN != 0 && st.n != t.atN {
+				continue
+			}
+			if o, ok := r.at(t.workload, t.other, st.n); ok {
+				got = append(got, ratio(o.perOp(p.cpuBound), st.perOp(p.cpuBound)))
+			}
+		}
+		if len(got) == 0 {
+			fmt.Fprintf(w, "| %s | not measured (%s not in this run) | – |\n", t.text, t.other)
+			continue
+		}
+		lo, hi := slices.Min(got), slices.Max(got)
+		var measured string
+		var ok bool
+		if t.within > 0 {
+			measured = fmt.Sprintf("%.2f–%.2fx the floor's cost", 1/hi, 1/lo)
+			ok = 1/lo <= t.within
+		} else {
+			measured = fmt.Sprintf("%.1f–%.1fx", lo, hi)
+			ok = lo >= t.min
+		}
+		fmt.Fprintf(w, "| %s | %s | %s |\n", t.text, measured, verdict(ok))
+	}
+	r.flatness(w, WorkCallbacks, 10_000, 1_000_000, "callbacks flat: ops/s at 1M within 15% of 10k", false)
+	r.flatness(w, WorkTimers, 1_000, 100_000, "timers flat: CPU per timer at 100k within 15% of 1k", true)
+	fmt.Fprintln(w)
+}
+
+func (r *report) flatness(w io.Writer, workload string, from, to int, text string, cpu bool) {
+	a, ok1 := r.at(workload, r.def, from)
+	b, ok2 := r.at(workload, r.def, to)
+	if !ok1 || !ok2 {
+		if _, ran := r.stats[workload]; ran {
+			fmt.Fprintf(w, "| %s | not measured (N=%s and N=%s both needed) | – |\n", text, count(from), count(to))
+		}
+		return
+	}
+	change := ratio(b.perOp(cpu), a.perOp(cpu)) - 1
+	fmt.Fprintf(w, "| %s | cost per op %+.0f%% | %s |\n", text, 100*change, verdict(math.Abs(change) <= 0.15))
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// names lists the systems that have data for workload, in report order.
+func (r *report) names(workload string) []string {
+	var out []string
+	for _, s := range r.systems {
+		if len(r.stats[workload][s.Name]) > 0 {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}

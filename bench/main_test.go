@@ -1,0 +1,77 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestQuickRunWritesTheReport(t *testing.T) {
+	var out, progress bytes.Buffer
+	dir := t.TempDir()
+	args := []string{"-quick", "-workload", "callbacks,timers", "-systems", "variant,floor-ring,chan", "-out", dir}
+	if err := run(args, &out, &progress); err != nil {
+		t.Fatalf("run: %v\n%s", err, progress.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"# Loop scaling analysis", "## Key findings", "### Targets",
+		"## Callback scheduling", "## Timer scheduling",
+		"### balanced", "### floor-ring", "### chan",
+		"### Speedup of balanced by scale", "| 1,000 |",
+		"callbacks within 2.5x of a bare ring",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(report, "## Cross-goroutine posts") {
+		t.Error("report has a workload that -workload left out")
+	}
+	if !strings.Contains(progress.String(), "done in") {
+		t.Errorf("no progress on stderr: %q", progress.String())
+	}
+	saved, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil || !bytes.Contains(saved, []byte("## Key findings")) {
+		t.Fatalf("report.md: %v", err)
+	}
+	for _, w := range []string{"callbacks", "timers"} {
+		svg, err := os.ReadFile(filepath.Join(dir, w+".svg"))
+		if err != nil || !bytes.Contains(svg, []byte("<svg")) {
+			t.Fatalf("%s.svg: %v", w, err)
+		}
+	}
+}
+
+func TestBadFlagsAreRejectedBeforeAnyWork(t *testing.T) {
+	for _, args := range [][]string{
+		{"-workload", "nope"},
+		{"-systems", "nope"},
+		{"-reps", "0"},
+		{"extra"},
+	} {
+		var out, progress bytes.Buffer
+		if err := run(args, &out, &progress); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+		if out.Len() != 0 {
+			t.Errorf("%q: wrote a report", args)
+		}
+	}
+}
+
+func TestMedianAndCount(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median odd = %v", got)
+	}
+	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
+		t.Errorf("median even = %v", got)
+	}
+	for n, want := range map[int]string{1: "1", 1000: "1,000", 1234567: "1,234,567", 100: "100"} {
+		if got := count(n); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

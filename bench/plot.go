@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// plots writes one SVG per workload: ops/s against N (log x), a line per
+// system.
+func (r *report) plots(dir string) error {
+	for _, p := range plans {
+		names := r.names(p.workload)
+		if len(names) == 0 {
+			continue
+		}
+		pl := plot.New()
+		pl.Title.Text = p.title
+		pl.X.Label.Text = "N"
+		pl.Y.Label.Text = p.perOp + "s per second"
+		pl.X.Scale = plot.LogScale{}
+		pl.X.Tick.Marker = plot.LogTicks{Prec: -1}
+		pl.Y.Scale = plot.LogScale{}
+		pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		pl.Legend.Top = true
+		var lines []any
+		for _, name := range names {
+			var pts plotter.XYs
+			for _, st := range r.stats[p.workload][name] {
+				pts = append(pts, plotter.XY{X: float64(st.n), Y: st.opsPerSec()})
+			}
+			lines = append(lines, name, pts)
+		}
+		if err := plotutil.AddLinePoints(pl, lines...); err != nil {
+			return fmt.Errorf("plot %s: %w", p.workload, err)
+		}
+		if err := pl.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, p.workload+".svg")); err != nil {
+			return fmt.Errorf("plot %s: %w", p.workload, err)
+		}
+	}
+	return nil
+}

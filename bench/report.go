@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/loopgen/loop/generated/all"
+)
+
+// stat summarizes the repetitions of one system on one workload at one scale.
+type stat struct {
+	n                int
+	wall, cpu        time.Duration // medians
+	wallMin, wallMax time.Duration
+	ops              int
+	allocs, bytes    float64 // per op, medians
+	peakHeap         uint64  // largest seen
+	setup            time.Duration
+}
+
+// opsPerSec is throughput from the median wall time.
+func (s stat) opsPerSec() float64 { return float64(s.ops) / s.wall.Seconds() }
+
+// perOp is the median cost of one op, wall or CPU.
+func (s stat) perOp(cpu bool) time.Duration {
+	if cpu {
+		return s.cpu / time.Duration(max(s.ops, 1))
+	}
+	return s.wall / time.Duration(max(s.ops, 1))
+}
+
+func median[T int64 | float64 | time.Duration](xs []T) T {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func summarize(n int, rs []Result) stat {
+	st := stat{n: n, ops: rs[0].Ops}
+	var wall, cpu, setup []time.Duration
+	var allocs, bytes []float64
+	for _, r := range rs {
+		wall = append(wall, r.Wall)
+		cpu = append(cpu, r.CPU)
+		setup = append(setup, r.Setup)
+		ops := float64(max(r.Ops, 1))
+		allocs = append(allocs, float64(r.Allocs)/ops)
+		bytes = append(bytes, float64(r.Bytes)/ops)
+		st.peakHeap = max(st.peakHeap, r.PeakHeap)
+	}
+	st.wall, st.cpu, st.setup = median(wall), median(cpu), median(setup)
+	st.wallMin, st.wallMax = slices.Min(wall), slices.Max(wall)
+	st.allocs, st.bytes = median(allocs), median(bytes)
+	return st
+}
+
+// report is the analysis, ready to print.
+type report struct {
+	o       options
+	systems []System
+	notes   []string
+	res     results
+	stats   map[string]map[string][]stat // workload -> system -> by scale
+	def     string                       // the default variant's name
+}
+
+func newReport(o options, systems []System, notes []string, res results) *report {
+	r := &report{o: o, systems: systems, notes: notes, res: res, stats: map[string]map[string][]stat{}}
+	for _, v := range all.Variants {
+		if v.Default {
+			r.def = v.Name
+		}
+	}
+	for _, p := range plans {
+		for _, s := range systems {
+			for _, n := range res.ranFor[p.workload] {
+				if rs := res.runs[key{p.workload, s.Name, n}]; len(rs) > 0 {
+					if r.stats[p.workload] == nil {
+						r.stats[p.workload] = map[string][]stat{}
+					}
+					r.stats[p.workload][s.Name] = append(r.stats[p.workload][s.Name], summarize(n, rs))
+				}
+			}
+		}
+	}
+	return r
+}
+
+// at returns the stat of system on workload at scale n.
+func (r *report) at(workload, system string, n int) (stat, bool) {
+	for _, s := range r.stats[workload][system] {
+		if s.n == n {
+			return s, true
+		}
+	}
+	return stat{}, false
+}
+
+func (r *report) write(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	r.header(bw)
+	r.findings(bw)
+	for _, p := range plans {
+		if r.stats[p.workload] != nil {
+			r.section(bw, p)
+		}
+	}
+	r.method(bw)
+	return bw.Flush()
+}
+
+func (r *report) header(w io.Writer) {
+	fmt.Fprintf(w, "# Loop scaling analysis\n\n")
+	fmt.Fprintf(w, "**Date**: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "**Machine**: %s, %d CPUs (GOMAXPROCS %d), %s/%s  \n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "**Go**: %s  \n", runtime.Version())
+	mode := fmt.Sprintf("%d repetitions after a warm-up", r.o.reps)
+	if r.o.quick {
+		mode = "-quick: the two smallest scales, one repetition, no warm-up (a first look, not a measurement)"
+	}
+	fmt.Fprintf(w, "**Run**: %s; took %s  \n", mode, r.res.took.Round(time.Second))
+	fmt.Fprintf(w, "**Default variant**: %s\n\n", r.def)
+	fmt.Fprintf(w, "## Systems\n\n| system | kind | configuration |\n|---|---|---|\n")
+	for _, s := range r.systems {
+		fmt.Fprintf(w, "| %s | %s | %s |\n", s.Name, s.Kind, s.Note)
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(w, "\n- %s", n)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w)
+}
+
+func (r *report) section(w io.Writer, p plan) {
+	fmt.Fprintf(w, "## %s\n\n", p.title)
+	for _, s := range r.systems {
+		sts := r.stats[p.workload][s.Name]
+		if len(sts) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "### %s\n\n", s.Name)
+		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | allocs/op | B/op | peak heap |\n")
+		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|\n")
+		base := sts[0].opsPerSec()
+		for _, st := range sts {
+			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %.3f | %.3f | %.0f%% | %.2f | %.1f | %s |\n",
+				count(st.n), dur(st.wall), dur(st.wallMin), dur(st.wallMax), count(int(st.opsPerSec())),
+				micros(st.perOp(false)), micros(st.perOp(true)), 100*st.opsPerSec()/base,
+				st.allocs, st.bytes, bytesize(st.peakHeap))
+		}
+		fmt.Fprintln(w)
+	}
+	r.speedups(w, p)
+}
+
+// speedups prints, per scale, how many times less the default variant spends
+// per op than each other system (wall time, or CPU time for timers).
+func (r *report) speedups(w io.Writer, p plan) {
+	if len(r.stats[p.workload][r.def]) == 0 {
+		return
+	}
+	var others []string
+	for _, s := range r.systems {
+		if s.Name != r.def && len(r.stats[p.workload][s.Name]) > 0 {
+			others = append(others, s.Name)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	basis := "wall time"
+	if p.cpuBound {
+		basis = "CPU time"
+	}
+	fmt.Fprintf(w, "### Speedup of %s by scale\n\n", r.def)
+	fmt.Fprintf(w, "Other system's %s per %s ÷ %s's: above 1, %s is faster; for a floor, the figure says how far above the floor %s is (below 1).\n\n", basis, p.perOp, r.def, r.def, r.def)
+	fmt.Fprintf(w, "| N | vs %s |\n|---|%s\n", strings.Join(others, " | vs "), strings.Repeat("---|", len(others)))
+	for _, st := range r.stats[p.workload][r.def] {
+		fmt.Fprintf(w, "| %s |", count(st.n))
+		for _, o := range others {
+			if ost, ok := r.at(p.workload, o, st.n); ok {
+				fmt.Fprintf(w, " %.2fx |", ratio(ost.perOp(p.cpuBound), st.perOp(p.cpuBound)))
+			} else {
+				fmt.Fprintf(w, " – |")
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w)
+}
+
+func (r *report) method(w io.Writer) {
+	fmt.Fprintf(w, "## Method\n\n")
+	fmt.Fprintf(w, "- Each system, workload and scale runs once as a warm-up (discarded), then %d times; every round visits the systems in a rotated order, so drift on a shared machine hits them alike. Tables show the median, with the fastest and slowest repetition.\n", r.o.reps)
+	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or starting the interpreter) is not. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
+	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is HeapAlloc after it.\n")
+	fmt.Fprintf(w, "- Our variants are driven through the core.Loop interface (one interface call per scheduling call); callbacks are called directly.\n")
+	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads; timers with a 0 ms delay are CallSoon in our API and call_later(0) in Python.\n")
+	fmt.Fprintf(w, "- Reproduce: `go run ./bench` (add `-out DIR` for report.md and plots); `go test -run '^$' -bench Workload -benchmem ./bench` for benchstat.\n")
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if name, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(name), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(max(b, 1)) }
+
+func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func dur(d time.Duration) string {
+	switch {
+	case d >= time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d >= time.Millisecond:
+		return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.1fµs", micros(d))
+	}
+}
+
+// count writes n with thousands separators, as the reference report does.
+func count(n int) string {
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func bytesize(n uint64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
+	}
+}
