@@ -1,0 +1,298 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// The floors: the bare data structures a loop is built around, with no loop
+// around them, so that every figure can be read against the physical limit.
+
+func floorSystems() []System {
+	return []System{
+		{
+			Name: "floor-ring",
+			Kind: "floor",
+			Note: fmt.Sprintf("bare power-of-two ring of func values (initial capacity %d, doubling when full, "+
+				"mask kept in a field), push n then pop+call n; no loop", floorRingDepth),
+			Run: runFloorRing,
+		},
+		{
+			Name: "floor-wheel",
+			Kind: "floor",
+			Note: fmt.Sprintf("bare hierarchical timing wheel (%d slots x %d levels, 1 ms tick, intrusive slab, "+
+				"O(1) unlink, no handle generations) under a virtual clock advanced 1 ms at a time; no loop",
+				fwSlots, fwLevels),
+			Run: runFloorWheel,
+		},
+	}
+}
+
+// floorRingDepth is the floor ring's initial capacity: the default
+// (balanced) variant's queue_depth, so both grow alike.
+const floorRingDepth = 4096
+
+// floorRing is a FIFO of func values in a power-of-two buffer, as a loop's
+// ready queue is: head and tail count pops and pushes since the start.
+type floorRing struct {
+	buf  []func()
+	mask uint64 // len(buf)-1; changes only when the ring grows
+	head uint64
+	tail uint64
+}
+
+func newFloorRing(depth int) *floorRing {
+	return &floorRing{buf: make([]func(), depth), mask: uint64(depth - 1)}
+}
+
+func (r *floorRing) push(fn func()) {
+	if r.tail-r.head == uint64(len(r.buf)) {
+		r.grow()
+	}
+	r.buf[r.tail&r.mask] = fn
+	r.tail++
+}
+
+// pop removes the oldest func; the ring must not be empty. The slot is
+// cleared so that the ring does not keep the func's closure alive.
+func (r *floorRing) pop() func() {
+	i := r.head & r.mask
+	fn := r.buf[i]
+	r.buf[i] = nil
+	r.head++
+	return fn
+}
+
+func (r *floorRing) grow() {
+	n := len(r.buf)
+	buf := make([]func(), 2*n)
+	h := int(r.head & r.mask)
+	copy(buf, r.buf[h:])
+	copy(buf[n-h:], r.buf[:h])
+	r.buf, r.mask = buf, uint64(2*n-1)
+	r.head, r.tail = 0, uint64(n)
+}
+
+func runFloorRing(w string, n int) (Result, error) {
+	if w != WorkCallbacks {
+		return Result{}, ErrUnsupported
+	}
+	if err := checkScale(n); err != nil {
+		return Result{}, err
+	}
+	var (
+		r   *floorRing
+		ran int
+		fn  func()
+	)
+	setup := func() error {
+		r = newFloorRing(floorRingDepth)
+		fn = func() { ran++ }
+		return nil
+	}
+	span := func() (int, error) {
+		for range n {
+			r.push(fn)
+		}
+		for r.head != r.tail {
+			r.pop()()
+		}
+		return ran, nil
+	}
+	return measure(setup, span, nil)
+}
+
+// The floor wheel's geometry: that of the default variant.
+const (
+	fwSlots  = 64
+	fwBits   = 6 // log2(fwSlots)
+	fwMask   = fwSlots - 1
+	fwLevels = 4
+	fwTick   = 1_000_000 // ns: 1 ms
+	// fwHorizon is how many ticks ahead of the current one a timer may be.
+	fwHorizon = 1 << (fwBits * fwLevels)
+)
+
+// fwTimer is one slab entry. Entries are linked into their bucket's list, or
+// into the free list, through next and prev (slab indices, -1 ends a list).
+type fwTimer struct {
+	fn     func()
+	tick   uint64 // the tick it fires at
+	next   int32
+	prev   int32
+	bucket int32 // level*fwSlots + slot while scheduled
+}
+
+// floorWheel is a bare hierarchical timing wheel: bucket lists in an
+// intrusive slab, a free list, cascading on level boundaries. It has what the
+// workloads need and nothing else: handles are bare slab indices (no
+// generations, so a handle must not be used after its timer fired or was
+// cancelled), timers fire in no set order within a tick, a callback must not
+// schedule timers, and deadlines past the horizon (about 4.7 h) panic.
+type floorWheel struct {
+	slab []fwTimer
+	free int32
+	cur  uint64 // the virtual clock, in ticks: the next tick to fire
+	head [fwLevels * fwSlots]int32
+}
+
+func newFloorWheel() *floorWheel {
+	w := &floorWheel{free: -1}
+	for i := range w.head {
+		w.head[i] = -1
+	}
+	return w
+}
+
+// schedule adds fn to fire delay ticks from now (the current tick).
+func (w *floorWheel) schedule(delay uint64, fn func()) int32 {
+	i := w.free
+	if i >= 0 {
+		w.free = w.slab[i].next
+	} else {
+		w.slab = append(w.slab, fwTimer{})
+		i = int32(len(w.slab) - 1)
+	}
+	t := &w.slab[i]
+	t.fn, t.tick = fn, w.cur+delay
+	w.place(i)
+	return i
+}
+
+// place links timer i into the bucket its tick belongs in, relative to cur:
+// the level is that of the highest 6-bit digit in which tick and cur differ.
+func (w *floorWheel) place(i int32) {
+	t := &w.slab[i]
+	e := max(t.tick, w.cur)
+	level := 0
+	if x := e ^ w.cur; x != 0 {
+		level = (bits.Len64(x) - 1) / fwBits
+	}
+	if level >= fwLevels {
+		panic("floor wheel: deadline beyond the horizon")
+	}
+	b := int32(level*fwSlots + int(e>>(level*fwBits)&fwMask))
+	t.bucket, t.prev, t.next = b, -1, w.head[b]
+	if t.next >= 0 {
+		w.slab[t.next].prev = i
+	}
+	w.head[b] = i
+}
+
+// cancel unlinks timer i, which must be scheduled, and frees its entry: O(1).
+func (w *floorWheel) cancel(i int32) {
+	t := &w.slab[i]
+	if t.prev >= 0 {
+		w.slab[t.prev].next = t.next
+	} else {
+		w.head[t.bucket] = t.next
+	}
+	if t.next >= 0 {
+		w.slab[t.next].prev = t.prev
+	}
+	w.release(i)
+}
+
+func (w *floorWheel) release(i int32) {
+	t := &w.slab[i]
+	t.fn, t.next = nil, w.free
+	w.free = i
+}
+
+// step fires every timer of the current tick, then moves the clock on by one
+// tick, cascading the upper-level buckets that the new tick reaches.
+func (w *floorWheel) step() {
+	b := int32(w.cur & fwMask)
+	i := w.head[b]
+	w.head[b] = -1
+	for i >= 0 {
+		t := &w.slab[i]
+		next, fn := t.next, t.fn
+		w.release(i)
+		fn()
+		i = next
+	}
+	w.cur++
+	if w.cur&fwMask != 0 {
+		return
+	}
+	// Highest level first, so timers flow down through every level they need.
+	for level := fwLevels - 1; level >= 1; level-- {
+		shift := level * fwBits
+		if w.cur&(1<<shift-1) != 0 {
+			continue
+		}
+		b := int32(level*fwSlots + int(w.cur>>shift&fwMask))
+		i := w.head[b]
+		w.head[b] = -1
+		for i >= 0 {
+			next := w.slab[i].next
+			w.place(i)
+			i = next
+		}
+	}
+}
+
+// ticksOf converts a delay to whole ticks, rounding up (a timer never fires
+// early).
+func ticksOf(ns int64) uint64 {
+	return uint64(ns+fwTick-1) / fwTick
+}
+
+func runFloorWheel(w string, n int) (Result, error) {
+	if w != WorkTimers && w != WorkTimeouts {
+		return Result{}, ErrUnsupported
+	}
+	if err := checkScale(n); err != nil {
+		return Result{}, err
+	}
+	var (
+		wh      *floorWheel
+		fired   int
+		fn      func()
+		handles []int32
+	)
+	setup := func() error {
+		wh = newFloorWheel()
+		fn = func() { fired++ }
+		if w == WorkTimeouts {
+			handles = make([]int32, n)
+		}
+		return nil
+	}
+	var span func() (int, error)
+	if w == WorkTimers {
+		span = func() (int, error) {
+			for i := range n {
+				wh.schedule(ticksOf(int64(workTimerDelay(i))), fn)
+			}
+			for fired < n {
+				if wh.cur > fwHorizon {
+					return fired, fmt.Errorf("floor wheel: %d of %d timers fired by tick %d", fired, n, wh.cur)
+				}
+				wh.step()
+			}
+			return fired, nil
+		}
+	} else {
+		span = func() (int, error) {
+			for i := range n {
+				handles[i] = wh.schedule(ticksOf(int64(workTimeoutDelay(i))), fn)
+			}
+			for i, h := range handles {
+				if workCancelledFirst(i) {
+					wh.cancel(h)
+				}
+			}
+			for i := 0; i < n; i += workTimeoutKeepEvery {
+				wh.cancel(handles[i])
+			}
+			if fired != 0 {
+				return n, errors.New("floor wheel: a timeout fired")
+			}
+			return n, nil
+		}
+	}
+	return measure(setup, span, nil)
+}
