@@ -43,9 +43,7 @@ func Generate(s *Spec, opts Options) (map[string][]byte, error) {
 		files[name] = src
 		return nil
 	}
-	for i := range s.Variants {
-		v := &s.Variants[i]
-		e := &variantEmitter{v: v, path: Module + "/generated/" + v.Name}
+	emitPackage := func(e *variantEmitter) error {
 		for _, part := range []struct {
 			name string
 			emit func(*jen.File)
@@ -59,9 +57,20 @@ func Generate(s *Spec, opts Options) (map[string][]byte, error) {
 		} {
 			f := e.file()
 			part.emit(f)
-			if err := add(path.Join(v.Name, part.name), "", f); err != nil {
-				return nil, err
+			if err := add(path.Join(e.v.Name, part.name), "", f); err != nil {
+				return err
 			}
+		}
+		return nil
+	}
+	var def *Variant
+	for i := range s.Variants {
+		v := &s.Variants[i]
+		if v.Default {
+			def = v
+		}
+		if err := emitPackage(&variantEmitter{v: v, path: Module + "/generated/" + v.Name}); err != nil {
+			return nil, err
 		}
 		f, tag := emitSelect(s, v)
 		if err := add("select_"+v.Name+"_gen.go", tag, f); err != nil {
@@ -73,6 +82,16 @@ func Generate(s *Spec, opts Options) (map[string][]byte, error) {
 		if err := add("select_conflict_gen.go", tag, f); err != nil {
 			return nil, err
 		}
+	}
+	if def == nil {
+		return nil, fmt.Errorf("gen: the spec has no default variant")
+	}
+	// The generic build: the default variant's code under another name, with
+	// the numbers at run time and the poller behind an interface.
+	generic := *def
+	generic.Name, generic.Default = genericName, false
+	if err := emitPackage(&variantEmitter{v: &generic, path: Module + "/generated/" + genericName, generic: true, from: def}); err != nil {
+		return nil, err
 	}
 	if err := add("all/all_gen.go", "", emitAll(s)); err != nil {
 		return nil, err
@@ -169,24 +188,33 @@ func emitAll(s *Spec) *jen.File {
 		jen.Id("New").Func().Params(jen.Qual(pkgCore, "Config")).Params(jen.Qual(pkgCore, "Loop"), jen.Error()),
 	)
 	f.Line()
-	f.Comment("Variants are the variants of spec/loop.yaml, in file order.")
-	var items []jen.Code
-	for i := range s.Variants {
-		v := &s.Variants[i]
-		impl := Module + "/generated/" + v.Name
-		f.ImportName(impl, v.Name)
-		items = append(items, jen.Values(jen.Dict{
-			jen.Id("Name"):    jen.Lit(v.Name),
-			jen.Id("Default"): jen.Lit(v.Default),
+	entry := func(name string, def bool) jen.Dict {
+		impl := Module + "/generated/" + name
+		f.ImportName(impl, name)
+		return jen.Dict{
+			jen.Id("Name"):    jen.Lit(name),
+			jen.Id("Default"): jen.Lit(def),
 			jen.Id("Params"):  jen.Qual(impl, "Params"),
 			jen.Id("New"): jen.Func().Params(jen.Id("c").Qual(pkgCore, "Config")).Params(jen.Qual(pkgCore, "Loop"), jen.Error()).Block(
 				jen.List(jen.Id("l"), jen.Err()).Op(":=").Qual(impl, "New").Call(jen.Id("c")),
 				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
 				jen.Return(jen.Id("l"), jen.Nil()),
 			),
-		}))
+		}
+	}
+	f.Comment("Variants are the variants of spec/loop.yaml, in file order.")
+	var items []jen.Code
+	for i := range s.Variants {
+		v := &s.Variants[i]
+		items = append(items, jen.Values(entry(v.Name, v.Default)))
 	}
 	f.Var().Id("Variants").Op("=").Index().Id("Variant").Values(jen.List(items...))
+	f.Line()
+	f.Comment("Generic is the generic build (package generated/generic): the default variant's")
+	f.Comment("code with the spec's numbers as runtime values and the poller behind an interface,")
+	f.Comment("the baseline that shows what specialization buys. It runs with the default")
+	f.Comment("variant's values (under the name generic). It is not in Variants: a suite opts in.")
+	f.Var().Id("Generic").Op("=").Id("Variant").Values(entry(genericName, false))
 	return f
 }
 

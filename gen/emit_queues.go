@@ -17,10 +17,11 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		jen.Id("mask").Uint64().Comment("len(buf)-1; len(buf) is a power of two"),
 		jen.Id("head").Uint64(),
 		jen.Id("tail").Uint64(),
+		e.paramsField(),
 	)
 	f.Add(recv()).Id("init").Params().Block(
-		rf("buf").Op("=").Make(jen.Index().Func().Params(), jen.Id("queueDepth")),
-		rf("mask").Op("=").Id("queueDepth").Op("-").Lit(1),
+		rf("buf").Op("=").Make(jen.Index().Func().Params(), e.num("r", "queueDepth")),
+		rf("mask").Op("=").Add(e.numAs(jen.Uint64(), "r", "queueDepth")).Op("-").Lit(1),
 	)
 	f.Add(recv()).Id("len").Params().Int().Block(jen.Return(jen.Int().Call(rf("tail").Op("-").Add(rf("head")))))
 	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Block(
@@ -97,7 +98,8 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		jen.Id("_").Index(jen.Lit(56)).Byte(),
 		jen.Id("head").Uint64().Comment("next position to consume (loop goroutine)"),
 		jen.Id("_").Index(jen.Lit(56)).Byte(),
-		jen.Id("slots").Index(jen.Id("inboxDepth")).Id("inboxSlot"),
+		jen.Id("slots").Add(e.sized(jen.Id("inboxDepth"))).Id("inboxSlot"),
+		e.paramsField(),
 	}
 	if e.grows() {
 		fields = append(fields,
@@ -110,7 +112,12 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("inbox carries callbacks from any goroutine to the loop.")
 	f.Type().Id("inbox").Struct(fields...)
 
+	var makeSlots jen.Code = jen.Null()
+	if e.generic {
+		makeSlots = qf("slots").Op("=").Make(jen.Index().Id("inboxSlot"), e.num("q", "inboxDepth"))
+	}
 	f.Add(recv()).Id("init").Params().Block(
+		makeSlots,
 		jen.For(jen.Id("i").Op(":=").Range().Add(qf("slots"))).Block(
 			qf("slots").Index(jen.Id("i")).Dot("seq").Dot("Store").Call(jen.Uint64().Call(jen.Id("i"))),
 		),
@@ -145,7 +152,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		))
 	}
 	body = append(body,
-		jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(jen.Id("pos").Op("&").Id("inboxMask")),
+		jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(jen.Id("pos").Op("&").Add(e.num("q", "inboxMask"))),
 		jen.Id("seq").Op(":=").Id("s").Dot("seq").Dot("Load").Call(),
 		jen.If(jen.Id("seq").Op("==").Id("pos")).Block(
 			jen.If(qf("tail").Dot("CompareAndSwap").Call(jen.Id("pos"), jen.Id("pos").Op("+").Lit(1))).Block(
@@ -180,7 +187,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		)
 	}
 
-	nonEmpty := qf("slots").Index(qf("head").Op("&").Id("inboxMask")).Dot("seq").Dot("Load").Call().Op("==").Add(qf("head")).Op("+").Lit(1)
+	nonEmpty := qf("slots").Index(qf("head").Op("&").Add(e.num("q", "inboxMask"))).Dot("seq").Dot("Load").Call().Op("==").Add(qf("head")).Op("+").Lit(1)
 	if e.grows() {
 		nonEmpty = nonEmpty.Op("||").Add(qf("tail")).Dot("Load").Call().Op("&").Id("spillBit").Op("!=").Lit(0)
 	}
@@ -202,11 +209,11 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	drain := []jen.Code{
 		jen.Id("n").Op(":=").Lit(0),
 		jen.For(jen.Id("n").Op("<").Id("max")).Block(
-			jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(qf("head").Op("&").Id("inboxMask")),
+			jen.Id("s").Op(":=").Op("&").Add(qf("slots")).Index(qf("head").Op("&").Add(e.num("q", "inboxMask"))),
 			jen.If(jen.Id("s").Dot("seq").Dot("Load").Call().Op("!=").Add(qf("head")).Op("+").Lit(1)).Block(jen.Break()),
 			jen.Id("r").Dot("push").Call(jen.Id("s").Dot("fn")),
 			jen.Id("s").Dot("fn").Op("=").Nil(),
-			jen.Id("s").Dot("seq").Dot("Store").Call(qf("head").Op("+").Id("inboxDepth")),
+			jen.Id("s").Dot("seq").Dot("Store").Call(qf("head").Op("+").Add(e.numAs(jen.Uint64(), "q", "inboxDepth"))),
 			qf("head").Op("++"),
 			jen.Id("n").Op("++"),
 		),
@@ -282,10 +289,11 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.Id("q").Index().Func().Params(),
 		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer: taken from q, consumed from next on"),
 		jen.Id("next").Int(),
+		e.paramsField(),
 	)
 	f.Add(recv()).Id("init").Params().Block(
-		qf("q").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), jen.Id("inboxDepth")),
-		qf("spare").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), jen.Id("inboxDepth")),
+		qf("q").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), e.num("q", "inboxDepth")),
+		qf("spare").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), e.num("q", "inboxDepth")),
 	)
 	body := []jen.Code{
 		qf("mu").Dot("Lock").Call(),
@@ -293,7 +301,7 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.If(qf("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 	}
 	if !e.grows() {
-		body = append(body, jen.If(jen.Len(qf("q")).Op(">=").Id("inboxDepth")).Block(jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))))
+		body = append(body, jen.If(jen.Len(qf("q")).Op(">=").Add(e.num("q", "inboxDepth"))).Block(jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))))
 	}
 	body = append(body,
 		qf("q").Op("=").Append(qf("q"), jen.Id("fn")),

@@ -11,9 +11,24 @@ import (
 // constants (see emitParams), so the compiler folds masks, shifts and batch
 // bounds into the hot paths; switches that are off (recover, stats, spin, the
 // poller) emit no code at all.
+//
+// With generic set, the same emitter functions write generated/generic, the
+// build that the benchmarks hold every variant against: v is then a copy of
+// the default variant named "generic", and the output differs from that
+// variant's in two ways only. The spec's numbers are runtime values, read
+// from a params struct that the Loop and each of its parts (ready ring,
+// inbox, wheel) hold a copy of, so each method reads them through its own
+// receiver (r.p.queueDepth, w.p.wheelMask) where a variant names a constant
+// (see num); arrays sized by them become slices made at Init. And the poller
+// is a poller.Backend interface value, chosen at Init by name. The switches
+// (recover, stats, spin, overflow, inbox kind) stay compiled in from the
+// default variant: a build with a runtime branch for every switch is out of
+// scope, and would measure branches no variant pays rather than the numbers.
 type variantEmitter struct {
-	v    *Variant
-	path string
+	v       *Variant
+	path    string
+	generic bool
+	from    *Variant // generic: the default variant whose code and switches it has
 }
 
 func (e *variantEmitter) file() *jen.File {
@@ -24,11 +39,16 @@ func (e *variantEmitter) file() *jen.File {
 	return f
 }
 
-func (e *variantEmitter) hasPoller() bool { return e.v.Poller != PollerNone }
+// hasPoller reports whether the Loop has fd readiness. The generic build
+// always has it: its backend is a runtime choice, none included.
+func (e *variantEmitter) hasPoller() bool { return e.generic || e.v.Poller != PollerNone }
 
 // pollerType is the concrete backend the Loop embeds: no interface call on
-// the hot path.
+// the hot path. The generic build holds a poller.Backend instead.
 func (e *variantEmitter) pollerType() jen.Code {
+	if e.generic {
+		return jen.Qual(pkgPoller, "Backend")
+	}
 	name := map[PollerKind]string{
 		PollerAuto: "Auto", PollerEpoll: "Epoll", PollerPoll: "Poll", PollerKqueue: "Kqueue", PollerNone: "None",
 	}[e.v.Poller]
@@ -37,6 +57,45 @@ func (e *variantEmitter) pollerType() jen.Code {
 
 // Short-hands for the emitted receivers' fields.
 func lf(name string) *jen.Statement { return jen.Id("l").Dot(name) }
+
+// num is the spec value name (queueDepth, wheelMask, ...) as a method of recv
+// reads it: the constant itself in a variant; in the generic build, the field
+// of the params copy that recv holds (recv.p.name), of the type genericParams
+// gives it.
+func (e *variantEmitter) num(recv, name string) *jen.Statement {
+	if !e.generic {
+		return jen.Id(name)
+	}
+	return jen.Id(recv).Dot("p").Dot(name)
+}
+
+// numAs is num where the use needs type typ, not the field's own: the generic
+// build converts (free between integer types of one size; int to int32
+// truncates values that fit); a variant's untyped constant needs nothing.
+func (e *variantEmitter) numAs(typ *jen.Statement, recv, name string) *jen.Statement {
+	if !e.generic {
+		return jen.Id(name)
+	}
+	return typ.Call(e.num(recv, name))
+}
+
+// sized is the type prefix of a field sized by spec values: [size] in a
+// variant, [] in the generic build (made at Init).
+func (e *variantEmitter) sized(size jen.Code) *jen.Statement {
+	if e.generic {
+		return jen.Index()
+	}
+	return jen.Index(size)
+}
+
+// paramsField is the params copy that a part of the generic Loop reads its
+// numbers from; nothing in a variant.
+func (e *variantEmitter) paramsField() jen.Code {
+	if !e.generic {
+		return jen.Null()
+	}
+	return jen.Id("p").Id("params").Comment("the spec's numbers, at run time (generic build)")
+}
 
 // recoverGuard is the per-batch panic recovery, when the spec keeps it.
 func (e *variantEmitter) recoverGuard() jen.Code {
@@ -64,6 +123,10 @@ func (e *variantEmitter) dropIO() jen.Code {
 }
 
 func (e *variantEmitter) emitParams(f *jen.File) {
+	if e.generic {
+		e.emitGenericParams(f)
+		return
+	}
 	v := e.v
 	f.PackageComment(fmt.Sprintf("Package %s is the %q loop variant, generated from spec/loop.yaml:", v.Name, v.Name))
 	f.PackageComment(describe(v) + ".")
@@ -111,6 +174,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	v := e.v
 	fields := []jen.Code{
 		jen.Comment("Owned by the loop goroutine."),
+		e.paramsField(),
 		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers"),
 		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
 		jen.Id("ready").Id("ring"),
@@ -130,6 +194,9 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	if v.Stats {
 		fields = append(fields, jen.Id("stats").Qual(pkgCore, "Stats"))
 	}
+	if e.generic {
+		fields = append(fields, jen.Id("variant").Qual(pkgCore, "Params").Comment("what Variant reports: the Params in use, named "+genericName))
+	}
 	fields = append(fields,
 		jen.Line(),
 		jen.Comment("Run/RunOnce against Close. Guarded by stateMu."),
@@ -147,23 +214,65 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Id("closing").Qual("sync/atomic", "Bool").Comment("Close has begun: AddReader and AddWriter fail"),
 		jen.Id("inbox").Id("inbox"),
 	)
-	f.Comment(fmt.Sprintf("Loop is the %s variant's event loop: %s.", v.Name, describe(v)))
+	if e.generic {
+		f.Comment(fmt.Sprintf("Loop is the generic build's event loop: the %s variant's code, with the spec's", e.from.Name))
+		f.Comment("numbers read at run time and the poller behind an interface.")
+	} else {
+		f.Comment(fmt.Sprintf("Loop is the %s variant's event loop: %s.", v.Name, describe(v)))
+	}
 	f.Comment("Create it with New (or Init on a zero Loop). Its methods have the semantics")
 	f.Comment("documented on package loop; methods not marked safe for any goroutine belong")
 	f.Comment("to the loop goroutine (or, before Run, to the goroutine that will call it).")
 	f.Type().Id("Loop").Struct(fields...)
 
-	f.Comment("New returns an initialized Loop.")
-	f.Func().Id("New").Params(jen.Id("cfg").Qual(pkgCore, "Config")).Params(jen.Op("*").Id("Loop"), jen.Error()).Block(
+	cfgParam := jen.Id("cfg").Qual(pkgCore, "Config")
+	newName, initName, initParams := "New", "Init", []jen.Code{cfgParam}
+	var initArgs []jen.Code
+	var initBody []jen.Code
+	if e.generic {
+		pParam := jen.Id("p").Qual(pkgCore, "Params")
+		newName, initName, initParams = "NewWithParams", "InitWithParams", []jen.Code{pParam, cfgParam}
+		initArgs = []jen.Code{jen.Id("p")}
+		f.Comment("New returns an initialized Loop that runs with Params, the default variant's values.")
+		f.Func().Id("New").Params(cfgParam).Params(jen.Op("*").Id("Loop"), jen.Error()).Block(
+			jen.Return(jen.Id("NewWithParams").Call(jen.Id("Params"), jen.Id("cfg"))),
+		)
+		f.Comment("Init prepares a zero Loop to run with Params; it must be called once, before any")
+		f.Comment("other method.")
+		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Init").Params(cfgParam).Error().Block(
+			jen.Return(lf("InitWithParams").Call(jen.Id("Params"), jen.Id("cfg"))),
+		)
+		f.Comment("NewWithParams returns an initialized Loop that runs with p: any numbers the spec")
+		f.Comment("allows, and any poller, without regenerating. Start from Params. It fails, listing")
+		f.Comment("every problem, when p breaks a rule of the spec or asks for a switch (overflow,")
+		f.Comment("inbox, idle, recover, stats) other than the compiled-in one. Name is ignored:")
+		f.Comment(fmt.Sprintf("Variant reports %q.", genericName))
+		initBody = []jen.Code{
+			jen.If(jen.Err().Op(":=").Id("validate").Call(jen.Id("p")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
+			lf("variant").Op("=").Id("p"),
+			lf("variant").Dot("Name").Op("=").Lit(genericName),
+			lf("p").Op("=").Id("newParams").Call(jen.Id("p")),
+			lf("ready").Dot("p").Op(",").Add(lf("inbox")).Dot("p").Op(",").Add(lf("timers")).Dot("p").Op("=").Add(lf("p")).Op(",").Add(lf("p")).Op(",").Add(lf("p")),
+			lf("poller").Op("=").Id("newBackend").Call(jen.Id("p").Dot("Poller")),
+		}
+	} else {
+		f.Comment("New returns an initialized Loop.")
+	}
+	f.Func().Id(newName).Params(initParams...).Params(jen.Op("*").Id("Loop"), jen.Error()).Block(
 		jen.Id("l").Op(":=").New(jen.Id("Loop")),
-		jen.If(jen.Err().Op(":=").Id("l").Dot("Init").Call(jen.Id("cfg")), jen.Err().Op("!=").Nil()).Block(
+		jen.If(jen.Err().Op(":=").Id("l").Dot(initName).Call(append(initArgs, jen.Id("cfg"))...), jen.Err().Op("!=").Nil()).Block(
 			jen.Return(jen.Nil(), jen.Err()),
 		),
 		jen.Return(jen.Id("l"), jen.Nil()),
 	)
 
-	f.Comment("Init prepares a zero Loop; it must be called once, before any other method.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Init").Params(jen.Id("cfg").Qual(pkgCore, "Config")).Error().Block(
+	if e.generic {
+		f.Comment("InitWithParams prepares a zero Loop to run with p (see NewWithParams); it must be")
+		f.Comment("called once, before any other method.")
+	} else {
+		f.Comment("Init prepares a zero Loop; it must be called once, before any other method.")
+	}
+	initBody = append(initBody,
 		lf("ready").Dot("init").Call(),
 		lf("inbox").Dot("init").Call(),
 		lf("timers").Dot("init").Call(),
@@ -185,6 +294,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		),
 		jen.Return(jen.Nil()),
 	)
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id(initName).Params(initParams...).Error().Block(initBody...)
 	f.Comment("noop is what a virtual clock posts to wake the loop.")
 	f.Func().Id("noop").Params().Block()
 
@@ -201,8 +311,13 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Return(lf("epoch").Dot("Add").Call(jen.Qual("time", "Duration").Call(lf("monotime").Call()))),
 	)
 
-	f.Comment("Variant returns the spec values this loop was generated from.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("Params")))
+	if e.generic {
+		f.Comment(fmt.Sprintf("Variant returns the parameters this loop runs with, named %q.", genericName))
+		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(lf("variant")))
+	} else {
+		f.Comment("Variant returns the spec values this loop was generated from.")
+		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("Params")))
+	}
 
 	statsBody := jen.Return(jen.Qual(pkgCore, "Stats").Values())
 	if v.Stats {
@@ -477,18 +592,18 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		lf("now").Op("=").Add(lf("monotime")).Call(),
 		jen.Comment("At most a batch of posted callbacks joins the ready ring per iteration, as"),
 		jen.Comment("at most a batch leaves it: a flood of posts meets a full inbox instead."),
-		jen.Id("budget").Op(":=").Id("batchSize").Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("batchSize")),
+		jen.Id("budget").Op(":=").Add(e.num("l", "batchSize")).Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), e.num("l", "batchSize")),
 		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
 		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).
 			Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().
 			Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call()).Block(blockDecision...),
 		jen.If(waitCond).Block(waitBody...),
-		lf("timers").Dot("advance").Call(jen.Uint64().Call(lf("now")).Op("/").Id("tickNanos")),
+		lf("timers").Dot("advance").Call(jen.Uint64().Call(lf("now")).Op("/").Add(e.numAs(jen.Uint64(), "l", "tickNanos"))),
 		jen.If(lf("timers").Dot("hasDue").Call()).Block(
 			lf("runTimers").Call(),
 			lf("now").Op("=").Add(lf("monotime")).Call(),
 		),
-		jen.If(jen.Id("n").Op(":=").Min(lf("ready").Dot("len").Call(), jen.Id("batchSize")), jen.Id("n").Op(">").Lit(0)).Block(
+		jen.If(jen.Id("n").Op(":=").Min(lf("ready").Dot("len").Call(), e.num("l", "batchSize")), jen.Id("n").Op(">").Lit(0)).Block(
 			lf("runReady").Call(jen.Id("n")),
 		),
 	)
@@ -512,7 +627,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("when a test advances it (which wakes the loop).")
 	f.Add(recv()).Id("timeout").Params().Int64().Block(
 		jen.If(lf("timers").Dot("count").Op("==").Lit(0)).Block(jen.Return(jen.Lit(-1))),
-		jen.Id("d").Op(":=").Int64().Call(lf("timers").Dot("next").Call()).Op("*").Id("tickNanos").Op("-").Add(lf("now")),
+		jen.Id("d").Op(":=").Int64().Call(lf("timers").Dot("next").Call()).Op("*").Add(e.num("l", "tickNanos")).Op("-").Add(lf("now")),
 		jen.Switch().Block(
 			jen.Case(jen.Id("d").Op("<=").Lit(0)).Block(jen.Return(jen.Lit(0))),
 			jen.Case(lf("vclock").Op("!=").Nil()).Block(jen.Return(jen.Lit(-1))),
@@ -535,7 +650,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		spinBody = append(spinBody,
 			jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
 			jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(jen.Return(jen.Lit(0))),
-			jen.If(jen.Id("now").Op("-").Add(lf("now")).Op(">=").Id("spinNanos")).Block(
+			jen.If(jen.Id("now").Op("-").Add(lf("now")).Op(">=").Add(e.num("l", "spinNanos"))).Block(
 				jen.If(jen.Id("timeout").Op(">").Lit(0)).Block(jen.Id("timeout").Op("-=").Id("now").Op("-").Add(lf("now"))),
 				jen.Return(jen.Id("timeout")),
 			),

@@ -52,14 +52,27 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("dueCount").Int(),
 		jen.Id("dueHead").Int32(),
 		jen.Id("dueTail").Int32(),
-		jen.Id("head").Index(jen.Id("wheelLevels").Op("*").Id("wheelSlots")).Int32(),
-		jen.Id("tail").Index(jen.Id("wheelLevels").Op("*").Id("wheelSlots")).Int32(),
-		jen.Id("occupied").Index(jen.Id("wheelLevels")).Index(jen.Id("wheelWords")).Uint64().Comment("bit set: bucket not empty"),
+		jen.Id("head").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32(),
+		jen.Id("tail").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32(),
+		jen.Id("occupied").Add(e.sized(jen.Id("wheelLevels"))).Add(e.sized(jen.Id("wheelWords"))).Uint64().Comment("bit set: bucket not empty"),
+		e.paramsField(),
 	)
 
-	f.Add(recv()).Id("init").Params().Block(
-		wf("reset").Call(),
-	)
+	initBody := []jen.Code{wf("reset").Call()}
+	clearOccupied := jen.Clear(wf("occupied").Index(jen.Op(":")))
+	if e.generic {
+		buckets := e.num("w", "wheelLevels").Op("*").Add(e.num("w", "wheelSlots"))
+		initBody = append([]jen.Code{
+			wf("head").Op("=").Make(jen.Index().Int32(), buckets),
+			wf("tail").Op("=").Make(jen.Index().Int32(), buckets.Clone()),
+			wf("occupied").Op("=").Make(jen.Index().Index().Uint64(), e.num("w", "wheelLevels")),
+			jen.For(jen.Id("i").Op(":=").Range().Add(wf("occupied"))).Block(
+				wf("occupied").Index(jen.Id("i")).Op("=").Make(jen.Index().Uint64(), e.num("w", "wheelWords")),
+			),
+		}, initBody...)
+		clearOccupied = jen.For(jen.Id("i").Op(":=").Range().Add(wf("occupied"))).Block(jen.Clear(wf("occupied").Index(jen.Id("i"))))
+	}
+	f.Add(recv()).Id("init").Params().Block(initBody...)
 	f.Comment("reset drops every timer; handles to them become stale.")
 	f.Add(recv()).Id("reset").Params().Block(
 		jen.For(jen.Id("i").Op(":=").Range().Add(wf("slab"))).Block(
@@ -68,7 +81,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.For(jen.Id("i").Op(":=").Range().Add(wf("head"))).Block(
 			wf("head").Index(jen.Id("i")).Op(",").Add(wf("tail")).Index(jen.Id("i")).Op("=").Lit(-1).Op(",").Lit(-1),
 		),
-		jen.Clear(wf("occupied").Index(jen.Op(":"))),
+		clearOccupied,
 		jen.If(jen.Len(wf("slab")).Op("==").Lit(0)).Block(wf("free").Op("=").Lit(-1)),
 		wf("count").Op(",").Add(wf("dueCount")).Op("=").Lit(0).Op(",").Lit(0),
 		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
@@ -96,7 +109,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("setDeadline").Params(jen.Id("t").Op("*").Id("timer"), jen.Id("when").Int64()).Block(
 		jen.If(jen.Id("when").Op("<").Lit(0)).Block(jen.Id("when").Op("=").Lit(0)),
 		jen.Id("t").Dot("when").Op("=").Id("when"),
-		jen.Id("t").Dot("tick").Op("=").Uint64().Call(jen.Id("when").Op("+").Id("tickNanos").Op("-").Lit(1)).Op("/").Id("tickNanos"),
+		jen.Id("t").Dot("tick").Op("=").Uint64().Call(jen.Id("when").Op("+").Add(e.num("w", "tickNanos")).Op("-").Lit(1)).Op("/").Add(e.numAs(jen.Uint64(), "w", "tickNanos")),
 		wf("seq").Op("++"),
 		jen.Id("t").Dot("seq").Op("=").Add(wf("seq")),
 	)
@@ -107,11 +120,11 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
 		jen.Id("level").Op(":=").Lit(0),
 		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
-			jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Id("wheelBits"),
+			jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Add(e.num("w", "wheelBits")),
 		),
-		jen.Id("b").Op(":=").Int32().Call(jen.Parens(jen.Id("wheelLevels").Op("-").Lit(1)).Op("*").Id("wheelSlots")).Comment("beyond the horizon: top level, bucket 0"),
-		jen.If(jen.Id("level").Op("<").Id("wheelLevels")).Block(
-			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Id("wheelSlots").Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Id("wheelBits")).Op("&").Id("wheelMask"))),
+		jen.Id("b").Op(":=").Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots"))).Comment("beyond the horizon: top level, bucket 0"),
+		jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
+			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
 		),
 		wf("link").Call(jen.Id("i"), jen.Id("b")),
 	)
@@ -123,7 +136,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			slab(jen.Id("last")).Dot("next").Op("=").Id("i"),
 		).Else().Block(
 			wf("head").Index(jen.Id("b")).Op("=").Id("i"),
-			wf("occupied").Index(jen.Id("b").Op("/").Id("wheelSlots")).Index(jen.Id("b").Op("%").Id("wheelSlots").Op("/").Lit(64)).Op("|=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Id("wheelSlots").Op("%").Lit(64)),
+			wf("occupied").Index(jen.Id("b").Op("/").Add(e.numAs(jen.Int32(), "w", "wheelSlots"))).Index(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("/").Lit(64)).Op("|=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("%").Lit(64)),
 		),
 		wf("tail").Index(jen.Id("b")).Op("=").Id("i"),
 		wf("count").Op("++"),
@@ -158,7 +171,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("emptied clears the bookkeeping of bucket b, which has just become empty.")
 	f.Add(recv()).Id("emptied").Params(jen.Id("b").Int32()).Block(
 		wf("head").Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")).Op("=").Lit(-1).Op(",").Lit(-1),
-		wf("occupied").Index(jen.Id("b").Op("/").Id("wheelSlots")).Index(jen.Id("b").Op("%").Id("wheelSlots").Op("/").Lit(64)).Op("&^=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Id("wheelSlots").Op("%").Lit(64)),
+		wf("occupied").Index(jen.Id("b").Op("/").Add(e.numAs(jen.Int32(), "w", "wheelSlots"))).Index(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("/").Lit(64)).Op("&^=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("%").Lit(64)),
 	)
 
 	f.Comment("release returns timer i to the free list; its handles become stale.")
@@ -183,7 +196,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 
 	f.Comment("findSet returns the first non-empty bucket of level at or after slot from.")
 	f.Add(recv()).Id("findSet").Params(jen.Id("level").Int(), jen.Id("from").Uint64()).Params(jen.Uint64(), jen.Bool()).Block(
-		jen.For(jen.Id("word").Op(":=").Id("from").Op("/").Lit(64), jen.Id("word").Op("<").Id("wheelWords"), jen.Id("word").Op("++")).Block(
+		jen.For(jen.Id("word").Op(":=").Id("from").Op("/").Lit(64), jen.Id("word").Op("<").Add(e.num("w", "wheelWords")), jen.Id("word").Op("++")).Block(
 			jen.Id("bitset").Op(":=").Add(wf("occupied")).Index(jen.Id("level")).Index(jen.Id("word")),
 			jen.If(jen.Id("word").Op("==").Id("from").Op("/").Lit(64)).Block(
 				jen.Id("bitset").Op("&=").Op("^").Uint64().Call(jen.Lit(0)).Op("<<").Parens(jen.Id("from").Op("%").Lit(64)),
@@ -198,20 +211,20 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("next returns the earliest tick at which the wheel has work: a level-0 bucket")
 	f.Comment("to expire, or an upper bucket to cascade. Only meaningful when count > 0.")
 	f.Add(recv()).Id("next").Params().Uint64().Block(
-		jen.For(jen.Id("level").Op(":=").Lit(0), jen.Id("level").Op("<").Id("wheelLevels"), jen.Id("level").Op("++")).Block(
-			jen.Id("shift").Op(":=").Id("level").Op("*").Id("wheelBits"),
-			jen.Id("from").Op(":=").Add(wf("cur")).Op(">>").Id("shift").Op("&").Id("wheelMask"),
+		jen.For(jen.Id("level").Op(":=").Lit(0), jen.Id("level").Op("<").Add(e.num("w", "wheelLevels")), jen.Id("level").Op("++")).Block(
+			jen.Id("shift").Op(":=").Id("level").Op("*").Add(e.num("w", "wheelBits")),
+			jen.Id("from").Op(":=").Add(wf("cur")).Op(">>").Id("shift").Op("&").Add(e.num("w", "wheelMask")),
 			jen.If(jen.Id("level").Op(">").Lit(0)).Block(
 				jen.Comment("An upper bucket at cur's own digit was cascaded already."),
 				jen.Id("from").Op("++"),
 			),
 			jen.If(jen.List(jen.Id("slot"), jen.Id("ok")).Op(":=").Add(wf("findSet")).Call(jen.Id("level"), jen.Id("from")), jen.Id("ok")).Block(
-				jen.Id("above").Op(":=").Id("shift").Op("+").Id("wheelBits"),
+				jen.Id("above").Op(":=").Id("shift").Op("+").Add(e.num("w", "wheelBits")),
 				jen.Return(wf("cur").Op(">>").Id("above").Op("<<").Id("above").Op("|").Id("slot").Op("<<").Id("shift")),
 			),
 		),
 		jen.Comment("Only timers beyond the horizon: re-placed when the top level wraps."),
-		jen.Id("top").Op(":=").Id("wheelLevels").Op("*").Id("wheelBits"),
+		jen.Id("top").Op(":=").Add(e.num("w", "wheelLevels")).Op("*").Add(e.num("w", "wheelBits")),
 		jen.Return(jen.Parens(wf("cur").Op(">>").Id("top").Op("+").Lit(1)).Op("<<").Id("top")),
 	)
 
@@ -219,12 +232,12 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("buckets that t reaches.")
 	f.Add(recv()).Id("setCur").Params(jen.Id("t").Uint64()).Block(
 		wf("cur").Op("=").Id("t"),
-		jen.If(jen.Id("t").Op("&").Id("wheelMask").Op("!=").Lit(0)).Block(jen.Return()),
+		jen.If(jen.Id("t").Op("&").Add(e.num("w", "wheelMask")).Op("!=").Lit(0)).Block(jen.Return()),
 		jen.Comment("Highest level first, so timers flow down through every level they need."),
-		jen.For(jen.Id("level").Op(":=").Id("wheelLevels").Op("-").Lit(1), jen.Id("level").Op(">=").Lit(1), jen.Id("level").Op("--")).Block(
-			jen.Id("shift").Op(":=").Id("level").Op("*").Id("wheelBits"),
+		jen.For(jen.Id("level").Op(":=").Add(e.num("w", "wheelLevels")).Op("-").Lit(1), jen.Id("level").Op(">=").Lit(1), jen.Id("level").Op("--")).Block(
+			jen.Id("shift").Op(":=").Id("level").Op("*").Add(e.num("w", "wheelBits")),
 			jen.If(jen.Id("t").Op("&").Parens(jen.Lit(1).Op("<<").Id("shift").Op("-").Lit(1)).Op("!=").Lit(0)).Block(jen.Continue()),
-			jen.Id("b").Op(":=").Int32().Call(jen.Id("level").Op("*").Id("wheelSlots").Op("+").Int().Call(jen.Id("t").Op(">>").Id("shift").Op("&").Id("wheelMask"))),
+			jen.Id("b").Op(":=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("t").Op(">>").Id("shift").Op("&").Add(e.num("w", "wheelMask")))),
 			jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")),
 			jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Continue()),
 			wf("emptied").Call(jen.Id("b")),
@@ -244,7 +257,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			jen.Id("t").Op(":=").Add(wf("next")).Call(),
 			jen.If(jen.Id("t").Op(">").Id("target")).Block(jen.Break()),
 			jen.If(jen.Id("t").Op("!=").Add(wf("cur"))).Block(wf("setCur").Call(jen.Id("t"))),
-			jen.If(jen.Id("b").Op(":=").Int32().Call(wf("cur").Op("&").Id("wheelMask")), wf("head").Index(jen.Id("b")).Op(">=").Lit(0)).Block(
+			jen.If(jen.Id("b").Op(":=").Int32().Call(wf("cur").Op("&").Add(e.num("w", "wheelMask"))), wf("head").Index(jen.Id("b")).Op(">=").Lit(0)).Block(
 				wf("expire").Call(jen.Id("b")),
 			),
 			wf("setCur").Call(wf("cur").Op("+").Lit(1)),

@@ -41,6 +41,10 @@ const goldenShipped = "shipped.txtar"
 //	               inbox; a variant that is all defaults; the default variant last
 //	single.txtar   one variant (no select_conflict file), poller kqueue
 //
+// Each case also pins generic/, the generic build of its default variant (so
+// the generic build is pinned with mpsc and mutex inboxes, both overflows,
+// spin and block, recover and stats on and off), and all.Generic.
+//
 // A case's spec.yaml section is its input (shipped.txtar has none: its input
 // is spec/loop.yaml); every other section is a file Generate returns, named by
 // its path below generated/.
@@ -355,9 +359,9 @@ import (
 
 // TestEveryVariantRuns posts one callback more than the inbox holds (so a
 // variant with overflow: reject refuses exactly the last one), then runs the
-// loop until a timer stops it, and closes it.
+// loop until a timer stops it, and closes it. The generic build runs too.
 func TestEveryVariantRuns(t *testing.T) {
-	for _, v := range all.Variants {
+	for _, v := range append(all.Variants[:len(all.Variants):len(all.Variants)], all.Generic) {
 		t.Run(v.Name, func(t *testing.T) {
 			p := v.Params
 			l, err := v.New(core.Config{})
@@ -424,10 +428,215 @@ func TestEveryVariantRuns(t *testing.T) {
 }
 `
 
+// e2eGenericTest is written into the generic package of each end-to-end tree:
+// it runs the generic build with parameters other than the default variant's,
+// through NewWithParams, and checks that bad parameters are refused. GENERIC
+// is replaced by the import path of that package.
+const e2eGenericTest = `package generic_test
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"GENERIC"
+	"github.com/loopgen/loop/handwritten/clock"
+	"github.com/loopgen/loop/handwritten/core"
+	"github.com/loopgen/loop/handwritten/poller"
+)
+
+// small are parameters far from every default: a ready ring that must grow, a
+// batch of 3, a small inbox, and a wheel of 4 slots × 3 levels of 100us, whose
+// horizon (6.4ms) the later timers are beyond.
+func small(poll string) core.Params {
+	p := generic.Params
+	p.Name = "ignored"
+	p.QueueDepth, p.Batch, p.InboxDepth = 16, 3, 32
+	p.Tick, p.Slots, p.Levels = 100*time.Microsecond, 4, 3
+	p.Poller = poll
+	if p.Spin > 0 {
+		p.Spin = 50 * time.Microsecond
+	}
+	return p
+}
+
+func TestNewWithParamsRunsCallbacksAndTimers(t *testing.T) {
+	p := small("none")
+	vc := clock.NewVirtual(time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC))
+	l, err := generic.NewWithParams(p, core.Config{Clock: vc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	want := p
+	want.Name = "generic"
+	if got := l.Variant(); got != want {
+		t.Errorf("Variant() = %v, want %v", got, want)
+	}
+
+	// 100 callbacks through a ring of 16, 3 per iteration.
+	var ran []int
+	for i := range 100 {
+		l.CallSoon(func() { ran = append(ran, i) })
+	}
+	if err := l.RunOnce(false); err != nil {
+		t.Fatal(err)
+	}
+	if len(ran) != 3 {
+		t.Errorf("one iteration ran %d callbacks, want the batch of 3", len(ran))
+	}
+	for l.Pending() > 0 {
+		if err := l.RunOnce(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, got := range ran {
+		if got != i {
+			t.Fatalf("callback %d ran in place %d: not FIFO", got, i)
+		}
+	}
+	if len(ran) != 100 {
+		t.Fatalf("%d callbacks ran, want 100", len(ran))
+	}
+
+	// Posts: one more than the inbox holds.
+	posted := 0
+	for range p.InboxDepth + 1 {
+		switch err := l.Post(func() {}); {
+		case err == nil:
+			posted++
+		case p.Overflow == "reject" && errors.Is(err, core.ErrQueueFull):
+		default:
+			t.Fatalf("Post: %v", err)
+		}
+	}
+	if want := p.InboxDepth + map[string]int{"grow": 1}[p.Overflow]; posted != want {
+		t.Errorf("%d posts accepted, want %d (overflow %s)", posted, want, p.Overflow)
+	}
+
+	// Timers every 700us out to 14ms, scheduled backwards, two at each deadline,
+	// one of them cancelled: each fires once, in deadline order, never early,
+	// at most a tick and a step late.
+	type fired struct {
+		i  int
+		at time.Duration
+	}
+	var got []fired
+	start := vc.Elapsed()
+	for i := 20; i >= 1; i-- {
+		d := time.Duration(i) * 700 * time.Microsecond
+		l.CallLater(d, func() { got = append(got, fired{i, vc.Elapsed() - start}) })
+		if !l.Cancel(l.CallLater(d, func() { t.Errorf("cancelled timer %d fired", i) })) {
+			t.Errorf("Cancel of timer %d failed", i)
+		}
+	}
+	const step = 250 * time.Microsecond
+	for vc.Elapsed()-start < 20*time.Millisecond {
+		vc.Advance(step)
+		for range 4 {
+			if err := l.RunOnce(false); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if len(got) != 20 {
+		t.Fatalf("%d timers fired, want 20", len(got))
+	}
+	for k, f := range got {
+		d := time.Duration(f.i) * 700 * time.Microsecond
+		if f.i != k+1 {
+			t.Errorf("timer %d fired in place %d", f.i, k)
+		}
+		if f.at < d || f.at > d+p.Tick+step {
+			t.Errorf("timer %d (%v) fired at %v", f.i, d, f.at)
+		}
+	}
+	if err := l.AddReader(0, func() {}); !errors.Is(err, poller.ErrNoPoller) {
+		t.Errorf("AddReader with poller none: %v, want ErrNoPoller", err)
+	}
+}
+
+// TestNewWithParamsPollsThroughTheInterface runs a reader on a pipe with the
+// poll backend, whichever the default is.
+func TestNewWithParamsPollsThroughTheInterface(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Skip(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	l, err := generic.NewWithParams(small("poll"), core.Config{})
+	if errors.Is(err, poller.ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fd := int(r.Fd())
+	if err := l.AddReader(fd, func() {
+		l.RemoveReader(fd)
+		l.Stop()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l.CallLater(time.Millisecond, func() { w.Write([]byte{1}) })
+	done := make(chan error, 1)
+	go func() { done <- l.Run() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the reader did not run")
+	}
+}
+
+func TestNewWithParamsRefusesBadParams(t *testing.T) {
+	p := generic.Params
+	p.QueueDepth, p.Batch, p.InboxDepth = 100, 0, 8
+	p.Slots, p.Levels, p.Tick = 3, 9, 0
+	p.Poller = "select"
+	p.Recover, p.Stats = !p.Recover, !p.Stats
+	_, err := generic.NewWithParams(p, core.Config{})
+	if err == nil {
+		t.Fatal("NewWithParams accepted bad parameters")
+	}
+	for _, want := range []string{
+		"generic: queue_depth: must be a power of two", "generic: batch: must be in", "generic: inbox.depth:",
+		"generic: wheel.slots:", "generic: wheel.levels:", "generic: wheel.tick:", "generic: poller:",
+		"generic: recover:", "generic: stats:",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	p = generic.Params
+	p.Slots, p.Levels, p.Tick = 4096, 5, time.Second // 60 bits: past the horizon rule
+	if _, err := generic.NewWithParams(p, core.Config{}); err == nil || !strings.Contains(err.Error(), "generic: wheel: horizon") {
+		t.Errorf("a wheel past the horizon: %v", err)
+	}
+	p = generic.Params
+	p.Spin = map[bool]time.Duration{true: 0, false: time.Millisecond}[p.Spin > 0]
+	if _, err := generic.NewWithParams(p, core.Config{}); err == nil || !strings.Contains(err.Error(), "generic: idle:") {
+		t.Errorf("the other idle switch: %v", err)
+	}
+	p = generic.Params
+	p.Overflow = map[string]string{"grow": "reject", "reject": "grow"}[p.Overflow]
+	if _, err := generic.NewWithParams(p, core.Config{}); err == nil || !strings.Contains(err.Error(), "generic: overflow:") {
+		t.Errorf("the other overflow switch: %v", err)
+	}
+}
+`
+
 // TestGeneratedCodeBuildsAndRuns writes what Generate gives for the bounded
 // and spin cases into a tree inside this module (testdata is invisible to
 // ./..., but explicit paths build), then vets it with and without variant
-// tags, runs every variant, and checks that two variant tags at once fail to
+// tags, runs every variant and the generic build (with other parameters too,
+// through NewWithParams), and checks that two variant tags at once fail to
 // compile with the conflict guard's message.
 func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 	if testing.Short() {
@@ -468,6 +677,7 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 			files[p] = src
 		}
 		files["all/smoke_test.go"] = []byte(strings.ReplaceAll(e2eSmokeTest, "ALL", pkg+"/all"))
+		files["generic/smoke_test.go"] = []byte(strings.ReplaceAll(e2eGenericTest, "GENERIC", pkg+"/generic"))
 		if err := gen.WriteTree(filepath.Join(root, name), files); err != nil {
 			t.Fatal(err)
 		}
@@ -493,7 +703,8 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 	for _, args := range [][]string{
 		{"vet", all},
 		{"vet", "-tags", strings.Join(otherTags, ","), all},
-		{"test", "-count=1", "./" + filepath.ToSlash(root) + "/bounded/all", "./" + filepath.ToSlash(root) + "/spin/all"},
+		{"test", "-count=1", "./" + filepath.ToSlash(root) + "/bounded/all", "./" + filepath.ToSlash(root) + "/spin/all",
+			"./" + filepath.ToSlash(root) + "/bounded/generic", "./" + filepath.ToSlash(root) + "/spin/generic"},
 	} {
 		if out, err := goRun(args...); err != nil {
 			t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -7,6 +7,7 @@ package all
 import (
 	"github.com/loopgen/loop/generated/balanced"
 	"github.com/loopgen/loop/generated/compute"
+	"github.com/loopgen/loop/generated/generic"
 	"github.com/loopgen/loop/generated/latency"
 	"github.com/loopgen/loop/generated/throughput"
 	core "github.com/loopgen/loop/handwritten/core"
@@ -66,3 +67,20 @@ var Variants = []Variant{{
 	},
 	Params: compute.Params,
 }}
+
+// Generic is the generic build (package generated/generic): the default variant's
+// code with the spec's numbers as runtime values and the poller behind an interface,
+// the baseline that shows what specialization buys. It runs with the default
+// variant's values (under the name generic). It is not in Variants: a suite opts in.
+var Generic = Variant{
+	Default: false,
+	Name:    "generic",
+	New: func(c core.Config) (core.Loop, error) {
+		l, err := generic.New(c)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	},
+	Params: generic.Params,
+}

@@ -4,7 +4,8 @@
 // Auto names the platform's best backend.
 //
 // A variant embeds one concrete type by value and calls it directly: there is
-// no interface on the hot path. Every backend exists on every platform, so
+// no interface on the hot path. (Backend is the same method set as an
+// interface, for the generic build, which picks its backend at run time.) Every backend exists on every platform, so
 // generated code always compiles; where the kernel lacks a backend, its Open
 // returns an error that wraps ErrUnsupported.
 //

@@ -54,3 +54,29 @@ func (u unsupported) Error() string {
 }
 
 func (u unsupported) Unwrap() error { return ErrUnsupported }
+
+// Backend is the method set every backend has (the contract in the package
+// doc), as an interface. Variants do not use it: each embeds one concrete
+// backend and calls it directly, with no interface call on the hot path. The
+// generic build (generated/generic) does, so that it can choose its backend at
+// run time, by name, as the measure of what that specialization buys.
+type Backend interface {
+	Open() error
+	Close() error
+	Add(fd int, seq uint32, ev Events) error
+	Modify(fd int, seq uint32, ev Events) error
+	Delete(fd int) error
+	Wait(timeout int64) ([]Event, error)
+	Wake() error
+	Registered() int
+}
+
+// Every backend, on every platform, is a Backend: a compile error here means
+// one of them drifted from the contract.
+var (
+	_ Backend = (*Epoll)(nil)
+	_ Backend = (*Poll)(nil)
+	_ Backend = (*Kqueue)(nil)
+	_ Backend = (*None)(nil)
+	_ Backend = (*Auto)(nil)
+)
