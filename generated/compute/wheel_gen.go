@@ -13,6 +13,13 @@ const (
 	listFree = -2 // not scheduled; on the free list
 )
 
+// The slab's chunks hold chunkSize timers each.
+const (
+	chunkBits = 9
+	chunkSize = 1 << chunkBits
+	chunkMask = chunkSize - 1
+)
+
 // timer is one slab entry.
 type timer struct {
 	when   int64  // deadline, loop time in ns
@@ -28,9 +35,10 @@ type timer struct {
 
 // wheel holds the timers of one loop (loop goroutine only).
 type wheel struct {
-	slab     []timer
-	free     int32  // head of the free list
-	cur      uint64 // next tick to process; cascades for it are done
+	chunks   []*[chunkSize]timer // the slab; never moved, so growing it copies nothing
+	n        int32               // slab entries in use or on the free list
+	free     int32               // head of the free list
+	cur      uint64              // next tick to process; cascades for it are done
 	seq      uint64
 	count    int // timers in buckets
 	dueCount int
@@ -47,20 +55,25 @@ func (w *wheel) init() {
 
 // reset drops every timer; handles to them become stale.
 func (w *wheel) reset() {
-	for i := range w.slab {
-		if w.slab[i].list != listFree {
-			w.release(int32(i))
+	for i := range w.n {
+		if w.at(i).list != listFree {
+			w.release(i)
 		}
 	}
 	for i := range w.head {
 		w.head[i], w.tail[i] = -1, -1
 	}
 	clear(w.occupied[:])
-	if len(w.slab) == 0 {
+	if w.n == 0 {
 		w.free = -1
 	}
 	w.count, w.dueCount = 0, 0
 	w.dueHead, w.dueTail = -1, -1
+}
+
+// at returns slab entry i.
+func (w *wheel) at(i int32) *timer {
+	return &w.chunks[i>>chunkBits][i&chunkMask]
 }
 func (w *wheel) pending() int {
 	return w.count + w.dueCount
@@ -73,12 +86,15 @@ func (w *wheel) hasDue() bool {
 func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 	i := w.free
 	if i >= 0 {
-		w.free = w.slab[i].next
+		w.free = w.at(i).next
 	} else {
-		w.slab = append(w.slab, timer{gen: 1})
-		i = int32(len(w.slab) - 1)
+		if w.n&chunkMask == 0 {
+			w.chunks = append(w.chunks, new([chunkSize]timer))
+		}
+		i, w.n = w.n, w.n+1
+		w.at(i).gen = 1
 	}
-	t := &w.slab[i]
+	t := w.at(i)
 	t.fn, t.period = fn, period
 	w.setDeadline(t, when)
 	w.place(i)
@@ -96,7 +112,7 @@ func (w *wheel) setDeadline(t *timer, when int64) {
 
 // place links timer i into the bucket its tick belongs in, relative to cur.
 func (w *wheel) place(i int32) {
-	e := max(w.slab[i].tick, w.cur)
+	e := max(w.at(i).tick, w.cur)
 	// The level is where e's digits first differ from cur's, counted from the top.
 	level := 0
 	if x := e ^ w.cur; x != 0 {
@@ -109,10 +125,10 @@ func (w *wheel) place(i int32) {
 	w.link(i, b)
 }
 func (w *wheel) link(i, b int32) {
-	t := &w.slab[i]
+	t := w.at(i)
 	t.list, t.next, t.prev = b, -1, w.tail[b]
 	if last := w.tail[b]; last >= 0 {
-		w.slab[last].next = i
+		w.at(last).next = i
 	} else {
 		w.head[b] = i
 		w.occupied[b/wheelSlots][b%wheelSlots/64] |= 1 << (b % wheelSlots % 64)
@@ -123,7 +139,7 @@ func (w *wheel) link(i, b int32) {
 
 // unlink takes timer i out of its bucket or the due list.
 func (w *wheel) unlink(i int32) {
-	t := &w.slab[i]
+	t := w.at(i)
 	var head, tail *int32
 	if t.list == listDue {
 		head, tail = &w.dueHead, &w.dueTail
@@ -133,12 +149,12 @@ func (w *wheel) unlink(i int32) {
 		w.count--
 	}
 	if t.prev >= 0 {
-		w.slab[t.prev].next = t.next
+		w.at(t.prev).next = t.next
 	} else {
 		*head = t.next
 	}
 	if t.next >= 0 {
-		w.slab[t.next].prev = t.prev
+		w.at(t.next).prev = t.prev
 	} else {
 		*tail = t.prev
 	}
@@ -155,7 +171,7 @@ func (w *wheel) emptied(b int32) {
 
 // release returns timer i to the free list; its handles become stale.
 func (w *wheel) release(i int32) {
-	t := &w.slab[i]
+	t := w.at(i)
 	t.fn = nil
 	t.gen++
 	if t.gen == 0 {
@@ -168,10 +184,10 @@ func (w *wheel) release(i int32) {
 // cancel unschedules the timer t refers to, if it is still pending.
 func (w *wheel) cancel(h core.Timer) bool {
 	i, gen, ok := h.Slot()
-	if !ok || i < 0 || int(i) >= len(w.slab) {
+	if !ok || i < 0 || i >= w.n {
 		return false
 	}
-	if t := &w.slab[i]; t.gen != gen || t.list == listFree {
+	if t := w.at(i); t.gen != gen || t.list == listFree {
 		return false
 	}
 	w.unlink(i)
@@ -233,7 +249,7 @@ func (w *wheel) setCur(t uint64) {
 		}
 		w.emptied(b)
 		for i >= 0 {
-			next := w.slab[i].next
+			next := w.at(i).next
 			w.count-- // place counts it again
 			w.place(i)
 			i = next
@@ -265,14 +281,14 @@ func (w *wheel) advance(target uint64) {
 // expire moves level-0 bucket b, whose tick has come, onto the due list.
 func (w *wheel) expire(b int32) {
 	n := 0
-	for i := w.head[b]; i >= 0; i = w.slab[i].next {
-		w.slab[i].list = listDue
+	for i := w.head[b]; i >= 0; i = w.at(i).next {
+		w.at(i).list = listDue
 		n++
 	}
 	first, last := w.head[b], w.tail[b]
 	if w.dueTail >= 0 {
-		w.slab[w.dueTail].next = first
-		w.slab[first].prev = w.dueTail
+		w.at(w.dueTail).next = first
+		w.at(first).prev = w.dueTail
 	} else {
 		w.dueHead = first
 	}
@@ -287,10 +303,10 @@ func (w *wheel) expire(b int32) {
 // (skipping periods already past); a one-shot timer is released.
 func (w *wheel) fire(now int64) func() {
 	i := w.dueHead
-	t := &w.slab[i]
+	t := w.at(i)
 	w.dueHead = t.next
 	if t.next >= 0 {
-		w.slab[t.next].prev = -1
+		w.at(t.next).prev = -1
 	} else {
 		w.dueTail = -1
 	}
