@@ -12,7 +12,8 @@ import (
 	"github.com/loopgen/loop/handwritten/core"
 )
 
-// variantSystems measures every generated variant. They are driven through
+// variantSystems measures every generated variant, and the generic build
+// that shows what specialization buys. They are driven through
 // core.Loop, so each call from the workload is an interface call; callbacks
 // run by the loop are called directly, as in any use.
 func variantSystems() []System {
@@ -20,7 +21,8 @@ func variantSystems() []System {
 	for _, v := range all.Variants {
 		out = append(out, loopSystem(v.Name, "variant", v.Params, v.New))
 	}
-	return out
+	g := all.Generic
+	return append(out, loopSystem(g.Name, "generic", g.Params, g.New))
 }
 
 // loopSystem makes a System of one loop implementation.

@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -14,10 +15,11 @@ import (
 // epoch is where virtual clocks start; any fixed time will do.
 var epoch = time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC)
 
-// forEachVariant runs fn as a subtest per variant.
+// forEachVariant runs fn as a subtest per variant, and on the generic build
+// (the default variant's code with runtime numbers and an interface poller).
 func forEachVariant(t *testing.T, fn func(t *testing.T, v all.Variant)) {
 	t.Helper()
-	for _, v := range all.Variants {
+	for _, v := range append(slices.Clip(all.Variants), all.Generic) {
 		t.Run(v.Name, func(t *testing.T) { fn(t, v) })
 	}
 }
