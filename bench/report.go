@@ -204,7 +204,11 @@ func (r *report) method(w io.Writer) {
 	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or starting the interpreter) is not. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
 	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is HeapAlloc after it.\n")
 	fmt.Fprintf(w, "- Our variants are driven through the core.Loop interface (one interface call per scheduling call); callbacks are called directly.\n")
-	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads; timers with a 0 ms delay are CallSoon in our API and call_later(0) in Python.\n")
+	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, without a warm-up (each run is a fresh interpreter); timers with a 0 ms delay are CallSoon in our API and call_later(0) in Python.\n")
+	if !r.o.full {
+		fmt.Fprintf(w, "- The Python peers stop at N=%s in this run (one asyncio run at 1,000,000 takes seconds); `-full` runs them at every scale.\n", count(pythonMaxN))
+	}
+	fmt.Fprintf(w, "- Every repetition builds a fresh loop, so queue and slab growth are part of the measured span, as for every peer.\n")
 	fmt.Fprintf(w, "- Reproduce: `go run ./bench` (add `-out DIR` for report.md and plots); `go test -run '^$' -bench Workload -benchmem ./bench` for benchstat.\n")
 }
 
