@@ -5,53 +5,74 @@ import "github.com/dave/jennifer/jen"
 func rf(name string) *jen.Statement { return jen.Id("r").Dot(name) }
 func qf(name string) *jen.Statement { return jen.Id("q").Dot(name) }
 
-// emitReady writes the ready ring: a power-of-two ring of callbacks that
-// starts at queue_depth and doubles when full, so CallSoon never fails and
-// the steady state never allocates.
+// emitReady writes the ready queue: callbacks in fixed-size segments linked
+// in FIFO order. Emptied segments are kept and reused, so the steady state
+// allocates nothing, and growing never copies: a doubling ring copied
+// megabytes at each step into freshly faulted pages (a fresh loop's millionth
+// callback cost ten times its thousandth). A segment is 32 KiB, the largest
+// size the allocator's caches serve, so segments freed by one loop are reused
+// by the next without touching the page heap. queue_depth callbacks' worth of
+// segments is allocated up front.
 func (e *variantEmitter) emitReady(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("r").Op("*").Id("ring")) }
-	f.Comment("ring is the FIFO of ready callbacks (loop goroutine only). head and tail count")
-	f.Comment("pushes and pops since the start; their difference is the length.")
-	f.Type().Id("ring").Struct(
-		jen.Id("buf").Index().Func().Params(),
-		jen.Id("mask").Uint64().Comment("len(buf)-1; len(buf) is a power of two"),
-		jen.Id("head").Uint64(),
-		jen.Id("tail").Uint64(),
+	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("r").Op("*").Id("readyQueue")) }
+	f.Comment("segSize is how many callbacks a segment holds: 32 KiB of func values.")
+	f.Const().Id("segSize").Op("=").Lit(4096)
+	f.Comment("segment is a block of the ready queue.")
+	f.Type().Id("segment").Struct(
+		jen.Id("fns").Index(jen.Id("segSize")).Func().Params(),
+		jen.Id("next").Op("*").Id("segment"),
+	)
+	f.Comment("readyQueue is the FIFO of ready callbacks (loop goroutine only).")
+	f.Type().Id("readyQueue").Struct(
+		jen.Id("head").Op("*").Id("segment").Comment("pops come from head.fns[hi]"),
+		jen.Id("tail").Op("*").Id("segment").Comment("pushes go to tail.fns[ti]"),
+		jen.Id("hi").Int(),
+		jen.Id("ti").Int(),
+		jen.Id("n").Int(),
+		jen.Id("free").Op("*").Id("segment").Comment("emptied segments, reused before allocating"),
 		e.paramsField(),
 	)
 	f.Add(recv()).Id("init").Params().Block(
-		rf("buf").Op("=").Make(jen.Index().Func().Params(), e.num("r", "queueDepth")),
-		rf("mask").Op("=").Add(e.numAs(jen.Uint64(), "r", "queueDepth")).Op("-").Lit(1),
+		jen.For(jen.Range().Max(jen.Lit(1), e.num("r", "queueDepth").Op("/").Id("segSize"))).Block(
+			rf("free").Op("=").Op("&").Id("segment").Values(jen.Dict{jen.Id("next"): rf("free")}),
+		),
+		rf("head").Op("=").Add(rf("take")).Call(),
+		rf("tail").Op("=").Add(rf("head")),
 	)
-	f.Add(recv()).Id("len").Params().Int().Block(jen.Return(jen.Int().Call(rf("tail").Op("-").Add(rf("head")))))
+	f.Comment("take returns an empty segment, from the free list when it has one.")
+	f.Add(recv()).Id("take").Params().Op("*").Id("segment").Block(
+		jen.Id("s").Op(":=").Add(rf("free")),
+		jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.New(jen.Id("segment")))),
+		rf("free").Op(",").Id("s").Dot("next").Op("=").Id("s").Dot("next").Op(",").Nil(),
+		jen.Return(jen.Id("s")),
+	)
+	f.Add(recv()).Id("len").Params().Int().Block(jen.Return(rf("n")))
 	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Block(
-		jen.If(rf("tail").Op("-").Add(rf("head")).Op("==").Uint64().Call(jen.Len(rf("buf")))).Block(rf("grow").Call()),
-		rf("buf").Index(rf("tail").Op("&").Add(rf("mask"))).Op("=").Id("fn"),
-		rf("tail").Op("++"),
+		jen.If(rf("ti").Op("==").Id("segSize")).Block(
+			jen.Id("s").Op(":=").Add(rf("take")).Call(),
+			rf("tail").Dot("next").Op(",").Add(rf("tail")).Op(",").Add(rf("ti")).Op("=").Id("s").Op(",").Id("s").Op(",").Lit(0),
+		),
+		rf("tail").Dot("fns").Index(rf("ti")).Op("=").Id("fn"),
+		rf("ti").Op("++"),
+		rf("n").Op("++"),
 	)
-	f.Comment("pop removes the oldest callback; the ring must not be empty. The slot is")
-	f.Comment("cleared so the ring does not keep the callback's closure alive.")
+	f.Comment("pop removes the oldest callback; the queue must not be empty. The slot is")
+	f.Comment("cleared so the queue does not keep the callback's closure alive.")
 	f.Add(recv()).Id("pop").Params().Func().Params().Block(
-		jen.Id("i").Op(":=").Add(rf("head")).Op("&").Add(rf("mask")),
-		jen.Id("fn").Op(":=").Add(rf("buf")).Index(jen.Id("i")),
-		rf("buf").Index(jen.Id("i")).Op("=").Nil(),
-		rf("head").Op("++"),
+		jen.If(rf("hi").Op("==").Id("segSize")).Block(
+			jen.Id("s").Op(":=").Add(rf("head")),
+			rf("head").Op(",").Add(rf("hi")).Op("=").Id("s").Dot("next").Op(",").Lit(0),
+			jen.Id("s").Dot("next").Op(",").Add(rf("free")).Op("=").Add(rf("free")).Op(",").Id("s"),
+		),
+		jen.Id("fn").Op(":=").Add(rf("head")).Dot("fns").Index(rf("hi")),
+		rf("head").Dot("fns").Index(rf("hi")).Op("=").Nil(),
+		rf("hi").Op("++"),
+		rf("n").Op("--"),
 		jen.Return(jen.Id("fn")),
 	)
-	f.Add(recv()).Id("grow").Params().Block(
-		jen.Id("n").Op(":=").Len(rf("buf")),
-		jen.Id("buf").Op(":=").Make(jen.Index().Func().Params(), jen.Lit(2).Op("*").Id("n")),
-		jen.Id("h").Op(":=").Int().Call(rf("head").Op("&").Add(rf("mask"))),
-		jen.Copy(jen.Id("buf"), rf("buf").Index(jen.Id("h").Op(":"))),
-		jen.Copy(jen.Id("buf").Index(jen.Id("n").Op("-").Id("h").Op(":")), rf("buf").Index(jen.Op(":").Id("h"))),
-		rf("buf").Op("=").Id("buf"),
-		rf("mask").Op("=").Uint64().Call(jen.Lit(2).Op("*").Id("n").Op("-").Lit(1)),
-		rf("head").Op(",").Add(rf("tail")).Op("=").Lit(0).Op(",").Uint64().Call(jen.Id("n")),
-	)
-	f.Comment("reset drops every queued callback, keeping the capacity.")
+	f.Comment("reset drops every queued callback, keeping the segments.")
 	f.Add(recv()).Id("reset").Params().Block(
-		jen.Clear(rf("buf")),
-		rf("head").Op(",").Add(rf("tail")).Op("=").Lit(0).Op(",").Lit(0),
+		jen.For(rf("n").Op(">").Lit(0)).Block(rf("pop").Call()),
 	)
 }
 
@@ -243,7 +264,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("ring (the spill, taken only once the ring is empty, comes whole), and returns")
 	f.Comment("how many it moved (loop goroutine). The bound keeps a producer that outruns the")
 	f.Comment("loop waiting at a full ring instead of growing the ready ring without end.")
-	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring"), jen.Id("max").Int()).Int().Block(drain...)
+	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(drain...)
 
 	closeBody := []jen.Code{
 		jen.For().Block(
@@ -267,7 +288,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	}
 	f.Comment("drainClosed, after close, waits out pushes that claimed a slot before close")
 	f.Comment("and moves everything into r: nothing whose push succeeded is lost.")
-	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(
+	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("readyQueue")).Block(
 		qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")),
 		jen.For(leftover).Block(
 			jen.Qual("runtime", "Gosched").Call(),
@@ -320,7 +341,7 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	)
 	f.Comment("drain moves queued callbacks into r, in order, up to max of them, and returns")
 	f.Comment("how many it moved (loop goroutine).")
-	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("ring"), jen.Id("max").Int()).Int().Block(
+	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(
 		jen.Id("n").Op(":=").Lit(0),
 		jen.For(jen.Id("n").Op("<").Id("max")).Block(
 			jen.If(qf("next").Op("==").Len(qf("spare"))).Block(
@@ -346,5 +367,5 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		qf("mu").Dot("Unlock").Call(),
 	)
 	f.Comment("drainClosed, after close, moves everything left into r.")
-	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("ring")).Block(qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")))
+	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("readyQueue")).Block(qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")))
 }

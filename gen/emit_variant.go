@@ -177,7 +177,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		e.paramsField(),
 		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers"),
 		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
-		jen.Id("ready").Id("ring"),
+		jen.Id("ready").Id("readyQueue"),
 		jen.Id("timers").Id("wheel"),
 	}
 	if e.hasPoller() {

@@ -50,7 +50,7 @@ func (q *inbox) len() int {
 
 // drain moves queued callbacks into r, in order, up to max of them, and returns
 // how many it moved (loop goroutine).
-func (q *inbox) drain(r *ring, max int) int {
+func (q *inbox) drain(r *readyQueue, max int) int {
 	n := 0
 	for n < max {
 		if q.next == len(q.spare) {
@@ -80,6 +80,6 @@ func (q *inbox) close() {
 }
 
 // drainClosed, after close, moves everything left into r.
-func (q *inbox) drainClosed(r *ring) {
+func (q *inbox) drainClosed(r *readyQueue) {
 	q.drain(r, math.MaxInt)
 }

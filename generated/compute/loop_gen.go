@@ -22,7 +22,7 @@ type Loop struct {
 	// Owned by the loop goroutine.
 	now         int64 // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool  // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
-	ready       ring
+	ready       readyQueue
 	timers      wheel
 	poller      poller.None
 	epoch       time.Time      // loop time 0

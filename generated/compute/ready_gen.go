@@ -2,52 +2,73 @@
 
 package compute
 
-// ring is the FIFO of ready callbacks (loop goroutine only). head and tail count
-// pushes and pops since the start; their difference is the length.
-type ring struct {
-	buf  []func()
-	mask uint64 // len(buf)-1; len(buf) is a power of two
-	head uint64
-	tail uint64
+// segSize is how many callbacks a segment holds: 32 KiB of func values.
+const segSize = 4096
+
+// segment is a block of the ready queue.
+type segment struct {
+	fns  [segSize]func()
+	next *segment
 }
 
-func (r *ring) init() {
-	r.buf = make([]func(), queueDepth)
-	r.mask = queueDepth - 1
+// readyQueue is the FIFO of ready callbacks (loop goroutine only).
+type readyQueue struct {
+	head *segment // pops come from head.fns[hi]
+	tail *segment // pushes go to tail.fns[ti]
+	hi   int
+	ti   int
+	n    int
+	free *segment // emptied segments, reused before allocating
 }
-func (r *ring) len() int {
-	return int(r.tail - r.head)
-}
-func (r *ring) push(fn func()) {
-	if r.tail-r.head == uint64(len(r.buf)) {
-		r.grow()
+
+func (r *readyQueue) init() {
+	for range max(1, queueDepth/segSize) {
+		r.free = &segment{next: r.free}
 	}
-	r.buf[r.tail&r.mask] = fn
-	r.tail++
+	r.head = r.take()
+	r.tail = r.head
 }
 
-// pop removes the oldest callback; the ring must not be empty. The slot is
-// cleared so the ring does not keep the callback's closure alive.
-func (r *ring) pop() func() {
-	i := r.head & r.mask
-	fn := r.buf[i]
-	r.buf[i] = nil
-	r.head++
+// take returns an empty segment, from the free list when it has one.
+func (r *readyQueue) take() *segment {
+	s := r.free
+	if s == nil {
+		return new(segment)
+	}
+	r.free, s.next = s.next, nil
+	return s
+}
+func (r *readyQueue) len() int {
+	return r.n
+}
+func (r *readyQueue) push(fn func()) {
+	if r.ti == segSize {
+		s := r.take()
+		r.tail.next, r.tail, r.ti = s, s, 0
+	}
+	r.tail.fns[r.ti] = fn
+	r.ti++
+	r.n++
+}
+
+// pop removes the oldest callback; the queue must not be empty. The slot is
+// cleared so the queue does not keep the callback's closure alive.
+func (r *readyQueue) pop() func() {
+	if r.hi == segSize {
+		s := r.head
+		r.head, r.hi = s.next, 0
+		s.next, r.free = r.free, s
+	}
+	fn := r.head.fns[r.hi]
+	r.head.fns[r.hi] = nil
+	r.hi++
+	r.n--
 	return fn
 }
-func (r *ring) grow() {
-	n := len(r.buf)
-	buf := make([]func(), 2*n)
-	h := int(r.head & r.mask)
-	copy(buf, r.buf[h:])
-	copy(buf[n-h:], r.buf[:h])
-	r.buf = buf
-	r.mask = uint64(2*n - 1)
-	r.head, r.tail = 0, uint64(n)
-}
 
-// reset drops every queued callback, keeping the capacity.
-func (r *ring) reset() {
-	clear(r.buf)
-	r.head, r.tail = 0, 0
+// reset drops every queued callback, keeping the segments.
+func (r *readyQueue) reset() {
+	for r.n > 0 {
+		r.pop()
+	}
 }

@@ -24,7 +24,7 @@ type Loop struct {
 	p           params // the spec's numbers, at run time (generic build)
 	now         int64  // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool   // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
-	ready       ring
+	ready       readyQueue
 	timers      wheel
 	io          ioTable
 	poller      poller.Backend

@@ -120,7 +120,7 @@ func (q *inbox) len() int {
 // ring (the spill, taken only once the ring is empty, comes whole), and returns
 // how many it moved (loop goroutine). The bound keeps a producer that outruns the
 // loop waiting at a full ring instead of growing the ready ring without end.
-func (q *inbox) drain(r *ring, max int) int {
+func (q *inbox) drain(r *readyQueue, max int) int {
 	n := 0
 	for n < max {
 		s := &q.slots[q.head&inboxMask]
@@ -169,7 +169,7 @@ func (q *inbox) close() {
 
 // drainClosed, after close, waits out pushes that claimed a slot before close
 // and moves everything into r: nothing whose push succeeded is lost.
-func (q *inbox) drainClosed(r *ring) {
+func (q *inbox) drainClosed(r *readyQueue) {
 	q.drain(r, math.MaxInt)
 	for q.head != q.tail.Load()&^flagBits || q.tail.Load()&spillBit != 0 {
 		runtime.Gosched()
