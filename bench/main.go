@@ -20,6 +20,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -192,8 +193,11 @@ func scalesFor(o options, p plan) []int {
 }
 
 // measureAll runs the plan: per workload and scale, a warm-up round, then
-// the repetitions, each round visiting every system in a rotated order so
-// that drift on a shared machine hits all systems alike.
+// the repetitions, each round visiting every system in its own shuffled
+// order (seeded, so runs are comparable), so that drift on a shared machine
+// hits all systems alike and no system always follows the same one: a
+// rotation keeps neighbours together, and the system after a Python
+// subprocess paid for it in every round.
 func measureAll(o options, systems []System, progress io.Writer) results {
 	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
 	rounds := o.reps
@@ -225,8 +229,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			res.ranFor[p.workload] = append(res.ranFor[p.workload], n)
 			for round := range rounds {
 				warm := o.warmup && round == 0
-				for i := range systems {
-					s := systems[(i+round)%len(systems)]
+				order := rand.New(rand.NewPCG(uint64(n), uint64(round))).Perm(len(systems))
+				for _, i := range order {
+					s := systems[i]
 					k := key{p.workload, s.Name, n}
 					if skip(o, s, n) {
 						continue

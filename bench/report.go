@@ -200,7 +200,7 @@ func (r *report) speedups(w io.Writer, p plan) {
 
 func (r *report) method(w io.Writer) {
 	fmt.Fprintf(w, "## Method\n\n")
-	fmt.Fprintf(w, "- Each system, workload and scale runs once as a warm-up (discarded), then %d times; every round visits the systems in a rotated order, so drift on a shared machine hits them alike. Tables show the median, with the fastest and slowest repetition.\n", r.o.reps)
+	fmt.Fprintf(w, "- Each system, workload and scale runs once as a warm-up (discarded), then %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition.\n", r.o.reps)
 	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or starting the interpreter) is not. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
 	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is HeapAlloc after it.\n")
 	fmt.Fprintf(w, "- Our variants are driven through the core.Loop interface (one interface call per scheduling call); callbacks are called directly.\n")
