@@ -75,7 +75,8 @@ func loopCallbacks(l core.Loop, n int) (int, error) {
 	return ran, l.Run()
 }
 
-// loopTimers schedules n timers with delays (i%10) ms and runs until all fired.
+// loopTimers schedules n timers with delays (i%10) ms from a callback, as a
+// server does, and runs until all fired.
 func loopTimers(l core.Loop, n int) (int, error) {
 	fired := 0
 	fn := func() {
@@ -83,9 +84,11 @@ func loopTimers(l core.Loop, n int) (int, error) {
 			l.Stop()
 		}
 	}
-	for i := range n {
-		l.CallLater(time.Duration(i%10)*time.Millisecond, fn) // 0 ms runs as CallSoon, as documented
-	}
+	l.CallSoon(func() {
+		for i := range n {
+			l.CallLater(time.Duration(i%10)*time.Millisecond, fn) // 0 ms runs as CallSoon, as documented
+		}
+	})
 	return fired, l.Run()
 }
 
@@ -125,23 +128,27 @@ func loopPosts(l core.Loop, producers, n int) (int, error) {
 	return ran, err
 }
 
-// loopTimeouts schedules n timers 1-60 s ahead and cancels 95% of them, then
-// the rest, as per-connection deadlines that almost never fire.
+// loopTimeouts schedules n timers 1-60 s ahead from a callback and cancels
+// 95% of them, then the rest, as per-connection deadlines that almost never
+// fire.
 func loopTimeouts(l core.Loop, n int) (int, error) {
 	fn := func() {}
 	handles := make([]core.Timer, n)
-	for i := range n {
-		handles[i] = l.CallLater(time.Duration(1+i%60)*time.Second, fn)
-	}
-	for i, h := range handles {
-		if i%20 != 0 {
-			l.Cancel(h)
+	l.CallSoon(func() {
+		for i := range n {
+			handles[i] = l.CallLater(time.Duration(1+i%60)*time.Second, fn)
 		}
-	}
-	for i := 0; i < n; i += 20 {
-		l.Cancel(handles[i])
-	}
-	return n, nil
+		for i, h := range handles {
+			if i%20 != 0 {
+				l.Cancel(h)
+			}
+		}
+		for i := 0; i < n; i += 20 {
+			l.Cancel(handles[i])
+		}
+		l.Stop()
+	})
+	return n, l.Run()
 }
 
 // loopMixed reads n 64-byte messages from a socketpair on the loop while a
