@@ -23,10 +23,11 @@ func slab(i jen.Code) *jen.Statement { return wf("at").Call(i) }
 // hundred ns each.
 //
 // Every bucket list stays in scheduling order, so timers due in the same tick
-// fire in the order scheduled without sorting: a direct placement carries the
-// newest seq and goes to the tail, and a bucket receives cascaded timers only
-// while it is empty, since a cascade happens when cur first enters the
-// bucket's block, before any timer could be placed there directly.
+// fire in the order scheduled without sorting or a sequence number: a direct
+// placement is the newest timer and goes to the tail, and a bucket receives
+// cascaded timers only while it is empty, since a cascade happens when cur
+// first enters the bucket's block, before any timer could be placed there
+// directly.
 func (e *variantEmitter) emitWheel(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
 	f.Comment("Values of timer.list besides a bucket index.")
@@ -45,7 +46,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("when").Int64().Comment("deadline, loop time in ns"),
 		jen.Id("tick").Uint64().Comment("deadline rounded up to a tick: it fires when that tick is processed"),
 		jen.Id("period").Int64().Comment("> 0 for CallEvery"),
-		jen.Id("seq").Uint64().Comment("scheduling order, for equal deadlines"),
 		jen.Id("fn").Func().Params(),
 		jen.Id("next").Int32().Comment("links in its bucket, the due list or the free list; -1 ends a list"),
 		jen.Id("prev").Int32(),
@@ -58,7 +58,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("n").Int32().Comment("slab entries in use or on the free list"),
 		jen.Id("free").Int32().Comment("head of the free list"),
 		jen.Id("cur").Uint64().Comment("next tick to process; cascades for it are done"),
-		jen.Id("seq").Uint64(),
 		jen.Id("count").Int().Comment("timers in buckets"),
 		jen.Id("dueCount").Int(),
 		jen.Id("dueHead").Int32(),
@@ -128,8 +127,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(jen.Id("when").Op("<").Lit(0)).Block(jen.Id("when").Op("=").Lit(0)),
 		jen.Id("t").Dot("when").Op("=").Id("when"),
 		jen.Id("t").Dot("tick").Op("=").Uint64().Call(jen.Id("when").Op("+").Add(e.num("w", "tickNanos")).Op("-").Lit(1)).Op("/").Add(e.numAs(jen.Uint64(), "w", "tickNanos")),
-		wf("seq").Op("++"),
-		jen.Id("t").Dot("seq").Op("=").Add(wf("seq")),
 	)
 
 	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")

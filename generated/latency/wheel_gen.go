@@ -25,7 +25,6 @@ type timer struct {
 	when   int64  // deadline, loop time in ns
 	tick   uint64 // deadline rounded up to a tick: it fires when that tick is processed
 	period int64  // > 0 for CallEvery
-	seq    uint64 // scheduling order, for equal deadlines
 	fn     func()
 	next   int32 // links in its bucket, the due list or the free list; -1 ends a list
 	prev   int32
@@ -39,8 +38,7 @@ type wheel struct {
 	n        int32               // slab entries in use or on the free list
 	free     int32               // head of the free list
 	cur      uint64              // next tick to process; cascades for it are done
-	seq      uint64
-	count    int // timers in buckets
+	count    int                 // timers in buckets
 	dueCount int
 	dueHead  int32
 	dueTail  int32
@@ -106,8 +104,6 @@ func (w *wheel) setDeadline(t *timer, when int64) {
 	}
 	t.when = when
 	t.tick = uint64(when+tickNanos-1) / tickNanos
-	w.seq++
-	t.seq = w.seq
 }
 
 // place links timer i into the bucket its tick belongs in, relative to cur.
