@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
@@ -38,7 +39,12 @@ func (r *report) plots(dir string) error {
 		if err := plotutil.AddLinePoints(pl, lines...); err != nil {
 			return fmt.Errorf("plot %s: %w", p.workload, err)
 		}
-		if err := pl.Save(7*vg.Inch, 4.5*vg.Inch, filepath.Join(dir, p.workload+".svg")); err != nil {
+		// Headroom above the data for the legend, which sits top right: on
+		// the log axis, the data keeps the lower ~55% of the height.
+		if pl.Y.Min > 0 && pl.Y.Max > pl.Y.Min {
+			pl.Y.Max = pl.Y.Min * math.Pow(pl.Y.Max/pl.Y.Min, 1/0.55)
+		}
+		if err := pl.Save(7*vg.Inch, 6*vg.Inch, filepath.Join(dir, p.workload+".svg")); err != nil {
 			return fmt.Errorf("plot %s: %w", p.workload, err)
 		}
 	}
