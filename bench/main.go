@@ -119,7 +119,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if o.out != "" {
-		return writeOut(o.out, rep)
+		if err := writeOut(o.out, rep); err != nil {
+			return err
+		}
+	}
+	if failed := rep.failures(); len(failed) > 0 {
+		return fmt.Errorf("%d runs failed (listed in the report), the first: %s", len(failed), failed[0])
 	}
 	return nil
 }

@@ -44,6 +44,6 @@ func measure(setup func() error, span func() (ops int, err error), teardown func
 	r.Ops = ops
 	r.Allocs = after.Mallocs - before.Mallocs
 	r.Bytes = after.TotalAlloc - before.TotalAlloc
-	r.PeakHeap = after.HeapAlloc
+	r.HeapAfter = after.HeapAlloc
 	return r, nil
 }

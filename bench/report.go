@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -20,19 +21,21 @@ type stat struct {
 	wallMin, wallMax time.Duration
 	ops              int
 	allocs, bytes    float64 // per op, medians
-	peakHeap         uint64  // largest seen
+	heapAfter        uint64  // largest HeapAlloc seen right after a span
 	setup            time.Duration
 }
 
 // opsPerSec is throughput from the median wall time.
 func (s stat) opsPerSec() float64 { return float64(s.ops) / s.wall.Seconds() }
 
-// perOp is the median cost of one op, wall or CPU.
-func (s stat) perOp(cpu bool) time.Duration {
+// perOp is the median cost of one op in ns, wall or CPU, kept fractional:
+// callbacks cost a few ns, and rounding to whole ns moved ratios by 10-30%.
+func (s stat) perOp(cpu bool) float64 {
+	d := s.wall
 	if cpu {
-		return s.cpu / time.Duration(max(s.ops, 1))
+		d = s.cpu
 	}
-	return s.wall / time.Duration(max(s.ops, 1))
+	return float64(d) / float64(max(s.ops, 1))
 }
 
 func median[T int64 | float64 | time.Duration](xs []T) T {
@@ -55,7 +58,7 @@ func summarize(n int, rs []Result) stat {
 		ops := float64(max(r.Ops, 1))
 		allocs = append(allocs, float64(r.Allocs)/ops)
 		bytes = append(bytes, float64(r.Bytes)/ops)
-		st.peakHeap = max(st.peakHeap, r.PeakHeap)
+		st.heapAfter = max(st.heapAfter, r.HeapAfter)
 	}
 	st.wall, st.cpu, st.setup = median(wall), median(cpu), median(setup)
 	st.wallMin, st.wallMax = slices.Min(wall), slices.Max(wall)
@@ -148,14 +151,14 @@ func (r *report) section(w io.Writer, p plan) {
 			continue
 		}
 		fmt.Fprintf(w, "### %s\n\n", s.Name)
-		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | allocs/op | B/op | peak heap |\n")
+		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | allocs/op | B/op | heap after |\n")
 		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|\n")
 		base := sts[0].opsPerSec()
 		for _, st := range sts {
 			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %.3f | %.3f | %.0f%% | %.2f | %.1f | %s |\n",
 				count(st.n), dur(st.wall), dur(st.wallMin), dur(st.wallMax), count(int(st.opsPerSec())),
-				micros(st.perOp(false)), micros(st.perOp(true)), 100*st.opsPerSec()/base,
-				st.allocs, st.bytes, bytesize(st.peakHeap))
+				st.perOp(false)/1e3, st.perOp(true)/1e3, 100*st.opsPerSec()/base,
+				st.allocs, st.bytes, bytesize(st.heapAfter))
 		}
 		fmt.Fprintln(w)
 	}
@@ -200,11 +203,15 @@ func (r *report) speedups(w io.Writer, p plan) {
 
 func (r *report) method(w io.Writer) {
 	fmt.Fprintf(w, "## Method\n\n")
-	fmt.Fprintf(w, "- Each system, workload and scale runs once as a warm-up (discarded), then %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition.\n", r.o.reps)
+	warm := "runs once as a warm-up (discarded), then"
+	if !r.o.warmup {
+		warm = "runs"
+	}
+	fmt.Fprintf(w, "- Each system, workload and scale %s %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition.\n", warm, r.o.reps)
 	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or starting the interpreter) is not. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
-	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is HeapAlloc after it.\n")
+	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); heap after is HeapAlloc right after it (live data plus garbage not yet collected; a lower bound on the peak).\n")
 	fmt.Fprintf(w, "- Our variants are driven through the core.Loop interface (one interface call per scheduling call); callbacks are called directly. They schedule timers (timers, timeouts) from a callback, as a server sets deadlines, so the loop time read at the start of the step is used; the peers schedule before their loop runs, each call reading its clock (asyncio's call_later reads loop.time()).\n")
-	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, without a warm-up (each run is a fresh interpreter); timers with a 0 ms delay are CallSoon in our API and call_later(0) in Python.\n")
+	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, without a warm-up (each run is a fresh interpreter); a timer with a 0 ms delay is call_later(0) in Python and a 1 ns delay in our API (where a delay <= 0 means CallSoon), so every system creates n timers.\n")
 	if !r.o.full {
 		fmt.Fprintf(w, "- The Python peers stop at N=%s in this run (one asyncio run at 1,000,000 takes seconds); `-full` runs them at every scale.\n", count(pythonMaxN))
 	}
@@ -225,7 +232,8 @@ func cpuModel() string {
 	return runtime.GOARCH
 }
 
-func ratio(a, b time.Duration) float64 { return float64(a) / float64(max(b, 1)) }
+// ratio is a/b for costs in ns; b is never 0 for a measured span.
+func ratio(a, b float64) float64 { return a / math.Max(b, 1e-9) }
 
 func micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 

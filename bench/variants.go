@@ -32,6 +32,9 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 		Kind: kind,
 		Note: p.String(),
 		Run: func(w string, n int) (Result, error) {
+			if err := checkScale(n); err != nil {
+				return Result{}, err
+			}
 			var l core.Loop
 			setup := func() (err error) { l, err = newLoop(core.Config{}); return err }
 			teardown := func() { l.Close() }
@@ -55,8 +58,28 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 			default:
 				return Result{}, ErrUnsupported
 			}
-			return measure(setup, span, teardown)
+			return measure(setup, watchdog(&l, span), teardown)
 		},
+	}
+}
+
+// spanLimit bounds one measured span: a workload that cannot finish (a lost
+// wake-up, a producer that failed) stops the loop and reports it, instead of
+// hanging the run.
+const spanLimit = 2 * time.Minute
+
+// watchdog runs span, stopping the loop and failing if it takes longer than
+// spanLimit.
+func watchdog(l *core.Loop, span func() (int, error)) func() (int, error) {
+	return func() (int, error) {
+		var expired atomic.Bool
+		t := time.AfterFunc(spanLimit, func() { expired.Store(true); (*l).Stop() })
+		ops, err := span()
+		t.Stop()
+		if expired.Load() {
+			return ops, fmt.Errorf("did not finish within %v", spanLimit)
+		}
+		return ops, err
 	}
 }
 
@@ -72,11 +95,13 @@ func loopCallbacks(l core.Loop, n int) (int, error) {
 	for range n {
 		l.CallSoon(fn)
 	}
-	return ran, l.Run()
+	err := l.Run()
+	return ran, err
 }
 
 // loopTimers schedules n timers with delays (i%10) ms from a callback, as a
-// server does, and runs until all fired.
+// server does, and runs until all fired. A 0 ms delay is given as 1 ns: in
+// our API d <= 0 means CallSoon, and every system must create n timers.
 func loopTimers(l core.Loop, n int) (int, error) {
 	fired := 0
 	fn := func() {
@@ -86,10 +111,11 @@ func loopTimers(l core.Loop, n int) (int, error) {
 	}
 	l.CallSoon(func() {
 		for i := range n {
-			l.CallLater(time.Duration(i%10)*time.Millisecond, fn) // 0 ms runs as CallSoon, as documented
+			l.CallLater(max(workTimerDelay(i), time.Nanosecond), fn)
 		}
 	})
-	return fired, l.Run()
+	err := l.Run()
+	return fired, err
 }
 
 // loopPosts has `producers` goroutines post n callbacks each to the running
@@ -114,6 +140,7 @@ func loopPosts(l core.Loop, producers, n int) (int, error) {
 				for range n {
 					if err := l.Post(fn); err != nil {
 						postErr.Store(err)
+						l.Stop() // the count can no longer be reached
 						return
 					}
 				}
@@ -136,14 +163,14 @@ func loopTimeouts(l core.Loop, n int) (int, error) {
 	handles := make([]core.Timer, n)
 	l.CallSoon(func() {
 		for i := range n {
-			handles[i] = l.CallLater(time.Duration(1+i%60)*time.Second, fn)
+			handles[i] = l.CallLater(workTimeoutDelay(i), fn)
 		}
 		for i, h := range handles {
-			if i%20 != 0 {
+			if workCancelledFirst(i) {
 				l.Cancel(h)
 			}
 		}
-		for i := 0; i < n; i += 20 {
+		for i := 0; i < n; i += workTimeoutKeepEvery {
 			l.Cancel(handles[i])
 		}
 		l.Stop()
@@ -188,7 +215,7 @@ func loopMixed(l core.Loop, n int) (int, error) {
 	}
 	defer l.RemoveReader(fds[0])
 	for i := range extra {
-		l.CallLater(time.Duration(i%10)*time.Millisecond, func() { timers++; check() })
+		l.CallLater(max(workTimerDelay(i), time.Nanosecond), func() { timers++; check() })
 	}
 	writeErr := make(chan error, 1)
 	go func() {
@@ -196,6 +223,7 @@ func loopMixed(l core.Loop, n int) (int, error) {
 		for range n {
 			if _, err := unix.Write(fds[1], m); err != nil {
 				writeErr <- err
+				l.Stop()
 				return
 			}
 		}
@@ -204,15 +232,24 @@ func loopMixed(l core.Loop, n int) (int, error) {
 	go func() {
 		for range extra {
 			if l.Post(func() { posts++; check() }) != nil {
+				l.Stop()
 				return
 			}
 		}
 	}()
-	if err := l.Run(); err != nil {
-		return 0, err
+	runErr := l.Run()
+	if gotBytes != wantBytes {
+		// Stopped early: unblock the writer, which nobody reads for any more.
+		unix.Shutdown(fds[1], unix.SHUT_WR)
 	}
-	if err := <-writeErr; err != nil {
+	if err := <-writeErr; err != nil && gotBytes == wantBytes {
 		return 0, fmt.Errorf("mixed: write: %w", err)
+	}
+	if runErr != nil {
+		return 0, runErr
+	}
+	if gotBytes != wantBytes || posts != extra || timers != extra {
+		return 0, fmt.Errorf("mixed: stopped with %d of %d bytes, %d of %d posts, %d of %d timers", gotBytes, wantBytes, posts, extra, timers, extra)
 	}
 	return n, nil
 }

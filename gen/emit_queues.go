@@ -9,14 +9,16 @@ func qf(name string) *jen.Statement { return jen.Id("q").Dot(name) }
 // in FIFO order. Emptied segments are kept and reused, so the steady state
 // allocates nothing, and growing never copies: a doubling ring copied
 // megabytes at each step into freshly faulted pages (a fresh loop's millionth
-// callback cost ten times its thousandth). A segment is 32 KiB, the largest
-// size the allocator's caches serve, so segments freed by one loop are reused
-// by the next without touching the page heap. queue_depth callbacks' worth of
-// segments is allocated up front.
+// callback cost ten times its thousandth). A segment is exactly 32 KiB, the
+// largest size the allocator's caches serve, so segments freed by one loop
+// are reused by the next without touching the page heap. queue_depth
+// callbacks' worth of segments (at least one) is allocated up front, and
+// segments emptied after a burst stay on the free list for the loop's life.
 func (e *variantEmitter) emitReady(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("r").Op("*").Id("readyQueue")) }
-	f.Comment("segSize is how many callbacks a segment holds: 32 KiB of func values.")
-	f.Const().Id("segSize").Op("=").Lit(4096)
+	f.Comment("segSize is how many callbacks a segment holds: with its next pointer, a")
+	f.Comment("segment is exactly 32 KiB, the allocator's largest cached size.")
+	f.Const().Id("segSize").Op("=").Lit(4095)
 	f.Comment("segment is a block of the ready queue.")
 	f.Type().Id("segment").Struct(
 		jen.Id("fns").Index(jen.Id("segSize")).Func().Params(),
@@ -154,8 +156,9 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	full := []jen.Code{jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))}
 	if e.grows() {
 		full = []jen.Code{
-			jen.Comment("Give the loop a few chances to catch up before spilling: a producer that"),
-			jen.Comment("outruns the loop would otherwise grow the spill (and the GC's work) without end."),
+			jen.Comment("Give a loop that is draining a few chances to make room before spilling:"),
+			jen.Comment("this slows a producer that outruns the loop to about the loop's pace. Under"),
+			jen.Comment("sustained overload the spill (overflow: grow) still grows without bound."),
 			yieldOrSpill,
 		}
 		f.Comment("fullYields is how many times a producer that finds the ring full, or the spill in use,")
@@ -212,7 +215,9 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	if e.grows() {
 		nonEmpty = nonEmpty.Op("||").Add(qf("tail")).Dot("Load").Call().Op("&").Id("spillBit").Op("!=").Lit(0)
 	}
-	f.Comment("nonEmpty reports whether drain would find a callback (loop goroutine).")
+	f.Comment("nonEmpty reports whether a callback is posted: published in the ring, or")
+	f.Comment("spilled (drain takes the spill only once claimed slots are published, so the")
+	f.Comment("loop may go round without sleeping until they are). Loop goroutine only.")
 	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
 
 	lenBody := []jen.Code{jen.Id("n").Op(":=").Int().Call(qf("tail").Dot("Load").Call().Op("&^").Id("flagBits").Op("-").Add(qf("head")))}

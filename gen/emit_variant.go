@@ -590,8 +590,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Block(
 		e.count("Iterations"),
 		lf("now").Op("=").Add(lf("monotime")).Call(),
-		jen.Comment("At most a batch of posted callbacks joins the ready ring per iteration, as"),
-		jen.Comment("at most a batch leaves it: a flood of posts meets a full inbox instead."),
+		jen.Comment("At most a batch of posted callbacks leaves the ring per iteration (the spill,"),
+		jen.Comment("taken only when the ring is empty, comes whole), as at most a batch runs:"),
+		jen.Comment("producers that outrun the loop meet a full ring and slow down."),
 		jen.Id("budget").Op(":=").Add(e.num("l", "batchSize")).Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), e.num("l", "batchSize")),
 		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
 		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).

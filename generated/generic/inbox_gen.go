@@ -77,8 +77,9 @@ func (q *inbox) push(fn func()) error {
 			}
 		} else if seq < pos {
 			// The slot still holds the callback from one lap ago: full.
-			// Give the loop a few chances to catch up before spilling: a producer that
-			// outruns the loop would otherwise grow the spill (and the GC's work) without end.
+			// Give a loop that is draining a few chances to make room before spilling:
+			// this slows a producer that outruns the loop to about the loop's pace. Under
+			// sustained overload the spill (overflow: grow) still grows without bound.
 			if yields < fullYields {
 				yields++
 				runtime.Gosched()
@@ -104,7 +105,9 @@ func (q *inbox) pushSpill(fn func()) error {
 	}
 }
 
-// nonEmpty reports whether drain would find a callback (loop goroutine).
+// nonEmpty reports whether a callback is posted: published in the ring, or
+// spilled (drain takes the spill only once claimed slots are published, so the
+// loop may go round without sleeping until they are). Loop goroutine only.
 func (q *inbox) nonEmpty() bool {
 	return q.slots[q.head&q.p.inboxMask].seq.Load() == q.head+1 || q.tail.Load()&spillBit != 0
 }

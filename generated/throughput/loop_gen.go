@@ -335,8 +335,9 @@ func (l *Loop) recoverPanic() {
 func (l *Loop) iterate(block bool) {
 	l.stats.Iterations++
 	l.now = l.monotime()
-	// At most a batch of posted callbacks joins the ready ring per iteration, as
-	// at most a batch leaves it: a flood of posts meets a full inbox instead.
+	// At most a batch of posted callbacks leaves the ring per iteration (the spill,
+	// taken only when the ring is empty, comes whole), as at most a batch runs:
+	// producers that outrun the loop meet a full ring and slow down.
 	budget := batchSize - l.inbox.drain(&l.ready, batchSize)
 	timeout := int64(0)
 	if block && l.ready.len() == 0 && !l.timers.hasDue() && !l.stopReq.Load() {

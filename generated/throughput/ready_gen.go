@@ -2,8 +2,9 @@
 
 package throughput
 
-// segSize is how many callbacks a segment holds: 32 KiB of func values.
-const segSize = 4096
+// segSize is how many callbacks a segment holds: with its next pointer, a
+// segment is exactly 32 KiB, the allocator's largest cached size.
+const segSize = 4095
 
 // segment is a block of the ready queue.
 type segment struct {

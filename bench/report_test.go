@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// syntheticReport builds a report from made-up repetitions: per system and
+// scale, the wall time per op (ns) that every repetition took.
+func syntheticReport(t *testing.T, workload string, perOp map[string]map[int]float64, errs map[key]error) string {
+	t.Helper()
+	res := results{runs: map[key][]Result{}, errs: errs, ranFor: map[string][]int{}}
+	var systems []System
+	for name, byN := range perOp {
+		kind := "baseline"
+		switch name {
+		case "balanced", "latency":
+			kind = "variant"
+		case "floor-ring":
+			kind = "floor"
+		}
+		systems = append(systems, System{Name: name, Kind: kind})
+		for n, ns := range byN {
+			d := time.Duration(ns * float64(n))
+			res.runs[key{workload, name, n}] = []Result{{Ops: n, Wall: d, CPU: d}, {Ops: n, Wall: d, CPU: d}, {Ops: n, Wall: d, CPU: d}}
+		}
+	}
+	for _, p := range plans {
+		if p.workload == workload {
+			res.ranFor[workload] = p.scales
+		}
+	}
+	// Stable order: the default first.
+	for i, s := range systems {
+		if s.Name == "balanced" {
+			systems[0], systems[i] = systems[i], systems[0]
+		}
+	}
+	var buf bytes.Buffer
+	if err := newReport(options{reps: 3, warmup: true, workloads: []string{workload}}, systems, nil, res).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+func TestReportComputesRatiosAndVerdictsFromTheData(t *testing.T) {
+	// balanced costs 6.4 ns at 10k and 7.3 ns at 1M: +14% cost, -12% ops/s,
+	// which meets "within 15%"; rounding to whole ns would read 6 -> 7 (+17%).
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {10_000: 6.4, 1_000_000: 7.3},
+		"chan":       {10_000: 32, 1_000_000: 36.5}, // 5x balanced: meets ≥4x
+		"floor-ring": {10_000: 2.0, 1_000_000: 2.0}, // balanced 3.2-3.65x the floor: misses 2.5x
+		"latency":    {10_000: 5.0, 1_000_000: 5.0}, // the fastest variant
+	}, map[key]error{})
+	for _, want := range []string{
+		"| callbacks flat: ops/s at 1M within 15% of 10k | -12% | met |",
+		"| callbacks ≥4x a chan func() loop | 5.0–5.0x | met |",
+		"| callbacks within 2.5x of a bare ring | 3.20–3.65x the floor's cost | **missed** |",
+		"vs chan (baseline): balanced is 5.0–5.0x faster",
+		"fastest variant here: latency",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// The speedup table: chan's cost over balanced's, 32/6.4, on the 10k row.
+	section := out[strings.Index(out, "### Speedup of balanced"):]
+	row := section[strings.Index(section, "| 10,000 |"):]
+	if row = row[:strings.Index(row, "\n")]; !strings.Contains(row, " 5.00x |") {
+		t.Errorf("speedup row %q lacks 5.00x", row)
+	}
+}
+
+func TestReportListsFailedRuns(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced": {10_000: 6},
+	}, map[key]error{
+		{WorkCallbacks, "chan", 10_000}:    errors.New("boom"),
+		{WorkCallbacks, "asyncio", 10_000}: ErrUnsupported,
+	})
+	if !strings.Contains(out, "**1 runs failed**") || !strings.Contains(out, "chan on callbacks at N=10,000: boom") {
+		t.Errorf("failure not reported:\n%s", out)
+	}
+	if strings.Contains(out, "asyncio on callbacks") {
+		t.Error("an unsupported workload was reported as a failure")
+	}
+}
