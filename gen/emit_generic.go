@@ -97,7 +97,7 @@ func (e *variantEmitter) emitGenericParams(f *jen.File) {
 		values = append(values, jen.Line().Id(g.name).Op(":").Add(g.value.Clone()))
 	}
 	f.Comment("params are the numbers a variant has as constants (same names), as runtime")
-	f.Comment("values. The Loop and each of its parts (ready ring, inbox, wheel) hold a copy,")
+	f.Comment("values. The Loop and each of its parts (ready queue, inbox, wheel) hold a copy,")
 	f.Comment("so each method reads them through its own receiver, one load, no pointer chase.")
 	f.Type().Id("params").Struct(fields...)
 	f.Comment("newParams derives the runtime values from p, which validate accepted.")

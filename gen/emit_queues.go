@@ -267,8 +267,8 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	drain = append(drain, jen.Return(jen.Id("n")))
 	f.Comment("drain moves published callbacks into r, in order, up to max of them from the")
 	f.Comment("ring (the spill, taken only once the ring is empty, comes whole), and returns")
-	f.Comment("how many it moved (loop goroutine). The bound keeps a producer that outruns the")
-	f.Comment("loop waiting at a full ring instead of growing the ready ring without end.")
+	f.Comment("how many it moved (loop goroutine). The bound makes a producer that outruns the")
+	f.Comment("loop meet a full ring (and yield) instead of growing the ready queue.")
 	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(drain...)
 
 	closeBody := []jen.Code{

@@ -16,7 +16,7 @@ import (
 // build that the benchmarks hold every variant against: v is then a copy of
 // the default variant named "generic", and the output differs from that
 // variant's in two ways only. The spec's numbers are runtime values, read
-// from a params struct that the Loop and each of its parts (ready ring,
+// from a params struct that the Loop and each of its parts (ready queue,
 // inbox, wheel) hold a copy of, so each method reads them through its own
 // receiver (r.p.queueDepth, w.p.wheelMask) where a variant names a constant
 // (see num); arrays sized by them become slices made at Init. And the poller

@@ -54,7 +54,7 @@ func (s *Spec) Lookup(name string) (*Variant, bool) {
 	return nil, false
 }
 
-// Overflow is what Post does when the inbox is full. (The ready ring behind
+// Overflow is what Post does when the inbox is full. (The ready queue behind
 // CallSoon always grows: CallSoon runs on the loop goroutine, where an error
 // would have nobody to go to.)
 type Overflow string

@@ -50,7 +50,7 @@ var Params = core.Params{
 }
 
 // params are the numbers a variant has as constants (same names), as runtime
-// values. The Loop and each of its parts (ready ring, inbox, wheel) hold a copy,
+// values. The Loop and each of its parts (ready queue, inbox, wheel) hold a copy,
 // so each method reads them through its own receiver, one load, no pointer chase.
 type params struct {
 	queueDepth  int // initial ready-ring capacity

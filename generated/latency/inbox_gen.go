@@ -121,8 +121,8 @@ func (q *inbox) len() int {
 
 // drain moves published callbacks into r, in order, up to max of them from the
 // ring (the spill, taken only once the ring is empty, comes whole), and returns
-// how many it moved (loop goroutine). The bound keeps a producer that outruns the
-// loop waiting at a full ring instead of growing the ready ring without end.
+// how many it moved (loop goroutine). The bound makes a producer that outruns the
+// loop meet a full ring (and yield) instead of growing the ready queue.
 func (q *inbox) drain(r *readyQueue, max int) int {
 	n := 0
 	for n < max {
