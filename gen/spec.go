@@ -742,7 +742,7 @@ var specFields = []specField{
 			}
 			return ""
 		},
-		get: func(v *Variant) string { return v.Wheel.Tick.String() },
+		get: func(v *Variant) string { return specDuration(v.Wheel.Tick) },
 	},
 	specIntField("wheel.slots", specMinSlots, specMaxSlots, true, func(v *Variant) *int { return &v.Wheel.Slots }),
 	specIntField("wheel.levels", specMinLevels, specMaxLevels, false, func(v *Variant) *int { return &v.Wheel.Levels }),
@@ -783,7 +783,7 @@ var specFields = []specField{
 			if v.Spin == 0 {
 				return "block"
 			}
-			return "spin:" + v.Spin.String()
+			return "spin:" + specDuration(v.Spin)
 		},
 	},
 	specBoolField("recover", func(v *Variant) *bool { return &v.Recover }),
@@ -1004,6 +1004,12 @@ func specSuggestName(name string) string {
 		return ""
 	}
 	return s
+}
+
+// specDuration spells d as the spec's comments and examples do: 100us, not
+// time.Duration's 100µs, so that what a tool writes into a spec can be typed.
+func specDuration(d time.Duration) string {
+	return strings.Replace(d.String(), "µs", "us", 1)
 }
 
 func specCheckSpin(d time.Duration) string {
