@@ -257,6 +257,9 @@ func (r *report) failures() []string {
 			out = append(out, fmt.Sprintf("%s on %s at N=%s: %v", k.system, k.workload, count(k.n), err))
 		}
 	}
+	if r.echo != nil {
+		out = append(out, r.echo.failures()...)
+	}
 	slices.Sort(out)
 	return out
 }

@@ -9,6 +9,10 @@
 //	go run ./bench -quick             # small scales, one repetition
 //	go run ./bench -out report/       # also report.md and one SVG plot per workload
 //	go run ./bench -workload timers,timeouts -systems balanced,heap,asyncio
+//	go run ./bench -workload echo     # TCP echo servers: loop, net, gnet, nbio (about 8 minutes)
+//
+// The echo workload is not in the default run; -full adds it, and -quick
+// runs a tiny version of it against the loop and net servers.
 //
 // For benchstat, the same workloads run as testing.B benchmarks:
 //
@@ -58,6 +62,9 @@ type options struct {
 	workloads []string
 	systems   []string
 	out       string
+	// repsSet and systemsSet: -reps and -systems were given (the echo
+	// workload has its own default repetitions and servers).
+	repsSet, systemsSet bool
 }
 
 func main() {
@@ -73,8 +80,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	reps := fs.Int("reps", 5, "repetitions per system, workload and scale (after one warm-up)")
 	full := fs.Bool("full", false, "a longer, tighter run: 15 repetitions unless -reps is given")
 	quick := fs.Bool("quick", false, "the two smallest scales of each workload, one repetition, no warm-up (for CI and a first look)")
-	workloads := fs.String("workload", "", "comma-separated workloads to run (default all): "+strings.Join(workloadNames(), ", "))
-	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, floor, baseline, python")
+	workloads := fs.String("workload", "", "comma-separated workloads to run (default all but echo, which -full and -quick add): "+strings.Join(append(workloadNames(), WorkEcho), ", "))
+	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -83,9 +90,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	o := options{reps: *reps, warmup: true, quick: *quick, full: *full, out: *out}
-	repsSet := false
-	fs.Visit(func(f *flag.Flag) { repsSet = repsSet || f.Name == "reps" })
-	if *full && !repsSet {
+	fs.Visit(func(f *flag.Flag) {
+		o.repsSet = o.repsSet || f.Name == "reps"
+		o.systemsSet = o.systemsSet || f.Name == "systems"
+	})
+	if *full && !o.repsSet {
 		o.reps = 15
 	}
 	if o.quick {
@@ -95,8 +104,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-reps %d: want at least 1", o.reps)
 	}
 	var err error
-	if o.workloads, err = pick("workload", *workloads, workloadNames(), nil); err != nil {
+	if o.workloads, err = pick("workload", *workloads, append(workloadNames(), WorkEcho), nil); err != nil {
 		return err
+	}
+	if *workloads == "" && !o.full && !o.quick {
+		o.workloads = workloadNames() // echo takes minutes: only on request
 	}
 	all, notes := allSystems()
 	var names, kinds []string
@@ -104,17 +116,29 @@ func run(args []string, stdout, stderr io.Writer) error {
 		names = append(names, s.Name)
 		kinds = append(kinds, s.Kind)
 	}
-	if o.systems, err = pick("system", *systems, names, kinds); err != nil {
+	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), append(kinds, echoKind)); err != nil {
 		return err
 	}
 	var chosen []System
-	for _, s := range all {
-		if slices.Contains(o.systems, s.Name) || slices.Contains(o.systems, s.Kind) {
-			chosen = append(chosen, s)
+	if o.runsPlans() {
+		for _, s := range all {
+			if slices.Contains(o.systems, s.Name) || slices.Contains(o.systems, s.Kind) {
+				chosen = append(chosen, s)
+			}
 		}
+	} else {
+		notes = nil // about systems this run does not use
 	}
-	res := measureAll(o, chosen, stderr)
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
+	if len(chosen) > 0 {
+		res = measureAll(o, chosen, stderr)
+	}
+	var echo *echoResults
+	if slices.Contains(o.workloads, WorkEcho) {
+		echo = measureEcho(echoPlanFor(o), stderr)
+	}
 	rep := newReport(o, chosen, notes, res)
+	rep.echo = echo
 	if err := rep.write(stdout); err != nil {
 		return err
 	}
@@ -127,6 +151,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d runs failed (listed in the report), the first: %s", len(failed), failed[0])
 	}
 	return nil
+}
+
+// runsPlans reports whether any workload of plans (all but echo) is selected.
+func (o options) runsPlans() bool {
+	return slices.ContainsFunc(o.workloads, func(w string) bool { return w != WorkEcho })
 }
 
 // allSystems lists everything that can be measured here, and notes on what

@@ -48,5 +48,8 @@ func (r *report) plots(dir string) error {
 			return fmt.Errorf("plot %s: %w", p.workload, err)
 		}
 	}
+	if r.echo != nil {
+		return r.echo.plot(dir)
+	}
 	return nil
 }

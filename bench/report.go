@@ -74,6 +74,7 @@ type report struct {
 	res     results
 	stats   map[string]map[string][]stat // workload -> system -> by scale
 	def     string                       // the default variant's name
+	echo    *echoResults                 // nil unless the echo workload ran
 }
 
 func newReport(o options, systems []System, notes []string, res results) *report {
@@ -111,13 +112,20 @@ func (r *report) at(workload, system string, n int) (stat, bool) {
 func (r *report) write(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	r.header(bw)
-	r.findings(bw)
+	if r.o.runsPlans() {
+		r.findings(bw)
+	}
 	for _, p := range plans {
 		if r.stats[p.workload] != nil {
 			r.section(bw, p)
 		}
 	}
-	r.method(bw)
+	if r.echo != nil {
+		r.echo.write(bw)
+	}
+	if r.o.runsPlans() {
+		r.method(bw)
+	}
 	return bw.Flush()
 }
 
@@ -130,8 +138,13 @@ func (r *report) header(w io.Writer) {
 	if r.o.quick {
 		mode = "-quick: the two smallest scales, one repetition, no warm-up (a first look, not a measurement)"
 	}
-	fmt.Fprintf(w, "**Run**: %s; took %s  \n", mode, r.res.took.Round(time.Second))
+	if r.o.runsPlans() {
+		fmt.Fprintf(w, "**Run**: %s; took %s  \n", mode, r.res.took.Round(time.Second))
+	}
 	fmt.Fprintf(w, "**Default variant**: %s\n\n", r.def)
+	if len(r.systems) == 0 && len(r.notes) == 0 {
+		return
+	}
 	fmt.Fprintf(w, "## Systems\n\n| system | kind | configuration |\n|---|---|---|\n")
 	for _, s := range r.systems {
 		fmt.Fprintf(w, "| %s | %s | %s |\n", s.Name, s.Kind, s.Note)

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// echoStat summarizes the repetitions of one server at one point: medians,
+// and the range of the two figures the tables show it for.
+type echoStat struct {
+	reps                         int
+	perSec, perSecMin, perSecMax float64
+	p50, p99                     time.Duration
+	cpu, cpuMin, cpuMax          float64 // server CPU µs per request
+}
+
+func (e *echoResults) stat(server string, conns, size int) (echoStat, bool) {
+	rs := e.runs[echoKey{server, conns, size}]
+	if len(rs) == 0 {
+		return echoStat{}, false
+	}
+	var perSec, cpu []float64
+	var p50, p99 []time.Duration
+	for _, r := range rs {
+		perSec = append(perSec, r.perSec())
+		cpu = append(cpu, r.cpuPerReq())
+		p50 = append(p50, r.p50)
+		p99 = append(p99, r.p99)
+	}
+	return echoStat{
+		reps:   len(rs),
+		perSec: median(perSec), perSecMin: slices.Min(perSec), perSecMax: slices.Max(perSec),
+		p50: median(p50), p99: median(p99),
+		cpu: median(cpu), cpuMin: slices.Min(cpu), cpuMax: slices.Max(cpu),
+	}, true
+}
+
+// idleStat is the median bytes per idle connection, and the range.
+func (e *echoResults) idleStat(server string) (med, lo, hi float64, before, after uint64, ok bool) {
+	rs := e.idle[server]
+	if len(rs) == 0 {
+		return 0, 0, 0, 0, 0, false
+	}
+	var per []float64
+	var bs, as []int64
+	for _, r := range rs {
+		per = append(per, r.perConn())
+		bs = append(bs, int64(r.before))
+		as = append(as, int64(r.after))
+	}
+	return median(per), slices.Min(per), slices.Max(per), uint64(median(bs)), uint64(median(as)), true
+}
+
+func (e *echoResults) write(w io.Writer) {
+	p := e.plan
+	fmt.Fprintf(w, "## Echo over TCP loopback\n\n")
+	fmt.Fprintf(w, "Closed loop: C connections, each sends one message of S bytes, waits for all of it to come back, and sends the next. ")
+	fmt.Fprintf(w, "The client is the bench process (Go's net package, a goroutine per connection), the same for every server; each server is a separate process, started afresh for every repetition of every point. ")
+	fmt.Fprintf(w, "Client and server share this machine's %d CPUs, so requests per second says as much about the client as about the server: **server CPU per request** is the figure that separates servers.\n\n", runtime.NumCPU())
+	mode := fmt.Sprintf("%d repetitions", p.reps)
+	if p.defaultN {
+		mode += " (the echo default; -reps sets it)"
+	}
+	if p.quick {
+		mode = "-quick: a tiny matrix, one repetition (a check that it runs, not a measurement)"
+	}
+	fmt.Fprintf(w, "**Run**: %s; %s warm-up and %s measured per point; C = %s; S = %s; idle point %s connections; took %s  \n",
+		mode, p.warmup, p.span, joinInts(p.conns), joinSizes(p.sizes), count(p.idle), e.took.Round(time.Second))
+	fmt.Fprintf(w, "**Command**: `%s`\n\n", e.command())
+
+	fmt.Fprintf(w, "### Servers\n\n| server | configuration |\n|---|---|\n")
+	for _, s := range e.servers {
+		fmt.Fprintf(w, "| %s | %s |\n", s.name, s.config)
+	}
+	for _, n := range e.notes {
+		fmt.Fprintf(w, "\n- %s", n)
+	}
+	fmt.Fprintf(w, "\n\n")
+	if failed := e.failures(); len(failed) > 0 {
+		fmt.Fprintf(w, "**%d echo points failed**; they are missing from the tables below:\n\n", len(failed))
+		for _, f := range failed {
+			fmt.Fprintf(w, "- %s\n", f)
+		}
+		fmt.Fprintln(w)
+	}
+	if len(e.servers) == 0 {
+		return
+	}
+	e.targets(w)
+	for _, size := range p.sizes {
+		for _, conns := range p.conns {
+			fmt.Fprintf(w, "### C=%s, %s\n\n", count(conns), sizeName(size))
+			fmt.Fprintf(w, "| server | req/s | min–max | p50 µs | p99 µs | server CPU µs/req | min–max |\n|---|---|---|---|---|---|---|\n")
+			for _, s := range e.servers {
+				st, ok := e.stat(s.name, conns, size)
+				if !ok {
+					fmt.Fprintf(w, "| %s | – | – | – | – | – | – |\n", s.name)
+					continue
+				}
+				fmt.Fprintf(w, "| %s | %s | %s–%s | %.1f | %.1f | %.2f | %.2f–%.2f |\n", s.name,
+					count(int(st.perSec)), count(int(st.perSecMin)), count(int(st.perSecMax)),
+					micros(st.p50), micros(st.p99), st.cpu, st.cpuMin, st.cpuMax)
+			}
+			fmt.Fprintln(w)
+		}
+	}
+	if p.idle > 0 {
+		fmt.Fprintf(w, "### Memory per idle connection (%s connections)\n\n", count(p.idle))
+		fmt.Fprintf(w, "| server | RSS before | RSS after | bytes per connection | min–max |\n|---|---|---|---|---|\n")
+		for _, s := range e.servers {
+			if med, lo, hi, before, after, ok := e.idleStat(s.name); ok {
+				fmt.Fprintf(w, "| %s | %s | %s | %.0f | %.0f–%.0f |\n", s.name, bytesize(before), bytesize(after), med, lo, hi)
+			} else {
+				fmt.Fprintf(w, "| %s | – | – | – | – |\n", s.name)
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	e.method(w)
+}
+
+// command is the command line that reproduces this run.
+func (e *echoResults) command() string {
+	cmd := "go run ./bench -workload echo"
+	if e.plan.quick {
+		cmd += " -quick"
+	}
+	if !e.plan.defaultN && !e.plan.quick {
+		cmd += fmt.Sprintf(" -reps %d", e.plan.reps)
+	}
+	if !slices.Equal(e.plan.servers, echoServerNames) && !e.plan.quick {
+		cmd += " -systems " + strings.Join(e.plan.servers, ",")
+	}
+	return cmd
+}
+
+// echoGoal is a target of the echo issue, for ours against the best peer.
+type echoGoal struct {
+	text   string
+	ours   float64
+	best   float64
+	peer   string
+	unit   string
+	ok     bool
+	absent string // why it was not measured; "" when it was
+}
+
+// targets checks the issue's goals: server CPU per request at C=100 and
+// C=1000 below the best of gnet and nbio, p99 no worse than the better of
+// theirs at every point, and at most 300 B per idle connection.
+func (e *echoResults) targets(w io.Writer) {
+	var goals []echoGoal
+	for _, size := range e.plan.sizes {
+		for _, conns := range e.plan.conns {
+			if conns == 100 || conns == 1000 {
+				goals = append(goals, e.vsPeers(fmt.Sprintf("server CPU per request at C=%s, %s below the best of gnet and nbio", count(conns), sizeName(size)),
+					conns, size, "µs", func(s echoStat) float64 { return s.cpu }, false))
+			}
+		}
+	}
+	for _, size := range e.plan.sizes {
+		for _, conns := range e.plan.conns {
+			goals = append(goals, e.vsPeers(fmt.Sprintf("p99 at C=%s, %s no worse than the better of gnet and nbio", count(conns), sizeName(size)),
+				conns, size, "µs", func(s echoStat) float64 { return micros(s.p99) }, true))
+		}
+	}
+	if e.plan.idle > 0 {
+		g := echoGoal{text: "at most 300 B of server memory per idle connection", best: 300, unit: "B"}
+		if med, _, _, _, _, ok := e.idleStat("loop"); ok {
+			g.ours, g.ok = med, med <= 300
+		} else {
+			g.absent = "loop not measured"
+		}
+		goals = append(goals, g)
+	}
+	fmt.Fprintf(w, "### Targets\n\n| goal | loop | against | verdict |\n|---|---|---|---|\n")
+	for _, g := range goals {
+		if g.absent != "" {
+			fmt.Fprintf(w, "| %s | not measured (%s) | – | – |\n", g.text, g.absent)
+			continue
+		}
+		against := fmt.Sprintf("%s %s", num(g.best), g.unit)
+		if g.peer != "" {
+			against = fmt.Sprintf("%s %s (%s)", num(g.best), g.unit, g.peer)
+		}
+		fmt.Fprintf(w, "| %s | %s %s | %s | %s |\n", g.text, num(g.ours), g.unit, against, verdict(g.ok))
+	}
+	fmt.Fprintln(w)
+}
+
+// vsPeers compares loop's figure at a point with the lowest of gnet's and
+// nbio's: below it (or, with orEqual, not above it) meets the goal.
+func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig func(echoStat) float64, orEqual bool) echoGoal {
+	g := echoGoal{text: text, unit: unit}
+	ours, ok := e.stat("loop", conns, size)
+	if !ok {
+		g.absent = "loop not measured"
+		return g
+	}
+	for _, p := range echoPeers {
+		if st, ok := e.stat(p, conns, size); ok && (g.peer == "" || fig(st) < g.best) {
+			g.best, g.peer = fig(st), p
+		}
+	}
+	if g.peer == "" {
+		g.absent = "neither gnet nor nbio measured"
+		return g
+	}
+	g.ours = fig(ours)
+	g.ok = g.ours < g.best || orEqual && g.ours == g.best
+	return g
+}
+
+func (e *echoResults) method(w io.Writer) {
+	fmt.Fprintf(w, "### Method (echo)\n\n")
+	fmt.Fprintf(w, "- Per point (C, S) and repetition, every server runs once, in an order shuffled per round (seeded), each in a fresh process on 127.0.0.1 with an ephemeral port; tables show the median over repetitions, and the range for req/s and CPU.\n")
+	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection checks that the echo equals what it sent. Latency is from just before the write to the last byte of the echo read, in a histogram with buckets under 0.8%% wide; p50 and p99 are over all connections' round trips.\n")
+	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks.\n", clockTick)
+	if e.plan.idle > 0 {
+		fmt.Fprintf(w, "- Idle memory: a fresh server, one round trip, %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers.\n",
+			idleSettle, count(e.plan.idle), idleSettle, count(e.plan.idle))
+	}
+	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), built with `go build` when the bench starts.\n\n")
+}
+
+// plot writes echo.svg: server CPU per request against C (log x), a line
+// per server and message size.
+func (e *echoResults) plot(dir string) error {
+	if len(e.runs) == 0 {
+		return nil
+	}
+	pl := plot.New()
+	pl.Title.Text = "Echo over TCP loopback: server CPU per request"
+	pl.X.Label.Text = "connections (C)"
+	pl.Y.Label.Text = "server CPU µs per request"
+	pl.X.Scale = plot.LogScale{}
+	pl.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	pl.Legend.Top = true
+	var lines []any
+	for _, size := range e.plan.sizes {
+		for _, s := range e.servers {
+			var pts plotter.XYs
+			for _, conns := range e.plan.conns {
+				if st, ok := e.stat(s.name, conns, size); ok {
+					pts = append(pts, plotter.XY{X: float64(conns), Y: st.cpu})
+				}
+			}
+			if len(pts) > 0 {
+				lines = append(lines, fmt.Sprintf("%s %s", s.name, sizeName(size)), pts)
+			}
+		}
+	}
+	if err := plotutil.AddLinePoints(pl, lines...); err != nil {
+		return fmt.Errorf("plot echo: %w", err)
+	}
+	pl.Y.Min = 0
+	pl.Y.Max *= 1.6 // room for the legend
+	if err := pl.Save(7*vg.Inch, 6*vg.Inch, filepath.Join(dir, "echo.svg")); err != nil {
+		return fmt.Errorf("plot echo: %w", err)
+	}
+	return nil
+}
+
+func num(x float64) string {
+	if x >= 100 {
+		return fmt.Sprintf("%.0f", x)
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+func joinInts(xs []int) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, count(x))
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinSizes(xs []int) string {
+	var s []string
+	for _, x := range xs {
+		s = append(s, sizeName(x))
+	}
+	return strings.Join(s, ", ")
+}
