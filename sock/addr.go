@@ -1,0 +1,136 @@
+package sock
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"golang.org/x/sys/unix"
+)
+
+// endpoint is a resolved address, ready for socket and bind or connect.
+type endpoint struct {
+	family int
+	sa     unix.Sockaddr
+	v6only bool     // for AF_INET6: tcp6/udp6 (true) or dual-stack tcp/udp (false)
+	addr   net.Addr // as the user will see it
+}
+
+// isTCP, isUDP and isUnix name the networks each constructor takes.
+func isTCP(network string) bool {
+	return network == "tcp" || network == "tcp4" || network == "tcp6"
+}
+
+func isUDP(network string) bool {
+	return network == "udp" || network == "udp4" || network == "udp6"
+}
+
+// resolve turns network and addr into an endpoint. dial says what an empty
+// host means: the loopback address when dialing (as package net does), the
+// wildcard when listening. Host names are looked up by package net, which
+// blocks the loop: pass literal addresses on a busy loop.
+func resolve(network, addr string, dial bool) (endpoint, error) {
+	switch {
+	case network == "unix" || network == "unixgram":
+		ua, err := net.ResolveUnixAddr(network, addr)
+		if err != nil {
+			return endpoint{}, err
+		}
+		return endpoint{family: unix.AF_UNIX, sa: &unix.SockaddrUnix{Name: ua.Name}, addr: ua}, nil
+	case isTCP(network):
+		ta, err := net.ResolveTCPAddr(network, addr)
+		if err != nil {
+			return endpoint{}, err
+		}
+		ep, err := inetEndpoint(network, ta.IP, ta.Port, dial)
+		if err == nil {
+			ip, _ := netip.AddrFromSlice(ta.IP)
+			ep.addr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(ta.Port)))
+		}
+		return ep, err
+	case isUDP(network):
+		ua, err := net.ResolveUDPAddr(network, addr)
+		if err != nil {
+			return endpoint{}, err
+		}
+		ep, err := inetEndpoint(network, ua.IP, ua.Port, dial)
+		if err == nil {
+			ip, _ := netip.AddrFromSlice(ua.IP)
+			ep.addr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(ua.Port)))
+		}
+		return ep, err
+	}
+	return endpoint{}, net.UnknownNetworkError(network)
+}
+
+// inetEndpoint picks the family: the address's own, or for an empty host
+// IPv6 dual-stack under "tcp"/"udp" (IPv4 where IPv6 is missing), IPv4
+// under "…4" and IPv6 under "…6".
+func inetEndpoint(network string, ip net.IP, port int, dial bool) (endpoint, error) {
+	suffix := network[len(network)-1]
+	if ip == nil || ip.IsUnspecified() {
+		switch {
+		case suffix == '4' || (suffix != '6' && !hasIPv6()):
+			ip = net.IPv4zero
+			if dial {
+				ip = net.IPv4(127, 0, 0, 1)
+			}
+		default:
+			ip = net.IPv6unspecified
+			if dial {
+				ip = net.IPv6loopback
+			}
+		}
+	}
+	if ip4 := ip.To4(); ip4 != nil && suffix != '6' {
+		sa := &unix.SockaddrInet4{Port: port}
+		copy(sa.Addr[:], ip4)
+		return endpoint{family: unix.AF_INET, sa: sa}, nil
+	}
+	if ip.To4() != nil || suffix == '4' {
+		return endpoint{}, fmt.Errorf("sock: address %v does not belong to network %s", ip, network)
+	}
+	sa := &unix.SockaddrInet6{Port: port}
+	copy(sa.Addr[:], ip.To16())
+	return endpoint{family: unix.AF_INET6, sa: sa, v6only: suffix == '6'}, nil
+}
+
+// hasIPv6 reports whether an IPv6 socket can be opened here.
+func hasIPv6() bool {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
+// addrPortOf returns the IP and port of an inet sockaddr (IPv4-mapped IPv6
+// addresses unmapped), and false for any other kind.
+func addrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// netAddr converts a sockaddr of a socket of the given type to a net.Addr.
+func netAddr(sa unix.Sockaddr, sotype int) net.Addr {
+	if ap, ok := addrPortOf(sa); ok {
+		if sotype == unix.SOCK_DGRAM {
+			return net.UDPAddrFromAddrPort(ap)
+		}
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	if su, ok := sa.(*unix.SockaddrUnix); ok {
+		network := "unix"
+		if sotype == unix.SOCK_DGRAM {
+			network = "unixgram"
+		}
+		return &net.UnixAddr{Name: su.Name, Net: network}
+	}
+	return nil
+}

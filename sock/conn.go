@@ -1,0 +1,605 @@
+package sock
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/loopgen/loop"
+	"golang.org/x/sys/unix"
+)
+
+// Conn is a stream connection (TCP or Unix) on a loop. All its methods
+// belong to the loop goroutine; from another goroutine, use l.Post.
+//
+// Reads are driven by the loop: whatever arrives goes to the Handler's
+// OnData. Writes never block: Write sends what the kernel takes at once and
+// keeps the rest in chunks that the loop sends when the socket is writable.
+type Conn struct {
+	// Context is the handler's per-connection state; sock never touches it.
+	Context any
+
+	l      *loop.Loop
+	ls     *loopState
+	h      Handler
+	cfg    *config
+	ln     *Listener // the listener that accepted it; nil when dialed
+	prev   *Conn     // in ln's list of connections
+	next   *Conn     //
+	out    *outbuf   // nil until a write could not be sent at once
+	tm     *timeouts // nil until a timeout is set
+	onRead func()    // c.onReadable, made once: the loop's reader for fd
+	peer   netip.AddrPort
+	fd     int32
+	flags  connFlags
+}
+
+// connFlags is a connection's state.
+type connFlags uint16
+
+const (
+	fConnecting connFlags = 1 << iota // Dial's connect has not completed
+	fReading                          // onRead is registered with the loop
+	fWriting                          // out.onWrite is registered with the loop
+	fEOF                              // the peer has finished sending
+	fShutWrite                        // CloseWrite was called: no more writes
+	fWriteDone                        // shutdown(SHUT_WR) was done
+	fClosing                          // Close was called: flush, then close
+	fClosed                           // the descriptor is closed; OnClose is queued
+	fPaused                           // OnPause was called, OnResume not yet
+)
+
+// chunkSize is the size of the chunks unsent bytes wait in.
+const chunkSize = 16 << 10
+
+// outbuf holds what the kernel has not taken yet: chunks[0][off:] and the
+// chunks after it, n bytes in all. Chunks come from and go back to the
+// loop's free list, so a connection that is not writing holds none.
+type outbuf struct {
+	chunks  [][]byte
+	off     int
+	n       int
+	onWrite func() // c.onWritable, made once: the loop's writer for fd
+}
+
+// timeouts are a connection's deadlines on the loop's timer wheel. Each
+// timer is re-armed (Cancel, then CallLater: O(1), no allocation) when the
+// activity it watches happens.
+type timeouts struct {
+	idle, read, write              time.Duration
+	idleT, readT, writeT, connectT loop.Timer
+	fireIdle, fireRead, fireWrite  func()
+}
+
+// newConn wraps the connected (or connecting) descriptor fd.
+func newConn(l *loop.Loop, ls *loopState, h Handler, cfg *config, fd int) *Conn {
+	c := &Conn{l: l, ls: ls, h: h, cfg: cfg, fd: int32(fd)}
+	c.onRead = c.onReadable
+	return c
+}
+
+// LocalAddr returns the connection's local address, or nil once it is
+// closed.
+func (c *Conn) LocalAddr() net.Addr {
+	if c.flags&fClosed != 0 {
+		return nil
+	}
+	sa, err := unix.Getsockname(int(c.fd))
+	if err != nil {
+		return nil
+	}
+	return netAddr(sa, unix.SOCK_STREAM)
+}
+
+// RemoteAddr returns the peer's address: the dialed address for a dialed
+// connection, the address accept reported for an accepted one (a Unix
+// socket's peer is usually unnamed). It stays available after Close.
+func (c *Conn) RemoteAddr() net.Addr {
+	if c.cfg.remote != nil {
+		return c.cfg.remote
+	}
+	if c.peer.IsValid() {
+		return net.TCPAddrFromAddrPort(c.peer)
+	}
+	return &net.UnixAddr{Net: "unix"}
+}
+
+// Loop returns the loop the connection belongs to.
+func (c *Conn) Loop() *loop.Loop { return c.l }
+
+// Buffered returns how many written bytes wait to be sent.
+func (c *Conn) Buffered() int {
+	if c.out == nil {
+		return 0
+	}
+	return c.out.n
+}
+
+// Write sends p, or as much of it as the kernel takes at once, and copies
+// the rest to be sent when the socket is writable; it never blocks. It
+// returns len(p) and nil when all of p was sent or queued. When the queue
+// rises above the high-water mark, OnPause is called before Write returns.
+// After Close, Abort, CloseWrite or a failure it returns ErrClosed. If the
+// connection fails while sending, Write returns that error and the
+// connection closes (OnClose follows with the same error).
+func (c *Conn) Write(p []byte) (int, error) {
+	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
+		return 0, ErrClosed
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	sent := 0
+	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
+		n, err := c.send(p)
+		if err != nil {
+			c.fail(err)
+			return n, err
+		}
+		if n == len(p) {
+			return n, nil
+		}
+		sent = n
+	}
+	c.queue(p[sent:])
+	return len(p), nil
+}
+
+// Writev is Write for several buffers, sent in one system call (up to 64 of
+// them) when nothing is queued: a header and a body need not be copied
+// together first.
+func (c *Conn) Writev(bufs ...[]byte) (int, error) {
+	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
+		return 0, ErrClosed
+	}
+	total := 0
+	for _, b := range bufs {
+		total += len(b)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	sent := 0
+	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
+		n, err := c.sendv(bufs)
+		if err != nil {
+			c.fail(err)
+			return n, err
+		}
+		sent = n
+	}
+	for _, b := range bufs {
+		if sent >= len(b) {
+			sent -= len(b)
+			continue
+		}
+		c.queue(b[sent:])
+		sent = 0
+	}
+	return total, nil
+}
+
+// send writes p directly. EAGAIN is not an error: it sent 0 bytes.
+func (c *Conn) send(p []byte) (int, error) {
+	for {
+		n, err := sysSend(int(c.fd), p)
+		switch err {
+		case nil:
+			c.wrote(n)
+			return n, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, nil
+		}
+		return 0, os.NewSyscallError("write", err)
+	}
+}
+
+// sendv is send for several buffers.
+func (c *Conn) sendv(bufs [][]byte) (int, error) {
+	for {
+		n, err := sysSendv(&c.ls.sysVec, int(c.fd), bufs)
+		switch err {
+		case nil:
+			c.wrote(n)
+			return n, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, nil
+		}
+		return 0, os.NewSyscallError("writev", err)
+	}
+}
+
+// wrote notes that the kernel took n bytes: the idle timer starts over.
+func (c *Conn) wrote(n int) {
+	if n > 0 && c.tm != nil && c.tm.idle > 0 {
+		c.rearm(&c.tm.idleT, c.tm.idle, c.tm.fireIdle)
+	}
+}
+
+// queue appends p to the unsent bytes, watches for writability, and calls
+// OnPause on crossing the high-water mark.
+func (c *Conn) queue(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	if c.out == nil {
+		c.out = &outbuf{onWrite: c.onWritable}
+	}
+	o := c.out
+	wasEmpty := o.n == 0
+	o.n += len(p)
+	for len(p) > 0 {
+		if k := len(o.chunks); k > 0 {
+			last := o.chunks[k-1]
+			if m := copy(last[len(last):cap(last)], p); m > 0 {
+				o.chunks[k-1] = last[:len(last)+m]
+				p = p[m:]
+				continue
+			}
+		}
+		o.chunks = append(o.chunks, c.ls.getChunk())
+	}
+	if c.flags&fWriting == 0 {
+		if err := c.l.AddWriter(int(c.fd), o.onWrite); err != nil {
+			c.fail(err)
+			return
+		}
+		c.flags |= fWriting
+	}
+	if wasEmpty && c.tm != nil && c.tm.write > 0 {
+		c.rearm(&c.tm.writeT, c.tm.write, c.tm.fireWrite)
+	}
+	if c.flags&fPaused == 0 && o.n > c.cfg.highWater {
+		c.flags |= fPaused
+		c.h.OnPause(c)
+	}
+}
+
+// onWritable is the loop's writer: it completes a connect or sends what is
+// queued.
+func (c *Conn) onWritable() {
+	if c.flags&fClosed != 0 {
+		return
+	}
+	if c.flags&fConnecting != 0 {
+		c.connected()
+		return
+	}
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return
+	}
+	c.drained()
+}
+
+// flush sends queued bytes until the kernel takes no more.
+func (c *Conn) flush() error {
+	o := c.out
+	for o != nil && o.n > 0 {
+		vec := append(c.ls.vec[:0], o.chunks[0][o.off:])
+		for _, ch := range o.chunks[1:] {
+			if len(vec) == maxVec {
+				break
+			}
+			vec = append(vec, ch)
+		}
+		want := 0
+		for _, b := range vec {
+			want += len(b)
+		}
+		var n int
+		var err error
+		if len(vec) == 1 {
+			n, err = c.send(vec[0])
+		} else {
+			n, err = c.sendv(vec)
+		}
+		clear(vec) // the loop's scratch must not keep chunks alive
+		c.ls.vec = vec[:0]
+		if err != nil {
+			return err
+		}
+		c.consume(n)
+		if n < want {
+			return nil // the kernel is full: wait for the next writable event
+		}
+	}
+	return nil
+}
+
+// consume drops n sent bytes from the front of the queue and gives emptied
+// chunks back to the loop. Progress re-arms the write timeout.
+func (c *Conn) consume(n int) {
+	if n == 0 {
+		return
+	}
+	o := c.out
+	o.n -= n
+	for n > 0 {
+		first := o.chunks[0]
+		if left := len(first) - o.off; n < left {
+			o.off += n
+			break
+		} else {
+			n -= left
+		}
+		c.ls.putChunk(first)
+		o.chunks[0] = nil
+		o.chunks = o.chunks[1:]
+		o.off = 0
+	}
+	if o.n == 0 {
+		o.chunks = o.chunks[:0]
+	}
+	if c.tm != nil && c.tm.write > 0 && o.n > 0 {
+		c.rearm(&c.tm.writeT, c.tm.write, c.tm.fireWrite)
+	}
+}
+
+// drained runs after a flush: it stops watching writability once the
+// queue is empty (an idle connection costs the poller nothing), calls
+// OnResume at the low-water mark, and completes a pending Close or
+// CloseWrite.
+func (c *Conn) drained() {
+	o := c.out
+	if o.n > 0 {
+		if c.flags&(fPaused|fClosing) == fPaused && o.n <= c.cfg.lowWater {
+			c.flags &^= fPaused
+			c.h.OnResume(c)
+		}
+		return
+	}
+	if c.flags&fWriting != 0 {
+		c.l.RemoveWriter(int(c.fd))
+		c.flags &^= fWriting
+	}
+	if c.tm != nil {
+		c.l.Cancel(c.tm.writeT)
+	}
+	o.chunks = nil // the emptied slice header's array would outlive its use
+	switch {
+	case c.flags&fClosing != 0:
+		c.teardown(nil)
+	case c.flags&fShutWrite != 0:
+		c.shutdownWrite()
+	case c.flags&fPaused != 0:
+		c.flags &^= fPaused
+		c.h.OnResume(c)
+	}
+}
+
+// onReadable is the loop's reader: one read per readiness event (readiness
+// is level-triggered, so what is left comes with the next one, and one busy
+// connection cannot starve the others).
+func (c *Conn) onReadable() {
+	if c.flags&(fClosed|fReading) != fReading {
+		return
+	}
+	n, err := unix.Read(int(c.fd), c.ls.rbuf)
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+	case err != nil:
+		c.fail(os.NewSyscallError("read", err))
+	case n == 0:
+		c.gotEOF()
+	default:
+		if c.tm != nil {
+			if c.tm.read > 0 {
+				c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
+			}
+			if c.tm.idle > 0 {
+				c.rearm(&c.tm.idleT, c.tm.idle, c.tm.fireIdle)
+			}
+		}
+		c.h.OnData(c, c.ls.rbuf[:n])
+	}
+}
+
+// gotEOF handles the peer's end of stream.
+func (c *Conn) gotEOF() {
+	c.flags |= fEOF
+	c.stopReading()
+	switch {
+	case c.flags&fWriteDone != 0:
+		c.teardown(nil) // both directions are finished
+	case c.flags&(fShutWrite|fClosing) != 0:
+		// A flush is under way; its end completes the close.
+	default:
+		if eh, ok := c.h.(EOFHandler); ok && eh.OnEOF(c) {
+			return
+		}
+		if c.flags&(fClosing|fClosed) == 0 {
+			c.Close()
+		}
+	}
+}
+
+func (c *Conn) stopReading() {
+	if c.flags&fReading != 0 {
+		c.l.RemoveReader(int(c.fd))
+		c.flags &^= fReading
+	}
+	if c.tm != nil {
+		c.l.Cancel(c.tm.readT)
+	}
+}
+
+// CloseWrite sends what is queued, then shuts down the sending direction
+// (the peer reads end of stream); reading goes on. Once the peer has
+// finished too, the connection closes with OnClose(nil). Later writes
+// return ErrClosed.
+func (c *Conn) CloseWrite() error {
+	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
+		return ErrClosed
+	}
+	c.flags |= fShutWrite
+	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
+		c.shutdownWrite()
+	}
+	return nil
+}
+
+func (c *Conn) shutdownWrite() {
+	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+		c.fail(os.NewSyscallError("shutdown", err))
+		return
+	}
+	c.flags |= fWriteDone
+	if c.flags&fEOF != 0 {
+		c.teardown(nil)
+	}
+}
+
+// Close stops reading (what arrives afterwards is discarded), sends what
+// is queued, then closes the connection; OnClose follows, from a later
+// callback, with nil or with the reason the queued bytes could not all be
+// sent. A peer that never reads keeps a closing connection open: set a
+// write timeout, or use Abort. Close returns ErrClosed if already called.
+func (c *Conn) Close() error {
+	if c.flags&(fClosing|fClosed) != 0 {
+		return ErrClosed
+	}
+	c.flags |= fClosing
+	c.stopReading()
+	if c.Buffered() == 0 {
+		c.teardown(nil)
+	}
+	return nil
+}
+
+// Abort closes the connection at once, discarding what is queued. OnClose
+// follows with nil if nothing was queued, or with an *UnsentError wrapping
+// ErrAborted.
+func (c *Conn) Abort() error {
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	var err error
+	if n := c.Buffered(); n > 0 {
+		err = &UnsentError{Unsent: n, Err: ErrAborted}
+	}
+	c.teardown(err)
+	return nil
+}
+
+// fail closes the connection because of err, noting unsent bytes.
+func (c *Conn) fail(err error) {
+	if c.flags&fClosed != 0 {
+		return
+	}
+	if n := c.Buffered(); n > 0 {
+		err = &UnsentError{Unsent: n, Err: err}
+	}
+	c.teardown(err)
+}
+
+// teardown releases everything and queues OnClose(err). OnClose runs from
+// its own callback, so that it never runs inside the caller's Close, Write
+// or handler method.
+func (c *Conn) teardown(err error) {
+	if c.flags&fClosed != 0 {
+		return
+	}
+	c.flags |= fClosed
+	fd := int(c.fd)
+	if c.flags&fReading != 0 {
+		c.l.RemoveReader(fd)
+	}
+	if c.flags&fWriting != 0 {
+		c.l.RemoveWriter(fd)
+	}
+	c.flags &^= fReading | fWriting
+	if tm := c.tm; tm != nil {
+		c.l.Cancel(tm.idleT)
+		c.l.Cancel(tm.readT)
+		c.l.Cancel(tm.writeT)
+		c.l.Cancel(tm.connectT)
+	}
+	unix.Close(fd)
+	if o := c.out; o != nil {
+		for _, ch := range o.chunks {
+			c.ls.putChunk(ch)
+		}
+		o.chunks, o.n, o.off = nil, 0, 0
+	}
+	c.l.CallSoon(func() {
+		c.h.OnClose(c, err)
+		if c.ln != nil {
+			c.ln.forget(c)
+		}
+	})
+}
+
+// SetIdleTimeout closes the connection with an error wrapping ErrTimeout
+// when for d nothing was read and the kernel took nothing written. d <= 0
+// turns it off. It returns ErrClosed after Close.
+func (c *Conn) SetIdleTimeout(d time.Duration) error {
+	tm := c.tmOrNew()
+	return c.setTimeout(&tm.idle, &tm.idleT, d, tm.fireIdle, true)
+}
+
+// SetReadTimeout closes the connection with an error wrapping ErrTimeout
+// when for d nothing was read. d <= 0 turns it off.
+func (c *Conn) SetReadTimeout(d time.Duration) error {
+	tm := c.tmOrNew()
+	return c.setTimeout(&tm.read, &tm.readT, d, tm.fireRead, c.flags&fReading != 0)
+}
+
+// SetWriteTimeout closes the connection with an error wrapping ErrTimeout
+// (and *UnsentError) when queued bytes made no progress for d: the peer
+// stopped reading. It runs only while bytes are queued. d <= 0 turns it off.
+func (c *Conn) SetWriteTimeout(d time.Duration) error {
+	tm := c.tmOrNew()
+	return c.setTimeout(&tm.write, &tm.writeT, d, tm.fireWrite, c.Buffered() > 0)
+}
+
+func (c *Conn) tmOrNew() *timeouts {
+	if c.tm == nil {
+		c.tm = &timeouts{}
+		c.tm.fireIdle = func() { c.fail(errIdleTimeout) }
+		c.tm.fireRead = func() { c.fail(errReadTimeout) }
+		c.tm.fireWrite = func() { c.fail(errWriteTimeout) }
+	}
+	return c.tm
+}
+
+func (c *Conn) setTimeout(d *time.Duration, t *loop.Timer, v time.Duration, fire func(), armNow bool) error {
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	*d = max(v, 0)
+	c.l.Cancel(*t)
+	*t = loop.Timer{}
+	if v > 0 && armNow {
+		*t = c.l.CallLater(v, fire)
+	}
+	return nil
+}
+
+func (c *Conn) rearm(t *loop.Timer, d time.Duration, fire func()) {
+	c.l.Cancel(*t)
+	*t = c.l.CallLater(d, fire)
+}
+
+// getChunk returns an empty write chunk, reused when one is free.
+func (s *loopState) getChunk() []byte {
+	if k := len(s.free); k > 0 {
+		ch := s.free[k-1]
+		s.free[k-1] = nil
+		s.free = s.free[:k-1]
+		return ch
+	}
+	return make([]byte, 0, chunkSize)
+}
+
+// putChunk keeps ch for reuse, up to maxFreeChunks.
+func (s *loopState) putChunk(ch []byte) {
+	if len(s.free) < maxFreeChunks && cap(ch) == chunkSize {
+		s.free = append(s.free, ch[:0])
+	}
+}

@@ -1,0 +1,105 @@
+package sock
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/loopgen/loop"
+	"golang.org/x/sys/unix"
+)
+
+// Dial starts connecting to addr on network ("tcp", "tcp4", "tcp6" or
+// "unix") and returns at once; the connect completes on the loop. When it
+// succeeds, h.OnOpen runs; when it fails (ECONNREFUSED, a connect timeout),
+// h.OnClose runs with the error and OnOpen never does. Writes made before
+// the connection is open are queued and sent once it is. Dial itself
+// fails only for a bad network or address, or when no socket can be
+// opened. Loop goroutine only.
+func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
+	if !isTCP(network) && network != "unix" {
+		return nil, fmt.Errorf("sock: Dial: network %q is not tcp, tcp4, tcp6 or unix", network)
+	}
+	cfg := newConfig(opts)
+	ep, err := resolve(network, addr, true)
+	if err != nil {
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+	}
+	cfg.remote = ep.addr
+	fd, err := sysSocket(ep.family, unix.SOCK_STREAM)
+	if err != nil {
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, os.NewSyscallError("socket", err))
+	}
+	if ep.family != unix.AF_UNIX && cfg.noDelay {
+		// Best effort, as in package net: a socket without it still works.
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	c := newConn(l, stateOf(l, cfg.readBufferSize), h, cfg, fd)
+	c.flags |= fConnecting
+	c.out = &outbuf{onWrite: c.onWritable}
+
+	err = unix.Connect(fd, ep.sa)
+	for err == unix.EINTR {
+		// The connect goes on in the background; a second call says how.
+		err = unix.Connect(fd, ep.sa)
+		if err == unix.EALREADY {
+			err = unix.EINPROGRESS
+		}
+	}
+	switch err {
+	case nil, unix.EINPROGRESS, unix.EISCONN:
+		// Writability reports the outcome, also for a connect that already
+		// succeeded, so that OnOpen always runs from the loop and never
+		// before Dial has returned.
+		if err := l.AddWriter(fd, c.out.onWrite); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+		}
+		c.flags |= fWriting
+		if cfg.connectTimeout > 0 {
+			c.tmOrNew().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
+		}
+	default:
+		c.fail(os.NewSyscallError("connect", err))
+	}
+	return c, nil
+}
+
+// connected completes a connect once the socket is writable: SO_ERROR says
+// whether it worked.
+func (c *Conn) connected() {
+	fd := int(c.fd)
+	soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err == nil && soerr != 0 {
+		err = unix.Errno(soerr)
+	}
+	switch err {
+	case nil:
+	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+		return // not yet: a spurious wake-up
+	default:
+		c.fail(os.NewSyscallError("connect", err))
+		return
+	}
+	c.flags &^= fConnecting
+	if c.tm != nil {
+		c.l.Cancel(c.tm.connectT)
+	}
+	if c.flags&fClosing == 0 {
+		if err := c.l.AddReader(fd, c.onRead); err != nil {
+			c.fail(err)
+			return
+		}
+		c.flags |= fReading
+	}
+	c.h.OnOpen(c)
+	if c.flags&fClosed != 0 {
+		return
+	}
+	// What was written while connecting goes out now; this also removes
+	// the writer, or completes a Close or CloseWrite made meanwhile.
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return
+	}
+	c.drained()
+}

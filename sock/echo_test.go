@@ -1,0 +1,368 @@
+package sock_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+)
+
+// TestEchoRoundTrip dials an echo server on the same loop, over each
+// stream network, and checks that what comes back is what was sent, in
+// order, and that both ends close cleanly.
+func TestEchoRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{
+		{"tcp", "127.0.0.1:0"},
+		{"tcp4", "127.0.0.1:0"},
+		{"tcp6", "[::1]:0"},
+		{"tcp", ":0"}, // dual-stack wildcard, dialed on loopback
+		{"unix", "echo.sock"},
+	} {
+		t.Run(tc.network+" "+tc.addr, func(t *testing.T) {
+			if tc.network == "tcp6" && !hasIPv6Loopback() {
+				t.Skip("no IPv6 loopback here")
+			}
+			l := newLoop(t)
+			addr := tc.addr
+			if tc.network == "unix" {
+				addr = filepath.Join(t.TempDir(), addr)
+			}
+			srv := &echoServer{}
+			ln, err := sock.Listen(l, tc.network, addr, srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cli := &recorder{}
+			c, err := sock.Dial(l, tc.network, ln.Addr().String(), cli)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Written before the connection is open: queued, then sent.
+			var want []byte
+			for i := range 100 {
+				msg := fmt.Appendf(nil, "message %d of 100;", i)
+				want = append(want, msg...)
+				if n, err := c.Write(msg); n != len(msg) || err != nil {
+					t.Fatalf("Write = %d, %v; want %d, nil", n, err, len(msg))
+				}
+			}
+			if n, err := c.Writev([]byte("head|"), nil, []byte("body|"), []byte("tail")); n != 14 || err != nil {
+				t.Fatalf("Writev = %d, %v; want 14, nil", n, err)
+			}
+			want = append(want, "head|body|tail"...)
+			runUntil(t, l, "the echo", func() bool { return len(cli.got) >= len(want) })
+			if !cli.opened {
+				t.Error("OnOpen was not called on the dialing side")
+			}
+			if !bytes.Equal(cli.got, want) {
+				t.Fatalf("echo differs:\n got %q\nwant %q", cli.got, want)
+			}
+			if tc.network != "unix" {
+				if ra, ok := c.RemoteAddr().(*net.TCPAddr); !ok || ra.Port != ln.Addr().(*net.TCPAddr).Port {
+					t.Errorf("RemoteAddr = %v; want the listener's port (%v)", c.RemoteAddr(), ln.Addr())
+				}
+				for sc := range srv.conns {
+					if sc.RemoteAddr().String() != c.LocalAddr().String() {
+						t.Errorf("server sees %v; the client is at %v", sc.RemoteAddr(), c.LocalAddr())
+					}
+				}
+			}
+			if err := c.Close(); err != nil {
+				t.Fatal(err)
+			}
+			runUntil(t, l, "both ends to close", func() bool { return cli.closed && srv.closed == 1 })
+			if cli.closeErr != nil || len(srv.errs) > 0 {
+				t.Errorf("a clean close reported errors: client %v, server %v", cli.closeErr, srv.errs)
+			}
+			ln.Close()
+		})
+	}
+}
+
+// TestUDPEcho sends datagrams to an echo PacketConn and checks each comes
+// back whole, from the server's address.
+func TestUDPEcho(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{
+		{"udp", "127.0.0.1:0"},
+		{"udp4", "127.0.0.1:0"},
+		{"udp6", "[::1]:0"},
+	} {
+		t.Run(tc.network, func(t *testing.T) {
+			if tc.network == "udp6" && !hasIPv6Loopback() {
+				t.Skip("no IPv6 loopback here")
+			}
+			l := newLoop(t)
+			srv, err := sock.ListenPacket(l, tc.network, tc.addr, packetFunc(func(pc *sock.PacketConn, p []byte, from netip.AddrPort) {
+				if _, err := pc.WriteTo(p, from); err != nil {
+					t.Errorf("server WriteTo: %v", err)
+				}
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			var got [][]byte
+			var froms []netip.AddrPort
+			cli, err := sock.ListenPacket(l, tc.network, tc.addr, packetFunc(func(_ *sock.PacketConn, p []byte, from netip.AddrPort) {
+				got = append(got, bytes.Clone(p))
+				froms = append(froms, from)
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cli.Close()
+			to := srv.LocalAddr().(*net.UDPAddr).AddrPort()
+			for i := range 10 {
+				if _, err := cli.WriteTo(fmt.Appendf(nil, "datagram %d", i), to); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runUntil(t, l, "10 echoed datagrams", func() bool { return len(got) == 10 })
+			for i, p := range got {
+				// Loopback does not reorder, so order is checked too.
+				if want := fmt.Sprintf("datagram %d", i); string(p) != want {
+					t.Errorf("datagram %d = %q; want %q", i, p, want)
+				}
+				if froms[i].Port() != to.Port() {
+					t.Errorf("datagram %d came from %v; want port %d", i, froms[i], to.Port())
+				}
+			}
+			if err := cli.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cli.WriteTo([]byte("x"), to); !errors.Is(err, sock.ErrClosed) {
+				t.Errorf("WriteTo after Close = %v; want ErrClosed", err)
+			}
+		})
+	}
+}
+
+type packetFunc func(pc *sock.PacketConn, p []byte, from netip.AddrPort)
+
+func (f packetFunc) OnPacket(pc *sock.PacketConn, p []byte, from netip.AddrPort) { f(pc, p, from) }
+
+// TestEchoSteadyStateAllocatesNothing pins the zero-allocation promise: a
+// round trip through an echo server (client Write, server OnData and
+// Write, client OnData) allocates nothing once the connection is up.
+func TestEchoSteadyStateAllocatesNothing(t *testing.T) {
+	l := newLoop(t)
+	srv := &echoServer{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeAll(t, l, ln)
+	cli := &countingClient{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		c.Abort()
+		runUntil(t, l, "the client to close", func() bool { return cli.closed })
+	}()
+	runUntil(t, l, "the connection", func() bool { return srv.opened == 1 && cli.opened })
+	msg := []byte("ping ping ping ping ping ping ping ping")
+	roundTrip := func() {
+		want := cli.got + len(msg)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		for cli.got < want {
+			if err := l.RunOnce(true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 100 { // warm up: the loop's tables and buffers reach their size
+		roundTrip()
+	}
+	if allocs := testing.AllocsPerRun(1000, roundTrip); allocs != 0 {
+		t.Errorf("an echo round trip allocates %v times; want 0", allocs)
+	}
+}
+
+// countingClient counts what it receives without keeping it.
+type countingClient struct {
+	sock.BaseHandler
+	opened, closed bool
+	got            int
+}
+
+func (h *countingClient) OnOpen(*sock.Conn)             { h.opened = true }
+func (h *countingClient) OnData(_ *sock.Conn, p []byte) { h.got += len(p) }
+func (h *countingClient) OnClose(*sock.Conn, error)     { h.closed = true }
+
+// BenchmarkEchoRoundTrip measures one echo round trip over loopback TCP,
+// client and server on one loop.
+func BenchmarkEchoRoundTrip(b *testing.B) {
+	l := newLoop(b)
+	srv := &echoServer{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.closeAll(b, l, ln)
+	cli := &countingClient{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		c.Abort()
+		runUntil(b, l, "the client to close", func() bool { return cli.closed })
+	}()
+	runUntil(b, l, "the connection", func() bool { return cli.opened })
+	msg := make([]byte, 64)
+	b.ReportAllocs()
+	for b.Loop() {
+		want := cli.got + len(msg)
+		c.Write(msg)
+		for cli.got < want {
+			l.RunOnce(true)
+		}
+	}
+}
+
+// TestWriteAfterCloseIsErrClosed checks every writing method after Close.
+func TestWriteAfterCloseIsErrClosed(t *testing.T) {
+	l := newLoop(t)
+	srv := &echoServer{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeAll(t, l, ln)
+	cli := &recorder{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "the connection", func() bool { return cli.opened })
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("late")); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("Write after Close = %v; want ErrClosed", err)
+	}
+	if _, err := c.Writev([]byte("late")); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("Writev after Close = %v; want ErrClosed", err)
+	}
+	if err := c.CloseWrite(); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("CloseWrite after Close = %v; want ErrClosed", err)
+	}
+	if err := c.Close(); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("second Close = %v; want ErrClosed", err)
+	}
+	runUntil(t, l, "OnClose", func() bool { return cli.closed })
+	if err := c.SetIdleTimeout(1); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("SetIdleTimeout after close = %v; want ErrClosed", err)
+	}
+	if cli.closeErr != nil {
+		t.Errorf("OnClose(%v); want nil", cli.closeErr)
+	}
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ln.Close(); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("second Listener.Close = %v; want ErrClosed", err)
+	}
+}
+
+// TestListenAddressInUse binds a port twice.
+func TestListenAddressInUse(t *testing.T) {
+	l := newLoop(t)
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", &echoServer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = sock.Listen(l, "tcp", ln.Addr().String(), &echoServer{})
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("second Listen on %v = %v; want EADDRINUSE", ln.Addr(), err)
+	}
+	// A Unix socket path that exists is in use too.
+	path := filepath.Join(t.TempDir(), "s")
+	uln, err := sock.Listen(l, "unix", path, &echoServer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer uln.Close()
+	if _, err := sock.Listen(l, "unix", path, &echoServer{}); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Fatalf("second Listen on %s = %v; want EADDRINUSE", path, err)
+	}
+}
+
+// TestBadNetworks checks the constructors refuse what they do not serve.
+func TestBadNetworks(t *testing.T) {
+	l := newLoop(t)
+	if _, err := sock.Listen(l, "udp", "127.0.0.1:0", &echoServer{}); err == nil {
+		t.Error("Listen accepted udp")
+	}
+	if _, err := sock.Dial(l, "ip", "127.0.0.1:1", &recorder{}); err == nil {
+		t.Error("Dial accepted ip")
+	}
+	if _, err := sock.ListenPacket(l, "tcp", "127.0.0.1:0", packetFunc(nil)); err == nil {
+		t.Error("ListenPacket accepted tcp")
+	}
+	if _, err := sock.Listen(l, "tcp4", "[::1]:0", &echoServer{}); err == nil {
+		t.Error("Listen accepted an IPv6 address on tcp4")
+	}
+}
+
+// TestDialRefused dials a port nobody listens on.
+func TestDialRefused(t *testing.T) {
+	l := newLoop(t)
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := probe.Addr().String()
+	probe.Close() // now nothing listens there
+	cli := &recorder{}
+	c, err := sock.Dial(l, "tcp", addr, cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("queued before the refusal"))
+	runUntil(t, l, "OnClose", func() bool { return cli.closed })
+	if cli.opened {
+		t.Error("OnOpen was called for a refused connection")
+	}
+	if !errors.Is(cli.closeErr, syscall.ECONNREFUSED) {
+		t.Errorf("OnClose(%v); want ECONNREFUSED", cli.closeErr)
+	}
+	var ue *sock.UnsentError
+	if !errors.As(cli.closeErr, &ue) || ue.Unsent != len("queued before the refusal") {
+		t.Errorf("OnClose(%v); want an UnsentError for the %d queued bytes", cli.closeErr, len("queued before the refusal"))
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("Write after a failed Dial = %v; want ErrClosed", err)
+	}
+
+	// A Unix socket path nobody listens on fails the same way, at once.
+	ucli := &recorder{}
+	if _, err := sock.Dial(l, "unix", filepath.Join(t.TempDir(), "none"), ucli); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "OnClose", func() bool { return ucli.closed })
+	if ucli.opened || !errors.Is(ucli.closeErr, syscall.ENOENT) {
+		t.Errorf("unix dial to nothing: opened %v, OnClose(%v); want no open and ENOENT", ucli.opened, ucli.closeErr)
+	}
+}
+
+// ensure the loop package's error is what a closed loop gives Listen.
+func TestListenOnClosedLoop(t *testing.T) {
+	l := newLoop(t)
+	l.Close()
+	if _, err := sock.Listen(l, "tcp", "127.0.0.1:0", &echoServer{}); !errors.Is(err, loop.ErrClosed) {
+		t.Errorf("Listen on a closed loop = %v; want loop.ErrClosed", err)
+	}
+}

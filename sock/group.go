@@ -1,0 +1,233 @@
+package sock
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+
+	"github.com/loopgen/loop"
+)
+
+// Group runs several loops, one per core by default, each on its own
+// goroutine locked to its own OS thread, and listens on each with its own
+// SO_REUSEPORT socket on the same address, so that the kernel spreads
+// connections across them and no two loops share anything. Its methods are
+// safe from any goroutine.
+type Group struct {
+	loops []*groupLoop
+	wg    sync.WaitGroup // one per loop goroutine
+
+	mu     sync.Mutex
+	closed bool // Shutdown or Close was called
+}
+
+// groupLoop is one loop of a Group and its listeners. Everything but l
+// belongs to that loop's goroutine.
+type groupLoop struct {
+	l        *loop.Loop
+	lns      []*Listener
+	drained  func() // set by Shutdown: reports that lns and their conns are all closed
+	reported bool   // drained has run
+}
+
+// NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
+// on its own goroutine with runtime.LockOSThread, until Shutdown or Close.
+func NewGroup(n int) (*Group, error) {
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	g := &Group{}
+	for range n {
+		gl := &groupLoop{}
+		started := make(chan error, 1)
+		g.wg.Add(1)
+		go g.run(gl, started)
+		if err := <-started; err != nil {
+			g.Close()
+			return nil, fmt.Errorf("sock: NewGroup: %w", err)
+		}
+		g.loops = append(g.loops, gl)
+	}
+	return g, nil
+}
+
+// run is a loop's goroutine. The loop is made here, on the goroutine that
+// runs it, since a loop belongs to its goroutine from the start.
+func (g *Group) run(gl *groupLoop, started chan<- error) {
+	defer g.wg.Done()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	l, err := loop.New()
+	if err != nil {
+		started <- err
+		return
+	}
+	gl.l = l
+	started <- nil
+	// Run returns nil after a Stop; only the Close that Shutdown or Close
+	// makes (ErrClosed on the next Run) ends the loop's goroutine.
+	for l.Run() == nil {
+	}
+}
+
+// Loops returns the group's loops, for Dial or Post on them. Connections
+// dialed there are not closed by Shutdown or Close: only the listeners'
+// connections are.
+func (g *Group) Loops() []*loop.Loop {
+	ls := make([]*loop.Loop, len(g.loops))
+	for i, gl := range g.loops {
+		ls[i] = gl.l
+	}
+	return ls
+}
+
+// Listen opens one listener per loop on network ("tcp", "tcp4" or "tcp6")
+// and addr, each with SO_REUSEPORT, and returns the address they share (with
+// the port picked, for port 0). newHandler is called once per loop, on that
+// loop's goroutine, and the handler it returns serves every connection
+// that loop accepts: a handler's state is then confined to one loop and
+// needs no lock. If any loop fails to listen, none listens.
+func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (net.Addr, error) {
+	if !isTCP(network) {
+		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
+	}
+	opts = append(opts[:len(opts):len(opts)], WithReusePort())
+	var bound net.Addr
+	var opened []*groupLoop
+	for _, gl := range g.loops {
+		// The first listener picks the port; the others bind that one.
+		at := addr
+		if bound != nil {
+			at = bound.String()
+		}
+		var ln *Listener
+		err := g.on(gl, func() error {
+			var err error
+			ln, err = Listen(gl.l, network, at, newHandler(), opts...)
+			if err == nil {
+				ln.onGone = gl.check
+				gl.lns = append(gl.lns, ln)
+			}
+			return err
+		})
+		if err != nil {
+			for _, o := range opened {
+				g.on(o, func() error {
+					last := o.lns[len(o.lns)-1]
+					o.lns = o.lns[:len(o.lns)-1]
+					return last.Close()
+				})
+			}
+			return nil, err
+		}
+		opened = append(opened, gl)
+		if bound == nil {
+			bound = ln.Addr()
+		}
+	}
+	return bound, nil
+}
+
+// on runs fn on gl's loop and waits for it.
+func (g *Group) on(gl *groupLoop, fn func() error) error {
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	done := make(chan error, 1)
+	if err := gl.l.Post(func() { done <- fn() }); err != nil {
+		return err
+	}
+	return <-done
+}
+
+// check reports, once, that a shutting-down loop has no listener and no
+// connection left open. Loop goroutine only.
+func (gl *groupLoop) check() {
+	if gl.drained == nil || gl.reported {
+		return
+	}
+	for _, ln := range gl.lns {
+		if !ln.closed || ln.nconns > 0 {
+			return
+		}
+	}
+	gl.reported = true
+	gl.drained()
+}
+
+// Shutdown closes the group gracefully: it stops accepting, Closes every
+// connection (each sends what it has queued, then closes; OnClose runs as
+// usual), and waits until they are all closed or ctx ends. Then it aborts
+// what is left, stops the loops and waits for their goroutines. It returns
+// ctx.Err() if it had to cut the drain short, ErrClosed if Shutdown or
+// Close was called before, and nil otherwise.
+func (g *Group) Shutdown(ctx context.Context) error {
+	if !g.markClosed() {
+		return ErrClosed
+	}
+	drained := make(chan struct{}, len(g.loops))
+	for _, gl := range g.loops {
+		gl.l.Post(func() {
+			gl.drained = func() { drained <- struct{}{} }
+			for _, ln := range gl.lns {
+				ln.Close()
+				ln.eachConn(func(c *Conn) { c.Close() })
+			}
+			gl.check()
+		})
+	}
+	var err error
+wait:
+	for range g.loops {
+		select {
+		case <-drained:
+		case <-ctx.Done():
+			err = ctx.Err()
+			break wait
+		}
+	}
+	g.stop()
+	return err
+}
+
+// Close aborts every listener and connection of the group (queued bytes are
+// discarded; OnClose says so), stops the loops and waits for their
+// goroutines. It returns ErrClosed if Shutdown or Close was called before.
+func (g *Group) Close() error {
+	if !g.markClosed() {
+		return ErrClosed
+	}
+	g.stop()
+	return nil
+}
+
+func (g *Group) markClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.closed = true
+	return true
+}
+
+// stop aborts what is still open, closes each loop from its own goroutine
+// (the OnClose callbacks queued by the aborts still run: Close runs what
+// was queued before it), and waits for the goroutines to end.
+func (g *Group) stop() {
+	for _, gl := range g.loops {
+		gl.l.Post(func() {
+			for _, ln := range gl.lns {
+				ln.Close()
+				ln.eachConn(func(c *Conn) { c.Abort() })
+			}
+			gl.l.Close()
+		})
+	}
+	g.wg.Wait()
+}

@@ -1,0 +1,253 @@
+package sock
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/loopgen/loop"
+	"golang.org/x/sys/unix"
+)
+
+// Accept pacing.
+const (
+	// acceptBatch bounds the accepts of one readiness event, so that a
+	// flood of connections cannot starve the connections already open.
+	acceptBatch = 64
+	// minBackoff and maxBackoff bound the pause after an accept error such
+	// as EMFILE: it doubles from the first to the second while the error
+	// persists, so an exhausted process retries, and never spins.
+	minBackoff = 10 * time.Millisecond
+	maxBackoff = time.Second
+)
+
+// Listener accepts stream connections on a loop and hands each to its
+// Handler. All its methods belong to the loop goroutine.
+type Listener struct {
+	l        *loop.Loop
+	ls       *loopState
+	h        Handler
+	cfg      *config
+	fd       int
+	addr     net.Addr
+	unixPath string // the socket file to remove on Close; "" when none
+	closed   bool
+
+	onAccept func() // ln.accept, made once
+	onRetry  func() // ln.resume, made once
+	backoff  time.Duration
+	retry    loop.Timer
+
+	conns  *Conn  // the open connections it accepted, a list through prev/next
+	nconns int    //
+	onGone func() // Group's hook: runs after each connection's OnClose
+}
+
+// Listen opens a listening socket on network ("tcp", "tcp4", "tcp6" or
+// "unix") and addr, and accepts on l, giving every connection h. An addr
+// with port 0 picks a free port: Addr tells which. SO_REUSEADDR is always
+// set on TCP listeners, so a restarted server can bind at once. An address
+// already in use makes Listen fail with an error for which errors.Is(err,
+// syscall.EADDRINUSE) holds. Loop goroutine only.
+func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Listener, error) {
+	if !isTCP(network) && network != "unix" {
+		return nil, fmt.Errorf("sock: Listen: network %q is not tcp, tcp4, tcp6 or unix", network)
+	}
+	cfg := newConfig(opts)
+	ep, err := resolve(network, addr, false)
+	if err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	fd, err := bindSocket(ep, unix.SOCK_STREAM, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	if err := unix.Listen(fd, cfg.backlog); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, os.NewSyscallError("listen", err))
+	}
+	ln := &Listener{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, cfg: cfg, fd: fd, addr: ep.addr}
+	if sa, err := unix.Getsockname(fd); err == nil {
+		ln.addr = netAddr(sa, unix.SOCK_STREAM)
+	}
+	if su, ok := ep.sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name[0] != '@' {
+		ln.unixPath = su.Name
+	}
+	ln.onAccept, ln.onRetry = ln.accept, ln.resume
+	if err := l.AddReader(fd, ln.onAccept); err != nil {
+		ln.release()
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	return ln, nil
+}
+
+// bindSocket opens a socket of type sotype for ep, sets the listener
+// options, and binds it.
+func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
+	fd, err := sysSocket(ep.family, sotype)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	set := func(level, opt, v int, name string) error {
+		if err := unix.SetsockoptInt(fd, level, opt, v); err != nil {
+			return os.NewSyscallError("setsockopt "+name, err)
+		}
+		return nil
+	}
+	if ep.family != unix.AF_UNIX {
+		if sotype == unix.SOCK_STREAM {
+			err = set(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR")
+		}
+		if err == nil && cfg.reusePort {
+			err = set(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")
+		}
+		if err == nil && ep.family == unix.AF_INET6 {
+			v6only := 0
+			if ep.v6only {
+				v6only = 1
+			}
+			err = set(unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v6only, "IPV6_V6ONLY")
+		}
+	}
+	if err == nil {
+		if e := unix.Bind(fd, ep.sa); e != nil {
+			err = os.NewSyscallError("bind", e)
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// Addr returns the address the listener is bound to, with the port the
+// kernel picked when port 0 was asked for.
+func (ln *Listener) Addr() net.Addr { return ln.addr }
+
+// Loop returns the loop the listener accepts on.
+func (ln *Listener) Loop() *loop.Loop { return ln.l }
+
+// Close stops accepting and closes the listening socket (and removes a
+// Unix socket's file). Connections already accepted stay open. It returns
+// ErrClosed if already called.
+func (ln *Listener) Close() error {
+	if ln.closed {
+		return ErrClosed
+	}
+	ln.release()
+	if ln.nconns == 0 && ln.onGone != nil {
+		ln.onGone()
+	}
+	return nil
+}
+
+func (ln *Listener) release() {
+	ln.closed = true
+	ln.l.Cancel(ln.retry)
+	ln.l.RemoveReader(ln.fd)
+	unix.Close(ln.fd)
+	if ln.unixPath != "" {
+		os.Remove(ln.unixPath)
+	}
+}
+
+// accept is the loop's reader for the listening socket: it accepts until
+// the kernel has no more connections or acceptBatch is reached.
+func (ln *Listener) accept() {
+	for range acceptBatch {
+		if ln.closed {
+			return
+		}
+		fd, sa, err := sysAccept(ln.fd)
+		switch err {
+		case nil:
+		case unix.EAGAIN:
+			return
+		case unix.EINTR, unix.ECONNABORTED:
+			continue // this one connection is gone, or we were interrupted
+		default:
+			// EMFILE, ENFILE, ENOBUFS, ENOMEM and anything unexpected:
+			// readiness is level-triggered, so retrying now would spin.
+			ln.pause(os.NewSyscallError("accept", err))
+			return
+		}
+		ln.backoff = 0
+		ln.open(fd, sa)
+	}
+}
+
+// pause stops accepting and retries after a backoff.
+func (ln *Listener) pause(err error) {
+	ln.l.RemoveReader(ln.fd)
+	ln.backoff = min(max(2*ln.backoff, minBackoff), maxBackoff)
+	ln.retry = ln.l.CallLater(ln.backoff, ln.onRetry)
+	if ln.cfg.acceptError != nil {
+		ln.cfg.acceptError(err)
+	}
+}
+
+// resume watches the listening socket again after a pause; connections
+// that queued meanwhile make it readable at once.
+func (ln *Listener) resume() {
+	if ln.closed {
+		return
+	}
+	if err := ln.l.AddReader(ln.fd, ln.onAccept); err != nil {
+		ln.pause(err)
+	}
+}
+
+// open wraps an accepted descriptor in a Conn and calls OnOpen.
+func (ln *Listener) open(fd int, sa unix.Sockaddr) {
+	c := newConn(ln.l, ln.ls, ln.h, ln.cfg, fd)
+	if ap, ok := addrPortOf(sa); ok {
+		c.peer = ap
+		if ln.cfg.noDelay {
+			// Best effort, as in package net.
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		}
+	}
+	if err := ln.l.AddReader(fd, c.onRead); err != nil {
+		unix.Close(fd)
+		ln.pause(err)
+		return
+	}
+	c.flags |= fReading
+	c.ln = ln
+	c.next = ln.conns
+	if ln.conns != nil {
+		ln.conns.prev = c
+	}
+	ln.conns = c
+	ln.nconns++
+	ln.h.OnOpen(c)
+}
+
+// forget unlinks a closed connection, after its OnClose.
+func (ln *Listener) forget(c *Conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		ln.conns = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next, c.ln = nil, nil, nil
+	ln.nconns--
+	if ln.onGone != nil {
+		ln.onGone()
+	}
+}
+
+// eachConn calls fn for every connection the listener accepted that has not
+// had its OnClose yet; fn may close them.
+func (ln *Listener) eachConn(fn func(*Conn)) {
+	for c := ln.conns; c != nil; {
+		next := c.next
+		fn(c)
+		c = next
+	}
+}

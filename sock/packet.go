@@ -1,0 +1,130 @@
+package sock
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/loopgen/loop"
+	"golang.org/x/sys/unix"
+)
+
+// packetBatch bounds the datagrams read per readiness event, for fairness
+// with the loop's other sockets.
+const packetBatch = 16
+
+// PacketHandler receives a PacketConn's datagrams, on the loop goroutine.
+type PacketHandler interface {
+	// OnPacket is called for each datagram. p is the loop's shared read
+	// buffer, valid only during the call; a datagram longer than the buffer
+	// is cut short. from is the sender.
+	OnPacket(pc *PacketConn, p []byte, from netip.AddrPort)
+}
+
+// PacketConn is a UDP socket on a loop. All its methods belong to the loop
+// goroutine.
+type PacketConn struct {
+	// Context is the handler's state; sock never touches it.
+	Context any
+
+	l      *loop.Loop
+	ls     *loopState
+	h      PacketHandler
+	fd     int
+	family int
+	addr   net.Addr
+	closed bool
+}
+
+// ListenPacket opens a UDP socket on network ("udp", "udp4" or "udp6") and
+// addr and reads its datagrams on l. Port 0 picks a free port: LocalAddr
+// tells which. WithReusePort and WithReadBufferSize apply. Loop goroutine
+// only.
+func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
+	if !isUDP(network) {
+		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)
+	}
+	cfg := newConfig(opts)
+	ep, err := resolve(network, addr, false)
+	if err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	fd, err := bindSocket(ep, unix.SOCK_DGRAM, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: ep.family, addr: ep.addr}
+	if sa, err := unix.Getsockname(fd); err == nil {
+		pc.addr = netAddr(sa, unix.SOCK_DGRAM)
+	}
+	if err := l.AddReader(fd, pc.onReadable); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	return pc, nil
+}
+
+// LocalAddr returns the address the socket is bound to.
+func (pc *PacketConn) LocalAddr() net.Addr { return pc.addr }
+
+// Loop returns the loop the socket belongs to.
+func (pc *PacketConn) Loop() *loop.Loop { return pc.l }
+
+// WriteTo sends p as one datagram to to, without blocking. A datagram the
+// kernel cannot take at once is dropped, as the network may drop it: the
+// error then wraps EAGAIN.
+func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
+	if pc.closed {
+		return 0, ErrClosed
+	}
+	var sa unix.Sockaddr
+	ip := to.Addr()
+	switch {
+	case pc.family == unix.AF_INET && ip.Unmap().Is4():
+		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: ip.Unmap().As4()}
+	case pc.family == unix.AF_INET6:
+		// A dual-stack socket reaches IPv4 peers through mapped addresses.
+		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: ip.As16()}
+	default:
+		return 0, fmt.Errorf("sock: WriteTo %v from an IPv4 socket", to)
+	}
+	for {
+		err := unix.Sendto(pc.fd, p, 0, sa)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, os.NewSyscallError("sendto", err)
+		}
+		return len(p), nil
+	}
+}
+
+// Close stops reading and closes the socket. It returns ErrClosed if
+// already called.
+func (pc *PacketConn) Close() error {
+	if pc.closed {
+		return ErrClosed
+	}
+	pc.closed = true
+	pc.l.RemoveReader(pc.fd)
+	return unix.Close(pc.fd)
+}
+
+// onReadable reads up to packetBatch datagrams. Errors end the batch and
+// are otherwise left alone: on a datagram socket they are per packet (an
+// ICMP report, say), reading clears them, and the socket goes on working.
+func (pc *PacketConn) onReadable() {
+	for range packetBatch {
+		if pc.closed {
+			return
+		}
+		n, from, err := unix.Recvfrom(pc.fd, pc.ls.rbuf, 0)
+		if err != nil {
+			return // EAGAIN; or an error that reading cleared, so no spin
+		}
+		ap, _ := addrPortOf(from)
+		pc.h.OnPacket(pc, pc.ls.rbuf[:n], ap)
+	}
+}

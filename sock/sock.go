@@ -1,0 +1,289 @@
+// Package sock puts TCP, Unix-domain and UDP sockets on a loop.Loop: a
+// listener that accepts on the loop, connections that read into one buffer
+// shared by the whole loop and write without ever blocking it, with flow
+// control (OnPause and OnResume around high and low water marks, as asyncio's
+// pause_writing and resume_writing), per-connection deadlines on the loop's
+// timer wheel, and Group, which runs one loop per core behind SO_REUSEPORT.
+//
+// It is callback-driven, like asyncio's protocols: a Handler receives
+// OnOpen, OnData, OnClose, OnPause and OnResume, always on the loop
+// goroutine. There is no goroutine per connection, and no read buffer per
+// connection: an idle connection costs about 200 bytes of Go heap.
+//
+// # Goroutines
+//
+// Every method of Conn, Listener and PacketConn belongs to the goroutine
+// that runs the loop the socket was created on, as do Listen, Dial and
+// ListenPacket themselves. From another goroutine, hand the call to the loop
+// with l.Post. Group's methods are the exception: they are safe from any
+// goroutine.
+//
+// # Errors
+//
+// Errors from the system are *os.SyscallError values, so errors.Is(err,
+// syscall.ECONNRESET) and the like work. ErrClosed, ErrTimeout and
+// *UnsentError say what this package decided.
+package sock
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"sync"
+	"time"
+	"weak"
+
+	"github.com/loopgen/loop"
+)
+
+var (
+	// ErrClosed is returned by Write, Writev, CloseWrite and the deadline
+	// setters of a Conn after Close, Abort, CloseWrite (for writes) or after
+	// the connection failed, and by the methods of a closed Listener or
+	// PacketConn.
+	ErrClosed = errors.New("sock: use of a closed connection")
+
+	// ErrTimeout is wrapped by the error OnClose receives when an idle,
+	// read or write timeout closed the connection.
+	ErrTimeout = errors.New("sock: timeout")
+
+	// ErrAborted is wrapped by the error OnClose receives when Abort
+	// discarded bytes that were still waiting to be sent.
+	ErrAborted = errors.New("sock: connection aborted with unsent data")
+)
+
+// timeoutError is what a deadline closes a connection with. It is a
+// net.Error whose Timeout is true, and it wraps ErrTimeout.
+type timeoutError struct{ which string }
+
+func (e *timeoutError) Error() string   { return "sock: " + e.which + " timeout" }
+func (e *timeoutError) Unwrap() error   { return ErrTimeout }
+func (e *timeoutError) Timeout() bool   { return true }
+func (e *timeoutError) Temporary() bool { return false }
+
+// One value per kind, so that a timeout allocates nothing.
+var (
+	errIdleTimeout    = &timeoutError{"idle"}
+	errReadTimeout    = &timeoutError{"read"}
+	errWriteTimeout   = &timeoutError{"write"}
+	errConnectTimeout = &timeoutError{"connect"}
+)
+
+// UnsentError is what OnClose receives when the connection ended with bytes
+// that Write had accepted and that never reached the kernel: Unsent says how
+// many, Err why (a reset, a timeout, ErrAborted). Bytes the kernel took are
+// sent by it unless the peer resets the connection.
+type UnsentError struct {
+	Unsent int
+	Err    error
+}
+
+func (e *UnsentError) Error() string {
+	return fmt.Sprintf("sock: %d written bytes not sent: %v", e.Unsent, e.Err)
+}
+
+// Unwrap returns the reason the bytes were not sent.
+func (e *UnsentError) Unwrap() error { return e.Err }
+
+// Handler receives a connection's events, on the loop goroutine. One Handler
+// may serve many connections (Listen gives every accepted connection the
+// same one); keep per-connection state in Conn.Context.
+type Handler interface {
+	// OnOpen is called once the connection is established: after accept, or
+	// when a Dial connected.
+	OnOpen(c *Conn)
+	// OnData is called with bytes read from the connection. p is the loop's
+	// shared read buffer: it is valid only during the call, so copy what
+	// must outlive it (Write copies what it cannot send at once).
+	OnData(c *Conn, p []byte)
+	// OnClose is called exactly once, after the descriptor is closed. err is
+	// nil on a clean close (Close after everything was sent, or the peer's
+	// end of stream); otherwise it says why, and wraps *UnsentError when
+	// written bytes were lost. A Dial that fails ends here without OnOpen.
+	OnClose(c *Conn, err error)
+	// OnPause is called when the bytes waiting to be sent rise above the
+	// high-water mark: stop writing until OnResume.
+	OnPause(c *Conn)
+	// OnResume is called, after an OnPause, when the waiting bytes have
+	// drained to the low-water mark or below.
+	OnResume(c *Conn)
+}
+
+// EOFHandler may be implemented by a Handler that wants to keep writing
+// after the peer has finished sending (a half-closed connection). Without
+// it, the peer's end of stream closes the connection as Close would: what
+// is buffered is sent, then OnClose(nil). With it, OnEOF decides: true keeps
+// the connection open for writing until Close, false closes it as above.
+type EOFHandler interface {
+	OnEOF(c *Conn) (keepOpen bool)
+}
+
+// BaseHandler implements every Handler method as a no-op; embed it and
+// override what you need.
+type BaseHandler struct{}
+
+// OnOpen does nothing.
+func (BaseHandler) OnOpen(*Conn) {}
+
+// OnData does nothing.
+func (BaseHandler) OnData(*Conn, []byte) {}
+
+// OnClose does nothing.
+func (BaseHandler) OnClose(*Conn, error) {}
+
+// OnPause does nothing.
+func (BaseHandler) OnPause(*Conn) {}
+
+// OnResume does nothing.
+func (BaseHandler) OnResume(*Conn) {}
+
+// Defaults of the options.
+const (
+	DefaultHighWater      = 64 << 10
+	DefaultReadBufferSize = 64 << 10
+	DefaultBacklog        = 1024
+)
+
+// config is what the options set. A Listener's connections share its config,
+// which keeps them small.
+type config struct {
+	highWater, lowWater int
+	lowWaterSet         bool
+	readBufferSize      int
+	backlog             int
+	reusePort           bool
+	noDelay             bool
+	connectTimeout      time.Duration
+	acceptError         func(error)
+	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
+}
+
+// Option configures Listen, Dial, ListenPacket and Group.Listen.
+type Option func(*config)
+
+// WithHighWater sets the number of buffered, unsent bytes above which
+// OnPause is called (default DefaultHighWater). n <= 0 keeps the default.
+func WithHighWater(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.highWater = n
+		}
+	}
+}
+
+// WithLowWater sets the number of buffered bytes at or below which OnResume
+// is called after an OnPause (default a quarter of the high-water mark). It
+// is clamped to the high-water mark.
+func WithLowWater(n int) Option {
+	return func(c *config) { c.lowWater, c.lowWaterSet = max(n, 0), true }
+}
+
+// WithReusePort sets SO_REUSEPORT on the listening socket, so that several
+// sockets (one per loop, as Group does) can listen on the same address and
+// the kernel spreads connections among them.
+func WithReusePort() Option { return func(c *config) { c.reusePort = true } }
+
+// WithReadBufferSize sets the size of the loop's shared read buffer: the
+// most one OnData can receive (default DefaultReadBufferSize). The loop's
+// buffer is as large as the largest size any socket on it asked for.
+func WithReadBufferSize(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.readBufferSize = n
+		}
+	}
+}
+
+// WithBacklog sets the listen backlog (default DefaultBacklog; the kernel
+// caps it at net.core.somaxconn).
+func WithBacklog(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.backlog = n
+		}
+	}
+}
+
+// WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
+// package net: small writes go out at once instead of waiting for Nagle).
+func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
+
+// WithConnectTimeout bounds how long Dial waits for the connection: past d,
+// OnClose receives an error wrapping ErrTimeout. 0 (the default) waits as
+// long as the kernel does.
+func WithConnectTimeout(d time.Duration) Option {
+	return func(c *config) { c.connectTimeout = d }
+}
+
+// WithAcceptErrorHandler sets a function that receives each error that made
+// a Listener pause accepting (EMFILE, ENFILE, ENOBUFS, ENOMEM and anything
+// unexpected), for logging. It runs on the loop goroutine. The listener
+// retries by itself on a timer that backs off from 10ms to 1s.
+func WithAcceptErrorHandler(fn func(error)) Option {
+	return func(c *config) { c.acceptError = fn }
+}
+
+func newConfig(opts []Option) *config {
+	c := &config{
+		highWater:      DefaultHighWater,
+		readBufferSize: DefaultReadBufferSize,
+		backlog:        DefaultBacklog,
+		noDelay:        true,
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if !c.lowWaterSet {
+		c.lowWater = c.highWater / 4
+	}
+	c.lowWater = min(c.lowWater, c.highWater)
+	return c
+}
+
+// loopState is what every socket on one loop shares: the read buffer, the
+// free write chunks and the scratch space of the send path. It is owned by
+// the loop goroutine. It holds no pointer to the loop, so that the registry
+// below does not keep a dead loop alive.
+type loopState struct {
+	rbuf   []byte
+	free   [][]byte // write chunks to reuse, at most maxFreeChunks
+	vec    [][]byte // Writev's gather list, reused
+	sysVec sysVec   // the platform's scratch for writev
+}
+
+// maxVec is the most buffers one gathered send passes to the kernel (the
+// kernel's IOV_MAX is 1024 on Linux and darwin).
+const maxVec = 64
+
+// maxFreeChunks bounds what a loop keeps for reuse after a burst of
+// buffered writes: 16 chunks of 16 KiB.
+const maxFreeChunks = 16
+
+var (
+	statesMu sync.Mutex
+	states   = map[weak.Pointer[loop.Loop]]*loopState{}
+)
+
+// stateOf returns l's shared state, with a read buffer of at least rbufSize
+// bytes. The entry is dropped when l is garbage collected.
+func stateOf(l *loop.Loop, rbufSize int) *loopState {
+	key := weak.Make(l)
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	s := states[key]
+	if s == nil {
+		s = new(loopState)
+		states[key] = s
+		runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
+			statesMu.Lock()
+			delete(states, k)
+			statesMu.Unlock()
+		}, key)
+	}
+	if len(s.rbuf) < rbufSize {
+		// Only the loop goroutine reads rbuf, and this runs on it.
+		s.rbuf = make([]byte, rbufSize)
+	}
+	return s
+}

@@ -1,0 +1,61 @@
+//go:build unix && !linux
+
+package sock
+
+import (
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// sysVec is empty here: unix.SendmsgBuffers brings its own scratch.
+type sysVec struct{}
+
+// sysSocket opens a non-blocking, close-on-exec socket. Where socket(2)
+// takes no such flags, ForkLock keeps a concurrent fork from inheriting the
+// descriptor before it is marked close-on-exec, as package net does.
+func sysSocket(family, typ int) (int, error) {
+	syscall.ForkLock.RLock()
+	fd, err := unix.Socket(family, typ, 0)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, err
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// sysAccept accepts one connection and makes it non-blocking and
+// close-on-exec (accept4 is missing on darwin).
+func sysAccept(fd int) (int, unix.Sockaddr, error) {
+	syscall.ForkLock.RLock()
+	nfd, sa, err := unix.Accept(fd)
+	if err == nil {
+		unix.CloseOnExec(nfd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return -1, nil, err
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, nil, err
+	}
+	return nfd, sa, nil
+}
+
+// sysSend writes p. There is no MSG_NOSIGNAL on every platform here; the Go
+// runtime ignores SIGPIPE for descriptors other than 1 and 2, so a peer that
+// is gone makes the write fail with EPIPE.
+func sysSend(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
+
+// sysSendv writes bufs in one sendmsg.
+func sysSendv(_ *sysVec, fd int, bufs [][]byte) (int, error) {
+	return unix.SendmsgBuffers(fd, bufs, nil, nil, 0)
+}
