@@ -227,8 +227,8 @@ func (e *echoResults) method(w io.Writer) {
 	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection checks that the echo equals what it sent. Latency is from just before the write to the last byte of the echo read, in a histogram with buckets under 0.8%% wide; p50 and p99 are over all connections' round trips.\n")
 	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks.\n", clockTick)
 	if e.plan.idle > 0 {
-		fmt.Fprintf(w, "- Idle memory: a fresh server, one round trip, %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers.\n",
-			idleSettle, count(e.plan.idle), idleSettle, count(e.plan.idle))
+		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers.\n",
+			idleWarmConns, idleSettle, count(e.plan.idle), idleSettle, count(e.plan.idle))
 	}
 	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), built with `go build` when the bench starts.\n\n")
 }
