@@ -8,6 +8,7 @@
 //
 //	loopgen [-spec spec/loop.yaml] [-out generated]   write generated/ from the spec
 //	loopgen -check [-spec ...] [-out ...]             exit 1, listing stale files, when generated/ differs
+//	loopgen tune -grid 'key=v1,v2 ...' [flags]         measure variants derived from one and rank them
 //
 // A bad spec exits with status 2 and one line per problem, as
 // file:line:col: path.to.field: what is wrong. Generation is all or nothing:
@@ -20,18 +21,30 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/loopgen/loop/gen"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "tune" {
+		// Ctrl-C ends the measuring; runTune removes its temporary files
+		// and says how to resume.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := runTune(ctx, args[1:], os.Stdout, os.Stderr, tuneHooks{})
+		stop()
+		os.Exit(code)
+	}
+	os.Exit(run(args, os.Stdout, os.Stderr))
 }
 
 // run is main without the process: it returns the exit status.

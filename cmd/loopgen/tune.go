@@ -1,0 +1,635 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/loopgen/loop/gen"
+)
+
+const tuneUsage = `usage: loopgen tune -grid 'key=v1,v2 key=v1,v2 ...' [flags]
+
+Tune measures a grid of variants derived from a base variant on a benchmark
+and ranks them. Each candidate is generated into an overlay (go build
+-overlay), never into -out, built with its own loop_<name> tag, and
+benchmarked with go test several times, interleaved across candidates.
+With -write NAME the winner is written into the spec as variant NAME and
+generated, if it is significantly better than the base.
+
+Examples:
+	loopgen tune -grid 'batch=16,64,256,1024 queue_depth=1024,16384' -bench 'BenchmarkTagged/callbacks$'
+	loopgen tune -grid 'batch=64,256 wheel.tick=100us,1ms' -bench 'BenchmarkTagged/timers$' -metric cpu-sec/op -write timers
+
+`
+
+// tuneFlags are loopgen tune's command line.
+type tuneFlags struct {
+	spec, out, base, grid, bench, pkg, benchtime, metric, write, cache string
+	count                                                              int
+}
+
+// tuneHooks lets tests watch and interrupt a tuning run.
+type tuneHooks struct {
+	afterMeasure func(done int) // after each measurement, with the number done so far
+}
+
+// errInterrupted is returned when the context ends a tuning run.
+var errInterrupted = errors.New("interrupted")
+
+// runTune is `loopgen tune`: it returns the exit status (0 done, 1 failed or
+// refused, 2 bad input, 130 interrupted).
+func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks tuneHooks) int {
+	fs := flag.NewFlagSet("loopgen tune", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f tuneFlags
+	fs.StringVar(&f.spec, "spec", "spec/loop.yaml", "the spec file")
+	fs.StringVar(&f.out, "out", "generated", "the directory that holds the generated packages (written only by -write)")
+	fs.StringVar(&f.base, "base", "", "the variant the candidates start from (default: the spec's default variant)")
+	fs.StringVar(&f.grid, "grid", "", "the parameters to vary: space-separated key=v1,v2,... (keys as in the spec: batch, queue_depth, wheel.tick, ...)")
+	fs.StringVar(&f.bench, "bench", "BenchmarkTagged", "the go test -bench pattern to measure")
+	fs.StringVar(&f.pkg, "pkg", "./bench", "the package that holds the benchmarks; it must use the loop through package loop")
+	fs.IntVar(&f.count, "count", 6, "measurements of each candidate (at least 4 for a difference to be significant)")
+	fs.StringVar(&f.benchtime, "benchtime", "1s", "go test -benchtime for each measurement")
+	fs.StringVar(&f.metric, "metric", "sec/op", "the unit to rank on, as benchfmt names it (sec/op for ns/op, cpu-sec/op for cpu-ns/op, B/op, ...)")
+	fs.StringVar(&f.write, "write", "", "write the winner into the spec as this variant (added, or replacing the variant of that name) and generate")
+	fs.StringVar(&f.cache, "cache", "", "where finished measurements are kept, so an interrupted run resumes (default: loopgen/tune under the user cache directory)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, tuneUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "loopgen tune: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	plan, err := planTune(f)
+	if err != nil {
+		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
+		return 2
+	}
+	res, err := plan.run(ctx, stderr, hooks)
+	if errors.Is(err, errInterrupted) {
+		fmt.Fprintf(stderr, "loopgen tune: interrupted; %d measurements are cached in %s, and the same command resumes from them\n", res.measured, plan.cacheDir)
+		return 130
+	}
+	var bad badInputError
+	if errors.As(err, &bad) {
+		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
+		return 1
+	}
+	rank := rankCandidates(plan, res)
+	rank.write(stdout)
+	if f.write == "" {
+		return 0
+	}
+	if err := plan.writeWinner(rank); err != nil {
+		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "\nWrote variant %s into %s and generated %s; build with -tags loop_%s.\n", f.write, f.spec, f.out, f.write)
+	return 0
+}
+
+// badInputError is a problem with what the user asked for, found once the
+// package is built (a -bench pattern that matches nothing): exit status 2.
+type badInputError struct{ error }
+
+// tunePlan is a checked tuning request: the candidates and where things are.
+type tunePlan struct {
+	flags      tuneFlags
+	spec       *gen.Spec
+	specData   []byte
+	base       *gen.Variant
+	axes       []tuneAxis
+	candidates []*candidate // the base first
+	pkgDir     string       // the benchmark package's directory
+	pkgPath    string       // and import path
+	genDir     string       // the generated/ directory that package builds against
+	cacheDir   string
+}
+
+// tuneAxis is one parameter of the grid and the values it takes.
+type tuneAxis struct {
+	key    string
+	values []string
+}
+
+// candidate is one variant of the grid.
+type candidate struct {
+	variant  gen.Variant // named tune_<hash of its parameters>
+	settings []string    // the grid's values for it, as key=value, in grid order
+	isBase   bool
+	binary   string // its test binary, once built
+	version  string // hash of that binary: the code version its measurements belong to
+}
+
+// label names a candidate in tables.
+func (c *candidate) label() string {
+	if c.isBase {
+		return "base"
+	}
+	return strings.Join(c.settings, " ")
+}
+
+// planTune checks everything that can be checked without building: the spec,
+// the base, every grid value, every grid point, and the package.
+func planTune(f tuneFlags) (*tunePlan, error) {
+	if f.count < 1 {
+		return nil, fmt.Errorf("-count %d: must be at least 1", f.count)
+	}
+	if _, err := time.ParseDuration(f.benchtime); err != nil && !strings.HasSuffix(f.benchtime, "x") {
+		return nil, fmt.Errorf("-benchtime %q: want a duration (1s) or a count (100x)", f.benchtime)
+	}
+	data, err := os.ReadFile(f.spec)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := gen.Parse(f.spec, data)
+	if err != nil {
+		return nil, err
+	}
+	p := &tunePlan{flags: f, spec: spec, specData: data}
+	if f.base == "" {
+		p.base = spec.Default()
+	} else if v, ok := spec.Lookup(f.base); ok {
+		p.base = v
+	} else {
+		return nil, fmt.Errorf("-base %s: no such variant in %s (have: %s)", f.base, f.spec, variantNames(spec))
+	}
+	if p.axes, err = parseGrid(f.grid, p.base); err != nil {
+		return nil, err
+	}
+	if p.candidates, err = gridCandidates(p.base, p.axes); err != nil {
+		return nil, err
+	}
+	if f.write != "" {
+		// A dry run, so that a bad name or a spec that cannot be edited in
+		// place is found now, not after the measuring.
+		if _, err := gen.PutVariant(f.spec, data, writtenVariant(spec, p.base, f.write), ""); err != nil {
+			return nil, fmt.Errorf("-write %s: %w", f.write, err)
+		}
+	}
+	if p.pkgDir, p.pkgPath, p.genDir, err = locatePackage(f.pkg); err != nil {
+		return nil, err
+	}
+	if p.cacheDir = f.cache; p.cacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("no cache directory (give -cache): %w", err)
+		}
+		p.cacheDir = filepath.Join(dir, "loopgen", "tune")
+	}
+	return p, nil
+}
+
+func variantNames(s *gen.Spec) string {
+	var names []string
+	for _, v := range s.Variants {
+		names = append(names, v.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+// writtenVariant is what -write puts into the spec for the parameters of v:
+// named name, and the default exactly when the variant it replaces was.
+func writtenVariant(s *gen.Spec, v *gen.Variant, name string) gen.Variant {
+	w := *v
+	w.Name, w.Default = name, false
+	if old, ok := s.Lookup(name); ok {
+		w.Default = old.Default
+	}
+	return w
+}
+
+// parseGrid reads 'key=v1,v2 key=v1,...', checking every key and every value
+// against the spec's rules on the base.
+func parseGrid(grid string, base *gen.Variant) ([]tuneAxis, error) {
+	fields := strings.Fields(grid)
+	if len(fields) == 0 {
+		return nil, fmt.Errorf("-grid is empty: give at least one key=v1,v2 (keys: %s)", strings.Join(tunableKeys(), ", "))
+	}
+	var axes []tuneAxis
+	for _, field := range fields {
+		key, list, ok := strings.Cut(field, "=")
+		if !ok || key == "" || list == "" {
+			return nil, fmt.Errorf("-grid: %q is not key=v1,v2 (a parameter, =, then values separated by commas)", field)
+		}
+		if key == "name" || key == "default" {
+			return nil, fmt.Errorf("-grid: %s cannot be tuned (keys: %s)", key, strings.Join(tunableKeys(), ", "))
+		}
+		if slices.ContainsFunc(axes, func(a tuneAxis) bool { return a.key == key }) {
+			return nil, fmt.Errorf("-grid: %s given twice", key)
+		}
+		a := tuneAxis{key: key}
+		for _, val := range strings.Split(list, ",") {
+			w := *base
+			if err := w.Set(key, val); err != nil {
+				return nil, fmt.Errorf("-grid: %s=%s: %w", key, val, err)
+			}
+			canonical, _ := w.Get(key)
+			if !slices.Contains(a.values, canonical) {
+				a.values = append(a.values, canonical)
+			}
+		}
+		axes = append(axes, a)
+	}
+	return axes, nil
+}
+
+func tunableKeys() []string {
+	return slices.DeleteFunc(gen.Keys(), func(k string) bool { return k == "name" || k == "default" })
+}
+
+// gridCandidates is the base and every distinct variant of the grid's
+// points; a point that breaks a rule across parameters is an error naming it.
+func gridCandidates(base *gen.Variant, axes []tuneAxis) ([]*candidate, error) {
+	b := &candidate{variant: *base, isBase: true}
+	for _, a := range axes {
+		v, _ := base.Get(a.key)
+		b.settings = append(b.settings, a.key+"="+v)
+	}
+	out := []*candidate{b}
+	var walk func(i int, v gen.Variant, settings []string) error
+	walk = func(i int, v gen.Variant, settings []string) error {
+		if i == len(axes) {
+			if err := v.Validate(); err != nil {
+				return fmt.Errorf("-grid point %s: %w", strings.Join(settings, " "), err)
+			}
+			if !slices.ContainsFunc(out, func(c *candidate) bool { return sameParams(c.variant, v) }) {
+				out = append(out, &candidate{variant: v, settings: slices.Clone(settings)})
+			}
+			return nil
+		}
+		for _, val := range axes[i].values {
+			w := v
+			if err := w.Set(axes[i].key, val); err != nil {
+				return err // checked by parseGrid
+			}
+			if err := walk(i+1, w, append(settings, axes[i].key+"="+val)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(0, *base, nil); err != nil {
+		return nil, err
+	}
+	if len(out) == 1 {
+		return nil, fmt.Errorf("-grid gives no variant other than the base %s", base.Name)
+	}
+	for _, c := range out {
+		c.variant.Name = candidateName(c.variant)
+		c.variant.Default = false
+	}
+	return out, nil
+}
+
+// sameParams reports whether two variants differ in nothing but name and default.
+func sameParams(a, b gen.Variant) bool {
+	a.Name, a.Default, b.Name, b.Default = "", false, "", false
+	return a == b
+}
+
+// candidateName derives a variant name from the parameters alone, so that a
+// candidate's generated code, and the cache key built on it, does not depend
+// on the grid it came from.
+func candidateName(v gen.Variant) string {
+	h := sha256.New()
+	for _, k := range tunableKeys() {
+		val, _ := v.Get(k)
+		fmt.Fprintf(h, "%s=%s\n", k, val)
+	}
+	return "tune_" + hex.EncodeToString(h.Sum(nil))[:10]
+}
+
+// locatePackage finds the benchmark package, and the generated/ directory of
+// the loop module it builds against (perhaps in the module cache).
+func locatePackage(pkg string) (dir, path, genDir string, err error) {
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}\n{{.ImportPath}}", pkg).Output()
+	if err != nil {
+		return "", "", "", fmt.Errorf("-pkg %s: %s", pkg, commandError(err))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 2 {
+		return "", "", "", fmt.Errorf("-pkg %s: names %d packages; give one", pkg, len(lines)/2)
+	}
+	dir, path = lines[0], lines[1]
+	cmd := exec.Command("go", "list", "-f", "{{.Dir}}", gen.Module+"/generated")
+	cmd.Dir = dir
+	out, err = cmd.Output()
+	if err != nil {
+		return "", "", "", fmt.Errorf("-pkg %s: it cannot see %s/generated: %s", pkg, gen.Module, commandError(err))
+	}
+	return dir, path, strings.TrimSpace(string(out)), nil
+}
+
+// commandError is the most useful text of a failed command: its stderr.
+func commandError(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && len(ee.Stderr) > 0 {
+		return strings.TrimSpace(string(ee.Stderr))
+	}
+	return err.Error()
+}
+
+// tuneResult holds the measurements: per candidate, per benchmark, one value
+// per measurement of the ranking metric.
+type tuneResult struct {
+	values     []map[string][]float64 // by candidate index, then benchmark name
+	benchmarks []string               // in the order they first appeared
+	measured   int                    // measurements finished (run or from the cache)
+	cached     int                    // of which came from the cache
+}
+
+// run builds every candidate and measures them, round by round.
+func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (tuneResult, error) {
+	res := tuneResult{values: make([]map[string][]float64, len(p.candidates))}
+	for i := range res.values {
+		res.values[i] = map[string][]float64{}
+	}
+	tmp, err := os.MkdirTemp("", "loopgen-tune-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(tmp)
+
+	total := len(p.candidates) * (1 + p.flags.count)
+	bar := progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(stderr),
+		progressbar.OptionSetDescription("tune"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
+	)
+	defer bar.Exit()
+
+	if err := p.checkGenerated(); err != nil {
+		return res, err
+	}
+	for i, c := range p.candidates {
+		bar.Describe(fmt.Sprintf("build %d/%d", i+1, len(p.candidates)))
+		if err := p.build(ctx, tmp, c); err != nil {
+			if ctx.Err() != nil {
+				return res, errInterrupted
+			}
+			return res, err
+		}
+		if i == 0 {
+			if err := p.probe(ctx, c); err != nil {
+				if ctx.Err() != nil {
+					return res, errInterrupted
+				}
+				return res, err
+			}
+		}
+		bar.Add(1)
+	}
+	n := len(p.candidates)
+	for round := range p.flags.count {
+		for k := range n {
+			// Each round starts one candidate further on and alternates
+			// direction, so that no candidate always runs first or after
+			// the same neighbour.
+			i := (round + k) % n
+			if round%2 == 1 {
+				i = (round + n - 1 - k) % n
+			}
+			c := p.candidates[i]
+			bar.Describe(fmt.Sprintf("round %d/%d", round+1, p.flags.count))
+			out, fromCache, err := p.measure(ctx, c, round)
+			if err != nil {
+				if ctx.Err() != nil {
+					return res, errInterrupted
+				}
+				return res, err
+			}
+			if err := res.add(i, out, p.flags.metric); err != nil {
+				return res, fmt.Errorf("candidate %s: %w", c.label(), err)
+			}
+			res.measured++
+			if fromCache {
+				res.cached++
+			}
+			bar.Add(1)
+			if hooks.afterMeasure != nil {
+				hooks.afterMeasure(res.measured)
+			}
+			if ctx.Err() != nil {
+				return res, errInterrupted
+			}
+		}
+	}
+	bar.Finish()
+	return res, nil
+}
+
+// checkGenerated refuses to measure against a generated/ that the spec no
+// longer gives: the candidates would be compared on stale code.
+func (p *tunePlan) checkGenerated() error {
+	files, err := gen.Generate(p.spec, gen.Options{Invocation: "loopgen -spec " + headerPath(p.flags.spec, p.genDir)})
+	if err != nil {
+		return err
+	}
+	stale, err := gen.Diff(p.genDir, files)
+	if err != nil {
+		return err
+	}
+	if len(stale) > 0 {
+		return badInputError{fmt.Errorf("%s does not match %s (%d stale files, such as %s); run go generate ./... first",
+			p.genDir, p.flags.spec, len(stale), stale[0])}
+	}
+	return nil
+}
+
+// build generates the spec plus candidate c into an overlay and builds the
+// benchmark package's test binary with c's tag.
+func (p *tunePlan) build(ctx context.Context, tmp string, c *candidate) error {
+	s := *p.spec
+	s.Variants = append(slices.Clone(p.spec.Variants), c.variant)
+	files, err := gen.Generate(&s, gen.Options{Invocation: "loopgen tune"})
+	if err != nil {
+		return fmt.Errorf("candidate %s: %w", c.label(), err)
+	}
+	dir := filepath.Join(tmp, c.variant.Name)
+	overlay := map[string]string{}
+	for _, rel := range gen.Paths(files) {
+		src := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(src, files[rel], 0o644); err != nil {
+			return err
+		}
+		overlay[filepath.Join(p.genDir, filepath.FromSlash(rel))] = src
+	}
+	js, err := json.Marshal(map[string]any{"Replace": overlay})
+	if err != nil {
+		return err
+	}
+	overlayFile := filepath.Join(tmp, c.variant.Name+".overlay.json")
+	if err := os.WriteFile(overlayFile, js, 0o644); err != nil {
+		return err
+	}
+	c.binary = filepath.Join(tmp, c.variant.Name+".test")
+	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-vet=off", "-o", c.binary,
+		"-tags", "loop_"+c.variant.Name, "-overlay", overlayFile, p.pkgPath)
+	cmd.Dir = p.pkgDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s for candidate %s: %v\n%s", p.pkgPath, c.label(), err, tail(out, 40))
+	}
+	bin, err := os.ReadFile(c.binary)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(bin)
+	c.version = hex.EncodeToString(sum[:])
+	return nil
+}
+
+// probe runs each matching benchmark once, so that a -bench pattern that
+// matches nothing is an error before any measuring.
+func (p *tunePlan) probe(ctx context.Context, c *candidate) error {
+	out, err := p.runBinary(ctx, c, "1x")
+	if err != nil {
+		return err
+	}
+	var r tuneResult
+	r.values = []map[string][]float64{{}}
+	if err := r.add(0, out, p.flags.metric); err != nil {
+		return badInputError{err}
+	}
+	if len(r.benchmarks) == 0 {
+		return badInputError{fmt.Errorf("-bench %q matches no benchmark in %s", p.flags.bench, p.pkgPath)}
+	}
+	return nil
+}
+
+// measure runs candidate c once at -benchtime, or takes that measurement from
+// the cache when it was made before with the same binary.
+func (p *tunePlan) measure(ctx context.Context, c *candidate, round int) ([]byte, bool, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "version=%s\nbench=%s\nbenchtime=%s\nround=%d\n", c.version, p.flags.bench, p.flags.benchtime, round)
+	file := filepath.Join(p.cacheDir, hex.EncodeToString(h.Sum(nil))+".txt")
+	if out, err := os.ReadFile(file); err == nil {
+		return out, true, nil
+	}
+	out, err := p.runBinary(ctx, c, p.flags.benchtime)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(p.cacheDir, 0o755); err != nil {
+		return nil, false, err
+	}
+	part, err := os.CreateTemp(p.cacheDir, "partial-*")
+	if err != nil {
+		return nil, false, err
+	}
+	_, werr := part.Write(out)
+	cerr := part.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(part.Name())
+		return nil, false, err
+	}
+	if err := os.Rename(part.Name(), file); err != nil {
+		os.Remove(part.Name())
+		return nil, false, err
+	}
+	return out, false, nil
+}
+
+// runBinary runs c's test binary on the benchmarks, as go test would.
+func (p *tunePlan) runBinary(ctx context.Context, c *candidate, benchtime string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, c.binary, "-test.run", "^$", "-test.bench", p.flags.bench,
+		"-test.benchtime", benchtime, "-test.count", "1", "-test.benchmem")
+	cmd.Dir = p.pkgDir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("benchmarking candidate %s: %v\n%s", c.label(), err, tail(out, 40))
+	}
+	return out, nil
+}
+
+// tail is the last n lines of out.
+func tail(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	return strings.Join(lines[max(len(lines)-n, 0):], "\n")
+}
+
+// writeWinner puts the winner into the spec as -write's variant and
+// generates, if it is significantly better than the base.
+func (p *tunePlan) writeWinner(r *ranking) error {
+	w := r.winner
+	if w == nil || w.isBase {
+		return fmt.Errorf("not writing %s: no candidate beats the base %s (%s)", p.flags.write, p.base.Name, r.verdict)
+	}
+	if !r.significant {
+		return fmt.Errorf("not writing %s: the best candidate (%s) is not significantly better than the base %s: %s",
+			p.flags.write, w.label(), p.base.Name, r.verdict)
+	}
+	v := writtenVariant(p.spec, &w.variant, p.flags.write)
+	comment := fmt.Sprintf("Tuned by loopgen tune on %s: %s from %s, %s.", time.Now().Format(time.DateOnly), w.label(), p.base.Name, r.verdict)
+	data, err := gen.PutVariant(p.flags.spec, p.specData, v, comment)
+	if err != nil {
+		return err
+	}
+	spec, err := gen.Parse(p.flags.spec, data)
+	if err != nil {
+		return err
+	}
+	files, err := gen.Generate(spec, gen.Options{Invocation: "loopgen -spec " + headerPath(p.flags.spec, p.flags.out)})
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(p.flags.spec, data); err != nil {
+		return err
+	}
+	return gen.WriteTree(p.flags.out, files)
+}
+
+// writeFileAtomic replaces path's contents through a rename, keeping its mode.
+func writeFileAtomic(path string, data []byte) error {
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr, os.Chmod(f.Name(), info.Mode().Perm())); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchfmt"
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchunit"
+)
+
+// add reads go test -bench output and keeps, for candidate i, the value of
+// metric of every benchmark in it. A benchmark that does not report metric
+// is an error naming the units it does report.
+func (r *tuneResult) add(i int, out []byte, metric string) error {
+	rd := benchfmt.NewReader(bytes.NewReader(out), "go test output")
+	for rd.Scan() {
+		res, ok := rd.Result().(*benchfmt.Result)
+		if !ok {
+			continue // unit metadata, or a line that only looks like a benchmark
+		}
+		name := res.Name.String()
+		var units []string
+		found := false
+		for _, v := range res.Values {
+			if v.Unit == metric || v.OrigUnit == metric {
+				r.values[i][name] = append(r.values[i][name], v.Value)
+				found = true
+				break
+			}
+			units = append(units, v.Unit)
+		}
+		if !found {
+			return fmt.Errorf("benchmark %s reports no %s (it reports %s); pick one with -metric", name, metric, strings.Join(units, ", "))
+		}
+		if !slices.Contains(r.benchmarks, name) {
+			r.benchmarks = append(r.benchmarks, name)
+		}
+	}
+	return rd.Err()
+}
+
+// ranking is the outcome of a tuning run.
+type ranking struct {
+	plan        *tunePlan
+	metric      string // as tidied: sec/op for ns/op
+	benchmarks  []string
+	rows        []rankRow // best first
+	winner      *candidate
+	significant bool   // the winner is better on some benchmark and worse on none, at alpha
+	verdict     string // the winner against the base, in numbers
+	measured    int
+	cached      int
+}
+
+// rankRow is one candidate's figures.
+type rankRow struct {
+	c       *candidate
+	summary map[string]benchmath.Summary    // by benchmark
+	cmp     map[string]benchmath.Comparison // against the base, by benchmark
+	ratio   float64                         // geomean over benchmarks of its median / the base's
+	better  int                             // benchmarks where it is significantly better than the base
+	worse   int                             // and significantly worse
+}
+
+// higherIsBetter tells, from the unit, which way a metric improves:
+// throughputs (ops/s, B/s) go up, costs (sec/op, B/op, allocs/op) go down.
+func higherIsBetter(metric string) bool { return strings.HasSuffix(metric, "/s") }
+
+// rankCandidates summarizes every candidate the way benchstat does (median
+// with a 95% confidence interval, assuming no distribution) and compares each
+// with the base by a Mann-Whitney U test; candidates rank by the geometric
+// mean of their median relative to the base's.
+func rankCandidates(p *tunePlan, res tuneResult) *ranking {
+	metric := p.flags.metric
+	if _, tidy := benchunit.Tidy(1, metric); tidy != "" {
+		metric = tidy
+	}
+	r := &ranking{plan: p, metric: metric, benchmarks: res.benchmarks, measured: res.measured, cached: res.cached}
+	thresholds := benchmath.DefaultThresholds
+	samples := make([]map[string]*benchmath.Sample, len(p.candidates))
+	for i := range p.candidates {
+		samples[i] = map[string]*benchmath.Sample{}
+		for _, b := range res.benchmarks {
+			samples[i][b] = benchmath.NewSample(slices.Clone(res.values[i][b]), &thresholds)
+		}
+	}
+	up := higherIsBetter(metric)
+	for i, c := range p.candidates {
+		row := rankRow{c: c, summary: map[string]benchmath.Summary{}, cmp: map[string]benchmath.Comparison{}}
+		logSum, n := 0.0, 0
+		for _, b := range res.benchmarks {
+			s := samples[i][b]
+			if len(s.Values) == 0 {
+				continue
+			}
+			sum := benchmath.AssumeNothing.Summary(s, 0.95)
+			row.summary[b] = sum
+			base := samples[0][b]
+			if len(base.Values) == 0 {
+				continue
+			}
+			baseCenter := benchmath.AssumeNothing.Summary(base, 0.95).Center
+			if baseCenter > 0 && sum.Center > 0 {
+				logSum += math.Log(sum.Center / baseCenter)
+				n++
+			}
+			if i == 0 {
+				continue
+			}
+			cmp := benchmath.AssumeNothing.Compare(base, s)
+			row.cmp[b] = cmp
+			if cmp.P < cmp.Alpha && sum.Center != baseCenter {
+				if (sum.Center < baseCenter) != up {
+					row.better++
+				} else {
+					row.worse++
+				}
+			}
+		}
+		row.ratio = math.NaN()
+		if n > 0 {
+			row.ratio = math.Exp(logSum / float64(n))
+		}
+		r.rows = append(r.rows, row)
+	}
+	slices.SortStableFunc(r.rows, func(a, b rankRow) int {
+		x, y := a.ratio, b.ratio
+		if up {
+			x, y = -x, -y
+		}
+		switch {
+		case math.IsNaN(x) && math.IsNaN(y):
+			return 0
+		case math.IsNaN(x):
+			return 1
+		case math.IsNaN(y):
+			return -1
+		}
+		if x < y {
+			return -1
+		}
+		if x > y {
+			return 1
+		}
+		return 0
+	})
+	if len(r.rows) > 0 {
+		best := r.rows[0]
+		r.winner = best.c
+		r.significant = !best.c.isBase && best.better > 0 && best.worse == 0
+		r.verdict = r.describe(best)
+	}
+	return r
+}
+
+// describe says how row compares with the base, in numbers.
+func (r *ranking) describe(row rankRow) string {
+	if row.c.isBase {
+		return "the base itself ranks first"
+	}
+	delta := fmt.Sprintf("%+.1f%% %s", (row.ratio-1)*100, r.metric)
+	if len(r.benchmarks) == 1 {
+		b := r.benchmarks[0]
+		cmp := row.cmp[b]
+		s := row.summary[b]
+		return fmt.Sprintf("%s (median %s, 95%% CI %s; %s, alpha %.2f)",
+			delta, r.format(s.Center), r.interval(s), cmp.String(), cmp.Alpha)
+	}
+	return fmt.Sprintf("%s geomean over %d benchmarks; significantly better on %d, worse on %d (alpha %.2f)",
+		delta, len(r.benchmarks), row.better, row.worse, benchmath.DefaultThresholds.CompareAlpha)
+}
+
+// format writes a value of the metric with an SI prefix: 27.7n (sec/op).
+func (r *ranking) format(v float64) string {
+	return benchunit.Scale(v, benchunit.ClassOf(r.metric))
+}
+
+// interval is a summary's confidence interval, or why there is none: with
+// fewer than 6 measurements a median has no 95% interval.
+func (r *ranking) interval(s benchmath.Summary) string {
+	if math.IsInf(s.Lo, 0) || math.IsInf(s.Hi, 0) {
+		return "none (too few measurements)"
+	}
+	return fmt.Sprintf("%s to %s (±%s)", r.format(s.Lo), r.format(s.Hi), s.PctRangeString())
+}
+
+// write prints the ranking as Markdown.
+func (r *ranking) write(w io.Writer) {
+	p := r.plan
+	fmt.Fprintf(w, "# loopgen tune: %s, base %s\n\n", p.pkgPath, p.base.Name)
+	fmt.Fprintf(w, "%d candidates × %d benchmarks (-bench %q), %d measurements each at -benchtime %s, interleaved; %d measurements, %d of them from the cache (%s).\n",
+		len(p.candidates), len(r.benchmarks), p.flags.bench, p.flags.count, p.flags.benchtime, r.measured, r.cached, p.cacheDir)
+	fmt.Fprintf(w, "Medians with 95%% confidence intervals; vs base and p from a Mann-Whitney U test, as benchstat computes them (~: not significant at alpha %.2f).\n",
+		benchmath.DefaultThresholds.CompareAlpha)
+	keys := make([]string, len(p.axes))
+	for i, a := range p.axes {
+		keys[i] = a.key
+	}
+	header := func(extra ...string) {
+		cols := append(append([]string{"rank"}, keys...), extra...)
+		fmt.Fprintf(w, "| %s |\n|%s\n", strings.Join(cols, " | "), strings.Repeat("---|", len(cols)))
+	}
+	settings := func(c *candidate) string {
+		vals := make([]string, len(c.settings))
+		for i, s := range c.settings {
+			_, vals[i], _ = strings.Cut(s, "=")
+		}
+		cell := strings.Join(vals, " | ")
+		if c.isBase {
+			cell = strings.Join(vals, " | ") + " (base)"
+		}
+		return cell
+	}
+	for _, b := range r.benchmarks {
+		fmt.Fprintf(w, "\n## %s\n\n", b)
+		rows := slices.Clone(r.rows)
+		up := higherIsBetter(r.metric)
+		slices.SortStableFunc(rows, func(x, y rankRow) int {
+			a, c := x.summary[b].Center, y.summary[b].Center
+			if up {
+				a, c = -a, -c
+			}
+			switch {
+			case a < c:
+				return -1
+			case a > c:
+				return 1
+			}
+			return 0
+		})
+		header(r.metric+" (median)", "95% CI", "vs base", "p")
+		base := r.rows[slices.IndexFunc(r.rows, func(x rankRow) bool { return x.c.isBase })].summary[b]
+		for i, row := range rows {
+			s, ok := row.summary[b]
+			if !ok {
+				continue
+			}
+			vs, pv := "", ""
+			if cmp, ok := row.cmp[b]; ok {
+				vs = cmp.FormatDelta(base.Center, s.Center)
+				pv = fmt.Sprintf("%.3f", cmp.P)
+			}
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n",
+				i+1, settings(row.c), r.format(s.Center), r.interval(s), vs, pv)
+		}
+	}
+	if len(r.benchmarks) > 1 {
+		fmt.Fprintf(w, "\n## All benchmarks: geomean of medians relative to the base\n\n")
+		header("ratio", "better", "worse")
+		for i, row := range r.rows {
+			fmt.Fprintf(w, "| %d | %s | %.3f | %d | %d |\n", i+1, settings(row.c), row.ratio, row.better, row.worse)
+		}
+	}
+	fmt.Fprintln(w)
+	switch {
+	case r.winner == nil:
+		fmt.Fprintln(w, "No results.")
+	case r.winner.isBase:
+		fmt.Fprintf(w, "Winner: the base %s; no candidate beats it.\n", p.base.Name)
+	case r.significant:
+		fmt.Fprintf(w, "Winner: %s: %s. Significantly better than the base %s.\n", r.winner.label(), r.verdict, p.base.Name)
+	default:
+		fmt.Fprintf(w, "Best: %s: %s. Not significantly better than the base %s.\n", r.winner.label(), r.verdict, p.base.Name)
+	}
+}
