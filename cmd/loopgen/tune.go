@@ -394,14 +394,14 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 	for i, c := range p.candidates {
 		bar.Describe(fmt.Sprintf("build %d/%d", i+1, len(p.candidates)))
 		if err := p.build(ctx, tmp, c); err != nil {
-			if ctx.Err() != nil {
+			if interrupted(ctx, err) {
 				return res, errInterrupted
 			}
 			return res, err
 		}
 		if i == 0 {
 			if err := p.probe(ctx, c); err != nil {
-				if ctx.Err() != nil {
+				if interrupted(ctx, err) {
 					return res, errInterrupted
 				}
 				return res, err
@@ -423,7 +423,7 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 			bar.Describe(fmt.Sprintf("round %d/%d", round+1, p.flags.count))
 			out, fromCache, err := p.measure(ctx, c, round)
 			if err != nil {
-				if ctx.Err() != nil {
+				if interrupted(ctx, err) {
 					return res, errInterrupted
 				}
 				return res, err
@@ -446,6 +446,26 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 	}
 	bar.Finish()
 	return res, nil
+}
+
+// interrupted tells whether err, from a step of the run, is the run being
+// stopped. Ctrl-C reaches the whole process group, so a child (go test -c,
+// a test binary) may die of it before the signal handler has cancelled ctx:
+// a child killed by a signal waits a moment for ctx before it counts as a
+// failure.
+func interrupted(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == -1 {
+		select {
+		case <-ctx.Done():
+			return true
+		case <-time.After(time.Second):
+		}
+	}
+	return false
 }
 
 // checkGenerated refuses to measure against a generated/ that the spec no
@@ -500,7 +520,7 @@ func (p *tunePlan) build(ctx context.Context, tmp string, c *candidate) error {
 		"-tags", "loop_"+c.variant.Name, "-overlay", overlayFile, p.pkgPath)
 	cmd.Dir = p.pkgDir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building %s for candidate %s: %v\n%s", p.pkgPath, c.label(), err, tail(out, 40))
+		return fmt.Errorf("building %s for candidate %s: %w\n%s", p.pkgPath, c.label(), err, tail(out, 40))
 	}
 	bin, err := os.ReadFile(c.binary)
 	if err != nil {
@@ -569,7 +589,7 @@ func (p *tunePlan) runBinary(ctx context.Context, c *candidate, benchtime string
 	cmd.Dir = p.pkgDir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("benchmarking candidate %s: %v\n%s", c.label(), err, tail(out, 40))
+		return nil, fmt.Errorf("benchmarking candidate %s: %w\n%s", c.label(), err, tail(out, 40))
 	}
 	return out, nil
 }
