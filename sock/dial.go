@@ -33,6 +33,10 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		// Best effort, as in package net: a socket without it still works.
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
+	if err := setBufferSizes(fd, cfg); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+	}
 	c := newConn(l, stateOf(l, cfg.readBufferSize), h, cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}

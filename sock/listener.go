@@ -111,6 +111,10 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 		}
 	}
 	if err == nil {
+		// Accepted connections inherit these from the listening socket.
+		err = setBufferSizes(fd, cfg)
+	}
+	if err == nil {
 		if e := unix.Bind(fd, ep.sa); e != nil {
 			err = os.NewSyscallError("bind", e)
 		}
@@ -120,6 +124,21 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// setBufferSizes sets SO_SNDBUF and SO_RCVBUF where cfg asks for them.
+func setBufferSizes(fd int, cfg *config) error {
+	if cfg.sendBuf > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, cfg.sendBuf); err != nil {
+			return os.NewSyscallError("setsockopt SO_SNDBUF", err)
+		}
+	}
+	if cfg.recvBuf > 0 {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, cfg.recvBuf); err != nil {
+			return os.NewSyscallError("setsockopt SO_RCVBUF", err)
+		}
+	}
+	return nil
 }
 
 // Addr returns the address the listener is bound to, with the port the

@@ -154,6 +154,7 @@ type config struct {
 	backlog             int
 	reusePort           bool
 	noDelay             bool
+	sendBuf, recvBuf    int // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
 	connectTimeout      time.Duration
 	acceptError         func(error)
 	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
@@ -208,6 +209,15 @@ func WithBacklog(n int) Option {
 // WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
 // package net: small writes go out at once instead of waiting for Nagle).
 func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
+
+// WithSendBufferSize sets the kernel's send buffer (SO_SNDBUF) of each
+// connection; Linux doubles the value and autotunes it when it is not set.
+// A small one makes flow control set in early, as a slow network would.
+func WithSendBufferSize(n int) Option { return func(c *config) { c.sendBuf = max(n, 0) } }
+
+// WithRecvBufferSize sets the kernel's receive buffer (SO_RCVBUF) of each
+// connection, and of a PacketConn.
+func WithRecvBufferSize(n int) Option { return func(c *config) { c.recvBuf = max(n, 0) } }
 
 // WithConnectTimeout bounds how long Dial waits for the connection: past d,
 // OnClose receives an error wrapping ErrTimeout. 0 (the default) waits as

@@ -1,0 +1,433 @@
+package sock_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+)
+
+// pattern returns n bytes that differ from any shift of themselves within
+// a chunk, so that lost, repeated or reordered bytes show.
+func pattern(n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i*7 + i/251)
+	}
+	return p
+}
+
+// streamer writes want in chunks while it is not paused: what a
+// well-behaved producer does with OnPause and OnResume.
+type streamer struct {
+	sock.BaseHandler
+	c               *sock.Conn
+	want            []byte
+	sent            int
+	chunk           int
+	paused          bool
+	pauses, resumes int
+	maxBuffered     int
+	closed          bool
+	closeErr        error
+	closeAfterwards bool // Close once everything is written
+}
+
+func (s *streamer) OnOpen(c *sock.Conn) { s.c = c; s.pump() }
+func (s *streamer) OnPause(*sock.Conn)  { s.paused = true; s.pauses++ }
+func (s *streamer) OnResume(*sock.Conn) { s.paused = false; s.resumes++; s.pump() }
+func (s *streamer) OnClose(_ *sock.Conn, err error) {
+	s.closed, s.closeErr = true, err
+}
+
+func (s *streamer) pump() {
+	for !s.paused && s.sent < len(s.want) {
+		end := min(s.sent+s.chunk, len(s.want))
+		if _, err := s.c.Write(s.want[s.sent:end]); err != nil {
+			return
+		}
+		s.sent = end
+		s.maxBuffered = max(s.maxBuffered, s.c.Buffered())
+	}
+	if s.sent == len(s.want) && s.closeAfterwards {
+		s.c.Close()
+	}
+}
+
+// TestSlowReaderIsBoundedByHighWater writes 1 MiB to a peer that does not
+// read: the writer is paused, what waits in memory stays within the
+// high-water mark plus one chunk, and once the peer reads, OnResume lets
+// the rest through, every byte in order.
+func TestSlowReaderIsBoundedByHighWater(t *testing.T) {
+	const total, high, chunk = 1 << 20, 64 << 10, 8 << 10
+	l := newLoop(t)
+	s := &streamer{want: pattern(total), chunk: chunk, closeAfterwards: true}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(high), sock.WithLowWater(high/4), sock.WithSendBufferSize(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	// The listener's small send buffer keeps the kernel from taking the
+	// whole megabyte. (A tiny receive buffer on the peer would not do: below
+	// one loopback segment, 64 KiB, TCP crawls on retransmission timers.)
+
+	runUntil(t, l, "OnPause", func() bool { return s.pauses > 0 })
+	if s.sent >= total {
+		t.Fatalf("all %d bytes went out before any pause; the test needs a peer that does not read", total)
+	}
+	if s.maxBuffered > high+chunk {
+		t.Fatalf("%d bytes buffered; the high-water mark is %d and a chunk %d", s.maxBuffered, high, chunk)
+	}
+
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	runUntil(t, l, "the stream to be written and closed", func() bool { return s.closed })
+	if s.closeErr != nil {
+		t.Errorf("OnClose(%v); want nil", s.closeErr)
+	}
+	if s.resumes == 0 {
+		t.Error("OnResume never ran")
+	}
+	if s.maxBuffered > high+chunk {
+		t.Errorf("%d bytes buffered at most; the high-water mark is %d and a chunk %d", s.maxBuffered, high, chunk)
+	}
+	var b []byte
+	select {
+	case b = <-got:
+	case <-time.After(waitLimit):
+		t.Fatal("the peer did not get end of stream")
+	}
+	if !bytes.Equal(b, s.want) {
+		t.Fatalf("the peer got %d bytes, not the %d written in order", len(b), total)
+	}
+	t.Logf("1 MiB to a slow reader: %d pauses, %d resumes, at most %d bytes buffered", s.pauses, s.resumes, s.maxBuffered)
+}
+
+// TestHalfClose checks both directions of a half-close: the peer's end of
+// stream (the server sends what it has, then closes), our CloseWrite (the
+// peer sees end of stream, we still read), and EOFHandler keeping a
+// connection open to answer after the peer has finished.
+func TestHalfClose(t *testing.T) {
+	t.Run("peer closes its side, server flushes and closes", func(t *testing.T) {
+		l := newLoop(t)
+		srv := &echoServer{}
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		got := make(chan []byte, 1)
+		go func() {
+			peer.Write([]byte("half a conversation"))
+			peer.(*net.TCPConn).CloseWrite()
+			b, _ := io.ReadAll(peer)
+			got <- b
+		}()
+		runUntil(t, l, "the server to close", func() bool { return srv.closed == 1 })
+		if len(srv.errs) > 0 {
+			t.Errorf("server OnClose(%v); want nil", srv.errs)
+		}
+		if b := <-got; string(b) != "half a conversation" {
+			t.Errorf("peer read %q before end of stream", b)
+		}
+	})
+
+	t.Run("we close our side and keep reading", func(t *testing.T) {
+		l := newLoop(t)
+		srv := &echoServer{}
+		ln, err := sock.Listen(l, "unix", filepath.Join(t.TempDir(), "s"), srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		cli := &recorder{}
+		c, err := sock.Dial(l, "unix", ln.Addr().String(), cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("ask"))
+		if err := c.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Write([]byte("more")); !errors.Is(err, sock.ErrClosed) {
+			t.Errorf("Write after CloseWrite = %v; want ErrClosed", err)
+		}
+		runUntil(t, l, "both to close", func() bool { return cli.closed && srv.closed == 1 })
+		if string(cli.got) != "ask" || cli.closeErr != nil {
+			t.Errorf("client got %q, OnClose(%v); want \"ask\", nil", cli.got, cli.closeErr)
+		}
+	})
+
+	t.Run("EOFHandler answers after the peer finished", func(t *testing.T) {
+		l := newLoop(t)
+		srv := &lateAnswer{}
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		got := make(chan []byte, 1)
+		go func() {
+			peer.Write([]byte("count these"))
+			peer.(*net.TCPConn).CloseWrite()
+			b, _ := io.ReadAll(peer)
+			got <- b
+		}()
+		runUntil(t, l, "the server to close", func() bool { return srv.closed })
+		if b := <-got; string(b) != "11 bytes" {
+			t.Errorf("peer read %q; want the answer sent after its end of stream, %q", b, "11 bytes")
+		}
+	})
+}
+
+// lateAnswer counts what it reads and answers once the peer has finished.
+type lateAnswer struct {
+	sock.BaseHandler
+	n      int
+	closed bool
+}
+
+func (h *lateAnswer) OnData(_ *sock.Conn, p []byte) { h.n += len(p) }
+func (h *lateAnswer) OnEOF(c *sock.Conn) bool {
+	c.Write([]byte(itoa(h.n) + " bytes"))
+	c.Close()
+	return true
+}
+func (h *lateAnswer) OnClose(*sock.Conn, error) { h.closed = true }
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
+
+// TestResetByPeer: a peer that resets (SO_LINGER 0) is an error for
+// OnClose that says so; one that resets in the middle of a large write
+// makes OnClose report the bytes that never left.
+func TestResetByPeer(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		l := newLoop(t)
+		srv := &echoServer{}
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runUntil(t, l, "the accept", func() bool { return srv.opened == 1 })
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		runUntil(t, l, "the server to see the reset", func() bool { return srv.closed == 1 })
+		if len(srv.errs) != 1 || !errors.Is(srv.errs[0], syscall.ECONNRESET) {
+			t.Errorf("server OnClose errors %v; want ECONNRESET", srv.errs)
+		}
+	})
+	t.Run("mid-write", func(t *testing.T) {
+		l := newLoop(t)
+		s := &streamer{want: pattern(4 << 20), chunk: 64 << 10}
+		// A high-water mark above the whole stream: the writer never pauses,
+		// so megabytes wait in the Conn when the peer goes.
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(8<<20), sock.WithSendBufferSize(8<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		runUntil(t, l, "bytes to queue", func() bool { return s.c != nil && s.c.Buffered() > 0 })
+		peer.(*net.TCPConn).SetLinger(0)
+		peer.Close()
+		runUntil(t, l, "the writer to see the reset", func() bool { return s.closed })
+		var ue *sock.UnsentError
+		if !errors.As(s.closeErr, &ue) || ue.Unsent <= 0 {
+			t.Fatalf("OnClose(%v); want an UnsentError", s.closeErr)
+		}
+		if !errors.Is(s.closeErr, syscall.ECONNRESET) && !errors.Is(s.closeErr, syscall.EPIPE) {
+			t.Errorf("OnClose(%v); want ECONNRESET or EPIPE inside", s.closeErr)
+		}
+		if _, err := s.c.Write([]byte("x")); !errors.Is(err, sock.ErrClosed) {
+			t.Errorf("Write after the reset = %v; want ErrClosed", err)
+		}
+	})
+}
+
+// TestAbortReportsUnsentBytes: Abort with queued bytes tells OnClose how
+// many were dropped.
+func TestAbortReportsUnsentBytes(t *testing.T) {
+	l := newLoop(t)
+	s := &streamer{want: pattern(1 << 20), chunk: 64 << 10}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(4<<20), sock.WithSendBufferSize(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	runUntil(t, l, "bytes to queue", func() bool { return s.c != nil && s.c.Buffered() > 0 })
+	queued := s.c.Buffered()
+	s.c.Abort()
+	runUntil(t, l, "OnClose", func() bool { return s.closed })
+	var ue *sock.UnsentError
+	if !errors.As(s.closeErr, &ue) || ue.Unsent != queued || !errors.Is(s.closeErr, sock.ErrAborted) {
+		t.Errorf("OnClose(%v); want an UnsentError of %d bytes wrapping ErrAborted", s.closeErr, queued)
+	}
+}
+
+// TestTimeouts runs the deadlines on a virtual clock: they fire when the
+// watched activity stops for their duration, and activity postpones them.
+func TestTimeouts(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	setup := func(t *testing.T, onOpen func(c *sock.Conn)) (*loop.Loop, *loop.VirtualClock, *timeoutServer, *sock.Conn, *recorder) {
+		vc := loop.NewVirtualClock(start)
+		l := newLoop(t, loop.WithClock(vc))
+		srv := &timeoutServer{onOpen: onOpen}
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		cli := &recorder{}
+		c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			c.Abort()
+			runUntil(t, l, "the client to close", func() bool { return cli.closed })
+		})
+		runUntil(t, l, "the connection", func() bool { return srv.c != nil && cli.opened })
+		return l, vc, srv, c, cli
+	}
+	// advance moves the clock and runs the loop until it has seen that.
+	advance := func(t *testing.T, l *loop.Loop, vc *loop.VirtualClock, d time.Duration) {
+		vc.Advance(d)
+		fired := false
+		l.CallSoon(func() { l.CallSoon(func() { fired = true }) })
+		runUntil(t, l, "the loop to run its due timers", func() bool { return fired })
+	}
+
+	t.Run("idle", func(t *testing.T) {
+		l, vc, srv, c, cli := setup(t, func(c *sock.Conn) { c.SetIdleTimeout(10 * time.Second) })
+		advance(t, l, vc, 6*time.Second)
+		c.Write([]byte("still here"))
+		runUntil(t, l, "the echo", func() bool { return len(cli.got) == len("still here") })
+		advance(t, l, vc, 6*time.Second) // 12s since open, 6s since activity
+		if srv.closed {
+			t.Fatalf("idle timeout fired though the connection was active 6s ago (%v)", srv.err)
+		}
+		advance(t, l, vc, 5*time.Second)
+		runUntil(t, l, "the idle timeout", func() bool { return srv.closed })
+		if !errors.Is(srv.err, sock.ErrTimeout) {
+			t.Errorf("OnClose(%v); want ErrTimeout", srv.err)
+		}
+		var ne net.Error
+		if !errors.As(srv.err, &ne) || !ne.Timeout() {
+			t.Errorf("OnClose(%v) is not a net.Error with Timeout", srv.err)
+		}
+	})
+	t.Run("read", func(t *testing.T) {
+		l, vc, srv, _, _ := setup(t, func(c *sock.Conn) {
+			c.SetReadTimeout(3 * time.Second)
+			c.Write([]byte("writing does not count as reading"))
+		})
+		advance(t, l, vc, 2*time.Second)
+		if srv.closed {
+			t.Fatal("read timeout fired early")
+		}
+		advance(t, l, vc, 2*time.Second)
+		runUntil(t, l, "the read timeout", func() bool { return srv.closed })
+		if !errors.Is(srv.err, sock.ErrTimeout) {
+			t.Errorf("OnClose(%v); want ErrTimeout", srv.err)
+		}
+	})
+	t.Run("write", func(t *testing.T) {
+		vc := loop.NewVirtualClock(start)
+		l := newLoop(t, loop.WithClock(vc))
+		srv := &timeoutServer{onOpen: func(c *sock.Conn) { c.SetWriteTimeout(5 * time.Second) }}
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithSendBufferSize(8<<10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		peer, err := net.Dial("tcp", ln.Addr().String()) // and never read
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		runUntil(t, l, "the connection", func() bool { return srv.c != nil })
+		srv.c.Write(pattern(4 << 20))
+		if srv.c.Buffered() == 0 {
+			t.Fatal("the kernel took 4 MiB at once; the test needs bytes to wait")
+		}
+		advance(t, l, vc, 4*time.Second)
+		if srv.closed {
+			t.Fatal("write timeout fired early")
+		}
+		// The kernel may take a little more after a while (window updates);
+		// each bit of progress starts the timeout over, so the clock moves
+		// on until it fires, a bounded number of times.
+		for i := 0; !srv.closed; i++ {
+			if i == 20 {
+				t.Fatalf("no write timeout after %d more virtual seconds; %d bytes still queued", 2*i, srv.c.Buffered())
+			}
+			advance(t, l, vc, 2*time.Second)
+		}
+		var ue *sock.UnsentError
+		if !errors.Is(srv.err, sock.ErrTimeout) || !errors.As(srv.err, &ue) {
+			t.Errorf("OnClose(%v); want an UnsentError wrapping ErrTimeout", srv.err)
+		}
+	})
+}
+
+// timeoutServer records its one connection's end.
+type timeoutServer struct {
+	sock.BaseHandler
+	onOpen func(*sock.Conn)
+	c      *sock.Conn
+	closed bool
+	err    error
+}
+
+func (s *timeoutServer) OnOpen(c *sock.Conn) { s.c = c; s.onOpen(c) }
+func (s *timeoutServer) OnData(c *sock.Conn, p []byte) {
+	c.Write(p)
+}
+func (s *timeoutServer) OnClose(_ *sock.Conn, err error) { s.closed, s.err = true, err }
