@@ -1,0 +1,479 @@
+package sock_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+	"golang.org/x/sys/unix"
+)
+
+// groupEcho is a Group's per-loop echo handler. Its counters are read after
+// Shutdown has returned, when the loop goroutines have ended.
+type groupEcho struct {
+	sock.BaseHandler
+	greeting       []byte // written on open, if any
+	opened, closed int
+	errs           []error
+}
+
+func (h *groupEcho) OnOpen(c *sock.Conn) {
+	h.opened++
+	if h.greeting != nil {
+		c.Write(h.greeting)
+	}
+}
+func (h *groupEcho) OnData(c *sock.Conn, p []byte) { c.Write(p) }
+func (h *groupEcho) OnClose(_ *sock.Conn, err error) {
+	h.closed++
+	if err != nil {
+		h.errs = append(h.errs, err)
+	}
+}
+
+// newGroup starts a group of n loops, skipping on a variant without a
+// poller, and returns a function that makes the per-loop handlers and
+// remembers them.
+func newGroup(t *testing.T, n int) (*sock.Group, *[]*groupEcho, func() sock.Handler) {
+	t.Helper()
+	checkFDs(t)
+	// The variant is the whole binary's: a loop of our own answers for the
+	// group's, without touching a loop that runs on another goroutine.
+	probe, err := loop.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	requirePoller(t, probe)
+	g, err := sock.NewGroup(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	var mu sync.Mutex
+	var hs []*groupEcho
+	return g, &hs, func() sock.Handler {
+		h := &groupEcho{}
+		mu.Lock()
+		hs = append(hs, h)
+		mu.Unlock()
+		return h
+	}
+}
+
+// TestGroupThousandConnections: 1,000 clients at once, each sending 100
+// messages and reading them back, every byte in order, over a Group of two
+// loops sharing the port through SO_REUSEPORT.
+func TestGroupThousandConnections(t *testing.T) {
+	const conns, msgs = 1000, 100
+	raiseFDLimit(t, 2*conns+200)
+	g, hs, newHandler := newGroup(t, 2)
+	addr, err := g.Listen("tcp4", "127.0.0.1:0", newHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, conns)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() { errs <- echoClient(addr.String(), i, msgs) })
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			if failed++; failed <= 5 {
+				t.Error(err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Fatalf("%d of %d clients failed", failed, conns)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v", err)
+	}
+	opened, closed := 0, 0
+	for _, h := range *hs {
+		opened += h.opened
+		closed += h.closed
+		for _, err := range h.errs {
+			t.Errorf("server OnClose(%v)", err)
+		}
+	}
+	if opened != conns || closed != conns {
+		t.Errorf("server opened %d and closed %d connections; want %d each", opened, closed, conns)
+	}
+	t.Logf("per loop: %d handlers", len(*hs))
+}
+
+// echoClient sends msgs numbered messages of varying length, then reads
+// the echo and compares.
+func echoClient(addr string, id, msgs int) error {
+	c, err := net.DialTimeout("tcp", addr, waitLimit)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(waitLimit))
+	var sent []byte
+	for i := range msgs {
+		msg := fmt.Appendf(nil, "client %d message %d %s|", id, i, bytes.Repeat([]byte{'x'}, i%17))
+		if _, err := c.Write(msg); err != nil {
+			return fmt.Errorf("client %d: write %d: %w", id, i, err)
+		}
+		sent = append(sent, msg...)
+	}
+	got := make([]byte, len(sent))
+	if _, err := io.ReadFull(c, got); err != nil {
+		return fmt.Errorf("client %d: read: %w", id, err)
+	}
+	if !bytes.Equal(got, sent) {
+		return fmt.Errorf("client %d: echo differs", id)
+	}
+	return nil
+}
+
+// TestGroupShutdownWhileClientsSend: clients keep sending and reading while
+// the group shuts down; Shutdown drains, closes every connection, and
+// returns nil well within its deadline; each client sees its connection end.
+func TestGroupShutdownWhileClientsSend(t *testing.T) {
+	const clients = 20
+	g, hs, newHandler := newGroup(t, 2)
+	addr, err := g.Listen("tcp", "127.0.0.1:0", newHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoed := make(chan struct{}, clients)
+	var wg sync.WaitGroup
+	for range clients {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitLimit))
+		wg.Go(func() { // keep sending until the connection fails
+			for {
+				if _, err := c.Write([]byte("still sending|")); err != nil {
+					return
+				}
+			}
+		})
+		wg.Go(func() { // keep reading until end of stream or an error
+			buf := make([]byte, 4096)
+			first := true
+			for {
+				if _, err := c.Read(buf); err != nil {
+					return
+				}
+				if first {
+					echoed <- struct{}{}
+					first = false
+				}
+			}
+		})
+	}
+	for range clients {
+		<-echoed
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with clients still sending = %v", err)
+	}
+	wg.Wait() // every client saw its connection end
+	opened, closed := 0, 0
+	for _, h := range *hs {
+		opened, closed = opened+h.opened, closed+h.closed
+	}
+	if opened != clients || closed != clients {
+		t.Errorf("server opened %d and closed %d; want %d each", opened, closed, clients)
+	}
+	if err := g.Shutdown(ctx); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("second Shutdown = %v; want ErrClosed", err)
+	}
+}
+
+// TestGroupShutdownCutShort: a client that never reads keeps megabytes
+// queued; Shutdown gives up when its context ends, returns the context's
+// error, and the connection's OnClose reports the unsent bytes.
+func TestGroupShutdownCutShort(t *testing.T) {
+	g, hs, newHandler := newGroup(t, 1)
+	greeting := make([]byte, 4<<20)
+	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+		h := newHandler().(*groupEcho)
+		h.greeting = greeting
+		return h
+	}, sock.WithSendBufferSize(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String()) // and never read
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Wait until the server has accepted, so that there is something to cut.
+	opened := make(chan bool, 1)
+	for {
+		g.Loops()[0].Post(func() { opened <- (*hs)[0].opened == 1 })
+		if <-opened {
+			break
+		}
+		runtime.Gosched()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v; want context.DeadlineExceeded", err)
+	}
+	h := (*hs)[0]
+	var ue *sock.UnsentError
+	if h.closed != 1 || len(h.errs) != 1 || !errors.As(h.errs[0], &ue) || !errors.Is(ue, sock.ErrAborted) {
+		t.Errorf("server closed %d, OnClose errors %v; want one UnsentError wrapping ErrAborted", h.closed, h.errs)
+	}
+}
+
+// TestGroupListenErrors: a Group refuses networks SO_REUSEPORT does not
+// serve, and a port another socket holds without SO_REUSEPORT.
+func TestGroupListenErrors(t *testing.T) {
+	g, _, newHandler := newGroup(t, 2)
+	if _, err := g.Listen("unix", t.TempDir()+"/s", newHandler); err == nil {
+		t.Error("Group.Listen accepted unix")
+	}
+	taken, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	if _, err := g.Listen("tcp4", taken.Addr().String(), newHandler); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("Group.Listen on a taken port = %v; want EADDRINUSE", err)
+	}
+	if err := g.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Listen("tcp", "127.0.0.1:0", newHandler); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("Listen after Close = %v; want ErrClosed", err)
+	}
+}
+
+// TestAcceptBacksOffOnEMFILE lowers the descriptor limit so that accept
+// fails with EMFILE: the listener must stop watching, retry on a timer
+// that backs off (never spin), and accept everyone once descriptors are
+// free again. Not parallel: the limit is the whole process's.
+func TestAcceptBacksOffOnEMFILE(t *testing.T) {
+	const clients = 5
+	l := newLoop(t)
+	srv := &echoServer{}
+	var acceptErrs []error
+	var errTimes []time.Time
+	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv, sock.WithAcceptErrorHandler(func(err error) {
+		acceptErrs = append(acceptErrs, err)
+		errTimes = append(errTimes, time.Now())
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeAll(t, l, ln)
+
+	// The clients' sockets exist before the limit drops; connecting needs
+	// no new descriptor.
+	var cfds []int
+	defer func() {
+		for _, fd := range cfds {
+			unix.Close(fd)
+		}
+	}()
+	for range clients {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfds = append(cfds, fd)
+	}
+
+	// Lower the limit just above what is open, then fill every free number
+	// below it, so that the next descriptor cannot be had.
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	maxFD := highestFD(t)
+	lowered := old
+	lowered.Cur = uint64(maxFD + 8)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Skipf("cannot lower the descriptor limit: %v", err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+		}
+	}
+	t.Cleanup(restore)
+	var fillers []int
+	freeFillers := func() {
+		for _, fd := range fillers {
+			unix.Close(fd)
+		}
+		fillers = nil
+	}
+	defer freeFillers()
+	for {
+		fd, err := unix.Dup(cfds[0])
+		if err != nil {
+			if err != unix.EMFILE {
+				t.Fatal(err)
+			}
+			break
+		}
+		fillers = append(fillers, fd)
+	}
+
+	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
+	for _, fd := range cfds {
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three failures: the first at once, then retries 10ms and 20ms later.
+	runUntil(t, l, "three accept failures", func() bool { return len(acceptErrs) >= 3 })
+	for _, err := range acceptErrs {
+		if !errors.Is(err, syscall.EMFILE) {
+			t.Errorf("accept error %v; want EMFILE", err)
+		}
+	}
+	if gap := errTimes[2].Sub(errTimes[0]); gap < 30*time.Millisecond {
+		t.Errorf("three accept failures within %v; the backoff (10ms, then 20ms) should space them by 30ms or more", gap)
+	}
+	if srv.opened != 0 {
+		t.Fatalf("%d accepted with no descriptor free", srv.opened)
+	}
+
+	freeFillers()
+	restore()
+	runUntil(t, l, "every client to be accepted", func() bool { return srv.opened == clients })
+	if n := len(acceptErrs); n > 10 {
+		t.Errorf("%d accept failures; a backoff from 10ms makes only a few", n)
+	}
+}
+
+// highestFD returns the highest descriptor number open now.
+func highestFD(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot list descriptors: %v", err)
+	}
+	hi := 0
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err == nil {
+			hi = max(hi, n)
+		}
+	}
+	return hi
+}
+
+// TestIdleConnectionMemory opens 2,000 idle loopback connections and
+// reports the server's Go heap per connection. The clients are raw
+// descriptors, so only the server side shows on the heap. The bound is
+// generous; the figure is in the log (go test -run IdleConnectionMemory -v).
+func TestIdleConnectionMemory(t *testing.T) {
+	const conns = 2000
+	raiseFDLimit(t, 2*conns+200)
+	l := newLoop(t)
+	srv := &countingServer{}
+	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One connection first, so that the loop's shared buffers and tables
+	// exist before the measurement.
+	warm := rawDial(t, ln)
+	runUntil(t, l, "the first connection", func() bool { return len(srv.conns) == 1 })
+
+	before := settledHeap()
+	fds := make([]int, 0, conns)
+	for range conns {
+		fds = append(fds, rawDial(t, ln))
+		if len(fds)%100 == 0 { // accept as we go, so the backlog never overflows
+			runUntil(t, l, "accepts", func() bool { return len(srv.conns) == len(fds)+1 })
+		}
+	}
+	runUntil(t, l, "every connection", func() bool { return len(srv.conns) == conns+1 })
+	after := settledHeap()
+	perConn := float64(after-before) / conns
+	t.Logf("%d idle connections: %.0f bytes of Go heap each on the server (HeapAlloc %d -> %d)", conns, perConn, before, after)
+	if perConn > 1000 {
+		t.Errorf("an idle connection costs %.0f bytes; want well under 1000", perConn)
+	}
+
+	for _, fd := range append(fds, warm) {
+		unix.Close(fd)
+	}
+	runUntil(t, l, "the server to see every close", func() bool { return len(srv.conns) == 0 })
+	ln.Close()
+}
+
+// settledHeap returns HeapAlloc once garbage collection has nothing more
+// to free: what earlier tests left (loops whose shared state goes only when
+// a cleanup runs after a collection) must not count.
+func settledHeap() uint64 {
+	var ms runtime.MemStats
+	prev := uint64(0)
+	for range 20 {
+		runtime.GC()
+		runtime.Gosched()
+		runtime.ReadMemStats(&ms)
+		if ms.HeapAlloc == prev {
+			break
+		}
+		prev = ms.HeapAlloc
+	}
+	return ms.HeapAlloc
+}
+
+// countingServer keeps its connections in a slice-free set, reads and drops.
+type countingServer struct {
+	sock.BaseHandler
+	conns map[*sock.Conn]struct{}
+}
+
+func (s *countingServer) OnOpen(c *sock.Conn) {
+	if s.conns == nil {
+		s.conns = make(map[*sock.Conn]struct{}, 4096) // sized up front: not the Conn's cost
+	}
+	s.conns[c] = struct{}{}
+}
+func (s *countingServer) OnClose(c *sock.Conn, _ error) { delete(s.conns, c) }
+
+// rawDial connects a plain blocking socket to ln, outside the Go heap.
+func rawDial(t *testing.T, ln *sock.Listener) int {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
+	if err := unix.Connect(fd, sa); err != nil {
+		unix.Close(fd)
+		t.Fatal(err)
+	}
+	return fd
+}
