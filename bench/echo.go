@@ -149,6 +149,7 @@ func measureEcho(p echoPlan, progress io.Writer) *echoResults {
 		return res
 	}
 	if len(p.servers) == 0 {
+		res.notes = append(res.notes, "echo: no server selected: -systems names none of "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 		return res
 	}
 	dir, err := os.MkdirTemp("", "loop-echo-")

@@ -182,16 +182,16 @@ func TestEchoTargetsAreComputedFromTheData(t *testing.T) {
 			map[string]float64{"loop": 5, "gnet": 7, "nbio": 6},
 			map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
 			map[string]float64{"loop": 250, "gnet": 500, "nbio": 600},
-			[]string{"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 5.00 µs | 6.00 µs (nbio) | met |",
-				"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio) | met |",
-				"| at most 300 B of server memory per idle connection | 250 B | 300 B | met |"}},
+			[]string{"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 5.00 µs | 6.00 µs (nbio) | 0.83 | met |",
+				"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio) | 0.50 | met |",
+				"| at most 300 B of server memory per idle connection | 250 B | 300 B | 0.83 | met |"}},
 		{"loop behind",
 			map[string]float64{"loop": 8, "gnet": 7, "nbio": 9},
 			map[string]float64{"loop": 400, "gnet": 300, "nbio": 200},
 			map[string]float64{"loop": 301},
-			[]string{"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 8.00 µs | 7.00 µs (gnet) | **missed** |",
-				"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 400 µs | 200 µs (nbio) | **missed** |",
-				"| at most 300 B of server memory per idle connection | 301 B | 300 B | **missed** |"}},
+			[]string{"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 8.00 µs | 7.00 µs (gnet) | 1.14 | **missed** |",
+				"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 400 µs | 200 µs (nbio) | 2.00 | **missed** |",
+				"| at most 300 B of server memory per idle connection | 301 B | 300 B | 1.00 | **missed** |"}},
 		{"no peers",
 			map[string]float64{"loop": 5, "net": 7},
 			map[string]float64{"loop": 100, "net": 300},
@@ -273,5 +273,42 @@ func TestEchoTinyMatrixAgainstOurServers(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}
+	}
+}
+
+func TestEchoRunsOnlyWhenAsked(t *testing.T) {
+	for _, tc := range []struct {
+		list string
+		o    options
+		echo bool
+	}{
+		{"", options{}, false},
+		{"", options{full: true}, true},
+		{"", options{quick: true}, true},
+		{"echo", options{}, true},
+		{"timers", options{full: true}, false},
+	} {
+		got, err := pickWorkloads(tc.list, tc.o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(got, WorkEcho) != tc.echo {
+			t.Errorf("-workload %q, full %v, quick %v: %v", tc.list, tc.o.full, tc.o.quick, got)
+		}
+	}
+}
+
+func TestEchoWithNoServerSelectedSaysSo(t *testing.T) {
+	var out, progress bytes.Buffer
+	if err := run([]string{"-workload", "echo", "-systems", "balanced"}, &out, &progress); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Echo over TCP loopback", "echo: no server selected"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "## Key findings") {
+		t.Error("an echo-only run printed the findings of the other workloads")
 	}
 }

@@ -183,17 +183,18 @@ func (e *echoResults) targets(w io.Writer) {
 		}
 		goals = append(goals, g)
 	}
-	fmt.Fprintf(w, "### Targets\n\n| goal | loop | against | verdict |\n|---|---|---|---|\n")
+	fmt.Fprintf(w, "### Targets\n\nMedians over the repetitions; loop ÷ against below 1 is better for loop.\n\n")
+	fmt.Fprintf(w, "| goal | loop | against | loop ÷ against | verdict |\n|---|---|---|---|---|\n")
 	for _, g := range goals {
 		if g.absent != "" {
-			fmt.Fprintf(w, "| %s | not measured (%s) | – | – |\n", g.text, g.absent)
+			fmt.Fprintf(w, "| %s | not measured (%s) | – | – | – |\n", g.text, g.absent)
 			continue
 		}
 		against := fmt.Sprintf("%s %s", num(g.best), g.unit)
 		if g.peer != "" {
 			against = fmt.Sprintf("%s %s (%s)", num(g.best), g.unit, g.peer)
 		}
-		fmt.Fprintf(w, "| %s | %s %s | %s | %s |\n", g.text, num(g.ours), g.unit, against, verdict(g.ok))
+		fmt.Fprintf(w, "| %s | %s %s | %s | %.2f | %s |\n", g.text, num(g.ours), g.unit, against, ratio(g.ours, g.best), verdict(g.ok))
 	}
 	fmt.Fprintln(w)
 }
@@ -224,7 +225,7 @@ func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig fun
 func (e *echoResults) method(w io.Writer) {
 	fmt.Fprintf(w, "### Method (echo)\n\n")
 	fmt.Fprintf(w, "- Per point (C, S) and repetition, every server runs once, in an order shuffled per round (seeded), each in a fresh process on 127.0.0.1 with an ephemeral port; tables show the median over repetitions, and the range for req/s and CPU.\n")
-	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection checks that the echo equals what it sent. Latency is from just before the write to the last byte of the echo read, in a histogram with buckets under 0.8%% wide; p50 and p99 are over all connections' round trips.\n")
+	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection checks that the echo equals what it sent. Latency is from just before the write to the last byte of the echo read, in a histogram that reads each back within 0.8%%; p50 and p99 are over all connections' round trips.\n")
 	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks.\n", clockTick)
 	if e.plan.idle > 0 {
 		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers.\n",

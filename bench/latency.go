@@ -6,8 +6,9 @@ import (
 	"time"
 )
 
-// latHist counts round-trip times in buckets a 128th of a power of two wide
-// (under 0.8% apart), from 1 ns to about a minute, in fixed memory: the echo
+// latHist counts round-trip times in buckets at most a 64th of their value
+// wide, so that each value reads back (as its bucket's middle) within 0.8%,
+// from 1 ns to about a minute, in fixed memory: the echo
 // client gives each connection one and records into it without allocating,
 // then merges them for the percentiles.
 //

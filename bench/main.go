@@ -78,8 +78,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	reps := fs.Int("reps", 5, "repetitions per system, workload and scale (after one warm-up)")
-	full := fs.Bool("full", false, "a longer, tighter run: 15 repetitions unless -reps is given")
-	quick := fs.Bool("quick", false, "the two smallest scales of each workload, one repetition, no warm-up (for CI and a first look)")
+	full := fs.Bool("full", false, "a longer, tighter run: 15 repetitions unless -reps is given, and the echo workload (3 repetitions unless -reps is given)")
+	quick := fs.Bool("quick", false, "the two smallest scales of each workload, one repetition, no warm-up, and a tiny echo run of the loop and net servers (for CI and a first look)")
 	workloads := fs.String("workload", "", "comma-separated workloads to run (default all but echo, which -full and -quick add): "+strings.Join(append(workloadNames(), WorkEcho), ", "))
 	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
@@ -104,11 +104,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-reps %d: want at least 1", o.reps)
 	}
 	var err error
-	if o.workloads, err = pick("workload", *workloads, append(workloadNames(), WorkEcho), nil); err != nil {
+	if o.workloads, err = pickWorkloads(*workloads, o); err != nil {
 		return err
-	}
-	if *workloads == "" && !o.full && !o.quick {
-		o.workloads = workloadNames() // echo takes minutes: only on request
 	}
 	all, notes := allSystems()
 	var names, kinds []string
@@ -151,6 +148,15 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d runs failed (listed in the report), the first: %s", len(failed), failed[0])
 	}
 	return nil
+}
+
+// pickWorkloads parses -workload. Without it, every workload runs but echo,
+// which takes minutes: -full runs it, and -quick runs a tiny version of it.
+func pickWorkloads(list string, o options) ([]string, error) {
+	if list == "" && !o.full && !o.quick {
+		return workloadNames(), nil
+	}
+	return pick("workload", list, append(workloadNames(), WorkEcho), nil)
 }
 
 // runsPlans reports whether any workload of plans (all but echo) is selected.
