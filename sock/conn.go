@@ -48,6 +48,7 @@ const (
 	fClosing                          // Close was called: flush, then close
 	fClosed                           // the descriptor is closed; OnClose is queued
 	fPaused                           // OnPause was called, OnResume not yet
+	fReadPaused                       // PauseReading was called, ResumeReading not yet
 )
 
 // chunkSize is the size of the chunks unsent bytes wait in.
@@ -427,6 +428,41 @@ func (c *Conn) stopReading() {
 	if c.tm != nil {
 		c.l.Cancel(c.tm.readT)
 	}
+}
+
+// PauseReading stops reading until ResumeReading (asyncio's
+// pause_reading): the kernel's receive buffer fills and the peer's sends
+// stall. An echo server or a proxy calls it from OnPause, to pass a slow
+// reader's back-pressure on to the sender instead of buffering. The read
+// timeout does not run while reading is paused.
+func (c *Conn) PauseReading() error {
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	c.flags |= fReadPaused
+	c.stopReading()
+	return nil
+}
+
+// ResumeReading undoes PauseReading. It does nothing once the peer has
+// finished sending or Close was called, since there is nothing left to
+// read then.
+func (c *Conn) ResumeReading() error {
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	c.flags &^= fReadPaused
+	if c.flags&(fReading|fConnecting|fEOF|fClosing) != 0 {
+		return nil
+	}
+	if err := c.l.AddReader(int(c.fd), c.onRead); err != nil {
+		return err
+	}
+	c.flags |= fReading
+	if c.tm != nil && c.tm.read > 0 {
+		c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
+	}
+	return nil
 }
 
 // CloseWrite sends what is queued, then shuts down the sending direction

@@ -88,7 +88,7 @@ func (c *Conn) connected() {
 	if c.tm != nil {
 		c.l.Cancel(c.tm.connectT)
 	}
-	if c.flags&fClosing == 0 {
+	if c.flags&(fClosing|fReadPaused) == 0 {
 		if err := c.l.AddReader(fd, c.onRead); err != nil {
 			c.fail(err)
 			return

@@ -431,3 +431,74 @@ func (s *timeoutServer) OnData(c *sock.Conn, p []byte) {
 	c.Write(p)
 }
 func (s *timeoutServer) OnClose(_ *sock.Conn, err error) { s.closed, s.err = true, err }
+
+// pausingEcho echoes and passes back-pressure on: it stops reading while
+// its writes are paused.
+type pausingEcho struct {
+	sock.BaseHandler
+	c           *sock.Conn
+	readPauses  int
+	maxBuffered int
+	closed      bool
+	closeErr    error
+}
+
+func (h *pausingEcho) OnOpen(c *sock.Conn) { h.c = c }
+func (h *pausingEcho) OnData(c *sock.Conn, p []byte) {
+	c.Write(p)
+	h.maxBuffered = max(h.maxBuffered, c.Buffered())
+}
+func (h *pausingEcho) OnPause(c *sock.Conn)  { h.readPauses++; c.PauseReading() }
+func (h *pausingEcho) OnResume(c *sock.Conn) { c.ResumeReading() }
+func (h *pausingEcho) OnClose(_ *sock.Conn, err error) {
+	h.closed, h.closeErr = true, err
+}
+
+// TestEchoPassesBackPressureOn: a client sends 1 MiB and reads nothing for
+// a while. The echo server, pausing its reads while its writes are
+// paused, holds no more than the high-water mark plus one read; once the
+// client reads, all of it comes back in order.
+func TestEchoPassesBackPressureOn(t *testing.T) {
+	const total, high, readBuf = 1 << 20, 32 << 10, 16 << 10
+	l := newLoop(t)
+	srv := &pausingEcho{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithHighWater(high), sock.WithReadBufferSize(readBuf), sock.WithSendBufferSize(8<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	want := pattern(total)
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := peer.Write(want) // blocks while the server holds back
+		wrote <- err
+	}()
+	runUntil(t, l, "the server to pause reading", func() bool { return srv.readPauses > 0 })
+
+	got := make(chan []byte, 1)
+	go func() {
+		b := make([]byte, total)
+		_, err := io.ReadFull(peer, b)
+		if err != nil {
+			b = nil
+		}
+		peer.Close() // the server sees the end and closes, which ends the wait below
+		got <- b
+	}()
+	runUntil(t, l, "the server to close", func() bool { return srv.closed })
+	if err := <-wrote; err != nil {
+		t.Fatalf("client write: %v", err)
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the echo of %d bytes differs (got %d)", total, len(b))
+	}
+	if limit := high + readBuf; srv.maxBuffered > limit {
+		t.Errorf("the server buffered %d bytes; with reads paused it should stay within %d", srv.maxBuffered, limit)
+	}
+	t.Logf("1 MiB echoed to a late reader: %d read pauses, at most %d bytes buffered", srv.readPauses, srv.maxBuffered)
+}

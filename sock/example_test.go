@@ -1,0 +1,125 @@
+// Examples cannot skip, and the compute variant has no poller, so they are
+// left out of its build; the tests skip there one by one.
+
+//go:build !loop_compute
+
+package sock_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+)
+
+// echoHandler writes back what it reads, and passes a slow reader's
+// back-pressure on by pausing its reads while its writes are paused.
+type echoHandler struct{ sock.BaseHandler }
+
+func (echoHandler) OnData(c *sock.Conn, p []byte) { c.Write(p) }
+func (echoHandler) OnPause(c *sock.Conn)          { c.PauseReading() }
+func (echoHandler) OnResume(c *sock.Conn)         { c.ResumeReading() }
+
+// greeter sends one line when connected and prints what comes back.
+type greeter struct {
+	sock.BaseHandler
+	l *loop.Loop
+}
+
+func (g greeter) OnOpen(c *sock.Conn) { c.Write([]byte("hello, loop\n")) }
+func (g greeter) OnData(c *sock.Conn, p []byte) {
+	fmt.Printf("echoed: %s", p)
+	c.Close()
+}
+func (g greeter) OnClose(c *sock.Conn, err error) {
+	fmt.Println("closed:", err)
+	g.l.Stop()
+}
+
+// An echo server and a client on one loop.
+func ExampleListen() {
+	l, err := loop.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", echoHandler{})
+	if err != nil {
+		log.Fatal(err) // loop_compute has no poller: Listen fails there
+	}
+	defer ln.Close()
+	if _, err := sock.Dial(l, "tcp", ln.Addr().String(), greeter{l: l}); err != nil {
+		log.Fatal(err)
+	}
+	l.Run() // until the greeter's OnClose stops it
+	// Output:
+	// echoed: hello, loop
+	// closed: <nil>
+}
+
+// A server on every core: one loop per core, each with its own
+// SO_REUSEPORT listener, shut down gracefully.
+func ExampleGroup() {
+	g, err := sock.NewGroup(0) // runtime.GOMAXPROCS(0) loops
+	if err != nil {
+		log.Fatal(err)
+	}
+	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Fprint(c, "ping")
+	buf := make([]byte, 4)
+	n, _ := c.Read(buf)
+	fmt.Printf("%s\n", buf[:n])
+	c.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", g.Shutdown(ctx))
+	// Output:
+	// ping
+	// shutdown: <nil>
+}
+
+// udpEcho sends every datagram back to where it came from.
+type udpEcho struct{}
+
+func (udpEcho) OnPacket(pc *sock.PacketConn, p []byte, from netip.AddrPort) { pc.WriteTo(p, from) }
+
+// A UDP echo server; a plain net.UDPConn talks to it.
+func ExampleListenPacket() {
+	l, err := loop.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	pc, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", udpEcho{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer pc.Close()
+	c, err := net.Dial("udp", pc.LocalAddr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		buf := make([]byte, 64)
+		n, _ := c.Read(buf)
+		fmt.Printf("%s\n", buf[:n])
+		l.Post(l.Stop)
+	}()
+	c.Write([]byte("datagram"))
+	l.Run()
+	// Output: datagram
+}
