@@ -253,7 +253,7 @@ func TestEchoTinyMatrixAgainstOurServers(t *testing.T) {
 				t.Fatalf("%s at C=%d: %d runs", name, conns, len(rs))
 			}
 			r := rs[0]
-			if r.requests <= 0 || r.p50 <= 0 || r.p50 > r.p99 || r.p99 > time.Second || r.wall < p.span {
+			if r.requests <= 0 || r.p50 <= 0 || r.p50 > r.p99 || r.p99 > 5*time.Second || r.wall < p.span {
 				t.Errorf("%s at C=%d: implausible %+v", name, conns, r)
 			}
 			cpu += r.serverCPU
