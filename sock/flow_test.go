@@ -3,15 +3,18 @@ package sock_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
+	"golang.org/x/sys/unix"
 )
 
 // pattern returns n bytes that differ from any shift of themselves within
@@ -501,4 +504,79 @@ func TestEchoPassesBackPressureOn(t *testing.T) {
 		t.Errorf("the server buffered %d bytes; with reads paused it should stay within %d", srv.maxBuffered, limit)
 	}
 	t.Logf("1 MiB echoed to a late reader: %d read pauses, at most %d bytes buffered", srv.readPauses, srv.maxBuffered)
+}
+
+// TestConnectTimeout dials a listener whose accept queue is full (it never
+// accepts), so that the kernel drops the SYNs and connects hang: past the
+// connect timeout, each of those ends in OnClose with ErrTimeout.
+func TestConnectTimeout(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("relies on Linux dropping SYNs to a full accept queue")
+	}
+	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := newLoop(t, loop.WithClock(vc))
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*unix.SockaddrInet4).Port)
+
+	const dials = 6
+	var recs []*recorder
+	var conns []*sock.Conn
+	for range dials {
+		r := &recorder{}
+		c, err := sock.Dial(l, "tcp", addr, r, sock.WithConnectTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, conns = append(recs, r), append(conns, c)
+	}
+	// Let the handshakes that can complete do so, then move past the timeout.
+	runUntil(t, l, "a first connection", func() bool { return recs[0].opened })
+	vc.Advance(6 * time.Second)
+	timedOut := 0
+	runUntil(t, l, "every dial to open or time out", func() bool {
+		timedOut = 0
+		for _, r := range recs {
+			if !r.opened && !r.closed {
+				return false
+			}
+			if r.closed {
+				timedOut++
+			}
+		}
+		return true
+	})
+	if timedOut == 0 {
+		t.Fatalf("all %d dials connected to a listener with backlog 0; the test needs some to hang", dials)
+	}
+	for i, r := range recs {
+		if r.closed && (r.opened || !errors.Is(r.closeErr, sock.ErrTimeout)) {
+			t.Errorf("dial %d: opened %v, OnClose(%v); a hung connect should end with ErrTimeout and no OnOpen", i, r.opened, r.closeErr)
+		}
+	}
+	for _, c := range conns {
+		c.Abort()
+	}
+	runUntil(t, l, "the connections to close", func() bool {
+		for _, r := range recs {
+			if !r.closed {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%d of %d dials timed out", timedOut, dials)
 }
