@@ -333,9 +333,20 @@ func goBuild(dir, out, pkg string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%v: %s", err, firstLine(stderr.String()))
+		return fmt.Errorf("%v: %s", err, buildError(stderr.String()))
 	}
 	return nil
+}
+
+// buildError is the line of go build's stderr that says what went wrong:
+// the first that is not a "go: downloading" line.
+func buildError(stderr string) string {
+	for line := range strings.SplitSeq(strings.TrimSpace(stderr), "\n") {
+		if !strings.HasPrefix(line, "go: downloading ") {
+			return line
+		}
+	}
+	return firstLine(stderr)
 }
 
 func listServers(bin string) ([]string, error) {

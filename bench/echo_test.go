@@ -312,3 +312,13 @@ func TestEchoWithNoServerSelectedSaysSo(t *testing.T) {
 		t.Error("an echo-only run printed the findings of the other workloads")
 	}
 }
+
+func TestBuildErrorSkipsDownloadLines(t *testing.T) {
+	stderr := "go: downloading github.com/lesismal/nbio v1.6.8\ngo: downloading go.uber.org/zap v1.27.0\nmain.go:24:2: module lookup disabled by GOPROXY=off\nmore\n"
+	if got := buildError(stderr); got != "main.go:24:2: module lookup disabled by GOPROXY=off" {
+		t.Errorf("buildError = %q", got)
+	}
+	if got := buildError("go: downloading x v1\n"); got != "go: downloading x v1" {
+		t.Errorf("only download lines: %q", got)
+	}
+}
