@@ -322,3 +322,25 @@ func TestBuildErrorSkipsDownloadLines(t *testing.T) {
 		t.Errorf("only download lines: %q", got)
 	}
 }
+
+func TestEchoTargetsSayWhenRangesOverlap(t *testing.T) {
+	e := syntheticEcho(
+		map[string]float64{"loop": 5, "gnet": 7, "nbio": 6},
+		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
+		map[string]float64{"loop": 250})
+	// A second, slower repetition of loop: median 5.75 µs, range 5–6.5,
+	// which takes in nbio's 6.
+	k := echoKey{"loop", 100, 64}
+	slow := e.runs[k][0]
+	slow.serverCPU = time.Duration(6.5 * 100_000 * float64(time.Microsecond))
+	e.runs[k] = append(e.runs[k], slow)
+	var b bytes.Buffer
+	e.write(&b)
+	want := "| server CPU per request at C=100, 64 B below the best of gnet and nbio | 5.75 µs | 6.00 µs (nbio) | 0.96 | met (ranges overlap) |"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+	if !strings.Contains(b.String(), "| p99 at C=100, 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio) | 0.50 | met |") {
+		t.Errorf("p99, whose ranges do not overlap, is marked:\n%s", b.String())
+	}
+}

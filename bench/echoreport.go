@@ -21,6 +21,7 @@ type echoStat struct {
 	reps                         int
 	perSec, perSecMin, perSecMax float64
 	p50, p99                     time.Duration
+	p99Min, p99Max               time.Duration
 	cpu, cpuMin, cpuMax          float64 // server CPU µs per request
 }
 
@@ -40,7 +41,7 @@ func (e *echoResults) stat(server string, conns, size int) (echoStat, bool) {
 	return echoStat{
 		reps:   len(rs),
 		perSec: median(perSec), perSecMin: slices.Min(perSec), perSecMax: slices.Max(perSec),
-		p50: median(p50), p99: median(p99),
+		p50: median(p50), p99: median(p99), p99Min: slices.Min(p99), p99Max: slices.Max(p99),
 		cpu: median(cpu), cpuMin: slices.Min(cpu), cpuMax: slices.Max(cpu),
 	}, true
 }
@@ -146,14 +147,22 @@ func (e *echoResults) command() string {
 
 // echoGoal is a target of the echo issue, for ours against the best peer.
 type echoGoal struct {
-	text   string
-	ours   float64
-	best   float64
-	peer   string
-	unit   string
-	ok     bool
-	absent string // why it was not measured; "" when it was
+	text           string
+	ours, best     float64 // medians
+	oursLo, oursHi float64 // ranges over the repetitions
+	bestLo, bestHi float64
+	peer           string
+	unit           string
+	ok             bool
+	absent         string // why it was not measured; "" when it was
 }
+
+// overlap reports whether the repetitions of ours and of what it is held
+// against overlap: then the verdict rests on medians within the noise.
+func (g echoGoal) overlap() bool { return g.oursLo <= g.bestHi && g.bestLo <= g.oursHi }
+
+// spread is a figure's median and range over the repetitions.
+type spread struct{ med, lo, hi float64 }
 
 // targets checks the issue's goals: server CPU per request at C=100 and
 // C=1000 below the best of gnet and nbio, p99 no worse than the better of
@@ -164,26 +173,28 @@ func (e *echoResults) targets(w io.Writer) {
 		for _, conns := range e.plan.conns {
 			if conns == 100 || conns == 1000 {
 				goals = append(goals, e.vsPeers(fmt.Sprintf("server CPU per request at C=%s, %s below the best of gnet and nbio", count(conns), sizeName(size)),
-					conns, size, "µs", func(s echoStat) float64 { return s.cpu }, false))
+					conns, size, "µs", func(s echoStat) spread { return spread{s.cpu, s.cpuMin, s.cpuMax} }, false))
 			}
 		}
 	}
 	for _, size := range e.plan.sizes {
 		for _, conns := range e.plan.conns {
 			goals = append(goals, e.vsPeers(fmt.Sprintf("p99 at C=%s, %s no worse than the better of gnet and nbio", count(conns), sizeName(size)),
-				conns, size, "µs", func(s echoStat) float64 { return micros(s.p99) }, true))
+				conns, size, "µs", func(s echoStat) spread {
+					return spread{micros(s.p99), micros(s.p99Min), micros(s.p99Max)}
+				}, true))
 		}
 	}
 	if e.plan.idle > 0 {
-		g := echoGoal{text: "at most 300 B of server memory per idle connection", best: 300, unit: "B"}
-		if med, _, _, _, _, ok := e.idleStat("loop"); ok {
-			g.ours, g.ok = med, med <= 300
+		g := echoGoal{text: "at most 300 B of server memory per idle connection", best: 300, bestLo: 300, bestHi: 300, unit: "B"}
+		if med, lo, hi, _, _, ok := e.idleStat("loop"); ok {
+			g.ours, g.oursLo, g.oursHi, g.ok = med, lo, hi, med <= 300
 		} else {
 			g.absent = "loop not measured"
 		}
 		goals = append(goals, g)
 	}
-	fmt.Fprintf(w, "### Targets\n\nMedians over the repetitions; loop ÷ against below 1 is better for loop.\n\n")
+	fmt.Fprintf(w, "### Targets\n\nMedians over the repetitions; loop ÷ against below 1 is better for loop. Where loop's repetitions and those it is held against overlap, the verdict says so: the medians differ by less than this run's noise.\n\n")
 	fmt.Fprintf(w, "| goal | loop | against | loop ÷ against | verdict |\n|---|---|---|---|---|\n")
 	for _, g := range goals {
 		if g.absent != "" {
@@ -194,14 +205,18 @@ func (e *echoResults) targets(w io.Writer) {
 		if g.peer != "" {
 			against = fmt.Sprintf("%s %s (%s)", num(g.best), g.unit, g.peer)
 		}
-		fmt.Fprintf(w, "| %s | %s %s | %s | %.2f | %s |\n", g.text, num(g.ours), g.unit, against, ratio(g.ours, g.best), verdict(g.ok))
+		v := verdict(g.ok)
+		if g.overlap() {
+			v += " (ranges overlap)"
+		}
+		fmt.Fprintf(w, "| %s | %s %s | %s | %.2f | %s |\n", g.text, num(g.ours), g.unit, against, ratio(g.ours, g.best), v)
 	}
 	fmt.Fprintln(w)
 }
 
 // vsPeers compares loop's figure at a point with the lowest of gnet's and
 // nbio's: below it (or, with orEqual, not above it) meets the goal.
-func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig func(echoStat) float64, orEqual bool) echoGoal {
+func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig func(echoStat) spread, orEqual bool) echoGoal {
 	g := echoGoal{text: text, unit: unit}
 	ours, ok := e.stat("loop", conns, size)
 	if !ok {
@@ -209,15 +224,17 @@ func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig fun
 		return g
 	}
 	for _, p := range echoPeers {
-		if st, ok := e.stat(p, conns, size); ok && (g.peer == "" || fig(st) < g.best) {
-			g.best, g.peer = fig(st), p
+		if st, ok := e.stat(p, conns, size); ok && (g.peer == "" || fig(st).med < g.best) {
+			f := fig(st)
+			g.best, g.bestLo, g.bestHi, g.peer = f.med, f.lo, f.hi, p
 		}
 	}
 	if g.peer == "" {
 		g.absent = "neither gnet nor nbio measured"
 		return g
 	}
-	g.ours = fig(ours)
+	f := fig(ours)
+	g.ours, g.oursLo, g.oursHi = f.med, f.lo, f.hi
 	g.ok = g.ours < g.best || orEqual && g.ours == g.best
 	return g
 }
