@@ -575,46 +575,66 @@ func (c *Conn) teardown(err error) {
 // when for d nothing was read and the kernel took nothing written. d <= 0
 // turns it off. It returns ErrClosed after Close.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
-	tm := c.tmOrNew()
-	return c.setTimeout(&tm.idle, &tm.idleT, d, tm.fireIdle, true)
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	tm := c.timeouts()
+	if tm.fireIdle == nil && d > 0 {
+		tm.fireIdle = func() { c.fail(errIdleTimeout) }
+	}
+	c.setTimeout(&tm.idle, &tm.idleT, d, tm.fireIdle, true)
+	return nil
 }
 
 // SetReadTimeout closes the connection with an error wrapping ErrTimeout
-// when for d nothing was read. d <= 0 turns it off.
+// when for d nothing was read. It does not run while reading is paused or
+// over. d <= 0 turns it off. It returns ErrClosed after Close.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
-	tm := c.tmOrNew()
-	return c.setTimeout(&tm.read, &tm.readT, d, tm.fireRead, c.flags&fReading != 0)
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	tm := c.timeouts()
+	if tm.fireRead == nil && d > 0 {
+		tm.fireRead = func() { c.fail(errReadTimeout) }
+	}
+	c.setTimeout(&tm.read, &tm.readT, d, tm.fireRead, c.flags&fReading != 0)
+	return nil
 }
 
 // SetWriteTimeout closes the connection with an error wrapping ErrTimeout
 // (and *UnsentError) when queued bytes made no progress for d: the peer
-// stopped reading. It runs only while bytes are queued. d <= 0 turns it off.
+// stopped reading. It runs only while bytes are queued. d <= 0 turns it
+// off. It returns ErrClosed after Close.
 func (c *Conn) SetWriteTimeout(d time.Duration) error {
-	tm := c.tmOrNew()
-	return c.setTimeout(&tm.write, &tm.writeT, d, tm.fireWrite, c.Buffered() > 0)
+	if c.flags&fClosed != 0 {
+		return ErrClosed
+	}
+	tm := c.timeouts()
+	if tm.fireWrite == nil && d > 0 {
+		tm.fireWrite = func() { c.fail(errWriteTimeout) }
+	}
+	c.setTimeout(&tm.write, &tm.writeT, d, tm.fireWrite, c.Buffered() > 0)
+	return nil
 }
 
-func (c *Conn) tmOrNew() *timeouts {
+// timeouts returns the connection's deadlines, made on first use: a
+// connection without any costs nothing for them. Each kind's callback is
+// made when that kind is first set.
+func (c *Conn) timeouts() *timeouts {
 	if c.tm == nil {
 		c.tm = &timeouts{}
-		c.tm.fireIdle = func() { c.fail(errIdleTimeout) }
-		c.tm.fireRead = func() { c.fail(errReadTimeout) }
-		c.tm.fireWrite = func() { c.fail(errWriteTimeout) }
 	}
 	return c.tm
 }
 
-func (c *Conn) setTimeout(d *time.Duration, t *loop.Timer, v time.Duration, fire func(), armNow bool) error {
-	if c.flags&fClosed != 0 {
-		return ErrClosed
-	}
+// setTimeout sets the duration *d to v and starts its timer over when armNow.
+func (c *Conn) setTimeout(d *time.Duration, t *loop.Timer, v time.Duration, fire func(), armNow bool) {
 	*d = max(v, 0)
 	c.l.Cancel(*t)
 	*t = loop.Timer{}
 	if v > 0 && armNow {
 		*t = c.l.CallLater(v, fire)
 	}
-	return nil
 }
 
 func (c *Conn) rearm(t *loop.Timer, d time.Duration, fire func()) {

@@ -60,7 +60,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		}
 		c.flags |= fWriting
 		if cfg.connectTimeout > 0 {
-			c.tmOrNew().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
+			c.timeouts().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
 		}
 	default:
 		c.fail(os.NewSyscallError("connect", err))

@@ -515,7 +515,7 @@ func TestConnectTimeout(t *testing.T) {
 	}
 	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	l := newLoop(t, loop.WithClock(vc))
-	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	lfd, err := rawSocket()
 	if err != nil {
 		t.Fatal(err)
 	}

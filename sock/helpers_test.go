@@ -192,10 +192,10 @@ func raiseFDLimit(t testing.TB, need uint64) {
 	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
 		t.Fatal(err)
 	}
-	if rl.Cur >= need {
+	if uint64(rl.Cur) >= need { // Rlimit's fields are int64 on some BSDs
 		return
 	}
-	if rl.Max < need {
+	if uint64(rl.Max) < need {
 		t.Skipf("needs %d descriptors; the hard limit is %d", need, rl.Max)
 	}
 	old := rl
@@ -204,4 +204,14 @@ func raiseFDLimit(t testing.TB, need uint64) {
 		t.Skipf("needs %d descriptors; raising the soft limit failed: %v", need, err)
 	}
 	t.Cleanup(func() { unix.Setrlimit(unix.RLIMIT_NOFILE, &old) })
+}
+
+// rawSocket opens a plain blocking IPv4 TCP socket, outside package sock
+// and the Go runtime's poller. (SOCK_CLOEXEC is not on every platform.)
+func rawSocket() (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM, 0)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	return fd, err
 }

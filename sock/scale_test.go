@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
@@ -272,124 +270,6 @@ func TestGroupListenErrors(t *testing.T) {
 	}
 }
 
-// TestAcceptBacksOffOnEMFILE lowers the descriptor limit so that accept
-// fails with EMFILE: the listener must stop watching, retry on a timer
-// that backs off (never spin), and accept everyone once descriptors are
-// free again. Not parallel: the limit is the whole process's.
-func TestAcceptBacksOffOnEMFILE(t *testing.T) {
-	const clients = 5
-	l := newLoop(t)
-	srv := &echoServer{}
-	var acceptErrs []error
-	var errTimes []time.Time
-	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv, sock.WithAcceptErrorHandler(func(err error) {
-		acceptErrs = append(acceptErrs, err)
-		errTimes = append(errTimes, time.Now())
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.closeAll(t, l, ln)
-
-	// The clients' sockets exist before the limit drops; connecting needs
-	// no new descriptor.
-	var cfds []int
-	defer func() {
-		for _, fd := range cfds {
-			unix.Close(fd)
-		}
-	}()
-	for range clients {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfds = append(cfds, fd)
-	}
-
-	// Lower the limit just above what is open, then fill every free number
-	// below it, so that the next descriptor cannot be had.
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	maxFD := highestFD(t)
-	lowered := old
-	lowered.Cur = uint64(maxFD + 8)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Skipf("cannot lower the descriptor limit: %v", err)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
-		}
-	}
-	t.Cleanup(restore)
-	var fillers []int
-	freeFillers := func() {
-		for _, fd := range fillers {
-			unix.Close(fd)
-		}
-		fillers = nil
-	}
-	defer freeFillers()
-	for {
-		fd, err := unix.Dup(cfds[0])
-		if err != nil {
-			if err != unix.EMFILE {
-				t.Fatal(err)
-			}
-			break
-		}
-		fillers = append(fillers, fd)
-	}
-
-	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
-	for _, fd := range cfds {
-		if err := unix.Connect(fd, sa); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Three failures: the first at once, then retries 10ms and 20ms later.
-	runUntil(t, l, "three accept failures", func() bool { return len(acceptErrs) >= 3 })
-	for _, err := range acceptErrs {
-		if !errors.Is(err, syscall.EMFILE) {
-			t.Errorf("accept error %v; want EMFILE", err)
-		}
-	}
-	if gap := errTimes[2].Sub(errTimes[0]); gap < 30*time.Millisecond {
-		t.Errorf("three accept failures within %v; the backoff (10ms, then 20ms) should space them by 30ms or more", gap)
-	}
-	if srv.opened != 0 {
-		t.Fatalf("%d accepted with no descriptor free", srv.opened)
-	}
-
-	freeFillers()
-	restore()
-	runUntil(t, l, "every client to be accepted", func() bool { return srv.opened == clients })
-	if n := len(acceptErrs); n > 10 {
-		t.Errorf("%d accept failures; a backoff from 10ms makes only a few", n)
-	}
-}
-
-// highestFD returns the highest descriptor number open now.
-func highestFD(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot list descriptors: %v", err)
-	}
-	hi := 0
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err == nil {
-			hi = max(hi, n)
-		}
-	}
-	return hi
-}
-
 // TestIdleConnectionMemory opens 2,000 idle loopback connections and
 // reports the server's Go heap per connection. The clients are raw
 // descriptors, so only the server side shows on the heap. The bound is
@@ -422,6 +302,17 @@ func TestIdleConnectionMemory(t *testing.T) {
 	t.Logf("%d idle connections: %.0f bytes of Go heap each on the server (HeapAlloc %d -> %d)", conns, perConn, before, after)
 	if perConn > 1000 {
 		t.Errorf("an idle connection costs %.0f bytes; want well under 1000", perConn)
+	}
+
+	// An idle timeout adds its state and a timer on the wheel.
+	for c := range srv.conns {
+		c.SetIdleTimeout(time.Hour)
+	}
+	withTimeout := settledHeap()
+	perTimeout := float64(withTimeout-after) / float64(len(srv.conns))
+	t.Logf("an idle timeout adds %.0f bytes per connection (%.0f in all)", perTimeout, perConn+perTimeout)
+	if perConn+perTimeout > 1000 {
+		t.Errorf("an idle connection with an idle timeout costs %.0f bytes; want well under 1000", perConn+perTimeout)
 	}
 
 	for _, fd := range append(fds, warm) {
@@ -466,7 +357,7 @@ func (s *countingServer) OnClose(c *sock.Conn, _ error) { delete(s.conns, c) }
 // rawDial connects a plain blocking socket to ln, outside the Go heap.
 func rawDial(t *testing.T, ln *sock.Listener) int {
 	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fd, err := rawSocket()
 	if err != nil {
 		t.Fatal(err)
 	}
