@@ -366,3 +366,34 @@ func TestListenOnClosedLoop(t *testing.T) {
 		t.Errorf("Listen on a closed loop = %v; want loop.ErrClosed", err)
 	}
 }
+
+// TestWithoutPollerEveryConstructorSaysSo runs on a variant without a
+// poller (loop_compute): there, Listen, Dial and ListenPacket fail with an
+// error that wraps loop.ErrNoPoller, and leave no descriptor open.
+func TestWithoutPollerEveryConstructorSaysSo(t *testing.T) {
+	checkFDs(t)
+	l, err := loop.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	probe, err := net.Listen("tcp", "127.0.0.1:0") // something to dial
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	ln, lerr := sock.Listen(l, "tcp", "127.0.0.1:0", &echoServer{})
+	if lerr == nil {
+		ln.Close()
+		t.Skip("this variant has a poller; the other tests cover it")
+	}
+	if !errors.Is(lerr, loop.ErrNoPoller) {
+		t.Errorf("Listen = %v; want an error wrapping loop.ErrNoPoller", lerr)
+	}
+	if _, err := sock.Dial(l, "tcp", probe.Addr().String(), &recorder{}); !errors.Is(err, loop.ErrNoPoller) {
+		t.Errorf("Dial = %v; want an error wrapping loop.ErrNoPoller", err)
+	}
+	if _, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", packetFunc(nil)); !errors.Is(err, loop.ErrNoPoller) {
+		t.Errorf("ListenPacket = %v; want an error wrapping loop.ErrNoPoller", err)
+	}
+}

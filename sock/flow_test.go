@@ -580,3 +580,20 @@ func TestConnectTimeout(t *testing.T) {
 	})
 	t.Logf("%d of %d dials timed out", timedOut, dials)
 }
+
+// TestBrokenPipeIsAnErrorNotASignal checks what the non-Linux send path
+// relies on (it has no MSG_NOSIGNAL): a plain write to a socket whose peer
+// is gone fails with EPIPE, and the Go runtime, which ignores SIGPIPE for
+// descriptors other than 1 and 2, keeps the process alive.
+func TestBrokenPipeIsAnErrorNotASignal(t *testing.T) {
+	checkFDs(t)
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	unix.Close(fds[1])
+	if _, err := unix.Write(fds[0], []byte("to nobody")); err != unix.EPIPE {
+		t.Fatalf("write to a closed peer = %v; want EPIPE", err)
+	}
+}
