@@ -225,7 +225,9 @@ func (c *Conn) wrote(n int) {
 // queue appends p to the unsent bytes, watches for writability, and calls
 // OnPause on crossing the high-water mark.
 func (c *Conn) queue(p []byte) {
-	if len(p) == 0 {
+	// Closed already: Writev queues buffer by buffer, and the OnPause of an
+	// earlier one may have aborted the connection.
+	if len(p) == 0 || c.flags&fClosed != 0 {
 		return
 	}
 	if c.out == nil {

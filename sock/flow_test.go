@@ -72,7 +72,7 @@ func TestSlowReaderIsBoundedByHighWater(t *testing.T) {
 	const total, high, chunk = 1 << 20, 64 << 10, 8 << 10
 	l := newLoop(t)
 	s := &streamer{want: pattern(total), chunk: chunk, closeAfterwards: true}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(high), sock.WithLowWater(high/4), sock.WithSendBufferSize(8<<10))
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(high), sock.WithLowWater(high/4), sock.WithSendBufferSize(64<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestResetByPeer(t *testing.T) {
 		s := &streamer{want: pattern(4 << 20), chunk: 64 << 10}
 		// A high-water mark above the whole stream: the writer never pauses,
 		// so megabytes wait in the Conn when the peer goes.
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(8<<20), sock.WithSendBufferSize(8<<10))
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(8<<20), sock.WithSendBufferSize(64<<10))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -294,7 +294,7 @@ func TestResetByPeer(t *testing.T) {
 func TestAbortReportsUnsentBytes(t *testing.T) {
 	l := newLoop(t)
 	s := &streamer{want: pattern(1 << 20), chunk: 64 << 10}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(4<<20), sock.WithSendBufferSize(8<<10))
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(4<<20), sock.WithSendBufferSize(64<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +385,7 @@ func TestTimeouts(t *testing.T) {
 		vc := loop.NewVirtualClock(start)
 		l := newLoop(t, loop.WithClock(vc))
 		srv := &timeoutServer{onOpen: func(c *sock.Conn) { c.SetWriteTimeout(5 * time.Second) }}
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithSendBufferSize(8<<10))
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithSendBufferSize(64<<10))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -465,7 +465,7 @@ func TestEchoPassesBackPressureOn(t *testing.T) {
 	const total, high, readBuf = 1 << 20, 32 << 10, 16 << 10
 	l := newLoop(t)
 	srv := &pausingEcho{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithHighWater(high), sock.WithReadBufferSize(readBuf), sock.WithSendBufferSize(8<<10))
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithHighWater(high), sock.WithReadBufferSize(readBuf), sock.WithSendBufferSize(64<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,5 +595,67 @@ func TestBrokenPipeIsAnErrorNotASignal(t *testing.T) {
 	unix.Close(fds[1])
 	if _, err := unix.Write(fds[0], []byte("to nobody")); err != unix.EPIPE {
 		t.Fatalf("write to a closed peer = %v; want EPIPE", err)
+	}
+}
+
+// writevServer writes want on open, cut into pieces of varied sizes and
+// handed alternately to Write and to Writev, then closes.
+type writevServer struct {
+	sock.BaseHandler
+	want     []byte
+	closed   bool
+	closeErr error
+	maxQueue int
+}
+
+func (h *writevServer) OnOpen(c *sock.Conn) {
+	p := h.want
+	for i := 0; len(p) > 0; i++ {
+		n := min(len(p), 1+(i*7919)%40000)
+		if i%2 == 0 {
+			c.Write(p[:n])
+		} else {
+			third := n / 3
+			c.Writev(p[:third], nil, p[third:2*third], p[2*third:n])
+		}
+		p = p[n:]
+		h.maxQueue = max(h.maxQueue, c.Buffered())
+	}
+	c.Close()
+}
+func (h *writevServer) OnClose(_ *sock.Conn, err error) { h.closed, h.closeErr = true, err }
+
+// TestQueuedWritesKeepTheirOrder queues 4 MiB in pieces through Write and
+// Writev to a peer that reads late, so that the queue spans far more than
+// the 64 chunks one gathered send takes; the peer must get every byte in
+// order, and Close must send them all before closing.
+func TestQueuedWritesKeepTheirOrder(t *testing.T) {
+	l := newLoop(t)
+	srv := &writevServer{want: pattern(4 << 20)}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithHighWater(16<<20), sock.WithSendBufferSize(64<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	runUntil(t, l, "the server to queue", func() bool { return srv.maxQueue > 0 })
+	if srv.maxQueue < 64*16<<10 {
+		t.Fatalf("only %d bytes queued; the test needs more than 64 chunks", srv.maxQueue)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	runUntil(t, l, "the server to send everything and close", func() bool { return srv.closed })
+	if srv.closeErr != nil {
+		t.Errorf("OnClose(%v); want nil", srv.closeErr)
+	}
+	if b := <-got; !bytes.Equal(b, srv.want) {
+		t.Fatalf("the peer got %d bytes, not the %d queued, in order", len(b), len(srv.want))
 	}
 }

@@ -63,16 +63,16 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	if err != nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
+	ln := &Listener{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, cfg: cfg, fd: fd, addr: ep.addr}
+	if su, ok := ep.sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name[0] != '@' {
+		ln.unixPath = su.Name // bind made the file: Close removes it
+	}
 	if err := unix.Listen(fd, cfg.backlog); err != nil {
-		unix.Close(fd)
+		ln.release()
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, os.NewSyscallError("listen", err))
 	}
-	ln := &Listener{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, cfg: cfg, fd: fd, addr: ep.addr}
 	if sa, err := unix.Getsockname(fd); err == nil {
 		ln.addr = netAddr(sa, unix.SOCK_STREAM)
-	}
-	if su, ok := ep.sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name[0] != '@' {
-		ln.unixPath = su.Name
 	}
 	ln.onAccept, ln.onRetry = ln.accept, ln.resume
 	if err := l.AddReader(fd, ln.onAccept); err != nil {

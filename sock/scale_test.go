@@ -158,6 +158,9 @@ func TestGroupShutdownWhileClientsSend(t *testing.T) {
 	}
 	echoed := make(chan struct{}, clients)
 	var wg sync.WaitGroup
+	// Dial everyone first: once the senders run, the loops are busy
+	// echoing and a dial waits its turn for a CPU.
+	var cs []net.Conn
 	for range clients {
 		c, err := net.Dial("tcp", addr.String())
 		if err != nil {
@@ -165,6 +168,9 @@ func TestGroupShutdownWhileClientsSend(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(waitLimit))
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
 		wg.Go(func() { // keep sending until the connection fails
 			for {
 				if _, err := c.Write([]byte("still sending|")); err != nil {
@@ -217,7 +223,7 @@ func TestGroupShutdownCutShort(t *testing.T) {
 		h := newHandler().(*groupEcho)
 		h.greeting = greeting
 		return h
-	}, sock.WithSendBufferSize(8<<10))
+	}, sock.WithSendBufferSize(64<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
