@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
 
@@ -93,9 +94,10 @@ func TestUDPEcho(t *testing.T) {
 		{"udp", "127.0.0.1:0"},
 		{"udp4", "127.0.0.1:0"},
 		{"udp6", "[::1]:0"},
+		{"udp", ":0"}, // dual-stack: IPv4 peers through mapped addresses
 	} {
-		t.Run(tc.network, func(t *testing.T) {
-			if tc.network == "udp6" && !hasIPv6Loopback() {
+		t.Run(tc.network+" "+tc.addr, func(t *testing.T) {
+			if (tc.network == "udp6" || tc.addr == ":0") && !hasIPv6Loopback() {
 				t.Skip("no IPv6 loopback here")
 			}
 			l := newLoop(t)
@@ -119,6 +121,9 @@ func TestUDPEcho(t *testing.T) {
 			}
 			defer cli.Close()
 			to := srv.LocalAddr().(*net.UDPAddr).AddrPort()
+			if tc.addr == ":0" {
+				to = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), to.Port())
+			}
 			for i := range 10 {
 				if _, err := cli.WriteTo(fmt.Appendf(nil, "datagram %d", i), to); err != nil {
 					t.Fatal(err)
@@ -147,6 +152,49 @@ func TestUDPEcho(t *testing.T) {
 type packetFunc func(pc *sock.PacketConn, p []byte, from netip.AddrPort)
 
 func (f packetFunc) OnPacket(pc *sock.PacketConn, p []byte, from netip.AddrPort) { f(pc, p, from) }
+
+// TestUDPEchoAllocatesNothing: on Linux, where datagrams are read and sent
+// with raw system calls, a UDP echo round trip allocates nothing.
+func TestUDPEchoAllocatesNothing(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("elsewhere unix.Recvfrom and unix.Sendto allocate an address per datagram")
+	}
+	l := newLoop(t)
+	srv, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", packetFunc(func(pc *sock.PacketConn, p []byte, from netip.AddrPort) {
+		pc.WriteTo(p, from)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	got := 0
+	cli, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", packetFunc(func(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
+		got += len(p)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	to := srv.LocalAddr().(*net.UDPAddr).AddrPort()
+	msg := []byte("ping ping ping ping")
+	roundTrip := func() {
+		want := got + len(msg)
+		if _, err := cli.WriteTo(msg, to); err != nil {
+			t.Fatal(err)
+		}
+		for got < want {
+			if err := l.RunOnce(true); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for range 100 {
+		roundTrip()
+	}
+	if allocs := testing.AllocsPerRun(1000, roundTrip); allocs != 0 {
+		t.Errorf("a UDP echo round trip allocates %v times; want 0", allocs)
+	}
+}
 
 // TestEchoSteadyStateAllocatesNothing pins the zero-allocation promise: a
 // round trip through an echo server (client Write, server OnData and

@@ -78,19 +78,11 @@ func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	if pc.closed {
 		return 0, ErrClosed
 	}
-	var sa unix.Sockaddr
-	ip := to.Addr()
-	switch {
-	case pc.family == unix.AF_INET && ip.Unmap().Is4():
-		sa = &unix.SockaddrInet4{Port: int(to.Port()), Addr: ip.Unmap().As4()}
-	case pc.family == unix.AF_INET6:
-		// A dual-stack socket reaches IPv4 peers through mapped addresses.
-		sa = &unix.SockaddrInet6{Port: int(to.Port()), Addr: ip.As16()}
-	default:
+	if pc.family == unix.AF_INET && !to.Addr().Unmap().Is4() {
 		return 0, fmt.Errorf("sock: WriteTo %v from an IPv4 socket", to)
 	}
 	for {
-		err := unix.Sendto(pc.fd, p, 0, sa)
+		err := sysSendto(&pc.ls.sysVec, pc.fd, pc.family, p, to)
 		if err == unix.EINTR {
 			continue
 		}
@@ -120,11 +112,10 @@ func (pc *PacketConn) onReadable() {
 		if pc.closed {
 			return
 		}
-		n, from, err := unix.Recvfrom(pc.fd, pc.ls.rbuf, 0)
+		n, from, err := sysRecvfrom(&pc.ls.sysVec, pc.fd, pc.ls.rbuf)
 		if err != nil {
 			return // EAGAIN; or an error that reading cleared, so no spin
 		}
-		ap, _ := addrPortOf(from)
-		pc.h.OnPacket(pc, pc.ls.rbuf[:n], ap)
+		pc.h.OnPacket(pc, pc.ls.rbuf[:n], from)
 	}
 }

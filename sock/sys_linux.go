@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"net/netip"
 	"syscall"
 	"unsafe"
 
@@ -10,8 +11,10 @@ import (
 // sysVec is the scratch of a gathered send, kept in the loop's state so that
 // sending allocates nothing.
 type sysVec struct {
-	iov [maxVec]unix.Iovec
-	msg unix.Msghdr
+	iov    [maxVec]unix.Iovec
+	msg    unix.Msghdr
+	rsa    unix.RawSockaddrAny // a datagram's address, read or written
+	rsaLen uint32
 }
 
 // sysSocket opens a non-blocking, close-on-exec socket in one call.
@@ -63,4 +66,62 @@ func sysSendv(s *sysVec, fd int, bufs [][]byte) (int, error) {
 		return 0, e
 	}
 	return int(n), nil
+}
+
+// sysRecvfrom reads one datagram into p and returns its sender. A raw
+// recvfrom, because unix.Recvfrom allocates a Sockaddr for every datagram.
+func sysRecvfrom(s *sysVec, fd int, p []byte) (int, netip.AddrPort, error) {
+	s.rsaLen = unix.SizeofSockaddrAny
+	n, _, e := syscall.Syscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
+		uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsaLen)))
+	if e != 0 {
+		return 0, netip.AddrPort{}, e
+	}
+	var from netip.AddrPort
+	switch s.rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.rsa))
+		from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), ntohs(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&s.rsa))
+		from = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
+	}
+	return int(n), from, nil
+}
+
+// sysSendto sends p as one datagram to to, on a socket of the given
+// family (an IPv4 peer of an AF_INET6 socket is reached through its mapped
+// address). A raw sendto, because unix.Sendto allocates the address.
+func sysSendto(s *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
+	var salen uintptr
+	switch family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.rsa))
+		*sa = unix.RawSockaddrInet4{Family: unix.AF_INET, Port: htons(to.Port()), Addr: to.Addr().Unmap().As4()}
+		salen = unix.SizeofSockaddrInet4
+	default:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&s.rsa))
+		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16()}
+		salen = unix.SizeofSockaddrInet6
+	}
+	_, _, e := syscall.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
+		uintptr(unsafe.Pointer(&s.rsa)), salen)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// ntohs and htons convert a port between network byte order, as the raw
+// sockaddr holds it, and the host's.
+func ntohs(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+func htons(p uint16) uint16 {
+	var n uint16
+	b := (*[2]byte)(unsafe.Pointer(&n))
+	b[0], b[1] = byte(p>>8), byte(p)
+	return n
 }

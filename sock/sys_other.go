@@ -3,6 +3,7 @@
 package sock
 
 import (
+	"net/netip"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -58,4 +59,24 @@ func sysSend(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
 // sysSendv writes bufs in one sendmsg.
 func sysSendv(_ *sysVec, fd int, bufs [][]byte) (int, error) {
 	return unix.SendmsgBuffers(fd, bufs, nil, nil, 0)
+}
+
+// sysRecvfrom reads one datagram into p and returns its sender.
+func sysRecvfrom(_ *sysVec, fd int, p []byte) (int, netip.AddrPort, error) {
+	n, sa, err := unix.Recvfrom(fd, p, 0)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	from, _ := addrPortOf(sa)
+	return n, from, nil
+}
+
+// sysSendto sends p as one datagram to to, on a socket of the given
+// family (an IPv4 peer of an AF_INET6 socket is reached through its mapped
+// address).
+func sysSendto(_ *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
+	if family == unix.AF_INET {
+		return unix.Sendto(fd, p, 0, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().Unmap().As4()})
+	}
+	return unix.Sendto(fd, p, 0, &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16()})
 }
