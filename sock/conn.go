@@ -575,7 +575,7 @@ func (c *Conn) teardown(err error) {
 
 // SetIdleTimeout closes the connection with an error wrapping ErrTimeout
 // when for d nothing was read and the kernel took nothing written. d <= 0
-// turns it off. It returns ErrClosed after Close.
+// turns it off. It returns ErrClosed once the connection is closed.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
@@ -606,7 +606,7 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 // SetWriteTimeout closes the connection with an error wrapping ErrTimeout
 // (and *UnsentError) when queued bytes made no progress for d: the peer
 // stopped reading. It runs only while bytes are queued. d <= 0 turns it
-// off. It returns ErrClosed after Close.
+// off. It returns ErrClosed once the connection is closed.
 func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed

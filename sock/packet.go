@@ -39,8 +39,8 @@ type PacketConn struct {
 
 // ListenPacket opens a UDP socket on network ("udp", "udp4" or "udp6") and
 // addr and reads its datagrams on l. Port 0 picks a free port: LocalAddr
-// tells which. WithReusePort and WithReadBufferSize apply. Loop goroutine
-// only.
+// tells which. WithReusePort, WithReadBufferSize, WithSendBufferSize and
+// WithRecvBufferSize apply. Loop goroutine only.
 func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
 	if !isUDP(network) {
 		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)

@@ -8,7 +8,7 @@
 // It is callback-driven, like asyncio's protocols: a Handler receives
 // OnOpen, OnData, OnClose, OnPause and OnResume, always on the loop
 // goroutine. There is no goroutine per connection, and no read buffer per
-// connection: an idle connection costs about 200 bytes of Go heap.
+// connection: an idle connection costs about 220 bytes of Go heap.
 //
 // # Goroutines
 //
@@ -38,10 +38,10 @@ import (
 )
 
 var (
-	// ErrClosed is returned by Write, Writev, CloseWrite and the deadline
-	// setters of a Conn after Close, Abort, CloseWrite (for writes) or after
-	// the connection failed, and by the methods of a closed Listener or
-	// PacketConn.
+	// ErrClosed is returned by Write and Writev after Close, CloseWrite,
+	// Abort or a failure; by Close and CloseWrite called a second time; by
+	// the deadline setters once the connection is closed; and by a closed
+	// Listener's or PacketConn's methods.
 	ErrClosed = errors.New("sock: use of a closed connection")
 
 	// ErrTimeout is wrapped by the error OnClose receives when an idle,
@@ -79,6 +79,7 @@ type UnsentError struct {
 	Err    error
 }
 
+// Error says how many bytes were not sent, and why.
 func (e *UnsentError) Error() string {
 	return fmt.Sprintf("sock: %d written bytes not sent: %v", e.Unsent, e.Err)
 }
@@ -211,8 +212,9 @@ func WithBacklog(n int) Option {
 func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
 
 // WithSendBufferSize sets the kernel's send buffer (SO_SNDBUF) of each
-// connection; Linux doubles the value and autotunes it when it is not set.
-// A small one makes flow control set in early, as a slow network would.
+// connection (Linux doubles the value; without this option it sizes the
+// buffer itself, up to megabytes). A small one makes flow control set in
+// early, as a slow network would.
 func WithSendBufferSize(n int) Option { return func(c *config) { c.sendBuf = max(n, 0) } }
 
 // WithRecvBufferSize sets the kernel's receive buffer (SO_RCVBUF) of each
