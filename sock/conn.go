@@ -566,10 +566,12 @@ func (c *Conn) teardown(err error) {
 		o.chunks, o.n, o.off = nil, 0, 0
 	}
 	c.l.CallSoon(func() {
-		c.h.OnClose(c, err)
-		if c.ln != nil {
-			c.ln.forget(c)
+		if ln := c.ln; ln != nil {
+			// Deferred, so that a panicking OnClose (which the loop
+			// recovers) cannot leave a Group's Shutdown waiting for it.
+			defer ln.forget(c)
 		}
+		c.h.OnClose(c, err)
 	})
 }
 

@@ -34,7 +34,8 @@ type groupLoop struct {
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
 // on its own goroutine with runtime.LockOSThread, until Shutdown or Close.
-func NewGroup(n int) (*Group, error) {
+// opts configure every loop (loop.WithPanicHandler, say).
+func NewGroup(n int, opts ...loop.Option) (*Group, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
@@ -43,7 +44,7 @@ func NewGroup(n int) (*Group, error) {
 		gl := &groupLoop{}
 		started := make(chan error, 1)
 		g.wg.Add(1)
-		go g.run(gl, started)
+		go g.run(gl, started, opts)
 		if err := <-started; err != nil {
 			g.Close()
 			return nil, fmt.Errorf("sock: NewGroup: %w", err)
@@ -55,11 +56,11 @@ func NewGroup(n int) (*Group, error) {
 
 // run is a loop's goroutine. The loop is made here, on the goroutine that
 // runs it, since a loop belongs to its goroutine from the start.
-func (g *Group) run(gl *groupLoop, started chan<- error) {
+func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	defer g.wg.Done()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	l, err := loop.New()
+	l, err := loop.New(opts...)
 	if err != nil {
 		started <- err
 		return

@@ -44,7 +44,7 @@ func (h *groupEcho) OnClose(_ *sock.Conn, err error) {
 // newGroup starts a group of n loops, skipping on a variant without a
 // poller, and returns a function that makes the per-loop handlers and
 // remembers them.
-func newGroup(t *testing.T, n int) (*sock.Group, *[]*groupEcho, func() sock.Handler) {
+func newGroup(t *testing.T, n int, opts ...loop.Option) (*sock.Group, *[]*groupEcho, func() sock.Handler) {
 	t.Helper()
 	checkFDs(t)
 	// The variant is the whole binary's: a loop of our own answers for the
@@ -55,7 +55,7 @@ func newGroup(t *testing.T, n int) (*sock.Group, *[]*groupEcho, func() sock.Hand
 	}
 	defer probe.Close()
 	requirePoller(t, probe)
-	g, err := sock.NewGroup(n)
+	g, err := sock.NewGroup(n, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,6 +252,52 @@ func TestGroupShutdownCutShort(t *testing.T) {
 		t.Errorf("server closed %d, OnClose errors %v; want one UnsentError wrapping ErrAborted", h.closed, h.errs)
 	}
 }
+
+// panickyHandler panics in OnClose.
+type panickyHandler struct{ sock.BaseHandler }
+
+func (panickyHandler) OnClose(*sock.Conn, error) { panic("OnClose panics") }
+
+// TestGroupShutdownSurvivesPanickingOnClose: the loop recovers a panic in
+// OnClose, and Shutdown still learns that the connection is gone.
+func TestGroupShutdownSurvivesPanickingOnClose(t *testing.T) {
+	panics := make(chan any, 10)
+	g, _, _ := newGroup(t, 1, loop.WithPanicHandler(func(v any) { panics <- v }))
+	opened := make(chan struct{}, 1)
+	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+		return openSignal{panickyHandler{}, opened}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-opened
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v; a panicking OnClose must not hold it up", err)
+	}
+	select {
+	case v := <-panics:
+		if v != "OnClose panics" {
+			t.Errorf("panic handler got %v", v)
+		}
+	default:
+		t.Error("OnClose did not run (no panic reached the handler)")
+	}
+}
+
+// openSignal wraps a handler and signals each OnOpen.
+type openSignal struct {
+	panickyHandler
+	opened chan<- struct{}
+}
+
+func (o openSignal) OnOpen(*sock.Conn) { o.opened <- struct{}{} }
 
 // TestGroupListenErrors: a Group refuses networks SO_REUSEPORT does not
 // serve, and a port another socket holds without SO_REUSEPORT.
