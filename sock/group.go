@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/loopgen/loop"
@@ -96,7 +97,11 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 	}
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())
 	var bound net.Addr
-	var opened []*groupLoop
+	type opening struct {
+		gl *groupLoop
+		ln *Listener
+	}
+	var opened []opening
 	for _, gl := range g.loops {
 		// The first listener picks the port; the others bind that one.
 		at := addr
@@ -115,15 +120,14 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 		})
 		if err != nil {
 			for _, o := range opened {
-				g.on(o, func() error {
-					last := o.lns[len(o.lns)-1]
-					o.lns = o.lns[:len(o.lns)-1]
-					return last.Close()
+				g.on(o.gl, func() error {
+					o.gl.lns = slices.DeleteFunc(o.gl.lns, func(x *Listener) bool { return x == o.ln })
+					return o.ln.Close()
 				})
 			}
 			return nil, err
 		}
-		opened = append(opened, gl)
+		opened = append(opened, opening{gl, ln})
 		if bound == nil {
 			bound = ln.Addr()
 		}
