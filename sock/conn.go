@@ -368,7 +368,10 @@ func (c *Conn) drained() {
 	switch {
 	case c.flags&fClosing != 0:
 		c.teardown(nil)
-	case c.flags&fShutWrite != 0:
+	case c.flags&(fShutWrite|fWriteDone) == fShutWrite:
+		// Not done yet: a CloseWrite from OnOpen with nothing queued did
+		// it at once, and a second shutdown fails with ENOTCONN once the
+		// peer has finished too.
 		c.shutdownWrite()
 	case c.flags&fPaused != 0:
 		c.flags &^= fPaused
