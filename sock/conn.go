@@ -168,16 +168,23 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 			c.fail(err)
 			return n, err
 		}
+		if n == total {
+			return n, nil
+		}
 		sent = n
 	}
+	// Every buffer is queued before OnPause can run: what OnPause writes
+	// comes after all of them, and an Abort from it counts all of them.
+	wasEmpty := c.Buffered() == 0
 	for _, b := range bufs {
 		if sent >= len(b) {
 			sent -= len(b)
 			continue
 		}
-		c.queue(b[sent:])
+		c.appendOut(b[sent:])
 		sent = 0
 	}
+	c.queued(wasEmpty)
 	return total, nil
 }
 
@@ -225,16 +232,17 @@ func (c *Conn) wrote(n int) {
 // queue appends p to the unsent bytes, watches for writability, and calls
 // OnPause on crossing the high-water mark.
 func (c *Conn) queue(p []byte) {
-	// Closed already: Writev queues buffer by buffer, and the OnPause of an
-	// earlier one may have aborted the connection.
-	if len(p) == 0 || c.flags&fClosed != 0 {
-		return
-	}
+	wasEmpty := c.Buffered() == 0
+	c.appendOut(p)
+	c.queued(wasEmpty)
+}
+
+// appendOut appends p to the unsent bytes.
+func (c *Conn) appendOut(p []byte) {
 	if c.out == nil {
 		c.out = &outbuf{onWrite: c.onWritable}
 	}
 	o := c.out
-	wasEmpty := o.n == 0
 	o.n += len(p)
 	for len(p) > 0 {
 		if k := len(o.chunks); k > 0 {
@@ -246,6 +254,16 @@ func (c *Conn) queue(p []byte) {
 			}
 		}
 		o.chunks = append(o.chunks, c.ls.getChunk())
+	}
+}
+
+// queued follows appendOut: it watches for writability, starts the write
+// timeout if the queue was empty before, and calls OnPause on crossing the
+// high-water mark.
+func (c *Conn) queued(wasEmpty bool) {
+	o := c.out
+	if o == nil || o.n == 0 || c.flags&fClosed != 0 {
+		return
 	}
 	if c.flags&fWriting == 0 {
 		if err := c.l.AddWriter(int(c.fd), o.onWrite); err != nil {

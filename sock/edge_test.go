@@ -1,6 +1,9 @@
 package sock_test
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"net"
 	"testing"
 
@@ -42,5 +45,82 @@ func TestCloseWriteInOnOpenShutsDownOnce(t *testing.T) {
 	runUntil(t, l, "OnClose", func() bool { return h.closed })
 	if !h.opened || h.closeErr != nil {
 		t.Fatalf("opened %v, OnClose(%v); want OnOpen, then OnClose(nil)", h.opened, h.closeErr)
+	}
+}
+
+// pauseReaction writes or aborts from OnPause.
+type pauseReaction struct {
+	recorder
+	onPause func(c *sock.Conn)
+}
+
+func (h *pauseReaction) OnPause(c *sock.Conn) { h.pauses++; h.onPause(c) }
+
+// TestWritevCrossingHighWaterKeepsOrder: a Writev whose first buffer
+// crosses the high-water mark calls OnPause once, after all its buffers
+// are queued, so that what OnPause writes comes after them. (OnPause ran
+// between the buffers, and its write went out in the middle.)
+func TestWritevCrossingHighWaterKeepsOrder(t *testing.T) {
+	l := newLoop(t)
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	a, b, x := pattern(2000), []byte("second buffer"), []byte("written from OnPause")
+	h := &pauseReaction{onPause: func(c *sock.Conn) { c.Write(x) }}
+	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h, sock.WithHighWater(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Still connecting: everything is queued.
+	if n, err := c.Writev(a, b); n != len(a)+len(b) || err != nil {
+		t.Fatalf("Writev = %d, %v", n, err)
+	}
+	c.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		s, err := pl.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer s.Close()
+		p, _ := io.ReadAll(s)
+		got <- p
+	}()
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if h.closeErr != nil || h.pauses != 1 {
+		t.Errorf("OnClose(%v) after %d OnPause; want nil after 1", h.closeErr, h.pauses)
+	}
+	want := append(append(append([]byte{}, a...), b...), x...)
+	if p := <-got; !bytes.Equal(p, want) {
+		t.Fatalf("the peer got %d bytes out of order; want Writev's buffers, then OnPause's write", len(p))
+	}
+}
+
+// TestWritevAbortedFromOnPauseCountsEveryByte: when OnPause aborts during
+// a Writev, the UnsentError counts all the bytes Writev reported as taken.
+// (It counted only the buffers queued before OnPause.)
+func TestWritevAbortedFromOnPauseCountsEveryByte(t *testing.T) {
+	l := newLoop(t)
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	h := &pauseReaction{onPause: func(c *sock.Conn) { c.Abort() }}
+	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h, sock.WithHighWater(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Writev(pattern(2000), pattern(300), pattern(40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	var ue *sock.UnsentError
+	if !errors.As(h.closeErr, &ue) || ue.Unsent != n || !errors.Is(h.closeErr, sock.ErrAborted) {
+		t.Fatalf("Writev took %d bytes; OnClose(%v), want an UnsentError of %d wrapping ErrAborted", n, h.closeErr, n)
 	}
 }
