@@ -94,6 +94,10 @@ func (c *Conn) connected() {
 			return
 		}
 		c.flags |= fReading
+		if c.tm != nil && c.tm.read > 0 {
+			// Set while connecting, when there was nothing to read yet.
+			c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
+		}
 	}
 	c.h.OnOpen(c)
 	if c.flags&fClosed != 0 {

@@ -3,9 +3,11 @@ package sock_test
 import (
 	"bytes"
 	"errors"
+	"github.com/loopgen/loop"
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/loopgen/loop/sock"
 )
@@ -123,4 +125,34 @@ func TestWritevAbortedFromOnPauseCountsEveryByte(t *testing.T) {
 	if !errors.As(h.closeErr, &ue) || ue.Unsent != n || !errors.Is(h.closeErr, sock.ErrAborted) {
 		t.Fatalf("Writev took %d bytes; OnClose(%v), want an UnsentError of %d wrapping ErrAborted", n, h.closeErr, n)
 	}
+}
+
+// TestDialedReadTimeoutSetBeforeConnect: a read timeout set right after
+// Dial runs once the connection is open, and fires when the peer sends
+// nothing. (connected() started reading without arming it, so it never
+// fired.)
+func TestDialedReadTimeoutSetBeforeConnect(t *testing.T) {
+	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := newLoop(t, loop.WithClock(vc))
+	srv := &recorder{} // accepts and never sends
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli := &recorder{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadTimeout(3 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "the connection", func() bool { return cli.opened && srv.opened })
+	vc.Advance(4 * time.Second)
+	runUntil(t, l, "the read timeout", func() bool { return cli.closed })
+	if !errors.Is(cli.closeErr, sock.ErrTimeout) {
+		t.Errorf("OnClose(%v); want ErrTimeout", cli.closeErr)
+	}
+	runUntil(t, l, "the server to see the end", func() bool { return srv.closed })
 }
