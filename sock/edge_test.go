@@ -156,3 +156,27 @@ func TestDialedReadTimeoutSetBeforeConnect(t *testing.T) {
 	}
 	runUntil(t, l, "the server to see the end", func() bool { return srv.closed })
 }
+
+// TestGroupListenSurvivesPanickingNewHandler: a newHandler that panics
+// makes Group.Listen fail. (It waited forever for an answer from the call
+// the loop had abandoned.)
+func TestGroupListenSurvivesPanickingNewHandler(t *testing.T) {
+	panics := make(chan any, 10)
+	g, _, _ := newGroup(t, 2, loop.WithPanicHandler(func(v any) { panics <- v }))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler { panic("newHandler panics") })
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("Group.Listen succeeded though newHandler panicked")
+		}
+	case <-time.After(waitLimit):
+		t.Fatal("Group.Listen still waiting after newHandler panicked")
+	}
+	if v := <-panics; v != "newHandler panics" {
+		t.Errorf("panic handler got %v", v)
+	}
+}

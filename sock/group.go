@@ -2,6 +2,7 @@ package sock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"runtime"
@@ -135,7 +136,12 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 	return bound, nil
 }
 
-// on runs fn on gl's loop and waits for it.
+// errPanicked is what on returns when fn panicked (the loop recovered the
+// panic and handed it to its panic handler).
+var errPanicked = errors.New("sock: Group: panic on the loop goroutine (see the loop's panic handler)")
+
+// on runs fn on gl's loop and waits for it. A panic in fn (in a user's
+// newHandler, say) is answered with errPanicked, so that the wait ends.
 func (g *Group) on(gl *groupLoop, fn func() error) error {
 	g.mu.Lock()
 	closed := g.closed
@@ -144,7 +150,11 @@ func (g *Group) on(gl *groupLoop, fn func() error) error {
 		return ErrClosed
 	}
 	done := make(chan error, 1)
-	if err := gl.l.Post(func() { done <- fn() }); err != nil {
+	if err := gl.l.Post(func() {
+		err := errPanicked
+		defer func() { done <- err }()
+		err = fn()
+	}); err != nil {
 		return err
 	}
 	return <-done
