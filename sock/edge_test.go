@@ -6,6 +6,7 @@ import (
 	"github.com/loopgen/loop"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -178,5 +179,49 @@ func TestGroupListenSurvivesPanickingNewHandler(t *testing.T) {
 	}
 	if v := <-panics; v != "newHandler panics" {
 		t.Errorf("panic handler got %v", v)
+	}
+}
+
+// TestGroupListenRollbackClosesAcceptedConnections: when Group.Listen fails
+// on a later loop, a connection that an earlier loop's listener accepted
+// meanwhile is closed with that listener. (It stayed open on a loop that
+// Shutdown and Close no longer knew of: its descriptor leaked.)
+func TestGroupListenRollbackClosesAcceptedConnections(t *testing.T) {
+	g, _, _ := newGroup(t, 2, loop.WithPanicHandler(func(any) {}))
+	// A fixed port, so that the second newHandler can reach the first
+	// listener before Listen has returned.
+	free, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close()
+
+	opened := make(chan struct{}, 1)
+	var client net.Conn
+	calls := 0
+	newHandler := func() sock.Handler {
+		calls++ // one loop at a time: Listen waits for each
+		if calls == 1 {
+			return openSignal{opened: opened}
+		}
+		c, err := net.Dial("tcp4", addr)
+		if err != nil {
+			panic(err)
+		}
+		client = c
+		<-opened // the first loop accepted it
+		panic("the second loop fails")
+	}
+	if _, err := g.Listen("tcp4", addr, newHandler); err == nil {
+		t.Fatal("Group.Listen succeeded though newHandler panicked")
+	}
+	if client == nil {
+		t.Fatal("the second newHandler did not run")
+	}
+	defer client.Close()
+	client.SetReadDeadline(time.Now().Add(waitLimit))
+	if _, err := client.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the client's read = %v; want the end of the connection", err)
 	}
 }

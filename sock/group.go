@@ -91,7 +91,8 @@ func (g *Group) Loops() []*loop.Loop {
 // the port picked, for port 0). newHandler is called once per loop, on that
 // loop's goroutine, and the handler it returns serves every connection
 // that loop accepts: a handler's state is then confined to one loop and
-// needs no lock. If any loop fails to listen, none listens.
+// needs no lock. If any loop fails to listen, none listens (and a
+// connection accepted in the meantime is aborted).
 func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (net.Addr, error) {
 	if !isTCP(network) {
 		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
@@ -123,7 +124,11 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 			for _, o := range opened {
 				g.on(o.gl, func() error {
 					o.gl.lns = slices.DeleteFunc(o.gl.lns, func(x *Listener) bool { return x == o.ln })
-					return o.ln.Close()
+					err := o.ln.Close()
+					// What it accepted meanwhile would be out of
+					// Shutdown's and Close's reach.
+					o.ln.eachConn(func(c *Conn) { c.Abort() })
+					return err
 				})
 			}
 			return nil, err
