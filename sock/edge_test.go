@@ -3,6 +3,7 @@ package sock_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"github.com/loopgen/loop"
 	"io"
 	"net"
@@ -223,5 +224,54 @@ func TestGroupListenRollbackClosesAcceptedConnections(t *testing.T) {
 	client.SetReadDeadline(time.Now().Add(waitLimit))
 	if _, err := client.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("the client's read = %v; want the end of the connection", err)
+	}
+}
+
+// manyBuffers writes want on open with one Writev of one-byte buffers,
+// then closes.
+type manyBuffers struct {
+	recorder
+	want []byte
+}
+
+func (h *manyBuffers) OnOpen(c *sock.Conn) {
+	bufs := make([][]byte, len(h.want))
+	for i := range h.want {
+		bufs[i] = h.want[i : i+1]
+	}
+	if n, err := c.Writev(bufs...); n != len(h.want) || err != nil {
+		panic(fmt.Sprintf("Writev = %d, %v", n, err))
+	}
+	c.Close()
+}
+
+// TestWritevMoreBuffersThanIOVMax: a Writev of more buffers than the
+// kernel's IOV_MAX (1024) sends what one call can and queues the rest; every
+// byte arrives in order. (On darwin and the BSDs all the buffers went to
+// one sendmsg, which fails with EMSGSIZE.)
+func TestWritevMoreBuffersThanIOVMax(t *testing.T) {
+	l := newLoop(t)
+	srv := &manyBuffers{want: pattern(3000)}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	runUntil(t, l, "OnClose", func() bool { return srv.closed })
+	if srv.closeErr != nil {
+		t.Errorf("OnClose(%v); want nil", srv.closeErr)
+	}
+	if b := <-got; !bytes.Equal(b, srv.want) {
+		t.Fatalf("the peer got %d bytes, not the %d written, in order", len(b), len(srv.want))
 	}
 }

@@ -56,8 +56,13 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 // is gone makes the write fail with EPIPE.
 func sysSend(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
 
-// sysSendv writes bufs in one sendmsg.
+// sysSendv writes up to maxVec of bufs in one sendmsg: more than IOV_MAX
+// (1024 on darwin and the BSDs) would fail with EMSGSIZE, and the caller
+// queues what was not sent.
 func sysSendv(_ *sysVec, fd int, bufs [][]byte) (int, error) {
+	if len(bufs) > maxVec {
+		bufs = bufs[:maxVec]
+	}
 	return unix.SendmsgBuffers(fd, bufs, nil, nil, 0)
 }
 
