@@ -275,3 +275,52 @@ func TestWritevMoreBuffersThanIOVMax(t *testing.T) {
 		t.Fatalf("the peer got %d bytes, not the %d written, in order", len(b), len(srv.want))
 	}
 }
+
+// closeLoopOnOpen closes the loop from the first OnOpen, so that the loop
+// refuses to watch any descriptor after it.
+type closeLoopOnOpen struct {
+	sock.BaseHandler
+	conns []*sock.Conn
+}
+
+func (h *closeLoopOnOpen) OnOpen(c *sock.Conn) {
+	h.conns = append(h.conns, c)
+	c.Loop().Close()
+}
+
+// TestListenerStopsAcceptingWhenItCannotWatch: when the loop cannot watch
+// an accepted connection, the listener pauses and stops accepting; it does
+// not go on accepting (and closing) the rest of the batch, reporting an
+// error for each. (It paused, then kept accepting in the same batch.)
+func TestListenerStopsAcceptingWhenItCannotWatch(t *testing.T) {
+	const clients = 4
+	l := newLoop(t)
+	h := &closeLoopOnOpen{}
+	var acceptErrs []error
+	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", h, sock.WithAcceptErrorHandler(func(err error) {
+		acceptErrs = append(acceptErrs, err)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	for range clients {
+		c, err := net.Dial("tcp4", ln.Addr().String()) // queued in the backlog
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	w := time.AfterFunc(waitLimit, func() { l.Close() })
+	defer w.Stop()
+	l.Run() // until OnOpen closes the loop
+	for _, c := range h.conns {
+		c.Abort()
+	}
+	if len(h.conns) != 1 {
+		t.Fatalf("%d connections opened; want 1 (the first OnOpen closes the loop)", len(h.conns))
+	}
+	if len(acceptErrs) != 1 || !errors.Is(acceptErrs[0], loop.ErrClosed) {
+		t.Errorf("accept errors %v; want one, wrapping loop.ErrClosed, after which the listener waits", acceptErrs)
+	}
+}

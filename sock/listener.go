@@ -192,8 +192,9 @@ func (ln *Listener) accept() {
 			ln.pause(os.NewSyscallError("accept", err))
 			return
 		}
-		ln.backoff = 0
-		ln.open(fd, sa)
+		if !ln.open(fd, sa) {
+			return // paused: accepting more would fail the same way
+		}
 	}
 }
 
@@ -201,6 +202,7 @@ func (ln *Listener) accept() {
 func (ln *Listener) pause(err error) {
 	ln.l.RemoveReader(ln.fd)
 	ln.backoff = min(max(2*ln.backoff, minBackoff), maxBackoff)
+	ln.l.Cancel(ln.retry) // one retry at a time, and the one Close cancels
 	ln.retry = ln.l.CallLater(ln.backoff, ln.onRetry)
 	if ln.cfg.acceptError != nil {
 		ln.cfg.acceptError(err)
@@ -218,8 +220,10 @@ func (ln *Listener) resume() {
 	}
 }
 
-// open wraps an accepted descriptor in a Conn and calls OnOpen.
-func (ln *Listener) open(fd int, sa unix.Sockaddr) {
+// open wraps an accepted descriptor in a Conn and calls OnOpen. When the
+// loop cannot watch the descriptor, it closes it, pauses the listener and
+// returns false.
+func (ln *Listener) open(fd int, sa unix.Sockaddr) bool {
 	c := newConn(ln.l, ln.ls, ln.h, ln.cfg, fd)
 	if ap, ok := addrPortOf(sa); ok {
 		c.peer = ap
@@ -231,8 +235,9 @@ func (ln *Listener) open(fd int, sa unix.Sockaddr) {
 	if err := ln.l.AddReader(fd, c.onRead); err != nil {
 		unix.Close(fd)
 		ln.pause(err)
-		return
+		return false
 	}
+	ln.backoff = 0
 	c.flags |= fReading
 	c.ln = ln
 	c.next = ln.conns
@@ -242,6 +247,7 @@ func (ln *Listener) open(fd int, sa unix.Sockaddr) {
 	ln.conns = c
 	ln.nconns++
 	ln.h.OnOpen(c)
+	return true
 }
 
 // forget unlinks a closed connection, after its OnClose.
