@@ -383,15 +383,20 @@ func (c *Conn) drained() {
 		c.l.Cancel(c.tm.writeT)
 	}
 	o.chunks = nil // the emptied slice header's array would outlive its use
-	switch {
-	case c.flags&fClosing != 0:
+	if c.flags&fClosing != 0 {
 		c.teardown(nil)
-	case c.flags&(fShutWrite|fWriteDone) == fShutWrite:
+		return
+	}
+	if c.flags&(fShutWrite|fWriteDone) == fShutWrite {
 		// Not done yet: a CloseWrite from OnOpen with nothing queued did
 		// it at once, and a second shutdown fails with ENOTCONN once the
 		// peer has finished too.
 		c.shutdownWrite()
-	case c.flags&fPaused != 0:
+	}
+	// After CloseWrite too, as when the queue passes the low-water mark on
+	// its way down: a handler that paused its reading in OnPause must be
+	// told, or it never reads the peer's end, and the connection never ends.
+	if c.flags&(fPaused|fClosed) == fPaused {
 		c.flags &^= fPaused
 		c.h.OnResume(c)
 	}

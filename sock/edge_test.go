@@ -324,3 +324,53 @@ func TestListenerStopsAcceptingWhenItCannotWatch(t *testing.T) {
 		t.Errorf("accept errors %v; want one, wrapping loop.ErrClosed, after which the listener waits", acceptErrs)
 	}
 }
+
+// readPauser stops reading while its writes are paused, as an echo does.
+type readPauser struct{ recorder }
+
+func (h *readPauser) OnPause(c *sock.Conn)  { h.pauses++; c.PauseReading() }
+func (h *readPauser) OnResume(c *sock.Conn) { h.resumes++; c.ResumeReading() }
+
+// TestOnResumeAfterCloseWrite: a paused connection whose queue drains
+// after CloseWrite gets its OnResume whether the queue empties in one send
+// or passes the low-water mark on the way. (In one send it got none: a
+// handler that had paused its reading in OnPause never read the peer's
+// end of stream, and the half-closed connection never ended.)
+func TestOnResumeAfterCloseWrite(t *testing.T) {
+	l := newLoop(t)
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	h := &readPauser{}
+	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h, sock.WithHighWater(1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort()       // if it hangs
+	want := pattern(5000) // the kernel takes it in one send once connected
+	c.Write(want)
+	if h.pauses != 1 {
+		t.Fatalf("%d OnPause after queueing %d bytes above a high-water mark of 1000; want 1", h.pauses, len(want))
+	}
+	c.CloseWrite()
+	got := make(chan []byte, 1)
+	go func() {
+		s, err := pl.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer s.Close() // after our end of stream: the connection then ends
+		p, _ := io.ReadAll(s)
+		got <- p
+	}()
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if h.closeErr != nil || h.resumes != 1 {
+		t.Errorf("OnClose(%v) after %d OnResume; want nil after 1", h.closeErr, h.resumes)
+	}
+	if p := <-got; !bytes.Equal(p, want) {
+		t.Fatalf("the peer got %d bytes; want the %d written", len(p), len(want))
+	}
+}

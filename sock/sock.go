@@ -107,7 +107,8 @@ type Handler interface {
 	// high-water mark: stop writing until OnResume.
 	OnPause(c *Conn)
 	// OnResume is called, after an OnPause, when the waiting bytes have
-	// drained to the low-water mark or below.
+	// drained to the low-water mark or below; after CloseWrite too, but not
+	// once Close was called.
 	OnResume(c *Conn)
 }
 
