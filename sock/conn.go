@@ -20,10 +20,7 @@ type Conn struct {
 	// Context is the handler's per-connection state; sock never touches it.
 	Context any
 
-	l      *loop.Loop
-	ls     *loopState
-	h      Handler
-	cfg    *config
+	cfg    *config   // shared with the listener's other connections: the loop, the Handler
 	ln     *Listener // the listener that accepted it; nil when dialed
 	prev   *Conn     // in ln's list of connections
 	next   *Conn     //
@@ -73,9 +70,10 @@ type timeouts struct {
 	fireIdle, fireRead, fireWrite  func()
 }
 
-// newConn wraps the connected (or connecting) descriptor fd.
-func newConn(l *loop.Loop, ls *loopState, h Handler, cfg *config, fd int) *Conn {
-	c := &Conn{l: l, ls: ls, h: h, cfg: cfg, fd: int32(fd)}
+// newConn wraps the connected (or connecting) descriptor fd, on cfg's loop
+// and with its Handler.
+func newConn(cfg *config, fd int) *Conn {
+	c := &Conn{cfg: cfg, fd: int32(fd)}
 	c.onRead = c.onReadable
 	return c
 }
@@ -107,7 +105,7 @@ func (c *Conn) RemoteAddr() net.Addr {
 }
 
 // Loop returns the loop the connection belongs to.
-func (c *Conn) Loop() *loop.Loop { return c.l }
+func (c *Conn) Loop() *loop.Loop { return c.cfg.l }
 
 // Buffered returns how many written bytes wait to be sent.
 func (c *Conn) Buffered() int {
@@ -208,7 +206,7 @@ func (c *Conn) send(p []byte) (int, error) {
 // sendv is send for several buffers.
 func (c *Conn) sendv(bufs [][]byte) (int, error) {
 	for {
-		n, err := sysSendv(&c.ls.sysVec, int(c.fd), bufs)
+		n, err := sysSendv(&c.cfg.ls.sysVec, int(c.fd), bufs)
 		switch err {
 		case nil:
 			c.wrote(n)
@@ -253,7 +251,7 @@ func (c *Conn) appendOut(p []byte) {
 				continue
 			}
 		}
-		o.chunks = append(o.chunks, c.ls.getChunk())
+		o.chunks = append(o.chunks, c.cfg.ls.getChunk())
 	}
 }
 
@@ -266,7 +264,7 @@ func (c *Conn) queued(wasEmpty bool) {
 		return
 	}
 	if c.flags&fWriting == 0 {
-		if err := c.l.AddWriter(int(c.fd), o.onWrite); err != nil {
+		if err := c.cfg.l.AddWriter(int(c.fd), o.onWrite); err != nil {
 			c.fail(err)
 			return
 		}
@@ -277,7 +275,7 @@ func (c *Conn) queued(wasEmpty bool) {
 	}
 	if c.flags&fPaused == 0 && o.n > c.cfg.highWater {
 		c.flags |= fPaused
-		c.h.OnPause(c)
+		c.cfg.h.OnPause(c)
 	}
 }
 
@@ -302,7 +300,7 @@ func (c *Conn) onWritable() {
 func (c *Conn) flush() error {
 	o := c.out
 	for o != nil && o.n > 0 {
-		vec := append(c.ls.vec[:0], o.chunks[0][o.off:])
+		vec := append(c.cfg.ls.vec[:0], o.chunks[0][o.off:])
 		for _, ch := range o.chunks[1:] {
 			if len(vec) == maxVec {
 				break
@@ -321,7 +319,7 @@ func (c *Conn) flush() error {
 			n, err = c.sendv(vec)
 		}
 		clear(vec) // the loop's scratch must not keep chunks alive
-		c.ls.vec = vec[:0]
+		c.cfg.ls.vec = vec[:0]
 		if err != nil {
 			return err
 		}
@@ -349,7 +347,7 @@ func (c *Conn) consume(n int) {
 		} else {
 			n -= left
 		}
-		c.ls.putChunk(first)
+		c.cfg.ls.putChunk(first)
 		o.chunks[0] = nil
 		o.chunks = o.chunks[1:]
 		o.off = 0
@@ -371,16 +369,16 @@ func (c *Conn) drained() {
 	if o.n > 0 {
 		if c.flags&(fPaused|fClosing) == fPaused && o.n <= c.cfg.lowWater {
 			c.flags &^= fPaused
-			c.h.OnResume(c)
+			c.cfg.h.OnResume(c)
 		}
 		return
 	}
 	if c.flags&fWriting != 0 {
-		c.l.RemoveWriter(int(c.fd))
+		c.cfg.l.RemoveWriter(int(c.fd))
 		c.flags &^= fWriting
 	}
 	if c.tm != nil {
-		c.l.Cancel(c.tm.writeT)
+		c.cfg.l.Cancel(c.tm.writeT)
 	}
 	o.chunks = nil // the emptied slice header's array would outlive its use
 	if c.flags&fClosing != 0 {
@@ -398,7 +396,7 @@ func (c *Conn) drained() {
 	// told, or it never reads the peer's end, and the connection never ends.
 	if c.flags&(fPaused|fClosed) == fPaused {
 		c.flags &^= fPaused
-		c.h.OnResume(c)
+		c.cfg.h.OnResume(c)
 	}
 }
 
@@ -409,7 +407,7 @@ func (c *Conn) onReadable() {
 	if c.flags&(fClosed|fReading) != fReading {
 		return
 	}
-	n, err := unix.Read(int(c.fd), c.ls.rbuf)
+	n, err := unix.Read(int(c.fd), c.cfg.ls.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 	case err != nil:
@@ -425,7 +423,7 @@ func (c *Conn) onReadable() {
 				c.rearm(&c.tm.idleT, c.tm.idle, c.tm.fireIdle)
 			}
 		}
-		c.h.OnData(c, c.ls.rbuf[:n])
+		c.cfg.h.OnData(c, c.cfg.ls.rbuf[:n])
 	}
 }
 
@@ -439,7 +437,7 @@ func (c *Conn) gotEOF() {
 	case c.flags&(fShutWrite|fClosing) != 0:
 		// A flush is under way; its end completes the close.
 	default:
-		if eh, ok := c.h.(EOFHandler); ok && eh.OnEOF(c) {
+		if eh, ok := c.cfg.h.(EOFHandler); ok && eh.OnEOF(c) {
 			return
 		}
 		if c.flags&(fClosing|fClosed) == 0 {
@@ -450,11 +448,11 @@ func (c *Conn) gotEOF() {
 
 func (c *Conn) stopReading() {
 	if c.flags&fReading != 0 {
-		c.l.RemoveReader(int(c.fd))
+		c.cfg.l.RemoveReader(int(c.fd))
 		c.flags &^= fReading
 	}
 	if c.tm != nil {
-		c.l.Cancel(c.tm.readT)
+		c.cfg.l.Cancel(c.tm.readT)
 	}
 }
 
@@ -483,7 +481,7 @@ func (c *Conn) ResumeReading() error {
 	if c.flags&(fReading|fConnecting|fEOF|fClosing) != 0 {
 		return nil
 	}
-	if err := c.l.AddReader(int(c.fd), c.onRead); err != nil {
+	if err := c.cfg.l.AddReader(int(c.fd), c.onRead); err != nil {
 		return err
 	}
 	c.flags |= fReading
@@ -572,32 +570,32 @@ func (c *Conn) teardown(err error) {
 	c.flags |= fClosed
 	fd := int(c.fd)
 	if c.flags&fReading != 0 {
-		c.l.RemoveReader(fd)
+		c.cfg.l.RemoveReader(fd)
 	}
 	if c.flags&fWriting != 0 {
-		c.l.RemoveWriter(fd)
+		c.cfg.l.RemoveWriter(fd)
 	}
 	c.flags &^= fReading | fWriting
 	if tm := c.tm; tm != nil {
-		c.l.Cancel(tm.idleT)
-		c.l.Cancel(tm.readT)
-		c.l.Cancel(tm.writeT)
-		c.l.Cancel(tm.connectT)
+		c.cfg.l.Cancel(tm.idleT)
+		c.cfg.l.Cancel(tm.readT)
+		c.cfg.l.Cancel(tm.writeT)
+		c.cfg.l.Cancel(tm.connectT)
 	}
 	unix.Close(fd)
 	if o := c.out; o != nil {
 		for _, ch := range o.chunks {
-			c.ls.putChunk(ch)
+			c.cfg.ls.putChunk(ch)
 		}
 		o.chunks, o.n, o.off = nil, 0, 0
 	}
-	c.l.CallSoon(func() {
+	c.cfg.l.CallSoon(func() {
 		if ln := c.ln; ln != nil {
 			// Deferred, so that a panicking OnClose (which the loop
 			// recovers) cannot leave a Group's Shutdown waiting for it.
 			defer ln.forget(c)
 		}
-		c.h.OnClose(c, err)
+		c.cfg.h.OnClose(c, err)
 	})
 }
 
@@ -660,16 +658,16 @@ func (c *Conn) timeouts() *timeouts {
 // setTimeout sets the duration *d to v and starts its timer over when armNow.
 func (c *Conn) setTimeout(d *time.Duration, t *loop.Timer, v time.Duration, fire func(), armNow bool) {
 	*d = max(v, 0)
-	c.l.Cancel(*t)
+	c.cfg.l.Cancel(*t)
 	*t = loop.Timer{}
 	if v > 0 && armNow {
-		*t = c.l.CallLater(v, fire)
+		*t = c.cfg.l.CallLater(v, fire)
 	}
 }
 
 func (c *Conn) rearm(t *loop.Timer, d time.Duration, fire func()) {
-	c.l.Cancel(*t)
-	*t = c.l.CallLater(d, fire)
+	c.cfg.l.Cancel(*t)
+	*t = c.cfg.l.CallLater(d, fire)
 }
 
 // getChunk returns an empty write chunk, reused when one is free.

@@ -37,7 +37,8 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		unix.Close(fd)
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
-	c := newConn(l, stateOf(l, cfg.readBufferSize), h, cfg, fd)
+	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
+	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}
 
@@ -86,10 +87,10 @@ func (c *Conn) connected() {
 	}
 	c.flags &^= fConnecting
 	if c.tm != nil {
-		c.l.Cancel(c.tm.connectT)
+		c.cfg.l.Cancel(c.tm.connectT)
 	}
 	if c.flags&(fClosing|fReadPaused) == 0 {
-		if err := c.l.AddReader(fd, c.onRead); err != nil {
+		if err := c.cfg.l.AddReader(fd, c.onRead); err != nil {
 			c.fail(err)
 			return
 		}
@@ -99,7 +100,7 @@ func (c *Conn) connected() {
 			c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
 		}
 	}
-	c.h.OnOpen(c)
+	c.cfg.h.OnOpen(c)
 	if c.flags&fClosed != 0 {
 		return
 	}

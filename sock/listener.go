@@ -63,7 +63,8 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	if err != nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
-	ln := &Listener{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, cfg: cfg, fd: fd, addr: ep.addr}
+	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
+	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: ep.addr}
 	if su, ok := ep.sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name[0] != '@' {
 		ln.unixPath = su.Name // bind made the file: Close removes it
 	}
@@ -224,7 +225,7 @@ func (ln *Listener) resume() {
 // loop cannot watch the descriptor, it closes it, pauses the listener and
 // returns false.
 func (ln *Listener) open(fd int, sa unix.Sockaddr) bool {
-	c := newConn(ln.l, ln.ls, ln.h, ln.cfg, fd)
+	c := newConn(ln.cfg, fd)
 	if ap, ok := addrPortOf(sa); ok {
 		c.peer = ap
 		if ln.cfg.noDelay {
