@@ -437,13 +437,25 @@ func (c *Conn) gotEOF() {
 	case c.flags&(fShutWrite|fClosing) != 0:
 		// A flush is under way; its end completes the close.
 	default:
-		if eh, ok := c.cfg.h.(EOFHandler); ok && eh.OnEOF(c) {
+		if eh, ok := c.cfg.h.(EOFHandler); ok {
+			c.askEOF(eh)
 			return
 		}
-		if c.flags&(fClosing|fClosed) == 0 {
+		c.Close()
+	}
+}
+
+// askEOF calls OnEOF and closes the connection unless it says to keep it
+// open. A panic in OnEOF closes it too, on its way to the loop: the
+// connection no longer reads, so nothing else would.
+func (c *Conn) askEOF(eh EOFHandler) {
+	keep := false
+	defer func() {
+		if !keep && c.flags&(fClosing|fClosed) == 0 {
 			c.Close()
 		}
-	}
+	}()
+	keep = eh.OnEOF(c)
 }
 
 func (c *Conn) stopReading() {

@@ -374,3 +374,36 @@ func TestOnResumeAfterCloseWrite(t *testing.T) {
 		t.Fatalf("the peer got %d bytes; want the %d written", len(p), len(want))
 	}
 }
+
+// panickingEOF panics in OnEOF.
+type panickingEOF struct{ recorder }
+
+func (*panickingEOF) OnEOF(*sock.Conn) bool { panic("OnEOF panics") }
+
+// TestPanickingOnEOFClosesTheConnection: a connection whose OnEOF panics
+// closes as without an EOFHandler. (It stayed open: it no longer read, had
+// nothing to write, and nothing else would ever close it.)
+func TestPanickingOnEOFClosesTheConnection(t *testing.T) {
+	var panics []any
+	l := newLoop(t, loop.WithPanicHandler(func(v any) { panics = append(panics, v) }))
+	pl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	h := &panickingEOF{}
+	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Abort() // if it hangs
+	s, err := pl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if h.closeErr != nil || len(panics) != 1 || panics[0] != "OnEOF panics" {
+		t.Errorf("OnClose(%v), panics %v; want OnClose(nil) after OnEOF's panic", h.closeErr, panics)
+	}
+}

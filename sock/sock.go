@@ -116,7 +116,8 @@ type Handler interface {
 // after the peer has finished sending (a half-closed connection). Without
 // it, the peer's end of stream closes the connection as Close would: what
 // is buffered is sent, then OnClose(nil). With it, OnEOF decides: true keeps
-// the connection open for writing until Close, false closes it as above.
+// the connection open for writing until Close, false (or a panic) closes it
+// as above.
 type EOFHandler interface {
 	OnEOF(c *Conn) (keepOpen bool)
 }
