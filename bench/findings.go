@@ -228,7 +228,14 @@ func (r *report) flatness(w io.Writer, workload string, from, to int, text strin
 	}
 	// Throughput (ops per second of wall or CPU time), as the goals put it.
 	change := ratio(a.perOp(cpu), b.perOp(cpu)) - 1
-	fmt.Fprintf(w, "| %s | %+.0f%% | %s |\n", text, 100*change, verdict(math.Abs(change) <= 0.15))
+	measured := fmt.Sprintf("%+.0f%%", 100*change)
+	ga, ok1 := r.at(workload, r.def+gcOffSuffix, from)
+	gb, ok2 := r.at(workload, r.def+gcOffSuffix, to)
+	if ok1 && ok2 {
+		measured += fmt.Sprintf(" (%+.0f%% with the garbage collector off: %s)",
+			100*(ratio(ga.perOp(cpu), gb.perOp(cpu))-1), r.def+gcOffSuffix)
+	}
+	fmt.Fprintf(w, "| %s | %s | %s |\n", text, measured, verdict(math.Abs(change) <= 0.15))
 }
 
 func verdict(ok bool) string {

@@ -81,7 +81,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	full := fs.Bool("full", false, "a longer, tighter run: 15 repetitions unless -reps is given, and the echo workload (3 repetitions unless -reps is given)")
 	quick := fs.Bool("quick", false, "the two smallest scales of each workload, one repetition, no warm-up, and a tiny echo run of the loop and net servers (for CI and a first look)")
 	workloads := fs.String("workload", "", "comma-separated workloads to run (default all but echo, which -full and -quick add): "+strings.Join(append(workloadNames(), WorkEcho), ", "))
-	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
+	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, diagnostic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -169,6 +169,7 @@ func (o options) runsPlans() bool {
 func allSystems() ([]System, []string) {
 	var systems []System
 	systems = append(systems, variantSystems()...)
+	systems = append(systems, diagnosticSystems()...)
 	systems = append(systems, floorSystems()...)
 	systems = append(systems, baselineSystems()...)
 	py, notes := pythonSystems()

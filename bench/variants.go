@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,39 @@ func variantSystems() []System {
 	}
 	g := all.Generic
 	return append(out, loopSystem(g.Name, "generic", g.Params, g.New))
+}
+
+// gcOffSuffix names the diagnostic run of the default variant with the
+// garbage collector off.
+const gcOffSuffix = "-gcoff"
+
+// diagnosticSystems explains a figure instead of competing: the default
+// variant on the callbacks workload with the garbage collector off during
+// the measured span. A queue of a million callbacks is 8 MB of func values
+// that each collection must mark; the difference between this run and the
+// default variant's is what the collector costs at that depth, and the
+// flatness finding reports both.
+func diagnosticSystems() []System {
+	for _, v := range all.Variants {
+		if !v.Default {
+			continue
+		}
+		base := loopSystem(v.Name, "variant", v.Params, v.New)
+		return []System{{
+			Name: v.Name + gcOffSuffix,
+			Kind: "diagnostic",
+			Note: v.Name + " on callbacks with the garbage collector off (debug.SetGCPercent(-1)) during the measured span, to show what the collector costs",
+			Run: func(w string, n int) (Result, error) {
+				if w != WorkCallbacks {
+					return Result{}, ErrUnsupported
+				}
+				old := debug.SetGCPercent(-1)
+				defer debug.SetGCPercent(old)
+				return base.Run(w, n)
+			},
+		}}
+	}
+	return nil
 }
 
 // loopSystem makes a System of one loop implementation.
