@@ -147,22 +147,33 @@ var errPanicked = errors.New("sock: Group: panic on the loop goroutine (see the 
 
 // on runs fn on gl's loop and waits for it. A panic in fn (in a user's
 // newHandler, say) is answered with errPanicked, so that the wait ends.
+// Once Shutdown or Close was called, fn does not run and on returns
+// ErrClosed: the group is checked again on the loop, since a Shutdown that
+// began after the first check may have posted its drain before fn, and a
+// listener opened after the drain would never be closed by it.
 func (g *Group) on(gl *groupLoop, fn func() error) error {
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
+	if g.isClosed() {
 		return ErrClosed
 	}
 	done := make(chan error, 1)
 	if err := gl.l.Post(func() {
 		err := errPanicked
 		defer func() { done <- err }()
+		if g.isClosed() {
+			err = ErrClosed
+			return
+		}
 		err = fn()
 	}); err != nil {
 		return err
 	}
 	return <-done
+}
+
+func (g *Group) isClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
 }
 
 // check reports, once, that a shutting-down loop has no listener and no
