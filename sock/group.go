@@ -16,7 +16,9 @@ import (
 // goroutine locked to its own OS thread, and listens on each with its own
 // SO_REUSEPORT socket on the same address, so that the kernel spreads
 // connections across them and no two loops share anything. Its methods are
-// safe from any goroutine.
+// safe from any goroutine except the group's own loop goroutines: Listen,
+// Shutdown and Close wait for every loop, so a callback on one of them that
+// calls them waits for itself for good. Call them with go from there.
 type Group struct {
 	loops []*groupLoop
 	wg    sync.WaitGroup // one per loop goroutine

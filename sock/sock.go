@@ -16,7 +16,8 @@
 // that runs the loop the socket was created on, as do Listen, Dial and
 // ListenPacket themselves. From another goroutine, hand the call to the loop
 // with l.Post. Group's methods are the exception: they are safe from any
-// goroutine.
+// goroutine but the group's own loops', since they wait for those loops (a
+// callback on one calls them with go).
 //
 // # Errors
 //
