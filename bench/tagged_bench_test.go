@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/handwritten/core"
@@ -23,10 +25,14 @@ func taggedSystem() (System, error) {
 	return loopSystem("tagged", "variant", params, newLoop), nil
 }
 
-// BenchmarkTagged runs every workload of the analysis with N = b.N on the
-// build-tag-selected variant; the default benchmarks of `loopgen tune`.
-// ns/op is wall time per workload op; cpu-ns/op the process CPU time per op,
-// the figure to tune timers on, whose wall time is mostly waiting.
+// BenchmarkTagged runs every workload of the analysis at each of its scales
+// on the build-tag-selected variant: the default benchmarks of `loopgen
+// tune`. Each iteration is one repetition at scale N on a fresh loop, as in
+// `go run ./bench`, so a result does not depend on how many iterations the
+// benchmark ran (with N = b.N, a callback queue would be as deep as the
+// benchmark is long). ns/op and cpu-ns/op are per workload op (callback,
+// timer, post, message) over the measured spans only; cpu-ns/op is the
+// figure to tune timers on, whose wall time is mostly waiting.
 func BenchmarkTagged(b *testing.B) {
 	s, err := taggedSystem()
 	if err != nil {
@@ -34,18 +40,30 @@ func BenchmarkTagged(b *testing.B) {
 	}
 	for _, p := range plans {
 		b.Run(p.workload, func(b *testing.B) {
-			r, err := s.Run(p.workload, b.N)
-			if errors.Is(err, ErrUnsupported) {
-				b.Skip("not supported by this variant")
+			for _, n := range p.scales {
+				b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+					var wall, cpu time.Duration
+					var ops, allocs, bytes uint64
+					for b.Loop() {
+						r, err := s.Run(p.workload, n)
+						if errors.Is(err, ErrUnsupported) {
+							b.Skip("not supported by this variant")
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						wall += r.Wall
+						cpu += r.CPU
+						ops += uint64(max(r.Ops, 1))
+						allocs += r.Allocs
+						bytes += r.Bytes
+					}
+					b.ReportMetric(float64(wall.Nanoseconds())/float64(ops), "ns/op")
+					b.ReportMetric(float64(cpu.Nanoseconds())/float64(ops), "cpu-ns/op")
+					b.ReportMetric(float64(allocs)/float64(ops), "allocs/op")
+					b.ReportMetric(float64(bytes)/float64(ops), "B/op")
+				})
 			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			ops := float64(max(r.Ops, 1))
-			b.ReportMetric(float64(r.Wall.Nanoseconds())/ops, "ns/op")
-			b.ReportMetric(float64(r.CPU.Nanoseconds())/ops, "cpu-ns/op")
-			b.ReportMetric(float64(r.Allocs)/ops, "allocs/op")
-			b.ReportMetric(float64(r.Bytes)/ops, "B/op")
 		})
 	}
 }

@@ -6,4 +6,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 exec go run ./cmd/loopgen tune -base balanced \
 	-grid 'queue_depth=1024,4096,65536 batch=64,256,1024' \
-	-pkg ./bench -bench 'BenchmarkTagged/callbacks$' "$@"
+	-pkg ./bench -bench 'BenchmarkTagged/callbacks/N=(10000|100000|1000000)$' "$@"

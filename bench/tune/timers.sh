@@ -7,4 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 exec go run ./cmd/loopgen tune -base balanced \
 	-grid 'batch=64,256,1024 wheel.tick=100us,1ms' \
-	-pkg ./bench -bench 'BenchmarkTagged/timers$' -metric cpu-sec/op "$@"
+	-pkg ./bench -bench 'BenchmarkTagged/timers/N=(1000|10000|100000)$' -metric cpu-sec/op "$@"

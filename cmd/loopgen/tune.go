@@ -31,8 +31,8 @@ With -write NAME the winner is written into the spec as variant NAME and
 generated, if it is significantly better than the base.
 
 Examples:
-	loopgen tune -grid 'batch=16,64,256,1024 queue_depth=1024,16384' -bench 'BenchmarkTagged/callbacks$'
-	loopgen tune -grid 'batch=64,256 wheel.tick=100us,1ms' -bench 'BenchmarkTagged/timers$' -metric cpu-sec/op -write timers
+	loopgen tune -grid 'batch=16,64,256,1024 queue_depth=1024,16384' -bench 'BenchmarkTagged/callbacks/N=100000$'
+	loopgen tune -grid 'batch=64,256 wheel.tick=100us,1ms' -bench 'BenchmarkTagged/timers/N=10000$' -metric cpu-sec/op -write timers
 
 `
 
@@ -60,7 +60,7 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	fs.StringVar(&f.out, "out", "generated", "the directory that holds the generated packages (written only by -write)")
 	fs.StringVar(&f.base, "base", "", "the variant the candidates start from (default: the spec's default variant)")
 	fs.StringVar(&f.grid, "grid", "", "the parameters to vary: space-separated key=v1,v2,... (keys as in the spec: batch, queue_depth, wheel.tick, ...)")
-	fs.StringVar(&f.bench, "bench", "BenchmarkTagged", "the go test -bench pattern to measure")
+	fs.StringVar(&f.bench, "bench", "BenchmarkTagged/.*/N=10000$", "the go test -bench pattern to measure (default: every workload of the analysis at N=10,000)")
 	fs.StringVar(&f.pkg, "pkg", "./bench", "the package that holds the benchmarks; it must use the loop through package loop")
 	fs.IntVar(&f.count, "count", 6, "measurements of each candidate (at least 4 for a difference to be significant)")
 	fs.StringVar(&f.benchtime, "benchtime", "1s", "go test -benchtime for each measurement")
