@@ -43,10 +43,35 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Id("ev").Qual(pkgPoller, "Events").Comment("interest registered with the poller"),
 		jen.Id("seq").Uint32().Comment("tags this registration's events; 0 when not registered"),
 	)
-	f.Comment("ioTable maps fds to registrations (loop goroutine only).")
+	f.Comment("ioChunkBits sizes the table's chunks: 1024 registrations, 24 KiB.")
+	f.Const().Id("ioChunkBits").Op("=").Lit(10)
+	f.Const().Id("ioChunkSize").Op("=").Lit(1).Op("<<").Id("ioChunkBits")
+	f.Comment("ioTable maps fds to registrations (loop goroutine only). It is chunked, not")
+	f.Comment("one slice indexed by fd: growing it allocates one chunk and copies nothing,")
+	f.Comment("so a server that reaches tens of thousands of fds leaves no garbage of")
+	f.Comment("outgrown tables behind (memory per idle connection counts it), and a")
+	f.Comment("registration stays where it is while callbacks add fds.")
 	f.Type().Id("ioTable").Struct(
-		jen.Id("regs").Index().Id("ioReg"),
+		jen.Id("chunks").Index().Op("*").Index(jen.Id("ioChunkSize")).Id("ioReg"),
 		jen.Id("seq").Uint32(),
+	)
+	recvT := func() *jen.Statement { return jen.Func().Params(jen.Id("t").Op("*").Id("ioTable")) }
+	f.Comment("lookup returns fd's registration, or nil when no fd of its chunk was ever watched.")
+	f.Add(recvT()).Id("lookup").Params(jen.Id("fd").Int()).Op("*").Id("ioReg").Block(
+		jen.Id("c").Op(":=").Id("fd").Op(">>").Id("ioChunkBits"),
+		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("c").Op(">=").Len(jen.Id("t").Dot("chunks")).Op("||").Id("t").Dot("chunks").Index(jen.Id("c")).Op("==").Nil()).Block(jen.Return(jen.Nil())),
+		jen.Return(jen.Op("&").Id("t").Dot("chunks").Index(jen.Id("c")).Index(jen.Id("fd").Op("&").Parens(jen.Id("ioChunkSize").Op("-").Lit(1)))),
+	)
+	f.Comment("slot returns fd's registration (fd >= 0), adding its chunk if need be.")
+	f.Add(recvT()).Id("slot").Params(jen.Id("fd").Int()).Op("*").Id("ioReg").Block(
+		jen.Id("c").Op(":=").Id("fd").Op(">>").Id("ioChunkBits"),
+		jen.For(jen.Len(jen.Id("t").Dot("chunks")).Op("<=").Id("c")).Block(
+			jen.Id("t").Dot("chunks").Op("=").Append(jen.Id("t").Dot("chunks"), jen.Nil()),
+		),
+		jen.If(jen.Id("t").Dot("chunks").Index(jen.Id("c")).Op("==").Nil()).Block(
+			jen.Id("t").Dot("chunks").Index(jen.Id("c")).Op("=").New(jen.Index(jen.Id("ioChunkSize")).Id("ioReg")),
+		),
+		jen.Return(jen.Op("&").Id("t").Dot("chunks").Index(jen.Id("c")).Index(jen.Id("fd").Op("&").Parens(jen.Id("ioChunkSize").Op("-").Lit(1)))),
 	)
 
 	for _, pair := range []struct{ name, ev string }{{"AddReader", "Readable"}, {"AddWriter", "Writable"}} {
@@ -73,11 +98,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	f.Add(recv()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
 		jen.If(jen.Id("fd").Op("<").Lit(0)).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
-		jen.If(jen.Id("fd").Op(">=").Len(lf("io").Dot("regs"))).Block(
-			jen.Id("n").Op(":=").Max(jen.Id("fd").Op("+").Lit(1), jen.Lit(2).Op("*").Len(lf("io").Dot("regs")), jen.Lit(64)),
-			lf("io").Dot("regs").Op("=").Append(lf("io").Dot("regs"), jen.Make(jen.Index().Id("ioReg"), jen.Id("n").Op("-").Len(lf("io").Dot("regs"))).Op("...")),
-		),
-		jen.Id("r").Op(":=").Op("&").Add(lf("io")).Dot("regs").Index(jen.Id("fd")),
+		jen.Id("r").Op(":=").Add(lf("io")).Dot("slot").Call(jen.Id("fd")),
 		jen.Id("want").Op(":=").Id("r").Dot("ev").Op("|").Id("ev"),
 		jen.Switch().Block(
 			jen.Case(jen.Id("r").Dot("ev").Op("==").Lit(0)).Block(
@@ -100,10 +121,10 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	)
 
 	f.Add(recv()).Id("unwatch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events")).Bool().Block(
-		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">=").Len(lf("io").Dot("regs")).Op("||").Add(lf("io")).Dot("regs").Index(jen.Id("fd")).Dot("ev").Op("&").Id("ev").Op("==").Lit(0)).Block(
+		jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
+		jen.If(jen.Id("r").Op("==").Nil().Op("||").Id("r").Dot("ev").Op("&").Id("ev").Op("==").Lit(0)).Block(
 			jen.Return(jen.False()),
 		),
-		jen.Id("r").Op(":=").Op("&").Add(lf("io")).Dot("regs").Index(jen.Id("fd")),
 		jen.Id("r").Dot("ev").Op("&^=").Id("ev"),
 		jen.Var().Id("fn").Func().Params(),
 		callback(),
@@ -117,7 +138,6 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Return(jen.True()),
 	)
 
-	regAt := func() *jen.Statement { return lf("io").Dot("regs").Index(jen.Id("fd")) }
 	f.Comment("dispatch runs the callbacks of ready fds. An event whose seq no longer matches")
 	f.Comment("belongs to a registration removed earlier in this iteration (its fd may even")
 	f.Comment("have been closed and reused): it is dropped. Errors and hang-ups run both the")
@@ -125,15 +145,15 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	f.Add(recv()).Id("dispatch").Params(jen.Id("events").Index().Qual(pkgPoller, "Event")).Block(
 		e.recoverGuard(),
 		jen.For(jen.List(jen.Id("_"), jen.Id("ev")).Op(":=").Range().Id("events")).Block(
-			jen.Id("fd").Op(":=").Int().Call(jen.Id("ev").Dot("Fd")),
-			jen.If(jen.Id("fd").Op(">=").Len(lf("io").Dot("regs"))).Block(jen.Continue()),
+			jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Int().Call(jen.Id("ev").Dot("Fd"))),
+			jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Continue()),
 			e.count("Events"),
-			jen.If(jen.Id("r").Op(":=").Add(regAt()), jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
+			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Readable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
 				jen.Id("r").Dot("read").Call(),
 			),
-			jen.Comment("Re-read: the reader may have removed the fd or grown the table."),
-			jen.If(jen.Id("r").Op(":=").Add(regAt()), jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("write").Op("!=").Nil().
+			jen.Comment("Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration)."),
+			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("write").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Writable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
 				jen.Id("r").Dot("write").Call(),
 			),

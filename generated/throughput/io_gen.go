@@ -16,10 +16,39 @@ type ioReg struct {
 	seq   uint32        // tags this registration's events; 0 when not registered
 }
 
-// ioTable maps fds to registrations (loop goroutine only).
+// ioChunkBits sizes the table's chunks: 1024 registrations, 24 KiB.
+const ioChunkBits = 10
+const ioChunkSize = 1 << ioChunkBits
+
+// ioTable maps fds to registrations (loop goroutine only). It is chunked, not
+// one slice indexed by fd: growing it allocates one chunk and copies nothing,
+// so a server that reaches tens of thousands of fds leaves no garbage of
+// outgrown tables behind (memory per idle connection counts it), and a
+// registration stays where it is while callbacks add fds.
 type ioTable struct {
-	regs []ioReg
-	seq  uint32
+	chunks []*[ioChunkSize]ioReg
+	seq    uint32
+}
+
+// lookup returns fd's registration, or nil when no fd of its chunk was ever watched.
+func (t *ioTable) lookup(fd int) *ioReg {
+	c := fd >> ioChunkBits
+	if fd < 0 || c >= len(t.chunks) || t.chunks[c] == nil {
+		return nil
+	}
+	return &t.chunks[c][fd&(ioChunkSize-1)]
+}
+
+// slot returns fd's registration (fd >= 0), adding its chunk if need be.
+func (t *ioTable) slot(fd int) *ioReg {
+	c := fd >> ioChunkBits
+	for len(t.chunks) <= c {
+		t.chunks = append(t.chunks, nil)
+	}
+	if t.chunks[c] == nil {
+		t.chunks[c] = new([ioChunkSize]ioReg)
+	}
+	return &t.chunks[c][fd&(ioChunkSize-1)]
 }
 
 // AddReader calls fn on the loop goroutine whenever fd is readable (level-triggered,
@@ -56,11 +85,7 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	if l.closing.Load() {
 		return core.ErrClosed
 	}
-	if fd >= len(l.io.regs) {
-		n := max(fd+1, 2*len(l.io.regs), 64)
-		l.io.regs = append(l.io.regs, make([]ioReg, n-len(l.io.regs))...)
-	}
-	r := &l.io.regs[fd]
+	r := l.io.slot(fd)
 	want := r.ev | ev
 	switch {
 	case r.ev == 0:
@@ -86,10 +111,10 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	return nil
 }
 func (l *Loop) unwatch(fd int, ev poller.Events) bool {
-	if fd < 0 || fd >= len(l.io.regs) || l.io.regs[fd].ev&ev == 0 {
+	r := l.io.lookup(fd)
+	if r == nil || r.ev&ev == 0 {
 		return false
 	}
-	r := &l.io.regs[fd]
 	r.ev &^= ev
 	var fn func()
 	if ev == poller.Readable {
@@ -114,16 +139,16 @@ func (l *Loop) unwatch(fd int, ev poller.Events) bool {
 func (l *Loop) dispatch(events []poller.Event) {
 	defer l.recoverPanic()
 	for _, ev := range events {
-		fd := int(ev.Fd)
-		if fd >= len(l.io.regs) {
+		r := l.io.lookup(int(ev.Fd))
+		if r == nil {
 			continue
 		}
 		l.stats.Events++
-		if r := l.io.regs[fd]; r.seq == ev.Seq && r.read != nil && ev.Ev&(poller.Readable|poller.Errored) != 0 {
+		if r.seq == ev.Seq && r.read != nil && ev.Ev&(poller.Readable|poller.Errored) != 0 {
 			r.read()
 		}
-		// Re-read: the reader may have removed the fd or grown the table.
-		if r := l.io.regs[fd]; r.seq == ev.Seq && r.write != nil && ev.Ev&(poller.Writable|poller.Errored) != 0 {
+		// Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration).
+		if r.seq == ev.Seq && r.write != nil && ev.Ev&(poller.Writable|poller.Errored) != 0 {
 			r.write()
 		}
 	}
