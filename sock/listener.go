@@ -3,6 +3,7 @@ package sock
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"time"
 
@@ -180,7 +181,7 @@ func (ln *Listener) accept() {
 		if ln.closed {
 			return
 		}
-		fd, sa, err := sysAccept(ln.fd)
+		fd, peer, err := sysAccept(&ln.ls.sysVec, ln.fd)
 		switch err {
 		case nil:
 		case unix.EAGAIN:
@@ -193,7 +194,7 @@ func (ln *Listener) accept() {
 			ln.pause(os.NewSyscallError("accept", err))
 			return
 		}
-		if !ln.open(fd, sa) {
+		if !ln.open(fd, peer) {
 			return // paused: accepting more would fail the same way
 		}
 	}
@@ -224,10 +225,10 @@ func (ln *Listener) resume() {
 // open wraps an accepted descriptor in a Conn and calls OnOpen. When the
 // loop cannot watch the descriptor, it closes it, pauses the listener and
 // returns false.
-func (ln *Listener) open(fd int, sa unix.Sockaddr) bool {
+func (ln *Listener) open(fd int, peer netip.AddrPort) bool {
 	c := newConn(ln.cfg, fd)
-	if ap, ok := addrPortOf(sa); ok {
-		c.peer = ap
+	if peer.IsValid() {
+		c.peer = peer
 		if ln.cfg.noDelay {
 			// Best effort, as in package net.
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)

@@ -22,9 +22,33 @@ func sysSocket(family, typ int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 }
 
-// sysAccept accepts one connection, non-blocking and close-on-exec.
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
-	return unix.Accept4(fd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+// sysAccept accepts one connection, non-blocking and close-on-exec, and
+// returns the peer's address (the zero AddrPort for a Unix socket). A raw
+// accept4 into the loop's scratch, because unix.Accept4 allocates a
+// Sockaddr for every connection: garbage that a server accepting tens of
+// thousands of connections carries in its heap until the next collection.
+func sysAccept(s *sysVec, fd int) (int, netip.AddrPort, error) {
+	s.rsaLen = unix.SizeofSockaddrAny
+	nfd, _, e := syscall.Syscall6(unix.SYS_ACCEPT4, uintptr(fd), uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsaLen)),
+		unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+	if e != 0 {
+		return -1, netip.AddrPort{}, e
+	}
+	return int(nfd), rawAddrPort(&s.rsa), nil
+}
+
+// rawAddrPort reads an IP address and port out of a raw sockaddr; the zero
+// AddrPort for any other family.
+func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
+	switch rsa.Addr.Family {
+	case unix.AF_INET:
+		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), ntohs(sa.Port))
+	case unix.AF_INET6:
+		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
+	}
+	return netip.AddrPort{}
 }
 
 // sysSend writes p with MSG_NOSIGNAL, so that a peer that is gone makes it
@@ -77,16 +101,7 @@ func sysRecvfrom(s *sysVec, fd int, p []byte) (int, netip.AddrPort, error) {
 	if e != 0 {
 		return 0, netip.AddrPort{}, e
 	}
-	var from netip.AddrPort
-	switch s.rsa.Addr.Family {
-	case unix.AF_INET:
-		sa := (*unix.RawSockaddrInet4)(unsafe.Pointer(&s.rsa))
-		from = netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), ntohs(sa.Port))
-	case unix.AF_INET6:
-		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&s.rsa))
-		from = netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
-	}
-	return int(n), from, nil
+	return int(n), rawAddrPort(&s.rsa), nil
 }
 
 // sysSendto sends p as one datagram to to, on a socket of the given

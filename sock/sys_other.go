@@ -32,9 +32,10 @@ func sysSocket(family, typ int) (int, error) {
 	return fd, nil
 }
 
-// sysAccept accepts one connection and makes it non-blocking and
-// close-on-exec (accept4 is missing on darwin).
-func sysAccept(fd int) (int, unix.Sockaddr, error) {
+// sysAccept accepts one connection, makes it non-blocking and
+// close-on-exec (accept4 is missing on darwin), and returns the peer's
+// address (the zero AddrPort for a Unix socket).
+func sysAccept(_ *sysVec, fd int) (int, netip.AddrPort, error) {
 	syscall.ForkLock.RLock()
 	nfd, sa, err := unix.Accept(fd)
 	if err == nil {
@@ -42,13 +43,14 @@ func sysAccept(fd int) (int, unix.Sockaddr, error) {
 	}
 	syscall.ForkLock.RUnlock()
 	if err != nil {
-		return -1, nil, err
+		return -1, netip.AddrPort{}, err
 	}
 	if err := unix.SetNonblock(nfd, true); err != nil {
 		unix.Close(nfd)
-		return -1, nil, err
+		return -1, netip.AddrPort{}, err
 	}
-	return nfd, sa, nil
+	peer, _ := addrPortOf(sa)
+	return nfd, peer, nil
 }
 
 // sysSend writes p. There is no MSG_NOSIGNAL on every platform here; the Go
