@@ -411,14 +411,7 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 	}
 	n := len(p.candidates)
 	for round := range p.flags.count {
-		for k := range n {
-			// Each round starts one candidate further on and alternates
-			// direction, so that no candidate always runs first or after
-			// the same neighbour.
-			i := (round + k) % n
-			if round%2 == 1 {
-				i = (round + n - 1 - k) % n
-			}
+		for _, i := range roundOrder(round, n) {
 			c := p.candidates[i]
 			bar.Describe(fmt.Sprintf("round %d/%d", round+1, p.flags.count))
 			out, fromCache, err := p.measure(ctx, c, round)
@@ -446,6 +439,20 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 	}
 	bar.Finish()
 	return res, nil
+}
+
+// roundOrder is the order in which round runs the n candidates: it starts
+// one candidate further on than the round before and alternates direction,
+// so that no candidate always runs first or after the same neighbour.
+func roundOrder(round, n int) []int {
+	order := make([]int, n)
+	for k := range n {
+		order[k] = (round + k) % n
+		if round%2 == 1 {
+			order[k] = ((round-k)%n + n) % n
+		}
+	}
+	return order
 }
 
 // interrupted tells whether err, from a step of the run, is the run being
