@@ -63,6 +63,8 @@ type rankRow struct {
 	summary map[string]benchmath.Summary    // by benchmark
 	cmp     map[string]benchmath.Comparison // against the base, by benchmark
 	ratio   float64                         // geomean over benchmarks of its median / the base's
+	inRatio int                             // benchmarks that ratio is over
+	missing int                             // benchmarks it has no measurement of
 	better  int                             // benchmarks where it is significantly better than the base
 	worse   int                             // and significantly worse
 }
@@ -96,6 +98,7 @@ func rankCandidates(p *tunePlan, res tuneResult) *ranking {
 		for _, b := range res.benchmarks {
 			s := samples[i][b]
 			if len(s.Values) == 0 {
+				row.missing++
 				continue
 			}
 			sum := benchmath.AssumeNothing.Summary(s, 0.95)
@@ -126,9 +129,18 @@ func rankCandidates(p *tunePlan, res tuneResult) *ranking {
 		if n > 0 {
 			row.ratio = math.Exp(logSum / float64(n))
 		}
+		row.inRatio = n
 		r.rows = append(r.rows, row)
 	}
+	// A geomean over fewer benchmarks is not comparable with one over all of
+	// them: candidates lacking a benchmark rank after those that have all.
 	slices.SortStableFunc(r.rows, func(a, b rankRow) int {
+		if (a.missing > 0) != (b.missing > 0) {
+			if a.missing > 0 {
+				return 1
+			}
+			return -1
+		}
 		x, y := a.ratio, b.ratio
 		if up {
 			x, y = -x, -y
@@ -152,7 +164,7 @@ func rankCandidates(p *tunePlan, res tuneResult) *ranking {
 	if len(r.rows) > 0 {
 		best := r.rows[0]
 		r.winner = best.c
-		r.significant = !best.c.isBase && best.better > 0 && best.worse == 0
+		r.significant = !best.c.isBase && best.better > 0 && best.worse == 0 && len(best.cmp) == len(r.benchmarks)
 		r.verdict = r.describe(best)
 	}
 	return r
@@ -171,8 +183,12 @@ func (r *ranking) describe(row rankRow) string {
 		return fmt.Sprintf("%s (median %s, 95%% CI %s; %s, alpha %.2f)",
 			delta, r.format(s.Center), r.interval(s), cmp.String(), cmp.Alpha)
 	}
-	return fmt.Sprintf("%s geomean over %d benchmarks; significantly better on %d, worse on %d (alpha %.2f)",
-		delta, len(r.benchmarks), row.better, row.worse, benchmath.DefaultThresholds.CompareAlpha)
+	unmeasured := ""
+	if k := len(r.benchmarks) - len(row.cmp); k > 0 {
+		unmeasured = fmt.Sprintf(", not compared on %d (no measurements of it or of the base)", k)
+	}
+	return fmt.Sprintf("%s geomean over %d benchmarks; significantly better on %d, worse on %d%s (alpha %.2f)",
+		delta, row.inRatio, row.better, row.worse, unmeasured, benchmath.DefaultThresholds.CompareAlpha)
 }
 
 // format writes a value of the metric with an SI prefix: 27.7n (sec/op).
@@ -218,7 +234,10 @@ func (r *ranking) write(w io.Writer) {
 	}
 	for _, b := range r.benchmarks {
 		fmt.Fprintf(w, "\n## %s\n\n", b)
-		rows := slices.Clone(r.rows)
+		rows := slices.DeleteFunc(slices.Clone(r.rows), func(x rankRow) bool {
+			_, ok := x.summary[b]
+			return !ok // not measured on b: no place in its table
+		})
 		up := higherIsBetter(r.metric)
 		slices.SortStableFunc(rows, func(x, y rankRow) int {
 			a, c := x.summary[b].Center, y.summary[b].Center
@@ -236,10 +255,7 @@ func (r *ranking) write(w io.Writer) {
 		header(r.metric+" (median)", "95% CI", "vs base", "p")
 		base := r.rows[slices.IndexFunc(r.rows, func(x rankRow) bool { return x.c.isBase })].summary[b]
 		for i, row := range rows {
-			s, ok := row.summary[b]
-			if !ok {
-				continue
-			}
+			s := row.summary[b]
 			vs, pv := "", ""
 			if cmp, ok := row.cmp[b]; ok {
 				vs = cmp.FormatDelta(base.Center, s.Center)

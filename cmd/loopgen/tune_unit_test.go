@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/loopgen/loop/gen"
 )
 
 // TestRoundOrder: every round runs each candidate once, and over n rounds
@@ -26,5 +30,52 @@ func TestRoundOrder(t *testing.T) {
 	}
 	if got := [][]int{roundOrder(0, 2), roundOrder(1, 2)}; !slices.Equal(got[0], []int{0, 1}) || !slices.Equal(got[1], []int{1, 0}) {
 		t.Errorf("two candidates: rounds 0 and 1 run %v, want [0 1] then [1 0]", got)
+	}
+}
+
+// TestRankMissingBenchmark: a candidate that has no measurements of some
+// benchmark cannot be compared over all of them, so it must not rank above
+// the candidates measured on every benchmark on the strength of a geomean
+// over fewer, nor count as significantly better.
+func TestRankMissingBenchmark(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"batch=256"}}
+	partial := &candidate{settings: []string{"batch=4"}}
+	full := &candidate{settings: []string{"batch=64"}}
+	p := &tunePlan{flags: tuneFlags{metric: "sec/op"}, candidates: []*candidate{base, partial, full}}
+	series := func(center float64) []float64 {
+		return []float64{center, center * 1.01, center * 0.99, center * 1.02, center * 0.98, center * 1.005}
+	}
+	res := tuneResult{
+		benchmarks: []string{"A", "B"},
+		values: []map[string][]float64{
+			{"A": series(100), "B": series(100)},
+			{"A": series(50)}, // B missing: say, skipped under this variant
+			{"A": series(80), "B": series(80)},
+		},
+	}
+	r := rankCandidates(p, res)
+	if r.winner != full {
+		t.Errorf("winner %q, want the candidate measured on every benchmark (batch=64)", r.winner.label())
+	}
+	for _, row := range r.rows {
+		if row.c == partial && (row.better > 0 && row.worse == 0) && r.winner == partial && r.significant {
+			t.Errorf("a candidate missing a benchmark is reported significantly better")
+		}
+	}
+	// In the table of B, which partial lacks, the ranks are 1 and 2.
+	p.base, p.axes = &gen.Variant{Name: "balanced"}, []tuneAxis{{key: "batch"}}
+	var out bytes.Buffer
+	r.write(&out)
+	_, tableB, _ := strings.Cut(out.String(), "## B\n")
+	tableB, _, _ = strings.Cut(tableB, "\n\n## ")
+	if !strings.Contains(tableB, "| 1 | 64 |") || !strings.Contains(tableB, "| 2 | 256 (base) |") {
+		t.Errorf("table of B:\n%s", tableB)
+	}
+
+	res.values = res.values[:2]
+	p.candidates = p.candidates[:2]
+	r = rankCandidates(p, res)
+	if r.winner == partial && r.significant {
+		t.Errorf("the only other candidate lacks benchmark B yet is significantly better: %s", r.verdict)
 	}
 }
