@@ -302,6 +302,10 @@ func (e *textEdit) replaceScalar(kv *ast.MappingValueNode, text string) error {
 		return fmt.Errorf("the value's position %d:%d is outside the file", line, col)
 	}
 	rest := strings.TrimRight(e.lines[line-1][col-1:], "\r\n")
+	// After a tab the parser's column can fall short of the value (on the
+	// tab itself): the value starts at the first byte that is not a blank.
+	skip := len(rest) - len(strings.TrimLeft(rest, " \t"))
+	col, rest = col+skip, rest[skip:]
 	n := len(rest)
 	switch {
 	case strings.HasPrefix(rest, `"`) || strings.HasPrefix(rest, `'`):
@@ -311,8 +315,12 @@ func (e *textEdit) replaceScalar(kv *ast.MappingValueNode, text string) error {
 		}
 		n = end + 2
 	default:
-		if i := strings.Index(rest, " #"); i >= 0 {
-			n = i
+		// A comment starts at a # after a blank (space or tab).
+		for i := 1; i < len(rest); i++ {
+			if rest[i] == '#' && (rest[i-1] == ' ' || rest[i-1] == '\t') {
+				n = i
+				break
+			}
 		}
 		n = len(strings.TrimRight(rest[:n], " \t"))
 	}

@@ -169,3 +169,33 @@ func TestPutVariantRefusesWhatItCannotEditInPlace(t *testing.T) {
 		t.Error("a second default variant was accepted")
 	}
 }
+
+// TestPutVariantKeepsCommentAfterTab: a comment separated from the value by
+// a tab is a comment all the same, and stays.
+func TestPutVariantKeepsCommentAfterTab(t *testing.T) {
+	data := []byte("variants:\n  - name: a\n    default: true\n  - name: b\n    batch: 4\t# keep me\n")
+	b := mustVariant(t, data, "b")
+	b.Batch = 16
+	out, err := PutVariant("spec.yaml", data, b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changedLines(t, data, out); len(got) != 1 || got[0] != "    batch: 16\t# keep me" {
+		t.Errorf("changed lines %q, want the value replaced and the comment kept", got)
+	}
+}
+
+// TestPutVariantTabAfterColon: a value after "key:<tab>" is replaced, not
+// refused as a bug.
+func TestPutVariantTabAfterColon(t *testing.T) {
+	data := []byte("variants:\n  - name: a\n    default: true\n  - name: b\n    batch:\t4 # c\n")
+	b := mustVariant(t, data, "b")
+	b.Batch = 16
+	out, err := PutVariant("spec.yaml", data, b, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := changedLines(t, data, out); len(got) != 1 || got[0] != "    batch:\t16 # c" {
+		t.Errorf("changed lines %q", got)
+	}
+}
