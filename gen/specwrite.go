@@ -35,7 +35,10 @@ func PutVariant(file string, data []byte, v Variant, comment string) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	e := &textEdit{lines: strings.SplitAfter(string(data), "\n")}
+	e := &textEdit{lines: strings.SplitAfter(string(data), "\n"), eol: "\n"}
+	if strings.HasSuffix(e.lines[0], "\r\n") {
+		e.eol = "\r\n" // lines added end as the file's first line does
+	}
 	if e.lines[len(e.lines)-1] == "" {
 		e.lines = e.lines[:len(e.lines)-1]
 	}
@@ -101,6 +104,7 @@ func variantsSequence(data []byte) (*ast.SequenceNode, error) {
 // that the positions the parser gave stay valid while they are collected.
 type textEdit struct {
 	lines   []string // each with its "\n", but perhaps the last
+	eol     string   // the file's line end, "\n" or "\r\n", for the lines added
 	changes []lineChange
 }
 
@@ -115,7 +119,7 @@ type lineChange struct {
 func (e *textEdit) String() string {
 	lines := slices.Clone(e.lines)
 	if len(lines) > 0 && !strings.HasSuffix(lines[len(lines)-1], "\n") {
-		lines[len(lines)-1] += "\n"
+		lines[len(lines)-1] += e.eol
 	}
 	// Bottom up, so that earlier line numbers stay valid. Lines inserted after
 	// the same line go in the order they were asked for; replacements in one
@@ -140,6 +144,9 @@ func (e *textEdit) String() string {
 			for i+1 < len(changes) && changes[i+1].insert && changes[i+1].line == c.line {
 				i++
 				text += changes[i].text
+			}
+			if e.eol != "\n" {
+				text = strings.ReplaceAll(text, "\n", e.eol)
 			}
 			lines = slices.Insert(lines, c.line, text)
 			continue

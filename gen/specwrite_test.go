@@ -199,3 +199,24 @@ func TestPutVariantTabAfterColon(t *testing.T) {
 		t.Errorf("changed lines %q", got)
 	}
 }
+
+// TestPutVariantCRLF: in a file with CRLF line ends, the lines added use
+// CRLF too, so the file does not end up with mixed line ends.
+func TestPutVariantCRLF(t *testing.T) {
+	data := []byte("variants:\r\n  - name: a\r\n    default: true\r\n  - name: b\r\n    batch: 4\r\n")
+	b := mustVariant(t, data, "b")
+	b.Batch = 16
+	b.Wheel.Tick = 100 * time.Microsecond
+	for _, v := range []Variant{b, func() Variant { c := b; c.Name = "c"; return c }()} {
+		out, err := PutVariant("spec.yaml", data, v, "a comment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(out), "\n"); strings.Count(string(out), "\r\n") != n {
+			t.Errorf("putting %s: %d of %d line ends are CRLF:\n%q", v.Name, strings.Count(string(out), "\r\n"), n, out)
+		}
+		if got := mustVariant(t, out, v.Name); got != v {
+			t.Errorf("read back %+v, want %+v", got, v)
+		}
+	}
+}
