@@ -526,6 +526,14 @@ func (p *tunePlan) build(ctx context.Context, tmp string, c *candidate) error {
 	cmd := exec.CommandContext(ctx, "go", "test", "-c", "-vet=off", "-o", c.binary,
 		"-tags", "loop_"+c.variant.Name, "-overlay", overlayFile, p.pkgPath)
 	cmd.Dir = p.pkgDir
+	// go keeps its work directory (go-build...) in GOTMPDIR and leaves it
+	// there when it is killed or interrupted while building (it removes it
+	// only on a normal exit): under tmp, it goes with tmp.
+	gotmp := filepath.Join(tmp, "gotmp")
+	if err := os.MkdirAll(gotmp, 0o755); err != nil {
+		return err
+	}
+	cmd.Env = append(os.Environ(), "GOTMPDIR="+gotmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s for candidate %s: %w\n%s", p.pkgPath, c.label(), err, tail(out, 40))
 	}

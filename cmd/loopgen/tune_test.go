@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loopgen/loop/gen"
 )
@@ -150,10 +151,36 @@ func TestTuneEndToEnd(t *testing.T) {
 	args := []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkBatch$",
 		"-count", "4", "-benchtime", "200x", "-cache", cache}
 
+	// Interrupted while go test -c builds: exit 130, and nothing left in
+	// TMPDIR, go's own work directory (go-build...) included.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		defer cancel()
+		for ctx.Err() == nil {
+			found := false
+			filepath.WalkDir(tmp, func(path string, d fs.DirEntry, err error) error {
+				if err == nil && strings.HasPrefix(d.Name(), "go-build") {
+					found = true
+					return filepath.SkipAll
+				}
+				return nil
+			})
+			if found {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	code, _, stderr := tune(t, ctx, tuneHooks{}, args...)
+	if code != 130 {
+		t.Fatalf("run interrupted while building: exit %d, stderr:\n%s", code, stderr)
+	}
+	assertEmpty(t, tmp)
+
 	// Interrupted after the first measurement: exit 130, nothing left in
 	// TMPDIR, one measurement cached.
-	ctx, cancel := context.WithCancel(context.Background())
-	code, _, stderr := tune(t, ctx, tuneHooks{afterMeasure: func(int) { cancel() }}, args...)
+	ctx, cancel = context.WithCancel(context.Background())
+	code, _, stderr = tune(t, ctx, tuneHooks{afterMeasure: func(int) { cancel() }}, args...)
 	if code != 130 || !strings.Contains(stderr, "interrupted; 1 measurements are cached") {
 		t.Fatalf("interrupted run: exit %d, stderr:\n%s", code, stderr)
 	}
