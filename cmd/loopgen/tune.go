@@ -195,6 +195,13 @@ func planTune(f tuneFlags) (*tunePlan, error) {
 	if p.pkgDir, p.pkgPath, p.genDir, err = locatePackage(f.pkg); err != nil {
 		return nil, err
 	}
+	if f.write != "" && !sameDir(f.out, p.genDir) {
+		// -write generates into -out: any other directory than the one the
+		// package builds against would get a stray tree, and leave that one
+		// stale against the spec.
+		return nil, fmt.Errorf("-write: -out %s is not %s, the generated/ that %s builds against; give -out %s",
+			f.out, p.genDir, f.pkg, p.genDir)
+	}
 	if p.cacheDir = f.cache; p.cacheDir == "" {
 		dir, err := os.UserCacheDir()
 		if err != nil {
@@ -344,6 +351,16 @@ func locatePackage(pkg string) (dir, path, genDir string, err error) {
 		return "", "", "", fmt.Errorf("-pkg %s: it cannot see %s/generated: %s", pkg, gen.Module, commandError(err))
 	}
 	return dir, path, strings.TrimSpace(string(out)), nil
+}
+
+// sameDir reports whether a and b are the same existing directory.
+func sameDir(a, b string) bool {
+	ai, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	bi, err := os.Stat(b)
+	return err == nil && os.SameFile(ai, bi)
 }
 
 // commandError is the most useful text of a failed command: its stderr.

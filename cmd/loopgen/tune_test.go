@@ -319,3 +319,29 @@ func TestTuneBadInput(t *testing.T) {
 	}
 	assertEmpty(t, tmp)
 }
+
+// TestTuneWriteOutElsewhere: run from another directory (here the benchmark
+// package's), the default -out names a generated/ that the package does not
+// build against; -write would generate into it and leave the package's
+// stale, so tune refuses before any building.
+func TestTuneWriteOutElsewhere(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lists packages of a module copy")
+	}
+	dir := moduleCopy(t)
+	tmp := tempRoot(t)
+	t.Chdir(filepath.Join(dir, "tunetest"))
+	code, stdout, stderr := tune(t, context.Background(), tuneHooks{},
+		"-spec", "../spec/loop.yaml", "-grid", "batch=4", "-pkg", ".", "-bench", "BenchmarkBatch$",
+		"-count", "1", "-benchtime", "1x", "-cache", t.TempDir(), "-write", "tuned")
+	if code != 2 || !strings.Contains(stderr, "-write: -out generated is not "+filepath.Join(dir, "generated")) {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout should be empty:\n%s", stdout)
+	}
+	if _, err := os.Stat("generated"); err == nil {
+		t.Error("a generated/ was written in the working directory")
+	}
+	assertEmpty(t, tmp)
+}
