@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -586,6 +587,12 @@ func (p *tunePlan) probe(ctx context.Context, c *candidate) error {
 func (p *tunePlan) measure(ctx context.Context, c *candidate, round int) ([]byte, bool, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "version=%s\nbench=%s\nbenchtime=%s\nround=%d\n", c.version, p.flags.bench, p.flags.benchtime, round)
+	// The same binary measures differently, and even names its benchmarks
+	// differently (-N), under another runtime setting or CPU count.
+	fmt.Fprintf(h, "cpus=%d\n", runtime.NumCPU())
+	for _, k := range []string{"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"} {
+		fmt.Fprintf(h, "%s=%s\n", k, os.Getenv(k))
+	}
 	file := filepath.Join(p.cacheDir, hex.EncodeToString(h.Sum(nil))+".txt")
 	if out, err := os.ReadFile(file); err == nil {
 		return out, true, nil

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -77,5 +79,35 @@ func TestRankMissingBenchmark(t *testing.T) {
 	r = rankCandidates(p, res)
 	if r.winner == partial && r.significant {
 		t.Errorf("the only other candidate lacks benchmark B yet is significantly better: %s", r.verdict)
+	}
+}
+
+// TestMeasureCacheKeyEnvironment: a measurement made under GOMAXPROCS=1 is
+// not one of the same binary under GOMAXPROCS=2 (the benchmark names even
+// differ: -1, -2), so the cache must not hand one out for the other.
+func TestMeasureCacheKeyEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	// A stand-in test binary that reports the GOMAXPROCS it ran under.
+	bin := filepath.Join(dir, "fake.test")
+	script := "#!/bin/sh\necho \"BenchmarkX-${GOMAXPROCS:-0} 1 100 ns/op\"\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &tunePlan{flags: tuneFlags{bench: "X", benchtime: "1x"}, cacheDir: filepath.Join(dir, "cache"), pkgDir: dir}
+	c := &candidate{binary: bin, version: "v1"}
+	t.Setenv("GOMAXPROCS", "1")
+	if _, fromCache, err := p.measure(t.Context(), c, 0); err != nil || fromCache {
+		t.Fatalf("first measurement: cached %v, err %v", fromCache, err)
+	}
+	if _, fromCache, err := p.measure(t.Context(), c, 0); err != nil || !fromCache {
+		t.Fatalf("same measurement again: cached %v, err %v", fromCache, err)
+	}
+	t.Setenv("GOMAXPROCS", "2")
+	out, fromCache, err := p.measure(t.Context(), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromCache || !strings.Contains(string(out), "BenchmarkX-2 ") {
+		t.Errorf("under GOMAXPROCS=2 got the measurement made under GOMAXPROCS=1 (from cache %v):\n%s", fromCache, out)
 	}
 }
