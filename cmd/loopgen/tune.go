@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -161,7 +162,7 @@ func planTune(f tuneFlags) (*tunePlan, error) {
 	if f.count < 1 {
 		return nil, fmt.Errorf("-count %d: must be at least 1", f.count)
 	}
-	if _, err := time.ParseDuration(f.benchtime); err != nil && !strings.HasSuffix(f.benchtime, "x") {
+	if !validBenchtime(f.benchtime) {
 		return nil, fmt.Errorf("-benchtime %q: want a duration (1s) or a count (100x)", f.benchtime)
 	}
 	data, err := os.ReadFile(f.spec)
@@ -211,6 +212,17 @@ func planTune(f tuneFlags) (*tunePlan, error) {
 		p.cacheDir = filepath.Join(dir, "loopgen", "tune")
 	}
 	return p, nil
+}
+
+// validBenchtime reports whether go test takes s as -benchtime: a positive
+// duration or a positive count followed by x.
+func validBenchtime(s string) bool {
+	if n, ok := strings.CutSuffix(s, "x"); ok {
+		k, err := strconv.Atoi(n)
+		return err == nil && k > 0
+	}
+	d, err := time.ParseDuration(s)
+	return err == nil && d > 0
 }
 
 func variantNames(s *gen.Spec) string {

@@ -294,6 +294,7 @@ func TestTuneBadInput(t *testing.T) {
 		{"value the spec rejects", []string{"-grid", "batch=4,0"}, "-grid: batch=0: batch: must be between 1 and 1048576 (got 0)"},
 		{"value of the wrong type", []string{"-grid", "wheel.tick=fast"}, `-grid: wheel.tick=fast: wheel.tick: "fast" is not a Go duration`},
 		{"grid point breaking a rule across parameters", []string{"-grid", "wheel.slots=4096 wheel.levels=8"}, "-grid point wheel.slots=4096 wheel.levels=8: wheel:"},
+		{"benchtime that is neither a duration nor a count", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkFlat", "-benchtime", "fastx"}, `-benchtime "fastx": want a duration (1s) or a count (100x)`},
 		{"empty grid", []string{"-grid", " "}, "-grid is empty: give at least one key=v1,v2"},
 		{"no grid", nil, "-grid is empty"},
 		{"malformed grid", []string{"-grid", "batch"}, `-grid: "batch" is not key=v1,v2 (a parameter`},
