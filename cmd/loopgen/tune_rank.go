@@ -108,7 +108,13 @@ func rankCandidates(p *tunePlan, res tuneResult) *ranking {
 				continue
 			}
 			baseCenter := benchmath.AssumeNothing.Summary(base, 0.95).Center
-			if baseCenter > 0 && sum.Center > 0 {
+			// Medians of zero (allocs/op, B/op) count too: a candidate at
+			// zero where the base is not has ratio 0, the best there is, and
+			// two zeros are equal.
+			switch {
+			case baseCenter == 0 && sum.Center == 0:
+				n++
+			case baseCenter >= 0 && sum.Center >= 0:
 				logSum += math.Log(sum.Center / baseCenter)
 				n++
 			}

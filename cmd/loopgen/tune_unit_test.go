@@ -111,3 +111,22 @@ func TestMeasureCacheKeyEnvironment(t *testing.T) {
 		t.Errorf("under GOMAXPROCS=2 got the measurement made under GOMAXPROCS=1 (from cache %v):\n%s", fromCache, out)
 	}
 }
+
+// TestRankZeroMedian: on a metric that can reach zero (allocs/op, B/op), a
+// candidate that takes it to zero is the best there is, not unrankable.
+func TestRankZeroMedian(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"queue_depth=16"}}
+	zero := &candidate{settings: []string{"queue_depth=65536"}}
+	p := &tunePlan{flags: tuneFlags{metric: "allocs/op"}, candidates: []*candidate{base, zero}}
+	res := tuneResult{
+		benchmarks: []string{"A"},
+		values: []map[string][]float64{
+			{"A": {5, 5, 6, 5, 5, 6}},
+			{"A": {0, 0, 0, 0, 0, 0}},
+		},
+	}
+	r := rankCandidates(p, res)
+	if r.winner != zero || !r.significant {
+		t.Errorf("winner %q (significant %v), want queue_depth=65536 significantly better: %s", r.winner.label(), r.significant, r.verdict)
+	}
+}
