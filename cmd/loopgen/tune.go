@@ -348,15 +348,19 @@ func candidateName(v gen.Variant) string {
 // locatePackage finds the benchmark package, and the generated/ directory of
 // the loop module it builds against (perhaps in the module cache).
 func locatePackage(pkg string) (dir, path, genDir string, err error) {
-	out, err := exec.Command("go", "list", "-f", "{{.Dir}}\n{{.ImportPath}}", pkg).Output()
+	out, err := exec.Command("go", "list", "-f", "{{.Dir}}\n{{.ImportPath}}\n{{len .TestGoFiles}} {{len .XTestGoFiles}}", pkg).Output()
 	if err != nil {
 		return "", "", "", fmt.Errorf("-pkg %s: %s", pkg, commandError(err))
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 2 {
-		return "", "", "", fmt.Errorf("-pkg %s: names %d packages; give one", pkg, len(lines)/2)
+	if len(lines) != 3 {
+		return "", "", "", fmt.Errorf("-pkg %s: names %d packages; give one", pkg, len(lines)/3)
 	}
 	dir, path = lines[0], lines[1]
+	if lines[2] == "0 0" {
+		// go test -c writes no binary for it, and exits 0.
+		return "", "", "", fmt.Errorf("-pkg %s: %s has no test files, so no benchmarks", pkg, path)
+	}
 	cmd := exec.Command("go", "list", "-f", "{{.Dir}}", gen.Module+"/generated")
 	cmd.Dir = dir
 	out, err = cmd.Output()

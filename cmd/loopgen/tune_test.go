@@ -303,6 +303,7 @@ func TestTuneBadInput(t *testing.T) {
 		{"unknown base", []string{"-grid", "batch=4", "-base", "fast"}, "-base fast: no such variant in spec/loop.yaml (have: balanced, latency, throughput, compute)"},
 		{"bad -write name", []string{"-grid", "batch=4", "-write", "Tuned"}, `-write Tuned: variant Tuned: name: "Tuned" is not a valid variant name`},
 		{"package that does not exist", []string{"-grid", "batch=4", "-pkg", "./nosuch"}, "-pkg ./nosuch: "},
+		{"package without tests", []string{"-grid", "batch=4", "-pkg", "."}, "-pkg .: github.com/loopgen/loop has no test files, so no benchmarks"},
 		{"pattern that matches no benchmark", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkNoSuch"}, `-bench "BenchmarkNoSuch" matches no benchmark in github.com/loopgen/loop/tunetest`},
 		{"metric the benchmark does not report", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkFlat", "-metric", "cpu-sec/op"}, "benchmark Flat-"},
 	}
