@@ -230,8 +230,17 @@ func (e *textEdit) append(seq *ast.SequenceNode, v *Variant, comment string) err
 	if !ok {
 		return fmt.Errorf("the first variant is not a plain block mapping; cannot tell the list's indentation")
 	}
-	fieldIndent := strings.Repeat(" ", yamlCol(first)-1)
-	dash := strings.Repeat(" ", max(yamlCol(first)-3, 0))
+	// The dash goes where the list's first dash is, and the name where its
+	// first field is: "  - name:" or "    -   name:".
+	fieldCol, dashCol := yamlCol(first), yamlCol(first)-2
+	if seq.Start != nil && seq.Start.Position != nil {
+		dashCol = seq.Start.Position.Column
+	}
+	if dashCol < 1 || fieldCol <= dashCol {
+		return fmt.Errorf("cannot tell the list's indentation")
+	}
+	fieldIndent := strings.Repeat(" ", fieldCol-1)
+	dash := strings.Repeat(" ", dashCol-1)
 	var out []string
 	out = append(out, "\n")
 	for _, c := range strings.Split(strings.TrimSpace(comment), "\n") {
@@ -241,7 +250,7 @@ func (e *textEdit) append(seq *ast.SequenceNode, v *Variant, comment string) err
 	}
 	keys := slices.DeleteFunc(Keys(), func(k string) bool { return k == "name" || (k == "default" && !v.Default) })
 	fields := renderFields(v, keys, fieldIndent)
-	out = append(out, dash+"- name: "+v.Name+"\n")
+	out = append(out, dash+"-"+strings.Repeat(" ", fieldCol-dashCol-1)+"name: "+v.Name+"\n")
 	out = append(out, fields...)
 	e.changes = append(e.changes, lineChange{line: lastLine(seq), insert: true, text: strings.Join(out, "")})
 	return nil

@@ -220,3 +220,29 @@ func TestPutVariantCRLF(t *testing.T) {
 		}
 	}
 }
+
+// TestPutVariantAppendsWithTheListsIndentation: the dash of the variant
+// added lines up with the others' dashes, and its fields with their fields,
+// however far apart the list puts them.
+func TestPutVariantAppendsWithTheListsIndentation(t *testing.T) {
+	for _, data := range []string{
+		"variants:\n    -   name: a\n        default: true\n    -   name: b\n        batch: 4\n",
+		"variants:\n- name: a\n  default: true\n",
+	} {
+		a := mustVariant(t, []byte(data), "a")
+		a.Name, a.Default, a.Batch = "c", false, 16
+		out, err := PutVariant("spec.yaml", []byte(data), a, "a comment")
+		if err != nil {
+			t.Errorf("%q: %v", data, err)
+			continue
+		}
+		dash, _, _ := strings.Cut(strings.Split(data, "\n")[1], "name:")
+		field := strings.Repeat(" ", len(dash))
+		if want := dash + "name: c\n" + field + "queue_depth: 4096\n"; !strings.Contains(string(out), want) {
+			t.Errorf("appended to %q:\n%s\nwant it to contain %q", data, out, want)
+		}
+		if got := mustVariant(t, out, "c"); got != a {
+			t.Errorf("read back %+v, want %+v", got, a)
+		}
+	}
+}
