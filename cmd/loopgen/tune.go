@@ -521,6 +521,12 @@ func (p *tunePlan) checkGenerated() error {
 		return err
 	}
 	if len(stale) > 0 {
+		if abs, err := filepath.Abs(p.flags.spec); err == nil && !strings.HasPrefix(abs, filepath.Dir(p.genDir)+string(filepath.Separator)) {
+			// go generate would not touch that generated/: the spec is
+			// another tree's.
+			return badInputError{fmt.Errorf("%s, which %s builds against, is not beside %s and was not generated from it (%d stale files, such as %s); give -spec the spec of the module that holds it",
+				p.genDir, p.flags.pkg, p.flags.spec, len(stale), stale[0])}
+		}
 		return badInputError{fmt.Errorf("%s does not match %s (%d stale files, such as %s); run go generate ./... first",
 			p.genDir, p.flags.spec, len(stale), stale[0])}
 	}

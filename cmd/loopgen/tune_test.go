@@ -347,3 +347,32 @@ func TestTuneWriteOutElsewhere(t *testing.T) {
 	}
 	assertEmpty(t, tmp)
 }
+
+// TestTuneSpecOfAnotherTree: the package builds against a generated/ that
+// does not sit beside the -spec given; the error says so rather than
+// asking for go generate, which would not touch that generated/.
+func TestTuneSpecOfAnotherTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lists packages of a module copy")
+	}
+	dir := moduleCopy(t)
+	tmp := tempRoot(t)
+	data, err := os.ReadFile("spec/loop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := filepath.Join(t.TempDir(), "spec", "loop.yaml")
+	if err := os.MkdirAll(filepath.Dir(other), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, bytes.Replace(data, []byte("batch: 256"), []byte("batch: 128"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := tune(t, context.Background(), tuneHooks{},
+		"-spec", other, "-grid", "batch=4", "-pkg", "./tunetest", "-cache", t.TempDir())
+	want := filepath.Join(dir, "generated") + ", which ./tunetest builds against, is not beside " + other
+	if code != 2 || !strings.Contains(stderr, want) || strings.Contains(stderr, "go generate") {
+		t.Errorf("exit %d, stderr:\n%s\nwant %q", code, stderr, want)
+	}
+	assertEmpty(t, tmp)
+}
