@@ -252,16 +252,7 @@ func (h *manyBuffers) OnOpen(c *sock.Conn) {
 func TestWritevMoreBuffersThanIOVMax(t *testing.T) {
 	l := newLoop(t)
 	srv := &manyBuffers{want: pattern(3000)}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	_, peer := listenAndDial(t, l, srv)
 	got := make(chan []byte, 1)
 	go func() {
 		b, _ := io.ReadAll(peer)

@@ -72,16 +72,7 @@ func TestSlowReaderIsBoundedByHighWater(t *testing.T) {
 	const total, high, chunk = 1 << 20, 64 << 10, 8 << 10
 	l := newLoop(t)
 	s := &streamer{want: pattern(total), chunk: chunk, closeAfterwards: true}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(high), sock.WithLowWater(high/4), sock.WithSendBufferSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	_, peer := listenAndDial(t, l, s, sock.WithHighWater(high), sock.WithLowWater(high/4), sock.WithSendBufferSize(64<<10))
 	// The listener's small send buffer keeps the kernel from taking the
 	// whole megabyte. (A tiny receive buffer on the peer would not do: below
 	// one loopback segment, 64 KiB, TCP crawls on retransmission timers.)
@@ -129,16 +120,7 @@ func TestHalfClose(t *testing.T) {
 	t.Run("peer closes its side, server flushes and closes", func(t *testing.T) {
 		l := newLoop(t)
 		srv := &echoServer{}
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
+		_, peer := listenAndDial(t, l, srv)
 		got := make(chan []byte, 1)
 		go func() {
 			peer.Write([]byte("half a conversation"))
@@ -184,16 +166,7 @@ func TestHalfClose(t *testing.T) {
 	t.Run("EOFHandler answers after the peer finished", func(t *testing.T) {
 		l := newLoop(t)
 		srv := &lateAnswer{}
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		peer, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
+		_, peer := listenAndDial(t, l, srv)
 		got := make(chan []byte, 1)
 		go func() {
 			peer.Write([]byte("count these"))
@@ -294,16 +267,7 @@ func TestResetByPeer(t *testing.T) {
 func TestAbortReportsUnsentBytes(t *testing.T) {
 	l := newLoop(t)
 	s := &streamer{want: pattern(1 << 20), chunk: 64 << 10}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", s, sock.WithHighWater(4<<20), sock.WithSendBufferSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	listenAndDial(t, l, s, sock.WithHighWater(4<<20), sock.WithSendBufferSize(64<<10))
 	runUntil(t, l, "bytes to queue", func() bool { return s.c != nil && s.c.Buffered() > 0 })
 	queued := s.c.Buffered()
 	s.c.Abort()
@@ -385,16 +349,7 @@ func TestTimeouts(t *testing.T) {
 		vc := loop.NewVirtualClock(start)
 		l := newLoop(t, loop.WithClock(vc))
 		srv := &timeoutServer{onOpen: func(c *sock.Conn) { c.SetWriteTimeout(5 * time.Second) }}
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithSendBufferSize(64<<10))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		peer, err := net.Dial("tcp", ln.Addr().String()) // and never read
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peer.Close()
+		listenAndDial(t, l, srv, sock.WithSendBufferSize(64<<10)) // and never read
 		runUntil(t, l, "the connection", func() bool { return srv.c != nil })
 		srv.c.Write(pattern(4 << 20))
 		if srv.c.Buffered() == 0 {
@@ -465,16 +420,7 @@ func TestEchoPassesBackPressureOn(t *testing.T) {
 	const total, high, readBuf = 1 << 20, 32 << 10, 16 << 10
 	l := newLoop(t)
 	srv := &pausingEcho{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithHighWater(high), sock.WithReadBufferSize(readBuf), sock.WithSendBufferSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	_, peer := listenAndDial(t, l, srv, sock.WithHighWater(high), sock.WithReadBufferSize(readBuf), sock.WithSendBufferSize(64<<10))
 	want := pattern(total)
 	wrote := make(chan error, 1)
 	go func() {
@@ -632,16 +578,7 @@ func (h *writevServer) OnClose(_ *sock.Conn, err error) { h.closed, h.closeErr =
 func TestQueuedWritesKeepTheirOrder(t *testing.T) {
 	l := newLoop(t)
 	srv := &writevServer{want: pattern(4 << 20)}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, sock.WithHighWater(16<<20), sock.WithSendBufferSize(64<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	_, peer := listenAndDial(t, l, srv, sock.WithHighWater(16<<20), sock.WithSendBufferSize(64<<10))
 	runUntil(t, l, "the server to queue", func() bool { return srv.maxQueue > 0 })
 	if srv.maxQueue < 64*16<<10 {
 		t.Fatalf("only %d bytes queued; the test needs more than 64 chunks", srv.maxQueue)

@@ -215,3 +215,21 @@ func rawSocket() (int, error) {
 	}
 	return fd, err
 }
+
+// listenAndDial listens on loopback TCP on l with h and opts, and connects
+// a plain net.Conn to it: the peer that most tests drive or starve. Both
+// are closed when the test ends.
+func listenAndDial(t testing.TB, l *loop.Loop, h sock.Handler, opts ...sock.Option) (*sock.Listener, net.Conn) {
+	t.Helper()
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return ln, peer
+}
