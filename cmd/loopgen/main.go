@@ -37,9 +37,9 @@ import (
 func main() {
 	args := os.Args[1:]
 	if len(args) > 0 && args[0] == "tune" {
-		// Ctrl-C ends the measuring; runTune removes its temporary files
-		// and says how to resume.
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		// Ctrl-C (or a closed terminal, or a kill) ends the measuring;
+		// runTune removes its temporary files and says how to resume.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 		code := runTune(ctx, args[1:], os.Stdout, os.Stderr, tuneHooks{})
 		stop()
 		os.Exit(code)

@@ -84,6 +84,11 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		return 2
 	}
 	plan, err := planTune(f)
+	if err != nil && ctx.Err() != nil {
+		// The go list that planTune runs died of the same signal.
+		fmt.Fprintln(stderr, "loopgen tune: interrupted before measuring")
+		return 130
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
 		return 2

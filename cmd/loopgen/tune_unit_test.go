@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -128,5 +129,16 @@ func TestRankZeroMedian(t *testing.T) {
 	r := rankCandidates(p, res)
 	if r.winner != zero || !r.significant {
 		t.Errorf("winner %q (significant %v), want queue_depth=65536 significantly better: %s", r.winner.label(), r.significant, r.verdict)
+	}
+}
+
+// TestTuneInterruptedWhilePlanning: a signal that kills the go list run
+// while the package is located is an interrupt (130), not bad input (2).
+func TestTuneInterruptedWhilePlanning(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	code, _, stderr := tune(t, ctx, tuneHooks{}, "-grid", "batch=4", "-pkg", "./nosuch", "-cache", t.TempDir())
+	if code != 130 || !strings.Contains(stderr, "interrupted before measuring") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
