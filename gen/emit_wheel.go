@@ -41,10 +41,11 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("chunkSize").Op("=").Lit(1).Op("<<").Id("chunkBits"),
 		jen.Id("chunkMask").Op("=").Id("chunkSize").Op("-").Lit(1),
 	)
-	f.Comment("timer is one slab entry.")
+	f.Comment("timer is one slab entry: 40 bytes. Its tick is computed from when (tickOf)")
+	f.Comment("rather than stored: a million pending timeouts are 40 MB, not 48, and that")
+	f.Comment("much less memory to fault in and for the collector to scan.")
 	f.Type().Id("timer").Struct(
 		jen.Id("when").Int64().Comment("deadline, loop time in ns"),
-		jen.Id("tick").Uint64().Comment("deadline rounded up to a tick: it fires when that tick is processed"),
 		jen.Id("period").Int64().Comment("> 0 for CallEvery"),
 		jen.Id("fn").Func().Params(),
 		jen.Id("next").Int32().Comment("links in its bucket, the due list or the free list; -1 ends a list"),
@@ -126,12 +127,16 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("setDeadline").Params(jen.Id("t").Op("*").Id("timer"), jen.Id("when").Int64()).Block(
 		jen.If(jen.Id("when").Op("<").Lit(0)).Block(jen.Id("when").Op("=").Lit(0)),
 		jen.Id("t").Dot("when").Op("=").Id("when"),
-		jen.Id("t").Dot("tick").Op("=").Uint64().Call(jen.Id("when").Op("+").Add(e.num("w", "tickNanos")).Op("-").Lit(1)).Op("/").Add(e.numAs(jen.Uint64(), "w", "tickNanos")),
+	)
+
+	f.Comment("tickOf is t's deadline rounded up to a tick: it fires when that tick is processed.")
+	f.Add(recv()).Id("tickOf").Params(jen.Id("t").Op("*").Id("timer")).Uint64().Block(
+		jen.Return(jen.Uint64().Call(jen.Id("t").Dot("when").Op("+").Add(e.num("w", "tickNanos")).Op("-").Lit(1)).Op("/").Add(e.numAs(jen.Uint64(), "w", "tickNanos"))),
 	)
 
 	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")
 	f.Add(recv()).Id("place").Params(jen.Id("i").Int32()).Block(
-		jen.Id("e").Op(":=").Max(slab(jen.Id("i")).Dot("tick"), wf("cur")),
+		jen.Id("e").Op(":=").Max(wf("tickOf").Call(slab(jen.Id("i"))), wf("cur")),
 		jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
 		jen.Id("level").Op(":=").Lit(0),
 		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(

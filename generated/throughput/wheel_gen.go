@@ -20,11 +20,12 @@ const (
 	chunkMask = chunkSize - 1
 )
 
-// timer is one slab entry.
+// timer is one slab entry: 40 bytes. Its tick is computed from when (tickOf)
+// rather than stored: a million pending timeouts are 40 MB, not 48, and that
+// much less memory to fault in and for the collector to scan.
 type timer struct {
-	when   int64  // deadline, loop time in ns
-	tick   uint64 // deadline rounded up to a tick: it fires when that tick is processed
-	period int64  // > 0 for CallEvery
+	when   int64 // deadline, loop time in ns
+	period int64 // > 0 for CallEvery
 	fn     func()
 	next   int32 // links in its bucket, the due list or the free list; -1 ends a list
 	prev   int32
@@ -103,12 +104,16 @@ func (w *wheel) setDeadline(t *timer, when int64) {
 		when = 0
 	}
 	t.when = when
-	t.tick = uint64(when+tickNanos-1) / tickNanos
+}
+
+// tickOf is t's deadline rounded up to a tick: it fires when that tick is processed.
+func (w *wheel) tickOf(t *timer) uint64 {
+	return uint64(t.when+tickNanos-1) / tickNanos
 }
 
 // place links timer i into the bucket its tick belongs in, relative to cur.
 func (w *wheel) place(i int32) {
-	e := max(w.at(i).tick, w.cur)
+	e := max(w.tickOf(w.at(i)), w.cur)
 	// The level is where e's digits first differ from cur's, counted from the top.
 	level := 0
 	if x := e ^ w.cur; x != 0 {
