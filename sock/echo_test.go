@@ -201,22 +201,7 @@ func TestUDPEchoAllocatesNothing(t *testing.T) {
 // Write, client OnData) allocates nothing once the connection is up.
 func TestEchoSteadyStateAllocatesNothing(t *testing.T) {
 	l := newLoop(t)
-	srv := &echoServer{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.closeAll(t, l, ln)
-	cli := &countingClient{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c.Abort()
-		runUntil(t, l, "the client to close", func() bool { return cli.closed })
-	}()
-	runUntil(t, l, "the connection", func() bool { return srv.opened == 1 && cli.opened })
+	c, cli := dialEchoServer(t, l)
 	msg := []byte("ping ping ping ping ping ping ping ping")
 	roundTrip := func() {
 		want := cli.got + len(msg)
@@ -248,26 +233,34 @@ func (h *countingClient) OnOpen(*sock.Conn)             { h.opened = true }
 func (h *countingClient) OnData(_ *sock.Conn, p []byte) { h.got += len(p) }
 func (h *countingClient) OnClose(*sock.Conn, error)     { h.closed = true }
 
+// dialEchoServer starts an echo server on l and connects a counting client
+// to it over loopback TCP, both on l; they are closed when tb ends.
+func dialEchoServer(tb testing.TB, l *loop.Loop) (*sock.Conn, *countingClient) {
+	tb.Helper()
+	srv := &echoServer{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { srv.closeAll(tb, l, ln) })
+	cli := &countingClient{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		c.Abort()
+		runUntil(tb, l, "the client to close", func() bool { return cli.closed })
+	})
+	runUntil(tb, l, "the connection", func() bool { return srv.opened == 1 && cli.opened })
+	return c, cli
+}
+
 // BenchmarkEchoRoundTrip measures one echo round trip over loopback TCP,
 // client and server on one loop.
 func BenchmarkEchoRoundTrip(b *testing.B) {
 	l := newLoop(b)
-	srv := &echoServer{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.closeAll(b, l, ln)
-	cli := &countingClient{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		c.Abort()
-		runUntil(b, l, "the client to close", func() bool { return cli.closed })
-	}()
-	runUntil(b, l, "the connection", func() bool { return cli.opened })
+	c, cli := dialEchoServer(b, l)
 	msg := make([]byte, 64)
 	b.ReportAllocs()
 	for b.Loop() {
