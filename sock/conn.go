@@ -407,7 +407,7 @@ func (c *Conn) onReadable() {
 	if c.flags&(fClosed|fReading) != fReading {
 		return
 	}
-	n, err := unix.Read(int(c.fd), c.cfg.ls.rbuf)
+	n, err := sysRead(int(c.fd), c.cfg.ls.rbuf)
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 	case err != nil:

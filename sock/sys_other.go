@@ -53,6 +53,9 @@ func sysAccept(_ *sysVec, fd int) (int, netip.AddrPort, error) {
 	return nfd, peer, nil
 }
 
+// sysRead reads into p.
+func sysRead(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
+
 // sysSend writes p. There is no MSG_NOSIGNAL on every platform here; the Go
 // runtime ignores SIGPIPE for descriptors other than 1 and 2, so a peer that
 // is gone makes the write fail with EPIPE.
