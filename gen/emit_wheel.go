@@ -41,12 +41,12 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("chunkSize").Op("=").Lit(1).Op("<<").Id("chunkBits"),
 		jen.Id("chunkMask").Op("=").Id("chunkSize").Op("-").Lit(1),
 	)
-	f.Comment("timer is one slab entry: 40 bytes. Its tick is computed from when (tickOf)")
-	f.Comment("rather than stored: a million pending timeouts are 40 MB, not 48, and that")
-	f.Comment("much less memory to fault in and for the collector to scan.")
+	f.Comment("timer is one slab entry: 32 bytes, two to a cache line. Its tick is computed")
+	f.Comment("from when (tickOf) rather than stored, and CallEvery's period lives in a side")
+	f.Comment("slab that one-shot timers never touch: a million pending timeouts are 32 MB,")
+	f.Comment("not 48, and that much less memory to fault in and for the collector to scan.")
 	f.Type().Id("timer").Struct(
 		jen.Id("when").Int64().Comment("deadline, loop time in ns"),
-		jen.Id("period").Int64().Comment("> 0 for CallEvery"),
 		jen.Id("fn").Func().Params(),
 		jen.Id("next").Int32().Comment("links in its bucket, the due list or the free list; -1 ends a list"),
 		jen.Id("prev").Int32(),
@@ -56,6 +56,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("wheel holds the timers of one loop (loop goroutine only).")
 	f.Type().Id("wheel").Struct(
 		jen.Id("chunks").Index().Op("*").Index(jen.Id("chunkSize")).Id("timer").Comment("the slab; never moved, so growing it copies nothing"),
+		jen.Id("periods").Index().Op("*").Index(jen.Id("chunkSize")).Int64().Comment("CallEvery periods by slab index; a chunk is made when a periodic timer first needs it"),
 		jen.Id("n").Int32().Comment("slab entries in use or on the free list"),
 		jen.Id("free").Int32().Comment("head of the free list"),
 		jen.Id("cur").Uint64().Comment("next tick to process; cascades for it are done"),
@@ -118,10 +119,30 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			slab(jen.Id("i")).Dot("gen").Op("=").Lit(1),
 		),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
-		jen.Id("t").Dot("fn").Op(",").Id("t").Dot("period").Op("=").Id("fn").Op(",").Id("period"),
+		jen.Id("t").Dot("fn").Op("=").Id("fn"),
+		jen.If(jen.Id("period").Op(">").Lit(0)).Block(wf("setPeriod").Call(jen.Id("i"), jen.Id("period"))),
 		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
 		wf("place").Call(jen.Id("i")),
 		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
+	)
+
+	f.Comment("period returns timer i's CallEvery period, or 0 for a one-shot timer.")
+	f.Add(recv()).Id("period").Params(jen.Id("i").Int32()).Int64().Block(
+		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
+			jen.Return(wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask"))),
+		),
+		jen.Return(jen.Lit(0)),
+	)
+	f.Comment("setPeriod records timer i's period; release sets it back to 0.")
+	f.Add(recv()).Id("setPeriod").Params(jen.Id("i").Int32(), jen.Id("period").Int64()).Block(
+		jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")),
+		jen.For(jen.Len(wf("periods")).Op("<=").Id("c")).Block(
+			wf("periods").Op("=").Append(wf("periods"), jen.Nil()),
+		),
+		jen.If(wf("periods").Index(jen.Id("c")).Op("==").Nil()).Block(
+			wf("periods").Index(jen.Id("c")).Op("=").New(jen.Index(jen.Id("chunkSize")).Int64()),
+		),
+		wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask")).Op("=").Id("period"),
 	)
 
 	f.Add(recv()).Id("setDeadline").Params(jen.Id("t").Op("*").Id("timer"), jen.Id("when").Int64()).Block(
@@ -198,6 +219,9 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("release").Params(jen.Id("i").Int32()).Block(
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
 		jen.Id("t").Dot("fn").Op("=").Nil(),
+		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
+			wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask")).Op("=").Lit(0),
+		),
 		jen.Id("t").Dot("gen").Op("++"),
 		jen.If(jen.Id("t").Dot("gen").Op("==").Lit(0)).Block(jen.Id("t").Dot("gen").Op("=").Lit(1).Comment("0 would never match a handle; keep handles' gen non-zero")),
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op("=").Id("listFree").Op(",").Add(wf("free")),
@@ -319,10 +343,10 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		),
 		wf("dueCount").Op("--"),
 		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
-		jen.If(jen.Id("t").Dot("period").Op(">").Lit(0)).Block(
-			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("t").Dot("period"),
+		jen.If(jen.Id("period").Op(":=").Add(wf("period")).Call(jen.Id("i")), jen.Id("period").Op(">").Lit(0)).Block(
+			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("period"),
 			jen.If(jen.Id("when").Op("<=").Id("now")).Block(
-				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("now").Op("-").Id("when")).Op("/").Id("t").Dot("period").Op("+").Lit(1)).Op("*").Id("t").Dot("period"),
+				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("now").Op("-").Id("when")).Op("/").Id("period").Op("+").Lit(1)).Op("*").Id("period"),
 			),
 			wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
 			wf("place").Call(jen.Id("i")),

@@ -164,6 +164,32 @@ func TestCallEveryKeepsItsPeriod(t *testing.T) {
 	})
 }
 
+// A periodic timer's period is kept beside the slab; a one-shot timer that
+// reuses a cancelled periodic timer's slot must not inherit it.
+func TestOneShotTimerInACancelledPeriodicTimersSlotFiresOnce(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		periodic := 0
+		h := l.CallEvery(3*v.Params.Tick, func() { periodic++ })
+		for range 10 {
+			vc.Advance(v.Params.Tick)
+			runOnce(t, l)
+		}
+		if periodic < 2 || !l.Cancel(h) {
+			t.Fatalf("the periodic timer ran %d times and could not be cancelled", periodic)
+		}
+		oneShot := 0
+		l.CallLater(2*v.Params.Tick, func() { oneShot++ })
+		for range 50 {
+			vc.Advance(v.Params.Tick)
+			runOnce(t, l)
+		}
+		if oneShot != 1 {
+			t.Fatalf("the one-shot timer ran %d times, want 1", oneShot)
+		}
+	})
+}
+
 func TestTimerScheduledFromACallbackUsesLoopTime(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l, vc := newVirtual(t, v)

@@ -20,22 +20,23 @@ const (
 	chunkMask = chunkSize - 1
 )
 
-// timer is one slab entry: 40 bytes. Its tick is computed from when (tickOf)
-// rather than stored: a million pending timeouts are 40 MB, not 48, and that
-// much less memory to fault in and for the collector to scan.
+// timer is one slab entry: 32 bytes, two to a cache line. Its tick is computed
+// from when (tickOf) rather than stored, and CallEvery's period lives in a side
+// slab that one-shot timers never touch: a million pending timeouts are 32 MB,
+// not 48, and that much less memory to fault in and for the collector to scan.
 type timer struct {
-	when   int64 // deadline, loop time in ns
-	period int64 // > 0 for CallEvery
-	fn     func()
-	next   int32 // links in its bucket, the due list or the free list; -1 ends a list
-	prev   int32
-	list   int32  // bucket index (level*wheelSlots + slot), listDue or listFree
-	gen    uint32 // changes whenever the timer fires for good or is cancelled
+	when int64 // deadline, loop time in ns
+	fn   func()
+	next int32 // links in its bucket, the due list or the free list; -1 ends a list
+	prev int32
+	list int32  // bucket index (level*wheelSlots + slot), listDue or listFree
+	gen  uint32 // changes whenever the timer fires for good or is cancelled
 }
 
 // wheel holds the timers of one loop (loop goroutine only).
 type wheel struct {
 	chunks   []*[chunkSize]timer // the slab; never moved, so growing it copies nothing
+	periods  []*[chunkSize]int64 // CallEvery periods by slab index; a chunk is made when a periodic timer first needs it
 	n        int32               // slab entries in use or on the free list
 	free     int32               // head of the free list
 	cur      uint64              // next tick to process; cascades for it are done
@@ -94,10 +95,33 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 		w.at(i).gen = 1
 	}
 	t := w.at(i)
-	t.fn, t.period = fn, period
+	t.fn = fn
+	if period > 0 {
+		w.setPeriod(i, period)
+	}
 	w.setDeadline(t, when)
 	w.place(i)
 	return core.MakeTimer(i, t.gen)
+}
+
+// period returns timer i's CallEvery period, or 0 for a one-shot timer.
+func (w *wheel) period(i int32) int64 {
+	if c := int(i >> chunkBits); c < len(w.periods) && w.periods[c] != nil {
+		return w.periods[c][i&chunkMask]
+	}
+	return 0
+}
+
+// setPeriod records timer i's period; release sets it back to 0.
+func (w *wheel) setPeriod(i int32, period int64) {
+	c := int(i >> chunkBits)
+	for len(w.periods) <= c {
+		w.periods = append(w.periods, nil)
+	}
+	if w.periods[c] == nil {
+		w.periods[c] = new([chunkSize]int64)
+	}
+	w.periods[c][i&chunkMask] = period
 }
 func (w *wheel) setDeadline(t *timer, when int64) {
 	if when < 0 {
@@ -174,6 +198,9 @@ func (w *wheel) emptied(b int32) {
 func (w *wheel) release(i int32) {
 	t := w.at(i)
 	t.fn = nil
+	if c := int(i >> chunkBits); c < len(w.periods) && w.periods[c] != nil {
+		w.periods[c][i&chunkMask] = 0
+	}
 	t.gen++
 	if t.gen == 0 {
 		t.gen = 1 // 0 would never match a handle; keep handles' gen non-zero
@@ -313,10 +340,10 @@ func (w *wheel) fire(now int64) func() {
 	}
 	w.dueCount--
 	fn := t.fn
-	if t.period > 0 {
-		when := t.when + t.period
+	if period := w.period(i); period > 0 {
+		when := t.when + period
 		if when <= now {
-			when += ((now-when)/t.period + 1) * t.period
+			when += ((now-when)/period + 1) * period
 		}
 		w.setDeadline(t, when)
 		w.place(i)
