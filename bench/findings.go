@@ -212,12 +212,16 @@ func (r *report) targetTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s |\n", t.text, measured, verdict(ok))
 	}
-	r.flatness(w, WorkCallbacks, 10_000, 1_000_000, "callbacks flat: ops/s at 1M within 15% of 10k", false)
-	r.flatness(w, WorkTimers, 1_000, 100_000, "timers flat: ops per CPU second at 100k within 15% of 1k", true)
+	r.flatness(w, WorkCallbacks, 10_000, 1_000_000, "callbacks flat: ops/s at 1M within 15% of 10k", false, "floor-ring")
+	r.flatness(w, WorkTimers, 1_000, 100_000, "timers flat: ops per CPU second at 100k within 15% of 1k", true, "floor-wheel")
 	fmt.Fprintln(w)
 }
 
-func (r *report) flatness(w io.Writer, workload string, from, to int, text string, cpu bool) {
+// flatness reports the default variant's change in throughput from one
+// scale to another, and beside it the same change with the garbage collector
+// off and for floor, the bare structure measured alike: what the machine's
+// caches and memory do to a loop that does nothing else.
+func (r *report) flatness(w io.Writer, workload string, from, to int, text string, cpu bool, floor string) {
 	a, ok1 := r.at(workload, r.def, from)
 	b, ok2 := r.at(workload, r.def, to)
 	if !ok1 || !ok2 {
@@ -234,6 +238,11 @@ func (r *report) flatness(w io.Writer, workload string, from, to int, text strin
 	if ok1 && ok2 {
 		measured += fmt.Sprintf(" (%+.0f%% with the garbage collector off: %s)",
 			100*(ratio(ga.perOp(cpu), gb.perOp(cpu))-1), r.def+gcOffSuffix)
+	}
+	fa, ok1 := r.at(workload, floor, from)
+	fb, ok2 := r.at(workload, floor, to)
+	if ok1 && ok2 {
+		measured += fmt.Sprintf("; the floor itself (%s): %+.0f%%", floor, 100*(ratio(fa.perOp(cpu), fb.perOp(cpu))-1))
 	}
 	fmt.Fprintf(w, "| %s | %s | %s |\n", text, measured, verdict(math.Abs(change) <= 0.15))
 }
