@@ -45,7 +45,8 @@ type echoPlan struct {
 	idle     int      // idle connections for the memory point; 0 skips it
 	servers  []string // selected, in report order
 	quick    bool
-	defaultN bool // reps is the default (not -reps)
+	defaultN bool   // reps is the default (not -reps)
+	cpus     string // -server-cpus: the servers run pinned to these CPUs; "" for not pinned
 }
 
 // echoDefaultReps is how many repetitions the echo workload runs without -reps.
@@ -60,11 +61,12 @@ func echoPlanFor(o options) echoPlan {
 	if o.repsSet {
 		p.reps, p.defaultN = o.reps, false
 	}
+	p.cpus = o.serverCPUs
 	if o.quick {
 		p = echoPlan{
 			conns: []int{1, 10}, sizes: []int{64},
 			warmup: 100 * time.Millisecond, span: 300 * time.Millisecond,
-			reps: 1, idle: 200, quick: true,
+			reps: 1, idle: 200, quick: true, cpus: o.serverCPUs,
 		}
 	}
 	// -systems may name servers or "server"; without either, every server
@@ -111,6 +113,7 @@ type echoServer struct {
 	name   string
 	bin    string
 	args   []string
+	cpus   string // pinned to these CPUs with taskset; "" for not pinned
 	config string // its own line on its configuration, from its first start
 }
 
@@ -162,6 +165,14 @@ func measureEcho(p echoPlan, progress io.Writer) *echoResults {
 	res.servers, res.notes = buildEchoServers(dir, p.servers)
 	if len(res.servers) == 0 {
 		return res
+	}
+	for _, s := range res.servers {
+		s.cpus = p.cpus
+	}
+	if p.cpus != "" {
+		if both := cpuOverlap(allowedCPUs(), p.cpus); len(both) > 0 {
+			res.notes = append(res.notes, fmt.Sprintf("echo: the client (this process, CPUs %s) may run on CPUs the servers are pinned to (%s): run the bench under taskset -c with other CPUs", allowedCPUs(), p.cpus))
+		}
 	}
 	if p.idle > 0 {
 		if lim := openFileLimit(); lim < uint64(p.idle)+256 {
@@ -382,8 +393,12 @@ const serverStartTimeout = 10 * time.Second
 // "config" line before it becomes s.config the first time.
 func (s *echoServer) start() (*serverProc, error) {
 	lines := &lineWatcher{listening: make(chan string, 1)}
+	cmd, err := pinnedCommand(s.cpus, s.bin, s.args)
+	if err != nil {
+		return nil, err
+	}
 	p := &serverProc{
-		cmd:    exec.Command(s.bin, s.args...),
+		cmd:    cmd,
 		exited: make(chan error, 1),
 		stderr: &cappedBuffer{max: 4 << 10},
 	}

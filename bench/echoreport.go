@@ -67,7 +67,11 @@ func (e *echoResults) write(w io.Writer) {
 	fmt.Fprintf(w, "## Echo over TCP loopback\n\n")
 	fmt.Fprintf(w, "Closed loop: C connections, each sends one message of S bytes, waits for all of it to come back, and sends the next. ")
 	fmt.Fprintf(w, "The client is the bench process (Go's net package, a goroutine per connection), the same for every server; each server is a separate process, started afresh for every repetition of every point. ")
-	fmt.Fprintf(w, "Client and server share this machine's %d CPUs, so requests per second says as much about the client as about the server: **server CPU per request** is the figure that separates servers.\n\n", runtime.NumCPU())
+	if p.cpus == "" {
+		fmt.Fprintf(w, "Client and server share this machine's %d CPUs, so requests per second says as much about the client as about the server: **server CPU per request** is the figure that separates servers.\n\n", runtime.NumCPU())
+	} else {
+		fmt.Fprintf(w, "The servers run pinned to CPUs %s (taskset; their GOMAXPROCS follows), the client on CPUs %s. **Server CPU per request** is the figure that separates servers.\n\n", p.cpus, allowedCPUs())
+	}
 	mode := fmt.Sprintf("%d repetitions", p.reps)
 	if p.defaultN {
 		mode += " (the echo default; -reps sets it)"
@@ -141,6 +145,12 @@ func (e *echoResults) command() string {
 	}
 	if !slices.Equal(e.plan.servers, echoServerNames) && !e.plan.quick {
 		cmd += " -systems " + strings.Join(e.plan.servers, ",")
+	}
+	if e.plan.cpus != "" {
+		cmd += " -server-cpus " + e.plan.cpus
+		if c := allowedCPUs(); c != "" {
+			cmd = "taskset -c " + c + " " + cmd
+		}
 	}
 	return cmd
 }

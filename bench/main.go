@@ -65,6 +65,7 @@ type options struct {
 	// repsSet and systemsSet: -reps and -systems were given (the echo
 	// workload has its own default repetitions and servers).
 	repsSet, systemsSet bool
+	serverCPUs          string // -server-cpus
 }
 
 func main() {
@@ -83,13 +84,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	workloads := fs.String("workload", "", "comma-separated workloads to run (default all but echo, which -full and -quick add): "+strings.Join(append(workloadNames(), WorkEcho), ", "))
 	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, diagnostic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
+	serverCPUs := fs.String("server-cpus", "", "echo only: run the servers pinned to these CPUs (a list as taskset -c takes it, such as 0-1), and run the bench itself under taskset -c with other CPUs, so that client and server do not share cores")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	o := options{reps: *reps, warmup: true, quick: *quick, full: *full, out: *out}
+	o := options{reps: *reps, warmup: true, quick: *quick, full: *full, out: *out, serverCPUs: *serverCPUs}
+	if o.serverCPUs != "" {
+		if _, err := parseCPUList(o.serverCPUs); err != nil {
+			return fmt.Errorf("-server-cpus: %w", err)
+		}
+	}
 	fs.Visit(func(f *flag.Flag) {
 		o.repsSet = o.repsSet || f.Name == "reps"
 		o.systemsSet = o.systemsSet || f.Name == "systems"
@@ -106,6 +113,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var err error
 	if o.workloads, err = pickWorkloads(*workloads, o); err != nil {
 		return err
+	}
+	if o.serverCPUs != "" && !slices.Contains(o.workloads, WorkEcho) {
+		return fmt.Errorf("-server-cpus pins the echo servers, and this run has no echo workload (add -workload echo)")
 	}
 	all, notes := allSystems()
 	var names, kinds []string

@@ -51,6 +51,9 @@ func TestBadFlagsAreRejectedBeforeAnyWork(t *testing.T) {
 		{"-systems", "nope"},
 		{"-reps", "0"},
 		{"extra"},
+		{"-workload", "echo", "-server-cpus", "x"},
+		{"-workload", "echo", "-server-cpus", "3-1"},
+		{"-server-cpus", "0"}, // no echo workload to pin
 	} {
 		var out, progress bytes.Buffer
 		if err := run(args, &out, &progress); err == nil {
