@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strings"
 )
 
 // target is one of the bench issue's goals: on workload, the default
@@ -215,6 +216,42 @@ func (r *report) targetTable(w io.Writer) {
 	r.flatness(w, WorkCallbacks, 10_000, 1_000_000, "callbacks flat: ops/s at 1M within 15% of 10k", false, "floor-ring")
 	r.flatness(w, WorkTimers, 1_000, 100_000, "timers flat: ops per CPU second at 100k within 15% of 1k", true, "floor-wheel")
 	fmt.Fprintln(w)
+	r.wakeBound(w)
+}
+
+// wakeBound says, from the floor-sleep measurement at the smallest timers
+// scale, what the waiting alone costs there, and the CPU ratios against
+// each peer that a loop spending only that would reach: what the goals ask
+// of a loop at that scale, against what waking up costs on this machine.
+func (r *report) wakeBound(w io.Writer) {
+	scales := planOf(WorkTimers).scales
+	if len(scales) == 0 {
+		return
+	}
+	n := scales[0]
+	floor, ok := r.at(WorkTimers, "floor-sleep", n)
+	if !ok || floor.perOp(true) <= 0 {
+		return
+	}
+	var caps []string
+	for _, t := range targets {
+		if t.workload != WorkTimers {
+			continue
+		}
+		if o, ok := r.at(WorkTimers, t.other, n); ok {
+			caps = append(caps, fmt.Sprintf("%s %.1fx (goal %gx)", t.other, ratio(o.perOp(true), floor.perOp(true)), t.min))
+		}
+	}
+	fmt.Fprintf(w, "At N=%s the timers workload's waiting alone (floor-sleep: one thread sleeping until each deadline, nothing else) costs %s of CPU per timer",
+		count(n), usPerOp(floor.perOp(true)))
+	if own, ok := r.at(WorkTimers, r.def, n); ok {
+		fmt.Fprintf(w, " (%s: %s)", r.def, usPerOp(own.perOp(true)))
+	}
+	fmt.Fprint(w, ": at this scale a timer's CPU is mostly its share of the wake-ups")
+	if len(caps) > 0 {
+		fmt.Fprintf(w, ". A loop that spent only that would reach these CPU ratios here: %s", strings.Join(caps, ", "))
+	}
+	fmt.Fprint(w, ".\n\n")
 }
 
 // flatness reports the default variant's change in throughput from one
@@ -279,3 +316,6 @@ func (r *report) failures() []string {
 	slices.Sort(out)
 	return out
 }
+
+// usPerOp formats a cost in nanoseconds as microseconds.
+func usPerOp(ns float64) string { return fmt.Sprintf("%.2f µs", ns/1e3) }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
+	"time"
 )
 
 // The floors: the bare data structures a loop is built around, with no loop
@@ -26,7 +28,47 @@ func floorSystems() []System {
 				fwSlots, fwLevels),
 			Run: runFloorWheel,
 		},
+		{
+			Name: "floor-sleep",
+			Kind: "floor",
+			Note: "the timers workload's waiting alone: one goroutine sleeps in the kernel (" + sleeperNote +
+				", 9 of them for n >= 10) and does nothing else; its CPU per timer is what waking up costs here",
+			Run: runFloorSleep,
+		},
 	}
+}
+
+// runFloorSleep waits as the timers workload must, and does nothing else:
+// at small n a timer's CPU is mostly its share of the loop's wake-ups, and
+// this floor measures what those wake-ups cost on the machine at hand.
+func runFloorSleep(w string, n int) (Result, error) {
+	if w != WorkTimers {
+		return Result{}, ErrUnsupported
+	}
+	if err := checkScale(n); err != nil {
+		return Result{}, err
+	}
+	// The distinct deadlines, in order: (i%10) ms for i < n.
+	var deadlines []time.Duration
+	for i := range min(n, 10) {
+		deadlines = append(deadlines, workTimerDelay(i))
+	}
+	slices.Sort(deadlines)
+	span := func() (int, error) {
+		s, err := newSleeper()
+		if err != nil {
+			return 0, err
+		}
+		for _, d := range deadlines {
+			if d > 0 {
+				if err := s.until(d); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return n, nil
+	}
+	return measure(nil, span, nil)
 }
 
 // The floor ring is sized to hold all n callbacks before the span starts, so

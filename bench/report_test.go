@@ -88,3 +88,15 @@ func TestReportListsFailedRuns(t *testing.T) {
 		t.Error("an unsupported workload was reported as a failure")
 	}
 }
+
+func TestReportBoundsSmallScaleTimerRatiosByTheWakeUps(t *testing.T) {
+	out := syntheticReport(t, WorkTimers, map[string]map[int]float64{
+		"balanced":    {100: 3000, 100_000: 100},
+		"floor-sleep": {100: 2500, 100_000: 3},
+		"heap":        {100: 5000, 100_000: 600},
+	}, map[key]error{})
+	want := "At N=100 the timers workload's waiting alone (floor-sleep: one thread sleeping until each deadline, nothing else) costs 2.50 µs of CPU per timer (balanced: 3.00 µs): at this scale a timer's CPU is mostly its share of the wake-ups. A loop that spent only that would reach these CPU ratios here: heap 2.0x (goal 8x)."
+	if !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+}
