@@ -101,7 +101,7 @@ func TestScaleMustBePositive(t *testing.T) {
 // each timer fires at exactly its tick, across every level and cascade the
 // timeouts workload reaches, and cancelled timers never fire.
 func TestFloorWheelFiresOnTime(t *testing.T) {
-	w := newFloorWheel()
+	w := newFloorWheel(0)
 	const n = 5000
 	firedAt := make([]int64, n)
 	want := make([]int64, n)
