@@ -88,7 +88,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("reset drops every timer; handles to them become stale.")
 	f.Add(recv()).Id("reset").Params().Block(
 		jen.For(jen.Id("i").Op(":=").Range().Add(wf("n"))).Block(
-			jen.If(slab(jen.Id("i")).Dot("list").Op("!=").Id("listFree")).Block(wf("release").Call(jen.Id("i"))),
+			jen.If(jen.Id("t").Op(":=").Add(slab(jen.Id("i"))), jen.Id("t").Dot("list").Op("!=").Id("listFree")).Block(wf("release").Call(jen.Id("i"), jen.Id("t"))),
 		),
 		jen.For(jen.Id("i").Op(":=").Range().Add(wf("head"))).Block(
 			wf("head").Index(jen.Id("i")).Op(",").Add(wf("tail")).Index(jen.Id("i")).Op("=").Lit(-1).Op(",").Lit(-1),
@@ -122,7 +122,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("t").Dot("fn").Op("=").Id("fn"),
 		jen.If(jen.Id("period").Op(">").Lit(0)).Block(wf("setPeriod").Call(jen.Id("i"), jen.Id("period"))),
 		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
-		wf("place").Call(jen.Id("i")),
+		wf("place").Call(jen.Id("i"), jen.Id("t")),
 		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
 	)
 
@@ -156,8 +156,8 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")
-	f.Add(recv()).Id("place").Params(jen.Id("i").Int32()).Block(
-		jen.Id("e").Op(":=").Max(wf("tickOf").Call(slab(jen.Id("i"))), wf("cur")),
+	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
+		jen.Id("e").Op(":=").Max(wf("tickOf").Call(jen.Id("t")), wf("cur")),
 		jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
 		jen.Id("level").Op(":=").Lit(0),
 		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
@@ -167,11 +167,10 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
 			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
 		),
-		wf("link").Call(jen.Id("i"), jen.Id("b")),
+		wf("link").Call(jen.Id("i"), jen.Id("b"), jen.Id("t")),
 	)
 
-	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32()).Block(
-		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Id("b").Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
 		jen.If(jen.Id("last").Op(":=").Add(wf("tail")).Index(jen.Id("b")), jen.Id("last").Op(">=").Lit(0)).Block(
 			slab(jen.Id("last")).Dot("next").Op("=").Id("i"),
@@ -184,8 +183,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("unlink takes timer i out of its bucket or the due list.")
-	f.Add(recv()).Id("unlink").Params(jen.Id("i").Int32()).Block(
-		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+	f.Add(recv()).Id("unlink").Params(jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
 		jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
 			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
@@ -216,8 +214,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("release returns timer i to the free list; its handles become stale.")
-	f.Add(recv()).Id("release").Params(jen.Id("i").Int32()).Block(
-		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+	f.Add(recv()).Id("release").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("fn").Op("=").Nil(),
 		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
 			wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask")).Op("=").Lit(0),
@@ -232,9 +229,10 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("cancel").Params(jen.Id("h").Qual(pkgCore, "Timer")).Bool().Block(
 		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
 		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
-		jen.If(jen.Id("t").Op(":=").Add(slab(jen.Id("i"))), jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
-		wf("unlink").Call(jen.Id("i")),
-		wf("release").Call(jen.Id("i")),
+		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
+		wf("unlink").Call(jen.Id("t")),
+		wf("release").Call(jen.Id("i"), jen.Id("t")),
 		jen.Return(jen.True()),
 	)
 
@@ -286,9 +284,10 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Continue()),
 			wf("emptied").Call(jen.Id("b")),
 			jen.For(jen.Id("i").Op(">=").Lit(0)).Block(
-				jen.Id("next").Op(":=").Add(slab(jen.Id("i"))).Dot("next"),
+				jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+				jen.Id("next").Op(":=").Id("t").Dot("next"),
 				wf("count").Op("--").Comment("place counts it again"),
-				wf("place").Call(jen.Id("i")),
+				wf("place").Call(jen.Id("i"), jen.Id("t")),
 				jen.Id("i").Op("=").Id("next"),
 			),
 		),
@@ -349,9 +348,9 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("now").Op("-").Id("when")).Op("/").Id("period").Op("+").Lit(1)).Op("*").Id("period"),
 			),
 			wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
-			wf("place").Call(jen.Id("i")),
+			wf("place").Call(jen.Id("i"), jen.Id("t")),
 		).Else().Block(
-			wf("release").Call(jen.Id("i")),
+			wf("release").Call(jen.Id("i"), jen.Id("t")),
 		),
 		jen.Return(jen.Id("fn")),
 	)

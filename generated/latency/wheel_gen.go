@@ -56,8 +56,8 @@ func (w *wheel) init() {
 // reset drops every timer; handles to them become stale.
 func (w *wheel) reset() {
 	for i := range w.n {
-		if w.at(i).list != listFree {
-			w.release(i)
+		if t := w.at(i); t.list != listFree {
+			w.release(i, t)
 		}
 	}
 	for i := range w.head {
@@ -100,7 +100,7 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 		w.setPeriod(i, period)
 	}
 	w.setDeadline(t, when)
-	w.place(i)
+	w.place(i, t)
 	return core.MakeTimer(i, t.gen)
 }
 
@@ -136,8 +136,8 @@ func (w *wheel) tickOf(t *timer) uint64 {
 }
 
 // place links timer i into the bucket its tick belongs in, relative to cur.
-func (w *wheel) place(i int32) {
-	e := max(w.tickOf(w.at(i)), w.cur)
+func (w *wheel) place(i int32, t *timer) {
+	e := max(w.tickOf(t), w.cur)
 	// The level is where e's digits first differ from cur's, counted from the top.
 	level := 0
 	if x := e ^ w.cur; x != 0 {
@@ -147,10 +147,9 @@ func (w *wheel) place(i int32) {
 	if level < wheelLevels {
 		b = int32(level*wheelSlots + int(e>>(level*wheelBits)&wheelMask))
 	}
-	w.link(i, b)
+	w.link(i, b, t)
 }
-func (w *wheel) link(i, b int32) {
-	t := w.at(i)
+func (w *wheel) link(i, b int32, t *timer) {
 	t.list, t.next, t.prev = b, -1, w.tail[b]
 	if last := w.tail[b]; last >= 0 {
 		w.at(last).next = i
@@ -163,8 +162,7 @@ func (w *wheel) link(i, b int32) {
 }
 
 // unlink takes timer i out of its bucket or the due list.
-func (w *wheel) unlink(i int32) {
-	t := w.at(i)
+func (w *wheel) unlink(t *timer) {
 	var head, tail *int32
 	if t.list == listDue {
 		head, tail = &w.dueHead, &w.dueTail
@@ -195,8 +193,7 @@ func (w *wheel) emptied(b int32) {
 }
 
 // release returns timer i to the free list; its handles become stale.
-func (w *wheel) release(i int32) {
-	t := w.at(i)
+func (w *wheel) release(i int32, t *timer) {
 	t.fn = nil
 	if c := int(i >> chunkBits); c < len(w.periods) && w.periods[c] != nil {
 		w.periods[c][i&chunkMask] = 0
@@ -215,11 +212,12 @@ func (w *wheel) cancel(h core.Timer) bool {
 	if !ok || i < 0 || i >= w.n {
 		return false
 	}
-	if t := w.at(i); t.gen != gen || t.list == listFree {
+	t := w.at(i)
+	if t.gen != gen || t.list == listFree {
 		return false
 	}
-	w.unlink(i)
-	w.release(i)
+	w.unlink(t)
+	w.release(i, t)
 	return true
 }
 
@@ -277,9 +275,10 @@ func (w *wheel) setCur(t uint64) {
 		}
 		w.emptied(b)
 		for i >= 0 {
-			next := w.at(i).next
+			t := w.at(i)
+			next := t.next
 			w.count-- // place counts it again
-			w.place(i)
+			w.place(i, t)
 			i = next
 		}
 	}
@@ -346,9 +345,9 @@ func (w *wheel) fire(now int64) func() {
 			when += ((now-when)/period + 1) * period
 		}
 		w.setDeadline(t, when)
-		w.place(i)
+		w.place(i, t)
 	} else {
-		w.release(i)
+		w.release(i, t)
 	}
 	return fn
 }
