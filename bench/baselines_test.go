@@ -47,7 +47,7 @@ func TestFloorsAndBaselines(t *testing.T) {
 			t.Errorf("system %q: not in supportedWorkloads", s.Name)
 			continue
 		}
-		if s.Note == "" || s.Run == nil || (s.Kind != "floor" && s.Kind != "baseline") {
+		if s.Note == "" || s.Run == nil || (s.Kind != "floor" && s.Kind != "baseline" && s.Kind != "diagnostic") {
 			t.Errorf("system %q: kind %q, note %q, run set %v", s.Name, s.Kind, s.Note, s.Run != nil)
 			continue
 		}

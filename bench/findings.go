@@ -220,9 +220,9 @@ func (r *report) targetTable(w io.Writer) {
 }
 
 // wakeBound says, from the floor-sleep measurement at the smallest timers
-// scale, what the waiting alone costs there, and the CPU ratios against
-// each peer that a loop spending only that would reach: what the goals ask
-// of a loop at that scale, against what waking up costs on this machine.
+// scale, what the waiting alone costs there, and the CPU ratios it comes to
+// against each peer: what the goals ask of a loop at that scale, against
+// what sleeping and waking cost a Go thread on this machine.
 func (r *report) wakeBound(w io.Writer) {
 	scales := planOf(WorkTimers).scales
 	if len(scales) == 0 {
@@ -242,14 +242,14 @@ func (r *report) wakeBound(w io.Writer) {
 			caps = append(caps, fmt.Sprintf("%s %.1fx (goal %gx)", t.other, ratio(o.perOp(true), floor.perOp(true)), t.min))
 		}
 	}
-	fmt.Fprintf(w, "At N=%s the timers workload's waiting alone (floor-sleep: one thread sleeping until each deadline, nothing else) costs %s of CPU per timer",
+	fmt.Fprintf(w, "At N=%s a thread that does nothing but sleep until each of the timers workload's deadlines (floor-sleep) uses %s of CPU per timer",
 		count(n), usPerOp(floor.perOp(true)))
 	if own, ok := r.at(WorkTimers, r.def, n); ok {
-		fmt.Fprintf(w, " (%s: %s)", r.def, usPerOp(own.perOp(true)))
+		fmt.Fprintf(w, ", and %s %s", r.def, usPerOp(own.perOp(true)))
 	}
-	fmt.Fprint(w, ": at this scale a timer's CPU is mostly its share of the wake-ups")
+	fmt.Fprint(w, ": at this scale a timer's CPU is its share of the sleeping and waking")
 	if len(caps) > 0 {
-		fmt.Fprintf(w, ". A loop that spent only that would reach these CPU ratios here: %s", strings.Join(caps, ", "))
+		fmt.Fprintf(w, ". That sleeping alone comes to these CPU ratios against the peers here: %s", strings.Join(caps, ", "))
 	}
 	fmt.Fprint(w, ".\n\n")
 }

@@ -95,7 +95,7 @@ func TestReportBoundsSmallScaleTimerRatiosByTheWakeUps(t *testing.T) {
 		"floor-sleep": {100: 2500, 100_000: 3},
 		"heap":        {100: 5000, 100_000: 600},
 	}, map[key]error{})
-	want := "At N=100 the timers workload's waiting alone (floor-sleep: one thread sleeping until each deadline, nothing else) costs 2.50 µs of CPU per timer (balanced: 3.00 µs): at this scale a timer's CPU is mostly its share of the wake-ups. A loop that spent only that would reach these CPU ratios here: heap 2.0x (goal 8x)."
+	want := "At N=100 a thread that does nothing but sleep until each of the timers workload's deadlines (floor-sleep) uses 2.50 µs of CPU per timer, and balanced 3.00 µs: at this scale a timer's CPU is its share of the sleeping and waking. That sleeping alone comes to these CPU ratios against the peers here: heap 2.0x (goal 8x)."
 	if !strings.Contains(out, want) {
 		t.Errorf("report lacks %q:\n%s", want, out)
 	}

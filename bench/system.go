@@ -31,7 +31,7 @@ type Result struct {
 // floor, a Go baseline or a Python event loop.
 type System struct {
 	Name string // as -systems takes it and tables show it
-	Kind string // "variant", "generic", "floor", "baseline" or "python"
+	Kind string // "variant", "generic", "floor", "baseline", "diagnostic" or "python"
 	// Note says how the system is configured, for the report's header.
 	Note string
 	// Run measures one repetition of workload w at scale n. It returns
