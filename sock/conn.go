@@ -65,9 +65,17 @@ type outbuf struct {
 // timer is re-armed (Cancel, then CallLater: O(1), no allocation) when the
 // activity it watches happens.
 type timeouts struct {
-	idle, read, write              time.Duration
-	idleT, readT, writeT, connectT loop.Timer
-	fireIdle, fireRead, fireWrite  func()
+	idle, read, write deadline
+	connectT          loop.Timer
+}
+
+// deadline is one kind of timeout: how long it allows (0: off), its timer
+// while armed, and the callback the timer calls, made when the kind is
+// first set, so that a connection without it costs nothing for it.
+type deadline struct {
+	d    time.Duration
+	t    loop.Timer
+	fire func()
 }
 
 // newConn wraps the connected (or connecting) descriptor fd, on cfg's loop
@@ -222,8 +230,8 @@ func (c *Conn) sendv(bufs [][]byte) (int, error) {
 
 // wrote notes that the kernel took n bytes: the idle timer starts over.
 func (c *Conn) wrote(n int) {
-	if n > 0 && c.tm != nil && c.tm.idle > 0 {
-		c.rearm(&c.tm.idleT, c.tm.idle, c.tm.fireIdle)
+	if n > 0 && c.tm != nil {
+		c.rearm(&c.tm.idle)
 	}
 }
 
@@ -270,8 +278,8 @@ func (c *Conn) queued(wasEmpty bool) {
 		}
 		c.flags |= fWriting
 	}
-	if wasEmpty && c.tm != nil && c.tm.write > 0 {
-		c.rearm(&c.tm.writeT, c.tm.write, c.tm.fireWrite)
+	if wasEmpty && c.tm != nil {
+		c.rearm(&c.tm.write)
 	}
 	if c.flags&fPaused == 0 && o.n > c.cfg.highWater {
 		c.flags |= fPaused
@@ -355,8 +363,8 @@ func (c *Conn) consume(n int) {
 	if o.n == 0 {
 		o.chunks = o.chunks[:0]
 	}
-	if c.tm != nil && c.tm.write > 0 && o.n > 0 {
-		c.rearm(&c.tm.writeT, c.tm.write, c.tm.fireWrite)
+	if c.tm != nil && o.n > 0 {
+		c.rearm(&c.tm.write)
 	}
 }
 
@@ -378,7 +386,7 @@ func (c *Conn) drained() {
 		c.flags &^= fWriting
 	}
 	if c.tm != nil {
-		c.cfg.l.Cancel(c.tm.writeT)
+		c.cfg.l.Cancel(c.tm.write.t)
 	}
 	o.chunks = nil // the emptied slice header's array would outlive its use
 	if c.flags&fClosing != 0 {
@@ -416,12 +424,8 @@ func (c *Conn) onReadable() {
 		c.gotEOF()
 	default:
 		if c.tm != nil {
-			if c.tm.read > 0 {
-				c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
-			}
-			if c.tm.idle > 0 {
-				c.rearm(&c.tm.idleT, c.tm.idle, c.tm.fireIdle)
-			}
+			c.rearm(&c.tm.read)
+			c.rearm(&c.tm.idle)
 		}
 		c.cfg.h.OnData(c, c.cfg.ls.rbuf[:n])
 	}
@@ -464,7 +468,7 @@ func (c *Conn) stopReading() {
 		c.flags &^= fReading
 	}
 	if c.tm != nil {
-		c.cfg.l.Cancel(c.tm.readT)
+		c.cfg.l.Cancel(c.tm.read.t)
 	}
 }
 
@@ -497,8 +501,8 @@ func (c *Conn) ResumeReading() error {
 		return err
 	}
 	c.flags |= fReading
-	if c.tm != nil && c.tm.read > 0 {
-		c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
+	if c.tm != nil {
+		c.rearm(&c.tm.read)
 	}
 	return nil
 }
@@ -589,9 +593,9 @@ func (c *Conn) teardown(err error) {
 	}
 	c.flags &^= fReading | fWriting
 	if tm := c.tm; tm != nil {
-		c.cfg.l.Cancel(tm.idleT)
-		c.cfg.l.Cancel(tm.readT)
-		c.cfg.l.Cancel(tm.writeT)
+		c.cfg.l.Cancel(tm.idle.t)
+		c.cfg.l.Cancel(tm.read.t)
+		c.cfg.l.Cancel(tm.write.t)
 		c.cfg.l.Cancel(tm.connectT)
 	}
 	unix.Close(fd)
@@ -618,11 +622,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	tm := c.timeouts()
-	if tm.fireIdle == nil && d > 0 {
-		tm.fireIdle = func() { c.fail(errIdleTimeout) }
-	}
-	c.setTimeout(&tm.idle, &tm.idleT, d, tm.fireIdle, true)
+	c.setTimeout(&c.timeouts().idle, d, errIdleTimeout, true)
 	return nil
 }
 
@@ -633,11 +633,7 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	tm := c.timeouts()
-	if tm.fireRead == nil && d > 0 {
-		tm.fireRead = func() { c.fail(errReadTimeout) }
-	}
-	c.setTimeout(&tm.read, &tm.readT, d, tm.fireRead, c.flags&fReading != 0)
+	c.setTimeout(&c.timeouts().read, d, errReadTimeout, c.flags&fReading != 0)
 	return nil
 }
 
@@ -649,17 +645,12 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	tm := c.timeouts()
-	if tm.fireWrite == nil && d > 0 {
-		tm.fireWrite = func() { c.fail(errWriteTimeout) }
-	}
-	c.setTimeout(&tm.write, &tm.writeT, d, tm.fireWrite, c.Buffered() > 0)
+	c.setTimeout(&c.timeouts().write, d, errWriteTimeout, c.Buffered() > 0)
 	return nil
 }
 
 // timeouts returns the connection's deadlines, made on first use: a
-// connection without any costs nothing for them. Each kind's callback is
-// made when that kind is first set.
+// connection without any costs nothing for them.
 func (c *Conn) timeouts() *timeouts {
 	if c.tm == nil {
 		c.tm = &timeouts{}
@@ -667,19 +658,27 @@ func (c *Conn) timeouts() *timeouts {
 	return c.tm
 }
 
-// setTimeout sets the duration *d to v and starts its timer over when armNow.
-func (c *Conn) setTimeout(d *time.Duration, t *loop.Timer, v time.Duration, fire func(), armNow bool) {
-	*d = max(v, 0)
-	c.cfg.l.Cancel(*t)
-	*t = loop.Timer{}
-	if v > 0 && armNow {
-		*t = c.cfg.l.CallLater(v, fire)
+// setTimeout sets dl to d, making its callback (which fails the connection
+// with err) on first use, and starts its timer over when armNow.
+func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool) {
+	if dl.fire == nil && d > 0 {
+		dl.fire = func() { c.fail(err) }
+	}
+	dl.d = max(d, 0)
+	c.cfg.l.Cancel(dl.t)
+	dl.t = loop.Timer{}
+	if d > 0 && armNow {
+		dl.t = c.cfg.l.CallLater(d, dl.fire)
 	}
 }
 
-func (c *Conn) rearm(t *loop.Timer, d time.Duration, fire func()) {
-	c.cfg.l.Cancel(*t)
-	*t = c.cfg.l.CallLater(d, fire)
+// rearm starts dl's timer over, if dl is set: the activity it watches
+// just happened.
+func (c *Conn) rearm(dl *deadline) {
+	if dl.d > 0 {
+		c.cfg.l.Cancel(dl.t)
+		dl.t = c.cfg.l.CallLater(dl.d, dl.fire)
+	}
 }
 
 // getChunk returns an empty write chunk, reused when one is free.

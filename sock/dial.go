@@ -95,9 +95,9 @@ func (c *Conn) connected() {
 			return
 		}
 		c.flags |= fReading
-		if c.tm != nil && c.tm.read > 0 {
+		if c.tm != nil {
 			// Set while connecting, when there was nothing to read yet.
-			c.rearm(&c.tm.readT, c.tm.read, c.tm.fireRead)
+			c.rearm(&c.tm.read)
 		}
 	}
 	c.cfg.h.OnOpen(c)
