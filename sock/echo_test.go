@@ -418,11 +418,7 @@ func TestWithoutPollerEveryConstructorSaysSo(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	probe, err := net.Listen("tcp", "127.0.0.1:0") // something to dial
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer probe.Close()
+	probe := peerListener(t) // something to dial
 	ln, lerr := sock.Listen(l, "tcp", "127.0.0.1:0", &echoServer{})
 	if lerr == nil {
 		ln.Close()

@@ -30,11 +30,7 @@ func (h *closeWriteOnOpen) OnOpen(c *sock.Conn) {
 // second shutdown failed with ENOTCONN once both sides were done.)
 func TestCloseWriteInOnOpenShutsDownOnce(t *testing.T) {
 	l := newLoop(t)
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	pl := peerListener(t)
 	h := &closeWriteOnOpen{}
 	if _, err := sock.Dial(l, "tcp", pl.Addr().String(), h); err != nil {
 		t.Fatal(err)
@@ -66,11 +62,7 @@ func (h *pauseReaction) OnPause(c *sock.Conn) { h.pauses++; h.onPause(c) }
 // between the buffers, and its write went out in the middle.)
 func TestWritevCrossingHighWaterKeepsOrder(t *testing.T) {
 	l := newLoop(t)
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	pl := peerListener(t)
 	a, b, x := pattern(2000), []byte("second buffer"), []byte("written from OnPause")
 	h := &pauseReaction{onPause: func(c *sock.Conn) { c.Write(x) }}
 	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h, sock.WithHighWater(1000))
@@ -108,11 +100,7 @@ func TestWritevCrossingHighWaterKeepsOrder(t *testing.T) {
 // (It counted only the buffers queued before OnPause.)
 func TestWritevAbortedFromOnPauseCountsEveryByte(t *testing.T) {
 	l := newLoop(t)
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	pl := peerListener(t)
 	h := &pauseReaction{onPause: func(c *sock.Conn) { c.Abort() }}
 	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h, sock.WithHighWater(1000))
 	if err != nil {
@@ -329,11 +317,7 @@ func (h *readPauser) OnResume(c *sock.Conn) { h.resumes++; c.ResumeReading() }
 // end of stream, and the half-closed connection never ended.)
 func TestOnResumeAfterCloseWrite(t *testing.T) {
 	l := newLoop(t)
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	pl := peerListener(t)
 	h := &readPauser{}
 	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h, sock.WithHighWater(1000))
 	if err != nil {
@@ -377,11 +361,7 @@ func (*panickingEOF) OnEOF(*sock.Conn) bool { panic("OnEOF panics") }
 func TestPanickingOnEOFClosesTheConnection(t *testing.T) {
 	var panics []any
 	l := newLoop(t, loop.WithPanicHandler(func(v any) { panics = append(panics, v) }))
-	pl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	pl := peerListener(t)
 	h := &panickingEOF{}
 	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h)
 	if err != nil {
