@@ -216,9 +216,6 @@ func rawSocket() (int, error) {
 	return fd, err
 }
 
-// listenAndDial listens on loopback TCP on l with h and opts, and connects
-// a plain net.Conn to it: the peer that most tests drive or starve. Both
-// are closed when the test ends.
 // peerListener returns a loopback TCP listener of Go's net package, for a
 // peer that sock dials; it is closed when the test ends. Call it after
 // newLoop, so that it is closed before the descriptors are counted.
@@ -232,6 +229,9 @@ func peerListener(t testing.TB) net.Listener {
 	return pl
 }
 
+// listenAndDial listens on loopback TCP on l with h and opts, and connects
+// a plain net.Conn to it: the peer that most tests drive or starve. Both
+// are closed when the test ends.
 func listenAndDial(t testing.TB, l *loop.Loop, h sock.Handler, opts ...sock.Option) (*sock.Listener, net.Conn) {
 	t.Helper()
 	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, opts...)
