@@ -112,6 +112,19 @@ func TestSlowReaderIsBoundedByHighWater(t *testing.T) {
 	t.Logf("1 MiB to a slow reader: %d pauses, %d resumes, at most %d bytes buffered", s.pauses, s.resumes, s.maxBuffered)
 }
 
+// writeHalfCloseAndRead has peer send msg and close its sending side, then
+// read to end of stream; what it read comes on the channel.
+func writeHalfCloseAndRead(peer net.Conn, msg string) <-chan []byte {
+	got := make(chan []byte, 1)
+	go func() {
+		peer.Write([]byte(msg))
+		peer.(*net.TCPConn).CloseWrite()
+		b, _ := io.ReadAll(peer)
+		got <- b
+	}()
+	return got
+}
+
 // TestHalfClose checks both directions of a half-close: the peer's end of
 // stream (the server sends what it has, then closes), our CloseWrite (the
 // peer sees end of stream, we still read), and EOFHandler keeping a
@@ -121,13 +134,7 @@ func TestHalfClose(t *testing.T) {
 		l := newLoop(t)
 		srv := &echoServer{}
 		_, peer := listenAndDial(t, l, srv)
-		got := make(chan []byte, 1)
-		go func() {
-			peer.Write([]byte("half a conversation"))
-			peer.(*net.TCPConn).CloseWrite()
-			b, _ := io.ReadAll(peer)
-			got <- b
-		}()
+		got := writeHalfCloseAndRead(peer, "half a conversation")
 		runUntil(t, l, "the server to close", func() bool { return srv.closed == 1 })
 		if len(srv.errs) > 0 {
 			t.Errorf("server OnClose(%v); want nil", srv.errs)
@@ -167,13 +174,7 @@ func TestHalfClose(t *testing.T) {
 		l := newLoop(t)
 		srv := &lateAnswer{}
 		_, peer := listenAndDial(t, l, srv)
-		got := make(chan []byte, 1)
-		go func() {
-			peer.Write([]byte("count these"))
-			peer.(*net.TCPConn).CloseWrite()
-			b, _ := io.ReadAll(peer)
-			got <- b
-		}()
+		got := writeHalfCloseAndRead(peer, "count these")
 		runUntil(t, l, "the server to close", func() bool { return srv.closed })
 		if b := <-got; string(b) != "11 bytes" {
 			t.Errorf("peer read %q; want the answer sent after its end of stream, %q", b, "11 bytes")
