@@ -106,6 +106,24 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("pending").Params().Int().Block(jen.Return(wf("count").Op("+").Add(wf("dueCount"))))
 	f.Add(recv()).Id("hasDue").Params().Bool().Block(jen.Return(wf("dueHead").Op(">=").Lit(0)))
 
+	// placeBody is place's code; schedule has it too, written out, since
+	// place is over the compiler's inlining budget and schedule is the hot
+	// path of every deadline.
+	placeBody := func() []jen.Code {
+		return []jen.Code{
+			jen.Id("e").Op(":=").Max(wf("tickOf").Call(jen.Id("t")), wf("cur")),
+			jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
+			jen.Id("level").Op(":=").Lit(0),
+			jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
+				jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Add(e.num("w", "wheelBits")),
+			),
+			jen.Id("b").Op(":=").Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots"))).Comment("beyond the horizon: top level, bucket 0"),
+			jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
+				jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
+			),
+			wf("link").Call(jen.Id("i"), jen.Id("b"), jen.Id("t")),
+		}
+	}
 	f.Comment("schedule adds a timer due at loop time when (ns), repeating every period if > 0.")
 	f.Add(recv()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(
 		jen.Id("i").Op(":=").Add(wf("free")),
@@ -122,7 +140,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("t").Dot("fn").Op("=").Id("fn"),
 		jen.If(jen.Id("period").Op(">").Lit(0)).Block(wf("setPeriod").Call(jen.Id("i"), jen.Id("period"))),
 		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
-		wf("place").Call(jen.Id("i"), jen.Id("t")),
+		jen.Block(placeBody()...),
 		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
 	)
 
@@ -156,19 +174,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")
-	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
-		jen.Id("e").Op(":=").Max(wf("tickOf").Call(jen.Id("t")), wf("cur")),
-		jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
-		jen.Id("level").Op(":=").Lit(0),
-		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
-			jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Add(e.num("w", "wheelBits")),
-		),
-		jen.Id("b").Op(":=").Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots"))).Comment("beyond the horizon: top level, bucket 0"),
-		jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
-			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
-		),
-		wf("link").Call(jen.Id("i"), jen.Id("b"), jen.Id("t")),
-	)
+	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(placeBody()...)
 
 	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Id("b").Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
@@ -182,30 +188,35 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		wf("count").Op("++"),
 	)
 
-	f.Comment("unlink takes timer i out of its bucket or the due list.")
-	f.Add(recv()).Id("unlink").Params(jen.Id("t").Op("*").Id("timer")).Block(
-		jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
-		jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
-			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
-			wf("dueCount").Op("--"),
-		).Else().Block(
-			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("t").Dot("list")), jen.Op("&").Add(wf("tail")).Index(jen.Id("t").Dot("list"))),
-			wf("count").Op("--"),
-		),
-		jen.If(jen.Id("t").Dot("prev").Op(">=").Lit(0)).Block(
-			slab(jen.Id("t").Dot("prev")).Dot("next").Op("=").Id("t").Dot("next"),
-		).Else().Block(
-			jen.Op("*").Id("head").Op("=").Id("t").Dot("next"),
-		),
-		jen.If(jen.Id("t").Dot("next").Op(">=").Lit(0)).Block(
-			slab(jen.Id("t").Dot("next")).Dot("prev").Op("=").Id("t").Dot("prev"),
-		).Else().Block(
-			jen.Op("*").Id("tail").Op("=").Id("t").Dot("prev"),
-		),
-		jen.If(jen.Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
-			wf("emptied").Call(jen.Id("t").Dot("list")),
-		),
-	)
+	// unlinkBody takes timer t out of its bucket or the due list. cancel is
+	// its only user, and it is written out there: as a function of its own
+	// it was one more call on every cancel, over the inlining budget.
+	unlinkBody := func() []jen.Code {
+		return []jen.Code{
+			jen.Comment("Take t out of its bucket or the due list."),
+			jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
+			jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
+				jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
+				wf("dueCount").Op("--"),
+			).Else().Block(
+				jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("t").Dot("list")), jen.Op("&").Add(wf("tail")).Index(jen.Id("t").Dot("list"))),
+				wf("count").Op("--"),
+			),
+			jen.If(jen.Id("t").Dot("prev").Op(">=").Lit(0)).Block(
+				slab(jen.Id("t").Dot("prev")).Dot("next").Op("=").Id("t").Dot("next"),
+			).Else().Block(
+				jen.Op("*").Id("head").Op("=").Id("t").Dot("next"),
+			),
+			jen.If(jen.Id("t").Dot("next").Op(">=").Lit(0)).Block(
+				slab(jen.Id("t").Dot("next")).Dot("prev").Op("=").Id("t").Dot("prev"),
+			).Else().Block(
+				jen.Op("*").Id("tail").Op("=").Id("t").Dot("prev"),
+			),
+			jen.If(jen.Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
+				wf("emptied").Call(jen.Id("t").Dot("list")),
+			),
+		}
+	}
 
 	f.Comment("emptied clears the bookkeeping of bucket b, which has just become empty.")
 	f.Add(recv()).Id("emptied").Params(jen.Id("b").Int32()).Block(
@@ -231,7 +242,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
 		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
-		wf("unlink").Call(jen.Id("t")),
+		jen.Block(unlinkBody()...),
 		wf("release").Call(jen.Id("i"), jen.Id("t")),
 		jen.Return(jen.True()),
 	)

@@ -100,7 +100,19 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 		w.setPeriod(i, period)
 	}
 	w.setDeadline(t, when)
-	w.place(i, t)
+	{
+		e := max(w.tickOf(t), w.cur)
+		// The level is where e's digits first differ from cur's, counted from the top.
+		level := 0
+		if x := e ^ w.cur; x != 0 {
+			level = (bits.Len64(x) - 1) / wheelBits
+		}
+		b := int32((wheelLevels - 1) * wheelSlots) // beyond the horizon: top level, bucket 0
+		if level < wheelLevels {
+			b = int32(level*wheelSlots + int(e>>(level*wheelBits)&wheelMask))
+		}
+		w.link(i, b, t)
+	}
 	return core.MakeTimer(i, t.gen)
 }
 
@@ -161,31 +173,6 @@ func (w *wheel) link(i, b int32, t *timer) {
 	w.count++
 }
 
-// unlink takes timer i out of its bucket or the due list.
-func (w *wheel) unlink(t *timer) {
-	var head, tail *int32
-	if t.list == listDue {
-		head, tail = &w.dueHead, &w.dueTail
-		w.dueCount--
-	} else {
-		head, tail = &w.head[t.list], &w.tail[t.list]
-		w.count--
-	}
-	if t.prev >= 0 {
-		w.at(t.prev).next = t.next
-	} else {
-		*head = t.next
-	}
-	if t.next >= 0 {
-		w.at(t.next).prev = t.prev
-	} else {
-		*tail = t.prev
-	}
-	if t.list >= 0 && *head < 0 {
-		w.emptied(t.list)
-	}
-}
-
 // emptied clears the bookkeeping of bucket b, which has just become empty.
 func (w *wheel) emptied(b int32) {
 	w.head[b], w.tail[b] = -1, -1
@@ -216,7 +203,30 @@ func (w *wheel) cancel(h core.Timer) bool {
 	if t.gen != gen || t.list == listFree {
 		return false
 	}
-	w.unlink(t)
+	{
+		// Take t out of its bucket or the due list.
+		var head, tail *int32
+		if t.list == listDue {
+			head, tail = &w.dueHead, &w.dueTail
+			w.dueCount--
+		} else {
+			head, tail = &w.head[t.list], &w.tail[t.list]
+			w.count--
+		}
+		if t.prev >= 0 {
+			w.at(t.prev).next = t.next
+		} else {
+			*head = t.next
+		}
+		if t.next >= 0 {
+			w.at(t.next).prev = t.prev
+		} else {
+			*tail = t.prev
+		}
+		if t.list >= 0 && *head < 0 {
+			w.emptied(t.list)
+		}
+	}
 	w.release(i, t)
 	return true
 }
