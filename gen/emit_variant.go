@@ -376,10 +376,8 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
 		jen.Id("now").Op(":=").Add(lf("now")),
 		jen.If(jen.Op("!").Add(lf("inLoop"))).Block(jen.Id("now").Op("=").Add(lf("monotime")).Call()),
-		jen.If(jen.Int64().Call(jen.Id("d")).Op(">").Qual("math", "MaxInt64").Op("/").Lit(2).Op("-").Id("now")).Block(
-			jen.Return(jen.Qual("math", "MaxInt64").Op("/").Lit(2)),
-		),
-		jen.Return(jen.Id("now").Op("+").Int64().Call(jen.Id("d"))),
+		jen.Comment("At most MaxInt64/2, so that deadline arithmetic never overflows."),
+		jen.Return(jen.Id("now").Op("+").Min(jen.Int64().Call(jen.Id("d")), jen.Qual("math", "MaxInt64").Op("/").Lit(2).Op("-").Id("now"))),
 	)
 
 	f.Comment("CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon")

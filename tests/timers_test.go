@@ -2,6 +2,7 @@ package tests
 
 import (
 	"cmp"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -186,6 +187,28 @@ func TestOneShotTimerInACancelledPeriodicTimersSlotFiresOnce(t *testing.T) {
 		}
 		if oneShot != 1 {
 			t.Fatalf("the one-shot timer ran %d times, want 1", oneShot)
+		}
+	})
+}
+
+// The longest delay must saturate, not overflow into the past: a timer
+// due in 292 years neither fires now nor after a long wait, and cancels.
+func TestCallLaterWithTheLongestDelayNeitherFiresNorOverflows(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		vc.Advance(time.Hour) // loop time is no longer 0: now + d would overflow
+		runOnce(t, l)
+		fired := 0
+		h := l.CallLater(time.Duration(math.MaxInt64), func() { fired++ })
+		l.CallSoon(func() { l.CallLater(time.Duration(math.MaxInt64), func() { fired++ }) })
+		runOnce(t, l)
+		vc.Advance(1000 * time.Hour)
+		runOnce(t, l)
+		if fired != 0 {
+			t.Fatalf("%d timers due in 292 years fired", fired)
+		}
+		if !l.Cancel(h) {
+			t.Fatal("the timer could not be cancelled")
 		}
 	})
 }

@@ -151,10 +151,8 @@ func (l *Loop) deadline(d time.Duration) int64 {
 	if !l.inLoop {
 		now = l.monotime()
 	}
-	if int64(d) > math.MaxInt64/2-now {
-		return math.MaxInt64 / 2
-	}
-	return now + int64(d)
+	// At most MaxInt64/2, so that deadline arithmetic never overflows.
+	return now + min(int64(d), math.MaxInt64/2-now)
 }
 
 // CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon
