@@ -106,43 +106,8 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("pending").Params().Int().Block(jen.Return(wf("count").Op("+").Add(wf("dueCount"))))
 	f.Add(recv()).Id("hasDue").Params().Bool().Block(jen.Return(wf("dueHead").Op(">=").Lit(0)))
 
-	// placeBody is place's code; schedule has it too, written out, since
-	// place is over the compiler's inlining budget and schedule is the hot
-	// path of every deadline.
-	placeBody := func() []jen.Code {
-		return []jen.Code{
-			jen.Id("e").Op(":=").Max(wf("tickOf").Call(jen.Id("t")), wf("cur")),
-			jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
-			jen.Id("level").Op(":=").Lit(0),
-			jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
-				jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Add(e.num("w", "wheelBits")),
-			),
-			jen.Id("b").Op(":=").Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots"))).Comment("beyond the horizon: top level, bucket 0"),
-			jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
-				jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
-			),
-			wf("link").Call(jen.Id("i"), jen.Id("b"), jen.Id("t")),
-		}
-	}
 	f.Comment("schedule adds a timer due at loop time when (ns), repeating every period if > 0.")
-	f.Add(recv()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(
-		jen.Id("i").Op(":=").Add(wf("free")),
-		jen.If(jen.Id("i").Op(">=").Lit(0)).Block(
-			wf("free").Op("=").Add(slab(jen.Id("i"))).Dot("next"),
-		).Else().Block(
-			jen.If(wf("n").Op("&").Id("chunkMask").Op("==").Lit(0)).Block(
-				wf("chunks").Op("=").Append(wf("chunks"), jen.New(jen.Index(jen.Id("chunkSize")).Id("timer"))),
-			),
-			jen.List(jen.Id("i"), wf("n")).Op("=").List(wf("n"), wf("n").Op("+").Lit(1)),
-			slab(jen.Id("i")).Dot("gen").Op("=").Lit(1),
-		),
-		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
-		jen.Id("t").Dot("fn").Op("=").Id("fn"),
-		jen.If(jen.Id("period").Op(">").Lit(0)).Block(wf("setPeriod").Call(jen.Id("i"), jen.Id("period"))),
-		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
-		jen.Block(placeBody()...),
-		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
-	)
+	f.Add(recv()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(e.scheduleBody()...)
 
 	f.Comment("period returns timer i's CallEvery period, or 0 for a one-shot timer.")
 	f.Add(recv()).Id("period").Params(jen.Id("i").Int32()).Int64().Block(
@@ -174,7 +139,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")
-	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(placeBody()...)
+	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(e.placeBody()...)
 
 	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Id("b").Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
@@ -187,36 +152,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		wf("tail").Index(jen.Id("b")).Op("=").Id("i"),
 		wf("count").Op("++"),
 	)
-
-	// unlinkBody takes timer t out of its bucket or the due list. cancel is
-	// its only user, and it is written out there: as a function of its own
-	// it was one more call on every cancel, over the inlining budget.
-	unlinkBody := func() []jen.Code {
-		return []jen.Code{
-			jen.Comment("Take t out of its bucket or the due list."),
-			jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
-			jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
-				jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
-				wf("dueCount").Op("--"),
-			).Else().Block(
-				jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("t").Dot("list")), jen.Op("&").Add(wf("tail")).Index(jen.Id("t").Dot("list"))),
-				wf("count").Op("--"),
-			),
-			jen.If(jen.Id("t").Dot("prev").Op(">=").Lit(0)).Block(
-				slab(jen.Id("t").Dot("prev")).Dot("next").Op("=").Id("t").Dot("next"),
-			).Else().Block(
-				jen.Op("*").Id("head").Op("=").Id("t").Dot("next"),
-			),
-			jen.If(jen.Id("t").Dot("next").Op(">=").Lit(0)).Block(
-				slab(jen.Id("t").Dot("next")).Dot("prev").Op("=").Id("t").Dot("prev"),
-			).Else().Block(
-				jen.Op("*").Id("tail").Op("=").Id("t").Dot("prev"),
-			),
-			jen.If(jen.Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
-				wf("emptied").Call(jen.Id("t").Dot("list")),
-			),
-		}
-	}
 
 	f.Comment("emptied clears the bookkeeping of bucket b, which has just become empty.")
 	f.Add(recv()).Id("emptied").Params(jen.Id("b").Int32()).Block(
@@ -234,17 +169,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(jen.Id("t").Dot("gen").Op("==").Lit(0)).Block(jen.Id("t").Dot("gen").Op("=").Lit(1).Comment("0 would never match a handle; keep handles' gen non-zero")),
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op("=").Id("listFree").Op(",").Add(wf("free")),
 		wf("free").Op("=").Id("i"),
-	)
-
-	f.Comment("cancel unschedules the timer t refers to, if it is still pending.")
-	f.Add(recv()).Id("cancel").Params(jen.Id("h").Qual(pkgCore, "Timer")).Bool().Block(
-		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
-		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
-		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
-		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
-		jen.Block(unlinkBody()...),
-		wf("release").Call(jen.Id("i"), jen.Id("t")),
-		jen.Return(jen.True()),
 	)
 
 	f.Comment("findSet returns the first non-empty bucket of level at or after slot from.")
@@ -365,4 +289,95 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		),
 		jen.Return(jen.Id("fn")),
 	)
+}
+
+// placeBody is the code that links timer i (t) into the bucket its tick
+// belongs in, relative to cur: place's body, and written out in schedule
+// too, since place is over the compiler's inlining budget and scheduling
+// is the hot path of every deadline.
+func (e *variantEmitter) placeBody() []jen.Code {
+	return []jen.Code{
+		jen.Id("e").Op(":=").Max(wf("tickOf").Call(jen.Id("t")), wf("cur")),
+		jen.Comment("The level is where e's digits first differ from cur's, counted from the top."),
+		jen.Id("level").Op(":=").Lit(0),
+		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
+			jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Add(e.num("w", "wheelBits")),
+		),
+		jen.Id("b").Op(":=").Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots"))).Comment("beyond the horizon: top level, bucket 0"),
+		jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
+			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
+		),
+		wf("link").Call(jen.Id("i"), jen.Id("b"), jen.Id("t")),
+	}
+}
+
+// unlinkBody is the code that takes timer t out of its bucket or the due
+// list. Cancelling is its only use, and it is written out there: as a
+// function of its own it was one more call on every cancel.
+func (e *variantEmitter) unlinkBody() []jen.Code {
+	return []jen.Code{
+		jen.Comment("Take t out of its bucket or the due list."),
+		jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
+		jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
+			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
+			wf("dueCount").Op("--"),
+		).Else().Block(
+			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("t").Dot("list")), jen.Op("&").Add(wf("tail")).Index(jen.Id("t").Dot("list"))),
+			wf("count").Op("--"),
+		),
+		jen.If(jen.Id("t").Dot("prev").Op(">=").Lit(0)).Block(
+			slab(jen.Id("t").Dot("prev")).Dot("next").Op("=").Id("t").Dot("next"),
+		).Else().Block(
+			jen.Op("*").Id("head").Op("=").Id("t").Dot("next"),
+		),
+		jen.If(jen.Id("t").Dot("next").Op(">=").Lit(0)).Block(
+			slab(jen.Id("t").Dot("next")).Dot("prev").Op("=").Id("t").Dot("prev"),
+		).Else().Block(
+			jen.Op("*").Id("tail").Op("=").Id("t").Dot("prev"),
+		),
+		jen.If(jen.Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
+			wf("emptied").Call(jen.Id("t").Dot("list")),
+		),
+	}
+}
+
+// scheduleBody is the code that adds a timer due at loop time when (ns),
+// repeating every period if > 0, calling fn, and returns its handle, for a
+// function with w (the wheel), when, period and fn in scope: the wheel's
+// schedule, and written out in the Loop's CallLater, the hot path.
+func (e *variantEmitter) scheduleBody() []jen.Code {
+	return []jen.Code{
+		jen.Id("i").Op(":=").Add(wf("free")),
+		jen.If(jen.Id("i").Op(">=").Lit(0)).Block(
+			wf("free").Op("=").Add(slab(jen.Id("i"))).Dot("next"),
+		).Else().Block(
+			jen.If(wf("n").Op("&").Id("chunkMask").Op("==").Lit(0)).Block(
+				wf("chunks").Op("=").Append(wf("chunks"), jen.New(jen.Index(jen.Id("chunkSize")).Id("timer"))),
+			),
+			jen.List(jen.Id("i"), wf("n")).Op("=").List(wf("n"), wf("n").Op("+").Lit(1)),
+			slab(jen.Id("i")).Dot("gen").Op("=").Lit(1),
+		),
+		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+		jen.Id("t").Dot("fn").Op("=").Id("fn"),
+		jen.If(jen.Id("period").Op(">").Lit(0)).Block(wf("setPeriod").Call(jen.Id("i"), jen.Id("period"))),
+		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
+		jen.Block(e.placeBody()...),
+		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
+	}
+}
+
+// cancelBody is the code that unschedules the timer handle h refers to, if
+// it is still pending, and says whether it did, for a function with w (the
+// wheel) and h in scope. It is written out in the Loop's Cancel, its only
+// caller, so that a Cancel is one call, not three.
+func (e *variantEmitter) cancelBody() []jen.Code {
+	return []jen.Code{
+		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
+		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
+		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
+		jen.Block(e.unlinkBody()...),
+		wf("release").Call(jen.Id("i"), jen.Id("t")),
+		jen.Return(jen.True()),
+	}
 }

@@ -202,44 +202,6 @@ func (w *wheel) release(i int32, t *timer) {
 	w.free = i
 }
 
-// cancel unschedules the timer t refers to, if it is still pending.
-func (w *wheel) cancel(h core.Timer) bool {
-	i, gen, ok := h.Slot()
-	if !ok || i < 0 || i >= w.n {
-		return false
-	}
-	t := w.at(i)
-	if t.gen != gen || t.list == listFree {
-		return false
-	}
-	{
-		// Take t out of its bucket or the due list.
-		var head, tail *int32
-		if t.list == listDue {
-			head, tail = &w.dueHead, &w.dueTail
-			w.dueCount--
-		} else {
-			head, tail = &w.head[t.list], &w.tail[t.list]
-			w.count--
-		}
-		if t.prev >= 0 {
-			w.at(t.prev).next = t.next
-		} else {
-			*head = t.next
-		}
-		if t.next >= 0 {
-			w.at(t.next).prev = t.prev
-		} else {
-			*tail = t.prev
-		}
-		if t.list >= 0 && *head < 0 {
-			w.emptied(t.list)
-		}
-	}
-	w.release(i, t)
-	return true
-}
-
 // findSet returns the first non-empty bucket of level at or after slot from.
 func (w *wheel) findSet(level int, from uint64) (uint64, bool) {
 	for word := from / 64; word < w.p.wheelWords; word++ {

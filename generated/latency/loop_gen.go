@@ -9,6 +9,7 @@ import (
 	"github.com/loopgen/loop/handwritten/core"
 	"github.com/loopgen/loop/handwritten/poller"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -167,7 +168,40 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 		l.ready.push(fn)
 		return core.Timer{}
 	}
-	return l.timers.schedule(l.deadline(d), 0, fn)
+	// The wheel's schedule, written out: one call less on the hot path of every deadline.
+	w, when, period := &l.timers, l.deadline(d), int64(0)
+	{
+		i := w.free
+		if i >= 0 {
+			w.free = w.at(i).next
+		} else {
+			if w.n&chunkMask == 0 {
+				w.chunks = append(w.chunks, new([chunkSize]timer))
+			}
+			i, w.n = w.n, w.n+1
+			w.at(i).gen = 1
+		}
+		t := w.at(i)
+		t.fn = fn
+		if period > 0 {
+			w.setPeriod(i, period)
+		}
+		w.setDeadline(t, when)
+		{
+			e := max(w.tickOf(t), w.cur)
+			// The level is where e's digits first differ from cur's, counted from the top.
+			level := 0
+			if x := e ^ w.cur; x != 0 {
+				level = (bits.Len64(x) - 1) / wheelBits
+			}
+			b := int32((wheelLevels - 1) * wheelSlots) // beyond the horizon: top level, bucket 0
+			if level < wheelLevels {
+				b = int32(level*wheelSlots + int(e>>(level*wheelBits)&wheelMask))
+			}
+			w.link(i, b, t)
+		}
+		return core.MakeTimer(i, t.gen)
+	}
 }
 
 // CallAt runs fn once, no earlier than t (read against the loop's clock); a t
@@ -202,7 +236,44 @@ func (l *Loop) CallEvery(d time.Duration, fn func()) core.Timer {
 // Cancel stops t from firing and reports whether it did: false for a timer that
 // already fired or was cancelled, for the zero Timer, and for stale handles. O(1).
 func (l *Loop) Cancel(t core.Timer) bool {
-	return l.timers.cancel(t)
+	// Cancelling is written out here, not in a wheel method: a Cancel is one call, not three.
+	w, h := &l.timers, t
+	{
+		i, gen, ok := h.Slot()
+		if !ok || i < 0 || i >= w.n {
+			return false
+		}
+		t := w.at(i)
+		if t.gen != gen || t.list == listFree {
+			return false
+		}
+		{
+			// Take t out of its bucket or the due list.
+			var head, tail *int32
+			if t.list == listDue {
+				head, tail = &w.dueHead, &w.dueTail
+				w.dueCount--
+			} else {
+				head, tail = &w.head[t.list], &w.tail[t.list]
+				w.count--
+			}
+			if t.prev >= 0 {
+				w.at(t.prev).next = t.next
+			} else {
+				*head = t.next
+			}
+			if t.next >= 0 {
+				w.at(t.next).prev = t.prev
+			} else {
+				*tail = t.prev
+			}
+			if t.list >= 0 && *head < 0 {
+				w.emptied(t.list)
+			}
+		}
+		w.release(i, t)
+		return true
+	}
 }
 
 // Run runs the loop until Stop or Close. It returns ErrRunning if the loop is
