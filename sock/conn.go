@@ -198,16 +198,9 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 func (c *Conn) send(p []byte) (int, error) {
 	for {
 		n, err := sysSend(int(c.fd), p)
-		switch err {
-		case nil:
-			c.wrote(n)
-			return n, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, nil
+		if err != unix.EINTR {
+			return c.sent(n, err, "write")
 		}
-		return 0, os.NewSyscallError("write", err)
 	}
 }
 
@@ -215,17 +208,23 @@ func (c *Conn) send(p []byte) (int, error) {
 func (c *Conn) sendv(bufs [][]byte) (int, error) {
 	for {
 		n, err := sysSendv(&c.cfg.ls.sysVec, int(c.fd), bufs)
-		switch err {
-		case nil:
-			c.wrote(n)
-			return n, nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN:
-			return 0, nil
+		if err != unix.EINTR {
+			return c.sent(n, err, "writev")
 		}
-		return 0, os.NewSyscallError("writev", err)
 	}
+}
+
+// sent is the outcome of a send or sendv that was not interrupted: the
+// bytes the kernel took, 0 for EAGAIN, or the error named after op.
+func (c *Conn) sent(n int, err error, op string) (int, error) {
+	switch err {
+	case nil:
+		c.wrote(n)
+		return n, nil
+	case unix.EAGAIN:
+		return 0, nil
+	}
+	return 0, os.NewSyscallError(op, err)
 }
 
 // wrote notes that the kernel took n bytes: the idle timer starts over.
