@@ -109,11 +109,17 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("schedule adds a timer due at loop time when (ns), repeating every period if > 0.")
 	f.Add(recv()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(e.scheduleBody()...)
 
+	f.Comment("periodOf returns where timer i's CallEvery period is kept, or nil while its")
+	f.Comment("chunk of periods has never been needed (the period is then 0).")
+	f.Add(recv()).Id("periodOf").Params(jen.Id("i").Int32()).Op("*").Int64().Block(
+		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
+			jen.Return(jen.Op("&").Add(wf("periods")).Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask"))),
+		),
+		jen.Return(jen.Nil()),
+	)
 	f.Comment("period returns timer i's CallEvery period, or 0 for a one-shot timer.")
 	f.Add(recv()).Id("period").Params(jen.Id("i").Int32()).Int64().Block(
-		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
-			jen.Return(wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask"))),
-		),
+		jen.If(jen.Id("p").Op(":=").Add(wf("periodOf")).Call(jen.Id("i")), jen.Id("p").Op("!=").Nil()).Block(jen.Return(jen.Op("*").Id("p"))),
 		jen.Return(jen.Lit(0)),
 	)
 	f.Comment("setPeriod records timer i's period; release sets it back to 0.")
@@ -162,9 +168,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("release returns timer i to the free list; its handles become stale.")
 	f.Add(recv()).Id("release").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("fn").Op("=").Nil(),
-		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
-			wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask")).Op("=").Lit(0),
-		),
+		jen.If(jen.Id("p").Op(":=").Add(wf("periodOf")).Call(jen.Id("i")), jen.Id("p").Op("!=").Nil()).Block(jen.Op("*").Id("p").Op("=").Lit(0)),
 		jen.Id("t").Dot("gen").Op("++"),
 		jen.If(jen.Id("t").Dot("gen").Op("==").Lit(0)).Block(jen.Id("t").Dot("gen").Op("=").Lit(1).Comment("0 would never match a handle; keep handles' gen non-zero")),
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op("=").Id("listFree").Op(",").Add(wf("free")),

@@ -116,10 +116,19 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 	return core.MakeTimer(i, t.gen)
 }
 
+// periodOf returns where timer i's CallEvery period is kept, or nil while its
+// chunk of periods has never been needed (the period is then 0).
+func (w *wheel) periodOf(i int32) *int64 {
+	if c := int(i >> chunkBits); c < len(w.periods) && w.periods[c] != nil {
+		return &w.periods[c][i&chunkMask]
+	}
+	return nil
+}
+
 // period returns timer i's CallEvery period, or 0 for a one-shot timer.
 func (w *wheel) period(i int32) int64 {
-	if c := int(i >> chunkBits); c < len(w.periods) && w.periods[c] != nil {
-		return w.periods[c][i&chunkMask]
+	if p := w.periodOf(i); p != nil {
+		return *p
 	}
 	return 0
 }
@@ -182,8 +191,8 @@ func (w *wheel) emptied(b int32) {
 // release returns timer i to the free list; its handles become stale.
 func (w *wheel) release(i int32, t *timer) {
 	t.fn = nil
-	if c := int(i >> chunkBits); c < len(w.periods) && w.periods[c] != nil {
-		w.periods[c][i&chunkMask] = 0
+	if p := w.periodOf(i); p != nil {
+		*p = 0
 	}
 	t.gen++
 	if t.gen == 0 {
