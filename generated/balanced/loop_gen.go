@@ -20,6 +20,9 @@ import (
 // documented on package loop; methods not marked safe for any goroutine belong
 // to the loop goroutine (or, before Run, to the goroutine that will call it).
 type Loop struct {
+	// Offset 0, which nil checks load from both sides: a line nobody writes.
+	_ [64]byte
+
 	// Owned by the loop goroutine.
 	now         int64 // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool  // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
