@@ -28,12 +28,32 @@ func slab(i jen.Code) *jen.Statement { return wf("at").Call(i) }
 // cascaded timers only while it is empty, since a cascade happens when cur
 // first enters the bucket's block, before any timer could be placed there
 // directly.
+//
+// Expiring a bucket is O(1): its list is spliced onto the due list whole, and
+// the timers in it learn that they are due from the bucket's epoch, which is
+// part of each timer's list label and moves on at every expiry. The bucket's
+// current label is kept whole (labels), so that linking a timer and telling
+// where it is cost one load each, and link stays within the inlining budget.
+// Walking the bucket to relabel each timer was the first touch of every timer
+// since it was scheduled, and cost more than firing it: without the walk,
+// 100,000 timers take 14% less CPU (BenchmarkWorkload/timers, 10 runs). The
+// timer count changes only when a timer is scheduled or leaves for good, not
+// as it moves between buckets and the due list.
 func (e *variantEmitter) emitWheel(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
 	f.Comment("Values of timer.list besides a bucket index.")
 	f.Const().Defs(
 		jen.Id("listDue").Op("=").Lit(-1).Comment("expired, waiting to run, on the due list"),
 		jen.Id("listFree").Op("=").Lit(-2).Comment("not scheduled; on the free list"),
+	)
+	f.Comment("A timer placed in a bucket has list = bucket | epoch<<bucketShift, the bucket's")
+	f.Comment("label (labels[bucket]) when it was placed. A label that is no longer the bucket's")
+	f.Comment("marks a timer that the bucket's expiry moved to the due list. Epochs wrap at")
+	f.Comment("epochMask+1; expire relabels the due list then, so no stale label can match.")
+	f.Const().Defs(
+		jen.Id("bucketShift").Op("=").Lit(16).Comment("above the largest bucket index the spec allows (8 levels x 4096 slots)"),
+		jen.Id("bucketMask").Op("=").Lit(1).Op("<<").Id("bucketShift").Op("-").Lit(1),
+		jen.Id("epochMask").Op("=").Lit(1).Op("<<").Lit(15).Op("-").Lit(1).Comment("list stays positive"),
 	)
 	f.Comment("The slab's chunks hold chunkSize timers each.")
 	f.Const().Defs(
@@ -50,7 +70,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("fn").Func().Params(),
 		jen.Id("next").Int32().Comment("links in its bucket, the due list or the free list; -1 ends a list"),
 		jen.Id("prev").Int32(),
-		jen.Id("list").Int32().Comment("bucket index (level*wheelSlots + slot), listDue or listFree"),
+		jen.Id("list").Int32().Comment("bucket index (level*wheelSlots + slot) | epoch<<bucketShift, listDue or listFree"),
 		jen.Id("gen").Uint32().Comment("changes whenever the timer fires for good or is cancelled"),
 	)
 	f.Comment("wheel holds the timers of one loop (loop goroutine only).")
@@ -60,13 +80,13 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("n").Int32().Comment("slab entries in use or on the free list"),
 		jen.Id("free").Int32().Comment("head of the free list"),
 		jen.Id("cur").Uint64().Comment("next tick to process; cascades for it are done"),
-		jen.Id("count").Int().Comment("timers in buckets"),
-		jen.Id("dueCount").Int(),
+		jen.Id("count").Int().Comment("timers scheduled and not yet fired for good or cancelled: in buckets or due"),
 		jen.Id("dueHead").Int32(),
 		jen.Id("dueTail").Int32(),
 		jen.Id("head").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32(),
 		jen.Id("tail").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32(),
 		jen.Id("occupied").Add(e.sized(jen.Id("wheelLevels"))).Add(e.sized(jen.Id("wheelWords"))).Uint64().Comment("bit set: bucket not empty"),
+		jen.Id("labels").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32().Comment("each bucket's current label: its index | its epoch<<bucketShift"),
 		e.paramsField(),
 	)
 
@@ -77,6 +97,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		initBody = append([]jen.Code{
 			wf("head").Op("=").Make(jen.Index().Int32(), buckets),
 			wf("tail").Op("=").Make(jen.Index().Int32(), buckets.Clone()),
+			wf("labels").Op("=").Make(jen.Index().Int32(), buckets.Clone()),
 			wf("occupied").Op("=").Make(jen.Index().Index().Uint64(), e.num("w", "wheelLevels")),
 			jen.For(jen.Id("i").Op(":=").Range().Add(wf("occupied"))).Block(
 				wf("occupied").Index(jen.Id("i")).Op("=").Make(jen.Index().Uint64(), e.num("w", "wheelWords")),
@@ -92,10 +113,11 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		),
 		jen.For(jen.Id("i").Op(":=").Range().Add(wf("head"))).Block(
 			wf("head").Index(jen.Id("i")).Op(",").Add(wf("tail")).Index(jen.Id("i")).Op("=").Lit(-1).Op(",").Lit(-1),
+			wf("labels").Index(jen.Id("i")).Op("=").Int32().Call(jen.Id("i")),
 		),
 		clearOccupied,
 		jen.If(wf("n").Op("==").Lit(0)).Block(wf("free").Op("=").Lit(-1)),
-		wf("count").Op(",").Add(wf("dueCount")).Op("=").Lit(0).Op(",").Lit(0),
+		wf("count").Op("=").Lit(0),
 		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
 	)
 
@@ -103,7 +125,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("at").Params(jen.Id("i").Int32()).Op("*").Id("timer").Block(
 		jen.Return(jen.Op("&").Add(wf("chunks")).Index(jen.Id("i").Op(">>").Id("chunkBits")).Index(jen.Id("i").Op("&").Id("chunkMask"))),
 	)
-	f.Add(recv()).Id("pending").Params().Int().Block(jen.Return(wf("count").Op("+").Add(wf("dueCount"))))
+	f.Add(recv()).Id("pending").Params().Int().Block(jen.Return(wf("count")))
 	f.Add(recv()).Id("hasDue").Params().Bool().Block(jen.Return(wf("dueHead").Op(">=").Lit(0)))
 
 	f.Comment("schedule adds a timer due at loop time when (ns), repeating every period if > 0.")
@@ -148,7 +170,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(e.placeBody()...)
 
 	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
-		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Id("b").Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
+		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Add(wf("labels")).Index(jen.Id("b")).Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
 		jen.If(jen.Id("last").Op(":=").Add(wf("tail")).Index(jen.Id("b")), jen.Id("last").Op(">=").Lit(0)).Block(
 			slab(jen.Id("last")).Dot("next").Op("=").Id("i"),
 		).Else().Block(
@@ -156,7 +178,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			wf("occupied").Index(jen.Id("b").Op("/").Add(e.numAs(jen.Int32(), "w", "wheelSlots"))).Index(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("/").Lit(64)).Op("|=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("%").Lit(64)),
 		),
 		wf("tail").Index(jen.Id("b")).Op("=").Id("i"),
-		wf("count").Op("++"),
 	)
 
 	f.Comment("emptied clears the bookkeeping of bucket b, which has just become empty.")
@@ -190,7 +211,8 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("next returns the earliest tick at which the wheel has work: a level-0 bucket")
-	f.Comment("to expire, or an upper bucket to cascade. Only meaningful when count > 0.")
+	f.Comment("to expire, or an upper bucket to cascade. With every bucket empty (count > 0")
+	f.Comment("for due timers alone) it is the next wrap of the top level, where nothing happens.")
 	f.Add(recv()).Id("next").Params().Uint64().Block(
 		jen.For(jen.Id("level").Op(":=").Lit(0), jen.Id("level").Op("<").Add(e.num("w", "wheelLevels")), jen.Id("level").Op("++")).Block(
 			jen.Id("shift").Op(":=").Id("level").Op("*").Add(e.num("w", "wheelBits")),
@@ -225,7 +247,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			jen.For(jen.Id("i").Op(">=").Lit(0)).Block(
 				jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
 				jen.Id("next").Op(":=").Id("t").Dot("next"),
-				wf("count").Op("--").Comment("place counts it again"),
 				wf("place").Call(jen.Id("i"), jen.Id("t")),
 				jen.Id("i").Op("=").Id("next"),
 			),
@@ -247,13 +268,8 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(wf("cur").Op("<=").Id("target")).Block(wf("setCur").Call(jen.Id("target").Op("+").Lit(1))),
 	)
 
-	f.Comment("expire moves level-0 bucket b, whose tick has come, onto the due list.")
+	f.Comment("expire moves level-0 bucket b, whose tick has come, onto the due list, whole.")
 	f.Add(recv()).Id("expire").Params(jen.Id("b").Int32()).Block(
-		jen.Id("n").Op(":=").Lit(0),
-		jen.For(jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")), jen.Id("i").Op(">=").Lit(0), jen.Id("i").Op("=").Add(slab(jen.Id("i"))).Dot("next")).Block(
-			slab(jen.Id("i")).Dot("list").Op("=").Id("listDue"),
-			jen.Id("n").Op("++"),
-		),
 		jen.Id("first").Op(",").Id("last").Op(":=").Add(wf("head")).Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")),
 		jen.If(wf("dueTail").Op(">=").Lit(0)).Block(
 			slab(wf("dueTail")).Dot("next").Op("=").Id("first"),
@@ -262,9 +278,18 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			wf("dueHead").Op("=").Id("first"),
 		),
 		wf("dueTail").Op("=").Id("last"),
-		wf("count").Op("-=").Id("n"),
-		wf("dueCount").Op("+=").Id("n"),
 		wf("emptied").Call(jen.Id("b")),
+		jen.Comment("The timers just moved now carry a stale label: they read as due."),
+		jen.Id("epoch").Op(":=").Parens(wf("labels").Index(jen.Id("b")).Op(">>").Id("bucketShift").Op("+").Lit(1)).Op("&").Id("epochMask"),
+		wf("labels").Index(jen.Id("b")).Op("=").Id("b").Op("|").Id("epoch").Op("<<").Id("bucketShift"),
+		jen.If(jen.Id("epoch").Op("==").Lit(0)).Block(
+			jen.Comment("A due timer with this bucket's new epochs in its label would read as"),
+			jen.Comment("pending once they come round: label every due timer listDue. Rare: a"),
+			jen.Comment("bucket expires epochMask+1 times while timers it expired are still due."),
+			jen.For(jen.Id("i").Op(":=").Add(wf("dueHead")), jen.Id("i").Op(">=").Lit(0), jen.Id("i").Op("=").Add(slab(jen.Id("i"))).Dot("next")).Block(
+				slab(jen.Id("i")).Dot("list").Op("=").Id("listDue"),
+			),
+		),
 	)
 
 	f.Comment("fire takes the first due timer off the due list and returns its callback.")
@@ -279,7 +304,6 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		).Else().Block(
 			wf("dueTail").Op("=").Lit(-1),
 		),
-		wf("dueCount").Op("--"),
 		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
 		jen.If(jen.Id("period").Op(":=").Add(wf("period")).Call(jen.Id("i")), jen.Id("period").Op(">").Lit(0)).Block(
 			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("period"),
@@ -290,6 +314,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			wf("place").Call(jen.Id("i"), jen.Id("t")),
 		).Else().Block(
 			wf("release").Call(jen.Id("i"), jen.Id("t")),
+			wf("count").Op("--"),
 		),
 		jen.Return(jen.Id("fn")),
 	)
@@ -321,13 +346,13 @@ func (e *variantEmitter) placeBody() []jen.Code {
 func (e *variantEmitter) unlinkBody() []jen.Code {
 	return []jen.Code{
 		jen.Comment("Take t out of its bucket or the due list."),
+		jen.Id("b").Op(":=").Id("t").Dot("list").Op("&").Id("bucketMask"),
+		jen.Id("inBucket").Op(":=").Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Add(wf("labels")).Index(jen.Id("b")).Op("==").Id("t").Dot("list"),
 		jen.Var().Id("head").Op(",").Id("tail").Op("*").Int32(),
-		jen.If(jen.Id("t").Dot("list").Op("==").Id("listDue")).Block(
-			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
-			wf("dueCount").Op("--"),
+		jen.If(jen.Id("inBucket")).Block(
+			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("b")), jen.Op("&").Add(wf("tail")).Index(jen.Id("b"))),
 		).Else().Block(
-			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("head")).Index(jen.Id("t").Dot("list")), jen.Op("&").Add(wf("tail")).Index(jen.Id("t").Dot("list"))),
-			wf("count").Op("--"),
+			jen.List(jen.Id("head"), jen.Id("tail")).Op("=").List(jen.Op("&").Add(wf("dueHead")), jen.Op("&").Add(wf("dueTail"))),
 		),
 		jen.If(jen.Id("t").Dot("prev").Op(">=").Lit(0)).Block(
 			slab(jen.Id("t").Dot("prev")).Dot("next").Op("=").Id("t").Dot("next"),
@@ -339,8 +364,8 @@ func (e *variantEmitter) unlinkBody() []jen.Code {
 		).Else().Block(
 			jen.Op("*").Id("tail").Op("=").Id("t").Dot("prev"),
 		),
-		jen.If(jen.Id("t").Dot("list").Op(">=").Lit(0).Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
-			wf("emptied").Call(jen.Id("t").Dot("list")),
+		jen.If(jen.Id("inBucket").Op("&&").Op("*").Id("head").Op("<").Lit(0)).Block(
+			wf("emptied").Call(jen.Id("b")),
 		),
 	}
 }
@@ -361,6 +386,7 @@ func (e *variantEmitter) scheduleBody() []jen.Code {
 			jen.List(jen.Id("i"), wf("n")).Op("=").List(wf("n"), wf("n").Op("+").Lit(1)),
 			slab(jen.Id("i")).Dot("gen").Op("=").Lit(1),
 		),
+		wf("count").Op("++"),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
 		jen.Id("t").Dot("fn").Op("=").Id("fn"),
 		jen.If(jen.Id("period").Op(">").Lit(0)).Block(wf("setPeriod").Call(jen.Id("i"), jen.Id("period"))),
@@ -382,6 +408,7 @@ func (e *variantEmitter) cancelBody() []jen.Code {
 		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
 		jen.Block(e.unlinkBody()...),
 		wf("release").Call(jen.Id("i"), jen.Id("t")),
+		wf("count").Op("--"),
 		jen.Return(jen.True()),
 	}
 }

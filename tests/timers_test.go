@@ -342,3 +342,59 @@ func checkAgainstModel(t *testing.T, v all.Variant, seed uint64) {
 		t.Fatalf("seed %d: loop has %d pending timers, model %d", seed, got, len(pending))
 	}
 }
+
+// A level-0 bucket that expires moves its timers to the due list whole; they
+// are told apart from timers placed in the bucket later by an epoch that
+// wraps (2^15 of them). Here one bucket expires once more than that within a
+// single iteration, so every one of its timers is still due when the first
+// runs, and timer 1, then at the head of the due list, carries the bucket's
+// current epoch again. The first timer cancels it and others: each cancel
+// must succeed, the cancelled timers must not run, and the wheel must go on
+// working for later timers.
+func TestCancelDueTimersFromMoreLapsOfOneBucketThanEpochs(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		tick := v.Params.Tick
+		lap := tick * time.Duration(v.Params.Slots)
+		const laps = 1<<15 + 1
+		cancelled := map[int]bool{1: true, 2: true, 1000: true, 1<<15 - 1: true, 1 << 15: true}
+		handles := make([]core.Timer, laps)
+		ran := make([]bool, laps)
+		failed := []int{}
+		for k := range laps {
+			handles[k] = l.CallLater(time.Duration(k)*lap+tick, func() {
+				ran[k] = true
+				if k != 0 {
+					return
+				}
+				for c := range cancelled {
+					if !l.Cancel(handles[c]) {
+						failed = append(failed, c)
+					}
+				}
+			})
+		}
+		vc.Advance(time.Duration(laps) * lap)
+		runOnce(t, l)
+		if len(failed) > 0 {
+			t.Fatalf("Cancel of due timers %v returned false", failed)
+		}
+		for k := range laps {
+			if ran[k] == cancelled[k] {
+				t.Fatalf("timer %d: ran %v, cancelled %v", k, ran[k], cancelled[k])
+			}
+		}
+		if n := l.Pending(); n != 0 {
+			t.Fatalf("Pending() = %d after every timer ran or was cancelled", n)
+		}
+		after := 0
+		for k := range 3 {
+			l.CallLater(time.Duration(k+1)*tick, func() { after++ })
+		}
+		vc.Advance(4 * tick)
+		runOnce(t, l)
+		if after != 3 {
+			t.Fatalf("%d of 3 timers scheduled afterwards fired", after)
+		}
+	})
+}

@@ -13,6 +13,16 @@ const (
 	listFree = -2 // not scheduled; on the free list
 )
 
+// A timer placed in a bucket has list = bucket | epoch<<bucketShift, the bucket's
+// label (labels[bucket]) when it was placed. A label that is no longer the bucket's
+// marks a timer that the bucket's expiry moved to the due list. Epochs wrap at
+// epochMask+1; expire relabels the due list then, so no stale label can match.
+const (
+	bucketShift = 16 // above the largest bucket index the spec allows (8 levels x 4096 slots)
+	bucketMask  = 1<<bucketShift - 1
+	epochMask   = 1<<15 - 1 // list stays positive
+)
+
 // The slab's chunks hold chunkSize timers each.
 const (
 	chunkBits = 9
@@ -29,7 +39,7 @@ type timer struct {
 	fn   func()
 	next int32 // links in its bucket, the due list or the free list; -1 ends a list
 	prev int32
-	list int32  // bucket index (level*wheelSlots + slot), listDue or listFree
+	list int32  // bucket index (level*wheelSlots + slot) | epoch<<bucketShift, listDue or listFree
 	gen  uint32 // changes whenever the timer fires for good or is cancelled
 }
 
@@ -40,13 +50,13 @@ type wheel struct {
 	n        int32               // slab entries in use or on the free list
 	free     int32               // head of the free list
 	cur      uint64              // next tick to process; cascades for it are done
-	count    int                 // timers in buckets
-	dueCount int
+	count    int                 // timers scheduled and not yet fired for good or cancelled: in buckets or due
 	dueHead  int32
 	dueTail  int32
 	head     [wheelLevels * wheelSlots]int32
 	tail     [wheelLevels * wheelSlots]int32
 	occupied [wheelLevels][wheelWords]uint64 // bit set: bucket not empty
+	labels   [wheelLevels * wheelSlots]int32 // each bucket's current label: its index | its epoch<<bucketShift
 }
 
 func (w *wheel) init() {
@@ -62,12 +72,13 @@ func (w *wheel) reset() {
 	}
 	for i := range w.head {
 		w.head[i], w.tail[i] = -1, -1
+		w.labels[i] = int32(i)
 	}
 	clear(w.occupied[:])
 	if w.n == 0 {
 		w.free = -1
 	}
-	w.count, w.dueCount = 0, 0
+	w.count = 0
 	w.dueHead, w.dueTail = -1, -1
 }
 
@@ -76,7 +87,7 @@ func (w *wheel) at(i int32) *timer {
 	return &w.chunks[i>>chunkBits][i&chunkMask]
 }
 func (w *wheel) pending() int {
-	return w.count + w.dueCount
+	return w.count
 }
 func (w *wheel) hasDue() bool {
 	return w.dueHead >= 0
@@ -94,6 +105,7 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 		i, w.n = w.n, w.n+1
 		w.at(i).gen = 1
 	}
+	w.count++
 	t := w.at(i)
 	t.fn = fn
 	if period > 0 {
@@ -171,7 +183,7 @@ func (w *wheel) place(i int32, t *timer) {
 	w.link(i, b, t)
 }
 func (w *wheel) link(i, b int32, t *timer) {
-	t.list, t.next, t.prev = b, -1, w.tail[b]
+	t.list, t.next, t.prev = w.labels[b], -1, w.tail[b]
 	if last := w.tail[b]; last >= 0 {
 		w.at(last).next = i
 	} else {
@@ -179,7 +191,6 @@ func (w *wheel) link(i, b int32, t *timer) {
 		w.occupied[b/wheelSlots][b%wheelSlots/64] |= 1 << (b % wheelSlots % 64)
 	}
 	w.tail[b] = i
-	w.count++
 }
 
 // emptied clears the bookkeeping of bucket b, which has just become empty.
@@ -217,7 +228,8 @@ func (w *wheel) findSet(level int, from uint64) (uint64, bool) {
 }
 
 // next returns the earliest tick at which the wheel has work: a level-0 bucket
-// to expire, or an upper bucket to cascade. Only meaningful when count > 0.
+// to expire, or an upper bucket to cascade. With every bucket empty (count > 0
+// for due timers alone) it is the next wrap of the top level, where nothing happens.
 func (w *wheel) next() uint64 {
 	for level := 0; level < wheelLevels; level++ {
 		shift := level * wheelBits
@@ -258,7 +270,6 @@ func (w *wheel) setCur(t uint64) {
 		for i >= 0 {
 			t := w.at(i)
 			next := t.next
-			w.count-- // place counts it again
 			w.place(i, t)
 			i = next
 		}
@@ -286,13 +297,8 @@ func (w *wheel) advance(target uint64) {
 	}
 }
 
-// expire moves level-0 bucket b, whose tick has come, onto the due list.
+// expire moves level-0 bucket b, whose tick has come, onto the due list, whole.
 func (w *wheel) expire(b int32) {
-	n := 0
-	for i := w.head[b]; i >= 0; i = w.at(i).next {
-		w.at(i).list = listDue
-		n++
-	}
 	first, last := w.head[b], w.tail[b]
 	if w.dueTail >= 0 {
 		w.at(w.dueTail).next = first
@@ -301,9 +307,18 @@ func (w *wheel) expire(b int32) {
 		w.dueHead = first
 	}
 	w.dueTail = last
-	w.count -= n
-	w.dueCount += n
 	w.emptied(b)
+	// The timers just moved now carry a stale label: they read as due.
+	epoch := (w.labels[b]>>bucketShift + 1) & epochMask
+	w.labels[b] = b | epoch<<bucketShift
+	if epoch == 0 {
+		// A due timer with this bucket's new epochs in its label would read as
+		// pending once they come round: label every due timer listDue. Rare: a
+		// bucket expires epochMask+1 times while timers it expired are still due.
+		for i := w.dueHead; i >= 0; i = w.at(i).next {
+			w.at(i).list = listDue
+		}
+	}
 }
 
 // fire takes the first due timer off the due list and returns its callback.
@@ -318,7 +333,6 @@ func (w *wheel) fire(now int64) func() {
 	} else {
 		w.dueTail = -1
 	}
-	w.dueCount--
 	fn := t.fn
 	if period := w.period(i); period > 0 {
 		when := t.when + period
@@ -329,6 +343,7 @@ func (w *wheel) fire(now int64) func() {
 		w.place(i, t)
 	} else {
 		w.release(i, t)
+		w.count--
 	}
 	return fn
 }

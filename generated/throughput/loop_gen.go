@@ -184,6 +184,7 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 			i, w.n = w.n, w.n+1
 			w.at(i).gen = 1
 		}
+		w.count++
 		t := w.at(i)
 		t.fn = fn
 		if period > 0 {
@@ -252,13 +253,13 @@ func (l *Loop) Cancel(t core.Timer) bool {
 		}
 		{
 			// Take t out of its bucket or the due list.
+			b := t.list & bucketMask
+			inBucket := t.list >= 0 && w.labels[b] == t.list
 			var head, tail *int32
-			if t.list == listDue {
-				head, tail = &w.dueHead, &w.dueTail
-				w.dueCount--
+			if inBucket {
+				head, tail = &w.head[b], &w.tail[b]
 			} else {
-				head, tail = &w.head[t.list], &w.tail[t.list]
-				w.count--
+				head, tail = &w.dueHead, &w.dueTail
 			}
 			if t.prev >= 0 {
 				w.at(t.prev).next = t.next
@@ -270,11 +271,12 @@ func (l *Loop) Cancel(t core.Timer) bool {
 			} else {
 				*tail = t.prev
 			}
-			if t.list >= 0 && *head < 0 {
-				w.emptied(t.list)
+			if inBucket && *head < 0 {
+				w.emptied(b)
 			}
 		}
 		w.release(i, t)
+		w.count--
 		return true
 	}
 }
