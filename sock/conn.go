@@ -46,6 +46,7 @@ const (
 	fClosed                           // the descriptor is closed; OnClose is queued
 	fPaused                           // OnPause was called, OnResume not yet
 	fReadPaused                       // PauseReading was called, ResumeReading not yet
+	fLinger                           // Close sent everything and shut down writing: waiting for the peer's end
 )
 
 // chunkSize is the size of the chunks unsent bytes wait in.
@@ -67,6 +68,7 @@ type outbuf struct {
 type timeouts struct {
 	idle, read, write deadline
 	connectT          loop.Timer
+	lingerT           loop.Timer
 }
 
 // deadline is one kind of timeout: how long it allows (0: off), its timer
@@ -389,7 +391,7 @@ func (c *Conn) drained() {
 	}
 	o.chunks = nil // the emptied slice header's array would outlive its use
 	if c.flags&fClosing != 0 {
-		c.teardown(nil)
+		c.linger()
 		return
 	}
 	if c.flags&(fShutWrite|fWriteDone) == fShutWrite {
@@ -421,6 +423,9 @@ func (c *Conn) onReadable() {
 		c.fail(os.NewSyscallError("read", err))
 	case n == 0:
 		c.gotEOF()
+	case c.flags&fClosing != 0:
+		// Read only so that the descriptor is not closed with unread input:
+		// Close promised the handler no more data.
 	default:
 		if c.tm != nil {
 			c.rearm(&c.tm.read)
@@ -532,21 +537,82 @@ func (c *Conn) shutdownWrite() {
 	}
 }
 
-// Close stops reading (what arrives afterwards is discarded), sends what
-// is queued, then closes the connection; OnClose follows, from a later
-// callback, with nil or with the reason the queued bytes could not all be
-// sent. A peer that never reads keeps a closing connection open: set a
-// write timeout, or use Abort. Close returns ErrClosed if already called.
+// Close ends the connection gracefully: OnData is not called again (what
+// arrives is read and discarded), what is queued is sent, the sending
+// direction is shut down (the peer reads end of stream), and once the peer
+// has finished sending too, the descriptor is closed. OnClose follows, from a
+// later callback, with nil or with the reason the queued bytes may not all
+// have reached the peer.
+//
+// The wait for the peer's end matters: a descriptor closed while input is
+// unread, or before input stops arriving, makes the kernel reset the
+// connection, and the reset discards what the peer has not read yet. The wait
+// is bounded by the linger timeout (WithLingerTimeout); past it the descriptor
+// is closed anyway, and OnClose receives an error wrapping ErrLinger if the
+// peer had not acknowledged everything sent. A peer that never reads keeps a
+// closing connection open while bytes are queued: set a write timeout, or use
+// Abort. Close returns ErrClosed if already called.
 func (c *Conn) Close() error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
 	c.flags |= fClosing
-	c.stopReading()
+	if c.tm != nil {
+		c.cfg.l.Cancel(c.tm.read.t) // no more data is expected for the handler
+	}
+	if c.flags&(fReading|fConnecting|fEOF) == 0 {
+		// Paused by the handler: input must still be read, to be discarded.
+		if err := c.cfg.l.AddReader(int(c.fd), c.onRead); err != nil {
+			c.fail(err)
+			return nil
+		}
+		c.flags |= fReading
+	}
 	if c.Buffered() == 0 {
-		c.teardown(nil)
+		c.linger()
 	}
 	return nil
+}
+
+// linger follows a Close whose queue is empty: it shuts down the sending
+// direction and waits, up to the linger timeout, for the peer's end of
+// stream, which closes the connection (gotEOF). A connection whose peer has
+// finished already, or that never connected, closes at once.
+func (c *Conn) linger() {
+	if c.flags&(fEOF|fConnecting) != 0 {
+		c.teardown(nil)
+		return
+	}
+	if c.flags&fWriteDone == 0 {
+		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
+			c.fail(os.NewSyscallError("shutdown", err))
+			return
+		}
+		c.flags |= fWriteDone
+	}
+	c.flags |= fLinger
+	tm := c.timeouts()
+	// The peer's end is what is awaited now, with a timeout of its own.
+	c.cfg.l.Cancel(tm.idle.t)
+	c.cfg.l.Cancel(tm.read.t)
+	tm.lingerT = c.cfg.l.CallLater(c.cfg.lingerTimeout, c.lingerExpired)
+}
+
+// lingerExpired closes a connection whose peer did not finish sending within
+// the linger timeout. Bytes the peer has acknowledged were delivered to its
+// kernel; if some are not, OnClose learns it.
+func (c *Conn) lingerExpired() {
+	if c.flags&fClosed != 0 {
+		return
+	}
+	var err error
+	switch n, known := unackedBytes(int(c.fd)); {
+	case !known:
+		err = ErrLinger
+	case n > 0:
+		err = &UnsentError{Unsent: n, Err: ErrLinger}
+	}
+	c.teardown(err)
 }
 
 // Abort closes the connection at once, discarding what is queued. OnClose
@@ -596,6 +662,7 @@ func (c *Conn) teardown(err error) {
 		c.cfg.l.Cancel(tm.read.t)
 		c.cfg.l.Cancel(tm.write.t)
 		c.cfg.l.Cancel(tm.connectT)
+		c.cfg.l.Cancel(tm.lingerT)
 	}
 	unix.Close(fd)
 	if o := c.out; o != nil {

@@ -194,8 +194,9 @@ func (gl *groupLoop) check() {
 }
 
 // Shutdown closes the group gracefully: it stops accepting, Closes every
-// connection (each sends what it has queued, then closes; OnClose runs as
-// usual), and waits until they are all closed or ctx ends. Then it aborts
+// connection (each sends what it has queued and waits for the peer's end, as
+// Conn.Close does; OnClose runs as usual), and waits until they are all
+// closed or ctx ends. Then it aborts
 // what is left, stops the loops and waits for their goroutines. It returns
 // ctx.Err() if it had to cut the drain short, ErrClosed if Shutdown or
 // Close was called before, and nil otherwise.

@@ -52,6 +52,12 @@ var (
 	// ErrAborted is wrapped by the error OnClose receives when Abort
 	// discarded bytes that were still waiting to be sent.
 	ErrAborted = errors.New("sock: connection aborted with unsent data")
+
+	// ErrLinger is wrapped by the error OnClose receives when, after Close,
+	// the peer neither finished sending nor acknowledged everything sent
+	// within the linger timeout (WithLingerTimeout), so the bytes it had
+	// not acknowledged may never reach it.
+	ErrLinger = errors.New("sock: peer did not finish within the linger timeout")
 )
 
 // timeoutError is what a deadline closes a connection with. It is a
@@ -72,9 +78,11 @@ var (
 )
 
 // UnsentError is what OnClose receives when the connection ended with bytes
-// that Write had accepted and that never reached the kernel: Unsent says how
-// many, Err why (a reset, a timeout, ErrAborted). Bytes the kernel took are
-// sent by it unless the peer resets the connection.
+// that Write had accepted and that never reached the kernel, or, with Err
+// wrapping ErrLinger, that the peer had not acknowledged when the linger
+// timeout closed the connection: Unsent says how many, Err why (a reset, a
+// timeout, ErrAborted, ErrLinger). Bytes the kernel took are sent by it
+// unless the peer resets the connection.
 type UnsentError struct {
 	Unsent int
 	Err    error
@@ -100,9 +108,10 @@ type Handler interface {
 	// must outlive it (Write copies what it cannot send at once).
 	OnData(c *Conn, p []byte)
 	// OnClose is called exactly once, after the descriptor is closed. err is
-	// nil on a clean close (Close after everything was sent, or the peer's
-	// end of stream); otherwise it says why, and wraps *UnsentError when
-	// written bytes were lost. A Dial that fails ends here without OnOpen.
+	// nil on a clean close (Close, once everything was sent and the peer has
+	// finished or acknowledged it all; or the peer's end of stream);
+	// otherwise it says why, and wraps *UnsentError when written bytes were
+	// lost or may have been. A Dial that fails ends here without OnOpen.
 	OnClose(c *Conn, err error)
 	// OnPause is called when the bytes waiting to be sent rise above the
 	// high-water mark: stop writing until OnResume.
@@ -160,6 +169,7 @@ type config struct {
 	noDelay             bool
 	sendBuf, recvBuf    int // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
 	connectTimeout      time.Duration
+	lingerTimeout       time.Duration
 	acceptError         func(error)
 	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
 
@@ -239,6 +249,21 @@ func WithConnectTimeout(d time.Duration) Option {
 	return func(c *config) { c.connectTimeout = d }
 }
 
+// DefaultLingerTimeout is how long a closing connection waits for the peer
+// to finish sending (see Conn.Close) unless WithLingerTimeout says otherwise.
+const DefaultLingerTimeout = 5 * time.Second
+
+// WithLingerTimeout bounds how long Close, once everything queued was sent,
+// waits for the peer to finish sending before closing the descriptor (default
+// DefaultLingerTimeout; d <= 0 keeps the default).
+func WithLingerTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.lingerTimeout = d
+		}
+	}
+}
+
 // WithAcceptErrorHandler sets a function that receives each error that made
 // a Listener pause accepting (EMFILE, ENFILE, ENOBUFS, ENOMEM and anything
 // unexpected), for logging. It runs on the loop goroutine. The listener
@@ -253,6 +278,7 @@ func newConfig(opts []Option) *config {
 		readBufferSize: DefaultReadBufferSize,
 		backlog:        DefaultBacklog,
 		noDelay:        true,
+		lingerTimeout:  DefaultLingerTimeout,
 	}
 	for _, o := range opts {
 		o(c)

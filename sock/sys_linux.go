@@ -159,3 +159,10 @@ func htons(p uint16) uint16 {
 	b[0], b[1] = byte(p>>8), byte(p)
 	return n
 }
+
+// unackedBytes returns how many bytes sent on fd the peer has not
+// acknowledged yet (SIOCOUTQ), and whether that could be told.
+func unackedBytes(fd int) (int, bool) {
+	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
+	return n, err == nil
+}
