@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,15 +96,17 @@ func inetEndpoint(network string, ip net.IP, port int, dial bool) (endpoint, err
 	return endpoint{family: unix.AF_INET6, sa: sa, v6only: suffix == '6'}, nil
 }
 
-// hasIPv6 reports whether an IPv6 socket can be opened here.
-func hasIPv6() bool {
-	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM, 0)
+// hasIPv6 reports whether an IPv6 socket can be opened here. It is asked
+// once: the answer does not change, and the probe is a descriptor (opened
+// close-on-exec, so that a concurrent exec cannot inherit it).
+var hasIPv6 = sync.OnceValue(func() bool {
+	fd, err := sysSocket(unix.AF_INET6, unix.SOCK_STREAM)
 	if err != nil {
 		return false
 	}
 	unix.Close(fd)
 	return true
-}
+})
 
 // addrPortOf returns the IP and port of an inet sockaddr (IPv4-mapped IPv6
 // addresses unmapped), and false for any other kind.

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/loopgen/loop"
 )
@@ -158,7 +159,7 @@ func (g *Group) on(gl *groupLoop, fn func() error) error {
 		return ErrClosed
 	}
 	done := make(chan error, 1)
-	if err := gl.l.Post(func() {
+	if err := post(gl.l, func() {
 		err := errPanicked
 		defer func() { done <- err }()
 		if g.isClosed() {
@@ -170,6 +171,19 @@ func (g *Group) on(gl *groupLoop, fn func() error) error {
 		return err
 	}
 	return <-done
+}
+
+// post is l.Post that waits out a full inbox (a variant built with
+// overflow: reject): a group's own message must not be dropped, or Shutdown
+// and Close would wait for ever. It fails only when the loop is closed.
+func post(l *loop.Loop, fn func()) error {
+	for wait := time.Microsecond; ; wait = min(2*wait, time.Millisecond) {
+		err := l.Post(fn)
+		if !errors.Is(err, loop.ErrQueueFull) {
+			return err
+		}
+		time.Sleep(wait)
+	}
 }
 
 func (g *Group) isClosed() bool {
@@ -206,7 +220,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	}
 	drained := make(chan struct{}, len(g.loops))
 	for _, gl := range g.loops {
-		gl.l.Post(func() {
+		post(gl.l, func() {
 			gl.drained = func() { drained <- struct{}{} }
 			for _, ln := range gl.lns {
 				ln.Close()
@@ -255,7 +269,9 @@ func (g *Group) markClosed() bool {
 // was queued before it), and waits for the goroutines to end.
 func (g *Group) stop() {
 	for _, gl := range g.loops {
-		gl.l.Post(func() {
+		// An error is ErrClosed: the loop is closed already, and its
+		// goroutine has ended or is ending.
+		post(gl.l, func() {
 			for _, ln := range gl.lns {
 				ln.Close()
 				ln.eachConn(func(c *Conn) { c.Abort() })

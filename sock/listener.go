@@ -189,6 +189,9 @@ func (ln *Listener) accept() {
 		case unix.EINTR, unix.ECONNABORTED:
 			continue // this one connection is gone, or we were interrupted
 		default:
+			if pendingNetworkError(err) {
+				continue // as ECONNABORTED: the error belongs to the one connection accepted
+			}
 			// EMFILE, ENFILE, ENOBUFS, ENOMEM and anything unexpected:
 			// readiness is level-triggered, so retrying now would spin.
 			ln.pause(os.NewSyscallError("accept", err))

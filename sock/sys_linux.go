@@ -166,3 +166,15 @@ func unackedBytes(fd int) (int, bool) {
 	n, err := unix.IoctlGetInt(fd, unix.SIOCOUTQ)
 	return n, err == nil
 }
+
+// pendingNetworkError reports whether err, from accept4, is a network error
+// already pending on the connection it took from the queue, which accept(2)
+// says to treat like EAGAIN (retry): the listener itself is fine.
+func pendingNetworkError(err error) bool {
+	switch err {
+	case unix.ENETDOWN, unix.EPROTO, unix.ENOPROTOOPT, unix.EHOSTDOWN, unix.ENONET,
+		unix.EHOSTUNREACH, unix.EOPNOTSUPP, unix.ENETUNREACH:
+		return true
+	}
+	return false
+}

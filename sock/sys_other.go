@@ -94,3 +94,7 @@ func sysSendto(_ *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
 // unackedBytes cannot tell here how many sent bytes the peer has not
 // acknowledged, so a linger timeout is always reported.
 func unackedBytes(int) (int, bool) { return 0, false }
+
+// pendingNetworkError: the BSDs report a connection that failed in the
+// queue as ECONNABORTED, which accept handles itself.
+func pendingNetworkError(error) bool { return false }
