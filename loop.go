@@ -95,9 +95,10 @@ func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at
 // most one wheel tick later. Equal deadlines run in the order scheduled.
 // d <= 0 behaves as CallSoon and returns the zero Timer. Inside a callback,
-// "now" is the loop time read at the start of the current step (I/O, timers,
-// or a batch of callbacks), which saves a clock read per call; to measure from
-// the exact present after a long computation, use CallAt(time.Now().Add(d), fn).
+// "now" is the clock as read when the callback first scheduled a timer (one
+// read per callback that schedules, not per call), so callbacks that ran
+// before it cannot make it early; to measure from the exact present after a
+// long computation in the same callback, use CallAt(time.Now().Add(d), fn).
 func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLater(d, fn) }
 
 // CallAt runs fn once, no earlier than t. A t already past behaves as

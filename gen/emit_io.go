@@ -150,11 +150,13 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 			e.count("Events"),
 			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Readable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
+				lf("nowFresh").Op("=").False(),
 				jen.Id("r").Dot("read").Call(),
 			),
 			jen.Comment("Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration)."),
 			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("write").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Writable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
+				lf("nowFresh").Op("=").False(),
 				jen.Id("r").Dot("write").Call(),
 			),
 		),

@@ -184,6 +184,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		e.paramsField(),
 		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers"),
 		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
+		jen.Id("nowFresh").Bool().Comment("now was read since the running callback started: deadlines may use it"),
 		jen.Id("ready").Id("readyQueue"),
 		jen.Id("timers").Id("wheel"),
 	}
@@ -377,14 +378,27 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 		),
 	)
 
-	f.Comment("deadline turns a delay into loop time. Inside the loop the time read at the")
-	f.Comment("start of this step is used (one clock read per batch, not per call); outside")
-	f.Comment("it, before Run, the clock is read now, so setup time cannot make timers early.")
+	f.Comment("deadline turns a delay into loop time, measured from a clock reading taken")
+	f.Comment("after every callback that ran before this one: the first deadline a callback")
+	f.Comment("sets reads the clock, and the callback's later ones reuse that reading. A")
+	f.Comment("time read once per batch made a timer scheduled after a slow callback fire")
+	f.Comment("early by that callback's time (uvloop #29); a read per call costs more than")
+	f.Comment("the rest of CallLater. Outside the loop, before Run, the clock is read each")
+	f.Comment("time, so setup time cannot make timers early.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
 		jen.Id("now").Op(":=").Add(lf("now")),
-		jen.If(jen.Op("!").Add(lf("inLoop"))).Block(jen.Id("now").Op("=").Add(lf("monotime")).Call()),
+		jen.If(jen.Op("!").Add(lf("nowFresh"))).Block(jen.Id("now").Op("=").Add(lf("freshNow")).Call()),
 		jen.Comment("At most MaxInt64/2, so that deadline arithmetic never overflows."),
 		jen.Return(jen.Id("now").Op("+").Min(jen.Int64().Call(jen.Id("d")), jen.Qual("math", "MaxInt64").Op("/").Lit(2).Op("-").Id("now"))),
+	)
+
+	f.Comment("freshNow reads the clock for a deadline; inside the loop the reading becomes now.")
+	f.Comment("Kept out of line, so that deadline, whose common path is one load, is inlined.")
+	f.Comment("//go:noinline")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("freshNow").Params().Int64().Block(
+		jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
+		jen.If(lf("inLoop")).Block(lf("now").Op(",").Add(lf("nowFresh")).Op("=").Id("now").Op(",").True()),
+		jen.Return(jen.Id("now")),
 	)
 
 	f.Comment("CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon")
@@ -480,6 +494,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 
 	f.Add(recv()).Id("leave").Params().Block(
 		lf("inLoop").Op("=").False(),
+		lf("nowFresh").Op("=").False(),
 		lf("stateMu").Dot("Lock").Call(),
 		lf("running").Op("=").False(),
 		jen.Id("last").Op(":=").Add(lf("closed")).Op("&&").Op("!").Add(lf("tornDown")),
@@ -524,6 +539,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 			lf("runReady").Call(jen.Id("n")),
 		),
 		lf("inLoop").Op("=").False(),
+		lf("nowFresh").Op("=").False(),
 		lf("ready").Dot("reset").Call(),
 		lf("timers").Dot("reset").Call(),
 		e.dropIO(),
@@ -677,6 +693,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Add(recv()).Id("runReady").Params(jen.Id("n").Int()).Block(
 		e.recoverGuard(),
 		jen.For(jen.Range().Id("n")).Block(
+			lf("nowFresh").Op("=").False(),
 			lf("ready").Dot("pop").Call().Call(),
 			e.count("Callbacks"),
 		),
@@ -688,6 +705,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Add(recv()).Id("runTimers").Params().Block(
 		e.recoverGuard(),
 		jen.For(lf("timers").Dot("hasDue").Call()).Block(
+			lf("nowFresh").Op("=").False(),
 			lf("timers").Dot("fire").Call(lf("now")).Call(),
 			e.count("Timers"),
 		),

@@ -398,3 +398,26 @@ func TestCancelDueTimersFromMoreLapsOfOneBucketThanEpochs(t *testing.T) {
 		}
 	})
 }
+
+// A callback that runs long (here the virtual clock moves 50 ms during it)
+// must not make a timer that a later callback of the same batch schedules
+// fire early: its delay counts from when it was scheduled (uvloop #29).
+func TestTimerScheduledAfterASlowCallbackIsNotEarly(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		var scheduledAt, firedAt time.Duration = -1, -1
+		l.CallSoon(func() { vc.Advance(50 * time.Millisecond) })
+		l.CallSoon(func() {
+			scheduledAt = vc.Elapsed()
+			l.CallLater(10*time.Millisecond, func() { firedAt = vc.Elapsed() })
+		})
+		runOnce(t, l)
+		for firedAt < 0 && vc.Elapsed() < time.Second {
+			vc.Advance(v.Params.Tick)
+			runOnce(t, l)
+		}
+		if firedAt < scheduledAt+10*time.Millisecond {
+			t.Fatalf("scheduled at %v for 10ms, fired at %v", scheduledAt, firedAt)
+		}
+	})
+}

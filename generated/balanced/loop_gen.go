@@ -26,6 +26,7 @@ type Loop struct {
 	// Owned by the loop goroutine.
 	now         int64 // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool  // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
+	nowFresh    bool  // now was read since the running callback started: deadlines may use it
 	ready       readyQueue
 	timers      wheel
 	io          ioTable
@@ -148,16 +149,32 @@ func (l *Loop) wake() {
 	}
 }
 
-// deadline turns a delay into loop time. Inside the loop the time read at the
-// start of this step is used (one clock read per batch, not per call); outside
-// it, before Run, the clock is read now, so setup time cannot make timers early.
+// deadline turns a delay into loop time, measured from a clock reading taken
+// after every callback that ran before this one: the first deadline a callback
+// sets reads the clock, and the callback's later ones reuse that reading. A
+// time read once per batch made a timer scheduled after a slow callback fire
+// early by that callback's time (uvloop #29); a read per call costs more than
+// the rest of CallLater. Outside the loop, before Run, the clock is read each
+// time, so setup time cannot make timers early.
 func (l *Loop) deadline(d time.Duration) int64 {
 	now := l.now
-	if !l.inLoop {
-		now = l.monotime()
+	if !l.nowFresh {
+		now = l.freshNow()
 	}
 	// At most MaxInt64/2, so that deadline arithmetic never overflows.
 	return now + min(int64(d), math.MaxInt64/2-now)
+}
+
+// freshNow reads the clock for a deadline; inside the loop the reading becomes now.
+// Kept out of line, so that deadline, whose common path is one load, is inlined.
+//
+//go:noinline
+func (l *Loop) freshNow() int64 {
+	now := l.monotime()
+	if l.inLoop {
+		l.now, l.nowFresh = now, true
+	}
+	return now
 }
 
 // CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon
@@ -333,6 +350,7 @@ func (l *Loop) enter() error {
 }
 func (l *Loop) leave() {
 	l.inLoop = false
+	l.nowFresh = false
 	l.stateMu.Lock()
 	l.running = false
 	last := l.closed && !l.tornDown
@@ -384,6 +402,7 @@ func (l *Loop) teardown() {
 		l.runReady(n)
 	}
 	l.inLoop = false
+	l.nowFresh = false
 	l.ready.reset()
 	l.timers.reset()
 	l.io = ioTable{}
@@ -480,6 +499,7 @@ func (l *Loop) timeout() int64 {
 func (l *Loop) runReady(n int) {
 	defer l.recoverPanic()
 	for range n {
+		l.nowFresh = false
 		l.ready.pop()()
 	}
 }
@@ -490,6 +510,7 @@ func (l *Loop) runReady(n int) {
 func (l *Loop) runTimers() {
 	defer l.recoverPanic()
 	for l.timers.hasDue() {
+		l.nowFresh = false
 		l.timers.fire(l.now)()
 	}
 }

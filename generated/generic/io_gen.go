@@ -144,10 +144,12 @@ func (l *Loop) dispatch(events []poller.Event) {
 			continue
 		}
 		if r.seq == ev.Seq && r.read != nil && ev.Ev&(poller.Readable|poller.Errored) != 0 {
+			l.nowFresh = false
 			r.read()
 		}
 		// Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration).
 		if r.seq == ev.Seq && r.write != nil && ev.Ev&(poller.Writable|poller.Errored) != 0 {
+			l.nowFresh = false
 			r.write()
 		}
 	}
