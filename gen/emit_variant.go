@@ -566,7 +566,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	}
 	if v.Spin > 0 {
 		blockDecision = append(blockDecision,
-			jen.If(jen.Id("timeout").Op("!=").Lit(0)).Block(jen.Id("timeout").Op("=").Add(lf("spin")).Call(jen.Id("timeout"))),
+			jen.Comment("Not under a virtual clock: its time stands still while the loop spins, so"),
+			jen.Comment("the spin would never end; posts and clock advances wake a blocked loop."),
+			jen.If(jen.Id("timeout").Op("!=").Lit(0).Op("&&").Add(lf("vclock")).Op("==").Nil()).Block(jen.Id("timeout").Op("=").Add(lf("spin")).Call(jen.Id("timeout"))),
 		)
 	}
 	blockDecision = append(blockDecision,

@@ -434,7 +434,9 @@ func (l *Loop) iterate(block bool) {
 	timeout := int64(0)
 	if block && l.ready.len() == 0 && !l.timers.hasDue() && !l.stopReq.Load() {
 		timeout = l.timeout()
-		if timeout != 0 {
+		// Not under a virtual clock: its time stands still while the loop spins, so
+		// the spin would never end; posts and clock advances wake a blocked loop.
+		if timeout != 0 && l.vclock == nil {
 			timeout = l.spin(timeout)
 		}
 		if timeout != 0 {
