@@ -307,16 +307,22 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 // both slices have grown.
 func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
-	f.Comment("inbox carries callbacks from any goroutine to the loop.")
-	f.Type().Id("inbox").Struct(
+	fields := []jen.Code{
 		jen.Id("pending").Qual("sync/atomic", "Bool").Comment("q is not empty; read without the lock"),
 		jen.Id("mu").Qual("sync", "Mutex").Comment("guards closed and q"),
 		jen.Id("closed").Bool(),
 		jen.Id("q").Index().Func().Params(),
 		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer: taken from q, consumed from next on"),
 		jen.Id("next").Int(),
-		e.paramsField(),
-	)
+	}
+	if !e.grows() {
+		// len(q) alone let a producer fill q again as soon as the loop had
+		// swapped it out, before draining it: twice the depth could wait.
+		fields = append(fields, jen.Id("waiting").Qual("sync/atomic", "Int64").Comment("posted and not yet drained, in q or spare: what the depth bounds"))
+	}
+	fields = append(fields, e.paramsField())
+	f.Comment("inbox carries callbacks from any goroutine to the loop.")
+	f.Type().Id("inbox").Struct(fields...)
 	f.Add(recv()).Id("init").Params().Block(
 		qf("q").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), e.num("q", "inboxDepth")),
 		qf("spare").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), e.num("q", "inboxDepth")),
@@ -327,7 +333,11 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.If(qf("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 	}
 	if !e.grows() {
-		body = append(body, jen.If(jen.Len(qf("q")).Op(">=").Add(e.num("q", "inboxDepth"))).Block(jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))))
+		body = append(body,
+			jen.If(qf("waiting").Dot("Load").Call().Op(">=").Add(e.numAs(jen.Int64(), "q", "inboxDepth"))).Block(jen.Return(jen.Qual(pkgCore, "ErrQueueFull"))),
+			jen.Comment("Under mu, so producers cannot both take the last place; the loop only lowers it."),
+			qf("waiting").Dot("Add").Call(jen.Lit(1)),
+		)
 	}
 	body = append(body,
 		qf("q").Op("=").Append(qf("q"), jen.Id("fn")),
@@ -344,6 +354,10 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
 		jen.Return(jen.Len(qf("q")).Op("+").Len(qf("spare")).Op("-").Add(qf("next"))),
 	)
+	drained := jen.Null()
+	if !e.grows() {
+		drained = jen.If(jen.Id("n").Op(">").Lit(0)).Block(qf("waiting").Dot("Add").Call(jen.Op("-").Int64().Call(jen.Id("n"))))
+	}
 	f.Comment("drain moves queued callbacks into r, in order, up to max of them, and returns")
 	f.Comment("how many it moved (loop goroutine).")
 	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(
@@ -363,6 +377,7 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 			qf("next").Op("++"),
 			jen.Id("n").Op("++"),
 		),
+		drained,
 		jen.Return(jen.Id("n")),
 	)
 	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")

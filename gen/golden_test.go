@@ -426,6 +426,41 @@ func TestEveryVariantRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestRejectBoundsWhatWaits fills a reject variant's inbox, lets one
+// iteration drain a batch of it, and fills it again: the inbox then takes
+// exactly the batch the loop drained, whatever the inbox's kind.
+func TestRejectBoundsWhatWaits(t *testing.T) {
+	for _, v := range all.Variants {
+		t.Run(v.Name, func(t *testing.T) {
+			p := v.Params
+			if p.Overflow != "reject" {
+				t.Skip("overflow: grow")
+			}
+			l, err := v.New(core.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			fill := func() int {
+				n := 0
+				for n <= 2*p.InboxDepth && l.Post(func() {}) == nil {
+					n++
+				}
+				return n
+			}
+			if n := fill(); n != p.InboxDepth {
+				t.Fatalf("an empty inbox took %d posts, want its depth %d", n, p.InboxDepth)
+			}
+			if err := l.RunOnce(false); err != nil {
+				t.Fatal(err)
+			}
+			if n, want := fill(), min(p.Batch, p.InboxDepth); n != want {
+				t.Fatalf("after an iteration that drained %d, the inbox took %d more posts", want, n)
+			}
+		})
+	}
+}
 `
 
 // e2eGenericTest is written into the generic package of each end-to-end tree:
