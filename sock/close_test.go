@@ -1,8 +1,12 @@
 package sock_test
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
 	"io"
+	"net"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,23 +79,20 @@ func TestCloseDeliversEverythingToAPeerStillSending(t *testing.T) {
 	}
 }
 
-// A peer that reads everything but never closes its end holds a closing
-// connection only for the linger timeout; everything was acknowledged, so
-// OnClose gets nil.
-func TestCloseLingersOnlyUntilTheTimeout(t *testing.T) {
+// A peer that neither reads nor closes its end does not hold a closing
+// connection open once its kernel has acknowledged everything: what the
+// peer has not read is safe there. It then reads the response and end of
+// stream.
+func TestCloseEndsOnceThePeerAcknowledgedEverything(t *testing.T) {
 	l := newLoop(t)
 	h := &respondThenClose{n: 1000, closeNow: make(chan struct{})}
-	_, peer := listenAndDial(t, l, h, sock.WithLingerTimeout(50*time.Millisecond))
+	_, peer := listenAndDial(t, l, h, sock.WithLingerTimeout(time.Hour))
 	if _, err := peer.Write([]byte("request")); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	runUntil(t, l, "OnClose", func() bool { return h.closed })
 	if h.closeErr != nil {
 		t.Fatalf("OnClose(%v), want nil", h.closeErr)
-	}
-	if waited := time.Since(start); waited < 50*time.Millisecond {
-		t.Fatalf("closed after %v, before the linger timeout", waited)
 	}
 	buf := make([]byte, 2000)
 	peer.SetReadDeadline(time.Now().Add(waitLimit))
@@ -101,6 +102,46 @@ func TestCloseLingersOnlyUntilTheTimeout(t *testing.T) {
 	}
 	if _, err := peer.Read(buf); err != io.EOF {
 		t.Fatalf("after the response the peer read %v, want EOF", err)
+	}
+}
+
+// A peer that stops reading with a small receive window leaves most of a
+// response unacknowledged in the server's kernel: Close gives up after the
+// linger timeout and says how much the peer never acknowledged.
+func TestCloseGivesUpAfterTheLingerTimeout(t *testing.T) {
+	l := newLoop(t)
+	const size = 512 << 10
+	h := &respondThenClose{n: size, closeNow: make(chan struct{})}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
+		sock.WithSendBufferSize(4<<20), // the kernel takes the whole response
+		sock.WithLingerTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return cmp.Or(err, serr)
+	}}
+	peer, err := d.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	if _, err := peer.Write([]byte("request")); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if waited := time.Since(start); waited < 100*time.Millisecond {
+		t.Fatalf("closed after %v, before the linger timeout", waited)
+	}
+	var ue *sock.UnsentError
+	if !errors.Is(h.closeErr, sock.ErrLinger) || !errors.As(h.closeErr, &ue) || ue.Unsent <= 0 || ue.Unsent > size {
+		t.Fatalf("OnClose(%v), want an *UnsentError wrapping ErrLinger", h.closeErr)
 	}
 }
 

@@ -68,7 +68,13 @@ type outbuf struct {
 type timeouts struct {
 	idle, read, write deadline
 	connectT          loop.Timer
-	lingerT           loop.Timer
+
+	// After Close: the next look at what the peer has acknowledged, how
+	// long the last wait was, and how much of the linger timeout is left.
+	lingerT    loop.Timer
+	lingerStep time.Duration
+	lingerLeft time.Duration
+	lingerFn   func() // c.lingerCheck, made once
 }
 
 // deadline is one kind of timeout: how long it allows (0: off), its timer
@@ -540,14 +546,14 @@ func (c *Conn) shutdownWrite() {
 // Close ends the connection gracefully: OnData is not called again (what
 // arrives is read and discarded), what is queued is sent, the sending
 // direction is shut down (the peer reads end of stream), and once the peer
-// has finished sending too, the descriptor is closed. OnClose follows, from a
-// later callback, with nil or with the reason the queued bytes may not all
-// have reached the peer.
+// has acknowledged all of it, or has finished sending too, the descriptor is
+// closed. OnClose follows, from a later callback, with nil or with the
+// reason the queued bytes may not all have reached the peer.
 //
-// The wait for the peer's end matters: a descriptor closed while input is
-// unread, or before input stops arriving, makes the kernel reset the
-// connection, and the reset discards what the peer has not read yet. The wait
-// is bounded by the linger timeout (WithLingerTimeout); past it the descriptor
+// The wait matters: a descriptor closed while sent bytes are unacknowledged
+// and input is unread or still arriving makes the kernel reset the
+// connection, and the reset discards what it had not delivered. The wait is
+// bounded by the linger timeout (WithLingerTimeout); past it the descriptor
 // is closed anyway, and OnClose receives an error wrapping ErrLinger if the
 // peer had not acknowledged everything sent. A peer that never reads keeps a
 // closing connection open while bytes are queued: set a write timeout, or use
@@ -595,24 +601,45 @@ func (c *Conn) linger() {
 	// The peer's end is what is awaited now, with a timeout of its own.
 	c.cfg.l.Cancel(tm.idle.t)
 	c.cfg.l.Cancel(tm.read.t)
-	tm.lingerT = c.cfg.l.CallLater(c.cfg.lingerTimeout, c.lingerExpired)
+	tm.lingerLeft, tm.lingerStep, tm.lingerFn = c.cfg.lingerTimeout, 0, c.lingerCheck
+	c.lingerCheck()
 }
 
-// lingerExpired closes a connection whose peer did not finish sending within
-// the linger timeout. Bytes the peer has acknowledged were delivered to its
-// kernel; if some are not, OnClose learns it.
-func (c *Conn) lingerExpired() {
+// maxLingerStep bounds the wait between two looks at what the peer of a
+// lingering connection has acknowledged: the first is at once, the next
+// after a millisecond, then twice as long each time, up to this.
+const maxLingerStep = 100 * time.Millisecond
+
+// lingerCheck closes a lingering connection as soon as the peer has
+// acknowledged everything sent, end of stream included: what the peer has
+// not read is then in its kernel, and a reset that input arriving after the
+// close provokes does not take it away (the peer reads it, then end of
+// stream). The kernel says so through no event, so it is asked again, less
+// and less often, until the peer's end of stream (gotEOF) or the linger
+// timeout, which closes anyway and tells OnClose what was not acknowledged.
+func (c *Conn) lingerCheck() {
 	if c.flags&fClosed != 0 {
 		return
 	}
-	var err error
-	switch n, known := unackedBytes(int(c.fd)); {
-	case !known:
-		err = ErrLinger
-	case n > 0:
-		err = &UnsentError{Unsent: n, Err: ErrLinger}
+	tm := c.tm
+	n, known := unackedBytes(int(c.fd))
+	switch {
+	case known && n == 0:
+		c.teardown(nil)
+		return
+	case tm.lingerLeft <= 0 && !known:
+		c.teardown(ErrLinger)
+		return
+	case tm.lingerLeft <= 0:
+		c.teardown(&UnsentError{Unsent: n, Err: ErrLinger})
+		return
 	}
-	c.teardown(err)
+	step := min(max(2*tm.lingerStep, time.Millisecond), maxLingerStep, tm.lingerLeft)
+	if !known {
+		step = tm.lingerLeft // nothing to ask: wait for the end of stream
+	}
+	tm.lingerStep, tm.lingerLeft = step, tm.lingerLeft-step
+	tm.lingerT = c.cfg.l.CallLater(step, tm.lingerFn)
 }
 
 // Abort closes the connection at once, discarding what is queued. OnClose

@@ -54,7 +54,7 @@ var (
 	ErrAborted = errors.New("sock: connection aborted with unsent data")
 
 	// ErrLinger is wrapped by the error OnClose receives when, after Close,
-	// the peer neither finished sending nor acknowledged everything sent
+	// the peer neither acknowledged everything sent nor finished sending
 	// within the linger timeout (WithLingerTimeout), so the bytes it had
 	// not acknowledged may never reach it.
 	ErrLinger = errors.New("sock: peer did not finish within the linger timeout")
@@ -250,12 +250,12 @@ func WithConnectTimeout(d time.Duration) Option {
 }
 
 // DefaultLingerTimeout is how long a closing connection waits for the peer
-// to finish sending (see Conn.Close) unless WithLingerTimeout says otherwise.
+// (see Conn.Close) unless WithLingerTimeout says otherwise.
 const DefaultLingerTimeout = 5 * time.Second
 
 // WithLingerTimeout bounds how long Close, once everything queued was sent,
-// waits for the peer to finish sending before closing the descriptor (default
-// DefaultLingerTimeout; d <= 0 keeps the default).
+// waits for the peer to acknowledge it all or finish sending before closing
+// the descriptor (default DefaultLingerTimeout; d <= 0 keeps the default).
 func WithLingerTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
