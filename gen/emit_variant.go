@@ -220,6 +220,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Id("sleeping").Qual("sync/atomic", "Bool"),
 		jen.Id("wakePending").Qual("sync/atomic", "Bool"),
 		jen.Id("closing").Qual("sync/atomic", "Bool").Comment("Close has begun: AddReader and AddWriter fail"),
+		jen.Id("clockMoved").Qual("sync/atomic", "Bool").Comment("the virtual clock moved since the loop last read it"),
 		jen.Id("inbox").Id("inbox"),
 	)
 	if e.generic {
@@ -293,9 +294,11 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 			lf("vclock").Op("=").Id("c"),
 			lf("vbase").Op("=").Int64().Call(jen.Id("c").Dot("Elapsed").Call()),
 			lf("epoch").Op("=").Id("c").Dot("Now").Call(),
-			jen.Comment("A posted no-op wakes a blocked loop, which then reads the new time."),
+			jen.Comment("A clock advance wakes a blocked loop, which then reads the new time; a"),
+			jen.Comment("loop about to block sees the flag (as it sees a post) and goes round instead."),
 			lf("unsubscribe").Op("=").Id("c").Dot("Subscribe").Call(jen.Func().Params().Block(
-				jen.Id("_").Op("=").Add(lf("Post")).Call(jen.Id("noop")),
+				lf("clockMoved").Dot("Store").Call(jen.True()),
+				lf("wake").Call(),
 			)),
 		).Else().Block(
 			lf("epoch").Op("=").Qual("time", "Now").Call(),
@@ -303,8 +306,6 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Return(jen.Nil()),
 	)
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id(initName).Params(initParams...).Error().Block(initBody...)
-	f.Comment("noop is what a virtual clock posts to wake the loop.")
-	f.Func().Id("noop").Params().Block()
 
 	f.Comment("monotime returns the loop time from the clock: ns since epoch.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("monotime").Params().Int64().Block(
@@ -576,7 +577,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			jen.Comment("Announce the sleep, then look again: a Post that missed the flag"),
 			jen.Comment("published its callback before this check, so nothing is lost."),
 			lf("sleeping").Dot("Store").Call(jen.True()),
-			jen.If(lf("inbox").Dot("nonEmpty").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(
+			jen.If(lf("inbox").Dot("nonEmpty").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call()).Block(
 				jen.Id("timeout").Op("=").Lit(0),
 				jen.Comment("A wake-up may be on its way; the next Wait drains it."),
 				lf("sleeping").Dot("Store").Call(jen.False()),
@@ -616,6 +617,8 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("queued before the batch began, so I/O and timers are never starved.")
 	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Block(
 		e.count("Iterations"),
+		jen.Comment("Cleared before the clock is read: an advance after this read sets it again."),
+		jen.If(lf("clockMoved").Dot("Load").Call()).Block(lf("clockMoved").Dot("Store").Call(jen.False())),
 		lf("now").Op("=").Add(lf("monotime")).Call(),
 		jen.Comment("At most a batch of posted callbacks leaves the ring per iteration (the spill,"),
 		jen.Comment("taken only when the ring is empty, comes whole), as at most a batch runs:"),

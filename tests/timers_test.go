@@ -421,3 +421,22 @@ func TestTimerScheduledAfterASlowCallbackIsNotEarly(t *testing.T) {
 		}
 	})
 }
+
+// Advancing a virtual clock wakes the loop without queueing anything:
+// Pending counts only what the program scheduled. (The wake-up itself is
+// TestVirtualClockAdvanceWakesABlockedLoop's.)
+func TestClockAdvancesLeaveNothingPending(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		for range 3 {
+			vc.Advance(time.Second)
+		}
+		if n := l.Pending(); n != 0 {
+			t.Fatalf("Pending() = %d after clock advances alone, want 0", n)
+		}
+		l.CallLater(time.Second, func() {})
+		if n := l.Pending(); n != 1 {
+			t.Fatalf("Pending() = %d with one timer scheduled, want 1", n)
+		}
+	})
+}

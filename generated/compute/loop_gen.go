@@ -49,6 +49,7 @@ type Loop struct {
 	sleeping    atomic.Bool
 	wakePending atomic.Bool
 	closing     atomic.Bool // Close has begun: AddReader and AddWriter fail
+	clockMoved  atomic.Bool // the virtual clock moved since the loop last read it
 	inbox       inbox
 }
 
@@ -77,18 +78,17 @@ func (l *Loop) Init(cfg core.Config) error {
 		l.vclock = c
 		l.vbase = int64(c.Elapsed())
 		l.epoch = c.Now()
-		// A posted no-op wakes a blocked loop, which then reads the new time.
+		// A clock advance wakes a blocked loop, which then reads the new time; a
+		// loop about to block sees the flag (as it sees a post) and goes round instead.
 		l.unsubscribe = c.Subscribe(func() {
-			_ = l.Post(noop)
+			l.clockMoved.Store(true)
+			l.wake()
 		})
 	} else {
 		l.epoch = time.Now()
 	}
 	return nil
 }
-
-// noop is what a virtual clock posts to wake the loop.
-func noop() {}
 
 // monotime returns the loop time from the clock: ns since epoch.
 func (l *Loop) monotime() int64 {
@@ -423,6 +423,10 @@ func (l *Loop) recoverPanic() {
 // callbacks, due timers, and at most batchSize ready callbacks, namely those
 // queued before the batch began, so I/O and timers are never starved.
 func (l *Loop) iterate(block bool) {
+	// Cleared before the clock is read: an advance after this read sets it again.
+	if l.clockMoved.Load() {
+		l.clockMoved.Store(false)
+	}
 	l.now = l.monotime()
 	// At most a batch of posted callbacks leaves the ring per iteration (the spill,
 	// taken only when the ring is empty, comes whole), as at most a batch runs:
@@ -435,7 +439,7 @@ func (l *Loop) iterate(block bool) {
 			// Announce the sleep, then look again: a Post that missed the flag
 			// published its callback before this check, so nothing is lost.
 			l.sleeping.Store(true)
-			if l.inbox.nonEmpty() || l.stopReq.Load() {
+			if l.inbox.nonEmpty() || l.stopReq.Load() || l.clockMoved.Load() {
 				timeout = 0
 				// A wake-up may be on its way; the next Wait drains it.
 				l.sleeping.Store(false)
