@@ -157,7 +157,8 @@ func (l *Loop) Stop() { l.v.Stop() }
 // Close shuts the loop down. From then on Post, Run, RunOnce, AddReader and
 // AddWriter return ErrClosed; what was posted or queued before runs once more
 // (and what that queues, for a few rounds); pending timers are dropped; the
-// poller and wake-up descriptors are released. Closing twice does nothing.
+// functions given to AtClose run; the poller and wake-up descriptors are
+// released. Closing twice does nothing.
 //
 // Close is safe from a callback, and from any goroutine while Run is active:
 // it makes Run return, and Run releases the loop before it returns. On a loop
@@ -165,6 +166,13 @@ func (l *Loop) Stop() { l.v.Stop() }
 // then acts as the loop goroutine: do not call it while another goroutine is
 // using the loop between RunOnce calls.
 func (l *Loop) Close() error { return l.v.Close() }
+
+// AtClose registers fn to run when the loop closes, as a callback after the
+// ones queued or posted before Close; what fn queues runs too. A package that
+// opens things on the loop uses it to release them: package sock closes the
+// sockets still open on a loop that closes. Loop goroutine only (or before
+// Run). On a loop that is already closed, fn runs at once.
+func (l *Loop) AtClose(fn func()) { l.v.AtClose(fn) }
 
 // Variant returns the name and spec values of the variant in use.
 func (l *Loop) Variant() Params { return l.v.Variant() }

@@ -197,6 +197,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Id("vclock").Op("*").Qual(pkgClock, "Virtual").Comment("nil: the monotonic clock"),
 		jen.Id("vbase").Int64().Comment("vclock's elapsed time at loop time 0"),
 		jen.Id("unsubscribe").Func().Params(),
+		jen.Id("atClose").Index().Func().Params().Comment("AtClose's functions, run by teardown (guarded by stateMu until then)"),
 		jen.Id("onPanic").Func().Params(jen.Any()),
 	)
 	if v.Stats {
@@ -504,10 +505,24 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		jen.If(jen.Id("last")).Block(lf("teardown").Call()),
 	)
 
+	f.Comment("AtClose registers fn to run when the loop closes, as a callback, after those")
+	f.Comment("queued or posted before Close; what fn queues runs too (within Close's rounds).")
+	f.Comment("Packages that open things on the loop use it to release them. Loop goroutine only")
+	f.Comment("(or before Run). On a loop already torn down, fn runs at once.")
+	f.Add(recv()).Id("AtClose").Params(jen.Id("fn").Func().Params()).Block(
+		jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: AtClose with a nil func"))),
+		lf("stateMu").Dot("Lock").Call(),
+		jen.Id("done").Op(":=").Add(lf("tornDown")),
+		jen.If(jen.Op("!").Id("done")).Block(lf("atClose").Op("=").Append(lf("atClose"), jen.Id("fn"))),
+		lf("stateMu").Dot("Unlock").Call(),
+		jen.If(jen.Id("done")).Block(jen.Id("fn").Call()),
+	)
+
 	f.Comment("Close closes the loop: Post fails with ErrClosed from now on; callbacks already")
 	f.Comment("posted or queued run once more (callbacks they queue, for up to 16 rounds);")
-	f.Comment("pending timers are dropped; the poller and its descriptors are released (the")
-	f.Comment("fds registered with AddReader/AddWriter belong to the caller and stay open).")
+	f.Comment("pending timers are dropped; the functions given to AtClose run; the poller and")
+	f.Comment("its descriptors are released (the fds registered with AddReader/AddWriter")
+	f.Comment("belong to the caller and stay open).")
 	f.Comment("Safe from a callback, and from any goroutine while Run is active: Close makes")
 	f.Comment("Run return, and Run releases the loop before returning. On a loop that is not")
 	f.Comment("running, the calling goroutine does that work and acts as the loop goroutine.")
@@ -534,6 +549,10 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		lf("inLoop").Op("=").True(),
 		jen.For(jen.Id("round").Op(":=").Lit(0), jen.Id("round").Op("<").Lit(16), jen.Id("round").Op("++")).Block(
 			lf("inbox").Dot("drainClosed").Call(jen.Op("&").Add(lf("ready"))),
+			jen.If(jen.Id("round").Op("==").Lit(0)).Block(
+				jen.For(jen.List(jen.Id("_"), jen.Id("fn")).Op(":=").Range().Add(lf("atClose"))).Block(lf("ready").Dot("push").Call(jen.Id("fn"))),
+				lf("atClose").Op("=").Nil(),
+			),
 			jen.Id("n").Op(":=").Add(lf("ready")).Dot("len").Call(),
 			jen.If(jen.Id("n").Op("==").Lit(0)).Block(jen.Break()),
 			lf("now").Op("=").Add(lf("monotime")).Call(),

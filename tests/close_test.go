@@ -3,6 +3,7 @@ package tests
 import (
 	"errors"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -147,6 +148,38 @@ func TestNothingPostedSuccessfullyIsLostToClose(t *testing.T) {
 				t.Fatalf("%d posts accepted, %d ran", accepted, ran)
 			}
 			mu.Unlock()
+		}
+	})
+}
+
+// AtClose's functions run once when the loop closes, after the callbacks
+// queued before Close, and what they queue runs too; on a closed loop a
+// function given to AtClose runs at once.
+func TestAtCloseRunsAtCloseAfterWhatWasQueued(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		var order []string
+		l.CallSoon(func() { order = append(order, "queued") })
+		l.AtClose(func() {
+			order = append(order, "atClose")
+			l.CallSoon(func() { order = append(order, "queued by atClose") })
+		})
+		if len(order) != 0 {
+			t.Fatalf("ran before Close: %v", order)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"queued", "atClose", "queued by atClose"}; !slices.Equal(order, want) {
+			t.Fatalf("ran %v, want %v", order, want)
+		}
+		late := false
+		l.AtClose(func() { late = true })
+		if !late {
+			t.Fatal("AtClose on a closed loop did not run its function")
+		}
+		if err := l.Close(); err != nil || len(order) != 3 {
+			t.Fatalf("a second Close: %v, ran %v", err, order)
 		}
 	})
 }

@@ -35,6 +35,7 @@ type Loop struct {
 	vclock      *clock.Virtual // nil: the monotonic clock
 	vbase       int64          // vclock's elapsed time at loop time 0
 	unsubscribe func()
+	atClose     []func() // AtClose's functions, run by teardown (guarded by stateMu until then)
 	onPanic     func(any)
 
 	// Run/RunOnce against Close. Guarded by stateMu.
@@ -361,10 +362,30 @@ func (l *Loop) leave() {
 	}
 }
 
+// AtClose registers fn to run when the loop closes, as a callback, after those
+// queued or posted before Close; what fn queues runs too (within Close's rounds).
+// Packages that open things on the loop use it to release them. Loop goroutine only
+// (or before Run). On a loop already torn down, fn runs at once.
+func (l *Loop) AtClose(fn func()) {
+	if fn == nil {
+		panic("loop: AtClose with a nil func")
+	}
+	l.stateMu.Lock()
+	done := l.tornDown
+	if !done {
+		l.atClose = append(l.atClose, fn)
+	}
+	l.stateMu.Unlock()
+	if done {
+		fn()
+	}
+}
+
 // Close closes the loop: Post fails with ErrClosed from now on; callbacks already
 // posted or queued run once more (callbacks they queue, for up to 16 rounds);
-// pending timers are dropped; the poller and its descriptors are released (the
-// fds registered with AddReader/AddWriter belong to the caller and stay open).
+// pending timers are dropped; the functions given to AtClose run; the poller and
+// its descriptors are released (the fds registered with AddReader/AddWriter
+// belong to the caller and stay open).
 // Safe from a callback, and from any goroutine while Run is active: Close makes
 // Run return, and Run releases the loop before returning. On a loop that is not
 // running, the calling goroutine does that work and acts as the loop goroutine.
@@ -394,6 +415,12 @@ func (l *Loop) teardown() {
 	l.inLoop = true
 	for round := 0; round < 16; round++ {
 		l.inbox.drainClosed(&l.ready)
+		if round == 0 {
+			for _, fn := range l.atClose {
+				l.ready.push(fn)
+			}
+			l.atClose = nil
+		}
 		n := l.ready.len()
 		if n == 0 {
 			break

@@ -125,6 +125,7 @@ type Loop interface {
 	RunOnce(block bool) error
 	Stop()
 	Close() error
+	AtClose(fn func())
 	Variant() Params
 	Stats() Stats
 	Pending() int
