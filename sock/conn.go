@@ -703,6 +703,8 @@ func (c *Conn) teardown(err error) {
 			// Deferred, so that a panicking OnClose (which the loop
 			// recovers) cannot leave a Group's Shutdown waiting for it.
 			defer ln.forget(c)
+		} else {
+			defer c.cfg.ls.forgetDialed(c)
 		}
 		c.cfg.h.OnClose(c, err)
 	})

@@ -41,6 +41,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}
+	cfg.ls.trackDialed(c)
 
 	err = unix.Connect(fd, ep.sa)
 	for err == unix.EINTR {
@@ -56,6 +57,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		// succeeded, so that OnOpen always runs from the loop and never
 		// before Dial has returned.
 		if err := l.AddWriter(fd, c.out.onWrite); err != nil {
+			cfg.ls.forgetDialed(c)
 			unix.Close(fd)
 			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 		}

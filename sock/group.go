@@ -78,9 +78,10 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	}
 }
 
-// Loops returns the group's loops, for Dial or Post on them. Connections
-// dialed there are not closed by Shutdown or Close: only the listeners'
-// connections are.
+// Loops returns the group's loops, for Dial or Post on them. Shutdown does
+// not close connections dialed there gracefully (only the listeners'
+// connections get Close): they are aborted when the loops close, as
+// everything still open on a closing loop is.
 func (g *Group) Loops() []*loop.Loop {
 	ls := make([]*loop.Loop, len(g.loops))
 	for i, gl := range g.loops {

@@ -81,6 +81,7 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 		ln.release()
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
+	ln.ls.listeners[ln] = struct{}{}
 	return ln, nil
 }
 
@@ -158,8 +159,11 @@ func (ln *Listener) Close() error {
 		return ErrClosed
 	}
 	ln.release()
-	if ln.nconns == 0 && ln.onGone != nil {
-		ln.onGone()
+	if ln.nconns == 0 {
+		delete(ln.ls.listeners, ln)
+		if ln.onGone != nil {
+			ln.onGone()
+		}
 	}
 	return nil
 }
@@ -267,6 +271,9 @@ func (ln *Listener) forget(c *Conn) {
 	}
 	c.prev, c.next, c.ln = nil, nil, nil
 	ln.nconns--
+	if ln.closed && ln.nconns == 0 {
+		delete(ln.ls.listeners, ln)
+	}
 	if ln.onGone != nil {
 		ln.onGone()
 	}

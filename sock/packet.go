@@ -62,6 +62,7 @@ func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...O
 		unix.Close(fd)
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
+	pc.ls.packets[pc] = struct{}{}
 	return pc, nil
 }
 
@@ -100,6 +101,7 @@ func (pc *PacketConn) Close() error {
 		return ErrClosed
 	}
 	pc.closed = true
+	delete(pc.ls.packets, pc)
 	pc.l.RemoveReader(pc.fd)
 	return unix.Close(pc.fd)
 }

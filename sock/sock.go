@@ -299,6 +299,55 @@ type loopState struct {
 	free   [][]byte // write chunks to reuse, at most maxFreeChunks
 	vec    [][]byte // Writev's gather list, reused
 	sysVec sysVec   // the platform's scratch for writev
+
+	// What is open on the loop, for closeAll: listeners until they are
+	// closed and their connections gone, dialed connections (a list through
+	// prev/next; accepted ones are on their listener's), packet sockets.
+	listeners map[*Listener]struct{}
+	dialed    *Conn
+	packets   map[*PacketConn]struct{}
+}
+
+// closeAll closes what is still open on a loop that is closing (it runs
+// through loop.AtClose): listeners, the connections they accepted, dialed
+// connections, packet sockets. Connections are aborted, since the loop
+// will not run to send what they have queued: OnClose says what was lost.
+func (s *loopState) closeAll() {
+	for ln := range s.listeners {
+		ln.Close()
+		ln.eachConn(func(c *Conn) { c.Abort() })
+	}
+	for c := s.dialed; c != nil; c = c.next {
+		c.Abort() // the list changes only when OnClose has run
+	}
+	for pc := range s.packets {
+		pc.Close()
+	}
+}
+
+// trackDialed puts a dialed connection on the list closeAll goes through.
+func (s *loopState) trackDialed(c *Conn) {
+	c.next = s.dialed
+	if s.dialed != nil {
+		s.dialed.prev = c
+	}
+	s.dialed = c
+}
+
+// forgetDialed takes a dialed connection off that list, after its OnClose.
+func (s *loopState) forgetDialed(c *Conn) {
+	switch {
+	case c.prev != nil:
+		c.prev.next = c.next
+	case s.dialed == c:
+		s.dialed = c.next
+	default:
+		return // not on the list
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	}
+	c.prev, c.next = nil, nil
 }
 
 // maxVec is the most buffers one gathered send passes to the kernel (the
@@ -319,16 +368,21 @@ var (
 func stateOf(l *loop.Loop, rbufSize int) *loopState {
 	key := weak.Make(l)
 	statesMu.Lock()
-	defer statesMu.Unlock()
 	s := states[key]
-	if s == nil {
-		s = new(loopState)
+	made := s == nil
+	if made {
+		s = &loopState{listeners: map[*Listener]struct{}{}, packets: map[*PacketConn]struct{}{}}
 		states[key] = s
 		runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
 			statesMu.Lock()
 			delete(states, k)
 			statesMu.Unlock()
 		}, key)
+	}
+	statesMu.Unlock()
+	if made {
+		// Outside statesMu: on a closed loop, closeAll runs at once.
+		l.AtClose(s.closeAll)
 	}
 	if len(s.rbuf) < rbufSize {
 		// Only the loop goroutine reads rbuf, and this runs on it.
