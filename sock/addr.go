@@ -43,6 +43,9 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		if err != nil {
 			return endpoint{}, err
 		}
+		if err := noZone(ta.Zone); err != nil {
+			return endpoint{}, err
+		}
 		ep, err := inetEndpoint(network, ta.IP, ta.Port, dial)
 		if err == nil {
 			ip, _ := netip.AddrFromSlice(ta.IP)
@@ -54,6 +57,9 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		if err != nil {
 			return endpoint{}, err
 		}
+		if err := noZone(ua.Zone); err != nil {
+			return endpoint{}, err
+		}
 		ep, err := inetEndpoint(network, ua.IP, ua.Port, dial)
 		if err == nil {
 			ip, _ := netip.AddrFromSlice(ua.IP)
@@ -62,6 +68,16 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		return ep, err
 	}
 	return endpoint{}, net.UnknownNetworkError(network)
+}
+
+// noZone refuses an IPv6 zone (a link-local address's %interface): sock
+// does not carry it into the socket address yet, and an address without it
+// would bind or connect on the wrong link, or fail with EINVAL.
+func noZone(zone string) error {
+	if zone != "" {
+		return fmt.Errorf("sock: IPv6 zones are not supported (%%%s)", zone)
+	}
+	return nil
 }
 
 // inetEndpoint picks the family: the address's own, or for an empty host
