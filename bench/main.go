@@ -291,7 +291,8 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 					if _, failed := res.errs[k]; failed {
 						continue
 					}
-					// A Python run is a fresh interpreter each time: nothing to warm.
+					// A Python run is a fresh interpreter, which warms up inside
+					// itself before it measures (loopbench.py): no round for it here.
 					if warm && s.Kind == "python" {
 						continue
 					}
@@ -330,7 +331,8 @@ const maxInner = 200
 
 // runSpan measures one repetition of workload w at scale n on s: one run,
 // or, for a Go system whose run is shorter than minSpan, the mean of as
-// many runs as fill it. A Python run is one subprocess, timed inside.
+// many runs as fill it. A Python repetition is one subprocess, which does
+// the same inside itself (a warm-up run, then runs until minSpan is filled).
 func runSpan(s System, w string, n int) (Result, error) {
 	r, err := s.Run(w, n)
 	if err != nil || s.Kind == "python" || r.Wall >= minSpan {

@@ -164,14 +164,19 @@ func (r *report) section(w io.Writer, p plan) {
 			continue
 		}
 		fmt.Fprintf(w, "### %s\n\n", s.Name)
-		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | allocs/op | B/op | heap after |\n")
-		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|\n")
+		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | Setup | allocs/op | B/op | heap after |\n")
+		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 		base := sts[0].opsPerSec()
 		for _, st := range sts {
-			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %.3f | %.3f | %.0f%% | %.2f | %.1f | %s |\n",
+			// The Go runtime's counters say nothing about a Python process.
+			mem := fmt.Sprintf("%.2f | %.1f | %s", st.allocs, st.bytes, bytesize(st.heapAfter))
+			if s.Kind == "python" {
+				mem = "– | – | –"
+			}
+			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %.3f | %.3f | %.0f%% | %s | %s |\n",
 				count(st.n), dur(st.wall), dur(st.wallMin), dur(st.wallMax), count(int(st.opsPerSec())),
 				st.perOp(false)/1e3, st.perOp(true)/1e3, 100*st.opsPerSec()/base,
-				st.allocs, st.bytes, bytesize(st.heapAfter))
+				dur(st.setup), mem)
 		}
 		fmt.Fprintln(w)
 	}
@@ -222,10 +227,10 @@ func (r *report) method(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Each system, workload and scale %s %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition.\n", warm, r.o.reps)
 	fmt.Fprintf(w, "- A repetition of a Go system that takes less than %v (a thousand callbacks take about 10 µs) runs the workload again, on a fresh system each time, until %v has been measured (at most %d runs), and reports their mean: one span of a few microseconds measures the scheduler more than the system.\n", minSpan, minSpan, maxInner)
-	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or starting the interpreter) is not. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
+	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or the queue, or starting the interpreter) is not, and the Setup column gives its median: creating the system and preparing the workload (for timeouts, its handle slice), outside the span. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
 	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); heap after is HeapAlloc right after it (live data plus garbage not yet collected; a lower bound on the peak).\n")
-	fmt.Fprintf(w, "- Our variants are driven through the core.Loop interface (one interface call per scheduling call); callbacks are called directly. They schedule timers (timers, timeouts) from a callback, as a server sets deadlines, so the loop time read at the start of the step is used; the peers schedule before their loop runs, each call reading its clock (asyncio's call_later reads loop.time()).\n")
-	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, without a warm-up (each run is a fresh interpreter); a timer with a 0 ms delay is call_later(0) in Python and a 1 ns delay in our API (where a delay <= 0 means CallSoon), so every system creates n timers.\n")
+	fmt.Fprintf(w, "- Our variants are driven through the core.Loop interface (one interface call per scheduling call); callbacks are called directly. They schedule timers (timers, timeouts) from a callback, as a server sets deadlines, so a callback's first deadline reads the clock and its others reuse that reading; the peers schedule before their loop runs, each call reading its clock (asyncio's call_later reads loop.time()).\n")
+	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, measured as the Go systems are: one untimed warm-up run in that interpreter, then runs on fresh loops until %v has been measured (at most %d), reporting their mean (bench/python/loopbench.py); their allocation columns are –. A timer with a 0 ms delay is call_later(0) in Python and a 1 ns delay in our API (where a delay <= 0 means CallSoon), so every system creates n timers.\n", minSpan, maxInner)
 	if !r.o.full {
 		fmt.Fprintf(w, "- The Python peers stop at N=%s in this run (one asyncio run at 1,000,000 takes seconds); `-full` runs them at every scale.\n", count(pythonMaxN))
 	}
