@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -166,5 +167,78 @@ func TestNoDataAfterClose(t *testing.T) {
 	}
 	if h.closeErr != nil {
 		t.Fatalf("OnClose(%v), want nil", h.closeErr)
+	}
+}
+
+// A Close made while the connect is still under way reads once connected,
+// so it sees the peer's end of stream: here the peer never reads (a 4 KiB
+// receive buffer keeps most of the response unacknowledged) and only
+// shuts down its sending side, and OnClose must come from that, not from a
+// linger timeout an hour away.
+func TestCloseWhileConnectingSeesThePeersEnd(t *testing.T) {
+	l := newLoop(t)
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return cmp.Or(err, serr)
+	}}
+	pl, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pl.Close()
+	h := &recorder{}
+	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h,
+		sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write(make([]byte, 512<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	peer, err := pl.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peer.(*net.TCPConn).CloseWrite()
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if h.closeErr != nil {
+		t.Fatalf("OnClose(%v), want nil: the peer ended its stream", h.closeErr)
+	}
+}
+
+// A Unix socket's bytes are in the peer's queue as soon as they are sent:
+// Close does not wait for the peer to read them, and reports nothing lost.
+func TestUnixCloseDoesNotWaitForThePeerToRead(t *testing.T) {
+	l := newLoop(t)
+	path := filepath.Join(t.TempDir(), "s")
+	h := &respondThenClose{n: 1000, closeNow: make(chan struct{})}
+	ln, err := sock.Listen(l, "unix", path, h, sock.WithLingerTimeout(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := peer.Write([]byte("request")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if h.closeErr != nil {
+		t.Fatalf("OnClose(%v), want nil", h.closeErr)
+	}
+	peer.SetReadDeadline(time.Now().Add(waitLimit))
+	got, err := io.ReadAll(peer)
+	if err != nil || len(got) != 1000 {
+		t.Fatalf("the peer read %d of 1000 bytes, then %v", len(got), err)
 	}
 }

@@ -46,7 +46,6 @@ const (
 	fClosed                           // the descriptor is closed; OnClose is queued
 	fPaused                           // OnPause was called, OnResume not yet
 	fReadPaused                       // PauseReading was called, ResumeReading not yet
-	fLinger                           // Close sent everything and shut down writing: waiting for the peer's end
 )
 
 // chunkSize is the size of the chunks unsent bytes wait in.
@@ -555,7 +554,9 @@ func (c *Conn) shutdownWrite() {
 // connection, and the reset discards what it had not delivered. The wait is
 // bounded by the linger timeout (WithLingerTimeout); past it the descriptor
 // is closed anyway, and OnClose receives an error wrapping ErrLinger if the
-// peer had not acknowledged everything sent. A peer that never reads keeps a
+// peer had not acknowledged everything sent. A Unix socket does not wait:
+// what it sent is in the peer's queue already, so it closes once its own
+// input is drained. A peer that never reads keeps a
 // closing connection open while bytes are queued: set a write timeout, or use
 // Abort. Close returns ErrClosed if already called.
 func (c *Conn) Close() error {
@@ -596,7 +597,24 @@ func (c *Conn) linger() {
 		}
 		c.flags |= fWriteDone
 	}
-	c.flags |= fLinger
+	if c.cfg.unixStream {
+		// What a Unix socket sent is in the peer's queue already, and its
+		// SIOCOUTQ counts buffer memory until the peer reads: nothing to
+		// wait for once the input is drained (unread input would make the
+		// peer's next read fail with ECONNRESET).
+		c.drainInput()
+		c.teardown(nil)
+		return
+	}
+	if c.flags&(fReading|fEOF) == 0 {
+		// Close came while connecting, or reading was paused since:
+		// input must be read, to see the peer's end and to discard it.
+		if err := c.cfg.l.AddReader(int(c.fd), c.onRead); err != nil {
+			c.fail(err)
+			return
+		}
+		c.flags |= fReading
+	}
 	tm := c.timeouts()
 	// The peer's end is what is awaited now, with a timeout of its own.
 	c.cfg.l.Cancel(tm.idle.t)
@@ -609,6 +627,20 @@ func (c *Conn) linger() {
 // lingering connection has acknowledged: the first is at once, the next
 // after a millisecond, then twice as long each time, up to this.
 const maxLingerStep = 100 * time.Millisecond
+
+// drainInput reads and discards what has arrived, until the kernel has no
+// more, so that closing the descriptor finds no unread input.
+func (c *Conn) drainInput() {
+	for {
+		n, err := sysRead(int(c.fd), c.cfg.ls.rbuf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n == 0 {
+			return
+		}
+	}
+}
 
 // lingerCheck closes a lingering connection as soon as the peer has
 // acknowledged everything sent, end of stream included: what the peer has
@@ -623,6 +655,9 @@ func (c *Conn) lingerCheck() {
 	}
 	tm := c.tm
 	n, known := unackedBytes(int(c.fd))
+	if n > 0 {
+		n-- // the FIN's sequence number: shutdown queued it
+	}
 	switch {
 	case known && n == 0:
 		c.teardown(nil)
@@ -712,9 +747,10 @@ func (c *Conn) teardown(err error) {
 
 // SetIdleTimeout closes the connection with an error wrapping ErrTimeout
 // when for d nothing was read and the kernel took nothing written. d <= 0
-// turns it off. It returns ErrClosed once the connection is closed.
+// turns it off. It returns ErrClosed after Close (the linger timeout bounds
+// a closing connection) and once the connection is closed.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
-	if c.flags&fClosed != 0 {
+	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
 	c.setTimeout(&c.timeouts().idle, d, errIdleTimeout, true)
@@ -725,7 +761,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) error {
 // when for d nothing was read. It does not run while reading is paused or
 // over. d <= 0 turns it off. It returns ErrClosed after Close.
 func (c *Conn) SetReadTimeout(d time.Duration) error {
-	if c.flags&fClosed != 0 {
+	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
 	c.setTimeout(&c.timeouts().read, d, errReadTimeout, c.flags&fReading != 0)

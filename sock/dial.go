@@ -38,6 +38,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
+	cfg.unixStream = ep.family == unix.AF_UNIX
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}

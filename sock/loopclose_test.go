@@ -4,8 +4,15 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
 	"testing"
+	"weak"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -66,4 +73,53 @@ func TestClosingTheLoopClosesItsSockets(t *testing.T) {
 	if after := countFDs(t); after != before {
 		t.Fatalf("%d descriptors open before, %d after closing the loop and the peers", before, after)
 	}
+}
+
+// What sock keeps per loop must not keep the loop alive: a loop dropped
+// without Close, with a listener still open on it, is collected. (Its
+// descriptors are closed here by hand: nothing else could.)
+func TestAnAbandonedLoopIsCollected(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts descriptors in /proc")
+	}
+	before := openFDs(t)
+	var wl weak.Pointer[loop.Loop]
+	func() {
+		l, err := loop.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		requirePoller(t, l)
+		if _, err := sock.Listen(l, "tcp", "127.0.0.1:0", &echoServer{}); err != nil {
+			t.Fatal(err)
+		}
+		wl = weak.Make(l)
+	}()
+	for i := 0; i < 20 && wl.Value() != nil; i++ {
+		runtime.GC()
+	}
+	collected := wl.Value() == nil
+	for fd := range openFDs(t) {
+		if !before[fd] {
+			unix.Close(fd)
+		}
+	}
+	if !collected {
+		t.Fatal("an abandoned loop with an open listener was never collected")
+	}
+}
+
+// openFDs returns the descriptors open now.
+func openFDs(t *testing.T) map[int]bool {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fds := map[int]bool{}
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil {
+			fds[fd] = true
+		}
+	}
+	return fds
 }

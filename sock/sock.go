@@ -170,6 +170,7 @@ type config struct {
 	sendBuf, recvBuf    int // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
 	connectTimeout      time.Duration
 	lingerTimeout       time.Duration
+	unixStream          bool // set by Listen and Dial: the connections are AF_UNIX
 	acceptError         func(error)
 	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
 
@@ -291,9 +292,11 @@ func newConfig(opts []Option) *config {
 }
 
 // loopState is what every socket on one loop shares: the read buffer, the
-// free write chunks and the scratch space of the send path. It is owned by
-// the loop goroutine. It holds no pointer to the loop, so that the registry
-// below does not keep a dead loop alive.
+// free write chunks, the scratch space of the send path, and what is open on
+// the loop. It is owned by the loop goroutine. Its sockets point at the loop,
+// so the registry below holds it only weakly: the loop itself keeps it alive
+// (through the AtClose closure), and a loop dropped without Close is
+// collected with everything on it.
 type loopState struct {
 	rbuf   []byte
 	free   [][]byte // write chunks to reuse, at most maxFreeChunks
@@ -360,7 +363,7 @@ const maxFreeChunks = 16
 
 var (
 	statesMu sync.Mutex
-	states   = map[weak.Pointer[loop.Loop]]*loopState{}
+	states   = map[weak.Pointer[loop.Loop]]weak.Pointer[loopState]{}
 )
 
 // stateOf returns l's shared state, with a read buffer of at least rbufSize
@@ -368,20 +371,24 @@ var (
 func stateOf(l *loop.Loop, rbufSize int) *loopState {
 	key := weak.Make(l)
 	statesMu.Lock()
-	s := states[key]
+	ws, known := states[key]
+	s := ws.Value()
 	made := s == nil
 	if made {
 		s = &loopState{listeners: map[*Listener]struct{}{}, packets: map[*PacketConn]struct{}{}}
-		states[key] = s
-		runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
-			statesMu.Lock()
-			delete(states, k)
-			statesMu.Unlock()
-		}, key)
+		states[key] = weak.Make(s)
+		if !known {
+			runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
+				statesMu.Lock()
+				delete(states, k)
+				statesMu.Unlock()
+			}, key)
+		}
 	}
 	statesMu.Unlock()
 	if made {
-		// Outside statesMu: on a closed loop, closeAll runs at once.
+		// Outside statesMu: on a closed loop, closeAll runs at once. This
+		// closure is also what keeps s alive for as long as the loop is.
 		l.AtClose(s.closeAll)
 	}
 	if len(s.rbuf) < rbufSize {
