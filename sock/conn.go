@@ -567,18 +567,29 @@ func (c *Conn) Close() error {
 	if c.tm != nil {
 		c.cfg.l.Cancel(c.tm.read.t) // no more data is expected for the handler
 	}
-	if c.flags&(fReading|fConnecting|fEOF) == 0 {
-		// Paused by the handler: input must still be read, to be discarded.
-		if err := c.cfg.l.AddReader(int(c.fd), c.onRead); err != nil {
-			c.fail(err)
-			return nil
-		}
-		c.flags |= fReading
+	// Even if the handler paused reading: input is discarded from now on,
+	// and a peer blocked on sending to us can then read what we flush.
+	if c.flags&fConnecting == 0 && !c.readToDiscard() {
+		return nil
 	}
 	if c.Buffered() == 0 {
 		c.linger()
 	}
 	return nil
+}
+
+// readToDiscard makes sure a closing connection's reader is registered (it
+// discards what it reads), and reports false if the connection failed.
+func (c *Conn) readToDiscard() bool {
+	if c.flags&(fReading|fEOF) != 0 {
+		return true
+	}
+	if err := c.cfg.l.AddReader(int(c.fd), c.onRead); err != nil {
+		c.fail(err)
+		return false
+	}
+	c.flags |= fReading
+	return true
 }
 
 // linger follows a Close whose queue is empty: it shuts down the sending
@@ -606,14 +617,10 @@ func (c *Conn) linger() {
 		c.teardown(nil)
 		return
 	}
-	if c.flags&(fReading|fEOF) == 0 {
-		// Close came while connecting, or reading was paused since:
-		// input must be read, to see the peer's end and to discard it.
-		if err := c.cfg.l.AddReader(int(c.fd), c.onRead); err != nil {
-			c.fail(err)
-			return
-		}
-		c.flags |= fReading
+	// Close came while connecting, or reading was paused since: input must
+	// be read, to see the peer's end and to discard it.
+	if !c.readToDiscard() {
+		return
 	}
 	tm := c.timeouts()
 	// The peer's end is what is awaited now, with a timeout of its own.
