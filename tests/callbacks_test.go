@@ -2,11 +2,13 @@ package tests
 
 import (
 	"errors"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"weak"
 
 	"golang.org/x/sys/unix"
 
@@ -30,6 +32,90 @@ func TestCallSoonRunsInFIFOOrder(t *testing.T) {
 		for i, x := range got {
 			if x != i {
 				t.Fatalf("callback %d ran at position %d", x, i)
+			}
+		}
+	})
+}
+
+// Pending is computed from the ready queue's segment positions, so it is
+// checked where they wrap: queues of several segments (4095 callbacks each),
+// filled and drained a batch at a time, with callbacks queuing more as they run.
+func TestPendingCountsTheReadyQueueAcrossSegments(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		queued, ran := 0, 0
+		var fn func()
+		fn = func() {
+			ran++
+			if ran%3 == 0 { // every third callback queues one more
+				queued++
+				l.CallSoon(fn)
+			}
+		}
+		for _, burst := range []int{1, 4094, 1, 8190, 12_000, 3} {
+			for range burst {
+				queued++
+				l.CallSoon(fn)
+			}
+			if got := l.Pending(); got != queued-ran {
+				t.Fatalf("after queuing %d: Pending() = %d, want %d", burst, got, queued-ran)
+			}
+			for range 3 {
+				if err := l.RunOnce(false); err != nil {
+					t.Fatal(err)
+				}
+				if got := l.Pending(); got != queued-ran {
+					t.Fatalf("after an iteration: Pending() = %d, want %d", got, queued-ran)
+				}
+			}
+		}
+		runUntilIdle(t, l)
+		if ran != queued || l.Pending() != 0 {
+			t.Fatalf("ran %d of %d queued; Pending() = %d", ran, queued, l.Pending())
+		}
+	})
+}
+
+// The ready queue clears its slots a batch at a time, not one by one: a
+// callback's closure must still become unreachable once its batch has run,
+// including a batch a panic cut short and a segment the queue left behind.
+func TestRunCallbacksAreNotKeptAlive(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{PanicHandler: func(any) {}})
+		type payload struct{ b [64]byte }
+		batch := v.Params.Batch
+		queued := 3*batch + 5000 // more than one batch, and across a segment
+		weaks := make([]weak.Pointer[payload], queued)
+		for i := range queued {
+			p := new(payload)
+			weaks[i] = weak.Make(p)
+			panics := v.Params.Recover && i == batch/2
+			l.CallSoon(func() {
+				p.b[0]++
+				if panics {
+					panic("boom")
+				}
+			})
+		}
+		// One iteration: with recovery, the first batch stops at the panic.
+		if err := l.RunOnce(false); err != nil {
+			t.Fatal(err)
+		}
+		ran := batch
+		if v.Params.Recover {
+			ran = batch/2 + 1
+		}
+		runtime.GC()
+		for i := range ran {
+			if weaks[i].Value() != nil {
+				t.Fatalf("callback %d ran in the first iteration but its closure is still reachable", i)
+			}
+		}
+		runUntilIdle(t, l)
+		runtime.GC()
+		for i := range queued {
+			if weaks[i].Value() != nil {
+				t.Fatalf("callback %d of %d has run but its closure is still reachable", i, queued)
 			}
 		}
 	})
