@@ -293,8 +293,11 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("fire takes the first due timer off the due list and returns its callback.")
-	f.Comment("A periodic timer is placed again at its next deadline on the same schedule")
-	f.Comment("(skipping periods already past); a one-shot timer is released.")
+	f.Comment("A periodic timer is placed again at its next deadline on the same schedule,")
+	f.Comment("skipping periods already past; a one-shot timer is released. A deadline is past")
+	f.Comment("once its tick has been processed, not as soon as now passes it: every timer fires")
+	f.Comment("up to a tick after its deadline, and judged against now, a CallEvery of one tick")
+	f.Comment("skipped every other period.")
 	f.Add(recv()).Id("fire").Params(jen.Id("now").Int64()).Func().Params().Block(
 		jen.Id("i").Op(":=").Add(wf("dueHead")),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
@@ -307,8 +310,9 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
 		jen.If(jen.Id("period").Op(":=").Add(wf("period")).Call(jen.Id("i")), jen.Id("period").Op(">").Lit(0)).Block(
 			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("period"),
-			jen.If(jen.Id("when").Op("<=").Id("now")).Block(
-				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("now").Op("-").Id("when")).Op("/").Id("period").Op("+").Lit(1)).Op("*").Id("period"),
+			jen.Id("past").Op(":=").Id("now").Op("-").Id("now").Op("%").Add(e.num("w", "tickNanos")).Comment("the start of the tick being processed"),
+			jen.If(jen.Id("when").Op("<=").Id("past")).Block(
+				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("past").Op("-").Id("when")).Op("/").Id("period").Op("+").Lit(1)).Op("*").Id("period"),
 			),
 			wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
 			wf("place").Call(jen.Id("i"), jen.Id("t")),

@@ -165,6 +165,32 @@ func TestCallEveryKeepsItsPeriod(t *testing.T) {
 	})
 }
 
+// A timer fires up to a tick after its deadline, so a CallEvery as short as a
+// tick finds its next deadline already behind the clock when it runs; that
+// deadline is still in a tick not yet processed, and must not count as a
+// missed period (it did: CallEvery(1ms) ran every 2 ms).
+func TestCallEveryOfOneTickRunsEveryTick(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		tick := v.Params.Tick
+		// Deadlines fall just after a tick's edge, and the loop runs a quarter of a
+		// tick after each edge, when the next deadline is already behind the clock.
+		vc.Advance(tick / 20)
+		runOnce(t, l)
+		n := 0
+		l.CallEvery(tick, func() { n++ })
+		const ticks = 40
+		for range 4 * ticks {
+			vc.Advance(tick / 4)
+			runOnce(t, l)
+		}
+		// 40 ticks of time: the first run is due after one tick and may wait for the next.
+		if n < ticks-2 || n > ticks {
+			t.Fatalf("CallEvery(%v) ran %d times in %d ticks, want %d to %d", tick, n, ticks, ticks-2, ticks)
+		}
+	})
+}
+
 // A periodic timer's period is kept beside the slab; a one-shot timer that
 // reuses a cancelled periodic timer's slot must not inherit it.
 func TestOneShotTimerInACancelledPeriodicTimersSlotFiresOnce(t *testing.T) {

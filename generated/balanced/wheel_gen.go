@@ -322,8 +322,11 @@ func (w *wheel) expire(b int32) {
 }
 
 // fire takes the first due timer off the due list and returns its callback.
-// A periodic timer is placed again at its next deadline on the same schedule
-// (skipping periods already past); a one-shot timer is released.
+// A periodic timer is placed again at its next deadline on the same schedule,
+// skipping periods already past; a one-shot timer is released. A deadline is past
+// once its tick has been processed, not as soon as now passes it: every timer fires
+// up to a tick after its deadline, and judged against now, a CallEvery of one tick
+// skipped every other period.
 func (w *wheel) fire(now int64) func() {
 	i := w.dueHead
 	t := w.at(i)
@@ -336,8 +339,9 @@ func (w *wheel) fire(now int64) func() {
 	fn := t.fn
 	if period := w.period(i); period > 0 {
 		when := t.when + period
-		if when <= now {
-			when += ((now-when)/period + 1) * period
+		past := now - now%tickNanos // the start of the tick being processed
+		if when <= past {
+			when += ((past-when)/period + 1) * period
 		}
 		w.setDeadline(t, when)
 		w.place(i, t)
