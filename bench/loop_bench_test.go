@@ -132,3 +132,29 @@ func BenchmarkCancelAndReschedule(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIdleTick runs a loop that has nothing to do but a 1 ms CallEvery:
+// ns/op is wall time per tick (about 1 ms), cpu-ns/op the process's CPU time
+// per tick, which is what an idle loop with a periodic timer costs: mostly
+// the wake-up. Measured on the real clock; the default -benchtime gives
+// about 1,000 ticks.
+func BenchmarkIdleTick(b *testing.B) {
+	for _, v := range all.Variants {
+		b.Run(v.Name, func(b *testing.B) {
+			l := newLoop(b, v, core.Config{})
+			ticks := 0
+			l.CallEvery(time.Millisecond, func() {
+				if ticks++; ticks == b.N {
+					l.Stop()
+				}
+			})
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			if err := l.Run(); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
