@@ -221,7 +221,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	}
 	drained := make(chan struct{}, len(g.loops))
 	for _, gl := range g.loops {
-		post(gl.l, func() {
+		err := post(gl.l, func() {
 			gl.drained = func() { drained <- struct{}{} }
 			for _, ln := range gl.lns {
 				ln.Close()
@@ -229,6 +229,11 @@ func (g *Group) Shutdown(ctx context.Context) error {
 			}
 			gl.check()
 		})
+		if err != nil {
+			// Closed already (by a user holding Loops()): closing it closed
+			// what sock had open on it, so there is nothing to wait for.
+			drained <- struct{}{}
+		}
 	}
 	var err error
 wait:

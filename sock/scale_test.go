@@ -291,6 +291,24 @@ func TestGroupShutdownSurvivesPanickingOnClose(t *testing.T) {
 	}
 }
 
+// TestGroupShutdownWithALoopClosedByItsUser: closing one of Loops() directly
+// closes what sock had open on it; Shutdown must not wait for that loop to
+// report a drain it will never run.
+func TestGroupShutdownWithALoopClosedByItsUser(t *testing.T) {
+	g, _, newHandler := newGroup(t, 2)
+	if _, err := g.Listen("tcp", "127.0.0.1:0", newHandler); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Loops()[0].Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown = %v; want nil: the closed loop has nothing left to drain", err)
+	}
+}
+
 // openSignal wraps a handler and signals each OnOpen.
 type openSignal struct {
 	panickyHandler
