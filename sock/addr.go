@@ -27,7 +27,8 @@ func isUDP(network string) bool {
 }
 
 // resolve turns network and addr into an endpoint. dial says what an empty
-// host means: the loopback address when dialing (as package net does), the
+// or unspecified host means: the local system when dialing (as package net
+// connects to it: IPv4 loopback unless the address or network is IPv6), the
 // wildcard when listening. Host names are looked up by package net, which
 // blocks the loop: pass literal addresses on a busy loop.
 func resolve(network, addr string, dial bool) (endpoint, error) {
@@ -80,24 +81,25 @@ func noZone(zone string) error {
 	return nil
 }
 
-// inetEndpoint picks the family: the address's own, or for an empty host
-// IPv6 dual-stack under "tcp"/"udp" (IPv4 where IPv6 is missing), IPv4
-// under "…4" and IPv6 under "…6".
+// inetEndpoint picks the family: the address's own; to listen on an empty
+// or unspecified host, IPv6 dual-stack under "tcp"/"udp" (IPv4 where IPv6 is
+// missing), IPv4 under "…4" and IPv6 under "…6"; to dial one, the loopback
+// address of the family package net would use (IPv4 for an empty host under
+// "tcp", which reaches a server listening on 127.0.0.1 only).
 func inetEndpoint(network string, ip net.IP, port int, dial bool) (endpoint, error) {
 	suffix := network[len(network)-1]
-	if ip == nil || ip.IsUnspecified() {
-		switch {
-		case suffix == '4' || (suffix != '6' && !hasIPv6()):
-			ip = net.IPv4zero
-			if dial {
-				ip = net.IPv4(127, 0, 0, 1)
-			}
-		default:
-			ip = net.IPv6unspecified
-			if dial {
-				ip = net.IPv6loopback
-			}
+	switch {
+	case ip != nil && !ip.IsUnspecified():
+	case dial && (suffix == '6' || ip != nil && ip.To4() == nil):
+		if suffix != '4' { // "[::]" under tcp4 is refused below, as written
+			ip = net.IPv6loopback
 		}
+	case dial:
+		ip = net.IPv4(127, 0, 0, 1)
+	case suffix == '4' || (suffix != '6' && !hasIPv6()):
+		ip = net.IPv4zero
+	default:
+		ip = net.IPv6unspecified
 	}
 	if ip4 := ip.To4(); ip4 != nil && suffix != '6' {
 		sa := &unix.SockaddrInet4{Port: port}

@@ -533,7 +533,7 @@ func (c *Conn) CloseWrite() error {
 
 func (c *Conn) shutdownWrite() {
 	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-		c.fail(os.NewSyscallError("shutdown", err))
+		c.fail(shutdownError(int(c.fd), err))
 		return
 	}
 	c.flags |= fWriteDone
@@ -597,13 +597,18 @@ func (c *Conn) readToDiscard() bool {
 // stream, which closes the connection (gotEOF). A connection whose peer has
 // finished already, or that never connected, closes at once.
 func (c *Conn) linger() {
+	if c.tm != nil && c.tm.lingerFn != nil {
+		// Lingering already: a Close from a dialed connection's OnOpen began
+		// it, and connected's flush then ends here again.
+		return
+	}
 	if c.flags&(fEOF|fConnecting) != 0 {
 		c.teardown(nil)
 		return
 	}
 	if c.flags&fWriteDone == 0 {
 		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-			c.fail(os.NewSyscallError("shutdown", err))
+			c.fail(shutdownError(int(c.fd), err))
 			return
 		}
 		c.flags |= fWriteDone
@@ -628,6 +633,16 @@ func (c *Conn) linger() {
 	c.cfg.l.Cancel(tm.read.t)
 	tm.lingerLeft, tm.lingerStep, tm.lingerFn = c.cfg.lingerTimeout, 0, c.lingerCheck
 	c.lingerCheck()
+}
+
+// shutdownError is the error for a failed shutdown(SHUT_WR): the socket's
+// pending error when it has one, else err. A reset that arrived before the
+// shutdown leaves the socket unconnected, and shutdown then says only ENOTCONN.
+func shutdownError(fd int, err error) error {
+	if soerr, e := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); e == nil && soerr != 0 {
+		err = unix.Errno(soerr)
+	}
+	return os.NewSyscallError("shutdown", err)
 }
 
 // maxLingerStep bounds the wait between two looks at what the peer of a
@@ -686,13 +701,24 @@ func (c *Conn) lingerCheck() {
 
 // Abort closes the connection at once, discarding what is queued. OnClose
 // follows with nil if nothing was queued, or with an *UnsentError wrapping
-// ErrAborted.
+// ErrAborted. An Abort that cuts short a Close's wait (also the one a closing
+// loop makes) counts as unsent, besides what was queued, what the peer had not
+// acknowledged yet: the reset that closing the descriptor may cause discards it.
 func (c *Conn) Abort() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
+	n := c.Buffered()
+	if c.flags&fClosing != 0 && !c.cfg.unixStream {
+		if u, known := unackedBytes(int(c.fd)); known && u > 0 {
+			if c.flags&fWriteDone != 0 {
+				u-- // the FIN's sequence number: shutdown queued it
+			}
+			n += u
+		}
+	}
 	var err error
-	if n := c.Buffered(); n > 0 {
+	if n > 0 {
 		err = &UnsentError{Unsent: n, Err: ErrAborted}
 	}
 	c.teardown(err)

@@ -13,8 +13,10 @@ import (
 // succeeds, h.OnOpen runs; when it fails (ECONNREFUSED, a connect timeout),
 // h.OnClose runs with the error and OnOpen never does. Writes made before
 // the connection is open are queued and sent once it is. Dial itself
-// fails only for a bad network or address, or when no socket can be
-// opened. Loop goroutine only.
+// fails only for a bad network or address, when no socket can be opened,
+// and on a closed loop (an error wrapping loop.ErrClosed). An empty or
+// unspecified host dials the local system, as package net does. Loop
+// goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Dial: network %q is not tcp, tcp4, tcp6 or unix", network)
@@ -38,6 +40,12 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
+	if cfg.ls.closed {
+		// Checked here, not left to AddWriter: a connect that fails at once
+		// would queue OnClose on a loop that will not run it.
+		unix.Close(fd)
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrClosed)
+	}
 	cfg.unixStream = ep.family == unix.AF_UNIX
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting

@@ -78,11 +78,12 @@ var (
 )
 
 // UnsentError is what OnClose receives when the connection ended with bytes
-// that Write had accepted and that never reached the kernel, or, with Err
-// wrapping ErrLinger, that the peer had not acknowledged when the linger
-// timeout closed the connection: Unsent says how many, Err why (a reset, a
-// timeout, ErrAborted, ErrLinger). Bytes the kernel took are sent by it
-// unless the peer resets the connection.
+// that Write had accepted and that never reached the kernel, or that the peer
+// had not acknowledged when a Close's wait for it was cut short (Err wraps
+// ErrLinger when the linger timeout ended it, ErrAborted when an Abort or the
+// loop's Close did): Unsent says how many, Err why (a reset, a timeout,
+// ErrAborted, ErrLinger). Bytes the kernel took are sent by it unless the
+// connection is reset.
 type UnsentError struct {
 	Unsent int
 	Err    error
@@ -309,6 +310,7 @@ type loopState struct {
 	listeners map[*Listener]struct{}
 	dialed    *Conn
 	packets   map[*PacketConn]struct{}
+	closed    bool // closeAll ran: the loop is closed, and nothing new may open on it
 }
 
 // closeAll closes what is still open on a loop that is closing (it runs
@@ -316,6 +318,7 @@ type loopState struct {
 // connections, packet sockets. Connections are aborted, since the loop
 // will not run to send what they have queued: OnClose says what was lost.
 func (s *loopState) closeAll() {
+	s.closed = true
 	for ln := range s.listeners {
 		ln.Close()
 		ln.eachConn(func(c *Conn) { c.Abort() })
