@@ -177,18 +177,7 @@ func TestNoDataAfterClose(t *testing.T) {
 // linger timeout an hour away.
 func TestCloseWhileConnectingSeesThePeersEnd(t *testing.T) {
 	l := newLoop(t)
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return cmp.Or(err, serr)
-	}}
-	pl, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pl.Close()
+	pl := smallRcvbufListener(t)
 	h := &recorder{}
 	c, err := sock.Dial(l, "tcp", pl.Addr().String(), h,
 		sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(time.Hour))

@@ -1,7 +1,6 @@
 package sock_test
 
 import (
-	"cmp"
 	"errors"
 	"io"
 	"net"
@@ -13,25 +12,6 @@ import (
 	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
-
-// smallRcvbufListener is a Go listener whose accepted sockets have a 4 KiB
-// receive buffer, so that most of what is sent to them stays unacknowledged.
-func smallRcvbufListener(t *testing.T) net.Listener {
-	t.Helper()
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return cmp.Or(err, serr)
-	}}
-	pl, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pl.Close() })
-	return pl
-}
 
 // writeCloseOnOpen writes n bytes from OnOpen (all taken by the kernel) and
 // then Closes, with nothing queued in sock.

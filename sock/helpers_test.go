@@ -1,10 +1,12 @@
 package sock_test
 
 import (
+	"cmp"
 	"errors"
 	"net"
 	"os"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -245,4 +247,23 @@ func listenAndDial(t testing.TB, l *loop.Loop, h sock.Handler, opts ...sock.Opti
 	}
 	t.Cleanup(func() { peer.Close() })
 	return ln, peer
+}
+
+// smallRcvbufListener is a Go listener whose accepted sockets have a 4 KiB
+// receive buffer, so that most of what is sent to them stays unacknowledged.
+func smallRcvbufListener(t *testing.T) net.Listener {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		return cmp.Or(err, serr)
+	}}
+	pl, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Close() })
+	return pl
 }
