@@ -99,6 +99,8 @@ func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 // read per callback that schedules, not per call), so callbacks that ran
 // before it cannot make it early; to measure from the exact present after a
 // long computation in the same callback, use CallAt(time.Now().Add(d), fn).
+// Loop time ends 2^62 ns (about 146 years) after the loop began: a deadline
+// beyond that is due then.
 func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLater(d, fn) }
 
 // CallAt runs fn once, no earlier than t. A t already past behaves as
@@ -107,12 +109,16 @@ func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLate
 func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 
 // CallEvery runs fn every d, the first time d from now, on a fixed schedule:
-// a late run does not delay the next ones, and periods missed entirely are
-// skipped. Cancel stops it (also from inside fn). d <= 0 panics.
+// a late run does not delay the next ones, and periods whose tick has passed
+// entirely are skipped (a run up to a tick late, as any timer may be, misses
+// no period). Cancel stops it (also from inside fn). d <= 0 panics.
 func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEvery(d, fn) }
 
 // Cancel stops t and reports whether it was still pending: false for a timer
-// that already fired or was cancelled, and for the zero Timer. O(1).
+// that already fired or was cancelled, and for the zero Timer. O(1). A Timer
+// belongs to the loop that made it: another loop's Cancel returns false for it
+// and cancels nothing (handles carry a generation that starts at a random
+// point per loop, so a mix-up goes unnoticed with odds of 2^-32).
 func (l *Loop) Cancel(t Timer) bool { return l.v.Cancel(t) }
 
 // Now returns the loop's current time (the virtual clock's, under WithClock).

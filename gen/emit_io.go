@@ -141,17 +141,31 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	f.Comment("dispatch runs the callbacks of ready fds. An event whose seq no longer matches")
 	f.Comment("belongs to a registration removed earlier in this iteration (its fd may even")
 	f.Comment("have been closed and reused): it is dropped. Errors and hang-ups run both the")
-	f.Comment("reader and the writer, so each sees the condition on its next call.")
+	f.Comment("reader and the writer, so each sees the condition on its next call. A callback")
+	f.Comment("that panics does not take the others' turn: dispatch goes on after it (were the")
+	f.Comment("rest dropped, a reader that always panics would starve every fd after it).")
 	f.Add(recv()).Id("dispatch").Params(jen.Id("events").Index().Qual(pkgPoller, "Event")).Block(
+		jen.For(jen.Id("step").Op(":=").Lit(0), jen.Id("step").Op("<").Lit(2).Op("*").Len(jen.Id("events")), jen.Empty()).Block(
+			jen.Id("step").Op("=").Add(lf("dispatchFrom")).Call(jen.Id("events"), jen.Id("step")),
+		),
+	)
+	f.Comment("dispatchFrom runs event i's reader as step 2i and its writer as step 2i+1, from")
+	f.Comment("step on, and returns the step to go on from: the end, or the one after a callback")
+	f.Comment("that panicked.")
+	f.Add(recv()).Id("dispatchFrom").Params(jen.Id("events").Index().Qual(pkgPoller, "Event"), jen.Id("step").Int()).Params(jen.Id("next").Int()).Block(
 		e.recoverGuard(),
-		jen.For(jen.List(jen.Id("_"), jen.Id("ev")).Op(":=").Range().Id("events")).Block(
+		jen.For(jen.Id("i").Op(":=").Id("step").Op("/").Lit(2), jen.Id("i").Op("<").Len(jen.Id("events")), jen.Id("i").Op("++")).Block(
+			jen.Id("ev").Op(":=").Id("events").Index(jen.Id("i")),
+			jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(2),
 			jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Int().Call(jen.Id("ev").Dot("Fd"))),
 			jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Continue()),
 			e.count("Events"),
-			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
+			jen.If(jen.Id("step").Op("<=").Lit(2).Op("*").Id("i").Op("&&").Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Readable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
+				jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(1),
 				lf("nowFresh").Op("=").False(),
 				jen.Id("r").Dot("read").Call(),
+				jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(2),
 			),
 			jen.Comment("Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration)."),
 			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("write").Op("!=").Nil().
@@ -160,5 +174,6 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 				jen.Id("r").Dot("write").Call(),
 			),
 		),
+		jen.Return(),
 	)
 }

@@ -391,8 +391,8 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
 		jen.Id("now").Op(":=").Add(lf("now")),
 		jen.If(jen.Op("!").Add(lf("nowFresh"))).Block(jen.Id("now").Op("=").Add(lf("freshNow")).Call()),
-		jen.Comment("At most MaxInt64/2, so that deadline arithmetic never overflows."),
-		jen.Return(jen.Id("now").Op("+").Min(jen.Int64().Call(jen.Id("d")), jen.Qual("math", "MaxInt64").Op("/").Lit(2).Op("-").Id("now"))),
+		jen.Comment("At most the horizon, so that deadline arithmetic never overflows."),
+		jen.Return(jen.Id("now").Op("+").Min(jen.Int64().Call(jen.Id("d")), jen.Id("horizon").Op("-").Id("now"))),
 	)
 
 	f.Comment("freshNow reads the clock for a deadline; inside the loop the reading becomes now.")
@@ -405,7 +405,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	)
 
 	f.Comment("CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon")
-	f.Comment("and returns the zero Timer.")
+	f.Comment("and returns the zero Timer. A deadline beyond the horizon is due there.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallLater").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallLater"),
 		jen.If(jen.Id("d").Op("<=").Lit(0)).Block(
@@ -422,13 +422,15 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallAt").Params(jen.Id("t").Qual("time", "Time"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallAt"),
 		jen.Comment("Measured from the epoch directly (monotonic readings when t has one), so a"),
-		jen.Comment("loop time cached during a long batch cannot make the timer early."),
+		jen.Comment("loop time cached during a long batch cannot make the timer early; and judged"),
+		jen.Comment("past against the reading a deadline would use (deadline(0)), not the cached"),
+		jen.Comment("one, which a t already past but after it would miss."),
 		jen.Id("when").Op(":=").Int64().Call(jen.Id("t").Dot("Sub").Call(lf("epoch"))),
-		jen.If(jen.Id("when").Op("<=").Add(lf("now"))).Block(
+		jen.If(jen.Id("when").Op("<=").Add(lf("deadline")).Call(jen.Lit(0))).Block(
 			lf("ready").Dot("push").Call(jen.Id("fn")),
 			jen.Return(jen.Qual(pkgCore, "Timer").Values()),
 		),
-		jen.Return(lf("timers").Dot("schedule").Call(jen.Id("when"), jen.Lit(0), jen.Id("fn"))),
+		jen.Return(lf("timers").Dot("schedule").Call(jen.Min(jen.Id("when"), jen.Id("horizon")), jen.Lit(0), jen.Id("fn"))),
 	)
 
 	f.Comment("CallEvery runs fn every d, first d from now, on a fixed schedule: a late run")
@@ -441,7 +443,8 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	)
 
 	f.Comment("Cancel stops t from firing and reports whether it did: false for a timer that")
-	f.Comment("already fired or was cancelled, for the zero Timer, and for stale handles. O(1).")
+	f.Comment("already fired or was cancelled, for the zero Timer, for stale handles, and (but")
+	f.Comment("with odds of 2^-32) for another loop's handles. O(1).")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Cancel").Params(jen.Id("t").Qual(pkgCore, "Timer")).Bool().Block(
 		jen.Comment("Cancelling is written out here, not in a wheel method: a Cancel is one call, not three."),
 		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),
@@ -557,7 +560,9 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 			jen.Id("n").Op(":=").Add(lf("ready")).Dot("len").Call(),
 			jen.If(jen.Id("n").Op("==").Lit(0)).Block(jen.Break()),
 			lf("now").Op("=").Add(lf("monotime")).Call(),
-			lf("runReady").Call(jen.Id("n")),
+			jen.Comment("A panic ends runReady early; the rest of the round still runs: a round is"),
+			jen.Comment("what was queued when it began, however many of those panic."),
+			jen.For(jen.Id("n").Op(">").Lit(0)).Block(jen.Id("n").Op("-=").Add(lf("runReady")).Call(jen.Id("n"))),
 		),
 		lf("inLoop").Op("=").False(),
 		lf("nowFresh").Op("=").False(),
@@ -735,14 +740,17 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		)
 	}
 
-	f.Comment("runReady runs the next n ready callbacks.")
-	f.Add(recv()).Id("runReady").Params(jen.Id("n").Int()).Block(
+	f.Comment("runReady runs the next n ready callbacks and returns how many it took off the")
+	f.Comment("queue: fewer when one panicked (that one counts).")
+	f.Add(recv()).Id("runReady").Params(jen.Id("n").Int()).Params(jen.Id("taken").Int()).Block(
 		e.recoverGuard(),
-		jen.For(jen.Range().Id("n")).Block(
+		jen.For(jen.Id("taken").Op("<").Id("n")).Block(
+			jen.Id("taken").Op("++"),
 			lf("nowFresh").Op("=").False(),
 			lf("ready").Dot("pop").Call().Call(),
 			e.count("Callbacks"),
 		),
+		jen.Return(),
 	)
 
 	f.Comment("runTimers runs the due timers in the order of their deadlines' ticks, and in")

@@ -41,6 +41,10 @@ func slab(i jen.Code) *jen.Statement { return wf("at").Call(i) }
 // as it moves between buckets and the due list.
 func (e *variantEmitter) emitWheel(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
+	f.Comment("horizon is the end of loop time, 2^62 ns (about 146 years) after the loop began:")
+	f.Comment("a deadline beyond it is due there. Deadlines and periods stay below it, so that")
+	f.Comment("their arithmetic never overflows.")
+	f.Const().Id("horizon").Op("=").Qual("math", "MaxInt64").Op("/").Lit(2)
 	f.Comment("Values of timer.list besides a bucket index.")
 	f.Const().Defs(
 		jen.Id("listDue").Op("=").Lit(-1).Comment("expired, waiting to run, on the due list"),
@@ -87,10 +91,17 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("tail").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32(),
 		jen.Id("occupied").Add(e.sized(jen.Id("wheelLevels"))).Add(e.sized(jen.Id("wheelWords"))).Uint64().Comment("bit set: bucket not empty"),
 		jen.Id("labels").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32().Comment("each bucket's current label: its index | its epoch<<bucketShift"),
+		jen.Id("firstGen").Uint32().Comment("a new slab entry's first generation: random per loop, so that another loop's handles do not match"),
 		e.paramsField(),
 	)
 
-	initBody := []jen.Code{wf("reset").Call()}
+	initBody := []jen.Code{
+		jen.Comment("Handles carry the slot and its generation, not the loop: generations that start"),
+		jen.Comment("at a random point per loop make a handle given to another loop's Cancel miss"),
+		jen.Comment("(but with odds of 2^-32) instead of cancelling the timer in the same slot there."),
+		wf("firstGen").Op("=").Qual("math/rand/v2", "Uint32").Call().Op("|").Lit(1),
+		wf("reset").Call(),
+	}
 	clearOccupied := jen.Clear(wf("occupied").Index(jen.Op(":")))
 	if e.generic {
 		buckets := e.num("w", "wheelLevels").Op("*").Add(e.num("w", "wheelSlots"))
@@ -294,10 +305,11 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 
 	f.Comment("fire takes the first due timer off the due list and returns its callback.")
 	f.Comment("A periodic timer is placed again at its next deadline on the same schedule,")
-	f.Comment("skipping periods already past; a one-shot timer is released. A deadline is past")
-	f.Comment("once its tick has been processed, not as soon as now passes it: every timer fires")
-	f.Comment("up to a tick after its deadline, and judged against now, a CallEvery of one tick")
-	f.Comment("skipped every other period.")
+	f.Comment("skipping periods already past; a one-shot timer is released, and so is a")
+	f.Comment("periodic one that has run at the horizon, where loop time has no later deadline.")
+	f.Comment("A deadline is past once its tick has been processed, not as soon as now passes")
+	f.Comment("it: every timer fires up to a tick after its deadline, and judged against now, a")
+	f.Comment("CallEvery of one tick skipped every other period.")
 	f.Add(recv()).Id("fire").Params(jen.Id("now").Int64()).Func().Params().Block(
 		jen.Id("i").Op(":=").Add(wf("dueHead")),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
@@ -309,17 +321,21 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		),
 		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
 		jen.If(jen.Id("period").Op(":=").Add(wf("period")).Call(jen.Id("i")), jen.Id("period").Op(">").Lit(0)).Block(
-			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Id("period"),
+			jen.Comment("Saturating at the horizon: t.when <= horizon, and a period may be huge."),
+			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Min(jen.Id("period"), jen.Id("horizon").Op("-").Id("t").Dot("when")),
 			jen.Id("past").Op(":=").Id("now").Op("-").Id("now").Op("%").Add(e.num("w", "tickNanos")).Comment("the start of the tick being processed"),
-			jen.If(jen.Id("when").Op("<=").Id("past")).Block(
-				jen.Id("when").Op("+=").Parens(jen.Parens(jen.Id("past").Op("-").Id("when")).Op("/").Id("period").Op("+").Lit(1)).Op("*").Id("period"),
+			jen.If(jen.Id("when").Op("<=").Id("past").Op("&&").Id("past").Op("<").Id("horizon")).Block(
+				jen.Comment("The first deadline on the schedule after past."),
+				jen.Id("when").Op("=").Id("past").Op("+").Min(jen.Id("period").Op("-").Parens(jen.Id("past").Op("-").Id("when")).Op("%").Id("period"), jen.Id("horizon").Op("-").Id("past")),
 			),
-			wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
-			wf("place").Call(jen.Id("i"), jen.Id("t")),
-		).Else().Block(
-			wf("release").Call(jen.Id("i"), jen.Id("t")),
-			wf("count").Op("--"),
+			jen.If(jen.Id("when").Op(">").Id("past")).Block(
+				wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
+				wf("place").Call(jen.Id("i"), jen.Id("t")),
+				jen.Return(jen.Id("fn")),
+			),
 		),
+		wf("release").Call(jen.Id("i"), jen.Id("t")),
+		wf("count").Op("--"),
 		jen.Return(jen.Id("fn")),
 	)
 }
@@ -388,7 +404,7 @@ func (e *variantEmitter) scheduleBody() []jen.Code {
 				wf("chunks").Op("=").Append(wf("chunks"), jen.New(jen.Index(jen.Id("chunkSize")).Id("timer"))),
 			),
 			jen.List(jen.Id("i"), wf("n")).Op("=").List(wf("n"), wf("n").Op("+").Lit(1)),
-			slab(jen.Id("i")).Dot("gen").Op("=").Lit(1),
+			slab(jen.Id("i")).Dot("gen").Op("=").Add(wf("firstGen")),
 		),
 		wf("count").Op("++"),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),

@@ -183,3 +183,33 @@ func TestAtCloseRunsAtCloseAfterWhatWasQueued(t *testing.T) {
 		}
 	})
 }
+
+// Close runs what was posted before it in rounds; a panicking callback used to
+// end its round, so 16 of them used up every round, and what was posted
+// behind them, and the AtClose functions, never ran although Post had said
+// they would.
+func TestCloseRunsWhatWasPostedBehindPanickingCallbacks(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Recover {
+			t.Skip("recover: false: a panic ends the program")
+		}
+		panics := 0
+		l := newLoop(t, v, core.Config{PanicHandler: func(any) { panics++ }})
+		const panicking = 40
+		for range panicking {
+			if err := l.Post(func() { panic("boom") }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ran := false
+		if err := l.Post(func() { ran = true }); err != nil {
+			t.Fatal(err)
+		}
+		atClose := false
+		l.AtClose(func() { atClose = true })
+		l.Close()
+		if !ran || !atClose || panics != panicking {
+			t.Fatalf("posted callback ran: %v, AtClose ran: %v, panics handled: %d of %d", ran, atClose, panics, panicking)
+		}
+	})
+}

@@ -257,3 +257,42 @@ func TestPanicInAnIOCallbackReachesTheHandler(t *testing.T) {
 		}
 	})
 }
+
+// A panicking I/O callback is reported and the loop goes on with the next
+// callback: the writer of the same fd and the readers of later fds still run.
+// Dispatch used to drop the rest of its events, and since readiness comes back
+// in the same order, a reader that always panics starved them.
+func TestAPanickingReaderDoesNotStarveOtherCallbacks(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Recover {
+			t.Skip("recover: false: a panic ends the program")
+		}
+		panics := 0
+		l := newLoop(t, v, core.Config{PanicHandler: func(any) { panics++ }})
+		a, b := socketpair(t)
+		c, d := socketpair(t)
+		for _, fd := range []int{b, d} {
+			if _, err := unix.Write(fd, []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wrote, read := 0, 0
+		if err := l.AddReader(a, func() { panic("reader") }); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.AddWriter(a, func() { wrote++ }); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.AddReader(c, func() { read++ }); err != nil {
+			t.Fatal(err)
+		}
+		const iterations = 20
+		for range iterations {
+			runOnce(t, l)
+		}
+		if panics != iterations || wrote != iterations || read != iterations {
+			t.Fatalf("in %d iterations: reader panicked %d times, the same fd's writer ran %d times, another fd's reader %d",
+				iterations, panics, wrote, read)
+		}
+	})
+}

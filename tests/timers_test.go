@@ -466,3 +466,103 @@ func TestClockAdvancesLeaveNothingPending(t *testing.T) {
 		}
 	})
 }
+
+// CallAt with a time already past behaves as CallSoon: the zero Timer, and it
+// runs after what was queued before it. "Past" is judged against a fresh
+// reading, not the one cached when the iteration began (a past time after
+// that one was scheduled as a timer, and ran before earlier CallSoons).
+func TestCallAtInThePastIsCallSoon(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		t.Run("between iterations", func(t *testing.T) {
+			l, vc := newVirtual(t, v)
+			runOnce(t, l)
+			vc.Advance(time.Second)
+			var order []string
+			l.CallSoon(func() { order = append(order, "soon") })
+			if h := l.CallAt(vc.Now().Add(-time.Millisecond), func() { order = append(order, "past") }); h != (core.Timer{}) {
+				t.Errorf("CallAt(past) returned the Timer %v, want the zero Timer", h)
+			}
+			runOnce(t, l)
+			if !slices.Equal(order, []string{"soon", "past"}) {
+				t.Errorf("ran %v, want [soon past]", order)
+			}
+		})
+		t.Run("in a callback after the clock moved", func(t *testing.T) {
+			l, vc := newVirtual(t, v)
+			var h core.Timer
+			var order []string
+			l.CallSoon(func() {
+				vc.Advance(3 * time.Millisecond) // as a slow callback's time passes
+				l.CallSoon(func() { order = append(order, "soon") })
+				h = l.CallAt(vc.Now().Add(-time.Microsecond), func() { order = append(order, "past") })
+			})
+			runOnce(t, l)
+			if h != (core.Timer{}) {
+				t.Errorf("CallAt(past) returned the Timer %v, want the zero Timer", h)
+			}
+			runOnce(t, l)
+			if !slices.Equal(order, []string{"soon", "past"}) {
+				t.Errorf("ran %v, want [soon past]", order)
+			}
+		})
+	})
+}
+
+// Loop time ends at the horizon, 2^62 ns (about 146 years) after the loop
+// began: a deadline beyond it is due there, not before, and a periodic timer
+// that runs there has no later deadline and ends (its period used to overflow
+// into deadlines in the past, and it ran on every tick).
+func TestTimersBeyondTheHorizonAreDueThere(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		const horizon = time.Duration(math.MaxInt64 / 2)
+		var laterAt, atAt time.Duration = -1, -1
+		every := 0
+		l.CallLater(time.Duration(math.MaxInt64), func() { laterAt = vc.Elapsed() })
+		l.CallAt(vc.Now().Add(time.Duration(math.MaxInt64)-time.Hour), func() { atAt = vc.Elapsed() })
+		l.CallEvery(time.Duration(math.MaxInt64), func() { every++ })
+		vc.Advance(horizon - time.Hour)
+		runOnce(t, l)
+		if laterAt >= 0 || atAt >= 0 || every > 0 {
+			t.Fatalf("an hour before the horizon: CallLater ran at %v, CallAt at %v, CallEvery %d times", laterAt, atAt, every)
+		}
+		vc.Advance(2 * time.Hour)
+		for range 10 {
+			runOnce(t, l)
+			vc.Advance(v.Params.Tick)
+		}
+		if laterAt < horizon || atAt < horizon || every != 1 {
+			t.Fatalf("past the horizon (%v): CallLater ran at %v, CallAt at %v, CallEvery %d times (want once)", horizon, laterAt, atAt, every)
+		}
+		if n := l.Pending(); n != 0 {
+			t.Fatalf("Pending() = %d after every timer ran", n)
+		}
+	})
+}
+
+// A Timer belongs to the loop that made it. Handles are a slot and its
+// generation, and two loops' first timers had equal ones: another loop's
+// Cancel took the timer in the same slot there. Generations start at a random
+// point per loop, so it misses (with odds of 2^-32 against).
+func TestCancelWithAnotherLoopsHandleCancelsNothing(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		a, _ := newVirtual(t, v)
+		b, vcb := newVirtual(t, v)
+		fired := 0
+		var handles []core.Timer
+		for range 100 {
+			handles = append(handles, a.CallLater(time.Second, func() {}))
+			b.CallLater(time.Second, func() { fired++ })
+		}
+		for _, h := range handles {
+			if b.Cancel(h) {
+				t.Fatalf("loop b's Cancel of loop a's handle %v returned true", h)
+			}
+		}
+		vcb.Advance(2 * time.Second)
+		runOnce(t, b)
+		if fired != 100 {
+			t.Fatalf("%d of loop b's 100 timers fired after Cancel with loop a's handles", fired)
+		}
+	})
+}

@@ -135,17 +135,32 @@ func (l *Loop) unwatch(fd int, ev poller.Events) bool {
 // dispatch runs the callbacks of ready fds. An event whose seq no longer matches
 // belongs to a registration removed earlier in this iteration (its fd may even
 // have been closed and reused): it is dropped. Errors and hang-ups run both the
-// reader and the writer, so each sees the condition on its next call.
+// reader and the writer, so each sees the condition on its next call. A callback
+// that panics does not take the others' turn: dispatch goes on after it (were the
+// rest dropped, a reader that always panics would starve every fd after it).
 func (l *Loop) dispatch(events []poller.Event) {
+	for step := 0; step < 2*len(events); {
+		step = l.dispatchFrom(events, step)
+	}
+}
+
+// dispatchFrom runs event i's reader as step 2i and its writer as step 2i+1, from
+// step on, and returns the step to go on from: the end, or the one after a callback
+// that panicked.
+func (l *Loop) dispatchFrom(events []poller.Event, step int) (next int) {
 	defer l.recoverPanic()
-	for _, ev := range events {
+	for i := step / 2; i < len(events); i++ {
+		ev := events[i]
+		next = 2*i + 2
 		r := l.io.lookup(int(ev.Fd))
 		if r == nil {
 			continue
 		}
-		if r.seq == ev.Seq && r.read != nil && ev.Ev&(poller.Readable|poller.Errored) != 0 {
+		if step <= 2*i && r.seq == ev.Seq && r.read != nil && ev.Ev&(poller.Readable|poller.Errored) != 0 {
+			next = 2*i + 1
 			l.nowFresh = false
 			r.read()
+			next = 2*i + 2
 		}
 		// Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration).
 		if r.seq == ev.Seq && r.write != nil && ev.Ev&(poller.Writable|poller.Errored) != 0 {
@@ -153,4 +168,5 @@ func (l *Loop) dispatch(events []poller.Event) {
 			r.write()
 		}
 	}
+	return
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/loopgen/loop/handwritten/clock"
 	"github.com/loopgen/loop/handwritten/core"
 	"github.com/loopgen/loop/handwritten/poller"
-	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -163,8 +162,8 @@ func (l *Loop) deadline(d time.Duration) int64 {
 	if !l.nowFresh {
 		now = l.freshNow()
 	}
-	// At most MaxInt64/2, so that deadline arithmetic never overflows.
-	return now + min(int64(d), math.MaxInt64/2-now)
+	// At most the horizon, so that deadline arithmetic never overflows.
+	return now + min(int64(d), horizon-now)
 }
 
 // freshNow reads the clock for a deadline; inside the loop the reading becomes now.
@@ -180,7 +179,7 @@ func (l *Loop) freshNow() int64 {
 }
 
 // CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon
-// and returns the zero Timer.
+// and returns the zero Timer. A deadline beyond the horizon is due there.
 func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 	if fn == nil {
 		panic("loop: CallLater with a nil func")
@@ -200,7 +199,7 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 				w.chunks = append(w.chunks, new([chunkSize]timer))
 			}
 			i, w.n = w.n, w.n+1
-			w.at(i).gen = 1
+			w.at(i).gen = w.firstGen
 		}
 		w.count++
 		t := w.at(i)
@@ -233,13 +232,15 @@ func (l *Loop) CallAt(t time.Time, fn func()) core.Timer {
 		panic("loop: CallAt with a nil func")
 	}
 	// Measured from the epoch directly (monotonic readings when t has one), so a
-	// loop time cached during a long batch cannot make the timer early.
+	// loop time cached during a long batch cannot make the timer early; and judged
+	// past against the reading a deadline would use (deadline(0)), not the cached
+	// one, which a t already past but after it would miss.
 	when := int64(t.Sub(l.epoch))
-	if when <= l.now {
+	if when <= l.deadline(0) {
 		l.ready.push(fn)
 		return core.Timer{}
 	}
-	return l.timers.schedule(when, 0, fn)
+	return l.timers.schedule(min(when, horizon), 0, fn)
 }
 
 // CallEvery runs fn every d, first d from now, on a fixed schedule: a late run
@@ -256,7 +257,8 @@ func (l *Loop) CallEvery(d time.Duration, fn func()) core.Timer {
 }
 
 // Cancel stops t from firing and reports whether it did: false for a timer that
-// already fired or was cancelled, for the zero Timer, and for stale handles. O(1).
+// already fired or was cancelled, for the zero Timer, for stale handles, and (but
+// with odds of 2^-32) for another loop's handles. O(1).
 func (l *Loop) Cancel(t core.Timer) bool {
 	// Cancelling is written out here, not in a wheel method: a Cancel is one call, not three.
 	w, h := &l.timers, t
@@ -427,7 +429,11 @@ func (l *Loop) teardown() {
 			break
 		}
 		l.now = l.monotime()
-		l.runReady(n)
+		// A panic ends runReady early; the rest of the round still runs: a round is
+		// what was queued when it began, however many of those panic.
+		for n > 0 {
+			n -= l.runReady(n)
+		}
 	}
 	l.inLoop = false
 	l.nowFresh = false
@@ -543,13 +549,16 @@ func (l *Loop) timeout() int64 {
 	return d
 }
 
-// runReady runs the next n ready callbacks.
-func (l *Loop) runReady(n int) {
+// runReady runs the next n ready callbacks and returns how many it took off the
+// queue: fewer when one panicked (that one counts).
+func (l *Loop) runReady(n int) (taken int) {
 	defer l.recoverPanic()
-	for range n {
+	for taken < n {
+		taken++
 		l.nowFresh = false
 		l.ready.pop()()
 	}
+	return
 }
 
 // runTimers runs the due timers in the order of their deadlines' ticks, and in

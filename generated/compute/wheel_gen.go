@@ -4,8 +4,15 @@ package compute
 
 import (
 	"github.com/loopgen/loop/handwritten/core"
+	"math"
 	"math/bits"
+	"math/rand/v2"
 )
+
+// horizon is the end of loop time, 2^62 ns (about 146 years) after the loop began:
+// a deadline beyond it is due there. Deadlines and periods stay below it, so that
+// their arithmetic never overflows.
+const horizon = math.MaxInt64 / 2
 
 // Values of timer.list besides a bucket index.
 const (
@@ -57,9 +64,14 @@ type wheel struct {
 	tail     [wheelLevels * wheelSlots]int32
 	occupied [wheelLevels][wheelWords]uint64 // bit set: bucket not empty
 	labels   [wheelLevels * wheelSlots]int32 // each bucket's current label: its index | its epoch<<bucketShift
+	firstGen uint32                          // a new slab entry's first generation: random per loop, so that another loop's handles do not match
 }
 
 func (w *wheel) init() {
+	// Handles carry the slot and its generation, not the loop: generations that start
+	// at a random point per loop make a handle given to another loop's Cancel miss
+	// (but with odds of 2^-32) instead of cancelling the timer in the same slot there.
+	w.firstGen = rand.Uint32() | 1
 	w.reset()
 }
 
@@ -103,7 +115,7 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 			w.chunks = append(w.chunks, new([chunkSize]timer))
 		}
 		i, w.n = w.n, w.n+1
-		w.at(i).gen = 1
+		w.at(i).gen = w.firstGen
 	}
 	w.count++
 	t := w.at(i)
@@ -323,10 +335,11 @@ func (w *wheel) expire(b int32) {
 
 // fire takes the first due timer off the due list and returns its callback.
 // A periodic timer is placed again at its next deadline on the same schedule,
-// skipping periods already past; a one-shot timer is released. A deadline is past
-// once its tick has been processed, not as soon as now passes it: every timer fires
-// up to a tick after its deadline, and judged against now, a CallEvery of one tick
-// skipped every other period.
+// skipping periods already past; a one-shot timer is released, and so is a
+// periodic one that has run at the horizon, where loop time has no later deadline.
+// A deadline is past once its tick has been processed, not as soon as now passes
+// it: every timer fires up to a tick after its deadline, and judged against now, a
+// CallEvery of one tick skipped every other period.
 func (w *wheel) fire(now int64) func() {
 	i := w.dueHead
 	t := w.at(i)
@@ -338,16 +351,20 @@ func (w *wheel) fire(now int64) func() {
 	}
 	fn := t.fn
 	if period := w.period(i); period > 0 {
-		when := t.when + period
+		// Saturating at the horizon: t.when <= horizon, and a period may be huge.
+		when := t.when + min(period, horizon-t.when)
 		past := now - now%tickNanos // the start of the tick being processed
-		if when <= past {
-			when += ((past-when)/period + 1) * period
+		if when <= past && past < horizon {
+			// The first deadline on the schedule after past.
+			when = past + min(period-(past-when)%period, horizon-past)
 		}
-		w.setDeadline(t, when)
-		w.place(i, t)
-	} else {
-		w.release(i, t)
-		w.count--
+		if when > past {
+			w.setDeadline(t, when)
+			w.place(i, t)
+			return fn
+		}
 	}
+	w.release(i, t)
+	w.count--
 	return fn
 }
