@@ -485,9 +485,11 @@ func (c *Conn) stopReading() {
 // pause_reading): the kernel's receive buffer fills and the peer's sends
 // stall. An echo server or a proxy calls it from OnPause, to pass a slow
 // reader's back-pressure on to the sender instead of buffering. The read
-// timeout does not run while reading is paused.
+// timeout does not run while reading is paused. It returns ErrClosed after
+// Close: a closing connection reads (and discards) until it ends, so that a
+// peer blocked on sending to it can go on to read what it flushes.
 func (c *Conn) PauseReading() error {
-	if c.flags&fClosed != 0 {
+	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
 	c.flags |= fReadPaused

@@ -300,6 +300,9 @@ func TestWriteAfterCloseIsErrClosed(t *testing.T) {
 	if err := c.CloseWrite(); !errors.Is(err, sock.ErrClosed) {
 		t.Errorf("CloseWrite after Close = %v; want ErrClosed", err)
 	}
+	if err := c.PauseReading(); !errors.Is(err, sock.ErrClosed) {
+		t.Errorf("PauseReading after Close = %v; want ErrClosed (a closing connection reads to the end)", err)
+	}
 	if err := c.Close(); !errors.Is(err, sock.ErrClosed) {
 		t.Errorf("second Close = %v; want ErrClosed", err)
 	}
