@@ -69,23 +69,24 @@ func echoPlanFor(o options) echoPlan {
 			reps: 1, idle: 200, quick: true, cpus: o.serverCPUs,
 		}
 	}
-	// -systems may name servers or "server"; without either, every server
-	// runs, except that -quick leaves out the peers (they need their own
-	// module's dependencies, which CI may not have).
-	if o.systemsSet && !slices.Contains(o.systems, echoKind) {
-		for _, s := range echoServerNames {
-			if slices.Contains(o.systems, s) {
-				p.servers = append(p.servers, s)
-			}
-		}
-	} else {
-		for _, s := range echoServerNames {
-			if !o.quick || !slices.Contains(echoPeers, s) {
-				p.servers = append(p.servers, s)
-			}
+	// -systems may name servers or "server" (all of them); without it, every
+	// server runs, except that -quick leaves out the peers (they need their
+	// own module's dependencies, which CI may not have).
+	for _, s := range echoServerNames {
+		picked := slices.Contains(o.systems, s) || slices.Contains(o.systems, echoKind)
+		if o.systemsSet && picked || !o.systemsSet && slices.Contains(defaultEchoServers(o.quick), s) {
+			p.servers = append(p.servers, s)
 		}
 	}
 	return p
+}
+
+// defaultEchoServers are the servers a run without -systems measures.
+func defaultEchoServers(quick bool) []string {
+	if !quick {
+		return echoServerNames
+	}
+	return slices.DeleteFunc(slices.Clone(echoServerNames), func(s string) bool { return slices.Contains(echoPeers, s) })
 }
 
 // pointSecs estimates one repetition at one point: warm-up, span, and

@@ -143,7 +143,7 @@ func (e *echoResults) command() string {
 	if !e.plan.defaultN && !e.plan.quick {
 		cmd += fmt.Sprintf(" -reps %d", e.plan.reps)
 	}
-	if !slices.Equal(e.plan.servers, echoServerNames) && !e.plan.quick {
+	if !slices.Equal(e.plan.servers, defaultEchoServers(e.plan.quick)) {
 		cmd += " -systems " + strings.Join(e.plan.servers, ",")
 	}
 	if e.plan.cpus != "" {

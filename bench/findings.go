@@ -50,7 +50,7 @@ func planOf(workload string) plan {
 func (r *report) findings(w io.Writer) {
 	fmt.Fprintf(w, "## Key findings\n\n")
 	if failed := r.failures(); len(failed) > 0 {
-		fmt.Fprintf(w, "**%d runs failed**; their systems are missing from the tables below:\n\n", len(failed))
+		fmt.Fprintf(w, "**%d runs failed**; those systems are missing at those scales from the tables below:\n\n", len(failed))
 		for _, f := range failed {
 			fmt.Fprintf(w, "- %s\n", f)
 		}
@@ -87,13 +87,15 @@ func (r *report) findings(w io.Writer) {
 			}
 			fmt.Fprintf(w, "- vs %s (%s): %s\n", s.Name, s.Kind, speedupWords(lo, hi, r.def))
 		}
-		if best, ok := r.bestVariant(p); ok && best != r.def {
-			bs := r.stats[p.workload][best]
-			fmt.Fprintf(w, "- fastest variant here: %s (%.3f µs per %s at N=%s, against %.3f for %s)\n",
-				best, bs[len(bs)-1].perOp(p.cpuBound)/1e3, p.perOp, count(bs[len(bs)-1].n), last.perOp(p.cpuBound)/1e3, r.def)
+		if best, n, ok := r.bestVariant(p); ok && best != r.def {
+			bs, _ := r.at(p.workload, best, n)
+			if ds, ok := r.at(p.workload, r.def, n); ok {
+				fmt.Fprintf(w, "- fastest variant here: %s (%.3f µs per %s at N=%s, against %.3f for %s)\n",
+					best, bs.perOp(p.cpuBound)/1e3, p.perOp, count(n), ds.perOp(p.cpuBound)/1e3, r.def)
+			}
 		}
 		if _, ok := r.stats[p.workload]["generic"]; ok {
-			if best, ok := r.bestVariant(p); ok {
+			if best, _, ok := r.bestVariant(p); ok {
 				if lo, hi, n := r.speedupRangeOf(p, best, "generic"); n > 0 {
 					verdict := "meets"
 					if lo < 1.3 {
@@ -105,7 +107,7 @@ func (r *report) findings(w io.Writer) {
 			// generic has the default variant's numbers, so this pair shows
 			// what compiling them in buys, apart from choosing other numbers
 			// (the line above says the same when the default is the best).
-			if best, _ := r.bestVariant(p); best != r.def {
+			if best, _, _ := r.bestVariant(p); best != r.def {
 				if lo, hi, n := r.speedupRangeOf(p, r.def, "generic"); n > 0 {
 					fmt.Fprintf(w, "- specialization alone, same numbers: %s vs the generic build: %s\n", r.def, speedupWords(lo, hi, r.def))
 				}
@@ -145,8 +147,8 @@ func speedupWords(lo, hi float64, sys string) string {
 }
 
 // bestVariant is the generated variant with the lowest cost per op at the
-// largest scale that every variant with data for p ran.
-func (r *report) bestVariant(p plan) (string, bool) {
+// largest scale that every variant with data for p ran, and that scale.
+func (r *report) bestVariant(p plan) (string, int, bool) {
 	var variants []string
 	common := map[int]int{}
 	for _, s := range r.systems {
@@ -171,7 +173,7 @@ func (r *report) bestVariant(p plan) (string, bool) {
 			}
 		}
 	}
-	return best, best != ""
+	return best, n, best != ""
 }
 
 func minPerOp(sts []stat, cpu bool) (d float64) {

@@ -101,14 +101,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		o.repsSet = o.repsSet || f.Name == "reps"
 		o.systemsSet = o.systemsSet || f.Name == "systems"
 	})
+	if o.reps < 1 {
+		return fmt.Errorf("-reps %d: want at least 1", o.reps)
+	}
 	if *full && !o.repsSet {
 		o.reps = 15
 	}
 	if o.quick {
+		if o.repsSet {
+			return fmt.Errorf("-quick runs one repetition: leave out -reps, or -quick for more")
+		}
 		o.reps, o.warmup = 1, false
-	}
-	if o.reps < 1 {
-		return fmt.Errorf("-reps %d: want at least 1", o.reps)
 	}
 	var err error
 	if o.workloads, err = pickWorkloads(*workloads, o); err != nil {
@@ -132,6 +135,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 			if slices.Contains(o.systems, s.Name) || slices.Contains(o.systems, s.Kind) {
 				chosen = append(chosen, s)
 			}
+		}
+		if len(chosen) == 0 {
+			return fmt.Errorf("-systems %s: none of these runs %s", *systems, strings.Join(slices.DeleteFunc(slices.Clone(o.workloads), func(w string) bool { return w == WorkEcho }), ","))
 		}
 	} else {
 		notes = nil // about systems this run does not use

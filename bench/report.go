@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -87,7 +88,14 @@ func newReport(o options, systems []System, notes []string, res results) *report
 	for _, p := range plans {
 		for _, s := range systems {
 			for _, n := range res.ranFor[p.workload] {
-				if rs := res.runs[key{p.workload, s.Name, n}]; len(rs) > 0 {
+				k := key{p.workload, s.Name, n}
+				if err := res.errs[k]; err != nil && !errors.Is(err, ErrUnsupported) {
+					// A failed run drops the scale's earlier repetitions too: a
+					// median of fewer runs would sit in the tables and verdicts
+					// as if nothing had happened.
+					continue
+				}
+				if rs := res.runs[k]; len(rs) > 0 {
 					if r.stats[p.workload] == nil {
 						r.stats[p.workload] = map[string][]stat{}
 					}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// -systems server names every echo server, the peers too, also with -quick
+// (which leaves the peers out only when -systems is not given).
+func TestQuickWithTheServerKindKeepsThePeers(t *testing.T) {
+	o := options{quick: true, systemsSet: true, systems: []string{echoKind}}
+	if got := echoPlanFor(o).servers; !slices.Equal(got, echoServerNames) {
+		t.Errorf("-quick -systems server: servers %v, want %v", got, echoServerNames)
+	}
+}
+
+// The echo report's Command line reproduces the run: with -quick, servers
+// other than -quick's default are named.
+func TestEchoCommandNamesTheServersOfAQuickRun(t *testing.T) {
+	o := options{quick: true, systemsSet: true, systems: []string{"loop", "gnet", "nbio"}}
+	e := &echoResults{plan: echoPlanFor(o)}
+	if cmd := e.command(); !strings.Contains(cmd, "-systems loop,gnet,nbio") {
+		t.Errorf("command %q does not reproduce servers %v", cmd, e.plan.servers)
+	}
+	e = &echoResults{plan: echoPlanFor(options{quick: true})}
+	if cmd := e.command(); strings.Contains(cmd, "-systems") {
+		t.Errorf("command %q names the servers -quick runs anyway", cmd)
+	}
+}
+
+// A -systems choice with no system for the chosen workloads is an error,
+// not a report that says nothing was measured.
+func TestSystemsThatRunNoneOfTheWorkloadsAreAnError(t *testing.T) {
+	for _, args := range [][]string{
+		{"-workload", "timers", "-systems", "gnet"},
+		{"-systems", "loop"},
+	} {
+		var out, progress bytes.Buffer
+		if err := run(args, &out, &progress); err == nil || !strings.Contains(err.Error(), "none of these runs") {
+			t.Errorf("%q: error %v; want one that says no chosen system runs the workloads", args, err)
+		}
+	}
+}
+
+// -quick does not hide a bad -reps, nor quietly replace one.
+func TestQuickRefusesReps(t *testing.T) {
+	for _, reps := range []string{"0", "5"} {
+		var out, progress bytes.Buffer
+		if err := run([]string{"-quick", "-reps", reps, "-workload", "callbacks", "-systems", "floor-ring"}, &out, &progress); err == nil {
+			t.Errorf("-quick -reps %s: no error", reps)
+		}
+	}
+}
+
+// The "fastest variant here" line compares the best variant with the default
+// at one scale, the one the choice was made at, even when the default lacks a
+// larger one (it printed each at its own last scale: a "fastest" variant 8x
+// slower than the default).
+func TestFastestVariantLineComparesOneScale(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced": {10_000: 6}, // no 1M run
+		"latency":  {10_000: 5, 1_000_000: 50},
+	}, map[key]error{})
+	i := strings.Index(out, "fastest variant here")
+	if i < 0 {
+		t.Fatal("no fastest-variant line")
+	}
+	line := out[i : i+strings.Index(out[i:], "\n")]
+	if !strings.Contains(line, "at N=10,000") {
+		t.Errorf("not at the scale both ran: %q", line)
+	}
+}
+
+// A system whose run failed at a scale is missing from the tables, speedups
+// and targets at that scale, as Key findings says: the repetitions it made
+// before failing were kept, and summarized as if nothing had happened.
+func TestAFailedRunLeavesItsScaleOutOfTheTables(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced": {10_000: 6},
+		"chan":     {10_000: 30}, // repetitions made before it failed
+	}, map[key]error{
+		{WorkCallbacks, "chan", 10_000}: errors.New("did not finish"),
+	})
+	if !strings.Contains(out, "chan on callbacks at N=10,000: did not finish") {
+		t.Fatalf("the failure is not reported:\n%s", out)
+	}
+	if strings.Contains(out, "### chan") || strings.Contains(out, "| callbacks ≥4x a chan func() loop | 5.0–5.0x | met |") {
+		t.Errorf("the failed system is tabulated and judged:\n%s", out)
+	}
+}
