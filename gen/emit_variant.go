@@ -391,8 +391,8 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
 		jen.Id("now").Op(":=").Add(lf("now")),
 		jen.If(jen.Op("!").Add(lf("nowFresh"))).Block(jen.Id("now").Op("=").Add(lf("freshNow")).Call()),
-		jen.Comment("At most the horizon, so that deadline arithmetic never overflows."),
-		jen.Return(jen.Id("now").Op("+").Min(jen.Int64().Call(jen.Id("d")), jen.Id("horizon").Op("-").Id("now"))),
+		jen.Comment("At most endOfTime, so that deadline arithmetic never overflows."),
+		jen.Return(jen.Id("now").Op("+").Min(jen.Int64().Call(jen.Id("d")), jen.Id("endOfTime").Op("-").Id("now"))),
 	)
 
 	f.Comment("freshNow reads the clock for a deadline; inside the loop the reading becomes now.")
@@ -405,7 +405,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	)
 
 	f.Comment("CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon")
-	f.Comment("and returns the zero Timer. A deadline beyond the horizon is due there.")
+	f.Comment("and returns the zero Timer. A deadline past the end of loop time is due then.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallLater").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallLater"),
 		jen.If(jen.Id("d").Op("<=").Lit(0)).Block(
@@ -430,7 +430,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 			lf("ready").Dot("push").Call(jen.Id("fn")),
 			jen.Return(jen.Qual(pkgCore, "Timer").Values()),
 		),
-		jen.Return(lf("timers").Dot("schedule").Call(jen.Min(jen.Id("when"), jen.Id("horizon")), jen.Lit(0), jen.Id("fn"))),
+		jen.Return(lf("timers").Dot("schedule").Call(jen.Min(jen.Id("when"), jen.Id("endOfTime")), jen.Lit(0), jen.Id("fn"))),
 	)
 
 	f.Comment("CallEvery runs fn every d, first d from now, on a fixed schedule: a late run")

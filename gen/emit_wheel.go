@@ -41,10 +41,10 @@ func slab(i jen.Code) *jen.Statement { return wf("at").Call(i) }
 // as it moves between buckets and the due list.
 func (e *variantEmitter) emitWheel(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
-	f.Comment("horizon is the end of loop time, 2^62 ns (about 146 years) after the loop began:")
-	f.Comment("a deadline beyond it is due there. Deadlines and periods stay below it, so that")
-	f.Comment("their arithmetic never overflows.")
-	f.Const().Id("horizon").Op("=").Qual("math", "MaxInt64").Op("/").Lit(2)
+	f.Comment("endOfTime is the end of loop time, 2^62 ns (about 146 years) after the loop")
+	f.Comment("began: a deadline past it is due then. Deadlines and periods stay below it, so")
+	f.Comment("that their arithmetic never overflows.")
+	f.Const().Id("endOfTime").Op("=").Qual("math", "MaxInt64").Op("/").Lit(2)
 	f.Comment("Values of timer.list besides a bucket index.")
 	f.Const().Defs(
 		jen.Id("listDue").Op("=").Lit(-1).Comment("expired, waiting to run, on the due list"),
@@ -306,7 +306,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("fire takes the first due timer off the due list and returns its callback.")
 	f.Comment("A periodic timer is placed again at its next deadline on the same schedule,")
 	f.Comment("skipping periods already past; a one-shot timer is released, and so is a")
-	f.Comment("periodic one that has run at the horizon, where loop time has no later deadline.")
+	f.Comment("periodic one that has run at the end of loop time, which has no later deadline.")
 	f.Comment("A deadline is past once its tick has been processed, not as soon as now passes")
 	f.Comment("it: every timer fires up to a tick after its deadline, and judged against now, a")
 	f.Comment("CallEvery of one tick skipped every other period.")
@@ -321,12 +321,12 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		),
 		jen.Id("fn").Op(":=").Id("t").Dot("fn"),
 		jen.If(jen.Id("period").Op(":=").Add(wf("period")).Call(jen.Id("i")), jen.Id("period").Op(">").Lit(0)).Block(
-			jen.Comment("Saturating at the horizon: t.when <= horizon, and a period may be huge."),
-			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Min(jen.Id("period"), jen.Id("horizon").Op("-").Id("t").Dot("when")),
+			jen.Comment("Saturating at endOfTime: t.when <= endOfTime, and a period may be huge."),
+			jen.Id("when").Op(":=").Id("t").Dot("when").Op("+").Min(jen.Id("period"), jen.Id("endOfTime").Op("-").Id("t").Dot("when")),
 			jen.Id("past").Op(":=").Id("now").Op("-").Id("now").Op("%").Add(e.num("w", "tickNanos")).Comment("the start of the tick being processed"),
-			jen.If(jen.Id("when").Op("<=").Id("past").Op("&&").Id("past").Op("<").Id("horizon")).Block(
+			jen.If(jen.Id("when").Op("<=").Id("past").Op("&&").Id("past").Op("<").Id("endOfTime")).Block(
 				jen.Comment("The first deadline on the schedule after past."),
-				jen.Id("when").Op("=").Id("past").Op("+").Min(jen.Id("period").Op("-").Parens(jen.Id("past").Op("-").Id("when")).Op("%").Id("period"), jen.Id("horizon").Op("-").Id("past")),
+				jen.Id("when").Op("=").Id("past").Op("+").Min(jen.Id("period").Op("-").Parens(jen.Id("past").Op("-").Id("when")).Op("%").Id("period"), jen.Id("endOfTime").Op("-").Id("past")),
 			),
 			jen.If(jen.Id("when").Op(">").Id("past")).Block(
 				wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),

@@ -508,31 +508,31 @@ func TestCallAtInThePastIsCallSoon(t *testing.T) {
 	})
 }
 
-// Loop time ends at the horizon, 2^62 ns (about 146 years) after the loop
+// Loop time ends 2^62 ns (about 146 years) after the loop
 // began: a deadline beyond it is due there, not before, and a periodic timer
 // that runs there has no later deadline and ends (its period used to overflow
 // into deadlines in the past, and it ran on every tick).
-func TestTimersBeyondTheHorizonAreDueThere(t *testing.T) {
+func TestTimersPastTheEndOfLoopTimeAreDueThen(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l, vc := newVirtual(t, v)
-		const horizon = time.Duration(math.MaxInt64 / 2)
+		const endOfTime = time.Duration(math.MaxInt64 / 2)
 		var laterAt, atAt time.Duration = -1, -1
 		every := 0
 		l.CallLater(time.Duration(math.MaxInt64), func() { laterAt = vc.Elapsed() })
 		l.CallAt(vc.Now().Add(time.Duration(math.MaxInt64)-time.Hour), func() { atAt = vc.Elapsed() })
 		l.CallEvery(time.Duration(math.MaxInt64), func() { every++ })
-		vc.Advance(horizon - time.Hour)
+		vc.Advance(endOfTime - time.Hour)
 		runOnce(t, l)
 		if laterAt >= 0 || atAt >= 0 || every > 0 {
-			t.Fatalf("an hour before the horizon: CallLater ran at %v, CallAt at %v, CallEvery %d times", laterAt, atAt, every)
+			t.Fatalf("an hour before the end of loop time: CallLater ran at %v, CallAt at %v, CallEvery %d times", laterAt, atAt, every)
 		}
 		vc.Advance(2 * time.Hour)
 		for range 10 {
 			runOnce(t, l)
 			vc.Advance(v.Params.Tick)
 		}
-		if laterAt < horizon || atAt < horizon || every != 1 {
-			t.Fatalf("past the horizon (%v): CallLater ran at %v, CallAt at %v, CallEvery %d times (want once)", horizon, laterAt, atAt, every)
+		if laterAt < endOfTime || atAt < endOfTime || every != 1 {
+			t.Fatalf("past the end of loop time (%v): CallLater ran at %v, CallAt at %v, CallEvery %d times (want once)", endOfTime, laterAt, atAt, every)
 		}
 		if n := l.Pending(); n != 0 {
 			t.Fatalf("Pending() = %d after every timer ran", n)

@@ -9,10 +9,10 @@ import (
 	"math/rand/v2"
 )
 
-// horizon is the end of loop time, 2^62 ns (about 146 years) after the loop began:
-// a deadline beyond it is due there. Deadlines and periods stay below it, so that
-// their arithmetic never overflows.
-const horizon = math.MaxInt64 / 2
+// endOfTime is the end of loop time, 2^62 ns (about 146 years) after the loop
+// began: a deadline past it is due then. Deadlines and periods stay below it, so
+// that their arithmetic never overflows.
+const endOfTime = math.MaxInt64 / 2
 
 // Values of timer.list besides a bucket index.
 const (
@@ -336,7 +336,7 @@ func (w *wheel) expire(b int32) {
 // fire takes the first due timer off the due list and returns its callback.
 // A periodic timer is placed again at its next deadline on the same schedule,
 // skipping periods already past; a one-shot timer is released, and so is a
-// periodic one that has run at the horizon, where loop time has no later deadline.
+// periodic one that has run at the end of loop time, which has no later deadline.
 // A deadline is past once its tick has been processed, not as soon as now passes
 // it: every timer fires up to a tick after its deadline, and judged against now, a
 // CallEvery of one tick skipped every other period.
@@ -351,12 +351,12 @@ func (w *wheel) fire(now int64) func() {
 	}
 	fn := t.fn
 	if period := w.period(i); period > 0 {
-		// Saturating at the horizon: t.when <= horizon, and a period may be huge.
-		when := t.when + min(period, horizon-t.when)
+		// Saturating at endOfTime: t.when <= endOfTime, and a period may be huge.
+		when := t.when + min(period, endOfTime-t.when)
 		past := now - now%tickNanos // the start of the tick being processed
-		if when <= past && past < horizon {
+		if when <= past && past < endOfTime {
 			// The first deadline on the schedule after past.
-			when = past + min(period-(past-when)%period, horizon-past)
+			when = past + min(period-(past-when)%period, endOfTime-past)
 		}
 		if when > past {
 			w.setDeadline(t, when)

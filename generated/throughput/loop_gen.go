@@ -164,8 +164,8 @@ func (l *Loop) deadline(d time.Duration) int64 {
 	if !l.nowFresh {
 		now = l.freshNow()
 	}
-	// At most the horizon, so that deadline arithmetic never overflows.
-	return now + min(int64(d), horizon-now)
+	// At most endOfTime, so that deadline arithmetic never overflows.
+	return now + min(int64(d), endOfTime-now)
 }
 
 // freshNow reads the clock for a deadline; inside the loop the reading becomes now.
@@ -181,7 +181,7 @@ func (l *Loop) freshNow() int64 {
 }
 
 // CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon
-// and returns the zero Timer. A deadline beyond the horizon is due there.
+// and returns the zero Timer. A deadline past the end of loop time is due then.
 func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 	if fn == nil {
 		panic("loop: CallLater with a nil func")
@@ -242,7 +242,7 @@ func (l *Loop) CallAt(t time.Time, fn func()) core.Timer {
 		l.ready.push(fn)
 		return core.Timer{}
 	}
-	return l.timers.schedule(min(when, horizon), 0, fn)
+	return l.timers.schedule(min(when, endOfTime), 0, fn)
 }
 
 // CallEvery runs fn every d, first d from now, on a fixed schedule: a late run
