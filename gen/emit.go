@@ -195,10 +195,12 @@ func emitAll(s *Spec) *jen.File {
 			jen.Id("Name"):    jen.Lit(name),
 			jen.Id("Default"): jen.Lit(def),
 			jen.Id("Params"):  jen.Qual(impl, "Params"),
-			jen.Id("New"): jen.Func().Params(jen.Id("c").Qual(pkgCore, "Config")).Params(jen.Qual(pkgCore, "Loop"), jen.Error()).Block(
-				jen.List(jen.Id("l"), jen.Err()).Op(":=").Qual(impl, "New").Call(jen.Id("c")),
-				jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err())),
-				jen.Return(jen.Id("l"), jen.Nil()),
+			// Names with a capital: variant (and so imported package) names cannot have
+			// one, so none is shadowed, whatever the variants are called.
+			jen.Id("New"): jen.Func().Params(jen.Id("C").Qual(pkgCore, "Config")).Params(jen.Qual(pkgCore, "Loop"), jen.Error()).Block(
+				jen.List(jen.Id("L"), jen.Id("Err")).Op(":=").Qual(impl, "New").Call(jen.Id("C")),
+				jen.If(jen.Id("Err").Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id("Err"))),
+				jen.Return(jen.Id("L"), jen.Nil()),
 			),
 		}
 	}

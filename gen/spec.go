@@ -166,10 +166,14 @@ const (
 	specMaxTick      = time.Second
 	specMinSlots     = 4
 	specMaxSlots     = 4096
-	specMinLevels    = 1
+	specMinLevels    = 2 // with one level, the bucket that parks timers beyond the horizon would be a level-0 bucket, which expires
 	specMaxLevels    = 8
 	specMaxWheelBits = 56 // levels × log2(slots): timer positions must fit with room for a generation
 	specMaxSpin      = 10 * time.Millisecond
+	// specMaxVariants keeps the generated two-tags guard under go/build's limit of
+	// 1000 terms in one //go:build line: it names every pair of tags (26 variants:
+	// 325 pairs, 650 terms), and tune adds a candidate to the spec it measures.
+	specMaxVariants = 25
 )
 
 // specDefaults is what a variant gets for every field it leaves out: the values of
@@ -539,6 +543,9 @@ func (p *specParser) variants(kv *ast.MappingValueNode) []Variant {
 	if len(seq.Values) == 0 {
 		p.errorf(seq, "variants", "empty list (add at least one variant, such as - {name: balanced, default: true})")
 		return nil
+	}
+	if len(seq.Values) > specMaxVariants {
+		p.errorf(seq.Values[specMaxVariants], "variants", "%d variants; at most %d (the build-tag guard against two variant tags names every pair)", len(seq.Values), specMaxVariants)
 	}
 	type first struct {
 		index int
@@ -959,7 +966,7 @@ func specEnumField[T ~string](key string, allowed []T, ptr func(*Variant) *T) sp
 
 // specReservedNames are taken by the generator's own files and build tags, or
 // cannot name an importable package.
-var specReservedNames = []string{"all", "generic", "internal", "main", "select"}
+var specReservedNames = []string{"all", "conflict", "generic", "internal", "main", "select"}
 
 var specNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 

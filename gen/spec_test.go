@@ -112,9 +112,13 @@ var specRules = []struct {
 	{"name a Go keyword", "variants:\n  - name: func\n    default: true\n",
 		[]string{`t.yaml:2:11: variants[0].name: "func" is a Go keyword and cannot name a package; pick another name, such as func_loop`}},
 	{"name reserved", "variants:\n  - name: generic\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "generic" is reserved (reserved: all, generic, internal, main, select); pick another name, such as generic_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "generic" is reserved (reserved: all, conflict, generic, internal, main, select); pick another name, such as generic_loop`}},
 	{"name reserved and a keyword", "variants:\n  - name: select\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "select" is reserved (reserved: all, generic, internal, main, select); pick another name, such as select_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "select" is reserved (reserved: all, conflict, generic, internal, main, select); pick another name, such as select_loop`}},
+	{"name conflict, the two-tags guard's file", "variants:\n  - name: a\n    default: true\n  - name: conflict\n",
+		[]string{`t.yaml:4:11: variants[1].name: "conflict" is reserved (reserved: all, conflict, generic, internal, main, select); pick another name, such as conflict_loop`}},
+	{"too many variants", "variants:\n  - {name: v0, default: true}\n  - {name: v1}\n  - {name: v2}\n  - {name: v3}\n  - {name: v4}\n  - {name: v5}\n  - {name: v6}\n  - {name: v7}\n  - {name: v8}\n  - {name: v9}\n  - {name: v10}\n  - {name: v11}\n  - {name: v12}\n  - {name: v13}\n  - {name: v14}\n  - {name: v15}\n  - {name: v16}\n  - {name: v17}\n  - {name: v18}\n  - {name: v19}\n  - {name: v20}\n  - {name: v21}\n  - {name: v22}\n  - {name: v23}\n  - {name: v24}\n  - {name: v25}\n  - {name: v26}\n",
+		[]string{"t.yaml:27:5: variants: 27 variants; at most 25 (the build-tag guard against two variant tags names every pair)"}},
 	{"name duplicate", one() + "  - name: b\n  - name: a\n",
 		[]string{`t.yaml:5:11: variants[2].name: duplicate name "a" (first used by variants[0] at line 2; names must be unique)`}},
 
@@ -172,9 +176,9 @@ var specRules = []struct {
 	{"slots too many", one("wheel:", "  slots: 8192"),
 		[]string{"t.yaml:5:14: variants[0].wheel.slots: must be a power of two between 4 and 4096 (got 8192)"}},
 	{"levels zero", one("wheel:", "  levels: 0"),
-		[]string{"t.yaml:5:15: variants[0].wheel.levels: must be between 1 and 8 (got 0)"}},
+		[]string{"t.yaml:5:15: variants[0].wheel.levels: must be between 2 and 8 (got 0)"}},
 	{"levels too many", one("wheel:", "  levels: 9"),
-		[]string{"t.yaml:5:15: variants[0].wheel.levels: must be between 1 and 8 (got 9)"}},
+		[]string{"t.yaml:5:15: variants[0].wheel.levels: must be between 2 and 8 (got 9)"}},
 	{"horizon overflows nanoseconds", one("wheel:", "  tick: 1s", "  slots: 4096"),
 		[]string{"t.yaml:6:14: variants[0].wheel: horizon tick×slots^levels overflows int64 nanoseconds (use fewer levels or slots)"}},
 	{"horizon over 56 bits", one("wheel: {tick: 1us, slots: 4096, levels: 5}"),
@@ -198,7 +202,7 @@ var specRules = []struct {
 		"  - {name: B, default: true, stats: no}\n",
 		[]string{
 			"t.yaml:3:12: variants[0].batch: must be between 1 and 1048576 (got 0)",
-			"t.yaml:4:21: variants[0].wheel.levels: must be between 1 and 8 (got 9)",
+			"t.yaml:4:21: variants[0].wheel.levels: must be between 2 and 8 (got 9)",
 			"t.yaml:4:31: variants[0].wheel.slots: must be a power of two between 4 and 4096 (got 3)",
 			`t.yaml:5:12: variants[1].name: "B" is not a valid variant name (want a Go package name matching ^[a-z][a-z0-9_]*$, such as b)`,
 			`t.yaml:5:37: variants[1].stats: want a boolean (true or false), got string "no"`,
@@ -435,7 +439,7 @@ func TestValidate(t *testing.T) {
 		{"inbox.depth", func(v *Variant) { v.Inbox.Depth = 1 << 25 }, "inbox.depth: must be a power of two between 16 and 16777216 (got 33554432)"},
 		{"wheel.tick", func(v *Variant) { v.Wheel.Tick = 5 * time.Second }, "wheel.tick: must be between 1µs and 1s (got 5s)"},
 		{"wheel.slots", func(v *Variant) { v.Wheel.Slots = 3 }, "wheel.slots: must be a power of two between 4 and 4096 (got 3)"},
-		{"wheel.levels", func(v *Variant) { v.Wheel.Levels = 0 }, "wheel.levels: must be between 1 and 8 (got 0)"},
+		{"wheel.levels", func(v *Variant) { v.Wheel.Levels = 0 }, "wheel.levels: must be between 2 and 8 (got 0)"},
 		{"horizon", func(v *Variant) { v.Wheel = Wheel{time.Second, 4096, 4} },
 			"wheel: horizon tick×slots^levels overflows int64 nanoseconds (use fewer levels or slots)"},
 		{"poller", func(v *Variant) { v.Poller = "iouring" }, `poller: unknown value "iouring" (want auto, epoll, poll, kqueue or none)`},
@@ -530,11 +534,11 @@ func TestSetLeavesHorizonToValidate(t *testing.T) {
 	if got, want := errString(v.Validate()), "wheel: horizon tick×slots^levels overflows int64 nanoseconds (use fewer levels or slots)"; got != want {
 		t.Errorf("Validate() = %q, want %q", got, want)
 	}
-	if err := v.Set("wheel.levels", "1"); err != nil {
+	if err := v.Set("wheel.levels", "2"); err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Validate(); err != nil {
-		t.Errorf("Validate() after levels 1: %v", err)
+		t.Errorf("Validate() after levels 2: %v", err)
 	}
 }
 

@@ -75,6 +75,11 @@ func Diff(dir string, files map[string][]byte) ([]string, error) {
 // leaves dir as it was.
 func WriteTree(dir string, files map[string][]byte) (err error) {
 	dir = filepath.Clean(dir)
+	// A symlinked dir is written where it points: renaming the link itself would
+	// leave a plain directory in its place and the link's target stale.
+	if target, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = target
+	}
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err

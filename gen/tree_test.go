@@ -133,6 +133,29 @@ func TestWriteTreeCreatesMissingDirectories(t *testing.T) {
 	}
 }
 
+// A symlinked tree is written where the link points, and the link stays: it
+// was renamed aside and replaced with a plain directory, leaving its target stale.
+func TestWriteTreeThroughASymlinkWritesItsTarget(t *testing.T) {
+	parent := t.TempDir()
+	target := filepath.Join(parent, "real")
+	if err := os.Mkdir(target, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(parent, "generated")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.WriteTree(link, treeFiles); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a symlink (%v, %v)", link, fi.Mode(), err)
+	}
+	if got, want := readTree(t, target), wantTree(); !maps.Equal(got, want) {
+		t.Errorf("the link's target holds %v, want %v", got, want)
+	}
+}
+
 func TestWriteTreeIntoPathUnderAFileFails(t *testing.T) {
 	parent := t.TempDir()
 	blocker := filepath.Join(parent, "blocker")

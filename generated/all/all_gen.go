@@ -25,45 +25,45 @@ type Variant struct {
 var Variants = []Variant{{
 	Default: true,
 	Name:    "balanced",
-	New: func(c core.Config) (core.Loop, error) {
-		l, err := balanced.New(c)
-		if err != nil {
-			return nil, err
+	New: func(C core.Config) (core.Loop, error) {
+		L, Err := balanced.New(C)
+		if Err != nil {
+			return nil, Err
 		}
-		return l, nil
+		return L, nil
 	},
 	Params: balanced.Params,
 }, {
 	Default: false,
 	Name:    "latency",
-	New: func(c core.Config) (core.Loop, error) {
-		l, err := latency.New(c)
-		if err != nil {
-			return nil, err
+	New: func(C core.Config) (core.Loop, error) {
+		L, Err := latency.New(C)
+		if Err != nil {
+			return nil, Err
 		}
-		return l, nil
+		return L, nil
 	},
 	Params: latency.Params,
 }, {
 	Default: false,
 	Name:    "throughput",
-	New: func(c core.Config) (core.Loop, error) {
-		l, err := throughput.New(c)
-		if err != nil {
-			return nil, err
+	New: func(C core.Config) (core.Loop, error) {
+		L, Err := throughput.New(C)
+		if Err != nil {
+			return nil, Err
 		}
-		return l, nil
+		return L, nil
 	},
 	Params: throughput.Params,
 }, {
 	Default: false,
 	Name:    "compute",
-	New: func(c core.Config) (core.Loop, error) {
-		l, err := compute.New(c)
-		if err != nil {
-			return nil, err
+	New: func(C core.Config) (core.Loop, error) {
+		L, Err := compute.New(C)
+		if Err != nil {
+			return nil, Err
 		}
-		return l, nil
+		return L, nil
 	},
 	Params: compute.Params,
 }}
@@ -75,12 +75,12 @@ var Variants = []Variant{{
 var Generic = Variant{
 	Default: false,
 	Name:    "generic",
-	New: func(c core.Config) (core.Loop, error) {
-		l, err := generic.New(c)
-		if err != nil {
-			return nil, err
+	New: func(C core.Config) (core.Loop, error) {
+		L, Err := generic.New(C)
+		if Err != nil {
+			return nil, Err
 		}
-		return l, nil
+		return L, nil
 	},
 	Params: generic.Params,
 }

@@ -113,7 +113,7 @@ func validate(p core.Params) error {
 		{"batch", p.Batch, 1, 1048576, false},
 		{"inbox.depth", p.InboxDepth, 16, 16777216, true},
 		{"wheel.slots", p.Slots, 4, 4096, true},
-		{"wheel.levels", p.Levels, 1, 8, false},
+		{"wheel.levels", p.Levels, 2, 8, false},
 	} {
 		switch {
 		case c.pow2 && (c.x < c.lo || c.x > c.hi || c.x&(c.x-1) != 0):
