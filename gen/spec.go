@@ -9,6 +9,7 @@ package gen
 // reads the same whether it comes from a file, a tuner or a test.
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -253,6 +254,8 @@ func ParseFile(path string) (*Spec, error) {
 // The error is an ErrorList holding every problem found, sorted by line and
 // column, or a single *Error when data is not valid YAML.
 func Parse(file string, data []byte) (*Spec, error) {
+	// A byte order mark, which some editors write, is not part of the first key.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	f, err := specParseYAML(data)
 	if err != nil {
 		return nil, specSyntaxError(file, err)

@@ -641,3 +641,14 @@ func checkPositioned(t *testing.T, e *Error) {
 		t.Fatalf("badly formed error %+v", *e)
 	}
 }
+
+// A spec saved with a UTF-8 byte order mark parses as without one.
+func TestParseIgnoresAByteOrderMark(t *testing.T) {
+	s, err := Parse("spec.yaml", []byte("\ufeffvariants:\n  - name: a\n    default: true\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Variants) != 1 || s.Variants[0].Name != "a" {
+		t.Fatalf("parsed %+v", s.Variants)
+	}
+}
