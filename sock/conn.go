@@ -284,7 +284,9 @@ func (c *Conn) queued(wasEmpty bool) {
 		}
 		c.flags |= fWriting
 	}
-	if wasEmpty && c.tm != nil {
+	if wasEmpty && c.tm != nil && c.flags&fConnecting == 0 {
+		// While connecting nothing can be sent: the connect timeout bounds
+		// that wait, and connected starts this one.
 		c.rearm(&c.tm.write)
 	}
 	if c.flags&fPaused == 0 && o.n > c.cfg.highWater {
@@ -805,13 +807,14 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 
 // SetWriteTimeout closes the connection with an error wrapping ErrTimeout
 // (and *UnsentError) when queued bytes made no progress for d: the peer
-// stopped reading. It runs only while bytes are queued. d <= 0 turns it
-// off. It returns ErrClosed once the connection is closed.
+// stopped reading. It runs only while bytes are queued on an open
+// connection: a Dial's connect is bounded by WithConnectTimeout instead.
+// d <= 0 turns it off. It returns ErrClosed once the connection is closed.
 func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.timeouts().write, d, errWriteTimeout, c.Buffered() > 0)
+	c.setTimeout(&c.timeouts().write, d, errWriteTimeout, c.Buffered() > 0 && c.flags&fConnecting == 0)
 	return nil
 }
 

@@ -121,5 +121,9 @@ func (c *Conn) connected() {
 		c.fail(err)
 		return
 	}
+	if c.tm != nil && c.Buffered() > 0 {
+		// Not started while connecting: the peer can stop reading only now.
+		c.rearm(&c.tm.write)
+	}
 	c.drained()
 }

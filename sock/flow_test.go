@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -595,5 +596,69 @@ func TestQueuedWritesKeepTheirOrder(t *testing.T) {
 	}
 	if b := <-got; !bytes.Equal(b, srv.want) {
 		t.Fatalf("the peer got %d bytes, not the %d queued, in order", len(b), len(srv.want))
+	}
+}
+
+// hangingListener returns the address of a listener whose accept queue is
+// full, so that a further connect hangs (its SYNs are dropped).
+func hangingListener(t *testing.T) string {
+	t.Helper()
+	lfd, err := rawSocket()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(lfd) })
+	if err := syscall.Bind(lfd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(lfd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", itoa(sa.(*syscall.SockaddrInet4).Port))
+	for range 2 { // fill the accept queue
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			t.Cleanup(func() { c.Close() })
+		}
+	}
+	return addr
+}
+
+// Bytes written while a Dial connects cannot be sent yet: the write timeout
+// starts once the connection is open, and the connect timeout bounds the wait
+// before. The write timeout used to run during the connect and close the
+// connection with a "write timeout" the peer had no part in.
+func TestWriteTimeoutDoesNotRunWhileConnecting(t *testing.T) {
+	addr := hangingListener(t)
+	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := newLoop(t, loop.WithClock(vc))
+	cli := &recorder{}
+	c, err := sock.Dial(l, "tcp", addr, cli, sock.WithConnectTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetWriteTimeout(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("request")); err != nil {
+		t.Fatal(err)
+	}
+	vc.Advance(3 * time.Second)
+	ran := false
+	l.CallSoon(func() { l.CallSoon(func() { ran = true }) })
+	runUntil(t, l, "the timers due", func() bool { return ran })
+	if cli.opened {
+		t.Skip("the connect did not hang")
+	}
+	if cli.closed {
+		t.Fatalf("closed by %v after 3 s of connecting; the connect timeout is 10 s", cli.closeErr)
+	}
+	vc.Advance(8 * time.Second)
+	runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
+	if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "connect") {
+		t.Fatalf("OnClose(%v); want the connect timeout", cli.closeErr)
 	}
 }
