@@ -17,9 +17,22 @@ const packetBatch = 16
 // PacketHandler receives a PacketConn's datagrams, on the loop goroutine.
 type PacketHandler interface {
 	// OnPacket is called for each datagram. p is the loop's shared read
-	// buffer, valid only during the call; a datagram longer than the buffer
-	// is cut short. from is the sender.
+	// buffer, valid only during the call. from is the sender. A datagram
+	// longer than the buffer (see WithReadBufferSize) is cut short to fit,
+	// as package net's ReadFrom does, unless the handler is also a
+	// TruncatedHandler.
 	OnPacket(pc *PacketConn, p []byte, from netip.AddrPort)
+}
+
+// TruncatedHandler is implemented by a PacketHandler that needs to tell a
+// datagram that was cut short from one that arrived whole. With the
+// default read buffer (64 KiB) no UDP datagram is cut; a smaller
+// WithReadBufferSize can cut them.
+type TruncatedHandler interface {
+	// OnTruncated is called instead of OnPacket for a datagram longer than
+	// the loop's read buffer: p holds its first len(p) bytes, and the rest
+	// is lost.
+	OnTruncated(pc *PacketConn, p []byte, from netip.AddrPort)
 }
 
 // PacketConn is a UDP socket on a loop. All its methods belong to the loop
@@ -31,6 +44,7 @@ type PacketConn struct {
 	l      *loop.Loop
 	ls     *loopState
 	h      PacketHandler
+	th     TruncatedHandler // h, if it is one
 	fd     int
 	family int
 	addr   net.Addr
@@ -55,6 +69,7 @@ func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...O
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
 	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: ep.family, addr: ep.addr}
+	pc.th, _ = h.(TruncatedHandler)
 	if sa, err := unix.Getsockname(fd); err == nil {
 		pc.addr = netAddr(sa, unix.SOCK_DGRAM)
 	}
@@ -114,9 +129,13 @@ func (pc *PacketConn) onReadable() {
 		if pc.closed {
 			return
 		}
-		n, from, err := sysRecvfrom(&pc.ls.sysVec, pc.fd, pc.ls.rbuf)
+		n, truncated, from, err := sysRecvfrom(&pc.ls.sysVec, pc.fd, pc.ls.rbuf)
 		if err != nil {
 			return // EAGAIN; or an error that reading cleared, so no spin
+		}
+		if truncated && pc.th != nil {
+			pc.th.OnTruncated(pc, pc.ls.rbuf[:n], from)
+			continue
 		}
 		pc.h.OnPacket(pc, pc.ls.rbuf[:n], from)
 	}

@@ -111,16 +111,20 @@ func sysSendv(s *sysVec, fd int, bufs [][]byte) (int, error) {
 	return int(n), nil
 }
 
-// sysRecvfrom reads one datagram into p and returns its sender. A raw
+// sysRecvfrom reads one datagram into p and returns its sender, and whether
+// the datagram was longer than p (the rest is lost). A raw
 // recvfrom, because unix.Recvfrom allocates a Sockaddr for every datagram.
-func sysRecvfrom(s *sysVec, fd int, p []byte) (int, netip.AddrPort, error) {
+func sysRecvfrom(s *sysVec, fd int, p []byte) (n int, truncated bool, from netip.AddrPort, err error) {
 	s.rsaLen = unix.SizeofSockaddrAny
-	n, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
+	// With MSG_TRUNC, Linux returns a datagram's real length even when p
+	// holds only its start.
+	r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_TRUNC,
 		uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsaLen)))
 	if e != 0 {
-		return 0, netip.AddrPort{}, e
+		return 0, false, netip.AddrPort{}, e
 	}
-	return int(n), rawAddrPort(&s.rsa), nil
+	n = int(r)
+	return min(n, len(p)), n > len(p), rawAddrPort(&s.rsa), nil
 }
 
 // sysSendto sends p as one datagram to to, on a socket of the given
@@ -138,7 +142,7 @@ func sysSendto(s *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
 		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16()}
 		salen = unix.SizeofSockaddrInet6
 	}
-	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
+	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_TRUNC,
 		uintptr(unsafe.Pointer(&s.rsa)), salen)
 	if e != 0 {
 		return e

@@ -1,0 +1,87 @@
+package sock_test
+
+import (
+	"bytes"
+	"net"
+	"net/netip"
+	"testing"
+
+	"github.com/loopgen/loop/sock"
+)
+
+// packetLog records what a PacketConn's handler was called with.
+type packetLog struct {
+	whole, cut [][]byte
+}
+
+func (h *packetLog) OnPacket(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
+	h.whole = append(h.whole, bytes.Clone(p))
+}
+
+// truncLog is a packetLog that is also a TruncatedHandler.
+type truncLog struct{ packetLog }
+
+func (h *truncLog) OnTruncated(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
+	h.cut = append(h.cut, bytes.Clone(p))
+}
+
+// sendDatagrams sends each of msgs as one datagram to pc from a socket of
+// package net (so that nothing else on pc's loop enlarges its read buffer),
+// and runs the loop until log holds as many datagrams.
+func sendDatagrams(t *testing.T, pc *sock.PacketConn, log *packetLog, msgs ...[]byte) {
+	t.Helper()
+	c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, m := range msgs {
+		if _, err := c.Write(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for len(log.whole)+len(log.cut) < len(msgs) {
+		if err := pc.Loop().RunOnce(true); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDatagramLongerThanReadBufferIsReported: a datagram that does not fit
+// the loop's read buffer reaches a TruncatedHandler's OnTruncated with its
+// first bytes; one that fits exactly, or is shorter, reaches OnPacket.
+func TestDatagramLongerThanReadBufferIsReported(t *testing.T) {
+	const size = 64
+	long, short, exact := bytes.Repeat([]byte("L"), 100), []byte("short"), bytes.Repeat([]byte("E"), size)
+	h := &truncLog{}
+	pc, err := sock.ListenPacket(newLoop(t), "udp", "127.0.0.1:0", h, sock.WithReadBufferSize(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	sendDatagrams(t, pc, &h.packetLog, long, short, exact)
+	if len(h.cut) != 1 || !bytes.Equal(h.cut[0], long[:size]) {
+		t.Errorf("OnTruncated got %q; want the first %d bytes of the 100-byte datagram", h.cut, size)
+	}
+	if len(h.whole) != 2 || !bytes.Equal(h.whole[0], short) || !bytes.Equal(h.whole[1], exact) {
+		t.Errorf("OnPacket got %q; want %q and the %d-byte datagram", h.whole, short, size)
+	}
+}
+
+// TestDatagramLongerThanReadBufferIsCutForPlainHandler: a handler that is
+// not a TruncatedHandler gets the datagram's first bytes, as package net's
+// ReadFrom gives them.
+func TestDatagramLongerThanReadBufferIsCutForPlainHandler(t *testing.T) {
+	const size = 64
+	long := bytes.Repeat([]byte("L"), 100)
+	h := &packetLog{}
+	pc, err := sock.ListenPacket(newLoop(t), "udp", "127.0.0.1:0", h, sock.WithReadBufferSize(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	sendDatagrams(t, pc, h, long)
+	if len(h.whole) != 1 || !bytes.Equal(h.whole[0], long[:size]) {
+		t.Errorf("OnPacket got %q; want the first %d bytes of the 100-byte datagram", h.whole, size)
+	}
+}
