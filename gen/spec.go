@@ -84,6 +84,29 @@ const (
 	PollerNone   PollerKind = "none"   // no I/O: sleep until a timer is due or a post arrives
 )
 
+// AvailableOn reports whether a loop with poller k can start on goos (a
+// runtime.GOOS value): the variant builds everywhere, but New fails where
+// its poller's system calls do not exist. Auto and none work everywhere
+// (auto falls back to poll, or to none where there is no poll).
+func (k PollerKind) AvailableOn(goos string) bool {
+	switch k {
+	case PollerEpoll:
+		return goos == "linux" || goos == "android"
+	case PollerKqueue:
+		return slices.Contains(kqueueOSes, goos)
+	case PollerPoll:
+		return slices.Contains(unixOSes, goos)
+	}
+	return true
+}
+
+// kqueueOSes and unixOSes are the GOOS values that handwritten/poller's
+// kqueue and poll files build for (ios counts as darwin, android as linux).
+var (
+	kqueueOSes = []string{"darwin", "ios", "freebsd", "netbsd", "openbsd", "dragonfly"}
+	unixOSes   = append([]string{"aix", "android", "hurd", "illumos", "linux", "solaris"}, kqueueOSes...)
+)
+
 // Variant is one event-loop variant: one generated package.
 // The YAML key of each field is given beside it.
 type Variant struct {

@@ -652,3 +652,30 @@ func TestParseIgnoresAByteOrderMark(t *testing.T) {
 		t.Fatalf("parsed %+v", s.Variants)
 	}
 }
+
+// TestPollerAvailableOn: a poller is available where handwritten/poller
+// builds it for real (its stubs elsewhere make New fail).
+func TestPollerAvailableOn(t *testing.T) {
+	cases := []struct {
+		poller PollerKind
+		goos   string
+		want   bool
+	}{
+		{PollerEpoll, "linux", true},
+		{PollerEpoll, "android", true},
+		{PollerEpoll, "darwin", false},
+		{PollerKqueue, "darwin", true},
+		{PollerKqueue, "freebsd", true},
+		{PollerKqueue, "linux", false},
+		{PollerPoll, "linux", true},
+		{PollerPoll, "openbsd", true},
+		{PollerPoll, "windows", false},
+		{PollerAuto, "windows", true},
+		{PollerNone, "js", true},
+	}
+	for _, c := range cases {
+		if got := c.poller.AvailableOn(c.goos); got != c.want {
+			t.Errorf("%s.AvailableOn(%q) = %v; want %v", c.poller, c.goos, got, c.want)
+		}
+	}
+}

@@ -325,6 +325,15 @@ func gridCandidates(base *gen.Variant, axes []tuneAxis) ([]*candidate, error) {
 	if len(out) == 1 {
 		return nil, fmt.Errorf("-grid gives no variant other than the base %s", base.Name)
 	}
+	// Such a candidate would build and then fail in its first round.
+	for _, c := range out {
+		if p := c.variant.Poller; !p.AvailableOn(runtime.GOOS) {
+			if c.isBase {
+				return nil, fmt.Errorf("-base %s: poller %s does not work on %s, where the benchmarks run", base.Name, p, runtime.GOOS)
+			}
+			return nil, fmt.Errorf("-grid point %s: poller %s does not work on %s, where the benchmarks run", strings.Join(c.settings, " "), p, runtime.GOOS)
+		}
+	}
 	for _, c := range out {
 		c.variant.Name = candidateName(c.variant)
 		c.variant.Default = false

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -306,6 +307,13 @@ func TestTuneBadInput(t *testing.T) {
 		{"package without tests", []string{"-grid", "batch=4", "-pkg", "."}, "-pkg .: github.com/loopgen/loop has no test files, so no benchmarks"},
 		{"pattern that matches no benchmark", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkNoSuch"}, `-bench "BenchmarkNoSuch" matches no benchmark in github.com/loopgen/loop/tunetest`},
 		{"metric the benchmark does not report", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkFlat", "-metric", "cpu-sec/op"}, "benchmark Flat-"},
+	}
+	if runtime.GOOS == "linux" {
+		cases = append(cases, struct {
+			name string
+			args []string
+			want string
+		}{"poller this system lacks", []string{"-grid", "poller=poll,kqueue"}, "-grid point poller=kqueue: poller kqueue does not work on linux"})
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
