@@ -2,7 +2,6 @@ package main
 
 import (
 	"runtime"
-	"runtime/debug"
 	"syscall"
 	"time"
 )
@@ -18,16 +17,19 @@ func cpuTime() time.Duration {
 
 // measure runs setup (untimed, but reported as Setup), then span (timed for
 // wall and CPU time, and counted for allocations), then teardown (untimed).
-// span returns the number of operations it did. Before the span, the garbage
-// is collected and the freed memory handed back to the OS
-// (debug.FreeOSMemory), so that neither is left for the runtime to do on
-// the span's time. With a collection alone, the background scavenger went on
-// returning what an earlier system had freed (time.AfterFunc's 100,000
-// timers and their goroutines, say) during later spans, and the process CPU
-// time a span measures took it in: in the timers workload run with every
-// system, balanced's CPU per timer at N=10,000 was 0.088-0.181 µs with
-// runtime.GC and 0.061-0.101 µs with FreeOSMemory (five runs of each,
-// alternating), against 0.054-0.061 µs with no other system in the process.
+// span returns the number of operations it did. A GC runs before the span so
+// that one repetition's garbage is not collected on the next one's time.
+//
+// The runtime's background scavenger still returns memory that earlier
+// systems freed during later spans (about 790 MB in a run of the timers
+// workload with every system, GODEBUG=scavtrace=1), and the process CPU
+// time a span measures takes that in. debug.FreeOSMemory before the span
+// would do it first (balanced's CPU per timer at N=10,000 in that run:
+// 0.061-0.101 µs against 0.088-0.181, five runs each), but then the memory
+// a system allocates in setup is fresh from the OS and its first touch
+// lands in the span: 1,000 callbacks took 0.018-0.025 µs each instead of
+// 0.011-0.014, also when FreeOSMemory ran before setup. Short spans would
+// measure page faults, so a plain GC it is.
 func measure(setup func() error, span func() (ops int, err error), teardown func()) (Result, error) {
 	var r Result
 	start := time.Now()
@@ -40,7 +42,7 @@ func measure(setup func() error, span func() (ops int, err error), teardown func
 	if teardown != nil {
 		defer teardown()
 	}
-	debug.FreeOSMemory()
+	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	cpu0, t0 := cpuTime(), time.Now()
