@@ -308,12 +308,16 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
 	fields := []jen.Code{
-		jen.Id("pending").Qual("sync/atomic", "Bool").Comment("q is not empty; read without the lock"),
+		// The loop's fields share a cache line that producers write only when
+		// q turns non-empty; producers write mu and q's length on every push.
+		jen.Id("_").Index(jen.Lit(64)).Byte(),
+		jen.Id("pending").Qual("sync/atomic", "Bool").Comment("q is not empty; read without the lock, written under mu"),
+		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer: taken from q, consumed from next on"),
+		jen.Id("next").Int(),
+		jen.Id("_").Index(jen.Lit(24)).Byte(),
 		jen.Id("mu").Qual("sync", "Mutex").Comment("guards closed and q"),
 		jen.Id("closed").Bool(),
 		jen.Id("q").Index().Func().Params(),
-		jen.Id("spare").Index().Func().Params().Comment("the loop's swap buffer: taken from q, consumed from next on"),
-		jen.Id("next").Int(),
 	}
 	if !e.grows() {
 		// len(q) alone let a producer fill q again as soon as the loop had
@@ -340,8 +344,10 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		)
 	}
 	body = append(body,
+		jen.Comment("Only the first push after a swap sets pending: a store on every push made the"),
+		jen.Comment("loop's next read of it wait for the producer's core to give the line back."),
+		jen.If(jen.Len(qf("q")).Op("==").Lit(0)).Block(qf("pending").Dot("Store").Call(jen.True())),
 		qf("q").Op("=").Append(qf("q"), jen.Id("fn")),
-		qf("pending").Dot("Store").Call(jen.True()),
 		jen.Return(jen.Nil()),
 	)
 	f.Comment("push queues fn for the loop. Safe from any goroutine.")

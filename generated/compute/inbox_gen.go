@@ -11,12 +11,14 @@ import (
 
 // inbox carries callbacks from any goroutine to the loop.
 type inbox struct {
-	pending atomic.Bool // q is not empty; read without the lock
-	mu      sync.Mutex  // guards closed and q
+	_       [64]byte
+	pending atomic.Bool // q is not empty; read without the lock, written under mu
+	spare   []func()    // the loop's swap buffer: taken from q, consumed from next on
+	next    int
+	_       [24]byte
+	mu      sync.Mutex // guards closed and q
 	closed  bool
 	q       []func()
-	spare   []func() // the loop's swap buffer: taken from q, consumed from next on
-	next    int
 }
 
 func (q *inbox) init() {
@@ -31,8 +33,12 @@ func (q *inbox) push(fn func()) error {
 	if q.closed {
 		return core.ErrClosed
 	}
+	// Only the first push after a swap sets pending: a store on every push made the
+	// loop's next read of it wait for the producer's core to give the line back.
+	if len(q.q) == 0 {
+		q.pending.Store(true)
+	}
 	q.q = append(q.q, fn)
-	q.pending.Store(true)
 	return nil
 }
 
