@@ -24,6 +24,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -42,15 +43,45 @@ type plan struct {
 	// cpuBound: compare systems on CPU time per op rather than wall time
 	// (timers spend most of their wall time waiting for deadlines).
 	cpuBound bool
+	// guess is a rough idea of one span on a Go system and of one op in
+	// Python, in seconds, for the progress estimate only (see runGuess).
+	guess guess
+}
+
+// guess is a plan's cost model for the progress estimate, fitted by eye to
+// a default run on a 2-core VM; only its proportions matter.
+type guess struct {
+	goFixed, goPerOp, pyPerOp float64
 }
 
 var plans = []plan{
-	{WorkCallbacks, "Callback scheduling", []int{1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000}, "callback", false},
-	{WorkTimers, "Timer scheduling", []int{100, 500, 1_000, 2_500, 5_000, 10_000, 100_000}, "timer", true},
-	{WorkPosts1, "Cross-goroutine posts, 1 producer", []int{1_000, 10_000, 100_000, 1_000_000}, "post", false},
-	{WorkPosts4, "Cross-goroutine posts, 4 producers (N each)", []int{1_000, 10_000, 100_000, 250_000}, "post", false},
-	{WorkTimeouts, "Timeouts that mostly never fire (95% cancelled)", []int{10_000, 1_000_000}, "timer", false},
-	{WorkMixed, "Mixed: socketpair I/O while timers and posts arrive", []int{1_000, 10_000, 100_000}, "message", false},
+	{WorkCallbacks, "Callback scheduling", []int{1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000}, "callback", false, guess{0, 15e-9, 1e-6}},
+	{WorkTimers, "Timer scheduling", []int{100, 500, 1_000, 2_500, 5_000, 10_000, 100_000}, "timer", true, guess{10e-3, 100e-9, 4e-6}},
+	{WorkPosts1, "Cross-goroutine posts, 1 producer", []int{1_000, 10_000, 100_000, 1_000_000}, "post", false, guess{0, 80e-9, 3e-6}},
+	{WorkPosts4, "Cross-goroutine posts, 4 producers (N each)", []int{1_000, 10_000, 100_000, 250_000}, "post", false, guess{0, 320e-9, 16e-6}},
+	{WorkTimeouts, "Timeouts that mostly never fire (95% cancelled)", []int{10_000, 1_000_000}, "timer", false, guess{0, 100e-9, 5e-6}},
+	{WorkMixed, "Mixed: socketpair I/O while timers and posts arrive", []int{1_000, 10_000, 100_000}, "message", false, guess{0, 1.5e-6, 3e-6}},
+}
+
+// runGuess guesses the seconds one repetition of p at scale n takes on a
+// system of kind kind, with what runSpan and measure add: a Go span shorter
+// than minSpan is repeated (up to maxInner times), each run after a
+// collection (guessed at 1 ms), and a Python run starts an interpreter
+// (guessed at 0.1 s). Progress is the share of the guesses done, and the
+// time left scales the guesses still to do by how long the done ones took.
+// Weighing runs by 1+n/1000 instead made the first minutes of a default run
+// show an hour left: small scales cost more than that (their repeated runs),
+// large ones far less.
+func runGuess(p plan, kind string, n int) float64 {
+	if kind == "python" {
+		return 0.1 + float64(n)*p.guess.pyPerOp
+	}
+	span := p.guess.goFixed + float64(n)*p.guess.goPerOp
+	runs := 1.0
+	if span < minSpan.Seconds() {
+		runs = min(maxInner, math.Ceil(minSpan.Seconds()/max(span, 1e-9)))
+	}
+	return runs * (span + 1e-3)
 }
 
 // options are the command line.
@@ -261,63 +292,78 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 	if o.warmup {
 		rounds++
 	}
-	// Progress and the time left are estimated by weight: a run costs about
-	// 1 + n/1000 units, so the large scales at the end are not underestimated.
-	weight := func(n int) float64 { return 1 + float64(n)/1000 }
-	total := 0.0
+	// The (workload, scale) points in the order they run.
+	type point struct {
+		p plan
+		n int
+	}
+	var points []point
 	for _, p := range plans {
 		if slices.Contains(o.workloads, p.workload) {
 			for _, n := range scalesFor(o, p) {
-				for _, s := range systems {
-					if !skip(o, s, n) {
-						total += weight(n) * float64(rounds)
-					}
-				}
+				points = append(points, point{p, n})
 			}
 		}
 	}
-	done := 0.0
-	start := time.Now()
-	for _, p := range plans {
-		if !slices.Contains(o.workloads, p.workload) {
-			continue
+	// unsupported holds each workload and system found not to go together
+	// (ErrUnsupported on its first run): they leave the estimate.
+	unsupported := map[[2]string]bool{}
+	guessRound := func(pt point) float64 {
+		sum := 0.0
+		for _, s := range systems {
+			_, failed := res.errs[key{pt.p.workload, s.Name, pt.n}]
+			if !skip(o, s, pt.n) && !failed && !unsupported[[2]string{pt.p.workload, s.Name}] {
+				sum += runGuess(pt.p, s.Kind, pt.n)
+			}
 		}
-		for _, n := range scalesFor(o, p) {
-			res.ranFor[p.workload] = append(res.ranFor[p.workload], n)
-			for round := range rounds {
-				warm := o.warmup && round == 0
-				order := rand.New(rand.NewPCG(uint64(n), uint64(round))).Perm(len(systems))
-				for _, i := range order {
-					s := systems[i]
-					k := key{p.workload, s.Name, n}
-					if skip(o, s, n) {
-						continue
-					}
-					done += weight(n)
-					if _, failed := res.errs[k]; failed {
-						continue
-					}
-					// A Python run is a fresh interpreter, which warms up inside
-					// itself before it measures (loopbench.py): no round for it here.
-					if warm && s.Kind == "python" {
-						continue
-					}
-					r, err := runSpan(s, p.workload, n)
-					switch {
-					case errors.Is(err, ErrUnsupported):
-						res.errs[k] = err
-					case err != nil:
-						res.errs[k] = err
-						fmt.Fprintf(progress, "bench: %s %s n=%d: %v\n", s.Name, p.workload, n, err)
-					case !warm:
+		return sum
+	}
+	done := 0.0 // the guesses of the runs done
+	start := time.Now()
+	for pi, pt := range points {
+		p, n := pt.p, pt.n
+		res.ranFor[p.workload] = append(res.ranFor[p.workload], n)
+		for round := range rounds {
+			warm := o.warmup && round == 0
+			order := rand.New(rand.NewPCG(uint64(n), uint64(round))).Perm(len(systems))
+			for _, i := range order {
+				s := systems[i]
+				k := key{p.workload, s.Name, n}
+				if skip(o, s, n) {
+					continue
+				}
+				if _, failed := res.errs[k]; failed {
+					continue
+				}
+				// A Python run is a fresh interpreter, which warms up inside
+				// itself before it measures (loopbench.py): no round for it here.
+				if warm && s.Kind == "python" {
+					continue
+				}
+				r, err := runSpan(s, p.workload, n)
+				switch {
+				case errors.Is(err, ErrUnsupported):
+					res.errs[k] = err
+					unsupported[[2]string{p.workload, s.Name}] = true
+				case err != nil:
+					res.errs[k] = err
+					fmt.Fprintf(progress, "bench: %s %s n=%d: %v\n", s.Name, p.workload, n, err)
+					done += runGuess(p, s.Kind, n)
+				default:
+					done += runGuess(p, s.Kind, n)
+					if !warm {
 						res.runs[k] = append(res.runs[k], r)
 					}
 				}
-				elapsed := time.Since(start)
-				eta := time.Duration(float64(elapsed) / done * (total - done))
-				fmt.Fprintf(progress, "\rbench: %3.0f%%  %-9s n=%-9d round %d/%d  elapsed %-6s left ~%-6s ",
-					100*done/total, p.workload, n, round+1, rounds, elapsed.Round(time.Second), eta.Round(time.Second))
 			}
+			left := guessRound(pt) * float64(rounds-round-1)
+			for _, later := range points[pi+1:] {
+				left += guessRound(later) * float64(rounds)
+			}
+			elapsed := time.Since(start)
+			eta := time.Duration(float64(elapsed) / max(done, 1e-9) * left)
+			fmt.Fprintf(progress, "\rbench: %3.0f%%  %-9s n=%-9d round %d/%d  elapsed %-6s left ~%-6s ",
+				100*done/max(done+left, 1e-9), p.workload, n, round+1, rounds, elapsed.Round(time.Second), eta.Round(time.Second))
 		}
 	}
 	res.took = time.Since(start)

@@ -78,3 +78,33 @@ func TestMedianAndCount(t *testing.T) {
 		}
 	}
 }
+
+// TestRunGuessWeighsRepeatedShortSpans: the progress estimate's guesses
+// follow what a run costs here: a span shorter than minSpan is repeated, so
+// 1,000 callbacks cost more than 100,000 (weighing by n made the first
+// minutes of a two-minute run show an hour left); a Python run pays for
+// its interpreter; and the guesses grow with n once a span fills minSpan.
+func TestRunGuessWeighsRepeatedShortSpans(t *testing.T) {
+	p := plans[0]
+	if p.workload != WorkCallbacks {
+		t.Fatalf("plans[0] is %s; want callbacks", p.workload)
+	}
+	if small, large := runGuess(p, "variant", 1_000), runGuess(p, "variant", 100_000); small <= large {
+		t.Errorf("guess for 1,000 callbacks %.4fs <= for 100,000 %.4fs; want more (repeated to fill minSpan)", small, large)
+	}
+	if py, goSys := runGuess(p, "python", 1_000), runGuess(p, "variant", 1_000); py <= goSys {
+		t.Errorf("python guess %.4fs <= Go's %.4fs at 1,000; want more (an interpreter starts)", py, goSys)
+	}
+	if a, b := runGuess(p, "variant", 1_000_000), runGuess(p, "variant", 10_000_000); a >= b {
+		t.Errorf("guess at 1M %.4fs >= at 10M %.4fs; want it to grow once a span fills minSpan", a, b)
+	}
+	for _, q := range plans {
+		for _, n := range q.scales {
+			for _, kind := range []string{"variant", "python"} {
+				if g := runGuess(q, kind, n); !(g > 0) {
+					t.Errorf("runGuess(%s, %s, %d) = %v; want > 0", q.workload, kind, n, g)
+				}
+			}
+		}
+	}
+}
