@@ -138,7 +138,7 @@ func (l *Loop) AddWriter(fd int, fn func()) error { return l.v.AddWriter(fd, fn)
 func (l *Loop) RemoveReader(fd int) bool { return l.v.RemoveReader(fd) }
 
 // RemoveWriter stops watching fd for writing and reports whether it was
-// watched.
+// watched. Readiness already reported for fd in this iteration is dropped.
 func (l *Loop) RemoveWriter(fd int) bool { return l.v.RemoveWriter(fd) }
 
 // Run runs the loop on the calling goroutine until Stop or Close. It blocks

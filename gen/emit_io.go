@@ -95,27 +95,37 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 			jen.Id("r").Dot("write").Op("=").Id("fn"),
 		)
 	}
+	f.Comment("nextSeq returns a seq no registration has had lately (never 0).")
+	f.Add(recvT()).Id("nextSeq").Params().Uint32().Block(
+		jen.Id("t").Dot("seq").Op("++"),
+		jen.If(jen.Id("t").Dot("seq").Op("==").Lit(0)).Block(jen.Id("t").Dot("seq").Op("=").Lit(1)),
+		jen.Return(jen.Id("t").Dot("seq")),
+	)
+	f.Comment("watch adds ev to fd's interest with fn as its callback. The poller learns of the")
+	f.Comment("fd before the table does, so a bogus fd fails without sizing the table by it.")
 	f.Add(recv()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
-		jen.If(jen.Id("fd").Op("<").Lit(0)).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
+		jen.Comment("The kernel takes an fd as a C int: a larger number would name another fd."),
+		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">").Qual("math", "MaxInt32")).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
-		jen.Id("r").Op(":=").Add(lf("io")).Dot("slot").Call(jen.Id("fd")),
-		jen.Id("want").Op(":=").Id("r").Dot("ev").Op("|").Id("ev"),
-		jen.Switch().Block(
-			jen.Case(jen.Id("r").Dot("ev").Op("==").Lit(0)).Block(
-				lf("io").Dot("seq").Op("++"),
-				jen.If(lf("io").Dot("seq").Op("==").Lit(0)).Block(lf("io").Dot("seq").Op("=").Lit(1)),
-				jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), lf("io").Dot("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
-					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
-				),
-				jen.Id("r").Dot("seq").Op("=").Add(lf("io")).Dot("seq"),
-			),
-			jen.Case(jen.Id("want").Op("!=").Id("r").Dot("ev")).Block(
-				jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
-					jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
-				),
+		jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
+		jen.Id("want").Op(":=").Id("ev"),
+		jen.If(jen.Id("r").Op("!=").Nil().Op("&&").Id("r").Dot("ev").Op("!=").Lit(0)).Block(
+			jen.Id("want").Op("=").Id("r").Dot("ev").Op("|").Id("ev"),
+			jen.Comment("Modify even when only the callback changes: for an fd number closed and"),
+			jen.Comment("reused without a Remove, the kernel has forgotten the old file, Modify fails,"),
+			jen.Comment("and the fd is added afresh below instead of never being reported."),
+			jen.If(lf("poller").Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("want")).Op("==").Nil()).Block(
+				jen.Id("r").Dot("ev").Op("=").Id("want"),
+				callback(),
+				jen.Return(jen.Nil()),
 			),
 		),
-		jen.Id("r").Dot("ev").Op("=").Id("want"),
+		jen.Id("seq").Op(":=").Add(lf("io")).Dot("nextSeq").Call(),
+		jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
+		),
+		jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Id("r").Op("=").Add(lf("io")).Dot("slot").Call(jen.Id("fd"))),
+		jen.Id("r").Dot("seq").Op(",").Id("r").Dot("ev").Op("=").Id("seq").Op(",").Id("want"),
 		callback(),
 		jen.Return(jen.Nil()),
 	)
@@ -128,11 +138,15 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Id("r").Dot("ev").Op("&^=").Id("ev"),
 		jen.Var().Id("fn").Func().Params(),
 		callback(),
+		jen.Comment("Either way the registration's seq changes, so that readiness this iteration"),
+		jen.Comment("already collected for fd is dropped: a callback added again later in the"),
+		jen.Comment("iteration must not run on it. The direction that stays is reported again by"),
+		jen.Comment("the next wait (level-triggered)."),
 		jen.If(jen.Id("r").Dot("ev").Op("==").Lit(0)).Block(
-			jen.Comment("Events already returned for this registration no longer match: dropped."),
 			jen.Id("r").Dot("seq").Op("=").Lit(0),
 			jen.Id("_").Op("=").Add(lf("poller")).Dot("Delete").Call(jen.Id("fd")),
 		).Else().Block(
+			jen.Id("r").Dot("seq").Op("=").Add(lf("io")).Dot("nextSeq").Call(),
 			jen.Id("_").Op("=").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("r").Dot("ev")),
 		),
 		jen.Return(jen.True()),
@@ -159,7 +173,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 			jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(2),
 			jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Int().Call(jen.Id("ev").Dot("Fd"))),
 			jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Continue()),
-			e.count("Events"),
+			e.countEvent(),
 			jen.If(jen.Id("step").Op("<=").Lit(2).Op("*").Id("i").Op("&&").Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Readable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
 				jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(1),
@@ -176,4 +190,13 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		),
 		jen.Return(),
 	)
+}
+
+// countEvent counts event i once: not again when dispatch resumes at its
+// writer after its reader panicked.
+func (e *variantEmitter) countEvent() jen.Code {
+	if !e.v.Stats {
+		return jen.Null()
+	}
+	return jen.If(jen.Id("step").Op("<=").Lit(2).Op("*").Id("i")).Block(e.count("Events"))
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/loopgen/loop/handwritten/core"
 	"github.com/loopgen/loop/handwritten/poller"
+	"math"
 )
 
 // ioReg is the registration of one fd.
@@ -78,31 +79,51 @@ func (l *Loop) RemoveReader(fd int) bool {
 func (l *Loop) RemoveWriter(fd int) bool {
 	return l.unwatch(fd, poller.Writable)
 }
+
+// nextSeq returns a seq no registration has had lately (never 0).
+func (t *ioTable) nextSeq() uint32 {
+	t.seq++
+	if t.seq == 0 {
+		t.seq = 1
+	}
+	return t.seq
+}
+
+// watch adds ev to fd's interest with fn as its callback. The poller learns of the
+// fd before the table does, so a bogus fd fails without sizing the table by it.
 func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
-	if fd < 0 {
+	// The kernel takes an fd as a C int: a larger number would name another fd.
+	if fd < 0 || fd > math.MaxInt32 {
 		return fmt.Errorf("loop: invalid fd %d", fd)
 	}
 	if l.closing.Load() {
 		return core.ErrClosed
 	}
-	r := l.io.slot(fd)
-	want := r.ev | ev
-	switch {
-	case r.ev == 0:
-		l.io.seq++
-		if l.io.seq == 0 {
-			l.io.seq = 1
-		}
-		if err := l.poller.Add(fd, l.io.seq, want); err != nil {
-			return fmt.Errorf("loop: watch fd %d: %w", fd, err)
-		}
-		r.seq = l.io.seq
-	case want != r.ev:
-		if err := l.poller.Modify(fd, r.seq, want); err != nil {
-			return fmt.Errorf("loop: watch fd %d: %w", fd, err)
+	r := l.io.lookup(fd)
+	want := ev
+	if r != nil && r.ev != 0 {
+		want = r.ev | ev
+		// Modify even when only the callback changes: for an fd number closed and
+		// reused without a Remove, the kernel has forgotten the old file, Modify fails,
+		// and the fd is added afresh below instead of never being reported.
+		if l.poller.Modify(fd, r.seq, want) == nil {
+			r.ev = want
+			if ev == poller.Readable {
+				r.read = fn
+			} else {
+				r.write = fn
+			}
+			return nil
 		}
 	}
-	r.ev = want
+	seq := l.io.nextSeq()
+	if err := l.poller.Add(fd, seq, want); err != nil {
+		return fmt.Errorf("loop: watch fd %d: %w", fd, err)
+	}
+	if r == nil {
+		r = l.io.slot(fd)
+	}
+	r.seq, r.ev = seq, want
 	if ev == poller.Readable {
 		r.read = fn
 	} else {
@@ -122,11 +143,15 @@ func (l *Loop) unwatch(fd int, ev poller.Events) bool {
 	} else {
 		r.write = fn
 	}
+	// Either way the registration's seq changes, so that readiness this iteration
+	// already collected for fd is dropped: a callback added again later in the
+	// iteration must not run on it. The direction that stays is reported again by
+	// the next wait (level-triggered).
 	if r.ev == 0 {
-		// Events already returned for this registration no longer match: dropped.
 		r.seq = 0
 		_ = l.poller.Delete(fd)
 	} else {
+		r.seq = l.io.nextSeq()
 		_ = l.poller.Modify(fd, r.seq, r.ev)
 	}
 	return true

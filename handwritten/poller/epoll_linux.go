@@ -84,7 +84,7 @@ func (p *Epoll) Add(fd int, seq uint32, ev Events) error {
 	if ev&(Readable|Writable) == 0 {
 		return errNoInterest
 	}
-	if fd < 0 {
+	if !validFd(fd) {
 		return os.NewSyscallError("epoll_ctl", unix.EBADF)
 	}
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd), Pad: int32(seq)}
@@ -114,6 +114,9 @@ func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
 	if ev&(Readable|Writable) == 0 {
 		return errNoInterest
 	}
+	if !validFd(fd) {
+		return os.NewSyscallError("epoll_ctl", unix.EBADF)
+	}
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd), Pad: int32(seq)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &e); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
@@ -123,7 +126,7 @@ func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
 
 // Delete stops watching fd; an fd already closed by the user is not an error.
 func (p *Epoll) Delete(fd int) error {
-	if !p.live || fd < 0 {
+	if !p.live || !validFd(fd) {
 		return nil
 	}
 	// The bookkeeping follows the caller, not the kernel: closing an fd drops

@@ -93,11 +93,19 @@ func (p *Kqueue) Add(fd int, seq uint32, ev Events) error {
 	if !p.live {
 		return ErrClosed
 	}
-	if fd < 0 {
+	if !validFd(fd) {
 		return os.NewSyscallError("kevent", unix.EBADF)
 	}
-	for len(p.regs) <= fd {
-		p.regs = append(p.regs, kqueueReg{})
+	if fd >= len(p.regs) {
+		// Grown only once the kernel has taken fd, so that a bogus number
+		// (2^30, say) fails with EBADF instead of sizing regs by it.
+		var r kqueueReg
+		if err := p.setReg(fd, &r, seq, ev); err != nil {
+			return err
+		}
+		p.regs = append(p.regs, make([]kqueueReg, fd+1-len(p.regs))...)
+		p.regs[fd] = r
+		return nil
 	}
 	return p.set(fd, seq, ev)
 }
@@ -118,11 +126,15 @@ func (p *Kqueue) Modify(fd int, seq uint32, ev Events) error {
 // drops an fd's filters when the fd is closed, so regs may claim a filter the
 // kernel no longer has. Adds go first so that a failed add changes nothing.
 func (p *Kqueue) set(fd int, seq uint32, ev Events) error {
+	return p.setReg(fd, &p.regs[fd], seq, ev)
+}
+
+// setReg is set with fd's registration at r, which may lie outside regs.
+func (p *Kqueue) setReg(fd int, r *kqueueReg, seq uint32, ev Events) error {
 	ev &= Readable | Writable
 	if ev == 0 {
 		return errNoInterest
 	}
-	r := &p.regs[fd]
 	k := 0
 	if ev&Readable != 0 {
 		unix.SetKevent(&p.ch[k], fd, unix.EVFILT_READ, unix.EV_ADD)

@@ -3,7 +3,6 @@
 package poller
 
 import (
-	"math"
 	"os"
 
 	"github.com/loopgen/loop/handwritten/wake"
@@ -60,7 +59,7 @@ func (p *Poll) Add(fd int, seq uint32, ev Events) error {
 	if ev&(Readable|Writable) == 0 {
 		return errNoInterest
 	}
-	if fd < 0 || fd > math.MaxInt32 {
+	if !validFd(fd) {
 		return os.NewSyscallError("poll", unix.EBADF)
 	}
 	// poll(2) learns of an fd only when it waits, and then reports a bad one

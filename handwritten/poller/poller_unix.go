@@ -20,3 +20,8 @@ func msTimeout(ns int64) int {
 	}
 	return int(min(ms, math.MaxInt32))
 }
+
+// validFd reports whether fd can name a descriptor: the kernel takes it as
+// a C int, so a larger number would be cut to its low 32 bits and name
+// another descriptor.
+func validFd(fd int) bool { return fd >= 0 && fd <= math.MaxInt32 }
