@@ -20,7 +20,7 @@ var genericParams = []struct {
 	value *jen.Statement
 	doc   string
 }{
-	{"queueDepth", jen.Int, jen.Id("p").Dot("QueueDepth"), "initial ready-ring capacity"},
+	{"queueDepth", jen.Int, jen.Id("p").Dot("QueueDepth"), "initial ready-queue capacity (rounded up to whole 4095-callback segments)"},
 	{"batchSize", jen.Int, jen.Id("p").Dot("Batch"), "ready callbacks run per iteration"},
 	{"inboxDepth", jen.Int, jen.Id("p").Dot("InboxDepth"), ""},
 	{"inboxMask", jen.Uint64, jen.Uint64().Call(jen.Id("p").Dot("InboxDepth")).Op("-").Lit(1), ""},

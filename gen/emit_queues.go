@@ -35,7 +35,8 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		e.paramsField(),
 	)
 	f.Add(recv()).Id("init").Params().Block(
-		jen.For(jen.Range().Max(jen.Lit(1), e.num("r", "queueDepth").Op("/").Id("segSize"))).Block(
+		jen.Comment("queueDepth rounded up to whole segments: it is at least 16, so at least one."),
+		jen.For(jen.Range().Parens(e.num("r", "queueDepth").Op("+").Id("segSize").Op("-").Lit(1)).Op("/").Id("segSize")).Block(
 			rf("free").Op("=").Op("&").Id("segment").Values(jen.Dict{jen.Id("next"): rf("free")}),
 		),
 		rf("head").Op("=").Add(rf("take")).Call(),

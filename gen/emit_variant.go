@@ -135,7 +135,7 @@ func (e *variantEmitter) emitParams(f *jen.File) {
 	f.PackageComment("import it directly (its Loop has the same methods as loop.Loop).")
 	f.Comment("The spec's values as constants, so that masks, shifts and bounds fold into the hot paths.")
 	f.Const().Defs(
-		jen.Id("queueDepth").Op("=").Lit(v.QueueDepth).Comment("initial ready-ring capacity"),
+		jen.Id("queueDepth").Op("=").Lit(v.QueueDepth).Comment("initial ready-queue capacity (rounded up to whole 4095-callback segments)"),
 		jen.Id("batchSize").Op("=").Lit(v.Batch).Comment("ready callbacks run per iteration"),
 		jen.Id("inboxDepth").Op("=").Lit(v.Inbox.Depth),
 		jen.Id("inboxMask").Op("=").Id("inboxDepth").Op("-").Lit(1),

@@ -180,7 +180,9 @@ func (w Wheel) SlotBits() int {
 }
 
 // Limits on the parameters. Powers of two are required where the generated code
-// masks an index with the value minus one.
+// masks an index with the value minus one (inbox.depth, wheel.slots), and for
+// queue_depth, which the ready queue rounds up to whole segments of 4095
+// callbacks, so that a spec written when it was a ring still means the same.
 const (
 	specMinDepth     = 16
 	specMaxDepth     = 1 << 24

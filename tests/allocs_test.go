@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -97,6 +98,25 @@ func TestRealClockTimerIsNotEarly(t *testing.T) {
 		}
 		if elapsed < 15*time.Millisecond {
 			t.Fatalf("fired after %v, before its 15 ms deadline", elapsed)
+		}
+	})
+}
+
+// TestQueueDepthCallbacksFitWithoutAllocating: queue_depth is the ready
+// queue's capacity up front. It was rounded down to whole 4095-callback
+// segments, so the 4,096th callback of a queue_depth 4096 loop allocated.
+func TestQueueDepthCallbacksFitWithoutAllocating(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		fn := func() {}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range v.Params.QueueDepth {
+			l.CallSoon(fn)
+		}
+		runtime.ReadMemStats(&after)
+		if n := after.Mallocs - before.Mallocs; n != 0 {
+			t.Errorf("queue_depth %d callbacks on a fresh loop allocated %d times; want 0", v.Params.QueueDepth, n)
 		}
 	})
 }

@@ -23,7 +23,8 @@ type readyQueue struct {
 }
 
 func (r *readyQueue) init() {
-	for range max(1, queueDepth/segSize) {
+	// queueDepth rounded up to whole segments: it is at least 16, so at least one.
+	for range (queueDepth + segSize - 1) / segSize {
 		r.free = &segment{next: r.free}
 	}
 	r.head = r.take()

@@ -53,7 +53,7 @@ var Params = core.Params{
 // values. The Loop and each of its parts (ready queue, inbox, wheel) hold a copy,
 // so each method reads them through its own receiver, one load, no pointer chase.
 type params struct {
-	queueDepth  int // initial ready-ring capacity
+	queueDepth  int // initial ready-queue capacity (rounded up to whole 4095-callback segments)
 	batchSize   int // ready callbacks run per iteration
 	inboxDepth  int
 	inboxMask   uint64

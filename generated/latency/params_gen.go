@@ -11,7 +11,7 @@ import "github.com/loopgen/loop/handwritten/core"
 
 // The spec's values as constants, so that masks, shifts and bounds fold into the hot paths.
 const (
-	queueDepth  = 1024 // initial ready-ring capacity
+	queueDepth  = 1024 // initial ready-queue capacity (rounded up to whole 4095-callback segments)
 	batchSize   = 32   // ready callbacks run per iteration
 	inboxDepth  = 1024
 	inboxMask   = inboxDepth - 1

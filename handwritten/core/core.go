@@ -36,7 +36,7 @@ var (
 // Params are the spec values a variant was generated from.
 type Params struct {
 	Name       string        // variant name, also its package and build tag (loop_<name>)
-	QueueDepth int           // initial capacity of the ready ring
+	QueueDepth int           // initial capacity of the ready queue, rounded up to whole 4095-callback segments
 	Overflow   string        // grow or reject: what Post does when the inbox is full
 	Batch      int           // ready callbacks run per iteration
 	Inbox      string        // mpsc or mutex
