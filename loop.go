@@ -12,7 +12,8 @@ import (
 // Errors returned by the loop. Compare with errors.Is.
 var (
 	// ErrClosed is returned by Post, Run, RunOnce, AddReader and AddWriter
-	// after Close.
+	// after Close (AddReader and AddWriter return ErrNoPoller instead on a
+	// variant without a poller).
 	ErrClosed = core.ErrClosed
 	// ErrRunning is returned by Run or RunOnce while the loop is running.
 	ErrRunning = core.ErrRunning
@@ -89,7 +90,8 @@ func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 // Post queues fn from any goroutine and wakes the loop if it is blocked (one
 // wake-up per sleep, however many posts). A nil error means fn will run: it
 // is never dropped, even if Close follows at once. After Close it returns
-// ErrClosed. Each goroutine's posts run in the order it made them.
+// ErrClosed; a nil fn is an error. Each goroutine's posts run in the order
+// it made them.
 func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at
@@ -118,7 +120,7 @@ func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEver
 // that already fired or was cancelled, and for the zero Timer. O(1). A Timer
 // belongs to the loop that made it: another loop's Cancel returns false for it
 // and cancels nothing (handles carry a generation that starts at a random
-// point per loop, so a mix-up goes unnoticed with odds of 2^-32).
+// point per loop, so a mix-up goes unnoticed with odds of 2^-31).
 func (l *Loop) Cancel(t Timer) bool { return l.v.Cancel(t) }
 
 // Now returns the loop's current time (the virtual clock's, under WithClock).
@@ -161,7 +163,8 @@ func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 func (l *Loop) Stop() { l.v.Stop() }
 
 // Close shuts the loop down. From then on Post, Run, RunOnce, AddReader and
-// AddWriter return ErrClosed; what was posted or queued before runs once more
+// AddWriter return ErrClosed (ErrNoPoller for the last two on a variant
+// without a poller); what was posted or queued before runs once more
 // (and what that queues, for a few rounds); pending timers are dropped; the
 // functions given to AtClose run; the poller and wake-up descriptors are
 // released. Closing twice does nothing.

@@ -444,7 +444,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 
 	f.Comment("Cancel stops t from firing and reports whether it did: false for a timer that")
 	f.Comment("already fired or was cancelled, for the zero Timer, for stale handles, and (but")
-	f.Comment("with odds of 2^-32) for another loop's handles. O(1).")
+	f.Comment("with odds of 2^-31) for another loop's handles. O(1).")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Cancel").Params(jen.Id("t").Qual(pkgCore, "Timer")).Bool().Block(
 		jen.Comment("Cancelling is written out here, not in a wheel method: a Cancel is one call, not three."),
 		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),

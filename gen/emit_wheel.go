@@ -98,7 +98,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	initBody := []jen.Code{
 		jen.Comment("Handles carry the slot and its generation, not the loop: generations that start"),
 		jen.Comment("at a random point per loop make a handle given to another loop's Cancel miss"),
-		jen.Comment("(but with odds of 2^-32) instead of cancelling the timer in the same slot there."),
+		jen.Comment("(but with odds of 2^-31: the start is made odd, never the zero handle's 0) instead of cancelling the timer in the same slot."),
 		wf("firstGen").Op("=").Qual("math/rand/v2", "Uint32").Call().Op("|").Lit(1),
 		wf("reset").Call(),
 	}

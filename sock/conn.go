@@ -501,7 +501,7 @@ func (c *Conn) PauseReading() error {
 
 // ResumeReading undoes PauseReading. It does nothing once the peer has
 // finished sending or Close was called, since there is nothing left to
-// read then.
+// read then, and returns ErrClosed once the connection is closed.
 func (c *Conn) ResumeReading() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed

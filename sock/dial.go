@@ -14,12 +14,19 @@ import (
 // h.OnClose runs with the error and OnOpen never does. Writes made before
 // the connection is open are queued and sent once it is. Dial itself
 // fails only for a bad network or address, when no socket can be opened,
-// and on a closed loop (an error wrapping loop.ErrClosed). An empty or
+// on a closed loop (an error wrapping loop.ErrClosed), and on a variant
+// without a poller (loop.ErrNoPoller). An empty or
 // unspecified host dials the local system, as package net does. Loop
 // goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Dial: network %q is not tcp, tcp4, tcp6 or unix", network)
+	}
+	if l.Variant().Poller == "none" {
+		// Checked before connecting: a connect that fails at once would
+		// otherwise report through OnClose, and one that does not would
+		// fail only at AddWriter.
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrNoPoller)
 	}
 	cfg := newConfig(opts)
 	ep, err := resolve(network, addr, true)

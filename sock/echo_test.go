@@ -444,6 +444,12 @@ func TestWithoutPollerEveryConstructorSaysSo(t *testing.T) {
 	if _, err := sock.Dial(l, "tcp", probe.Addr().String(), &recorder{}); !errors.Is(err, loop.ErrNoPoller) {
 		t.Errorf("Dial = %v; want an error wrapping loop.ErrNoPoller", err)
 	}
+	// A connect that fails at once (no such socket file) went to OnClose,
+	// and Dial returned a Conn and nil.
+	nowhere := filepath.Join(t.TempDir(), "nobody-listens")
+	if _, err := sock.Dial(l, "unix", nowhere, &recorder{}); !errors.Is(err, loop.ErrNoPoller) {
+		t.Errorf("Dial(unix, a path nobody listens on) = %v; want an error wrapping loop.ErrNoPoller", err)
+	}
 	if _, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", packetFunc(nil)); !errors.Is(err, loop.ErrNoPoller) {
 		t.Errorf("ListenPacket = %v; want an error wrapping loop.ErrNoPoller", err)
 	}

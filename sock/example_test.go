@@ -50,7 +50,7 @@ func ExampleListen() {
 	defer l.Close()
 	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", echoHandler{})
 	if err != nil {
-		log.Fatal(err) // on loop_compute, which has no poller
+		log.Fatal(err)
 	}
 	defer ln.Close()
 	if _, err := sock.Dial(l, "tcp", ln.Addr().String(), greeter{l: l}); err != nil {

@@ -286,7 +286,7 @@ func (l *Loop) CallEvery(d time.Duration, fn func()) core.Timer {
 
 // Cancel stops t from firing and reports whether it did: false for a timer that
 // already fired or was cancelled, for the zero Timer, for stale handles, and (but
-// with odds of 2^-32) for another loop's handles. O(1).
+// with odds of 2^-31) for another loop's handles. O(1).
 func (l *Loop) Cancel(t core.Timer) bool {
 	// Cancelling is written out here, not in a wheel method: a Cancel is one call, not three.
 	w, h := &l.timers, t

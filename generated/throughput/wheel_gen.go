@@ -70,7 +70,7 @@ type wheel struct {
 func (w *wheel) init() {
 	// Handles carry the slot and its generation, not the loop: generations that start
 	// at a random point per loop make a handle given to another loop's Cancel miss
-	// (but with odds of 2^-32) instead of cancelling the timer in the same slot there.
+	// (but with odds of 2^-31: the start is made odd, never the zero handle's 0) instead of cancelling the timer in the same slot.
 	w.firstGen = rand.Uint32() | 1
 	w.reset()
 }
