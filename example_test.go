@@ -333,3 +333,41 @@ func ExampleLoop_Close() {
 	// Run after Close: true
 	// Close again: <nil>
 }
+
+// A virtual clock makes timer logic testable without sleeping: an hour of a
+// once-a-minute job runs in no time, and the times it sees are exact.
+func ExampleWithClock() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	runs := 0
+	l.CallEvery(time.Minute, func() { runs++ })
+	for range 60 {
+		vc.Advance(time.Minute)
+		l.RunOnce(false)
+	}
+	fmt.Println(runs, "runs by", l.Now().Sub(start))
+	// Output:
+	// 60 runs by 1h0m0s
+}
+
+// AtClose lets a package that opens things on a loop release them when the
+// loop closes, whoever closes it.
+func ExampleLoop_AtClose() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	l.AtClose(func() { fmt.Println("releasing what was opened on the loop") })
+	l.CallSoon(func() { fmt.Println("queued before Close: runs first") })
+	l.Close()
+	// Output:
+	// queued before Close: runs first
+	// releasing what was opened on the loop
+}

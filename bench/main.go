@@ -9,7 +9,7 @@
 //	go run ./bench -quick             # small scales, one repetition
 //	go run ./bench -out report/       # also report.md and one SVG plot per workload
 //	go run ./bench -workload timers,timeouts -systems balanced,heap,asyncio
-//	go run ./bench -workload echo     # TCP echo servers: loop, net, gnet, nbio (about 8 minutes)
+//	go run ./bench -workload echo     # TCP echo servers: loop, net, gnet, nbio (about 7 minutes)
 //
 // The echo workload is not in the default run; -full adds it, and -quick
 // runs a tiny version of it against the loop and net servers.

@@ -96,7 +96,21 @@ func Generate(s *Spec, opts Options) (map[string][]byte, error) {
 	if err := add("all/all_gen.go", "", emitAll(s)); err != nil {
 		return nil, err
 	}
+	if err := add("doc_gen.go", "", emitDoc()); err != nil {
+		return nil, err
+	}
 	return files, nil
+}
+
+// emitDoc writes the package doc of generated/, whose other files are
+// each built under a different tag.
+func emitDoc() *jen.File {
+	f := jen.NewFilePathName(Module+"/generated", "generated")
+	f.PackageComment("Package generated is the loop variant this build uses: the Loop and Params")
+	f.PackageComment("of the variant that a loop_<name> build tag names, or of the spec's default")
+	f.PackageComment("variant when no tag is given. Package loop wraps it. Each variant's own")
+	f.PackageComment("package is a subdirectory, and all lists them for tests and benchmarks.")
+	return f
 }
 
 // render formats f with the generated-code header. A build constraint, when
@@ -184,8 +198,8 @@ func emitAll(s *Spec) *jen.File {
 	f.Type().Id("Variant").Struct(
 		jen.Id("Name").String().Comment("package name and build tag suffix"),
 		jen.Id("Default").Bool().Comment("selected when no loop_<name> tag is given"),
-		jen.Id("Params").Qual(pkgCore, "Params"),
-		jen.Id("New").Func().Params(jen.Qual(pkgCore, "Config")).Params(jen.Qual(pkgCore, "Loop"), jen.Error()),
+		jen.Id("Params").Qual(pkgCore, "Params").Comment("the spec's values for it"),
+		jen.Id("New").Func().Params(jen.Qual(pkgCore, "Config")).Params(jen.Qual(pkgCore, "Loop"), jen.Error()).Comment("makes a loop of this variant"),
 	)
 	f.Line()
 	entry := func(name string, def bool) jen.Dict {

@@ -1,3 +1,7 @@
+// Package gen is loopgen's engine: it reads spec/loop.yaml into a Spec
+// (Parse), checks each Variant against the spec's rules, and emits the
+// generated/ tree from them (Generate, WriteTree). cmd/loopgen is its
+// command line.
 package gen
 
 // The spec model: what a variant in spec/loop.yaml may say, how the file is

@@ -15,10 +15,10 @@ import (
 
 // Variant is one generated loop variant.
 type Variant struct {
-	Name    string // package name and build tag suffix
-	Default bool   // selected when no loop_<name> tag is given
-	Params  core.Params
-	New     func(core.Config) (core.Loop, error)
+	Name    string                               // package name and build tag suffix
+	Default bool                                 // selected when no loop_<name> tag is given
+	Params  core.Params                          // the spec's values for it
+	New     func(core.Config) (core.Loop, error) // makes a loop of this variant
 }
 
 // Variants are the variants of spec/loop.yaml, in file order.

@@ -60,7 +60,8 @@ func (p Params) Horizon() time.Duration {
 	return h
 }
 
-// String gives the parameters on one line, as the spec spells them.
+// String gives the parameters on one line, in the spec's terms (durations as
+// Go prints them, the wheel as tick×slots^levels).
 func (p Params) String() string {
 	idle := "block"
 	if p.Spin > 0 {

@@ -23,9 +23,9 @@ const (
 // Event is one readiness report: the fd, the sequence number it was
 // registered with, what is ready.
 type Event struct {
-	Fd  int32
-	Seq uint32
-	Ev  Events
+	Fd  int32  // the descriptor
+	Seq uint32 // the seq given to Add or Modify for it
+	Ev  Events // what is ready: Readable, Writable, Errored
 }
 
 var (
