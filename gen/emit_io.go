@@ -109,23 +109,19 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 		jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
 		jen.Id("want").Op(":=").Id("ev"),
-		jen.If(jen.Id("r").Op("!=").Nil().Op("&&").Id("r").Dot("ev").Op("!=").Lit(0)).Block(
-			jen.Id("want").Op("=").Id("r").Dot("ev").Op("|").Id("ev"),
-			jen.Comment("Modify even when only the callback changes: for an fd number closed and"),
-			jen.Comment("reused without a Remove, the kernel has forgotten the old file, Modify fails,"),
-			jen.Comment("and the fd is added afresh below instead of never being reported."),
-			jen.If(lf("poller").Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("want")).Op("==").Nil()).Block(
-				jen.Id("r").Dot("ev").Op("=").Id("want"),
-				callback(),
-				jen.Return(jen.Nil()),
+		jen.If(jen.Id("r").Op("!=").Nil()).Block(jen.Id("want").Op("|=").Id("r").Dot("ev")),
+		jen.Comment("Modify even when only the callback changes: for an fd number closed and reused"),
+		jen.Comment("without a Remove, the kernel has forgotten the old file, Modify fails, and the"),
+		jen.Comment("fd is added afresh instead of never being reported."),
+		jen.If(jen.Id("r").Op("==").Nil().Op("||").Id("r").Dot("ev").Op("==").Lit(0).Op("||").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("want")).Op("!=").Nil()).Block(
+			jen.Id("seq").Op(":=").Add(lf("io")).Dot("nextSeq").Call(),
+			jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
+				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
 			),
+			jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Id("r").Op("=").Add(lf("io")).Dot("slot").Call(jen.Id("fd"))),
+			jen.Id("r").Dot("seq").Op("=").Id("seq"),
 		),
-		jen.Id("seq").Op(":=").Add(lf("io")).Dot("nextSeq").Call(),
-		jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
-			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
-		),
-		jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Id("r").Op("=").Add(lf("io")).Dot("slot").Call(jen.Id("fd"))),
-		jen.Id("r").Dot("seq").Op(",").Id("r").Dot("ev").Op("=").Id("seq").Op(",").Id("want"),
+		jen.Id("r").Dot("ev").Op("=").Id("want"),
 		callback(),
 		jen.Return(jen.Nil()),
 	)

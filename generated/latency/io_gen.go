@@ -101,29 +101,23 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	}
 	r := l.io.lookup(fd)
 	want := ev
-	if r != nil && r.ev != 0 {
-		want = r.ev | ev
-		// Modify even when only the callback changes: for an fd number closed and
-		// reused without a Remove, the kernel has forgotten the old file, Modify fails,
-		// and the fd is added afresh below instead of never being reported.
-		if l.poller.Modify(fd, r.seq, want) == nil {
-			r.ev = want
-			if ev == poller.Readable {
-				r.read = fn
-			} else {
-				r.write = fn
-			}
-			return nil
+	if r != nil {
+		want |= r.ev
+	}
+	// Modify even when only the callback changes: for an fd number closed and reused
+	// without a Remove, the kernel has forgotten the old file, Modify fails, and the
+	// fd is added afresh instead of never being reported.
+	if r == nil || r.ev == 0 || l.poller.Modify(fd, r.seq, want) != nil {
+		seq := l.io.nextSeq()
+		if err := l.poller.Add(fd, seq, want); err != nil {
+			return fmt.Errorf("loop: watch fd %d: %w", fd, err)
 		}
+		if r == nil {
+			r = l.io.slot(fd)
+		}
+		r.seq = seq
 	}
-	seq := l.io.nextSeq()
-	if err := l.poller.Add(fd, seq, want); err != nil {
-		return fmt.Errorf("loop: watch fd %d: %w", fd, err)
-	}
-	if r == nil {
-		r = l.io.slot(fd)
-	}
-	r.seq, r.ev = seq, want
+	r.ev = want
 	if ev == poller.Readable {
 		r.read = fn
 	} else {
