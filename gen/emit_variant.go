@@ -423,10 +423,10 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 		nilCheck("CallAt"),
 		jen.Comment("Measured from the epoch directly (monotonic readings when t has one), so a"),
 		jen.Comment("loop time cached during a long batch cannot make the timer early; and judged"),
-		jen.Comment("past against the reading a deadline would use (deadline(0)), not the cached"),
-		jen.Comment("one, which a t already past but after it would miss."),
+		jen.Comment("past against a fresh reading: the iteration's, or the one deadlines reuse"),
+		jen.Comment("within a callback, may be older than a t that is already past."),
 		jen.Id("when").Op(":=").Int64().Call(jen.Id("t").Dot("Sub").Call(lf("epoch"))),
-		jen.If(jen.Id("when").Op("<=").Add(lf("deadline")).Call(jen.Lit(0))).Block(
+		jen.If(jen.Id("when").Op("<=").Add(lf("monotime")).Call()).Block(
 			lf("ready").Dot("push").Call(jen.Id("fn")),
 			jen.Return(jen.Qual(pkgCore, "Timer").Values()),
 		),
@@ -758,7 +758,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("callback runs, so the callback may cancel it.")
 	f.Add(recv()).Id("runTimers").Params().Block(
 		e.recoverGuard(),
-		jen.For(lf("timers").Dot("hasDue").Call()).Block(
+		jen.Comment("A timer that closes the loop ends the firing: the due timers left are"),
+		jen.Comment("still pending (Cancel would stop them), and Close drops pending timers."),
+		jen.For(lf("timers").Dot("hasDue").Call().Op("&&").Op("!").Add(lf("closing")).Dot("Load").Call()).Block(
 			lf("nowFresh").Op("=").False(),
 			lf("timers").Dot("fire").Call(lf("now")).Call(),
 			e.count("Timers"),

@@ -505,6 +505,51 @@ func TestCallAtInThePastIsCallSoon(t *testing.T) {
 				t.Errorf("ran %v, want [soon past]", order)
 			}
 		})
+		// A deadline scheduled earlier in the callback made it reuse that
+		// clock reading, older than a t already past by l.Now().
+		t.Run("in a callback that scheduled a deadline before the clock moved", func(t *testing.T) {
+			l, vc := newVirtual(t, v)
+			var h core.Timer
+			var order []string
+			l.CallSoon(func() {
+				l.CallLater(time.Hour, func() {}) // reads the clock; later deadlines reuse it
+				vc.Advance(3 * time.Millisecond)
+				l.CallSoon(func() { order = append(order, "soon") })
+				h = l.CallAt(l.Now().Add(-time.Microsecond), func() { order = append(order, "past") })
+			})
+			runOnce(t, l)
+			if h != (core.Timer{}) {
+				t.Errorf("CallAt(past) returned the Timer %v, want the zero Timer", h)
+			}
+			runOnce(t, l)
+			runOnce(t, l)
+			if !slices.Equal(order, []string{"soon", "past"}) {
+				t.Errorf("ran %v, want [soon past]", order)
+			}
+		})
+	})
+}
+
+// TestCloseFromATimerDropsTheOtherDueTimers: timers due in the same tick as
+// one that closes the loop are still pending when it does (Cancel would
+// stop them), and Close drops pending timers; they used to run after it.
+func TestCloseFromATimerDropsTheOtherDueTimers(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		closed, ranAfterClose := false, false
+		l.CallLater(time.Second, func() {
+			l.Close()
+			closed = true
+		})
+		l.CallLater(time.Second, func() { ranAfterClose = closed })
+		vc.Advance(time.Second)
+		l.RunOnce(false)
+		if !closed {
+			t.Fatal("the first timer did not run")
+		}
+		if ranAfterClose {
+			t.Error("a timer due with the one that closed the loop ran after Close")
+		}
 	})
 }
 

@@ -261,10 +261,10 @@ func (l *Loop) CallAt(t time.Time, fn func()) core.Timer {
 	}
 	// Measured from the epoch directly (monotonic readings when t has one), so a
 	// loop time cached during a long batch cannot make the timer early; and judged
-	// past against the reading a deadline would use (deadline(0)), not the cached
-	// one, which a t already past but after it would miss.
+	// past against a fresh reading: the iteration's, or the one deadlines reuse
+	// within a callback, may be older than a t that is already past.
 	when := int64(t.Sub(l.epoch))
-	if when <= l.deadline(0) {
+	if when <= l.monotime() {
 		l.ready.push(fn)
 		return core.Timer{}
 	}
@@ -600,7 +600,9 @@ func (l *Loop) runReady(n int) (taken int) {
 // callback runs, so the callback may cancel it.
 func (l *Loop) runTimers() {
 	defer l.recoverPanic()
-	for l.timers.hasDue() {
+	// A timer that closes the loop ends the firing: the due timers left are
+	// still pending (Cancel would stop them), and Close drops pending timers.
+	for l.timers.hasDue() && !l.closing.Load() {
 		l.nowFresh = false
 		l.timers.fire(l.now)()
 	}
