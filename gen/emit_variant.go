@@ -191,6 +191,9 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	}
 	if e.hasPoller() {
 		fields = append(fields, jen.Id("io").Id("ioTable"))
+		if e.v.Spin > 0 {
+			fields = append(fields, jen.Id("peeked").Index().Qual(pkgPoller, "Event").Comment("readiness the spin saw: the iteration dispatches it instead of waiting again"))
+		}
 	}
 	fields = append(fields,
 		jen.Id("poller").Add(e.pollerType()),
@@ -620,15 +623,25 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	}
 	var waitBody []jen.Code
 	if e.hasPoller() {
-		waitBody = []jen.Code{
-			jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Id("timeout")),
+		getEvents := []jen.Code{jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Id("timeout"))}
+		if e.v.Spin > 0 {
+			getEvents = []jen.Code{
+				jen.Id("events").Op(":=").Add(lf("peeked")),
+				jen.If(jen.Id("events").Op("!=").Nil()).Block(
+					lf("peeked").Op("=").Nil(),
+				).Else().Block(
+					jen.Id("events").Op("=").Add(lf("wait")).Call(jen.Id("timeout")),
+				),
+			}
+		}
+		waitBody = append(getEvents,
 			jen.Comment("The wait may have blocked: I/O callbacks schedule timers from a fresh time."),
 			lf("now").Op("=").Add(lf("monotime")).Call(),
 			jen.If(jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(
 				lf("dispatch").Call(jen.Id("events")),
 				lf("now").Op("=").Add(lf("monotime")).Call(),
 			),
-		}
+		)
 	} else {
 		waitBody = []jen.Code{
 			lf("wait").Call(jen.Id("timeout")),
@@ -718,9 +731,13 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		}
 		if e.hasPoller() {
 			spinBody = append(spinBody,
-				jen.Comment("Level-triggered: ready fds this peek sees, the wait that follows reports again."),
+				jen.Comment("Ready fds this peek sees are kept for the iteration to dispatch: waiting again"),
+				jen.Comment("would only ask the kernel a second time."),
 				jen.If(lf("poller").Dot("Registered").Call().Op(">").Lit(0)).Block(
-					jen.If(jen.Len(lf("wait").Call(jen.Lit(0))).Op(">").Lit(0)).Block(jen.Return(jen.Lit(0))),
+					jen.If(jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Lit(0)), jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(
+						lf("peeked").Op("=").Id("events"),
+						jen.Return(jen.Lit(0)),
+					),
 				),
 			)
 		}

@@ -31,6 +31,7 @@ type Loop struct {
 	ready       readyQueue
 	timers      wheel
 	io          ioTable
+	peeked      []poller.Event // readiness the spin saw: the iteration dispatches it instead of waiting again
 	poller      poller.Epoll
 	epoch       time.Time      // loop time 0
 	vclock      *clock.Virtual // nil: the monotonic clock
@@ -493,7 +494,12 @@ func (l *Loop) iterate(block bool) {
 		}
 	}
 	if timeout != 0 || l.poller.Registered() > 0 {
-		events := l.wait(timeout)
+		events := l.peeked
+		if events != nil {
+			l.peeked = nil
+		} else {
+			events = l.wait(timeout)
+		}
 		// The wait may have blocked: I/O callbacks schedule timers from a fresh time.
 		l.now = l.monotime()
 		if len(events) > 0 {
@@ -568,9 +574,11 @@ func (l *Loop) spin(timeout int64) int64 {
 		if l.inbox.nonEmpty() || l.stopReq.Load() {
 			return 0
 		}
-		// Level-triggered: ready fds this peek sees, the wait that follows reports again.
+		// Ready fds this peek sees are kept for the iteration to dispatch: waiting again
+		// would only ask the kernel a second time.
 		if l.poller.Registered() > 0 {
-			if len(l.wait(0)) > 0 {
+			if events := l.wait(0); len(events) > 0 {
+				l.peeked = events
 				return 0
 			}
 		}
