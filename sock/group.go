@@ -78,10 +78,12 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	}
 }
 
-// Loops returns the group's loops, for Dial or Post on them. Shutdown does
-// not close connections dialed there gracefully (only the listeners'
-// connections get Close): they are aborted when the loops close, as
-// everything still open on a closing loop is.
+// Loops returns the group's loops, for Dial, Listen or Post on them.
+// Shutdown drains listeners opened there with Listen as it drains the
+// group's own (opened before Shutdown began), but it does not close
+// connections dialed there gracefully (only the listeners' connections get
+// Close): they are aborted when the loops close, as everything still open
+// on a closing loop is.
 func (g *Group) Loops() []*loop.Loop {
 	ls := make([]*loop.Loop, len(g.loops))
 	for i, gl := range g.loops {
@@ -223,6 +225,16 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	for _, gl := range g.loops {
 		err := post(gl.l, func() {
 			gl.drained = func() { drained <- struct{}{} }
+			// A listener opened on the loop with Listen (the way to have a Unix
+			// listener in a group) drains as the group's own do: left out, its
+			// connections were aborted when the loops closed, and Shutdown
+			// returned nil.
+			for ln := range stateOf(gl.l, 0).listeners {
+				if !slices.Contains(gl.lns, ln) {
+					ln.onGone = gl.check
+					gl.lns = append(gl.lns, ln)
+				}
+			}
 			for _, ln := range gl.lns {
 				ln.Close()
 				ln.eachConn(func(c *Conn) { c.Close() })

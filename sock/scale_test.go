@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"syscall"
@@ -437,4 +438,67 @@ func rawDial(t *testing.T, ln *sock.Listener) int {
 		t.Fatal(err)
 	}
 	return fd
+}
+
+// TestGroupShutdownDrainsAListenerOpenedOnItsLoop: a listener opened with
+// Listen on one of the group's loops (the way to have a Unix listener in a
+// group) was left out of the drain: its connection was aborted with what it
+// had queued when the loops closed, and Shutdown returned nil.
+func TestGroupShutdownDrainsAListenerOpenedOnItsLoop(t *testing.T) {
+	g, _, _ := newGroup(t, 1)
+	l := g.Loops()[0]
+	const size = 4 << 20
+	path := filepath.Join(t.TempDir(), "s")
+	closeErr := make(chan error, 1)
+	opened := make(chan struct{}, 1)
+	h := &funcHandler{
+		open:  func(c *sock.Conn) { c.Write(make([]byte, size)); opened <- struct{}{} },
+		close: func(_ *sock.Conn, err error) { closeErr <- err },
+	}
+	listened := make(chan error, 1)
+	l.Post(func() {
+		_, err := sock.Listen(l, "unix", path, h, sock.WithSendBufferSize(16<<10))
+		listened <- err
+	})
+	if err := <-listened; err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	<-opened
+	got := make(chan int64, 1)
+	go func() {
+		c.SetReadDeadline(time.Now().Add(waitLimit))
+		n, _ := io.Copy(io.Discard, pacedReader{c})
+		got <- n
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	serr := g.Shutdown(ctx)
+	cerr := <-closeErr
+	if n := <-got; serr != nil || cerr != nil || n != size {
+		t.Fatalf("Shutdown = %v; OnClose(%v); the client read %d of %d bytes", serr, cerr, n, size)
+	}
+}
+
+// funcHandler is a Handler made of functions.
+type funcHandler struct {
+	sock.BaseHandler
+	open  func(*sock.Conn)
+	close func(*sock.Conn, error)
+}
+
+func (h *funcHandler) OnOpen(c *sock.Conn)             { h.open(c) }
+func (h *funcHandler) OnClose(c *sock.Conn, err error) { h.close(c, err) }
+
+// pacedReader reads at most 8 KiB at a time, 200 µs apart: a peer slow
+// enough that a writer still has bytes queued when Shutdown begins.
+type pacedReader struct{ r io.Reader }
+
+func (p pacedReader) Read(b []byte) (int, error) {
+	time.Sleep(200 * time.Microsecond)
+	return p.r.Read(b[:min(len(b), 8<<10)])
 }
