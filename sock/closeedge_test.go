@@ -162,15 +162,7 @@ func (h *closeOnData) OnData(c *sock.Conn, p []byte) {
 func TestAResetBeforeCloseReachesOnCloseAsECONNRESET(t *testing.T) {
 	l := newLoop(t)
 	h := &closeOnData{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, peer := listenAndDial(t, l, h)
 	peer.Write([]byte("request"))
 	peer.(*net.TCPConn).SetLinger(0)
 	peer.Close() // RST right behind the request, before the loop runs
