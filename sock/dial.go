@@ -28,7 +28,13 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		// fail only at AddWriter.
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrNoPoller)
 	}
-	cfg := newConfig(opts)
+	if h == nil {
+		return nil, fmt.Errorf("sock: dial %s %s: nil Handler", network, addr)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+	}
 	ep, err := resolve(network, addr, true)
 	if err != nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)

@@ -103,6 +103,13 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 	if !isTCP(network) {
 		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
 	}
+	if newHandler == nil {
+		return nil, fmt.Errorf("sock: Group.Listen %s %s: nil newHandler", network, addr)
+	}
+	// Checked here too, so that a refused option fails before any loop is asked.
+	if _, err := newConfig(opts); err != nil {
+		return nil, fmt.Errorf("sock: Group.Listen %s %s: %w", network, addr, err)
+	}
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())
 	var bound net.Addr
 	type opening struct {

@@ -55,7 +55,13 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Listen: network %q is not tcp, tcp4, tcp6 or unix", network)
 	}
-	cfg := newConfig(opts)
+	if h == nil {
+		return nil, fmt.Errorf("sock: listen %s %s: nil Handler", network, addr)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
 	ep, err := resolve(network, addr, false)
 	if err != nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)

@@ -59,7 +59,13 @@ func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...O
 	if !isUDP(network) {
 		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)
 	}
-	cfg := newConfig(opts)
+	if h == nil {
+		return nil, fmt.Errorf("sock: listen %s %s: nil PacketHandler", network, addr)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
 	ep, err := resolve(network, addr, false)
 	if err != nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)

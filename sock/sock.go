@@ -182,26 +182,53 @@ type config struct {
 	l  *loop.Loop
 	ls *loopState
 	h  Handler
+
+	err error // the first option given a value it refuses
 }
 
-// Option configures Listen, Dial, ListenPacket and Group.Listen.
+// Option configures Listen, Dial, ListenPacket and Group.Listen. An option
+// given a value it refuses (a negative size or duration) makes the call it
+// was passed to fail with an error that names it, before anything is opened.
 type Option func(*config)
 
-// WithHighWater sets the number of buffered, unsent bytes above which
-// OnPause is called (default DefaultHighWater). n <= 0 keeps the default.
-func WithHighWater(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.highWater = n
-		}
+// refuse records that an option was given a value it does not take; the
+// first such value is the one reported.
+func (c *config) refuse(option string, value any, why string) {
+	if c.err == nil {
+		c.err = fmt.Errorf("%s(%v): %s", option, value, why)
 	}
 }
 
+// size is the value of an option that takes a byte count or a length where
+// 0 means the default: a negative n is refused.
+func (c *config) size(option string, n int, dst *int) {
+	switch {
+	case n < 0:
+		c.refuse(option, n, "must not be negative (0 means the default)")
+	case n > 0:
+		*dst = n
+	}
+}
+
+// WithHighWater sets the number of buffered, unsent bytes above which
+// OnPause is called (default DefaultHighWater). 0 keeps the default; a
+// negative n is refused.
+func WithHighWater(n int) Option {
+	return func(c *config) { c.size("WithHighWater", n, &c.highWater) }
+}
+
 // WithLowWater sets the number of buffered bytes at or below which OnResume
-// is called after an OnPause (default a quarter of the high-water mark). It
-// is clamped to the high-water mark.
+// is called after an OnPause (default a quarter of the high-water mark); 0
+// means OnResume waits for an empty buffer. It is clamped to the high-water
+// mark; a negative n is refused.
 func WithLowWater(n int) Option {
-	return func(c *config) { c.lowWater, c.lowWaterSet = max(n, 0), true }
+	return func(c *config) {
+		if n < 0 {
+			c.refuse("WithLowWater", n, "must not be negative")
+			return
+		}
+		c.lowWater, c.lowWaterSet = n, true
+	}
 }
 
 // WithReusePort sets SO_REUSEPORT on the listening socket, so that several
@@ -211,23 +238,17 @@ func WithReusePort() Option { return func(c *config) { c.reusePort = true } }
 
 // WithReadBufferSize sets the size of the loop's shared read buffer: the
 // most one OnData can receive (default DefaultReadBufferSize). The loop's
-// buffer is as large as the largest size any socket on it asked for.
+// buffer is as large as the largest size any socket on it asked for. 0
+// keeps the default; a negative n is refused.
 func WithReadBufferSize(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.readBufferSize = n
-		}
-	}
+	return func(c *config) { c.size("WithReadBufferSize", n, &c.readBufferSize) }
 }
 
 // WithBacklog sets the listen backlog (default DefaultBacklog; the kernel
-// caps it at net.core.somaxconn).
+// caps it at net.core.somaxconn). 0 keeps the default; a negative n is
+// refused.
 func WithBacklog(n int) Option {
-	return func(c *config) {
-		if n > 0 {
-			c.backlog = n
-		}
-	}
+	return func(c *config) { c.size("WithBacklog", n, &c.backlog) }
 }
 
 // WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
@@ -237,18 +258,30 @@ func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
 // WithSendBufferSize sets the kernel's send buffer (SO_SNDBUF) of each
 // connection (Linux doubles the value; without this option it sizes the
 // buffer itself, up to megabytes). A small one makes flow control set in
-// early, as a slow network would.
-func WithSendBufferSize(n int) Option { return func(c *config) { c.sendBuf = max(n, 0) } }
+// early, as a slow network would. 0 leaves the kernel's size; a negative
+// n is refused.
+func WithSendBufferSize(n int) Option {
+	return func(c *config) { c.size("WithSendBufferSize", n, &c.sendBuf) }
+}
 
 // WithRecvBufferSize sets the kernel's receive buffer (SO_RCVBUF) of each
-// connection, and of a PacketConn.
-func WithRecvBufferSize(n int) Option { return func(c *config) { c.recvBuf = max(n, 0) } }
+// connection, and of a PacketConn. 0 leaves the kernel's size; a negative n
+// is refused.
+func WithRecvBufferSize(n int) Option {
+	return func(c *config) { c.size("WithRecvBufferSize", n, &c.recvBuf) }
+}
 
 // WithConnectTimeout bounds how long Dial waits for the connection: past d,
 // OnClose receives an error wrapping ErrTimeout. 0 (the default) waits as
-// long as the kernel does.
+// long as the kernel does; a negative d is refused.
 func WithConnectTimeout(d time.Duration) Option {
-	return func(c *config) { c.connectTimeout = d }
+	return func(c *config) {
+		if d < 0 {
+			c.refuse("WithConnectTimeout", d, "must not be negative (0 means no limit)")
+			return
+		}
+		c.connectTimeout = d
+	}
 }
 
 // DefaultLingerTimeout is how long a closing connection waits for the peer
@@ -257,10 +290,14 @@ const DefaultLingerTimeout = 5 * time.Second
 
 // WithLingerTimeout bounds how long Close, once everything queued was sent,
 // waits for the peer to acknowledge it all or finish sending before closing
-// the descriptor (default DefaultLingerTimeout; d <= 0 keeps the default).
+// the descriptor (default DefaultLingerTimeout; 0 keeps the default, and a
+// negative d is refused).
 func WithLingerTimeout(d time.Duration) Option {
 	return func(c *config) {
-		if d > 0 {
+		switch {
+		case d < 0:
+			c.refuse("WithLingerTimeout", d, "must not be negative (0 means the default)")
+		case d > 0:
 			c.lingerTimeout = d
 		}
 	}
@@ -274,7 +311,9 @@ func WithAcceptErrorHandler(fn func(error)) Option {
 	return func(c *config) { c.acceptError = fn }
 }
 
-func newConfig(opts []Option) *config {
+// newConfig applies opts to the defaults. It fails when an option refused
+// its value.
+func newConfig(opts []Option) (*config, error) {
 	c := &config{
 		highWater:      DefaultHighWater,
 		readBufferSize: DefaultReadBufferSize,
@@ -289,7 +328,7 @@ func newConfig(opts []Option) *config {
 		c.lowWater = c.highWater / 4
 	}
 	c.lowWater = min(c.lowWater, c.highWater)
-	return c
+	return c, c.err
 }
 
 // loopState is what every socket on one loop shares: the read buffer, the

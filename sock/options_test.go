@@ -1,0 +1,118 @@
+package sock_test
+
+import (
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/sock"
+)
+
+// dropPackets is a PacketHandler that ignores what it gets.
+type dropPackets struct{}
+
+func (dropPackets) OnPacket(*sock.PacketConn, []byte, netip.AddrPort) {}
+
+// refusedOptions are options given values they do not take, each with the
+// name its error must carry.
+var refusedOptions = []struct {
+	name string
+	opt  sock.Option
+}{
+	{"WithHighWater(-1)", sock.WithHighWater(-1)},
+	{"WithLowWater(-1)", sock.WithLowWater(-1)},
+	{"WithReadBufferSize(-4096)", sock.WithReadBufferSize(-4096)},
+	{"WithBacklog(-1)", sock.WithBacklog(-1)},
+	{"WithSendBufferSize(-1)", sock.WithSendBufferSize(-1)},
+	{"WithRecvBufferSize(-1)", sock.WithRecvBufferSize(-1)},
+	{"WithConnectTimeout(-1s)", sock.WithConnectTimeout(-time.Second)},
+	{"WithLingerTimeout(-1ns)", sock.WithLingerTimeout(-1)},
+}
+
+// A negative size or duration is a mistake, not a request for the default:
+// every constructor fails with an error naming the option, before it opens
+// anything (newLoop checks that no descriptor is left open, and the Unix
+// listener must leave no file behind).
+func TestRefusedOptionFailsTheCallBeforeOpening(t *testing.T) {
+	for _, ro := range refusedOptions {
+		t.Run(ro.name, func(t *testing.T) {
+			l := newLoop(t)
+			path := filepath.Join(t.TempDir(), "s")
+			calls := map[string]func() error{
+				"Listen tcp": func() error {
+					_, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.BaseHandler{}, ro.opt)
+					return err
+				},
+				"Listen unix": func() error {
+					_, err := sock.Listen(l, "unix", path, sock.BaseHandler{}, ro.opt)
+					return err
+				},
+				"Dial": func() error {
+					_, err := sock.Dial(l, "tcp", "127.0.0.1:9", sock.BaseHandler{}, ro.opt)
+					return err
+				},
+				"ListenPacket": func() error {
+					_, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", dropPackets{}, ro.opt)
+					return err
+				},
+			}
+			for what, call := range calls {
+				err := call()
+				if err == nil || !strings.Contains(err.Error(), ro.name) {
+					t.Errorf("%s with %s: error %v, want one naming %s", what, ro.name, err, ro.name)
+				}
+			}
+			if m, _ := filepath.Glob(path); len(m) > 0 {
+				t.Errorf("a refused Listen left %s behind", path)
+			}
+		})
+	}
+}
+
+func TestGroupListenRefusesAnOptionBeforeAskingItsLoops(t *testing.T) {
+	g, err := sock.NewGroup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	called := 0
+	_, err = g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { called++; return sock.BaseHandler{} }, sock.WithBacklog(-5))
+	if err == nil || !strings.Contains(err.Error(), "WithBacklog(-5)") {
+		t.Fatalf("Group.Listen with WithBacklog(-5): error %v, want one naming the option", err)
+	}
+	if called != 0 {
+		t.Errorf("newHandler ran %d times for a refused Listen", called)
+	}
+	if _, err := g.Listen("tcp", "127.0.0.1:0", nil); err == nil {
+		t.Error("Group.Listen with a nil newHandler succeeded")
+	}
+}
+
+func TestNilHandlerIsRefused(t *testing.T) {
+	l := newLoop(t)
+	if _, err := sock.Listen(l, "tcp", "127.0.0.1:0", nil); err == nil || !strings.Contains(err.Error(), "nil Handler") {
+		t.Errorf("Listen with a nil Handler: %v", err)
+	}
+	if _, err := sock.Dial(l, "tcp", "127.0.0.1:9", nil); err == nil || !strings.Contains(err.Error(), "nil Handler") {
+		t.Errorf("Dial with a nil Handler: %v", err)
+	}
+	if _, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", nil); err == nil || !strings.Contains(err.Error(), "nil PacketHandler") {
+		t.Errorf("ListenPacket with a nil PacketHandler: %v", err)
+	}
+}
+
+// Zero keeps the default rather than being refused: a listener with every
+// size option at 0 accepts and echoes as one without them.
+func TestZeroOptionsKeepTheDefaults(t *testing.T) {
+	l := newLoop(t)
+	zero := []sock.Option{sock.WithHighWater(0), sock.WithLowWater(0), sock.WithReadBufferSize(0),
+		sock.WithBacklog(0), sock.WithSendBufferSize(0), sock.WithRecvBufferSize(0),
+		sock.WithConnectTimeout(0), sock.WithLingerTimeout(0)}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.BaseHandler{}, zero...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+}
