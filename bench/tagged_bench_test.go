@@ -22,7 +22,9 @@ func taggedSystem() (System, error) {
 	params := probe.Variant()
 	probe.Close()
 	newLoop := func(core.Config) (core.Loop, error) { return loop.New() }
-	return loopSystem("tagged", "variant", params, newLoop), nil
+	// drive_loop_gen.go drives package loop's type, so that every variant
+	// that tags can select, a tune candidate too, is measured the same way.
+	return loopSystem("tagged", "variant", params, newLoop, directSpans["loop"]), nil
 }
 
 // BenchmarkTagged runs every workload of the analysis at each of its scales
