@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -66,7 +67,7 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	fs.StringVar(&f.pkg, "pkg", "./bench", "the package that holds the benchmarks; it must use the loop through package loop")
 	fs.IntVar(&f.count, "count", 6, "measurements of each candidate (at least 4 for a difference to be significant)")
 	fs.StringVar(&f.benchtime, "benchtime", "1s", "go test -benchtime for each measurement")
-	fs.StringVar(&f.metric, "metric", "sec/op", "the unit to rank on, as benchfmt names it (sec/op for ns/op, cpu-sec/op for cpu-ns/op, B/op, ...)")
+	fs.StringVar(&f.metric, "metric", "sec/op", "the unit to rank on, as benchfmt names it (sec/op for ns/op, cpu-sec/op for cpu-ns/op, span-B/op for the default benchmarks' bytes per op, B/op, ...)")
 	fs.StringVar(&f.write, "write", "", "write the winner into the spec as this variant (added, or replacing the variant of that name) and generate")
 	fs.StringVar(&f.cache, "cache", "", "where finished measurements are kept, so an interrupted run resumes (default: loopgen/tune under the user cache directory)")
 	fs.Usage = func() {
@@ -136,6 +137,7 @@ type tunePlan struct {
 	pkgPath    string       // and import path
 	genDir     string       // the generated/ directory that package builds against
 	cacheDir   string
+	runID      string // hash of every candidate's binary: measurements are cached per set of candidates
 }
 
 // tuneAxis is one parameter of the grid and the values it takes.
@@ -457,6 +459,7 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 		}
 		bar.Add(1)
 	}
+	p.runID = runIdentity(p.candidates)
 	n := len(p.candidates)
 	for round := range p.flags.count {
 		for _, i := range roundOrder(round, n) {
@@ -623,6 +626,10 @@ func (p *tunePlan) probe(ctx context.Context, c *candidate) error {
 func (p *tunePlan) measure(ctx context.Context, c *candidate, round int) ([]byte, bool, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "version=%s\nbench=%s\nbenchtime=%s\nround=%d\n", c.version, p.flags.bench, p.flags.benchtime, round)
+	// Only a run of the same candidates resumes: the base's measurements from
+	// a run with another grid were made under that run's conditions, and
+	// mixing them with this run's would undo the interleaving.
+	fmt.Fprintf(h, "run=%s\n", p.runID)
 	// The same binary measures differently, and even names its benchmarks
 	// differently (-N), under another runtime setting or CPU count.
 	fmt.Fprintf(h, "cpus=%d\n", runtime.NumCPU())
@@ -657,6 +664,17 @@ func (p *tunePlan) measure(ctx context.Context, c *candidate, round int) ([]byte
 	return out, false, nil
 }
 
+// runIdentity is the hash of the candidates' binaries, in any order.
+func runIdentity(cs []*candidate) string {
+	versions := make([]string, len(cs))
+	for i, c := range cs {
+		versions[i] = c.version
+	}
+	slices.Sort(versions)
+	sum := sha256.Sum256([]byte(strings.Join(versions, "\n")))
+	return hex.EncodeToString(sum[:])
+}
+
 // runBinary runs c's test binary on the benchmarks, as go test would.
 func (p *tunePlan) runBinary(ctx context.Context, c *candidate, benchtime string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, c.binary, "-test.run", "^$", "-test.bench", p.flags.bench,
@@ -686,6 +704,16 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 		return fmt.Errorf("not writing %s: the best candidate (%s) is not significantly better than the base %s: %s",
 			p.flags.write, w.label(), p.base.Name, r.verdict)
 	}
+	// The run may have taken hours: an edit made to the spec meanwhile
+	// would be lost if the bytes read at the start were written back.
+	now, err := os.ReadFile(p.flags.spec)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(now, p.specData) {
+		return fmt.Errorf("not writing %s: %s changed during the run; the winner is %s (%s): run tune again, or add it by hand",
+			p.flags.write, p.flags.spec, w.label(), r.verdict)
+	}
 	v := writtenVariant(p.spec, &w.variant, p.flags.write)
 	comment := fmt.Sprintf("Tuned by loopgen tune on %s: %s from %s, %s.", time.Now().Format(time.DateOnly), w.label(), p.base.Name, r.verdict)
 	data, err := gen.PutVariant(p.flags.spec, p.specData, v, comment)
@@ -703,7 +731,15 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 	if err := writeFileAtomic(p.flags.spec, data); err != nil {
 		return err
 	}
-	return gen.WriteTree(p.flags.out, files)
+	if err := gen.WriteTree(p.flags.out, files); err != nil {
+		// Put the spec back, so that it and generated/ still agree.
+		if rerr := writeFileAtomic(p.flags.spec, p.specData); rerr != nil {
+			return fmt.Errorf("generating %s: %w; and restoring %s failed too (%v): it now holds %s, which %s does not match",
+				p.flags.out, err, p.flags.spec, rerr, p.flags.write, p.flags.out)
+		}
+		return fmt.Errorf("generating %s: %w (%s is as it was)", p.flags.out, err, p.flags.spec)
+	}
+	return nil
 }
 
 // writeFileAtomic replaces path's contents through a rename, keeping its mode.

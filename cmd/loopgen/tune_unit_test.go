@@ -142,3 +142,168 @@ func TestTuneInterruptedWhilePlanning(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// series6 is six measurements around center, all distinct.
+func series6(center float64) []float64 {
+	return []float64{center, center * 1.01, center * 0.99, center * 1.02, center * 0.98, center * 1.005}
+}
+
+// TestRankCorrectsForManyComparisons: the winner is picked from many
+// candidates, so a p-value that would be significant for one comparison is
+// not for the best of 24. Six measurements each cannot get below 0.0022,
+// and 0.05/24 is 0.0021: the report must say so and name a -count that
+// could; with that many measurements the same separation is significant.
+func TestRankCorrectsForManyComparisons(t *testing.T) {
+	build := func(count int) (*tunePlan, tuneResult) {
+		p := &tunePlan{flags: tuneFlags{metric: "sec/op"}}
+		res := tuneResult{benchmarks: []string{"A"}}
+		for i := range 25 {
+			c := &candidate{isBase: i == 0, settings: []string{"batch=" + strings.Repeat("1", i+1)}}
+			p.candidates = append(p.candidates, c)
+			center := 100.0 // the same as the base, but for one candidate
+			if i == 7 {
+				center = 80
+			}
+			vals := series6(center)
+			for len(vals) < count {
+				vals = append(vals, center*(1+0.001*float64(len(vals))))
+			}
+			res.values = append(res.values, map[string][]float64{"A": vals[:count]})
+		}
+		return p, res
+	}
+	p, res := build(6)
+	r := rankCandidates(p, res)
+	if r.winner != p.candidates[7] {
+		t.Fatalf("winner %q, want the candidate at 80", r.winner.label())
+	}
+	if r.significant {
+		t.Errorf("the best of 24 at p=0.0022 counted as significant: %s", r.verdict)
+	}
+	if r.needCount != 7 || !strings.Contains(r.verdict, "-count 7 could") {
+		t.Errorf("needCount %d, verdict %q: want it to name -count 7", r.needCount, r.verdict)
+	}
+	p, res = build(7)
+	if r = rankCandidates(p, res); !r.significant || r.needCount != 0 {
+		t.Errorf("with 7 measurements each: significant %v, needCount %d: %s", r.significant, r.needCount, r.verdict)
+	}
+}
+
+// TestRankZeroOnBothSides: a candidate at zero where the base is not on one
+// benchmark, and the reverse on another, has no geomean of the two; it must
+// still rank by the rest instead of by a NaN.
+func TestRankZeroOnBothSides(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"batch=1"}}
+	mixed := &candidate{settings: []string{"batch=2"}}
+	p := &tunePlan{flags: tuneFlags{metric: "allocs/op"}, candidates: []*candidate{base, mixed}}
+	res := tuneResult{
+		benchmarks: []string{"A", "B", "C"},
+		values: []map[string][]float64{
+			{"A": series6(5), "B": {0, 0, 0, 0, 0, 0}, "C": series6(10)},
+			{"A": {0, 0, 0, 0, 0, 0}, "B": series6(5), "C": series6(5)},
+		},
+	}
+	r := rankCandidates(p, res)
+	row := r.rows[slices.IndexFunc(r.rows, func(x rankRow) bool { return x.c == mixed })]
+	if row.toZero != 1 || row.offZero != 1 || row.inRatio != 1 || row.ratio < 0.49 || row.ratio > 0.51 {
+		t.Errorf("toZero %d offZero %d over %d benchmarks, ratio %v: want 1, 1, 1 and 0.5 (C alone)", row.toZero, row.offZero, row.inRatio, row.ratio)
+	}
+	if r.winner != mixed {
+		t.Errorf("winner %q: batch=2 is even on zeros and half the base on C", r.winner.label())
+	}
+}
+
+// TestMeasureCacheKeyRun: the base's measurements from a run with another
+// grid are not reused: they were made under that run's conditions.
+func TestMeasureCacheKeyRun(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fake.test")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\necho \"BenchmarkX 1 100 ns/op\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &tunePlan{flags: tuneFlags{bench: "X", benchtime: "1x"}, cacheDir: filepath.Join(dir, "cache"), pkgDir: dir}
+	base := &candidate{binary: bin, version: "base"}
+	p.runID = runIdentity([]*candidate{base, {version: "batch=128"}})
+	if _, fromCache, err := p.measure(t.Context(), base, 0); err != nil || fromCache {
+		t.Fatalf("first run: cached %v, err %v", fromCache, err)
+	}
+	p.runID = runIdentity([]*candidate{{version: "batch=128"}, base}) // the same run, resumed
+	if _, fromCache, err := p.measure(t.Context(), base, 0); err != nil || !fromCache {
+		t.Errorf("the same candidates again: cached %v, err %v", fromCache, err)
+	}
+	p.runID = runIdentity([]*candidate{base, {version: "queue_depth=1024"}})
+	if _, fromCache, err := p.measure(t.Context(), base, 0); err != nil || fromCache {
+		t.Errorf("another grid reused the base's measurement: cached %v, err %v", fromCache, err)
+	}
+}
+
+// writePlan is a plan whose winner beats the base significantly, over a
+// copy of spec/loop.yaml in a temporary directory.
+func writePlan(t *testing.T) (*tunePlan, *ranking, string) {
+	t.Helper()
+	dir := t.TempDir()
+	data, err := os.ReadFile("../../spec/loop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	specPath := filepath.Join(dir, "loop.yaml")
+	if err := os.WriteFile(specPath, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := gen.Parse(specPath, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := spec.Default()
+	winner := *base
+	winner.Batch = 64
+	p := &tunePlan{flags: tuneFlags{spec: specPath, out: filepath.Join(dir, "generated"), write: "tuned"},
+		spec: spec, specData: data, base: base}
+	w := &candidate{variant: winner, settings: []string{"batch=64"}}
+	r := &ranking{plan: p, winner: w, significant: true, verdict: "-20.0% sec/op"}
+	return p, r, specPath
+}
+
+// TestWriteWinnerRefusesASpecChangedDuringTheRun: writing the bytes read at
+// the start would undo an edit made while tune measured.
+func TestWriteWinnerRefusesASpecChangedDuringTheRun(t *testing.T) {
+	p, r, specPath := writePlan(t)
+	edited := append(slices.Clone(p.specData), []byte("# an edit made during the run\n")...)
+	if err := os.WriteFile(specPath, edited, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := p.writeWinner(r)
+	if err == nil || !strings.Contains(err.Error(), "changed during the run") {
+		t.Fatalf("writeWinner: %v, want a refusal naming the change", err)
+	}
+	if now, _ := os.ReadFile(specPath); !bytes.Equal(now, edited) {
+		t.Error("the edit made during the run was overwritten")
+	}
+}
+
+// TestWriteWinnerRestoresTheSpecWhenGeneratingFails: the spec and
+// generated/ must still agree after a failed -write.
+func TestWriteWinnerRestoresTheSpecWhenGeneratingFails(t *testing.T) {
+	p, r, specPath := writePlan(t)
+	// -out below a regular file: generating into it fails.
+	blocker := filepath.Join(filepath.Dir(specPath), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.flags.out = filepath.Join(blocker, "generated")
+	err := p.writeWinner(r)
+	if err == nil || !strings.Contains(err.Error(), "is as it was") {
+		t.Fatalf("writeWinner: %v, want a generating error that says the spec is as it was", err)
+	}
+	if now, _ := os.ReadFile(specPath); !bytes.Equal(now, p.specData) {
+		t.Error("the spec keeps the written variant although generating failed")
+	}
+	// And with the spec unchanged and a writable -out, it writes.
+	p.flags.out = filepath.Join(filepath.Dir(specPath), "generated")
+	if err := p.writeWinner(r); err != nil {
+		t.Fatal(err)
+	}
+	if now, _ := os.ReadFile(specPath); !strings.Contains(string(now), "tuned") {
+		t.Error("the winner was not written")
+	}
+}
