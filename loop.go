@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/loopgen/loop/generated"
@@ -51,30 +53,53 @@ type Loop struct {
 }
 
 // Option configures New.
-type Option func(*core.Config)
+type Option func(*options)
+
+// options is what the Options set, and the first mistake among them.
+type options struct {
+	cfg core.Config
+	err error
+}
 
 // WithClock makes the loop read c instead of the monotonic clock: timers fire
-// only as c is advanced, and advancing c wakes the loop.
+// only as c is advanced, and advancing c wakes the loop. A nil c makes New
+// fail: a test that meant to pass a clock would otherwise run on real time.
 func WithClock(c *VirtualClock) Option {
-	return func(cfg *core.Config) { cfg.Clock = c }
+	return func(o *options) {
+		if c == nil && o.err == nil {
+			o.err = errors.New("loop: WithClock(nil): no clock to read")
+		}
+		o.cfg.Clock = c
+	}
 }
 
 // WithPanicHandler sets the function that receives what a callback panicked
 // with. It runs on the loop goroutine inside the deferred recover, so
 // runtime/debug.Stack shows the panicking callback; the loop then goes on with
-// the next callback. Without it, the value and stack are printed to standard
-// error. (A variant generated with recover: false lets panics propagate.)
+// the next callback. Without it, or with a nil h, the value and stack are
+// printed to standard error. (A variant generated with recover: false lets
+// panics propagate.) A handler that panics itself ends the callback's batch
+// and unwinds out of Run, or out of Close while it runs what was queued
+// before it; the loop's descriptors are released either way once it closes.
 func WithPanicHandler(h func(recovered any)) Option {
-	return func(cfg *core.Config) { cfg.PanicHandler = h }
+	return func(o *options) { o.cfg.PanicHandler = h }
 }
 
 // New returns a loop of the selected variant. It opens the poller and its
-// wake-up descriptor; Close releases them.
+// wake-up descriptor; Close releases them. A nil Option, or WithClock(nil),
+// is an error.
 func New(opts ...Option) (*Loop, error) {
-	var cfg core.Config
-	for _, o := range opts {
-		o(&cfg)
+	var o options
+	for i, opt := range opts {
+		if opt == nil {
+			return nil, fmt.Errorf("loop: New: option %d is nil", i)
+		}
+		opt(&o)
 	}
+	if o.err != nil {
+		return nil, o.err
+	}
+	cfg := o.cfg
 	l := new(Loop)
 	if err := l.v.Init(cfg); err != nil {
 		return nil, err

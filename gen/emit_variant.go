@@ -297,8 +297,11 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.If(lf("onPanic").Op("==").Nil()).Block(lf("onPanic").Op("=").Qual(pkgCore, "ReportPanic")),
 		jen.If(jen.Id("c").Op(":=").Id("cfg").Dot("Clock"), jen.Id("c").Op("!=").Nil()).Block(
 			lf("vclock").Op("=").Id("c"),
-			lf("vbase").Op("=").Int64().Call(jen.Id("c").Dot("Elapsed").Call()),
-			lf("epoch").Op("=").Id("c").Dot("Now").Call(),
+			jen.Comment("One reading for both: an Advance between two would put the loop's"),
+			jen.Comment("time ahead of the clock for good, and its CallAt timers early."),
+			jen.Id("e").Op(":=").Id("c").Dot("Elapsed").Call(),
+			lf("vbase").Op("=").Int64().Call(jen.Id("e")),
+			lf("epoch").Op("=").Id("c").Dot("Start").Call().Dot("Add").Call(jen.Id("e")),
 			jen.Comment("A clock advance wakes a blocked loop, which then reads the new time; a"),
 			jen.Comment("loop about to block sees the flag (as it sees a post) and goes round instead."),
 			lf("unsubscribe").Op("=").Id("c").Dot("Subscribe").Call(jen.Func().Params().Block(
@@ -554,6 +557,10 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	f.Comment("teardown runs what was posted or queued before Close, then releases everything.")
 	f.Add(recv()).Id("teardown").Params().Block(
 		lf("inLoop").Op("=").True(),
+		jen.Comment("Deferred: a panic that unwinds through here (a panic handler that panics"),
+		jen.Comment("itself, or a callback's panic where panics are not recovered) still releases"),
+		jen.Comment("the descriptors and the clock; the callbacks not yet run are dropped."),
+		jen.Defer().Add(lf("release")).Call(),
 		jen.For(jen.Id("round").Op(":=").Lit(0), jen.Id("round").Op("<").Lit(16), jen.Id("round").Op("++")).Block(
 			lf("inbox").Dot("drainClosed").Call(jen.Op("&").Add(lf("ready"))),
 			jen.If(jen.Id("round").Op("==").Lit(0)).Block(
@@ -567,6 +574,9 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 			jen.Comment("what was queued when it began, however many of those panic."),
 			jen.For(jen.Id("n").Op(">").Lit(0)).Block(jen.Id("n").Op("-=").Add(lf("runReady")).Call(jen.Id("n"))),
 		),
+	)
+	f.Comment("release drops what is queued and releases the poller and the clock.")
+	f.Add(recv()).Id("release").Params().Block(
 		lf("inLoop").Op("=").False(),
 		lf("nowFresh").Op("=").False(),
 		lf("ready").Dot("reset").Call(),

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/clock"
 	"github.com/loopgen/loop/handwritten/core"
 )
 
@@ -210,6 +211,47 @@ func TestCloseRunsWhatWasPostedBehindPanickingCallbacks(t *testing.T) {
 		l.Close()
 		if !ran || !atClose || panics != panicking {
 			t.Fatalf("posted callback ran: %v, AtClose ran: %v, panics handled: %d of %d", ran, atClose, panics, panicking)
+		}
+	})
+}
+
+// A panic handler that panics itself unwinds out of Close (the program asked
+// for that), but the loop's descriptors and its clock subscription are
+// released all the same, and a second Close does nothing. Close used to
+// leave them open for good.
+func TestClosePanickingHandlerStillReleases(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Recover {
+			t.Skip("recover: false: a panic ends the program")
+		}
+		before := openFDs(t)
+		vc := clock.NewVirtual(epoch)
+		l, err := v.New(core.Config{Clock: vc, PanicHandler: func(r any) { panic(r) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		woken := 0
+		l.AtClose(func() { woken++ }) // dropped: it is queued behind the panic
+		l.CallSoon(func() { panic("boom") })
+		func() {
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Errorf("Close: recovered %v, want the handler's panic boom", r)
+				}
+			}()
+			l.Close()
+		}()
+		if err := l.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+		if after := openFDs(t); after != before {
+			t.Errorf("%d fds open before New, %d after Close unwound", before, after)
+		}
+		subscribed := 0
+		vc.Subscribe(func() { subscribed++ })
+		vc.Advance(time.Second) // the closed loop's subscription must be gone: only the new one runs
+		if subscribed != 1 || woken != 0 {
+			t.Errorf("after Advance: new subscriber ran %d times, the dropped AtClose %d", subscribed, woken)
 		}
 	})
 }

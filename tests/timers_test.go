@@ -5,10 +5,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/clock"
 	"github.com/loopgen/loop/handwritten/core"
 )
 
@@ -608,6 +610,46 @@ func TestCancelWithAnotherLoopsHandleCancelsNothing(t *testing.T) {
 		runOnce(t, b)
 		if fired != 100 {
 			t.Fatalf("%d of loop b's 100 timers fired after Cancel with loop a's handles", fired)
+		}
+	})
+}
+
+// A loop made while another goroutine advances its clock reads the clock as
+// it is, never ahead of it: Init read Elapsed and Now separately, and an
+// Advance between the two put the loop's time ahead for good (its CallAt
+// timers then fired before the clock reached them). The window is narrow
+// (the old code was caught in about 1 of 2,000 loops), so the test makes
+// loops for up to a second.
+func TestLoopMadeWhileTheClockMovesIsNotAheadOfIt(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		vc := clock.NewVirtual(epoch)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					vc.Advance(time.Millisecond)
+				}
+			}
+		}()
+		defer wg.Wait()
+		defer close(stop)
+		deadline := time.Now().Add(time.Second)
+		for i := 0; i < 5000 && time.Now().Before(deadline); i++ {
+			l, err := v.New(core.Config{Clock: vc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ahead := l.Now().Sub(vc.Now()) // the clock read second, so it may only be later
+			l.Close()
+			if ahead > 0 {
+				t.Fatalf("loop %d: its Now is %v ahead of the clock it reads", i, ahead)
+			}
 		}
 	})
 }

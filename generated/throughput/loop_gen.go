@@ -80,8 +80,11 @@ func (l *Loop) Init(cfg core.Config) error {
 	}
 	if c := cfg.Clock; c != nil {
 		l.vclock = c
-		l.vbase = int64(c.Elapsed())
-		l.epoch = c.Now()
+		// One reading for both: an Advance between two would put the loop's
+		// time ahead of the clock for good, and its CallAt timers early.
+		e := c.Elapsed()
+		l.vbase = int64(e)
+		l.epoch = c.Start().Add(e)
 		// A clock advance wakes a blocked loop, which then reads the new time; a
 		// loop about to block sees the flag (as it sees a post) and goes round instead.
 		l.unsubscribe = c.Subscribe(func() {
@@ -418,6 +421,10 @@ func (l *Loop) Close() error {
 // teardown runs what was posted or queued before Close, then releases everything.
 func (l *Loop) teardown() {
 	l.inLoop = true
+	// Deferred: a panic that unwinds through here (a panic handler that panics
+	// itself, or a callback's panic where panics are not recovered) still releases
+	// the descriptors and the clock; the callbacks not yet run are dropped.
+	defer l.release()
 	for round := 0; round < 16; round++ {
 		l.inbox.drainClosed(&l.ready)
 		if round == 0 {
@@ -437,6 +444,10 @@ func (l *Loop) teardown() {
 			n -= l.runReady(n)
 		}
 	}
+}
+
+// release drops what is queued and releases the poller and the clock.
+func (l *Loop) release() {
 	l.inLoop = false
 	l.nowFresh = false
 	l.ready.reset()

@@ -3,6 +3,7 @@
 package clock
 
 import (
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,23 +37,47 @@ func NewVirtual(start time.Time) *Virtual {
 // Now returns the clock's current time.
 func (c *Virtual) Now() time.Time { return c.start.Add(c.Elapsed()) }
 
+// Start returns the time the clock read before it was first advanced: Now
+// is always Start().Add(Elapsed()), and a caller that needs both from one
+// reading takes Elapsed once and adds it to Start.
+func (c *Virtual) Start() time.Time { return c.start }
+
 // Elapsed returns how far the clock has been advanced in all.
 func (c *Virtual) Elapsed() time.Duration { return time.Duration(c.elapsed.Load()) }
 
 // Advance moves the clock forward by d and wakes every subscriber. d < 0
 // panics: a monotonic clock never goes back.
+// Past the largest Duration since start, Advance panics rather than let the
+// clock wrap around and go back.
 func (c *Virtual) Advance(d time.Duration) {
 	if d < 0 {
 		panic("clock: Advance with a negative duration")
 	}
-	c.elapsed.Add(int64(d))
+	for {
+		e := c.elapsed.Load()
+		if e > math.MaxInt64-int64(d) {
+			panic("clock: Advance past the largest time.Duration since the clock's start")
+		}
+		if c.elapsed.CompareAndSwap(e, e+int64(d)) {
+			break
+		}
+	}
 	c.notify()
 }
 
 // AdvanceTo moves the clock forward to t; a t not after Now does nothing.
+// Concurrent calls move it to the latest of their times, not past it.
 func (c *Virtual) AdvanceTo(t time.Time) {
-	if d := t.Sub(c.Now()); d > 0 {
-		c.Advance(d)
+	target := int64(t.Sub(c.start))
+	for {
+		e := c.elapsed.Load()
+		if target <= e {
+			return
+		}
+		if c.elapsed.CompareAndSwap(e, target) {
+			c.notify()
+			return
+		}
 	}
 }
 
