@@ -680,9 +680,13 @@ func (p *tunePlan) runBinary(ctx context.Context, c *candidate, benchtime string
 	cmd := exec.CommandContext(ctx, c.binary, "-test.run", "^$", "-test.bench", p.flags.bench,
 		"-test.benchtime", benchtime, "-test.count", "1", "-test.benchmem")
 	cmd.Dir = p.pkgDir
-	out, err := cmd.CombinedOutput()
+	// Only stdout is parsed: a benchmark that logs to stderr while it runs
+	// would otherwise split a result line, which benchfmt then skips.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("benchmarking candidate %s: %w\n%s", c.label(), err, tail(out, 40))
+		return nil, fmt.Errorf("benchmarking candidate %s: %w\n%s%s", c.label(), err, tail(out, 40), tail(stderr.Bytes(), 20))
 	}
 	return out, nil
 }

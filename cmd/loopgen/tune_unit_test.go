@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -305,5 +306,29 @@ func TestWriteWinnerRestoresTheSpecWhenGeneratingFails(t *testing.T) {
 	}
 	if now, _ := os.ReadFile(specPath); !strings.Contains(string(now), "tuned") {
 		t.Error("the winner was not written")
+	}
+}
+
+// TestMeasureIgnoresStderr: a benchmark that writes to stderr while a result
+// line is being printed must not lose that result.
+func TestMeasureIgnoresStderr(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fake.test")
+	script := "#!/bin/sh\nprintf 'BenchmarkX 1 '\necho 'a log line' >&2\nprintf '100 ns/op\\n'\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := &tunePlan{flags: tuneFlags{bench: "X", benchtime: "1x"}, cacheDir: filepath.Join(dir, "cache"), pkgDir: dir}
+	out, _, err := p.measure(t.Context(), &candidate{binary: bin, version: "v"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r tuneResult
+	r.values = []map[string][]float64{{}}
+	if err := r.add(0, out, "sec/op"); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.values[0]["X"]; len(got) != 1 || math.Abs(got[0]-100e-9) > 1e-15 {
+		t.Errorf("parsed %v from %q, want one value of 100ns", got, out)
 	}
 }
