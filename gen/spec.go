@@ -292,7 +292,7 @@ func Parse(file string, data []byte) (*Spec, error) {
 	p := &specParser{file: file}
 	var body ast.Node
 	for _, d := range f.Docs {
-		if d == nil || d.Body == nil {
+		if d == nil || d.Body == nil || isDirective(d.Body) {
 			continue
 		}
 		if body != nil {
@@ -316,6 +316,13 @@ func Parse(file string, data []byte) (*Spec, error) {
 		return nil, p.errs
 	}
 	return spec, nil
+}
+
+// isDirective reports whether n is a %YAML or %TAG line, which the parser
+// gives as a document of its own before the document it applies to.
+func isDirective(n ast.Node) bool {
+	_, ok := n.(*ast.DirectiveNode)
+	return ok
 }
 
 // specParseYAML runs the YAML parser, turning a panic in it into an error so that

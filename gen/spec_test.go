@@ -679,3 +679,31 @@ func TestPollerAvailableOn(t *testing.T) {
 		}
 	}
 }
+
+// A %YAML directive line and the document markers are plain YAML,
+// and a spec written with them reads, and is edited in place, as one without.
+func TestParseAcceptsDirectivesAndDocumentMarkers(t *testing.T) {
+	for _, src := range []string{
+		"%YAML 1.2\n---\nvariants:\n  - name: a\n    default: true\n",
+		"---\nvariants:\n  - name: a\n    default: true\n...\n",
+	} {
+		s, err := Parse("spec.yaml", []byte(src))
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if len(s.Variants) != 1 || s.Variants[0].Name != "a" {
+			t.Errorf("%q: parsed %+v", src, s.Variants)
+		}
+		v := s.Variants[0]
+		v.Name, v.Default = "b", false
+		out, err := PutVariant("spec.yaml", []byte(src), v, "")
+		if err != nil {
+			t.Errorf("%q: PutVariant: %v", src, err)
+			continue
+		}
+		if s2, err := Parse("spec.yaml", out); err != nil || len(s2.Variants) != 2 {
+			t.Errorf("%q: after PutVariant: %v\n%s", src, err, out)
+		}
+	}
+}
