@@ -318,8 +318,8 @@ func Parse(file string, data []byte) (*Spec, error) {
 	return spec, nil
 }
 
-// isDirective reports whether n is a %YAML or %TAG line, which the parser
-// gives as a document of its own before the document it applies to.
+// isDirective reports whether n is a %YAML line, which the parser gives as
+// a document of its own before the document it applies to.
 func isDirective(n ast.Node) bool {
 	_, ok := n.(*ast.DirectiveNode)
 	return ok
