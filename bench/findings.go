@@ -228,6 +228,59 @@ func (r *report) targetTable(w io.Writer) {
 	r.flatness(w, WorkTimers, 1_000, 100_000, "timers flat: ops per CPU second at 100k within 15% of 1k", true, "floor-wheel")
 	fmt.Fprintln(w)
 	r.wakeBound(w)
+	r.floorBounds(w)
+}
+
+// floorOf names the floor measured alike on a workload, where there is one.
+var floorOf = map[string]string{WorkCallbacks: "floor-ring", WorkTimeouts: "floor-wheel"}
+
+// floorBounds says, for each goal against a peer that the default variant
+// misses on a workload with a floor, how far the floor itself gets against
+// that peer at the scale where the default does worst: a goal that the
+// bare structure misses too asks more than this machine gives.
+func (r *report) floorBounds(w io.Writer) {
+	var lines []string
+	for _, t := range targets {
+		floor, ok := floorOf[t.workload]
+		if !ok || t.min == 0 {
+			continue
+		}
+		p := planOf(t.workload)
+		worstN, worst := 0, math.Inf(1)
+		for _, st := range r.stats[t.workload][r.def] {
+			if t.atN != 0 && st.n != t.atN {
+				continue
+			}
+			if o, ok := r.at(t.workload, t.other, st.n); ok {
+				if x := ratio(o.perOp(p.cpuBound), st.perOp(p.cpuBound)); x < worst {
+					worst, worstN = x, st.n
+				}
+			}
+		}
+		if worstN == 0 || worst >= t.min {
+			continue
+		}
+		o, _ := r.at(t.workload, t.other, worstN)
+		f, ok := r.at(t.workload, floor, worstN)
+		if !ok {
+			continue
+		}
+		fx := ratio(o.perOp(p.cpuBound), f.perOp(p.cpuBound))
+		verdict := "the floor meets the goal there"
+		if fx < t.min {
+			verdict = "the floor misses it too"
+		}
+		lines = append(lines, fmt.Sprintf("%s: at N=%s, where %s is %.1fx %s, %s is %.1fx (%s)",
+			t.text, count(worstN), r.def, worst, t.other, floor, fx, verdict))
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "Missed goals held against the floor, measured alike, at the scale where %s does worst:\n\n", r.def)
+	for _, l := range lines {
+		fmt.Fprintf(w, "- %s\n", l)
+	}
+	fmt.Fprintln(w)
 }
 
 // wakeBound says, from the floor-sleep measurement at the smallest timers

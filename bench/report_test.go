@@ -100,3 +100,23 @@ func TestReportBoundsSmallScaleTimerRatiosByTheWakeUps(t *testing.T) {
 		t.Errorf("report lacks %q:\n%s", want, out)
 	}
 }
+
+func TestReportHoldsMissedGoalsAgainstTheFloor(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {1_000: 10, 10_000: 8},
+		"floor-ring": {1_000: 8, 10_000: 4},
+		"asyncio":    {1_000: 730, 10_000: 1200},
+	}, map[key]error{})
+	want := "- callbacks ≥100x asyncio: at N=1,000, where balanced is 73.0x asyncio, floor-ring is 91.2x (the floor misses it too)"
+	if !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+	out = syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {1_000: 10},
+		"floor-ring": {1_000: 5},
+		"asyncio":    {1_000: 730},
+	}, map[key]error{})
+	if want := "floor-ring is 146.0x (the floor meets the goal there)"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+}
