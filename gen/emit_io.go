@@ -103,7 +103,15 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	)
 	f.Comment("watch adds ev to fd's interest with fn as its callback. The poller learns of the")
 	f.Comment("fd before the table does, so a bogus fd fails without sizing the table by it.")
+	var noPoller jen.Code = jen.Null()
+	if e.generic {
+		// As a poller: none variant does: ErrNoPoller whatever the fd, closed or not.
+		noPoller = jen.If(jen.List(jen.Id("_"), jen.Id("none")).Op(":=").Add(lf("poller")).Assert(jen.Op("*").Qual(pkgPoller, "None")), jen.Id("none")).Block(
+			jen.Return(jen.Qual(pkgPoller, "ErrNoPoller")),
+		)
+	}
 	f.Add(recv()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
+		noPoller,
 		jen.Comment("The kernel takes an fd as a C int: a larger number would name another fd."),
 		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">").Qual("math", "MaxInt32")).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
@@ -188,11 +196,13 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	)
 }
 
-// countEvent counts event i once: not again when dispatch resumes at its
-// writer after its reader panicked.
+// countEvent counts event i once, when it belongs to the fd's current
+// registration (readiness collected before a remove is dropped, not
+// dispatched), and not again when dispatch resumes at its writer after its
+// reader panicked.
 func (e *variantEmitter) countEvent() jen.Code {
 	if !e.v.Stats {
 		return jen.Null()
 	}
-	return jen.If(jen.Id("step").Op("<=").Lit(2).Op("*").Id("i")).Block(e.count("Events"))
+	return jen.If(jen.Id("step").Op("<=").Lit(2).Op("*").Id("i").Op("&&").Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq")).Block(e.count("Events"))
 }

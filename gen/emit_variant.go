@@ -774,8 +774,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.For(jen.Id("taken").Op("<").Id("n")).Block(
 			jen.Id("taken").Op("++"),
 			lf("nowFresh").Op("=").False(),
-			lf("ready").Dot("pop").Call().Call(),
+			jen.Comment("Counted before the call, so that one that panics counts as run."),
 			e.count("Callbacks"),
+			lf("ready").Dot("pop").Call().Call(),
 		),
 		jen.Return(),
 	)
@@ -789,8 +790,8 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.Comment("still pending (Cancel would stop them), and Close drops pending timers."),
 		jen.For(lf("timers").Dot("hasDue").Call().Op("&&").Op("!").Add(lf("closing")).Dot("Load").Call()).Block(
 			lf("nowFresh").Op("=").False(),
-			lf("timers").Dot("fire").Call(lf("now")).Call(),
 			e.count("Timers"),
+			lf("timers").Dot("fire").Call(lf("now")).Call(),
 		),
 	)
 }

@@ -372,6 +372,35 @@ func TestStatsCountWhatRan(t *testing.T) {
 	})
 }
 
+// TestStatsCountCallbacksThatPanic: Stats.Callbacks and Stats.Timers count
+// callbacks run, and one that panicked ran; they were counted after the
+// call, which a panic skipped.
+func TestStatsCountCallbacksThatPanic(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Stats || !v.Params.Recover {
+			t.Skip("needs stats and recover")
+		}
+		l := newLoop(t, v, core.Config{PanicHandler: func(any) {}})
+		for range 5 {
+			l.CallSoon(func() {})
+		}
+		l.CallSoon(func() { panic("callback") })
+		runUntilIdle(t, l)
+		if s := l.Stats(); s.Callbacks != 6 {
+			t.Errorf("Stats.Callbacks %d after 6 callbacks, one of which panicked", s.Callbacks)
+		}
+		vc := clock.NewVirtual(epoch)
+		lv := newLoop(t, v, core.Config{Clock: vc, PanicHandler: func(any) {}})
+		lv.CallLater(time.Millisecond, func() {})
+		lv.CallLater(time.Millisecond, func() { panic("timer") })
+		vc.Advance(time.Second)
+		runUntilIdle(t, lv)
+		if s := lv.Stats(); s.Timers != 2 {
+			t.Errorf("Stats.Timers %d after 2 timers, one of which panicked", s.Timers)
+		}
+	})
+}
+
 // TestPostWakesASleepingLoopEveryTime posts one callback at a time and waits
 // for it, so the loop goes back to sleep between posts: a lost wake-up shows
 // up as a round that never completes.

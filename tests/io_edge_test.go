@@ -1,13 +1,16 @@
 package tests
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/generated/generic"
 	"github.com/loopgen/loop/handwritten/core"
+	"github.com/loopgen/loop/handwritten/poller"
 )
 
 // TestAddReaderOfANumberNoFdCanHaveFails: the kernel takes an fd as a C int,
@@ -146,4 +149,55 @@ func TestStatsCountAnEventOnceWhenItsReaderPanics(t *testing.T) {
 			t.Fatalf("%d iterations with one ready fd: Stats.Events grew by %d, want %d", n, got, n)
 		}
 	})
+}
+
+// TestStatsDoNotCountDroppedReadiness: readiness collected for a reader
+// that an earlier callback of the same iteration removed is dropped, not
+// dispatched, and Stats.Events counted it all the same.
+func TestStatsDoNotCountDroppedReadiness(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Stats {
+			t.Skip("needs stats")
+		}
+		l := newLoop(t, v, core.Config{})
+		a1, b1 := socketpair(t)
+		a2, b2 := socketpair(t)
+		ran := 0
+		// Each reader removes both readers: whichever runs first, the other's
+		// readiness, collected in the same wait, must be dropped.
+		both := func() { ran++; l.RemoveReader(a1); l.RemoveReader(a2) }
+		for _, fd := range []int{a1, a2} {
+			if err := l.AddReader(fd, both); err != nil {
+				t.Fatal(err)
+			}
+		}
+		unix.Write(b1, []byte("x"))
+		unix.Write(b2, []byte("x"))
+		before := l.Stats().Events
+		// Both fds are readable before the wait, so one wait collects both.
+		runOnce(t, l)
+		if got := l.Stats().Events - before; ran != 1 || got != 1 {
+			t.Fatalf("%d readers ran, Stats.Events grew by %d: want 1 and 1", ran, got)
+		}
+	})
+}
+
+// TestGenericWithoutAPollerAnswersAsAVariantWithout: the generic build with
+// Poller "none" returns ErrNoPoller from AddReader whatever the fd, closed
+// or not, as a variant generated with poller: none does; it checked the fd
+// and Close first.
+func TestGenericWithoutAPollerAnswersAsAVariantWithout(t *testing.T) {
+	p := generic.Params
+	p.Poller = "none"
+	l, err := generic.NewWithParams(p, core.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.AddReader(-1, func() {}); !errors.Is(err, poller.ErrNoPoller) {
+		t.Errorf("AddReader(-1): %v, want ErrNoPoller", err)
+	}
+	l.Close()
+	if err := l.AddWriter(0, func() {}); !errors.Is(err, poller.ErrNoPoller) {
+		t.Errorf("AddWriter after Close: %v, want ErrNoPoller", err)
+	}
 }

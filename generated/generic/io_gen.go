@@ -92,6 +92,9 @@ func (t *ioTable) nextSeq() uint32 {
 // watch adds ev to fd's interest with fn as its callback. The poller learns of the
 // fd before the table does, so a bogus fd fails without sizing the table by it.
 func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
+	if _, none := l.poller.(*poller.None); none {
+		return poller.ErrNoPoller
+	}
 	// The kernel takes an fd as a C int: a larger number would name another fd.
 	if fd < 0 || fd > math.MaxInt32 {
 		return fmt.Errorf("loop: invalid fd %d", fd)

@@ -175,7 +175,7 @@ func (l *Loop) dispatchFrom(events []poller.Event, step int) (next int) {
 		if r == nil {
 			continue
 		}
-		if step <= 2*i {
+		if step <= 2*i && r.seq == ev.Seq {
 			l.stats.Events++
 		}
 		if step <= 2*i && r.seq == ev.Seq && r.read != nil && ev.Ev&(poller.Readable|poller.Errored) != 0 {

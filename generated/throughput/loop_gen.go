@@ -577,8 +577,9 @@ func (l *Loop) runReady(n int) (taken int) {
 	for taken < n {
 		taken++
 		l.nowFresh = false
-		l.ready.pop()()
+		// Counted before the call, so that one that panics counts as run.
 		l.stats.Callbacks++
+		l.ready.pop()()
 	}
 	return
 }
@@ -592,7 +593,7 @@ func (l *Loop) runTimers() {
 	// still pending (Cancel would stop them), and Close drops pending timers.
 	for l.timers.hasDue() && !l.closing.Load() {
 		l.nowFresh = false
-		l.timers.fire(l.now)()
 		l.stats.Timers++
+		l.timers.fire(l.now)()
 	}
 }
