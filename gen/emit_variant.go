@@ -113,6 +113,15 @@ func (e *variantEmitter) count(field string) jen.Code {
 	return lf("stats").Dot(field).Op("++")
 }
 
+// countBefore is count for a callback about to run: counted before the call,
+// so that one that panics counts as run.
+func (e *variantEmitter) countBefore(field string) jen.Code {
+	if !e.v.Stats {
+		return jen.Null()
+	}
+	return jen.Comment("Counted before the call, so that one that panics counts as run.").Line().Add(e.count(field))
+}
+
 // dropIO forgets every fd registration at teardown, so no reader or writer
 // closure stays reachable from a closed loop.
 func (e *variantEmitter) dropIO() jen.Code {
@@ -774,8 +783,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.For(jen.Id("taken").Op("<").Id("n")).Block(
 			jen.Id("taken").Op("++"),
 			lf("nowFresh").Op("=").False(),
-			jen.Comment("Counted before the call, so that one that panics counts as run."),
-			e.count("Callbacks"),
+			e.countBefore("Callbacks"),
 			lf("ready").Dot("pop").Call().Call(),
 		),
 		jen.Return(),
@@ -790,7 +798,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.Comment("still pending (Cancel would stop them), and Close drops pending timers."),
 		jen.For(lf("timers").Dot("hasDue").Call().Op("&&").Op("!").Add(lf("closing")).Dot("Load").Call()).Block(
 			lf("nowFresh").Op("=").False(),
-			e.count("Timers"),
+			e.countBefore("Timers"),
 			lf("timers").Dot("fire").Call(lf("now")).Call(),
 		),
 	)

@@ -601,7 +601,6 @@ func (l *Loop) runReady(n int) (taken int) {
 	for taken < n {
 		taken++
 		l.nowFresh = false
-		// Counted before the call, so that one that panics counts as run.
 		l.ready.pop()()
 	}
 	return

@@ -593,6 +593,7 @@ func (l *Loop) runTimers() {
 	// still pending (Cancel would stop them), and Close drops pending timers.
 	for l.timers.hasDue() && !l.closing.Load() {
 		l.nowFresh = false
+		// Counted before the call, so that one that panics counts as run.
 		l.stats.Timers++
 		l.timers.fire(l.now)()
 	}
