@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -38,6 +39,9 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		if err != nil {
 			return endpoint{}, err
 		}
+		if dial && ua.Name == "" {
+			return endpoint{}, errors.New("missing address")
+		}
 		return endpoint{family: unix.AF_UNIX, sa: &unix.SockaddrUnix{Name: ua.Name}, addr: ua}, nil
 	case isTCP(network):
 		ta, err := net.ResolveTCPAddr(network, addr)
@@ -49,8 +53,7 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		}
 		ep, err := inetEndpoint(network, ta.IP, ta.Port, dial)
 		if err == nil {
-			ip, _ := netip.AddrFromSlice(ta.IP)
-			ep.addr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(ta.Port)))
+			ep.addr = endpointAddr(ep, ta.IP, ta.Port, dial, unix.SOCK_STREAM)
 		}
 		return ep, err
 	case isUDP(network):
@@ -63,12 +66,27 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		}
 		ep, err := inetEndpoint(network, ua.IP, ua.Port, dial)
 		if err == nil {
-			ip, _ := netip.AddrFromSlice(ua.IP)
-			ep.addr = net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip.Unmap(), uint16(ua.Port)))
+			ep.addr = endpointAddr(ep, ua.IP, ua.Port, dial, unix.SOCK_DGRAM)
 		}
 		return ep, err
 	}
 	return endpoint{}, net.UnknownNetworkError(network)
+}
+
+// endpointAddr is the net.Addr of a resolved endpoint: for a dial, the
+// address connected to (an empty or unspecified host becomes the loopback
+// address inetEndpoint picked, as package net reports it); to listen, the
+// address as given, whose port the listener fills in once bound.
+func endpointAddr(ep endpoint, ip net.IP, port int, dial bool, sotype int) net.Addr {
+	if dial {
+		return netAddr(ep.sa, sotype)
+	}
+	a, _ := netip.AddrFromSlice(ip)
+	ap := netip.AddrPortFrom(a.Unmap(), uint16(port))
+	if sotype == unix.SOCK_DGRAM {
+		return net.UDPAddrFromAddrPort(ap)
+	}
+	return net.TCPAddrFromAddrPort(ap)
 }
 
 // noZone refuses an IPv6 zone (a link-local address's %interface): sock

@@ -783,14 +783,16 @@ func (c *Conn) teardown(err error) {
 }
 
 // SetIdleTimeout closes the connection with an error wrapping ErrTimeout
-// when for d nothing was read and the kernel took nothing written. d <= 0
-// turns it off. It returns ErrClosed after Close (the linger timeout bounds
-// a closing connection) and once the connection is closed.
+// when for d nothing was read and the kernel took nothing written. Set on a
+// connection still connecting, it starts when the connection opens (the
+// connect has WithConnectTimeout). d <= 0 turns it off. It returns
+// ErrClosed after Close (the linger timeout bounds a closing connection)
+// and once the connection is closed.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.timeouts().idle, d, errIdleTimeout, true)
+	c.setTimeout(&c.timeouts().idle, d, errIdleTimeout, c.flags&fConnecting == 0)
 	return nil
 }
 

@@ -112,8 +112,17 @@ func (c *Conn) connected() {
 	c.flags &^= fConnecting
 	if c.tm != nil {
 		c.cfg.l.Cancel(c.tm.connectT)
+		// Set while connecting, when the peer had no part in the wait.
+		c.rearm(&c.tm.idle)
 	}
-	if c.flags&(fClosing|fReadPaused) == 0 {
+	if c.flags&fClosing != 0 {
+		// Closed while connecting: what arrives is read and discarded from
+		// now on, so that a peer blocked on sending to us can read what we
+		// flush (linger adds the reader only once the queue is sent).
+		if !c.readToDiscard() {
+			return
+		}
+	} else if c.flags&fReadPaused == 0 {
 		if err := c.cfg.l.AddReader(fd, c.onRead); err != nil {
 			c.fail(err)
 			return

@@ -142,7 +142,7 @@ func sysSendto(s *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
 		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16()}
 		salen = unix.SizeofSockaddrInet6
 	}
-	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_TRUNC,
+	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,
 		uintptr(unsafe.Pointer(&s.rsa)), salen)
 	if e != 0 {
 		return e

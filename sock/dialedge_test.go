@@ -1,0 +1,134 @@
+package sock_test
+
+import (
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+)
+
+// A Close made while the connect is still in progress must read (and
+// discard) from the moment the connection opens: against an echo that
+// pauses its reading while its own writes back up, a client that does not
+// read never gets its queue out, and the two wait on each other for good.
+// The reader used to be added only once the whole queue was sent.
+func TestCloseWhileConnectingReadsSoThePeerCanDrain(t *testing.T) {
+	l := newLoop(t)
+	srv := &pausingEcho{}
+	small := []sock.Option{sock.WithSendBufferSize(32 << 10), sock.WithRecvBufferSize(32 << 10)}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, small...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli := &recorder{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli, small...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write(pattern(4 << 20)) // far more than both sides' buffers
+	c.Close()                 // before the loop has seen the connect complete
+	runUntil(t, l, "the closing client's OnClose", func() bool { return cli.closed })
+	if cli.closeErr != nil {
+		t.Errorf("OnClose(%v), want nil: everything was sent", cli.closeErr)
+	}
+	runUntil(t, l, "the server's OnClose", func() bool { return srv.closed })
+}
+
+// An idle timeout set while the connect is in progress starts when the
+// connection opens: it used to run during the connect (closing it with
+// "idle timeout" before WithConnectTimeout's 10 s), and not to start again
+// at OnOpen (closing a slow connect's connection right after it opened).
+func TestIdleTimeoutStartsWhenTheConnectionOpens(t *testing.T) {
+	t.Run("not during the connect", func(t *testing.T) {
+		addr := hangingListener(t)
+		vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		l := newLoop(t, loop.WithClock(vc))
+		cli := &recorder{}
+		c, err := sock.Dial(l, "tcp", addr, cli, sock.WithConnectTimeout(10*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.SetIdleTimeout(2 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		vc.Advance(3 * time.Second)
+		runIteration(t, l)
+		if cli.opened {
+			t.Skip("the connect to the full listener completed")
+		}
+		if cli.closed {
+			t.Errorf("closed by %v 3 s into a connect whose timeout is 10 s", cli.closeErr)
+		}
+		vc.Advance(8 * time.Second)
+		runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
+		if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "connect") {
+			t.Errorf("OnClose(%v), want the connect timeout", cli.closeErr)
+		}
+	})
+	t.Run("from OnOpen", func(t *testing.T) {
+		vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+		l := newLoop(t, loop.WithClock(vc))
+		srv := &recorder{}
+		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		cli := &recorder{}
+		c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetIdleTimeout(10 * time.Second)
+		vc.Advance(9 * time.Second) // a slow connect, as the loop sees it
+		runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
+		vc.Advance(2 * time.Second)
+		runIteration(t, l)
+		if cli.closed {
+			t.Errorf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
+		}
+		c.Abort()
+		runUntil(t, l, "the close", func() bool { return cli.closed && srv.closed })
+	})
+}
+
+// runIteration runs the loop until the timers due now have run.
+func runIteration(t *testing.T, l *loop.Loop) {
+	t.Helper()
+	ran := false
+	l.CallSoon(func() { l.CallSoon(func() { ran = true }) })
+	runUntil(t, l, "the timers due", func() bool { return ran })
+}
+
+// RemoteAddr of a dial to an empty or unspecified host is the address
+// connected to, as package net reports it, not the host as written.
+func TestRemoteAddrOfADialIsTheAddressConnected(t *testing.T) {
+	l := newLoop(t)
+	srv := &recorder{}
+	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	for _, addr := range []string{":" + port, "0.0.0.0:" + port} {
+		cli := &recorder{}
+		c, err := sock.Dial(l, "tcp4", addr, cli)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := c.RemoteAddr().String(), "127.0.0.1:"+port; got != want {
+			t.Errorf("Dial(tcp4, %q): RemoteAddr %s, want %s", addr, got, want)
+		}
+		c.Abort()
+		runUntil(t, l, "the close", func() bool { return cli.closed })
+	}
+	if _, err := sock.Dial(l, "unix", "", &recorder{}); err == nil || !strings.Contains(err.Error(), "missing address") {
+		t.Errorf("Dial(unix, \"\"): %v, want a missing-address error from Dial itself", err)
+	}
+}
