@@ -104,19 +104,22 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	if r != nil {
 		want |= r.ev
 	}
-	// Modify even when only the callback changes: for an fd number closed and reused
-	// without a Remove, the kernel has forgotten the old file, Modify fails, and the
-	// fd is added afresh instead of never being reported.
-	if r == nil || r.ev == 0 || l.poller.Modify(fd, r.seq, want) != nil {
-		seq := l.io.nextSeq()
+	// A new seq on every change, as on every remove: readiness collected for the fd
+	// before it is dropped (the next wait reports it again). An fd number closed and
+	// reused without a Remove is then never handed the old file's readiness, also
+	// where Modify cannot tell the new file from the old (poll, kqueue). Modify even
+	// when only the callback changes: on epoll it fails for such a number, whose old
+	// file the kernel has forgotten, and the fd is added afresh.
+	seq := l.io.nextSeq()
+	if r == nil || r.ev == 0 || l.poller.Modify(fd, seq, want) != nil {
 		if err := l.poller.Add(fd, seq, want); err != nil {
 			return fmt.Errorf("loop: watch fd %d: %w", fd, err)
 		}
 		if r == nil {
 			r = l.io.slot(fd)
 		}
-		r.seq = seq
 	}
+	r.seq = seq
 	r.ev = want
 	if ev == poller.Readable {
 		r.read = fn
