@@ -785,9 +785,12 @@ func (c *Conn) teardown(err error) {
 // SetIdleTimeout closes the connection with an error wrapping ErrTimeout
 // when for d nothing was read and the kernel took nothing written. Set on a
 // connection still connecting, it starts when the connection opens (the
-// connect has WithConnectTimeout). d <= 0 turns it off. It returns
-// ErrClosed after Close (the linger timeout bounds a closing connection)
-// and once the connection is closed.
+// connect has WithConnectTimeout). Once Close was called, what arrives is
+// discarded and does not count as read: a peer that sends and never reads
+// what Close is flushing cannot hold the connection open that way. d <= 0
+// turns it off. It returns ErrClosed after Close (the linger timeout bounds
+// a closing connection once its queue is sent) and once the connection is
+// closed.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
