@@ -16,8 +16,11 @@ import (
 // fails only for a bad network or address, when no socket can be opened,
 // on a closed loop (an error wrapping loop.ErrClosed), and on a variant
 // without a poller (loop.ErrNoPoller). An empty or
-// unspecified host dials the local system, as package net does. Loop
-// goroutine only.
+// unspecified host dials the local system, as package net does. A host name
+// is looked up by package net (blocking the loop) and Dial connects to one
+// of its addresses, the one net.ResolveTCPAddr returns (its first IPv4
+// address, if it has one), with no fallback to the others as net.Dial
+// makes: dial a literal address where that matters. Loop goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Dial: network %q is not tcp, tcp4, tcp6 or unix", network)
