@@ -736,7 +736,11 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("when a test advances it (which wakes the loop).")
 	f.Add(recv()).Id("timeout").Params().Int64().Block(
 		jen.If(lf("timers").Dot("count").Op("==").Lit(0)).Block(jen.Return(jen.Lit(-1))),
-		jen.Id("d").Op(":=").Int64().Call(lf("timers").Dot("next").Call()).Op("*").Add(e.num("l", "tickNanos")).Op("-").Add(lf("now")),
+		jen.Id("next").Op(":=").Add(lf("timers")).Dot("next").Call(),
+		jen.If(jen.Id("next").Op("==").Qual("math", "MaxUint64")).Block(
+			jen.Return(jen.Lit(0)).Comment("due timers alone: nothing to wait for"),
+		),
+		jen.Id("d").Op(":=").Int64().Call(jen.Id("next")).Op("*").Add(e.num("l", "tickNanos")).Op("-").Add(lf("now")),
 		jen.Switch().Block(
 			jen.Case(jen.Id("d").Op("<=").Lit(0)).Block(jen.Return(jen.Lit(0))),
 			jen.Case(lf("vclock").Op("!=").Nil()).Block(jen.Return(jen.Lit(-1))),

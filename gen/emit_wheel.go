@@ -92,6 +92,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("occupied").Add(e.sized(jen.Id("wheelLevels"))).Add(e.sized(jen.Id("wheelWords"))).Uint64().Comment("bit set: bucket not empty"),
 		jen.Id("labels").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32().Comment("each bucket's current label: its index | its epoch<<bucketShift"),
 		jen.Id("firstGen").Uint32().Comment("a new slab entry's first generation: random per loop, so that another loop's handles do not match"),
+		jen.Id("parkedAt").Uint64().Comment("no parked timer fits the wheel before this top-level wrap (a lower bound; MaxUint64: none parked since the last reset)"),
 		e.paramsField(),
 	)
 
@@ -130,6 +131,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(wf("n").Op("==").Lit(0)).Block(wf("free").Op("=").Lit(-1)),
 		wf("count").Op("=").Lit(0),
 		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
+		wf("parkedAt").Op("=").Qual("math", "MaxUint64"),
 	)
 
 	f.Comment("at returns slab entry i.")
@@ -222,8 +224,9 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("next returns the earliest tick at which the wheel has work: a level-0 bucket")
-	f.Comment("to expire, or an upper bucket to cascade. With every bucket empty (count > 0")
-	f.Comment("for due timers alone) it is the next wrap of the top level, where nothing happens.")
+	f.Comment("to expire, an upper bucket to cascade, or the wrap of the top level from which")
+	f.Comment("a parked timer fits. With nothing in the wheel (count > 0 for due timers alone)")
+	f.Comment("it is MaxUint64: no tick has work.")
 	f.Add(recv()).Id("next").Params().Uint64().Block(
 		jen.For(jen.Id("level").Op(":=").Lit(0), jen.Id("level").Op("<").Add(e.num("w", "wheelLevels")), jen.Id("level").Op("++")).Block(
 			jen.Id("shift").Op(":=").Id("level").Op("*").Add(e.num("w", "wheelBits")),
@@ -237,9 +240,12 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 				jen.Return(wf("cur").Op(">>").Id("above").Op("<<").Id("above").Op("|").Id("slot").Op("<<").Id("shift")),
 			),
 		),
-		jen.Comment("Only timers beyond the horizon: re-placed when the top level wraps."),
+		jen.Comment("Only timers beyond the horizon, if any: re-placed when the top level wraps, and"),
+		jen.Comment("none fits before parkedAt, so the wraps before it are skipped: a jump of the"),
+		jen.Comment("clock by many horizons is one step, not one per horizon."),
+		jen.If(wf("parkedAt").Op("==").Qual("math", "MaxUint64")).Block(jen.Return(wf("parkedAt"))),
 		jen.Id("top").Op(":=").Add(e.num("w", "wheelLevels")).Op("*").Add(e.num("w", "wheelBits")),
-		jen.Return(jen.Parens(wf("cur").Op(">>").Id("top").Op("+").Lit(1)).Op("<<").Id("top")),
+		jen.Return(jen.Max(wf("parkedAt"), jen.Parens(wf("cur").Op(">>").Id("top").Op("+").Lit(1)).Op("<<").Id("top"))),
 	)
 
 	f.Comment("setCur moves cur to tick t (never past work: t <= next()), cascading the")
@@ -252,6 +258,11 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			jen.Id("shift").Op(":=").Id("level").Op("*").Add(e.num("w", "wheelBits")),
 			jen.If(jen.Id("t").Op("&").Parens(jen.Lit(1).Op("<<").Id("shift").Op("-").Lit(1)).Op("!=").Lit(0)).Block(jen.Continue()),
 			jen.Id("b").Op(":=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("t").Op(">>").Id("shift").Op("&").Add(e.num("w", "wheelMask")))),
+			jen.If(jen.Id("b").Op("==").Add(e.parkedBucket())).Block(
+				jen.Comment("A wrap: the parked timers are all placed again, and those still beyond"),
+				jen.Comment("the horizon set parkedAt anew."),
+				wf("parkedAt").Op("=").Qual("math", "MaxUint64"),
+			),
 			jen.Id("i").Op(":=").Add(wf("head")).Index(jen.Id("b")),
 			jen.If(jen.Id("i").Op("<").Lit(0)).Block(jen.Continue()),
 			wf("emptied").Call(jen.Id("b")),
@@ -340,6 +351,13 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 }
 
+// parkedBucket is the bucket of the timers beyond the horizon: the top
+// level's bucket 0, which no timer within the horizon uses (its top digit
+// would be below cur's).
+func (e *variantEmitter) parkedBucket() *jen.Statement {
+	return jen.Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots")))
+}
+
 // placeBody is the code that links timer i (t) into the bucket its tick
 // belongs in, relative to cur: place's body, and written out in schedule
 // too, since place is over the compiler's inlining budget and scheduling
@@ -352,9 +370,12 @@ func (e *variantEmitter) placeBody() []jen.Code {
 		jen.If(jen.Id("x").Op(":=").Id("e").Op("^").Add(wf("cur")), jen.Id("x").Op("!=").Lit(0)).Block(
 			jen.Id("level").Op("=").Parens(jen.Qual("math/bits", "Len64").Call(jen.Id("x")).Op("-").Lit(1)).Op("/").Add(e.num("w", "wheelBits")),
 		),
-		jen.Id("b").Op(":=").Int32().Call(jen.Parens(e.num("w", "wheelLevels").Op("-").Lit(1)).Op("*").Add(e.num("w", "wheelSlots"))).Comment("beyond the horizon: top level, bucket 0"),
+		jen.Id("b").Op(":=").Add(e.parkedBucket()).Comment("beyond the horizon: top level, bucket 0"),
 		jen.If(jen.Id("level").Op("<").Add(e.num("w", "wheelLevels"))).Block(
 			jen.Id("b").Op("=").Int32().Call(jen.Id("level").Op("*").Add(e.num("w", "wheelSlots")).Op("+").Int().Call(jen.Id("e").Op(">>").Parens(jen.Id("level").Op("*").Add(e.num("w", "wheelBits"))).Op("&").Add(e.num("w", "wheelMask")))),
+		).Else().If(jen.Id("wrap").Op(":=").Id("e").Op(">>").Parens(e.num("w", "wheelLevels").Op("*").Add(e.num("w", "wheelBits"))).Op("<<").Parens(e.num("w", "wheelLevels").Op("*").Add(e.num("w", "wheelBits"))), jen.Id("wrap").Op("<").Add(wf("parkedAt"))).Block(
+			jen.Comment("Parked: it fits the wheel from the wrap of the top level that e is in."),
+			wf("parkedAt").Op("=").Id("wrap"),
 		),
 		wf("link").Call(jen.Id("i"), jen.Id("b"), jen.Id("t")),
 	}

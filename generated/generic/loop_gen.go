@@ -8,6 +8,7 @@ import (
 	"github.com/loopgen/loop/handwritten/clock"
 	"github.com/loopgen/loop/handwritten/core"
 	"github.com/loopgen/loop/handwritten/poller"
+	"math"
 	"math/bits"
 	"runtime"
 	"sync"
@@ -249,6 +250,9 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 			b := int32((w.p.wheelLevels - 1) * w.p.wheelSlots) // beyond the horizon: top level, bucket 0
 			if level < w.p.wheelLevels {
 				b = int32(level*w.p.wheelSlots + int(e>>(level*w.p.wheelBits)&w.p.wheelMask))
+			} else if wrap := e >> (w.p.wheelLevels * w.p.wheelBits) << (w.p.wheelLevels * w.p.wheelBits); wrap < w.parkedAt {
+				// Parked: it fits the wheel from the wrap of the top level that e is in.
+				w.parkedAt = wrap
 			}
 			w.link(i, b, t)
 		}
@@ -584,7 +588,11 @@ func (l *Loop) timeout() int64 {
 	if l.timers.count == 0 {
 		return -1
 	}
-	d := int64(l.timers.next())*l.p.tickNanos - l.now
+	next := l.timers.next()
+	if next == math.MaxUint64 {
+		return 0 // due timers alone: nothing to wait for
+	}
+	d := int64(next)*l.p.tickNanos - l.now
 	switch {
 	case d <= 0:
 		return 0

@@ -65,6 +65,7 @@ type wheel struct {
 	occupied [wheelLevels][wheelWords]uint64 // bit set: bucket not empty
 	labels   [wheelLevels * wheelSlots]int32 // each bucket's current label: its index | its epoch<<bucketShift
 	firstGen uint32                          // a new slab entry's first generation: random per loop, so that another loop's handles do not match
+	parkedAt uint64                          // no parked timer fits the wheel before this top-level wrap (a lower bound; MaxUint64: none parked since the last reset)
 }
 
 func (w *wheel) init() {
@@ -92,6 +93,7 @@ func (w *wheel) reset() {
 	}
 	w.count = 0
 	w.dueHead, w.dueTail = -1, -1
+	w.parkedAt = math.MaxUint64
 }
 
 // at returns slab entry i.
@@ -134,6 +136,9 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 		b := int32((wheelLevels - 1) * wheelSlots) // beyond the horizon: top level, bucket 0
 		if level < wheelLevels {
 			b = int32(level*wheelSlots + int(e>>(level*wheelBits)&wheelMask))
+		} else if wrap := e >> (wheelLevels * wheelBits) << (wheelLevels * wheelBits); wrap < w.parkedAt {
+			// Parked: it fits the wheel from the wrap of the top level that e is in.
+			w.parkedAt = wrap
 		}
 		w.link(i, b, t)
 	}
@@ -191,6 +196,9 @@ func (w *wheel) place(i int32, t *timer) {
 	b := int32((wheelLevels - 1) * wheelSlots) // beyond the horizon: top level, bucket 0
 	if level < wheelLevels {
 		b = int32(level*wheelSlots + int(e>>(level*wheelBits)&wheelMask))
+	} else if wrap := e >> (wheelLevels * wheelBits) << (wheelLevels * wheelBits); wrap < w.parkedAt {
+		// Parked: it fits the wheel from the wrap of the top level that e is in.
+		w.parkedAt = wrap
 	}
 	w.link(i, b, t)
 }
@@ -240,8 +248,9 @@ func (w *wheel) findSet(level int, from uint64) (uint64, bool) {
 }
 
 // next returns the earliest tick at which the wheel has work: a level-0 bucket
-// to expire, or an upper bucket to cascade. With every bucket empty (count > 0
-// for due timers alone) it is the next wrap of the top level, where nothing happens.
+// to expire, an upper bucket to cascade, or the wrap of the top level from which
+// a parked timer fits. With nothing in the wheel (count > 0 for due timers alone)
+// it is MaxUint64: no tick has work.
 func (w *wheel) next() uint64 {
 	for level := 0; level < wheelLevels; level++ {
 		shift := level * wheelBits
@@ -255,9 +264,14 @@ func (w *wheel) next() uint64 {
 			return w.cur>>above<<above | slot<<shift
 		}
 	}
-	// Only timers beyond the horizon: re-placed when the top level wraps.
+	// Only timers beyond the horizon, if any: re-placed when the top level wraps, and
+	// none fits before parkedAt, so the wraps before it are skipped: a jump of the
+	// clock by many horizons is one step, not one per horizon.
+	if w.parkedAt == math.MaxUint64 {
+		return w.parkedAt
+	}
 	top := wheelLevels * wheelBits
-	return (w.cur>>top + 1) << top
+	return max(w.parkedAt, (w.cur>>top+1)<<top)
 }
 
 // setCur moves cur to tick t (never past work: t <= next()), cascading the
@@ -274,6 +288,11 @@ func (w *wheel) setCur(t uint64) {
 			continue
 		}
 		b := int32(level*wheelSlots + int(t>>shift&wheelMask))
+		if b == int32((wheelLevels-1)*wheelSlots) {
+			// A wrap: the parked timers are all placed again, and those still beyond
+			// the horizon set parkedAt anew.
+			w.parkedAt = math.MaxUint64
+		}
 		i := w.head[b]
 		if i < 0 {
 			continue
