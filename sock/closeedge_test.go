@@ -67,8 +67,7 @@ func TestCloseInOnOpenLingersOnce(t *testing.T) {
 // lingerLeft, so a connection Closed from OnOpen gives up (ErrLinger) after
 // about half of the linger timeout it was given.
 func TestCloseInOnOpenKeepsTheWholeLingerTimeout(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := newLoop(t, loop.WithClock(vc))
+	l, vc := newVirtualLoop(t)
 	pl := smallRcvbufListener(t)
 	const linger = 10 * time.Second
 	h := &writeCloseOnOpen{n: 256 << 10}

@@ -39,62 +39,79 @@ func TestCloseWhileConnectingReadsSoThePeerCanDrain(t *testing.T) {
 	runUntil(t, l, "the server's OnClose", func() bool { return srv.closed })
 }
 
+// A write or idle timeout set while a Dial connects starts once the
+// connection is open, and the connect timeout bounds the wait before. Both
+// used to run during the connect and close the connection with a timeout
+// the peer had no part in (before WithConnectTimeout's 10 s); the idle one
+// was not started again at OnOpen either, and closed a slow connect's
+// connection right after it opened.
+func TestTimeoutsDoNotRunWhileConnecting(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(c *sock.Conn) error
+	}{
+		{"write", func(c *sock.Conn) error {
+			if err := c.SetWriteTimeout(2 * time.Second); err != nil {
+				return err
+			}
+			_, err := c.Write([]byte("request")) // cannot be sent until the open
+			return err
+		}},
+		{"idle", func(c *sock.Conn) error { return c.SetIdleTimeout(2 * time.Second) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := hangingListener(t)
+			l, vc := newVirtualLoop(t)
+			cli := &recorder{}
+			c, err := sock.Dial(l, "tcp", addr, cli, sock.WithConnectTimeout(10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.set(c); err != nil {
+				t.Fatal(err)
+			}
+			vc.Advance(3 * time.Second)
+			runIteration(t, l)
+			if cli.opened {
+				t.Skip("the connect to the full listener completed")
+			}
+			if cli.closed {
+				t.Fatalf("closed by %v 3 s into a connect whose timeout is 10 s", cli.closeErr)
+			}
+			vc.Advance(8 * time.Second)
+			runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
+			if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "connect") {
+				t.Errorf("OnClose(%v), want the connect timeout", cli.closeErr)
+			}
+		})
+	}
+}
+
 // An idle timeout set while the connect is in progress starts when the
-// connection opens: it used to run during the connect (closing it with
-// "idle timeout" before WithConnectTimeout's 10 s), and not to start again
-// at OnOpen (closing a slow connect's connection right after it opened).
+// connection opens, not when it was set.
 func TestIdleTimeoutStartsWhenTheConnectionOpens(t *testing.T) {
-	t.Run("not during the connect", func(t *testing.T) {
-		addr := hangingListener(t)
-		vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		l := newLoop(t, loop.WithClock(vc))
-		cli := &recorder{}
-		c, err := sock.Dial(l, "tcp", addr, cli, sock.WithConnectTimeout(10*time.Second))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.SetIdleTimeout(2 * time.Second); err != nil {
-			t.Fatal(err)
-		}
-		vc.Advance(3 * time.Second)
-		runIteration(t, l)
-		if cli.opened {
-			t.Skip("the connect to the full listener completed")
-		}
-		if cli.closed {
-			t.Errorf("closed by %v 3 s into a connect whose timeout is 10 s", cli.closeErr)
-		}
-		vc.Advance(8 * time.Second)
-		runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
-		if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "connect") {
-			t.Errorf("OnClose(%v), want the connect timeout", cli.closeErr)
-		}
-	})
-	t.Run("from OnOpen", func(t *testing.T) {
-		vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		l := newLoop(t, loop.WithClock(vc))
-		srv := &recorder{}
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		cli := &recorder{}
-		c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetIdleTimeout(10 * time.Second)
-		vc.Advance(9 * time.Second) // a slow connect, as the loop sees it
-		runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
-		vc.Advance(2 * time.Second)
-		runIteration(t, l)
-		if cli.closed {
-			t.Errorf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
-		}
-		c.Abort()
-		runUntil(t, l, "the close", func() bool { return cli.closed && srv.closed })
-	})
+	l, vc := newVirtualLoop(t)
+	srv := &recorder{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli := &recorder{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetIdleTimeout(10 * time.Second)
+	vc.Advance(9 * time.Second) // a slow connect, as the loop sees it
+	runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
+	vc.Advance(2 * time.Second)
+	runIteration(t, l)
+	if cli.closed {
+		t.Errorf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
+	}
+	c.Abort()
+	runUntil(t, l, "the close", func() bool { return cli.closed && srv.closed })
 }
 
 // runIteration runs the loop until the timers due now have run.

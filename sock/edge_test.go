@@ -122,8 +122,7 @@ func TestWritevAbortedFromOnPauseCountsEveryByte(t *testing.T) {
 // nothing. (connected() started reading without arming it, so it never
 // fired.)
 func TestDialedReadTimeoutSetBeforeConnect(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := newLoop(t, loop.WithClock(vc))
+	l, vc := newVirtualLoop(t)
 	srv := &recorder{} // accepts and never sends
 	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
 	if err != nil {

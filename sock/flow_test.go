@@ -8,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -461,8 +460,7 @@ func TestConnectTimeout(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("relies on Linux dropping SYNs to a full accept queue")
 	}
-	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := newLoop(t, loop.WithClock(vc))
+	l, vc := newVirtualLoop(t)
 	lfd, err := rawSocket()
 	if err != nil {
 		t.Fatal(err)
@@ -625,40 +623,4 @@ func hangingListener(t *testing.T) string {
 		}
 	}
 	return addr
-}
-
-// Bytes written while a Dial connects cannot be sent yet: the write timeout
-// starts once the connection is open, and the connect timeout bounds the wait
-// before. The write timeout used to run during the connect and close the
-// connection with a "write timeout" the peer had no part in.
-func TestWriteTimeoutDoesNotRunWhileConnecting(t *testing.T) {
-	addr := hangingListener(t)
-	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l := newLoop(t, loop.WithClock(vc))
-	cli := &recorder{}
-	c, err := sock.Dial(l, "tcp", addr, cli, sock.WithConnectTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.SetWriteTimeout(2 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Write([]byte("request")); err != nil {
-		t.Fatal(err)
-	}
-	vc.Advance(3 * time.Second)
-	ran := false
-	l.CallSoon(func() { l.CallSoon(func() { ran = true }) })
-	runUntil(t, l, "the timers due", func() bool { return ran })
-	if cli.opened {
-		t.Skip("the connect did not hang")
-	}
-	if cli.closed {
-		t.Fatalf("closed by %v after 3 s of connecting; the connect timeout is 10 s", cli.closeErr)
-	}
-	vc.Advance(8 * time.Second)
-	runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
-	if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "connect") {
-		t.Fatalf("OnClose(%v); want the connect timeout", cli.closeErr)
-	}
 }

@@ -44,6 +44,13 @@ func newLoop(t testing.TB, opts ...loop.Option) *loop.Loop {
 	return l
 }
 
+// newVirtualLoop is newLoop on a virtual clock, which the test advances.
+func newVirtualLoop(t testing.TB) (*loop.Loop, *loop.VirtualClock) {
+	t.Helper()
+	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	return newLoop(t, loop.WithClock(vc)), vc
+}
+
 // requirePoller skips the test when l cannot watch descriptors.
 func requirePoller(t testing.TB, l *loop.Loop) {
 	t.Helper()
