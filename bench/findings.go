@@ -270,8 +270,12 @@ func (r *report) floorBounds(w io.Writer) {
 		if fx < t.min {
 			verdict = "the floor misses it too"
 		}
-		lines = append(lines, fmt.Sprintf("%s: at N=%s, where %s is %.1fx %s, %s is %.1fx (%s)",
-			t.text, count(worstN), r.def, worst, t.other, floor, fx, verdict))
+		kept := ""
+		if k, ok := r.at(t.workload, r.def+warmSuffix, worstN); ok {
+			kept = fmt.Sprintf("; %s, its loop kept from span to span, is %.1fx", r.def+warmSuffix, ratio(o.perOp(p.cpuBound), k.perOp(p.cpuBound)))
+		}
+		lines = append(lines, fmt.Sprintf("%s: at N=%s, where %s is %.1fx %s, %s is %.1fx (%s)%s",
+			t.text, count(worstN), r.def, worst, t.other, floor, fx, verdict, kept))
 	}
 	if len(lines) == 0 {
 		return
@@ -339,6 +343,12 @@ func (r *report) flatness(w io.Writer, workload string, from, to int, text strin
 	if ok1 && ok2 {
 		measured += fmt.Sprintf(" (%+.0f%% with the garbage collector off: %s)",
 			100*(ratio(ga.perOp(cpu), gb.perOp(cpu))-1), r.def+gcOffSuffix)
+	}
+	ka, ok1 := r.at(workload, r.def+warmSuffix, from)
+	kb, ok2 := r.at(workload, r.def+warmSuffix, to)
+	if ok1 && ok2 {
+		measured += fmt.Sprintf("; with its loop kept from span to span (%s): %+.0f%%",
+			r.def+warmSuffix, 100*(ratio(ka.perOp(cpu), kb.perOp(cpu))-1))
 	}
 	fa, ok1 := r.at(workload, floor, from)
 	fb, ok2 := r.at(workload, floor, to)

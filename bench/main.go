@@ -367,6 +367,11 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		}
 	}
 	res.took = time.Since(start)
+	for _, s := range systems {
+		if s.Close != nil {
+			s.Close()
+		}
+	}
 	fmt.Fprintf(progress, "\rbench: done in %s%s\n", res.took.Round(time.Second), strings.Repeat(" ", 60))
 	return res
 }

@@ -37,6 +37,8 @@ type System struct {
 	// Run measures one repetition of workload w at scale n. It returns
 	// ErrUnsupported for a workload the system does not do.
 	Run func(w string, n int) (Result, error)
+	// Close, where set, releases what Run keeps from one span to the next.
+	Close func()
 }
 
 // ErrUnsupported is returned by System.Run for a workload it does not do.

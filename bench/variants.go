@@ -31,21 +31,46 @@ func variantSystems() []System {
 }
 
 // gcOffSuffix names the diagnostic run of the default variant with the
-// garbage collector off.
-const gcOffSuffix = "-gcoff"
+// garbage collector off, warmSuffix the one that keeps its loop.
+const (
+	gcOffSuffix = "-gcoff"
+	warmSuffix  = "-warm"
+)
 
-// diagnosticSystems explains a figure instead of competing: the default
-// variant on the callbacks workload with the garbage collector off during
-// the measured span. A queue of a million callbacks is 8 MB of func values
-// that each collection must mark; the difference between this run and the
-// default variant's is what the collector costs at that depth, and the
-// flatness finding reports both.
+// diagnosticSystems explain a figure instead of competing, both on the
+// default variant.
+//
+// With the garbage collector off during the measured span, on callbacks: a
+// queue of a million callbacks is 8 MB of func values that each collection
+// must mark; the difference from the default variant's run is what the
+// collector costs at that depth.
+//
+// With one loop kept for every repetition of a workload and scale, on
+// callbacks, timers and timeouts: every other loop system is made afresh
+// for each span, so a span at 1M also grows the ready queue or the timer
+// slab (8 and 32 MB), faults the new memory in (about 8,200 page faults
+// for a million timeouts: perf stat) and starts the collections that this
+// allocation pays for. A server's loop pays that once, at its first burst;
+// the kept loop shows the cost of every burst after it.
+//
+// The flatness findings and the floor comparisons report both beside the
+// default variant's figures.
 func diagnosticSystems() []System {
 	for _, v := range all.Variants {
 		if !v.Default {
 			continue
 		}
 		base := loopSystem(v.Name, "variant", v.Params, v.New, directSpans[v.Name])
+		warm := loopSystemOf(v.Name+warmSuffix, "diagnostic", v.Params, v.New, directSpans[v.Name], true)
+		warm.Note = v.Name + " on callbacks, timers and timeouts with one loop kept for the warm-up and every repetition of a scale, " +
+			"so the span starts with the ready queue and the timer slab already grown to the workload's size, as a long-running loop's are after its first burst"
+		warmRun := warm.Run
+		warm.Run = func(w string, n int) (Result, error) {
+			if w != WorkCallbacks && w != WorkTimers && w != WorkTimeouts {
+				return Result{}, ErrUnsupported
+			}
+			return warmRun(w, n)
+		}
 		return []System{{
 			Name: v.Name + gcOffSuffix,
 			Kind: "diagnostic",
@@ -58,17 +83,32 @@ func diagnosticSystems() []System {
 				defer debug.SetGCPercent(old)
 				return base.Run(w, n)
 			},
-		}}
+		}, warm}
 	}
 	return nil
 }
 
 // loopSystem makes a System of one loop implementation, whose workloads
-// run as spans gives them (directSpans). A variant without spans (one added
-// to the spec after the last go generate ./bench) fails with an error that
-// says so.
+// run as spans gives them (directSpans), on a fresh loop for each span. A
+// variant without spans (one added to the spec after the last go generate
+// ./bench) fails with an error that says so.
 func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (core.Loop, error), spans spanPicker) System {
-	return System{
+	return loopSystemOf(name, kind, p, newLoop, spans, false)
+}
+
+// loopSystemOf is loopSystem, or with keep the same System keeping its loop
+// (and the timeouts workload's handles) from one span to the next while the
+// workload and scale stay the same; it closes the kept loop when they
+// change, so at most one is open.
+func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (core.Loop, error), spans spanPicker, keep bool) System {
+	var (
+		kept    core.Loop
+		keptFor struct {
+			w string
+			n int
+		}
+	)
+	s := System{
 		Name: name,
 		Kind: kind,
 		Note: p.String(),
@@ -85,15 +125,28 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 				if w == WorkTimeouts {
 					handles = make([]core.Timer, n)
 				}
-				if l, err = newLoop(core.Config{}); err != nil {
-					return err
+				if kept != nil && keptFor.w == w && keptFor.n == n {
+					l = kept
+				} else {
+					if kept != nil {
+						kept.Close()
+						kept = nil
+					}
+					if l, err = newLoop(core.Config{}); err != nil {
+						return err
+					}
+					if keep {
+						kept, keptFor.w, keptFor.n = l, w, n
+					}
 				}
 				wd.arm(l)
 				return nil
 			}
 			teardown := func() {
 				wd.disarm()
-				l.Close()
+				if !keep {
+					l.Close()
+				}
 			}
 			if spans == nil && w != WorkMixed {
 				return Result{}, fmt.Errorf("%s: no direct spans for variant %q: run go generate ./bench", name, p.Name)
@@ -124,6 +177,15 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 			return measure(pick, func() (int, error) { return wd.check(run()) }, teardown)
 		},
 	}
+	if keep {
+		s.Close = func() {
+			if kept != nil {
+				kept.Close()
+				kept = nil
+			}
+		}
+	}
+	return s
 }
 
 // directSpans maps a variant's package name to its spans in direct calls

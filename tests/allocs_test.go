@@ -120,3 +120,32 @@ func TestQueueDepthCallbacksFitWithoutAllocating(t *testing.T) {
 		}
 	})
 }
+
+// A loop that runs the same big burst of callbacks again allocates nothing
+// the second time: the queue kept the segments the first one grew, and it
+// starts the second burst where the first began instead of at the end of a
+// segment, which would need one more.
+func TestASecondBurstOfCallbacksAllocatesNothing(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		fn := func() {}
+		// Whole segments of 4095 callbacks, a multiple of every variant's batch.
+		const n = 4 * 4095
+		burst := func() {
+			for range n {
+				l.CallSoon(fn)
+			}
+			for l.Pending() > 0 {
+				runOnce(t, l)
+			}
+		}
+		burst()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		burst()
+		runtime.ReadMemStats(&after)
+		if got := after.Mallocs - before.Mallocs; got != 0 {
+			t.Errorf("the second burst allocated %d times (%d bytes), want 0", got, after.TotalAlloc-before.TotalAlloc)
+		}
+	})
+}

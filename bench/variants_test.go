@@ -1,0 +1,120 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/generated/balanced"
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+// countedLoop counts the Close calls of the loop it wraps.
+type countedLoop struct {
+	core.Loop
+	closed *int
+}
+
+func (c countedLoop) Close() error {
+	*c.closed++
+	return c.Loop.Close()
+}
+
+// countedSystem is balanced as loopSystemOf makes it with keep, counting
+// the loops it makes and closes.
+func countedSystem(t *testing.T, keep bool) (s System, made, closed *int) {
+	t.Helper()
+	made, closed = new(int), new(int)
+	newLoop := func(cfg core.Config) (core.Loop, error) {
+		l, err := balanced.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		*made++
+		return countedLoop{l, closed}, nil
+	}
+	spans := func(l core.Loop, w string, n int, handles []core.Timer) func() (int, error) {
+		return directSpans["balanced"](l.(countedLoop).Loop, w, n, handles)
+	}
+	var p core.Params
+	for _, v := range all.Variants {
+		if v.Name == "balanced" {
+			p = v.Params
+		}
+	}
+	return loopSystemOf("balanced-test", "diagnostic", p, newLoop, spans, keep), made, closed
+}
+
+func TestAKeptLoopLastsAsLongAsItsWorkloadAndScale(t *testing.T) {
+	s, made, closed := countedSystem(t, true)
+	run := func(w string, n int) Result {
+		t.Helper()
+		r, err := s.Run(w, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Ops != n {
+			t.Fatalf("%s at %d: %d ops", w, n, r.Ops)
+		}
+		return r
+	}
+	// Five ready-queue segments' worth: the first span grows the queue.
+	const n = 5 * 4095
+	first := run(WorkCallbacks, n)
+	second := run(WorkCallbacks, n)
+	if *made != 1 || *closed != 0 {
+		t.Fatalf("two spans of one scale: %d loops made, %d closed; want 1 and 0", *made, *closed)
+	}
+	// The queue starts with two segments (queue_depth 4096 rounded up to
+	// whole segments of 4095), so the first span grows it by three of 32
+	// KiB; what the kept loop's span allocates is the workload's closure.
+	if first.Bytes < 3*32<<10 || second.Bytes > 1<<10 {
+		t.Errorf("bytes allocated in the span: %d on a new loop, %d on the kept one; want the queue's growth in the first only", first.Bytes, second.Bytes)
+	}
+	run(WorkCallbacks, 2*n)
+	if *made != 2 || *closed != 1 {
+		t.Fatalf("after a change of scale: %d loops made, %d closed; want 2 and 1", *made, *closed)
+	}
+	run(WorkTimeouts, 1000)
+	run(WorkTimeouts, 1000)
+	if *made != 3 || *closed != 2 {
+		t.Fatalf("after a change of workload: %d loops made, %d closed; want 3 and 2", *made, *closed)
+	}
+	s.Close()
+	s.Close()
+	if *closed != 3 {
+		t.Fatalf("after Close: %d closed, want 3", *closed)
+	}
+}
+
+func TestAFreshLoopIsMadeAndClosedForEverySpan(t *testing.T) {
+	s, made, closed := countedSystem(t, false)
+	for range 3 {
+		if _, err := s.Run(WorkCallbacks, 1000); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *made != 3 || *closed != 3 || s.Close != nil {
+		t.Fatalf("%d loops made, %d closed, Close set %v; want 3, 3 and no Close", *made, *closed, s.Close != nil)
+	}
+}
+
+func TestTheKeptLoopDiagnosticRunsOnlyWhereGrowthMatters(t *testing.T) {
+	for _, s := range diagnosticSystems() {
+		if s.Name != "balanced"+warmSuffix {
+			continue
+		}
+		defer s.Close()
+		for _, w := range []string{WorkPosts1, WorkPosts4, WorkMixed} {
+			if _, err := s.Run(w, 100); err != ErrUnsupported {
+				t.Errorf("%s: got %v, want ErrUnsupported", w, err)
+			}
+		}
+		for _, w := range []string{WorkCallbacks, WorkTimers, WorkTimeouts} {
+			if r, err := s.Run(w, 100); err != nil || r.Ops != 100 {
+				t.Errorf("%s: %d ops, %v", w, r.Ops, err)
+			}
+		}
+		return
+	}
+	t.Fatal("no balanced" + warmSuffix + " diagnostic")
+}
