@@ -97,9 +97,10 @@ func loopSystem(name, kind string, p core.Params, newLoop func(core.Config) (cor
 }
 
 // loopSystemOf is loopSystem, or with keep the same System keeping its loop
-// (and the timeouts workload's handles) from one span to the next while the
-// workload and scale stay the same; it closes the kept loop when they
-// change, so at most one is open.
+// from one span to the next while the workload and scale stay the same (the
+// runner does every repetition of one scale before the next); it closes the
+// kept loop when they change, and Close closes the last, so at most one is
+// open.
 func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (core.Loop, error), spans spanPicker, keep bool) System {
 	var (
 		kept    core.Loop
