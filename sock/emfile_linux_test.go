@@ -130,3 +130,91 @@ func highestFD(t *testing.T) int {
 	}
 	return hi
 }
+
+// After an accept succeeds the back-off starts over at its minimum: a
+// listener that once waited long for descriptors must not keep waiting that
+// long the next time they run out. Real time, with wide margins: the first
+// retry is due 10 ms after the failure, a back-off that was not reset waits
+// a second (its maximum).
+func TestAcceptBackoffStartsOverAfterASuccess(t *testing.T) {
+	l := newLoop(t)
+	srv := &echoServer{}
+	var errTimes []time.Time
+	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv, sock.WithAcceptErrorHandler(func(error) {
+		errTimes = append(errTimes, time.Now())
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.closeAll(t, l, ln)
+	var cfds []int
+	defer func() {
+		for _, fd := range cfds {
+			unix.Close(fd)
+		}
+	}()
+	for range 2 {
+		fd, err := rawSocket()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfds = append(cfds, fd)
+	}
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
+	// starve lowers the limit and fills every free descriptor number, so
+	// that the next accept fails with EMFILE; its result gives them back.
+	starve := func() func() {
+		lowered := old
+		lowered.Cur = uint64(highestFD(t) + 8)
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
+			t.Skipf("cannot lower the descriptor limit: %v", err)
+		}
+		var fillers []int
+		for {
+			fd, err := unix.Dup(cfds[0])
+			if err != nil {
+				if err != unix.EMFILE {
+					t.Fatal(err)
+				}
+				break
+			}
+			fillers = append(fillers, fd)
+		}
+		return func() { // once: a second close could hit a reused number
+			for _, fd := range fillers {
+				unix.Close(fd)
+			}
+			fillers = nil
+			unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+		}
+	}
+
+	// Seven failures in a row: the back-off has grown to 640 ms.
+	release := starve()
+	if err := unix.Connect(cfds[0], sa); err != nil {
+		release()
+		t.Fatal(err)
+	}
+	runUntil(t, l, "seven accept failures", func() bool { return len(errTimes) >= 7 })
+	release()
+	runUntil(t, l, "the accept", func() bool { return srv.opened == 1 })
+
+	// The next shortage: the first retry comes after the minimum back-off.
+	first := len(errTimes)
+	release = starve()
+	defer release()
+	if err := unix.Connect(cfds[1], sa); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "two more accept failures", func() bool { return len(errTimes) >= first+2 })
+	if gap := errTimes[first+1].Sub(errTimes[first]); gap > 500*time.Millisecond {
+		t.Errorf("after a successful accept, the first retry came %v after the failure; want the minimum back-off, 10 ms", gap)
+	}
+	release()
+	runUntil(t, l, "the second accept", func() bool { return srv.opened == 2 })
+}

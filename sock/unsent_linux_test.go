@@ -1,0 +1,151 @@
+//go:build linux
+
+package sock_test
+
+import (
+	"errors"
+	"net"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+	"golang.org/x/sys/unix"
+)
+
+// respondAndClose answers the first data with n bytes and Closes.
+type respondAndClose struct {
+	boundaryHandler
+	n        int
+	buffered int
+	closing  bool
+}
+
+func (h *respondAndClose) OnData(c *sock.Conn, _ []byte) {
+	if !h.closing {
+		h.closing = true
+		c.Write(make([]byte, h.n))
+		h.buffered = c.Buffered()
+		c.Close()
+	}
+}
+
+// When a Close's wait ends early (the linger timeout, or Abort), the
+// UnsentError counts exactly the bytes the peer had not acknowledged: what
+// it had, plus Unsent, is everything written. The kernel's count of
+// unacknowledged sequence numbers includes the FIN that shutdown queued,
+// which is no byte of the handler's. The peer's 4 KiB receive buffer stops
+// the transfer early; its own queue, which it never reads, is what it
+// acknowledged.
+func TestUnsentAfterACutLingerCountsOnlyData(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cut  func(t *testing.T, l *loop.Loop, vc *loop.VirtualClock, h *respondAndClose)
+		want error
+	}{
+		{"linger timeout", func(t *testing.T, l *loop.Loop, vc *loop.VirtualClock, h *respondAndClose) {
+			for i := 0; !h.closed; i++ {
+				if i == 200 {
+					t.Fatal("no OnClose 20 virtual seconds into a 10 s linger timeout")
+				}
+				vc.Advance(100 * time.Millisecond)
+				runIteration(t, l)
+			}
+		}, sock.ErrLinger},
+		{"Abort", func(t *testing.T, l *loop.Loop, _ *loop.VirtualClock, h *respondAndClose) {
+			h.c.Abort()
+			runUntil(t, l, "OnClose", func() bool { return h.closed })
+		}, sock.ErrAborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const size = 512 << 10
+			l, vc := newVirtualLoop(t)
+			h := &respondAndClose{n: size}
+			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
+				sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(10*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			pl := smallRcvbufDialer()
+			peer, err := pl.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { peer.Close() })
+			t.Cleanup(func() {
+				if !h.closed && h.c != nil {
+					h.c.Abort()
+				}
+			})
+			peer.Write([]byte("request"))
+			runUntil(t, l, "the response and Close", func() bool { return h.closing })
+			if h.buffered != 0 {
+				t.Skipf("the kernel did not take all %d bytes", size)
+			}
+			settled := waitForSettledInq(t, peer)
+			tc.cut(t, l, vc, h)
+			inq := peerInq(t, peer)
+			var ue *sock.UnsentError
+			if !errors.As(h.closeErr, &ue) || !errors.Is(h.closeErr, tc.want) {
+				t.Fatalf("OnClose(%v); want an *UnsentError wrapping %v", h.closeErr, tc.want)
+			}
+			if ue.Unsent+inq != size {
+				t.Fatalf("the peer holds %d bytes (%d before the cut) and Unsent is %d; they should add up to the %d written",
+					inq, settled, ue.Unsent, size)
+			}
+		})
+	}
+}
+
+// smallRcvbufDialer dials with a 4 KiB receive buffer.
+func smallRcvbufDialer() *net.Dialer {
+	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+}
+
+// peerInq returns how many received bytes wait in peer's kernel.
+func peerInq(t *testing.T, peer net.Conn) int {
+	t.Helper()
+	rc, err := peer.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		t.Fatal(err)
+	}
+	if ierr != nil {
+		t.Skipf("SIOCINQ: %v", ierr)
+	}
+	return n
+}
+
+// waitForSettledInq waits until peer's queue has not grown for 300 ms (past
+// a delayed ACK's 200 ms at most), so that what it holds is what it has
+// acknowledged, and returns it.
+func waitForSettledInq(t *testing.T, peer net.Conn) int {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	last, since := peerInq(t, peer), time.Now()
+	for time.Since(since) < 300*time.Millisecond {
+		if time.Now().After(deadline) {
+			t.Fatalf("the peer's queue still changing after %v", waitLimit)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if n := peerInq(t, peer); n != last {
+			last, since = n, time.Now()
+		}
+	}
+	return last
+}
