@@ -130,8 +130,9 @@ func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 // beyond that is due then.
 func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLater(d, fn) }
 
-// CallAt runs fn once, no earlier than t. A t already past behaves as
-// CallSoon and returns the zero Timer. Under a virtual clock, t is read
+// CallAt runs fn once, no earlier than t. A t already past, or the loop's
+// present itself, behaves as CallSoon and returns the zero Timer, as
+// CallLater(0) does. Under a virtual clock, t is read
 // against that clock.
 func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 

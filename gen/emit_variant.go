@@ -433,7 +433,8 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	)
 
 	f.Comment("CallAt runs fn once, no earlier than t (read against the loop's clock); a t")
-	f.Comment("already past behaves as CallSoon and returns the zero Timer.")
+	f.Comment("already past, or the loop's present itself, behaves as CallSoon and returns")
+	f.Comment("the zero Timer, as CallLater with no delay does.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallAt").Params(jen.Id("t").Qual("time", "Time"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallAt"),
 		jen.Comment("Measured from the epoch directly (monotonic readings when t has one), so a"),

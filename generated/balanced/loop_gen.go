@@ -234,7 +234,8 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 }
 
 // CallAt runs fn once, no earlier than t (read against the loop's clock); a t
-// already past behaves as CallSoon and returns the zero Timer.
+// already past, or the loop's present itself, behaves as CallSoon and returns
+// the zero Timer, as CallLater with no delay does.
 func (l *Loop) CallAt(t time.Time, fn func()) core.Timer {
 	if fn == nil {
 		panic("loop: CallAt with a nil func")
