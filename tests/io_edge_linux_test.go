@@ -58,3 +58,97 @@ func TestAReusedFdNumberNeverGetsTheOldFilesReadiness(t *testing.T) {
 		}
 	})
 }
+
+// A reader that replaces its fd's registration, writer included, by one for
+// another file under the same number (here a pipe's read end, which is never
+// writable) must not have the new writer run on the writability collected
+// for the old file in the same wait: the writer's turn checks the seq again
+// after the reader, as the reader's turn does.
+func TestAWriterAddedByItsFdsReaderDoesNotRunOnTheOldFilesReadiness(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		a, b := socketpair(t)
+		var p [2]int
+		if err := nonblockingPipe(&p); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(p[0]); unix.Close(p[1]) })
+		replaced, stale := false, 0
+		if err := l.AddReader(a, func() {
+			if replaced {
+				return
+			}
+			replaced = true
+			l.RemoveReader(a)
+			l.RemoveWriter(a)
+			if err := unix.Dup3(p[0], a, unix.O_CLOEXEC); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.AddWriter(a, func() { stale++ }); err != nil {
+				t.Fatal(err)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.AddWriter(a, func() {}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unix.Write(b, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		runOnce(t, l) // readable and writable before the wait: one event for both
+		if !replaced || stale != 0 {
+			t.Fatalf("reader ran: %v; the new writer ran %d times on the old file's writability", replaced, stale)
+		}
+		l.RemoveWriter(a)
+	})
+}
+
+// An error alone, with no readability, runs the fd's reader: a connected UDP
+// socket that got an ICMP port unreachable is readable only in the sense that
+// recv reports the error, and a reader left waiting for data would never learn
+// of it. Every other error test involves a hang-up, which reads as readable too.
+func TestAReaderRunsOnAnErrorWithoutReadability(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		// A port nobody listens on: bind one, note it, close it.
+		closed, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Skipf("no UDP sockets here: %v", err)
+		}
+		loopback := &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}
+		if err := unix.Bind(closed, loopback); err != nil {
+			unix.Close(closed)
+			t.Skipf("cannot bind on loopback: %v", err)
+		}
+		sa, err := unix.Getsockname(closed)
+		unix.Close(closed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		if err := unix.Connect(fd, sa); err != nil {
+			t.Fatal(err)
+		}
+		var got error
+		if err := l.AddReader(fd, func() {
+			_, _, got = unix.Recvfrom(fd, make([]byte, 8), 0)
+			if got != unix.EAGAIN {
+				l.RemoveReader(fd)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unix.Write(fd, []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+		runUntil(t, l, func() bool { return got != nil && got != unix.EAGAIN })
+		if got != unix.ECONNREFUSED {
+			t.Fatalf("the reader's recv: %v, want ECONNREFUSED", got)
+		}
+	})
+}
