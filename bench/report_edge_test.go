@@ -1,0 +1,139 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSummarizeTakesTheMedianTheSpreadAndTheLargestHeap(t *testing.T) {
+	// The extremes and the largest heap sit in the middle or at the start, so
+	// that "last value" or "first value" shortcuts give other numbers.
+	rs := []Result{
+		{Ops: 1000, Wall: 20 * time.Microsecond, CPU: 2 * time.Microsecond, Allocs: 6000, Bytes: 60_000, HeapAfter: 7},
+		{Ops: 1000, Wall: 30 * time.Microsecond, CPU: 3 * time.Microsecond, Allocs: 2000, Bytes: 20_000, HeapAfter: 9},
+		{Ops: 1000, Wall: 10 * time.Microsecond, CPU: 1 * time.Microsecond, Allocs: 4000, Bytes: 40_000, HeapAfter: 5},
+	}
+	st := summarize(1000, rs)
+	if st.wall != 20*time.Microsecond || st.cpu != 2*time.Microsecond {
+		t.Errorf("median wall %v, cpu %v; want 20µs, 2µs", st.wall, st.cpu)
+	}
+	if st.wallMin != 10*time.Microsecond || st.wallMax != 30*time.Microsecond {
+		t.Errorf("wall range %v–%v; want 10µs–30µs", st.wallMin, st.wallMax)
+	}
+	if st.heapAfter != 9 {
+		t.Errorf("heap after %d; want the largest seen, 9", st.heapAfter)
+	}
+	// The table's allocs/op and B/op columns are per op, not per span.
+	if st.allocs != 4 || st.bytes != 40 {
+		t.Errorf("allocs %v, bytes %v per op; want 4 and 40", st.allocs, st.bytes)
+	}
+}
+
+func TestTargetVerdictsUseTheWorstScale(t *testing.T) {
+	// chan is 5x at 10k (the first scale) but 3x at 1M; the floor ring is
+	// half balanced's cost at 10k but a quarter at 1M.
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {10_000: 8, 1_000_000: 10},
+		"chan":       {10_000: 40, 1_000_000: 30},
+		"floor-ring": {10_000: 4, 1_000_000: 2.5},
+	}, map[key]error{})
+	for _, want := range []string{
+		"| callbacks ≥4x a chan func() loop | 3.0–5.0x | **missed** |",
+		"| callbacks within 2.5x of a bare ring | 2.00–4.00x the floor's cost | **missed** |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestATargetMetExactlyIsMetAndNotHeldAgainstTheFloor(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {10_000: 8},
+		"chan":       {10_000: 32}, // exactly the 4x goal
+		"floor-ring": {10_000: 4},
+	}, map[key]error{})
+	if want := "| callbacks ≥4x a chan func() loop | 4.0–4.0x | met |"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "Missed goals held against the floor") {
+		t.Errorf("a goal met exactly is listed as missed:\n%s", out)
+	}
+}
+
+func TestAFloorThatMeetsTheGoalExactlyMeetsIt(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {10_000: 10},
+		"chan":       {10_000: 32}, // balanced 3.2x: missed
+		"floor-ring": {10_000: 8},  // the floor 4.0x: exactly the goal
+	}, map[key]error{})
+	if want := "floor-ring is 4.0x (the floor meets the goal there)"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+}
+
+func TestAnAtNTargetLooksOnlyAtThatScale(t *testing.T) {
+	out := syntheticReport(t, WorkTimeouts, map[string]map[int]float64{
+		"balanced":  {10_000: 10, 1_000_000: 10},
+		"afterfunc": {10_000: 200, 1_000_000: 50},
+	}, map[key]error{})
+	if want := "| timeouts ≥10x time.AfterFunc+Stop at 1M | 5.0–5.0x | **missed** |"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+}
+
+func TestSpeedupWordsCallATieAtOneScaleFaster(t *testing.T) {
+	// Equal at one scale, twice as fast at another: never slower.
+	if got, want := speedupWords(1, 2, "balanced"), "balanced is 1.0–2.0x faster"; got != want {
+		t.Errorf("speedupWords(1, 2) = %q, want %q", got, want)
+	}
+	if got, want := speedupWords(0.5, 1, "balanced"), "balanced is 1.0–2.0x slower"; got != want {
+		t.Errorf("speedupWords(0.5, 1) = %q, want %q", got, want)
+	}
+}
+
+func TestRunSpanAveragesTheRunsThatFillMinSpan(t *testing.T) {
+	runs := 0
+	s := System{Name: "fake", Kind: "baseline", Run: func(w string, n int) (Result, error) {
+		runs++
+		return Result{Ops: n, Wall: 300 * time.Microsecond, CPU: 100 * time.Microsecond,
+			Setup: 10 * time.Microsecond, Allocs: 5, Bytes: 50, HeapAfter: uint64(10 - runs)}, nil
+	}}
+	r, err := runSpan(s, WorkCallbacks, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 4 × 300 µs is the first sum to reach minSpan (1 ms).
+	if runs != 4 {
+		t.Errorf("%d runs; want 4", runs)
+	}
+	want := Result{Ops: 1000, Wall: 300 * time.Microsecond, CPU: 100 * time.Microsecond,
+		Setup: 10 * time.Microsecond, Allocs: 5, Bytes: 50, HeapAfter: 9}
+	if r != want {
+		t.Errorf("runSpan = %+v\nwant      %+v (the mean per run, the largest heap)", r, want)
+	}
+}
+
+func TestRunSpanStopsAtMaxInnerRuns(t *testing.T) {
+	runs := 0
+	s := System{Name: "instant", Kind: "baseline", Run: func(w string, n int) (Result, error) {
+		runs++
+		return Result{Ops: n}, nil
+	}}
+	if _, err := runSpan(s, WorkCallbacks, 1); err != nil {
+		t.Fatal(err)
+	}
+	if runs != maxInner {
+		t.Errorf("a span that never fills minSpan ran %d times; want maxInner (%d)", runs, maxInner)
+	}
+}
+
+func TestRunGuessCapsTheRepeatsAtMaxInner(t *testing.T) {
+	// A span of a picosecond would take 10^9 repeats to fill minSpan, but
+	// runSpan stops at maxInner, and so must the guess.
+	p := plan{workload: "tiny", guess: guess{goPerOp: 1e-12}}
+	if got, limit := runGuess(p, "variant", 1), float64(maxInner)*(1e-12+1e-3); got > limit*(1+1e-9) {
+		t.Errorf("runGuess = %gs; want at most %gs (maxInner runs)", got, limit)
+	}
+}
