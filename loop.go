@@ -178,8 +178,12 @@ func (l *Loop) Run() error { return l.v.Run() }
 
 // RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch
 // of ready callbacks), for embedding the loop in another. With block it first
-// waits until there is something to do.
-// A Stop made before or during RunOnce is consumed by it.
+// waits until there is something to do, or until the start of the wheel slot
+// that holds the next timer: a timer beyond the wheel's first level (64 ms
+// ahead in the default variant) is moved down a level then, and that
+// iteration may run nothing, so a caller waiting for a timer calls RunOnce
+// until it has fired, as Run does. A Stop made before or during RunOnce is
+// consumed by it.
 func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 
 // Stop makes Run return after the current iteration; what is still queued

@@ -486,7 +486,9 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 
 	f.Comment("RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of")
 	f.Comment("ready callbacks. With block, it first waits for something to do (a Stop ends")
-	f.Comment("the wait). A Stop made before or during RunOnce is consumed by it.")
+	f.Comment("the wait), or for the start of the wheel slot that holds the next timer: one")
+	f.Comment("beyond the first level is moved down a level then, and that iteration may run")
+	f.Comment("nothing. A Stop made before or during RunOnce is consumed by it.")
 	f.Add(recv()).Id("RunOnce").Params(jen.Id("block").Bool()).Error().Block(
 		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		jen.Defer().Add(lf("leave")).Call(),

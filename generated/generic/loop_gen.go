@@ -356,7 +356,9 @@ func (l *Loop) Run() error {
 
 // RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of
 // ready callbacks. With block, it first waits for something to do (a Stop ends
-// the wait). A Stop made before or during RunOnce is consumed by it.
+// the wait), or for the start of the wheel slot that holds the next timer: one
+// beyond the first level is moved down a level then, and that iteration may run
+// nothing. A Stop made before or during RunOnce is consumed by it.
 func (l *Loop) RunOnce(block bool) error {
 	if err := l.enter(); err != nil {
 		return err
