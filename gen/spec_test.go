@@ -210,7 +210,7 @@ var specRules = []struct {
 }
 
 func TestParseRejectsEachRuleWithExactMessage(t *testing.T) {
-	for _, tc := range specRules {
+	for _, tc := range slices.Concat(specRules, specEdgeRules) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec, err := Parse("t.yaml", []byte(tc.yaml))
 			if err == nil {
