@@ -80,10 +80,11 @@ func runFloorSleep(w string, n int) (Result, error) {
 // call only, on memory already faulted in: the physical floor. (A ring that
 // doubles inside the span copies and faults in fresh memory; and a buffer
 // made but never written is faulted in by the span's pushes whenever the
-// allocator hands it pages fresh from the OS, about 2,000 page faults for a
-// million func values, so the floor's figure at 1M depended on what ran
-// before it. A loop's queue grows inside the span, and the balanced-warm
-// diagnostic shows one whose queue has grown already.)
+// allocator hands it pages fresh from the OS, 8 MB or some 2,000 pages for
+// a million func values: the floor ring lost 49% from 10k to 1M in a run
+// before it was written in setup, 10% after. A loop's queue grows inside the
+// span, and the balanced-warm diagnostic shows one whose queue has grown
+// already.)
 
 // floorRing is a FIFO of func values in a power-of-two buffer, as a loop's
 // ready queue is: head and tail count pops and pushes since the start.
@@ -196,7 +197,7 @@ type floorWheel struct {
 // doubles inside the span copies and faults in fresh memory, which made the
 // floor slower than the loop it is the floor of (141 ns a timeout at 1M).
 // The slab is written once too, so that the span does not fault in pages
-// fresh from the OS (about 8,200 of them for a million timers).
+// fresh from the OS (32 MB, some 8,200 pages, for a million timers).
 func newFloorWheel(capacity int) *floorWheel {
 	w := &floorWheel{free: -1, slab: make([]fwTimer, 0, capacity)}
 	clear(w.slab[:capacity])
