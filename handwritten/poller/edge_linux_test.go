@@ -1,0 +1,63 @@
+package poller
+
+import (
+	"runtime"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestWaitInterruptedBySignalIsNotAnError: a signal handled on the thread
+// blocked in epoll_wait or ppoll ends the call with EINTR (they are never
+// restarted), and the Go runtime sends such signals itself (SIGURG to
+// preempt). The contract makes that (nil, nil); an error there reaches the
+// loop's panic handler. The test sends SIGURG, which the runtime already
+// handles, to the waiting thread until the Wait returns.
+func TestWaitInterruptedBySignalIsNotAnError(t *testing.T) {
+	for _, m := range backends() {
+		if !m.fds {
+			continue // None waits on a channel: no system call to interrupt
+		}
+		for _, timeout := range []int64{-1, int64(time.Hour)} {
+			b := m.new()
+			must(t, b.Open())
+			type result struct {
+				n   int
+				err error
+			}
+			tid := make(chan int, 1)
+			done := make(chan result, 1)
+			go func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				tid <- unix.Gettid()
+				evs, err := b.Wait(timeout)
+				done <- result{len(evs), err}
+			}()
+			id := <-tid
+			var r result
+			deadline := time.After(failsafe)
+		signal:
+			for {
+				if err := unix.Tgkill(unix.Getpid(), id, unix.SIGURG); err != nil {
+					t.Fatalf("tgkill: %v", err)
+				}
+				select {
+				case r = <-done:
+					break signal
+				case <-time.After(5 * time.Millisecond):
+				case <-deadline:
+					b.Wake()
+					r = <-done
+					t.Logf("%s Wait(%d): no signal ended it within %v", m.name, timeout, failsafe)
+					break signal
+				}
+			}
+			if r.err != nil || r.n != 0 {
+				t.Errorf("%s: Wait(%d) interrupted by a signal = %d events, %v; want nothing, nil", m.name, timeout, r.n, r.err)
+			}
+			must(t, b.Close())
+		}
+	}
+}

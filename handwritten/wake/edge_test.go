@@ -1,0 +1,71 @@
+//go:build unix
+
+package wake
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+// A Signal that loaded the gate before Close but added its count after it
+// gives that count back only after seeing the gate shut; an Open in between
+// must keep the count. The test plays that Signal's two steps on the gate
+// directly, since the window is a few instructions wide.
+func TestOpenKeepsTheCountOfASignalRejectedByClose(t *testing.T) {
+	var w FD
+	if err := w.Open(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.gate.Add(1) // the late Signal's Add: the gate is shut, so it will undo it
+	if err := w.Open(); err != nil {
+		t.Fatal(err)
+	}
+	w.gate.Add(^uint64(0)) // the late Signal gives its count back
+	err := w.Signal()
+	if g := w.gate.Load(); g != usable {
+		// Close would wait forever for a count that no Signal holds.
+		w.gate.Store(usable)
+		t.Errorf("gate = %#x after the rejected Signal returned, want %#x", g, uint64(usable))
+	}
+	if err != nil {
+		t.Errorf("Signal after a reopen that raced with a rejected Signal: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Close must not release the descriptor while a Signal is between the gate
+// and its write: the number could be reused and the write land in another
+// file. The test holds a count on the gate as such a Signal would.
+func TestCloseWaitsForASignalInFlight(t *testing.T) {
+	var w FD
+	if err := w.Open(); err != nil {
+		t.Fatal(err)
+	}
+	w.gate.Add(1) // a Signal that passed the gate and has not written yet
+	done := make(chan error, 1)
+	go func() { done <- w.Close() }()
+	select {
+	case err := <-done:
+		w.gate.Add(^uint64(0))
+		t.Fatalf("Close returned (%v) while a Signal was in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	w.gate.Add(^uint64(0)) // the Signal returns
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close still waiting 10 s after the Signal in flight returned")
+	}
+	if err := w.Signal(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Signal after Close: %v, want ErrClosed", err)
+	}
+}
