@@ -48,44 +48,8 @@ func TestAcceptBacksOffOnEMFILE(t *testing.T) {
 		cfds = append(cfds, fd)
 	}
 
-	// Lower the limit just above what is open, then fill every free number
-	// below it, so that the next descriptor cannot be had.
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	maxFD := highestFD(t)
-	lowered := old
-	lowered.Cur = uint64(maxFD + 8)
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
-		t.Skipf("cannot lower the descriptor limit: %v", err)
-	}
-	restored := false
-	restore := func() {
-		if !restored {
-			restored = true
-			unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
-		}
-	}
-	t.Cleanup(restore)
-	var fillers []int
-	freeFillers := func() {
-		for _, fd := range fillers {
-			unix.Close(fd)
-		}
-		fillers = nil
-	}
-	defer freeFillers()
-	for {
-		fd, err := unix.Dup(cfds[0])
-		if err != nil {
-			if err != unix.EMFILE {
-				t.Fatal(err)
-			}
-			break
-		}
-		fillers = append(fillers, fd)
-	}
+	release := starveDescriptors(t, cfds[0])
+	defer release()
 
 	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
 	for _, fd := range cfds {
@@ -107,11 +71,53 @@ func TestAcceptBacksOffOnEMFILE(t *testing.T) {
 		t.Fatalf("%d accepted with no descriptor free", srv.opened)
 	}
 
-	freeFillers()
-	restore()
+	release()
 	runUntil(t, l, "every client to be accepted", func() bool { return srv.opened == clients })
 	if n := len(acceptErrs); n > 10 {
 		t.Errorf("%d accept failures; a backoff from 10ms makes only a few", n)
+	}
+}
+
+// starveDescriptors lowers the process's descriptor limit just above what
+// is open and fills every free number below it with duplicates of fd, so
+// that the next descriptor cannot be had (EMFILE). The function it returns
+// gives them back and restores the limit; it may be called more than once,
+// and runs at the test's end if not called. Not for parallel tests: the
+// limit is the whole process's.
+func starveDescriptors(t *testing.T, fd int) (release func()) {
+	t.Helper()
+	var old unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	lowered := old
+	lowered.Cur = uint64(highestFD(t) + 8)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
+		t.Skipf("cannot lower the descriptor limit: %v", err)
+	}
+	var fillers []int
+	released := false
+	release = func() {
+		if released {
+			return // a second close could hit a reused number
+		}
+		released = true
+		for _, f := range fillers {
+			unix.Close(f)
+		}
+		unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
+	}
+	t.Cleanup(release)
+	for {
+		f, err := unix.Dup(fd)
+		if err != nil {
+			if err != unix.EMFILE {
+				release()
+				t.Fatal(err)
+			}
+			return release
+		}
+		fillers = append(fillers, f)
 	}
 }
 
@@ -160,42 +166,10 @@ func TestAcceptBackoffStartsOverAfterASuccess(t *testing.T) {
 		}
 		cfds = append(cfds, fd)
 	}
-	var old unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &old); err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
 	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
-	// starve lowers the limit and fills every free descriptor number, so
-	// that the next accept fails with EMFILE; its result gives them back.
-	starve := func() func() {
-		lowered := old
-		lowered.Cur = uint64(highestFD(t) + 8)
-		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lowered); err != nil {
-			t.Skipf("cannot lower the descriptor limit: %v", err)
-		}
-		var fillers []int
-		for {
-			fd, err := unix.Dup(cfds[0])
-			if err != nil {
-				if err != unix.EMFILE {
-					t.Fatal(err)
-				}
-				break
-			}
-			fillers = append(fillers, fd)
-		}
-		return func() { // once: a second close could hit a reused number
-			for _, fd := range fillers {
-				unix.Close(fd)
-			}
-			fillers = nil
-			unix.Setrlimit(unix.RLIMIT_NOFILE, &old)
-		}
-	}
 
 	// Seven failures in a row: the back-off has grown to 640 ms.
-	release := starve()
+	release := starveDescriptors(t, cfds[0])
 	if err := unix.Connect(cfds[0], sa); err != nil {
 		release()
 		t.Fatal(err)
@@ -206,7 +180,7 @@ func TestAcceptBackoffStartsOverAfterASuccess(t *testing.T) {
 
 	// The next shortage: the first retry comes after the minimum back-off.
 	first := len(errTimes)
-	release = starve()
+	release = starveDescriptors(t, cfds[0])
 	defer release()
 	if err := unix.Connect(cfds[1], sa); err != nil {
 		t.Fatal(err)
