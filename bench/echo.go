@@ -47,6 +47,7 @@ type echoPlan struct {
 	quick    bool
 	defaultN bool   // reps is the default (not -reps)
 	cpus     string // -server-cpus: the servers run pinned to these CPUs; "" for not pinned
+	binDir   string // -echo-bin: the server binaries are here, built beforehand; "" to build them
 }
 
 // echoDefaultReps is how many repetitions the echo workload runs without -reps.
@@ -61,12 +62,12 @@ func echoPlanFor(o options) echoPlan {
 	if o.repsSet {
 		p.reps, p.defaultN = o.reps, false
 	}
-	p.cpus = o.serverCPUs
+	p.cpus, p.binDir = o.serverCPUs, o.echoBin
 	if o.quick {
 		p = echoPlan{
 			conns: []int{1, 10}, sizes: []int{64},
 			warmup: 100 * time.Millisecond, span: 300 * time.Millisecond,
-			reps: 1, idle: 200, quick: true, cpus: o.serverCPUs,
+			reps: 1, idle: 200, quick: true, cpus: o.serverCPUs, binDir: o.echoBin,
 		}
 	}
 	// -systems may name servers or "server" (all of them); without it, every
@@ -162,8 +163,12 @@ func measureEcho(p echoPlan, progress io.Writer) *echoResults {
 		return res
 	}
 	defer os.RemoveAll(dir)
-	fmt.Fprintf(progress, "bench: echo: building the servers\n")
-	res.servers, res.notes = buildEchoServers(dir, p.servers)
+	if p.binDir != "" {
+		res.servers, res.notes = prebuiltEchoServers(p.binDir, p.servers)
+	} else {
+		fmt.Fprintf(progress, "bench: echo: building the servers\n")
+		res.servers, res.notes = buildEchoServers(dir, p.servers)
+	}
 	if len(res.servers) == 0 {
 		return res
 	}
@@ -273,6 +278,41 @@ func buildEchoServers(dir string, names []string) (servers []*echoServer, notes 
 	if err != nil {
 		return nil, []string{"echo: skipped: " + err.Error()}
 	}
+	return echoServersFrom(names, func(bin string) (string, error) {
+		out := filepath.Join(dir, bin)
+		if bin == "peers" {
+			if err := goBuild(filepath.Join(root, "bench", "peers"), out, "."); err != nil {
+				return "", fmt.Errorf("cannot build the bench/peers module (it needs gnet and nbio from the module proxy): %v", err)
+			}
+			return out, nil
+		}
+		if err := goBuild(root, out, "./bench/echoserver"); err != nil {
+			return "", fmt.Errorf("cannot build bench/echoserver: %v", err)
+		}
+		return out, nil
+	})
+}
+
+// prebuiltEchoServers finds the selected servers' binaries in dir (-echo-bin),
+// for a machine with no Go toolchain or no module proxy: echoserver built
+// from bench/echoserver and peers from the bench/peers module.
+func prebuiltEchoServers(dir string, names []string) (servers []*echoServer, notes []string) {
+	return echoServersFrom(names, func(bin string) (string, error) {
+		path := filepath.Join(dir, bin)
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("-echo-bin: %v (%s)", err, echoBinHint)
+		}
+		return path, nil
+	})
+}
+
+// echoBinHint says how to fill an -echo-bin directory.
+const echoBinHint = "build them with: go build -o DIR/echoserver ./bench/echoserver && (cd bench/peers && go build -o DIR/peers .)"
+
+// echoServersFrom makes the selected servers from the two binaries that
+// binary returns, by name: "echoserver" (net and loop) and "peers" (gnet and
+// nbio). A server whose binary cannot be had is left out with a note.
+func echoServersFrom(names []string, binary func(name string) (string, error)) (servers []*echoServer, notes []string) {
 	built := map[string]*echoServer{}
 	var ours, peers []string
 	for _, n := range names {
@@ -283,15 +323,14 @@ func buildEchoServers(dir string, names []string) (servers []*echoServer, notes 
 		}
 	}
 	if len(ours) > 0 {
-		bin := filepath.Join(dir, "echoserver")
-		if err := goBuild(root, bin, "./bench/echoserver"); err != nil {
-			notes = append(notes, fmt.Sprintf("%s: skipped: cannot build bench/echoserver: %v", strings.Join(ours, ", "), err))
+		if bin, err := binary("echoserver"); err != nil {
+			notes = append(notes, fmt.Sprintf("%s: skipped: %v", strings.Join(ours, ", "), err))
 		} else if has, err := listServers(bin); err != nil {
-			notes = append(notes, fmt.Sprintf("%s: skipped: bench/echoserver -list: %v", strings.Join(ours, ", "), err))
+			notes = append(notes, fmt.Sprintf("%s: skipped: %s -list: %v", strings.Join(ours, ", "), bin, err))
 		} else {
 			for _, n := range ours {
 				if !slices.Contains(has, n) {
-					notes = append(notes, fmt.Sprintf("%s: skipped: bench/echoserver has no %q server in this build", n, n))
+					notes = append(notes, fmt.Sprintf("%s: skipped: %s has no %q server in this build", n, bin, n))
 					continue
 				}
 				built[n] = &echoServer{name: n, bin: bin, args: []string{"-server", n}}
@@ -299,9 +338,8 @@ func buildEchoServers(dir string, names []string) (servers []*echoServer, notes 
 		}
 	}
 	if len(peers) > 0 {
-		bin := filepath.Join(dir, "peers")
-		if err := goBuild(filepath.Join(root, "bench", "peers"), bin, "."); err != nil {
-			notes = append(notes, fmt.Sprintf("%s: skipped: cannot build the bench/peers module (it needs gnet and nbio from the module proxy): %v", strings.Join(peers, ", "), err))
+		if bin, err := binary("peers"); err != nil {
+			notes = append(notes, fmt.Sprintf("%s: skipped: %v", strings.Join(peers, ", "), err))
 		} else {
 			for _, n := range peers {
 				built[n] = &echoServer{name: n, bin: bin, args: []string{"-server", n}}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -342,5 +343,45 @@ func TestEchoTargetsSayWhenRangesOverlap(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "| p99 at C=100, 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio) | 0.50 | met |") {
 		t.Errorf("p99, whose ranges do not overlap, is marked:\n%s", b.String())
+	}
+}
+
+// TestEchoBinTakesTheServersFromItsDirectory builds bench/echoserver into
+// a directory as the -echo-bin hint says, and checks that the servers it
+// holds are taken from there while a missing binary leaves its servers out
+// with a note saying how to build it.
+func TestEchoBinTakesTheServersFromItsDirectory(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the echo workload reads /proc")
+	}
+	if testing.Short() {
+		t.Skip("builds a server")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := goBuild(root, filepath.Join(dir, "echoserver"), "./bench/echoserver"); err != nil {
+		t.Fatal(err)
+	}
+	servers, notes := prebuiltEchoServers(dir, []string{"net", "gnet", "nbio"})
+	if len(servers) != 1 || servers[0].name != "net" || servers[0].bin != filepath.Join(dir, "echoserver") {
+		t.Fatalf("servers %+v, want net from %s", servers, dir)
+	}
+	if len(notes) != 1 || !strings.HasPrefix(notes[0], "gnet, nbio: skipped: -echo-bin: ") || !strings.Contains(notes[0], echoBinHint) {
+		t.Errorf("notes %q, want one saying gnet and nbio have no binary and how to build it", notes)
+	}
+
+	// measureEcho takes them from -echo-bin rather than building: from an
+	// empty directory, nothing runs and the note says why.
+	p := echoPlan{conns: []int{1}, sizes: []int{64}, span: time.Millisecond, reps: 1, servers: []string{"net"}, binDir: t.TempDir()}
+	var progress bytes.Buffer
+	e := measureEcho(p, &progress)
+	if len(e.servers) != 0 || len(e.notes) != 1 || !strings.Contains(e.notes[0], "net: skipped: -echo-bin: ") {
+		t.Errorf("from an empty -echo-bin: servers %v, notes %q", e.servers, e.notes)
+	}
+	if strings.Contains(progress.String(), "building") {
+		t.Errorf("built servers despite -echo-bin: %s", progress.String())
 	}
 }

@@ -146,6 +146,9 @@ func (e *echoResults) command() string {
 	if !slices.Equal(e.plan.servers, defaultEchoServers(e.plan.quick)) {
 		cmd += " -systems " + strings.Join(e.plan.servers, ",")
 	}
+	if e.plan.binDir != "" {
+		cmd += " -echo-bin " + e.plan.binDir
+	}
 	if e.plan.cpus != "" {
 		cmd += " -server-cpus " + e.plan.cpus
 		if c := allowedCPUs(); c != "" {
@@ -258,7 +261,11 @@ func (e *echoResults) method(w io.Writer) {
 		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers; all four servers are Go programs at the default GOGC=100, so it includes the heap's room to grow between collections as well as what is live.\n",
 			idleWarmConns, idleSettle, count(e.plan.idle), idleSettle, count(e.plan.idle))
 	}
-	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), built with `go build` when the bench starts.\n\n")
+	built := "built with `go build` when the bench starts"
+	if e.plan.binDir != "" {
+		built = "built beforehand and taken from " + e.plan.binDir + " (-echo-bin)"
+	}
+	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), %s.\n\n", built)
 }
 
 // plot writes echo.svg: server CPU per request against C (log x), a line

@@ -97,6 +97,7 @@ type options struct {
 	// workload has its own default repetitions and servers).
 	repsSet, systemsSet bool
 	serverCPUs          string // -server-cpus
+	echoBin             string // -echo-bin
 }
 
 func main() {
@@ -116,13 +117,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, diagnostic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
 	serverCPUs := fs.String("server-cpus", "", "echo only: run the servers pinned to these CPUs (a list as taskset -c takes it, such as 0-1), and run the bench itself under taskset -c with other CPUs, so that client and server do not share cores")
+	echoBin := fs.String("echo-bin", "", "echo only: take the server binaries from this directory instead of building them (for a machine with no Go toolchain or module proxy); "+echoBinHint)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	o := options{reps: *reps, warmup: true, quick: *quick, full: *full, out: *out, serverCPUs: *serverCPUs}
+	o := options{reps: *reps, warmup: true, quick: *quick, full: *full, out: *out, serverCPUs: *serverCPUs, echoBin: *echoBin}
 	if o.serverCPUs != "" {
 		if _, err := parseCPUList(o.serverCPUs); err != nil {
 			return fmt.Errorf("-server-cpus: %w", err)
@@ -150,6 +152,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if o.serverCPUs != "" && !slices.Contains(o.workloads, WorkEcho) {
 		return fmt.Errorf("-server-cpus pins the echo servers, and this run has no echo workload (add -workload echo)")
+	}
+	if o.echoBin != "" && !slices.Contains(o.workloads, WorkEcho) {
+		return fmt.Errorf("-echo-bin names the echo servers' binaries, and this run has no echo workload (add -workload echo)")
 	}
 	all, notes := allSystems()
 	var names, kinds []string

@@ -54,6 +54,7 @@ func TestBadFlagsAreRejectedBeforeAnyWork(t *testing.T) {
 		{"-workload", "echo", "-server-cpus", "x"},
 		{"-workload", "echo", "-server-cpus", "3-1"},
 		{"-server-cpus", "0"}, // no echo workload to pin
+		{"-echo-bin", "."},    // no echo workload to take servers for
 	} {
 		var out, progress bytes.Buffer
 		if err := run(args, &out, &progress); err == nil {

@@ -31,6 +31,22 @@ func TestEchoCommandNamesTheServersOfAQuickRun(t *testing.T) {
 	}
 }
 
+// A run on prebuilt servers says so in its Command line and its method, for
+// the full plan and the quick one.
+func TestEchoReportNamesTheEchoBinDirectory(t *testing.T) {
+	for _, quick := range []bool{false, true} {
+		e := &echoResults{plan: echoPlanFor(options{quick: quick, echoBin: "/opt/echo"})}
+		if cmd := e.command(); !strings.Contains(cmd, " -echo-bin /opt/echo") {
+			t.Errorf("quick %v: command %q does not name -echo-bin", quick, cmd)
+		}
+		var method strings.Builder
+		e.method(&method)
+		if !strings.Contains(method.String(), "taken from /opt/echo (-echo-bin)") || strings.Contains(method.String(), "when the bench starts") {
+			t.Errorf("quick %v: method does not say where the servers came from:\n%s", quick, method.String())
+		}
+	}
+}
+
 // A -systems choice with no system for the chosen workloads is an error,
 // not a report that says nothing was measured.
 func TestSystemsThatRunNoneOfTheWorkloadsAreAnError(t *testing.T) {
