@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -155,6 +156,47 @@ func BenchmarkIdleTick(b *testing.B) {
 			}
 			b.StopTimer()
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		})
+	}
+}
+
+// BenchmarkReadyFds has a loop watch 256 pipes that stay readable (their
+// readers never drain them) and runs one non-blocking iteration per op:
+// ns/event is the cost of one readiness event, from the poller's wait
+// through finding the fd's registration to calling its reader.
+func BenchmarkReadyFds(b *testing.B) {
+	const fds = 256
+	for _, v := range all.Variants {
+		if v.Params.Poller == "none" {
+			continue
+		}
+		b.Run(v.Name, func(b *testing.B) {
+			l := newLoop(b, v, core.Config{})
+			calls := 0
+			read := func() { calls++ }
+			for range fds {
+				r, w, err := os.Pipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { r.Close(); w.Close() })
+				if _, err := w.Write([]byte{1}); err != nil {
+					b.Fatal(err)
+				}
+				if err := l.AddReader(int(r.Fd()), read); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := l.RunOnce(false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if calls < b.N {
+				b.Fatalf("%d reads in %d iterations of %d ready fds", calls, b.N, fds)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(calls), "ns/event")
 		})
 	}
 }

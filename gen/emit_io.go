@@ -2,7 +2,7 @@ package gen
 
 import "github.com/dave/jennifer/jen"
 
-// emitIO writes fd readiness: a registration table indexed by fd and the
+// emitIO writes fd readiness: a table of the loop's registrations by fd and the
 // dispatch of the poller's events. A variant with poller: none gets methods
 // that report ErrNoPoller instead, and no table at all.
 func (e *variantEmitter) emitIO(f *jen.File) {
@@ -43,35 +43,108 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Id("ev").Qual(pkgPoller, "Events").Comment("interest registered with the poller"),
 		jen.Id("seq").Uint32().Comment("tags this registration's events; 0 when not registered"),
 	)
-	f.Comment("ioChunkBits sizes the table's chunks: 1024 registrations, 24 KiB.")
-	f.Const().Id("ioChunkBits").Op("=").Lit(10)
+	f.Comment("ioChunkBits sizes the slab's chunks: 64 registrations, 1.5 KiB.")
+	f.Const().Id("ioChunkBits").Op("=").Lit(6)
 	f.Const().Id("ioChunkSize").Op("=").Lit(1).Op("<<").Id("ioChunkBits")
-	f.Comment("ioTable maps fds to registrations (loop goroutine only). It is chunked, not")
-	f.Comment("one slice indexed by fd: growing it allocates one chunk and copies nothing,")
-	f.Comment("so a server that reaches tens of thousands of fds leaves no garbage of")
-	f.Comment("outgrown tables behind (memory per idle connection counts it), and a")
-	f.Comment("registration stays where it is while callbacks add fds.")
+	f.Comment("ioTable holds the registrations of the fds this loop watches (loop goroutine")
+	f.Comment("only), in a slab of fixed chunks that never move, so a registration stays where")
+	f.Comment("it is while callbacks add fds. It grows with the loop's own fds alone. Fd numbers")
+	f.Comment("are the process's: in a Group the kernel hands each loop a random share of them,")
+	f.Comment("and a table indexed by fd grew in every loop to the process's highest fd (with 8")
+	f.Comment("loops and 10,000 idle connections, 190 bytes a connection). Watch and unwatch")
+	f.Comment("find an fd's entry in a map; dispatch finds an event's entry by its seq, with one")
+	f.Comment("load from bySeq and no hashing (a map lookup there cost 16 ns an event).")
 	f.Type().Id("ioTable").Struct(
+		jen.Id("index").Map(jen.Int32()).Int32().Comment("fd → slab entry, for the fds watched now"),
+		jen.Id("bySeq").Index().Int32().Comment("seq & (len-1) → entry + 1 of the registration holding that seq; 0: none. A power of two, at most 3/4 full"),
 		jen.Id("chunks").Index().Op("*").Index(jen.Id("ioChunkSize")).Id("ioReg"),
-		jen.Id("seq").Uint32(),
+		jen.Id("made").Int32().Comment("slab entries made"),
+		jen.Id("inUse").Int32().Comment("slab entries registered"),
+		jen.Id("free").Index().Int32().Comment("entries made and released, to reuse"),
+		jen.Id("seq").Uint32().Comment("the last seq handed out"),
 	)
 	recvT := func() *jen.Statement { return jen.Func().Params(jen.Id("t").Op("*").Id("ioTable")) }
-	f.Comment("lookup returns fd's registration, or nil when no fd of its chunk was ever watched.")
-	f.Add(recvT()).Id("lookup").Params(jen.Id("fd").Int()).Op("*").Id("ioReg").Block(
-		jen.Id("c").Op(":=").Id("fd").Op(">>").Id("ioChunkBits"),
-		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("c").Op(">=").Len(jen.Id("t").Dot("chunks")).Op("||").Id("t").Dot("chunks").Index(jen.Id("c")).Op("==").Nil()).Block(jen.Return(jen.Nil())),
-		jen.Return(jen.Op("&").Id("t").Dot("chunks").Index(jen.Id("c")).Index(jen.Id("fd").Op("&").Parens(jen.Id("ioChunkSize").Op("-").Lit(1)))),
+	tf := func(name string) *jen.Statement { return jen.Id("t").Dot(name) }
+	at := func(i jen.Code) *jen.Statement { return tf("at").Call(i) }
+	seqMask := func() *jen.Statement {
+		return jen.Id("seq").Op("&").Uint32().Call(jen.Len(tf("bySeq")).Op("-").Lit(1))
+	}
+	f.Comment("at returns slab entry i.")
+	f.Add(recvT()).Id("at").Params(jen.Id("i").Int32()).Op("*").Id("ioReg").Block(
+		jen.Return(jen.Op("&").Add(tf("chunks")).Index(jen.Id("i").Op(">>").Id("ioChunkBits")).Index(jen.Id("i").Op("&").Parens(jen.Id("ioChunkSize").Op("-").Lit(1)))),
 	)
-	f.Comment("slot returns fd's registration (fd >= 0), adding its chunk if need be.")
-	f.Add(recvT()).Id("slot").Params(jen.Id("fd").Int()).Op("*").Id("ioReg").Block(
-		jen.Id("c").Op(":=").Id("fd").Op(">>").Id("ioChunkBits"),
-		jen.For(jen.Len(jen.Id("t").Dot("chunks")).Op("<=").Id("c")).Block(
-			jen.Id("t").Dot("chunks").Op("=").Append(jen.Id("t").Dot("chunks"), jen.Nil()),
+	f.Comment("lookup returns fd's registration and its entry, or nil when this loop does not watch fd.")
+	f.Add(recvT()).Id("lookup").Params(jen.Id("fd").Int()).Params(jen.Op("*").Id("ioReg"), jen.Int32()).Block(
+		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">").Qual("math", "MaxInt32")).Block(jen.Return(jen.Nil(), jen.Lit(0))),
+		jen.List(jen.Id("i"), jen.Id("ok")).Op(":=").Add(tf("index")).Index(jen.Int32().Call(jen.Id("fd"))),
+		jen.If(jen.Op("!").Id("ok")).Block(jen.Return(jen.Nil(), jen.Lit(0))),
+		jen.Return(at(jen.Id("i")), jen.Id("i")),
+	)
+	f.Comment("ofSeq returns the registration that holds seq, or nil when none does: the")
+	f.Comment("registration an event was collected for changed or went since.")
+	f.Add(recvT()).Id("ofSeq").Params(jen.Id("seq").Uint32()).Op("*").Id("ioReg").Block(
+		jen.If(jen.Len(tf("bySeq")).Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
+		jen.Id("e").Op(":=").Add(tf("bySeq")).Index(seqMask()),
+		jen.If(jen.Id("e").Op("==").Lit(0)).Block(jen.Return(jen.Nil())),
+		jen.If(jen.Id("r").Op(":=").Add(at(jen.Id("e").Op("-").Lit(1))), jen.Id("r").Dot("seq").Op("==").Id("seq")).Block(jen.Return(jen.Id("r"))),
+		jen.Return(jen.Nil()),
+	)
+	f.Comment("take hands entry i a seq that no registration holds (never 0): the counter's next")
+	f.Comment("value whose place in bySeq is free. A quarter of bySeq or more is free, so few")
+	f.Comment("are skipped; a skipped value is simply not used this time round. (Each entry")
+	f.Comment("holds one seq, and one more while watch or unwatch replaces it.)")
+	f.Add(recvT()).Id("take").Params(jen.Id("i").Int32()).Uint32().Block(
+		jen.If(jen.Lit(4).Op("*").Parens(jen.Int().Call(tf("inUse")).Op("+").Lit(1)).Op(">").Lit(3).Op("*").Len(tf("bySeq"))).Block(tf("grow").Call()),
+		jen.For().Block(
+			tf("seq").Op("++"),
+			jen.Id("seq").Op(":=").Add(tf("seq")),
+			jen.If(jen.Id("seq").Op("!=").Lit(0).Op("&&").Add(tf("bySeq")).Index(seqMask()).Op("==").Lit(0)).Block(
+				tf("bySeq").Index(seqMask()).Op("=").Id("i").Op("+").Lit(1),
+				jen.Return(jen.Id("seq")),
+			),
 		),
-		jen.If(jen.Id("t").Dot("chunks").Index(jen.Id("c")).Op("==").Nil()).Block(
-			jen.Id("t").Dot("chunks").Index(jen.Id("c")).Op("=").New(jen.Index(jen.Id("ioChunkSize")).Id("ioReg")),
+	)
+	f.Comment("drop frees seq's place in bySeq (seq 0: nothing to free).")
+	f.Add(recvT()).Id("drop").Params(jen.Id("seq").Uint32()).Block(
+		jen.If(jen.Id("seq").Op("!=").Lit(0)).Block(tf("bySeq").Index(seqMask()).Op("=").Lit(0)),
+	)
+	f.Comment("grow doubles bySeq (64 places at first). Seqs apart under the old mask stay apart")
+	f.Comment("under the new one, which only adds a bit, so every registration finds its place free.")
+	f.Add(recvT()).Id("grow").Params().Block(
+		jen.Id("old").Op(":=").Add(tf("bySeq")),
+		tf("bySeq").Op("=").Make(jen.Index().Int32(), jen.Max(jen.Lit(64), jen.Lit(2).Op("*").Len(jen.Id("old")))),
+		jen.For(jen.List(jen.Id("_"), jen.Id("e")).Op(":=").Range().Id("old")).Block(
+			jen.If(jen.Id("e").Op("!=").Lit(0)).Block(
+				jen.Id("seq").Op(":=").Add(at(jen.Id("e").Op("-").Lit(1))).Dot("seq"),
+				tf("bySeq").Index(seqMask()).Op("=").Id("e"),
+			),
 		),
-		jen.Return(jen.Op("&").Id("t").Dot("chunks").Index(jen.Id("c")).Index(jen.Id("fd").Op("&").Parens(jen.Id("ioChunkSize").Op("-").Lit(1)))),
+	)
+	f.Comment("add returns a new, empty registration for fd (0 <= fd <= MaxInt32, not watched)")
+	f.Comment("and its entry.")
+	f.Add(recvT()).Id("add").Params(jen.Id("fd").Int()).Params(jen.Op("*").Id("ioReg"), jen.Int32()).Block(
+		jen.Var().Id("i").Int32(),
+		jen.If(jen.Id("n").Op(":=").Len(tf("free")), jen.Id("n").Op(">").Lit(0)).Block(
+			jen.List(jen.Id("i"), tf("free")).Op("=").List(tf("free").Index(jen.Id("n").Op("-").Lit(1)), tf("free").Index(jen.Empty(), jen.Id("n").Op("-").Lit(1))),
+		).Else().Block(
+			jen.If(tf("made").Op("&").Parens(jen.Id("ioChunkSize").Op("-").Lit(1)).Op("==").Lit(0)).Block(
+				tf("chunks").Op("=").Append(tf("chunks"), jen.New(jen.Index(jen.Id("ioChunkSize")).Id("ioReg"))),
+			),
+			jen.List(jen.Id("i"), tf("made")).Op("=").List(tf("made"), tf("made").Op("+").Lit(1)),
+		),
+		jen.If(tf("index").Op("==").Nil()).Block(tf("index").Op("=").Map(jen.Int32()).Int32().Values()),
+		tf("index").Index(jen.Int32().Call(jen.Id("fd"))).Op("=").Id("i"),
+		tf("inUse").Op("++"),
+		jen.Id("r").Op(":=").Add(at(jen.Id("i"))),
+		jen.Op("*").Id("r").Op("=").Id("ioReg").Values(),
+		jen.Return(jen.Id("r"), jen.Id("i")),
+	)
+	f.Comment("release forgets fd and frees its entry i, whose registration r holds no seq.")
+	f.Add(recvT()).Id("release").Params(jen.Id("fd").Int(), jen.Id("r").Op("*").Id("ioReg"), jen.Id("i").Int32()).Block(
+		jen.Id("delete").Call(tf("index"), jen.Int32().Call(jen.Id("fd"))),
+		jen.Op("*").Id("r").Op("=").Id("ioReg").Values(),
+		tf("free").Op("=").Append(tf("free"), jen.Id("i")),
+		tf("inUse").Op("--"),
 	)
 
 	for _, pair := range []struct{ name, ev string }{{"AddReader", "Readable"}, {"AddWriter", "Writable"}} {
@@ -95,14 +168,8 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 			jen.Id("r").Dot("write").Op("=").Id("fn"),
 		)
 	}
-	f.Comment("nextSeq returns a seq no registration has had lately (never 0).")
-	f.Add(recvT()).Id("nextSeq").Params().Uint32().Block(
-		jen.Id("t").Dot("seq").Op("++"),
-		jen.If(jen.Id("t").Dot("seq").Op("==").Lit(0)).Block(jen.Id("t").Dot("seq").Op("=").Lit(1)),
-		jen.Return(jen.Id("t").Dot("seq")),
-	)
-	f.Comment("watch adds ev to fd's interest with fn as its callback. The poller learns of the")
-	f.Comment("fd before the table does, so a bogus fd fails without sizing the table by it.")
+	f.Comment("watch adds ev to fd's interest with fn as its callback. A bogus fd, which the")
+	f.Comment("poller refuses, leaves the table as it was.")
 	var noPoller jen.Code = jen.Null()
 	if e.generic {
 		// As a poller: none variant does: ErrNoPoller whatever the fd, closed or not.
@@ -115,22 +182,25 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Comment("The kernel takes an fd as a C int: a larger number would name another fd."),
 		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">").Qual("math", "MaxInt32")).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
-		jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
-		jen.Id("want").Op(":=").Id("ev"),
-		jen.If(jen.Id("r").Op("!=").Nil()).Block(jen.Id("want").Op("|=").Id("r").Dot("ev")),
+		jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
+		jen.Id("fresh").Op(":=").Id("r").Op("==").Nil(),
+		jen.If(jen.Id("fresh")).Block(jen.List(jen.Id("r"), jen.Id("i")).Op("=").Add(lf("io")).Dot("add").Call(jen.Id("fd"))),
+		jen.Id("want").Op(":=").Id("ev").Op("|").Id("r").Dot("ev"),
 		jen.Comment("A new seq on every change, as on every remove: readiness collected for the fd"),
 		jen.Comment("before it is dropped (the next wait reports it again). An fd number closed and"),
 		jen.Comment("reused without a Remove is then never handed the old file's readiness, also"),
 		jen.Comment("where Modify cannot tell the new file from the old (poll, kqueue). Modify even"),
 		jen.Comment("when only the callback changes: on epoll it fails for such a number, whose old"),
 		jen.Comment("file the kernel has forgotten, and the fd is added afresh."),
-		jen.Id("seq").Op(":=").Add(lf("io")).Dot("nextSeq").Call(),
-		jen.If(jen.Id("r").Op("==").Nil().Op("||").Id("r").Dot("ev").Op("==").Lit(0).Op("||").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")).Op("!=").Nil()).Block(
+		jen.Id("seq").Op(":=").Add(lf("io")).Dot("take").Call(jen.Id("i")),
+		jen.If(jen.Id("fresh").Op("||").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")).Op("!=").Nil()).Block(
 			jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
+				lf("io").Dot("drop").Call(jen.Id("seq")),
+				jen.If(jen.Id("fresh")).Block(lf("io").Dot("release").Call(jen.Id("fd"), jen.Id("r"), jen.Id("i"))),
 				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
 			),
-			jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Id("r").Op("=").Add(lf("io")).Dot("slot").Call(jen.Id("fd"))),
 		),
+		lf("io").Dot("drop").Call(jen.Id("r").Dot("seq")),
 		jen.Id("r").Dot("seq").Op("=").Id("seq"),
 		jen.Id("r").Dot("ev").Op("=").Id("want"),
 		callback(),
@@ -138,7 +208,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	)
 
 	f.Add(recv()).Id("unwatch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events")).Bool().Block(
-		jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
+		jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
 		jen.If(jen.Id("r").Op("==").Nil().Op("||").Id("r").Dot("ev").Op("&").Id("ev").Op("==").Lit(0)).Block(
 			jen.Return(jen.False()),
 		),
@@ -149,13 +219,15 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Comment("already collected for fd is dropped: a callback added again later in the"),
 		jen.Comment("iteration must not run on it. The direction that stays is reported again by"),
 		jen.Comment("the next wait (level-triggered)."),
+		jen.Id("old").Op(":=").Id("r").Dot("seq"),
 		jen.If(jen.Id("r").Dot("ev").Op("==").Lit(0)).Block(
-			jen.Id("r").Dot("seq").Op("=").Lit(0),
+			lf("io").Dot("release").Call(jen.Id("fd"), jen.Id("r"), jen.Id("i")),
 			jen.Id("_").Op("=").Add(lf("poller")).Dot("Delete").Call(jen.Id("fd")),
 		).Else().Block(
-			jen.Id("r").Dot("seq").Op("=").Add(lf("io")).Dot("nextSeq").Call(),
+			jen.Id("r").Dot("seq").Op("=").Add(lf("io")).Dot("take").Call(jen.Id("i")),
 			jen.Id("_").Op("=").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("r").Dot("seq"), jen.Id("r").Dot("ev")),
 		),
+		lf("io").Dot("drop").Call(jen.Id("old")),
 		jen.Return(jen.True()),
 	)
 
@@ -178,7 +250,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.For(jen.Id("i").Op(":=").Id("step").Op("/").Lit(2), jen.Id("i").Op("<").Len(jen.Id("events")), jen.Id("i").Op("++")).Block(
 			jen.Id("ev").Op(":=").Id("events").Index(jen.Id("i")),
 			jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(2),
-			jen.Id("r").Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Int().Call(jen.Id("ev").Dot("Fd"))),
+			jen.Id("r").Op(":=").Add(lf("io")).Dot("ofSeq").Call(jen.Id("ev").Dot("Seq")),
 			jen.If(jen.Id("r").Op("==").Nil()).Block(jen.Continue()),
 			e.countEvent(),
 			jen.If(jen.Id("step").Op("<=").Lit(2).Op("*").Id("i").Op("&&").Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("read").Op("!=").Nil().
@@ -188,7 +260,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 				jen.Id("r").Dot("read").Call(),
 				jen.Id("next").Op("=").Lit(2).Op("*").Id("i").Op("+").Lit(2),
 			),
-			jen.Comment("Checked again: the reader may have removed the fd (chunks never move, so r still points at its registration)."),
+			jen.Comment("Checked again: the reader may have removed the fd (chunks never move, so r still points at the entry, whose seq is then another's or 0)."),
 			jen.If(jen.Id("r").Dot("seq").Op("==").Id("ev").Dot("Seq").Op("&&").Id("r").Dot("write").Op("!=").Nil().
 				Op("&&").Id("ev").Dot("Ev").Op("&").Parens(jen.Qual(pkgPoller, "Writable").Op("|").Qual(pkgPoller, "Errored")).Op("!=").Lit(0)).Block(
 				lf("nowFresh").Op("=").False(),

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -107,15 +108,16 @@ func TestRealClockTimerIsNotEarly(t *testing.T) {
 // segments, so the 4,096th callback of a queue_depth 4096 loop allocated.
 func TestQueueDepthCallbacksFitWithoutAllocating(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
-		l := newLoop(t, v, core.Config{})
 		fn := func() {}
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		for range v.Params.QueueDepth {
-			l.CallSoon(fn)
-		}
-		runtime.ReadMemStats(&after)
-		if n := after.Mallocs - before.Mallocs; n != 0 {
+		n, _ := fewestMallocs(func() func() {
+			l := newLoop(t, v, core.Config{})
+			return func() {
+				for range v.Params.QueueDepth {
+					l.CallSoon(fn)
+				}
+			}
+		})
+		if n != 0 {
 			t.Errorf("queue_depth %d callbacks on a fresh loop allocated %d times; want 0", v.Params.QueueDepth, n)
 		}
 	})
@@ -140,12 +142,40 @@ func TestASecondBurstOfCallbacksAllocatesNothing(t *testing.T) {
 			}
 		}
 		burst()
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		burst()
-		runtime.ReadMemStats(&after)
-		if got := after.Mallocs - before.Mallocs; got != 0 {
-			t.Errorf("the second burst allocated %d times (%d bytes), want 0", got, after.TotalAlloc-before.TotalAlloc)
+		if got, bytes := fewestMallocs(func() func() { return burst }); got != 0 {
+			t.Errorf("the second burst allocated %d times (%d bytes), want 0", got, bytes)
 		}
 	})
+}
+
+// fewestMallocs runs the function that setup returns (setup makes what it
+// needs afresh: a new loop, say) up to three times, and returns the fewest
+// heap allocations one run made, and their bytes. The counts are the
+// process's: a run may also count the runtime's own allocations, which come
+// now and then (a thread started while the test was in a system call, a
+// collection's workers), while an allocation of the code under test comes in
+// every run.
+func fewestMallocs(setup func() func()) (count, bytes uint64) {
+	count = math.MaxUint64
+	for range 3 {
+		if c, b := mallocsDuring(setup()); c < count {
+			count, bytes = c, b
+		}
+		if count == 0 {
+			break
+		}
+	}
+	return count, bytes
+}
+
+// mallocsDuring counts the heap allocations fn makes, and their bytes, with
+// GOMAXPROCS 1, as testing.AllocsPerRun does, so that fewer of other
+// goroutines' allocations are counted with fn's.
+func mallocsDuring(fn func()) (count, bytes uint64) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.Mallocs - before.Mallocs, after.TotalAlloc - before.TotalAlloc
 }

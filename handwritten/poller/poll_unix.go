@@ -15,14 +15,17 @@ import (
 // choice for few fds, or where nothing better exists.
 //
 // fds[0] is the wake-up; user fds follow in no order. index maps an fd to its
-// place in fds (-1: absent), and Delete moves the last entry into the hole, so
-// Add, Modify and Delete are O(1).
+// place in fds, and Delete moves the last entry into the hole, so Add, Modify
+// and Delete are O(1). index is a map, not a slice indexed by fd: fd numbers
+// are the process's, and with several loops a slice grew in each to the
+// process's highest fd; the map holds only this poller's fds, and Wait never
+// looks in it.
 type Poll struct {
 	live  bool
 	fds   []unix.PollFd
-	seqs  []uint32 // seqs[i] is the seq of fds[i]
-	index []int32  // index[fd] is fd's place in fds, or -1
-	out   []Event  // Wait's result; capacity kept >= len(fds)
+	seqs  []uint32        // seqs[i] is the seq of fds[i]
+	index map[int32]int32 // fd → its place in fds
+	out   []Event         // Wait's result; capacity kept >= len(fds)
 	wake  wake.FD
 	sys   pollSys // the platform's poll call
 }
@@ -47,7 +50,8 @@ func (p *Poll) Close() error {
 		return nil
 	}
 	p.live = false
-	p.fds, p.seqs, p.index = p.fds[:0], p.seqs[:0], p.index[:0]
+	p.fds, p.seqs = p.fds[:0], p.seqs[:0]
+	clear(p.index)
 	return p.wake.Close()
 }
 
@@ -68,16 +72,15 @@ func (p *Poll) Add(fd int, seq uint32, ev Events) error {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
 		return os.NewSyscallError("fcntl", err)
 	}
-	if fd < len(p.index) && p.index[fd] >= 0 {
-		i := p.index[fd]
+	if i, ok := p.index[int32(fd)]; ok {
 		setInterest(&p.fds[i], ev)
 		p.seqs[i] = seq
 		return nil
 	}
-	for len(p.index) <= fd {
-		p.index = append(p.index, -1)
+	if p.index == nil {
+		p.index = map[int32]int32{}
 	}
-	p.index[fd] = int32(len(p.fds))
+	p.index[int32(fd)] = int32(len(p.fds))
 	p.fds = append(p.fds, unix.PollFd{Fd: int32(fd)})
 	setInterest(&p.fds[len(p.fds)-1], ev)
 	p.seqs = append(p.seqs, seq)
@@ -95,10 +98,10 @@ func (p *Poll) Modify(fd int, seq uint32, ev Events) error {
 	if ev&(Readable|Writable) == 0 {
 		return errNoInterest
 	}
-	if fd < 0 || fd >= len(p.index) || p.index[fd] < 0 {
+	i, ok := p.index[int32(fd)]
+	if !validFd(fd) || !ok {
 		return os.NewSyscallError("poll", unix.ENOENT)
 	}
-	i := p.index[fd]
 	setInterest(&p.fds[i], ev)
 	p.seqs[i] = seq
 	return nil
@@ -106,16 +109,20 @@ func (p *Poll) Modify(fd int, seq uint32, ev Events) error {
 
 // Delete stops watching fd; an fd that is not registered is not an error.
 func (p *Poll) Delete(fd int) error {
-	if !p.live || fd < 0 || fd >= len(p.index) || p.index[fd] < 0 {
+	if !p.live || !validFd(fd) {
 		return nil
 	}
-	i, last := p.index[fd], len(p.fds)-1
+	i, ok := p.index[int32(fd)]
+	if !ok {
+		return nil
+	}
+	last := len(p.fds) - 1
 	if int(i) != last {
 		p.fds[i], p.seqs[i] = p.fds[last], p.seqs[last]
 		p.index[p.fds[i].Fd] = i
 	}
 	p.fds, p.seqs = p.fds[:last], p.seqs[:last]
-	p.index[fd] = -1
+	delete(p.index, int32(fd))
 	return nil
 }
 
