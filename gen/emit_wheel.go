@@ -81,7 +81,8 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Type().Id("wheel").Struct(
 		jen.Id("chunks").Index().Op("*").Index(jen.Id("chunkSize")).Id("timer").Comment("the slab; never moved, so growing it copies nothing"),
 		jen.Id("periods").Index().Op("*").Index(jen.Id("chunkSize")).Int64().Comment("CallEvery periods by slab index; a chunk is made when a periodic timer first needs it"),
-		jen.Id("n").Int32().Comment("slab entries in use or on the free list"),
+		jen.Id("n").Int32().Comment("slab entries handed out since the wheel was last empty: in use or on the free list"),
+		jen.Id("made").Int32().Comment("slab entries made; those from n to made are free, in slab order"),
 		jen.Id("free").Int32().Comment("head of the free list"),
 		jen.Id("cur").Uint64().Comment("next tick to process; cascades for it are done"),
 		jen.Id("count").Int().Comment("timers scheduled and not yet fired for good or cancelled: in buckets or due"),
@@ -128,7 +129,8 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			wf("labels").Index(jen.Id("i")).Op("=").Int32().Call(jen.Id("i")),
 		),
 		clearOccupied,
-		jen.If(wf("n").Op("==").Lit(0)).Block(wf("free").Op("=").Lit(-1)),
+		jen.Comment("Every entry is free now: hand them out from the slab's start again (see countOut)."),
+		wf("free").Op(",").Add(wf("n")).Op("=").Lit(-1).Op(",").Lit(0),
 		wf("count").Op("=").Lit(0),
 		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
 		wf("parkedAt").Op("=").Qual("math", "MaxUint64"),
@@ -207,6 +209,20 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.If(jen.Id("t").Dot("gen").Op("==").Lit(0)).Block(jen.Id("t").Dot("gen").Op("=").Lit(1).Comment("0 would never match a handle; keep handles' gen non-zero")),
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op("=").Id("listFree").Op(",").Add(wf("free")),
 		wf("free").Op("=").Id("i"),
+	)
+
+	f.Comment("countOut counts out a timer that fired for good or was cancelled. When none is")
+	f.Comment("left, entries are handed out from the slab's start again, in slab order, not from")
+	f.Comment("the free list, whose order after a burst is cancelled or fired runs backwards or")
+	f.Comment("jumps about the slab: the next burst then writes memory in order, as on a fresh")
+	f.Comment("loop but with the memory already in place (a kept loop's 1M timeouts had cost 60")
+	f.Comment("ns a timer against a fresh loop's 46). Their generations stay as they are. Apart")
+	f.Comment("from release, so that both stay small enough to inline.")
+	f.Add(recv()).Id("countOut").Params().Block(
+		wf("count").Op("--"),
+		jen.If(wf("count").Op("==").Lit(0)).Block(
+			wf("free").Op(",").Add(wf("n")).Op("=").Lit(-1).Op(",").Lit(0),
+		),
 	)
 
 	f.Comment("findSet returns the first non-empty bucket of level at or after slot from.")
@@ -346,7 +362,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 			),
 		),
 		wf("release").Call(jen.Id("i"), jen.Id("t")),
-		wf("count").Op("--"),
+		wf("countOut").Call(),
 		jen.Return(jen.Id("fn")),
 	)
 }
@@ -421,11 +437,14 @@ func (e *variantEmitter) scheduleBody() []jen.Code {
 		jen.If(jen.Id("i").Op(">=").Lit(0)).Block(
 			wf("free").Op("=").Add(slab(jen.Id("i"))).Dot("next"),
 		).Else().Block(
-			jen.If(wf("n").Op("&").Id("chunkMask").Op("==").Lit(0)).Block(
-				wf("chunks").Op("=").Append(wf("chunks"), jen.New(jen.Index(jen.Id("chunkSize")).Id("timer"))),
+			jen.If(wf("n").Op("==").Add(wf("made"))).Block(
+				jen.If(wf("made").Op("&").Id("chunkMask").Op("==").Lit(0)).Block(
+					wf("chunks").Op("=").Append(wf("chunks"), jen.New(jen.Index(jen.Id("chunkSize")).Id("timer"))),
+				),
+				slab(wf("made")).Dot("gen").Op("=").Add(wf("firstGen")),
+				wf("made").Op("++"),
 			),
 			jen.List(jen.Id("i"), wf("n")).Op("=").List(wf("n"), wf("n").Op("+").Lit(1)),
-			slab(jen.Id("i")).Dot("gen").Op("=").Add(wf("firstGen")),
 		),
 		wf("count").Op("++"),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
@@ -449,7 +468,7 @@ func (e *variantEmitter) cancelBody() []jen.Code {
 		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
 		jen.Block(e.unlinkBody()...),
 		wf("release").Call(jen.Id("i"), jen.Id("t")),
-		wf("count").Op("--"),
+		wf("countOut").Call(),
 		jen.Return(jen.True()),
 	}
 }

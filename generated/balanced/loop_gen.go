@@ -200,11 +200,14 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 		if i >= 0 {
 			w.free = w.at(i).next
 		} else {
-			if w.n&chunkMask == 0 {
-				w.chunks = append(w.chunks, new([chunkSize]timer))
+			if w.n == w.made {
+				if w.made&chunkMask == 0 {
+					w.chunks = append(w.chunks, new([chunkSize]timer))
+				}
+				w.at(w.made).gen = w.firstGen
+				w.made++
 			}
 			i, w.n = w.n, w.n+1
-			w.at(i).gen = w.firstGen
 		}
 		w.count++
 		t := w.at(i)
@@ -305,7 +308,7 @@ func (l *Loop) Cancel(t core.Timer) bool {
 			}
 		}
 		w.release(i, t)
-		w.count--
+		w.countOut()
 		return true
 	}
 }
