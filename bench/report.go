@@ -242,7 +242,7 @@ func (r *report) method(w io.Writer) {
 	if !r.o.full {
 		fmt.Fprintf(w, "- The Python peers stop at N=%s in this run (one asyncio run at 1,000,000 takes seconds); `-full` runs them at every scale.\n", count(pythonMaxN))
 	}
-	fmt.Fprintf(w, "- Every repetition builds a fresh loop, so queue and slab growth are part of the measured span, as for every peer; only the %s diagnostic keeps one loop for all repetitions of a workload and scale, to show the cost of a burst on a loop that has grown already.\n", r.def+warmSuffix)
+	fmt.Fprintf(w, "- Every repetition builds a fresh loop, so queue and slab growth are part of the measured span, as for every peer; only the %s diagnostic keeps one loop for all repetitions of a workload and scale, to show the cost of a burst on a loop that has grown already. It runs its warm-up and repetitions of each scale after the other systems' and closes its loop before the next scale: its loop's memory is live heap, which every collection in another system's span would have to mark.\n", r.def+warmSuffix)
 	fmt.Fprintf(w, "- Reproduce: `go run ./bench` (add `-out DIR` for report.md and plots); `go test -run '^$' -bench Workload -benchmem ./bench` for benchstat.\n")
 }
 

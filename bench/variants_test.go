@@ -1,7 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/loopgen/loop/generated/all"
 	"github.com/loopgen/loop/generated/balanced"
@@ -117,4 +121,43 @@ func TestTheKeptLoopDiagnosticRunsOnlyWhereGrowthMatters(t *testing.T) {
 		return
 	}
 	t.Fatal("no balanced" + warmSuffix + " diagnostic")
+}
+
+// TestAKeptLoopRunsAfterTheOthersAndClosesBeforeTheNextScale: a system that
+// keeps its loop from span to span runs its warm-up and repetitions of a
+// scale after every other system's, and is closed before the next scale,
+// so that its loop's memory is never live during another system's span.
+func TestAKeptLoopRunsAfterTheOthersAndClosesBeforeTheNextScale(t *testing.T) {
+	var log []string
+	sys := func(name string, keep bool) System {
+		s := System{Name: name, Kind: "variant", Run: func(w string, n int) (Result, error) {
+			log = append(log, fmt.Sprintf("%s@%d", name, n))
+			return Result{Ops: n, Wall: time.Second}, nil
+		}}
+		if keep {
+			s.Close = func() { log = append(log, name+" closed") }
+		}
+		return s
+	}
+	o := options{quick: true, reps: 2, warmup: true, workloads: []string{WorkCallbacks}}
+	measureAll(o, []System{sys("a", false), sys("kept", true), sys("b", false)}, io.Discard)
+	scales := scalesFor(o, plans[0])
+	var want []string
+	for _, n := range scales {
+		// 3 rounds (warm-up and 2 repetitions) of a and b in shuffled order, then kept's 3.
+		if len(log) < len(want)+6 {
+			t.Fatalf("n=%d: only %d runs: %v", n, len(log), log)
+		}
+		shuffled := slices.Sorted(slices.Values(log[len(want) : len(want)+6]))
+		if got := fmt.Sprint(shuffled); got != fmt.Sprint([]string{
+			fmt.Sprintf("a@%d", n), fmt.Sprintf("a@%d", n), fmt.Sprintf("a@%d", n),
+			fmt.Sprintf("b@%d", n), fmt.Sprintf("b@%d", n), fmt.Sprintf("b@%d", n)}) {
+			t.Fatalf("n=%d: the first six runs are %v, want a and b three times each\nlog: %v", n, shuffled, log)
+		}
+		want = append(want, log[len(want):len(want)+6]...)
+		want = append(want, fmt.Sprintf("kept@%d", n), fmt.Sprintf("kept@%d", n), fmt.Sprintf("kept@%d", n), "kept closed")
+	}
+	if !slices.Equal(log, want) {
+		t.Errorf("runs\n%v\nwant\n%v", log, want)
+	}
 }
