@@ -291,6 +291,8 @@ func scalesFor(o options, p plan) []int {
 // hits all systems alike and no system always follows the same one: a
 // rotation keeps neighbours together, and the system after a Python
 // subprocess paid for it in every round.
+// A system that keeps a loop between its spans (balanced-warm) runs its
+// rounds after the others', and is closed before the next scale.
 func measureAll(o options, systems []System, progress io.Writer) results {
 	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
 	rounds := o.reps
