@@ -297,6 +297,11 @@ func buildEchoServers(dir string, names []string) (servers []*echoServer, notes 
 // for a machine with no Go toolchain or no module proxy: echoserver built
 // from bench/echoserver and peers from the bench/peers module.
 func prebuiltEchoServers(dir string, names []string) (servers []*echoServer, notes []string) {
+	// Absolute, so that the binaries are run from dir: "-echo-bin ." would
+	// make a bare "echoserver", which exec looks up in $PATH instead.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	return echoServersFrom(names, func(bin string) (string, error) {
 		path := filepath.Join(dir, bin)
 		if _, err := os.Stat(path); err != nil {

@@ -373,6 +373,12 @@ func TestEchoBinTakesTheServersFromItsDirectory(t *testing.T) {
 		t.Errorf("notes %q, want one saying gnet and nbio have no binary and how to build it", notes)
 	}
 
+	// "-echo-bin ." names the working directory, not $PATH.
+	t.Chdir(dir)
+	if servers, notes := prebuiltEchoServers(".", []string{"net"}); len(servers) != 1 || servers[0].bin != filepath.Join(dir, "echoserver") {
+		t.Errorf("-echo-bin . from %s: servers %+v, notes %q; want net from %s", dir, servers, notes, filepath.Join(dir, "echoserver"))
+	}
+
 	// measureEcho takes them from -echo-bin rather than building: from an
 	// empty directory, nothing runs and the note says why.
 	p := echoPlan{conns: []int{1}, sizes: []int{64}, span: time.Millisecond, reps: 1, servers: []string{"net"}, binDir: t.TempDir()}
