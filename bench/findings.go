@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -101,7 +102,8 @@ func (r *report) findings(w io.Writer) {
 					if lo < 1.3 {
 						verdict = "misses"
 					}
-					fmt.Fprintf(w, "- specialization: %s vs the generic build: %s (%s the 1.3x goal)\n", best, speedupWords(lo, hi, best), verdict)
+					// Two decimals: at one, 1.26 printed as 1.3 beside "misses".
+					fmt.Fprintf(w, "- specialization: %s vs the generic build: %s (%s the 1.3x goal)\n", best, speedupWordsIn(lo, hi, best, 2), verdict)
 				}
 			}
 			// generic has the default variant's numbers, so this pair shows
@@ -136,13 +138,19 @@ func (r *report) speedupRangeOf(p plan, sys, other string) (lo, hi float64, n in
 }
 
 func speedupWords(lo, hi float64, sys string) string {
+	return speedupWordsIn(lo, hi, sys, 1)
+}
+
+// speedupWordsIn is speedupWords with the ratios to the given decimals.
+func speedupWordsIn(lo, hi float64, sys string, decimals int) string {
+	x := func(v float64) string { return strconv.FormatFloat(v, 'f', decimals, 64) }
 	switch {
 	case lo >= 1:
-		return fmt.Sprintf("%s is %.1f–%.1fx faster", sys, lo, hi)
+		return fmt.Sprintf("%s is %s–%sx faster", sys, x(lo), x(hi))
 	case hi <= 1:
-		return fmt.Sprintf("%s is %.1f–%.1fx slower", sys, 1/hi, 1/lo)
+		return fmt.Sprintf("%s is %s–%sx slower", sys, x(1/hi), x(1/lo))
 	default:
-		return fmt.Sprintf("from %.1fx slower to %.1fx faster, by scale", 1/lo, hi)
+		return fmt.Sprintf("from %sx slower to %sx faster, by scale", x(1/lo), x(hi))
 	}
 }
 

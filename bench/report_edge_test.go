@@ -91,6 +91,11 @@ func TestSpeedupWordsCallATieAtOneScaleFaster(t *testing.T) {
 	if got, want := speedupWords(0.5, 1, "balanced"), "balanced is 1.0–2.0x slower"; got != want {
 		t.Errorf("speedupWords(0.5, 1) = %q, want %q", got, want)
 	}
+	// The specialization goal is 1.3x: a ratio of 1.26 must not read as 1.3
+	// beside "misses".
+	if got, want := speedupWordsIn(1.26, 1.4, "balanced", 2), "balanced is 1.26–1.40x faster"; got != want {
+		t.Errorf("speedupWordsIn(1.26, 1.4, 2) = %q, want %q", got, want)
+	}
 }
 
 func TestRunSpanAveragesTheRunsThatFillMinSpan(t *testing.T) {
@@ -135,5 +140,18 @@ func TestRunGuessCapsTheRepeatsAtMaxInner(t *testing.T) {
 	p := plan{workload: "tiny", guess: guess{goPerOp: 1e-12}}
 	if got, limit := runGuess(p, "variant", 1), float64(maxInner)*(1e-12+1e-3); got > limit*(1+1e-9) {
 		t.Errorf("runGuess = %gs; want at most %gs (maxInner runs)", got, limit)
+	}
+}
+
+// The specialization line reads its ratios to two decimals, so that a miss
+// by a little does not print as the goal itself.
+func TestSpecializationMissByALittleDoesNotReadAsTheGoal(t *testing.T) {
+	out := syntheticReport(t, WorkTimeouts, map[string]map[int]float64{
+		"balanced": {10_000: 100, 1_000_000: 100},
+		"generic":  {10_000: 126, 1_000_000: 140},
+	}, map[key]error{})
+	want := "- specialization: balanced vs the generic build: balanced is 1.26–1.40x faster (misses the 1.3x goal)"
+	if !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
 	}
 }
