@@ -140,7 +140,7 @@ func (r *report) write(w io.Writer) error {
 func (r *report) header(w io.Writer) {
 	fmt.Fprintf(w, "# Loop scaling analysis\n\n")
 	fmt.Fprintf(w, "**Date**: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(w, "**Machine**: %s, %d CPUs (GOMAXPROCS %d), %s/%s  \n", cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "**Machine**: %s, %s (GOMAXPROCS %d), %s/%s  \n", cpuModel(), cpuCount(runtime.NumCPU(), onlineCPUs()), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintf(w, "**Go**: %s  \n", runtime.Version())
 	mode := fmt.Sprintf("%d repetitions after a warm-up", r.o.reps)
 	if r.o.quick {
@@ -244,6 +244,30 @@ func (r *report) method(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Every repetition builds a fresh loop, so queue and slab growth are part of the measured span, as for every peer; only the %s diagnostic keeps one loop for all repetitions of a workload and scale, to show the cost of a burst on a loop that has grown already. It runs its warm-up and repetitions of each scale after the other systems' and closes its loop before the next scale: its loop's memory is live heap, which every collection in another system's span would have to mark.\n", r.def+warmSuffix)
 	fmt.Fprintf(w, "- Reproduce: `go run ./bench` (add `-out DIR` for report.md and plots); `go test -run '^$' -bench Workload -benchmem ./bench` for benchstat.\n")
+}
+
+// cpuCount says how many CPUs this process may use and, where the machine
+// has more online (the bench run under taskset, as -server-cpus asks), how
+// many that is: the header describes the machine, not only the client.
+func cpuCount(usable, online int) string {
+	if online > usable {
+		return fmt.Sprintf("%d CPUs online, this process on %d", online, usable)
+	}
+	return fmt.Sprintf("%d CPUs", usable)
+}
+
+// onlineCPUs counts the CPUs online from Linux's
+// /sys/devices/system/cpu/online; 0 where it cannot be read.
+func onlineCPUs() int {
+	data, err := os.ReadFile("/sys/devices/system/cpu/online")
+	if err != nil {
+		return 0
+	}
+	cpus, err := parseCPUList(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0
+	}
+	return len(cpus)
 }
 
 func cpuModel() string {

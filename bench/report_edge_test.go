@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -153,5 +154,27 @@ func TestSpecializationMissByALittleDoesNotReadAsTheGoal(t *testing.T) {
 	want := "- specialization: balanced vs the generic build: balanced is 1.26–1.40x faster (misses the 1.3x goal)"
 	if !strings.Contains(out, want) {
 		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+}
+
+// The header counts the machine's CPUs as well as the process's, when the
+// bench runs under taskset on part of the machine.
+func TestCPUCountNamesTheMachineAndTheProcess(t *testing.T) {
+	for _, c := range []struct {
+		usable, online int
+		want           string
+	}{
+		{2, 2, "2 CPUs"},
+		{8, 16, "16 CPUs online, this process on 8"},
+		{4, 0, "4 CPUs"}, // online unknown
+	} {
+		if got := cpuCount(c.usable, c.online); got != c.want {
+			t.Errorf("cpuCount(%d, %d) = %q, want %q", c.usable, c.online, got, c.want)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		if n := onlineCPUs(); n < runtime.NumCPU() {
+			t.Errorf("onlineCPUs() = %d, fewer than the %d this process may use", n, runtime.NumCPU())
+		}
 	}
 }
