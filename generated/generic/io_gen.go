@@ -26,7 +26,7 @@ const ioChunkSize = 1 << ioChunkBits
 // it is while callbacks add fds. It grows with the loop's own fds alone. Fd numbers
 // are the process's: in a Group the kernel hands each loop a random share of them,
 // and a table indexed by fd grew in every loop to the process's highest fd (with 8
-// loops and 10,000 idle connections, 190 bytes a connection). Watch and unwatch
+// loops and 10,000 idle connections, 170-180 bytes a connection). Watch and unwatch
 // find an fd's entry in a map; dispatch finds an event's entry by its seq, with one
 // load from bySeq and no hashing (a map lookup there cost 16 ns an event).
 type ioTable struct {
