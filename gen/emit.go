@@ -239,6 +239,10 @@ func describe(v *Variant) string {
 	if v.Spin > 0 {
 		idle = "spin:" + strings.ReplaceAll(v.Spin.String(), "µs", "us")
 	}
-	return fmt.Sprintf("queue_depth %d, batch %d, %s inbox of %d, wheel %v×%d^%d, poller %s, idle %s",
-		v.QueueDepth, v.Batch, v.Inbox.Kind, v.Inbox.Depth, v.Wheel.Tick, v.Wheel.Slots, v.Wheel.Levels, v.Poller, idle)
+	gather := "off"
+	if v.Inbox.Gather > 0 {
+		gather = specDuration(v.Inbox.Gather)
+	}
+	return fmt.Sprintf("queue_depth %d, batch %d, %s inbox of %d (gather %s), wheel %v×%d^%d, poller %s, idle %s",
+		v.QueueDepth, v.Batch, v.Inbox.Kind, v.Inbox.Depth, gather, v.Wheel.Tick, v.Wheel.Slots, v.Wheel.Levels, v.Poller, idle)
 }

@@ -31,6 +31,7 @@ var genericParams = []struct {
 	{"wheelLevels", jen.Int, jen.Id("p").Dot("Levels"), ""},
 	{"wheelWords", jen.Uint64, jen.Uint64().Call(jen.Id("p").Dot("Slots").Op("+").Lit(63)).Op("/").Lit(64), "uint64 words in one level's occupancy bitmap"},
 	{"spinNanos", jen.Int64, jen.Int64().Call(jen.Id("p").Dot("Spin")), "busy-wait before blocking"},
+	{"gatherNanos", jen.Int64, jen.Int64().Call(jen.Id("p").Dot("Gather")), "longest wait for a batch of posts while they stream in (0: off)"},
 }
 
 // genericPollers are the backends the generic build chooses from at Init, by
@@ -78,6 +79,7 @@ func (e *variantEmitter) emitGenericParams(f *jen.File) {
 		jen.Id("Batch"):      jen.Lit(v.Batch),
 		jen.Id("Inbox"):      jen.Lit(string(v.Inbox.Kind)),
 		jen.Id("InboxDepth"): jen.Lit(v.Inbox.Depth),
+		jen.Id("Gather"):     jen.Lit(int(v.Inbox.Gather.Nanoseconds())),
 		jen.Id("Tick"):       jen.Lit(int(v.Wheel.Tick.Nanoseconds())),
 		jen.Id("Slots"):      jen.Lit(v.Wheel.Slots),
 		jen.Id("Levels"):     jen.Lit(v.Wheel.Levels),
@@ -128,7 +130,11 @@ func describeSwitches(v *Variant) string {
 	if v.Spin > 0 {
 		idle = "spin"
 	}
-	return fmt.Sprintf("overflow %s, inbox %s, idle %s, recover %t, stats %t", v.Overflow, v.Inbox.Kind, idle, v.Recover, v.Stats)
+	gather := "off"
+	if v.Inbox.Gather > 0 {
+		gather = "on"
+	}
+	return fmt.Sprintf("overflow %s, inbox %s, gather %s, idle %s, recover %t, stats %t", v.Overflow, v.Inbox.Kind, gather, idle, v.Recover, v.Stats)
 }
 
 // emitValidate writes validate, which applies the spec's rules for one
@@ -209,6 +215,15 @@ func (e *variantEmitter) emitValidate(f *jen.File) {
 	} else {
 		body = append(body, jen.If(p("Spin").Op("!=").Lit(0)).Block(
 			errf(fmt.Sprintf("idle: block is %s, so Spin must be 0 (got %%v)", compiled), p("Spin")),
+		))
+	}
+	if from.Inbox.Gather > 0 {
+		body = append(body, jen.If(p("Gather").Op("<=").Lit(0).Op("||").Add(p("Gather")).Op(">").Lit(int(specMaxGather))).Block(
+			errf(fmt.Sprintf("inbox.gather: gathering is %s, so Gather must be greater than 0 and at most %v (got %%v)", compiled, specMaxGather), p("Gather")),
+		))
+	} else {
+		body = append(body, jen.If(p("Gather").Op("!=").Lit(0)).Block(
+			errf(fmt.Sprintf("inbox.gather: 0 (off) is %s, so Gather must be 0 (got %%v)", compiled), p("Gather")),
 		))
 	}
 	row := func(key string, got jen.Code, want string) jen.Code {

@@ -227,6 +227,14 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("spilled (drain takes the spill only once claimed slots are published, so the")
 	f.Comment("loop may go round without sleeping until they are). Loop goroutine only.")
 	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
+	if e.v.Inbox.Gather > 0 {
+		f.Comment("published reports whether the k-th post from head (k >= 1; at most a ring's worth)")
+		f.Comment("is published: then the ones before it are too, or are about to be. Loop goroutine only.")
+		f.Add(recv()).Id("published").Params(jen.Id("k").Int()).Bool().Block(
+			jen.Id("pos").Op(":=").Add(qf("head")).Op("+").Uint64().Call(jen.Min(jen.Id("k"), e.num("q", "inboxDepth"))).Op("-").Lit(1),
+			jen.Return(qf("slots").Index(jen.Id("pos").Op("&").Add(e.num("q", "inboxMask"))).Dot("seq").Dot("Load").Call().Op("==").Id("pos").Op("+").Lit(1)),
+		)
+	}
 
 	lenBody := []jen.Code{jen.Id("n").Op(":=").Int().Call(qf("tail").Dot("Load").Call().Op("&^").Id("flagBits").Op("-").Add(qf("head")))}
 	if e.grows() {
@@ -362,6 +370,11 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(body...)
 	f.Comment("nonEmpty reports whether drain would find a callback.")
 	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(qf("next").Op("<").Len(qf("spare")).Op("||").Add(qf("pending")).Dot("Load").Call()))
+	if e.v.Inbox.Gather > 0 {
+		f.Comment("published reports false: what is queued can only be counted under the lock, which")
+		f.Comment("the producers would then wait for, so a gathering loop waits out its whole time.")
+		f.Add(recv()).Id("published").Params(jen.Id("k").Int()).Bool().Block(jen.Return(jen.False()))
+	}
 	f.Comment("len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).")
 	f.Add(recv()).Id("len").Params().Int().Block(
 		qf("mu").Dot("Lock").Call(),

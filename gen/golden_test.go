@@ -660,6 +660,16 @@ func TestNewWithParamsRefusesBadParams(t *testing.T) {
 		t.Errorf("the other idle switch: %v", err)
 	}
 	p = generic.Params
+	p.Gather = map[bool]time.Duration{true: 0, false: 4 * time.Microsecond}[p.Gather > 0]
+	if _, err := generic.NewWithParams(p, core.Config{}); err == nil || !strings.Contains(err.Error(), "generic: inbox.gather:") {
+		t.Errorf("the other gather switch: %v", err)
+	}
+	p = generic.Params
+	p.Gather = 2 * time.Millisecond
+	if _, err := generic.NewWithParams(p, core.Config{}); err == nil || !strings.Contains(err.Error(), "generic: inbox.gather:") {
+		t.Errorf("a gather past its limit: %v", err)
+	}
+	p = generic.Params
 	p.Overflow = map[string]string{"grow": "reject", "reject": "grow"}[p.Overflow]
 	if _, err := generic.NewWithParams(p, core.Config{}); err == nil || !strings.Contains(err.Error(), "generic: overflow:") {
 		t.Errorf("the other overflow switch: %v", err)

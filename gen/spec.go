@@ -129,8 +129,9 @@ type Variant struct {
 
 // Inbox configures the cross-goroutine queue.
 type Inbox struct {
-	Kind  InboxKind // inbox.kind
-	Depth int       // inbox.depth
+	Kind   InboxKind     // inbox.kind
+	Depth  int           // inbox.depth
+	Gather time.Duration // inbox.gather; 0 turns gathering off
 }
 
 // Wheel configures the hierarchical timing wheel.
@@ -200,6 +201,7 @@ const (
 	specMaxLevels    = 8
 	specMaxWheelBits = 56 // levels × log2(slots): timer positions must fit with room for a generation
 	specMaxSpin      = 10 * time.Millisecond
+	specMaxGather    = time.Millisecond
 	// specMaxVariants keeps the generated two-tags guard under go/build's limit of
 	// 1000 terms in one //go:build line: it names every pair of tags (26 variants:
 	// 325 pairs, 650 terms), and tune adds a candidate to the spec it measures.
@@ -213,7 +215,7 @@ func specDefaults() Variant {
 		QueueDepth: 4096,
 		Overflow:   OverflowGrow,
 		Batch:      256,
-		Inbox:      Inbox{Kind: InboxMPSC, Depth: 4096},
+		Inbox:      Inbox{Kind: InboxMPSC, Depth: 4096, Gather: 4 * time.Microsecond},
 		Wheel:      Wheel{Tick: time.Millisecond, Slots: 64, Levels: 4},
 		Poller:     PollerAuto,
 		Spin:       0,
@@ -768,6 +770,32 @@ var specFields = []specField{
 	specIntField("batch", specMinBatch, specMaxBatch, false, func(v *Variant) *int { return &v.Batch }),
 	specEnumField("inbox.kind", []InboxKind{InboxMPSC, InboxMutex}, func(v *Variant) *InboxKind { return &v.Inbox.Kind }),
 	specIntField("inbox.depth", specMinDepth, specMaxDepth, true, func(v *Variant) *int { return &v.Inbox.Depth }),
+	{
+		key: "inbox.gather",
+		decode: func(v *Variant, n ast.Node) string {
+			if i, ok := n.(*ast.IntegerNode); ok && fmt.Sprint(i.Value) == "0" {
+				v.Inbox.Gather = 0 // a plain 0, which YAML reads as a number
+				return ""
+			}
+			s, ok := yamlString(n)
+			if !ok {
+				return "want a Go duration such as 4us, or 0 for off, got " + yamlDescribe(n)
+			}
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Sprintf("%q is not a Go duration (want a number and a unit, such as 4us, or 0 for off)", s)
+			}
+			v.Inbox.Gather = d
+			return ""
+		},
+		check: func(v *Variant) string {
+			if v.Inbox.Gather < 0 || v.Inbox.Gather > specMaxGather {
+				return fmt.Sprintf("must be between 0 (off) and %v (got %v)", specMaxGather, v.Inbox.Gather)
+			}
+			return ""
+		},
+		get: func(v *Variant) string { return specDuration(v.Inbox.Gather) },
+	},
 	{
 		key: "wheel.tick",
 		decode: func(v *Variant, n ast.Node) string {

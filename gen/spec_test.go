@@ -142,6 +142,16 @@ var specRules = []struct {
 	{"inbox.depth too small", one("inbox:", "  depth: 0"),
 		[]string{"t.yaml:5:14: variants[0].inbox.depth: must be a power of two between 16 and 16777216 (got 0)"}},
 
+	// inbox.gather.
+	{"inbox.gather too long", one("inbox: {gather: 2ms}"),
+		[]string{"t.yaml:4:21: variants[0].inbox.gather: must be between 0 (off) and 1ms (got 2ms)"}},
+	{"inbox.gather negative", one("inbox:", "  gather: -4us"),
+		[]string{"t.yaml:5:15: variants[0].inbox.gather: must be between 0 (off) and 1ms (got -4µs)"}},
+	{"inbox.gather a number of microseconds", one("inbox:", "  gather: 4"),
+		[]string{"t.yaml:5:15: variants[0].inbox.gather: want a Go duration such as 4us, or 0 for off, got integer 4"}},
+	{"inbox.gather no unit", one("inbox:", "  gather: 4 us"),
+		[]string{`t.yaml:5:15: variants[0].inbox.gather: "4 us" is not a Go duration (want a number and a unit, such as 4us, or 0 for off)`}},
+
 	// Enumerations.
 	{"overflow unknown", one("overflow: shrink"),
 		[]string{`t.yaml:4:15: variants[0].overflow: unknown value "shrink" (want grow or reject)`}},
@@ -295,15 +305,15 @@ func TestShippedSpecParses(t *testing.T) {
 	}
 	want := map[string]Variant{
 		"balanced": {Name: "balanced", Default: true, QueueDepth: 4096, Overflow: OverflowGrow, Batch: 256,
-			Inbox: Inbox{InboxMPSC, 4096}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerAuto, Recover: true},
+			Inbox: Inbox{InboxMPSC, 4096, 4 * time.Microsecond}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerAuto, Recover: true},
 		"latency": {Name: "latency", QueueDepth: 1024, Overflow: OverflowGrow, Batch: 32,
-			Inbox: Inbox{InboxMPSC, 1024}, Wheel: Wheel{100 * time.Microsecond, 256, 3}, Poller: PollerEpoll,
+			Inbox: Inbox{InboxMPSC, 1024, 0}, Wheel: Wheel{100 * time.Microsecond, 256, 3}, Poller: PollerEpoll,
 			Spin: 50 * time.Microsecond, Recover: true},
 		"throughput": {Name: "throughput", QueueDepth: 65536, Overflow: OverflowGrow, Batch: 1024,
-			Inbox: Inbox{InboxMPSC, 16384}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerPoll,
+			Inbox: Inbox{InboxMPSC, 16384, 8 * time.Microsecond}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerPoll,
 			Recover: true, Stats: true},
 		"compute": {Name: "compute", QueueDepth: 16384, Overflow: OverflowGrow, Batch: 512,
-			Inbox: Inbox{InboxMutex, 4096}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerNone, Recover: true},
+			Inbox: Inbox{InboxMutex, 4096, 0}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerNone, Recover: true},
 	}
 	for name, w := range want {
 		v, ok := spec.Lookup(name)
@@ -443,6 +453,7 @@ func TestValidate(t *testing.T) {
 		{"horizon", func(v *Variant) { v.Wheel = Wheel{time.Second, 4096, 4} },
 			"wheel: horizon tick×slots^levels overflows int64 nanoseconds (use fewer levels or slots)"},
 		{"poller", func(v *Variant) { v.Poller = "iouring" }, `poller: unknown value "iouring" (want auto, epoll, poll, kqueue or none)`},
+		{"inbox.gather", func(v *Variant) { v.Inbox.Gather = time.Second }, "inbox.gather: must be between 0 (off) and 1ms (got 1s)"},
 		{"idle negative", func(v *Variant) { v.Spin = -time.Millisecond }, "idle: spin duration must be greater than 0 and at most 10ms (got -1ms)"},
 		{"idle too long", func(v *Variant) { v.Spin = time.Second }, "idle: spin duration must be greater than 0 and at most 10ms (got 1s)"},
 		{"two problems, in field order", func(v *Variant) { v.Batch, v.QueueDepth = 0, 0 },
@@ -470,6 +481,9 @@ func TestSet(t *testing.T) {
 		{"batch", "32", func(v Variant) bool { return v.Batch == 32 }},
 		{"inbox.kind", "mutex", func(v Variant) bool { return v.Inbox.Kind == InboxMutex }},
 		{"inbox.depth", "1024", func(v Variant) bool { return v.Inbox.Depth == 1024 }},
+		{"inbox.gather", "10us", func(v Variant) bool { return v.Inbox.Gather == 10*time.Microsecond }},
+		{"inbox.gather", "0", func(v Variant) bool { return v.Inbox.Gather == 0 }},
+		{"inbox.gather", "0s", func(v Variant) bool { return v.Inbox.Gather == 0 }},
 		{"wheel.tick", "100us", func(v Variant) bool { return v.Wheel.Tick == 100*time.Microsecond }},
 		{"wheel.slots", "256", func(v Variant) bool { return v.Wheel.Slots == 256 }},
 		{"wheel.levels", "3", func(v Variant) bool { return v.Wheel.Levels == 3 }},
@@ -505,11 +519,13 @@ func TestSetRejectsWithParseMessages(t *testing.T) {
 		{"wheel.tick", "5s", "wheel.tick: must be between 1µs and 1s (got 5s)"},
 		{"wheel.tick", "fast", `wheel.tick: "fast" is not a Go duration (want a number and a unit, such as 100us, 1ms or 1.5s)`},
 		{"inbox.kind", "chan", `inbox.kind: unknown value "chan" (want mpsc or mutex)`},
+		{"inbox.gather", "1", "inbox.gather: want a Go duration such as 4us, or 0 for off, got integer 1"},
+		{"inbox.gather", "1.5ms", "inbox.gather: must be between 0 (off) and 1ms (got 1.5ms)"},
 		{"idle", "spin:0s", "idle: spin duration must be greater than 0 and at most 10ms (got 0s)"},
 		{"idle", "*x", `idle: unknown value "*x" (want block or spin:<duration>, such as spin:50us)`},
 		{"name", "Fast", `name: "Fast" is not a valid variant name (want a Go package name matching ^[a-z][a-z0-9_]*$, such as fast)`},
-		{"wheel", "1ms", "wheel: unknown field (known: name, default, queue_depth, overflow, batch, inbox.kind, inbox.depth, wheel.tick, wheel.slots, wheel.levels, poller, idle, recover, stats)"},
-		{"tick", "1ms", "tick: unknown field (known: name, default, queue_depth, overflow, batch, inbox.kind, inbox.depth, wheel.tick, wheel.slots, wheel.levels, poller, idle, recover, stats)"},
+		{"wheel", "1ms", "wheel: unknown field (known: name, default, queue_depth, overflow, batch, inbox.kind, inbox.depth, inbox.gather, wheel.tick, wheel.slots, wheel.levels, poller, idle, recover, stats)"},
+		{"tick", "1ms", "tick: unknown field (known: name, default, queue_depth, overflow, batch, inbox.kind, inbox.depth, inbox.gather, wheel.tick, wheel.slots, wheel.levels, poller, idle, recover, stats)"},
 	} {
 		v := specDefaults()
 		before := v

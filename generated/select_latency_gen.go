@@ -6,7 +6,7 @@ package generated
 
 import "github.com/loopgen/loop/generated/latency"
 
-// Loop is the latency variant, selected by the loop_latency build tag: queue_depth 1024, batch 32, mpsc inbox of 1024, wheel 100µs×256^3, poller epoll, idle spin:50us.
+// Loop is the latency variant, selected by the loop_latency build tag: queue_depth 1024, batch 32, mpsc inbox of 1024 (gather off), wheel 100µs×256^3, poller epoll, idle spin:50us.
 type Loop = latency.Loop
 
 // Params are the spec values of the selected variant.

@@ -8,7 +8,7 @@
 // specialization buys.
 //
 // The switches are compiled in as the default variant has them:
-// overflow grow, inbox mpsc, idle block, recover true, stats false.
+// overflow grow, inbox mpsc, gather on, idle block, recover true, stats false.
 // A generic build with a runtime branch for every switch is out of scope: it would
 // measure branches that no variant pays, not what constants buy. NewWithParams
 // refuses parameters whose switches differ.
@@ -35,6 +35,7 @@ const _ = core.GeneratedAPIVersion2
 // runs with, and a start for NewWithParams (change the numbers and the poller).
 var Params = core.Params{
 	Batch:      256,
+	Gather:     4000,
 	Inbox:      "mpsc",
 	InboxDepth: 4096,
 	Levels:     4,
@@ -64,6 +65,7 @@ type params struct {
 	wheelLevels int
 	wheelWords  uint64 // uint64 words in one level's occupancy bitmap
 	spinNanos   int64  // busy-wait before blocking
+	gatherNanos int64  // longest wait for a batch of posts while they stream in (0: off)
 }
 
 // newParams derives the runtime values from p, which validate accepted.
@@ -80,6 +82,7 @@ func newParams(p core.Params) params {
 		wheelLevels: p.Levels,
 		wheelWords:  uint64(p.Slots+63) / 64,
 		spinNanos:   int64(p.Spin),
+		gatherNanos: int64(p.Gather),
 	}
 }
 
@@ -145,6 +148,9 @@ func validate(p core.Params) error {
 	// The switches are compiled in: p must have the default variant's.
 	if p.Spin != 0 {
 		errs = append(errs, fmt.Errorf("generic: idle: block is compiled in from the default variant balanced, so Spin must be 0 (got %v)", p.Spin))
+	}
+	if p.Gather <= 0 || p.Gather > 1000000 {
+		errs = append(errs, fmt.Errorf("generic: inbox.gather: gathering is compiled in from the default variant balanced, so Gather must be greater than 0 and at most 1ms (got %v)", p.Gather))
 	}
 	for _, s := range []struct {
 		field, got, want string

@@ -110,6 +110,13 @@ func (q *inbox) nonEmpty() bool {
 	return q.slots[q.head&inboxMask].seq.Load() == q.head+1 || q.tail.Load()&spillBit != 0
 }
 
+// published reports whether the k-th post from head (k >= 1; at most a ring's worth)
+// is published: then the ones before it are too, or are about to be. Loop goroutine only.
+func (q *inbox) published(k int) bool {
+	pos := q.head + uint64(min(k, inboxDepth)) - 1
+	return q.slots[pos&inboxMask].seq.Load() == pos+1
+}
+
 // len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).
 func (q *inbox) len() int {
 	n := int(q.tail.Load()&^flagBits - q.head)

@@ -41,6 +41,7 @@ type Params struct {
 	Batch      int           // ready callbacks run per iteration
 	Inbox      string        // mpsc or mutex
 	InboxDepth int           // capacity of the cross-goroutine inbox
+	Gather     time.Duration // how long the loop may wait for a batch of posts while they stream in; 0: off
 	Tick       time.Duration // timer wheel granularity
 	Slots      int           // wheel slots per level
 	Levels     int           // wheel levels
@@ -67,8 +68,8 @@ func (p Params) String() string {
 	if p.Spin > 0 {
 		idle = "spin:" + p.Spin.String()
 	}
-	return fmt.Sprintf("%s: queue_depth=%d overflow=%s batch=%d inbox=%s/%d wheel=%v×%d^%d poller=%s idle=%s recover=%t stats=%t",
-		p.Name, p.QueueDepth, p.Overflow, p.Batch, p.Inbox, p.InboxDepth, p.Tick, p.Slots, p.Levels, p.Poller, idle, p.Recover, p.Stats)
+	return fmt.Sprintf("%s: queue_depth=%d overflow=%s batch=%d inbox=%s/%d gather=%v wheel=%v×%d^%d poller=%s idle=%s recover=%t stats=%t",
+		p.Name, p.QueueDepth, p.Overflow, p.Batch, p.Inbox, p.InboxDepth, p.Gather, p.Tick, p.Slots, p.Levels, p.Poller, idle, p.Recover, p.Stats)
 }
 
 // Config is what the facade's options produce for a variant's Init.
@@ -105,6 +106,7 @@ type Stats struct {
 	Timers     uint64 // timer callbacks run
 	Events     uint64 // readiness events dispatched
 	Polls      uint64 // calls into the poller
+	Gathers    uint64 // waits for a stream of posts to fill a batch (inbox.gather)
 }
 
 // Loop is the method set every generated variant has. The public loop.Loop
