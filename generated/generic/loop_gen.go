@@ -393,6 +393,7 @@ func (l *Loop) enter() error {
 	}
 	l.running = true
 	l.inLoop = true
+	l.yieldedAt = l.now - yieldEvery // the first wait yields (see yield); now only grows
 	l.gatherOK = runtime.GOMAXPROCS(0) > 1
 	return nil
 }
@@ -577,7 +578,11 @@ const yieldEvery = int64(5 * time.Millisecond)
 // runtime took its P away in the system call, started another thread, and set its
 // monitor polling again every 20 µs. Yielding every 5 ms avoids all of that: on a
 // 2-core VM a wake-up for a 1 ms sleep cost 40 µs of CPU without it, 16-21 with it
-// (a raw system call that the runtime does not see: 14-17).
+// (a raw system call that the runtime does not see: 14-17). Run and RunOnce also
+// yield before their first wait: a goroutine that a callback has just started then
+// runs on the loop's P at once, instead of after another thread has woken up for it
+// (1,000 posts from such a goroutine: 1.2-1.4x faster than a chan loop before, 1.5-1.7x
+// after, three runs each).
 func (l *Loop) yield() {
 	runtime.Gosched()
 	l.now = l.monotime()
