@@ -116,7 +116,9 @@ func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 // wake-up per sleep, however many posts). A nil error means fn will run: it
 // is never dropped, even if Close follows at once. After Close it returns
 // ErrClosed; a nil fn is an error. Each goroutine's posts run in the order
-// it made them.
+// it made them. While posts stream in, a variant with inbox.gather (the
+// default's is 4µs) lets them gather into a batch for at most that long before
+// running them; a lone post runs at once.
 func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at
