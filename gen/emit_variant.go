@@ -67,19 +67,20 @@ func (e *variantEmitter) gatherCall() jen.Code {
 		jen.Id("streaming").Op(":=").Add(lf("drained")).Op(">").Lit(0), jen.Line(),
 		lf("drained").Op("=").Id("took"), jen.Line(),
 		jen.If(jen.Id("block").Op("&&").Id("streaming").Op("&&").Id("took").Op(">").Lit(0).Op("&&").Id("budget").Op(">").Lit(0).
-			Op("&&").Add(lf("gatherOK")).Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Id("took")).Block(
+			Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Id("took").Op("&&").Add(lf("mayGather")).Call()).Block(
 			jen.Id("budget").Op("=").Add(lf("gather")).Call(jen.Id("budget")),
 		),
 	)
 }
 
-// gatherCheck is where Run and RunOnce decide, once, whether gather may wait:
-// only when producers can run beside the loop.
+// gatherCheck is where Run and RunOnce forget whether gather may wait, so that
+// mayGather asks GOMAXPROCS again, once, when posts first stream in: asking in
+// every Run (it takes the scheduler's lock) cost a Run+Stop 17 ns.
 func (e *variantEmitter) gatherCheck() jen.Code {
 	if e.v.Inbox.Gather == 0 {
 		return jen.Null()
 	}
-	return lf("gatherOK").Op("=").Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0)).Op(">").Lit(1)
+	return lf("gatherKnown").Op("=").False().Comment("mayGather asks again")
 }
 
 // Short-hands for the emitted receivers' fields.
@@ -230,7 +231,8 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	if v.Inbox.Gather > 0 {
 		fields = append(fields,
 			jen.Id("drained").Int().Comment("posts the last iteration took from the inbox: gather waits only while they stream in"),
-			jen.Id("gatherOK").Bool().Comment("GOMAXPROCS was above 1 when Run began: producers can post while the loop waits"),
+			jen.Id("gatherOK").Bool().Comment("GOMAXPROCS was above 1 when asked: producers can post while the loop waits"),
+			jen.Id("gatherKnown").Bool().Comment("gatherOK was set in this Run or RunOnce"),
 		)
 	}
 	if e.hasPoller() {
@@ -826,6 +828,14 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	}
 
 	if v.Inbox.Gather > 0 {
+		f.Comment("mayGather reports whether producers can post while the loop waits: GOMAXPROCS,")
+		f.Comment("read once per Run or RunOnce, is above 1.")
+		f.Add(recv()).Id("mayGather").Params().Bool().Block(
+			jen.If(jen.Op("!").Add(lf("gatherKnown"))).Block(
+				lf("gatherOK").Op(",").Add(lf("gatherKnown")).Op("=").Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0)).Op(">").Lit(1).Op(",").True(),
+			),
+			jen.Return(lf("gatherOK")),
+		)
 		for _, line := range []string{
 			"gather waits up to gatherNanos for the rest of the batch to be published, then",
 			"drains it; it returns what is left of budget. A loop that takes posts as they land",

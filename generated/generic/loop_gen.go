@@ -34,7 +34,8 @@ type Loop struct {
 	ready       readyQueue
 	timers      wheel
 	drained     int  // posts the last iteration took from the inbox: gather waits only while they stream in
-	gatherOK    bool // GOMAXPROCS was above 1 when Run began: producers can post while the loop waits
+	gatherOK    bool // GOMAXPROCS was above 1 when asked: producers can post while the loop waits
+	gatherKnown bool // gatherOK was set in this Run or RunOnce
 	io          ioTable
 	poller      poller.Backend
 	epoch       time.Time      // loop time 0
@@ -394,7 +395,7 @@ func (l *Loop) enter() error {
 	l.running = true
 	l.inLoop = true
 	l.yieldedAt = l.now - yieldEvery // the first wait yields (see yield); now only grows
-	l.gatherOK = runtime.GOMAXPROCS(0) > 1
+	l.gatherKnown = false            // mayGather asks again
 	return nil
 }
 func (l *Loop) leave() {
@@ -525,7 +526,7 @@ func (l *Loop) iterate(block bool) {
 	took := l.p.batchSize - budget
 	streaming := l.drained > 0
 	l.drained = took
-	if block && streaming && took > 0 && budget > 0 && l.gatherOK && l.ready.len() == took {
+	if block && streaming && took > 0 && budget > 0 && l.ready.len() == took && l.mayGather() {
 		budget = l.gather(budget)
 	}
 	timeout := int64(0)
@@ -621,6 +622,15 @@ func (l *Loop) timeout() int64 {
 		return -1
 	}
 	return d
+}
+
+// mayGather reports whether producers can post while the loop waits: GOMAXPROCS,
+// read once per Run or RunOnce, is above 1.
+func (l *Loop) mayGather() bool {
+	if !l.gatherKnown {
+		l.gatherOK, l.gatherKnown = runtime.GOMAXPROCS(0) > 1, true
+	}
+	return l.gatherOK
 }
 
 // gather waits up to gatherNanos for the rest of the batch to be published, then
