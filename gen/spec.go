@@ -770,54 +770,12 @@ var specFields = []specField{
 	specIntField("batch", specMinBatch, specMaxBatch, false, func(v *Variant) *int { return &v.Batch }),
 	specEnumField("inbox.kind", []InboxKind{InboxMPSC, InboxMutex}, func(v *Variant) *InboxKind { return &v.Inbox.Kind }),
 	specIntField("inbox.depth", specMinDepth, specMaxDepth, true, func(v *Variant) *int { return &v.Inbox.Depth }),
-	{
-		key: "inbox.gather",
-		decode: func(v *Variant, n ast.Node) string {
-			if i, ok := n.(*ast.IntegerNode); ok && fmt.Sprint(i.Value) == "0" {
-				v.Inbox.Gather = 0 // a plain 0, which YAML reads as a number
-				return ""
-			}
-			s, ok := yamlString(n)
-			if !ok {
-				return "want a Go duration such as 4us, or 0 for off, got " + yamlDescribe(n)
-			}
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return fmt.Sprintf("%q is not a Go duration (want a number and a unit, such as 4us, or 0 for off)", s)
-			}
-			v.Inbox.Gather = d
-			return ""
-		},
-		check: func(v *Variant) string {
-			if v.Inbox.Gather < 0 || v.Inbox.Gather > specMaxGather {
-				return fmt.Sprintf("must be between 0 (off) and %v (got %v)", specMaxGather, v.Inbox.Gather)
-			}
-			return ""
-		},
-		get: func(v *Variant) string { return specDuration(v.Inbox.Gather) },
-	},
-	{
-		key: "wheel.tick",
-		decode: func(v *Variant, n ast.Node) string {
-			s, ok := yamlString(n)
-			if !ok {
-				return "want a Go duration such as 1ms or 100us, got " + yamlDescribe(n)
-			}
-			d, err := time.ParseDuration(s)
-			if err != nil {
-				return fmt.Sprintf("%q is not a Go duration (want a number and a unit, such as 100us, 1ms or 1.5s)", s)
-			}
-			v.Wheel.Tick = d
-			return ""
-		},
-		check: func(v *Variant) string {
-			if v.Wheel.Tick < specMinTick || v.Wheel.Tick > specMaxTick {
-				return fmt.Sprintf("must be between %v and %v (got %v)", specMinTick, specMaxTick, v.Wheel.Tick)
-			}
-			return ""
-		},
-		get: func(v *Variant) string { return specDuration(v.Wheel.Tick) },
-	},
+	specDurationField("inbox.gather", 0, specMaxGather, true,
+		"a Go duration such as 4us, or 0 for off", "such as 4us, or 0 for off",
+		func(v *Variant) *time.Duration { return &v.Inbox.Gather }),
+	specDurationField("wheel.tick", specMinTick, specMaxTick, false,
+		"a Go duration such as 1ms or 100us", "such as 100us, 1ms or 1.5s",
+		func(v *Variant) *time.Duration { return &v.Wheel.Tick }),
 	specIntField("wheel.slots", specMinSlots, specMaxSlots, true, func(v *Variant) *int { return &v.Wheel.Slots }),
 	specIntField("wheel.levels", specMinLevels, specMaxLevels, false, func(v *Variant) *int { return &v.Wheel.Levels }),
 	specEnumField("poller", []PollerKind{PollerAuto, PollerEpoll, PollerPoll, PollerKqueue, PollerNone},
@@ -921,6 +879,42 @@ func yamlString(n ast.Node) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// specDurationField is a Go duration in [lo, hi]. With off, lo is 0 and means
+// off, and a plain YAML 0 (a number, not a duration) is read as 0 too. want
+// names the type in the message for a value that is not a string; examples
+// end the message for a string that is not a duration.
+func specDurationField(key string, lo, hi time.Duration, off bool, want, examples string, ptr func(*Variant) *time.Duration) specField {
+	return specField{
+		key: key,
+		decode: func(v *Variant, n ast.Node) string {
+			if i, ok := n.(*ast.IntegerNode); ok && off && fmt.Sprint(i.Value) == "0" {
+				*ptr(v) = 0
+				return ""
+			}
+			s, ok := yamlString(n)
+			if !ok {
+				return "want " + want + ", got " + yamlDescribe(n)
+			}
+			d, err := time.ParseDuration(s)
+			if err != nil {
+				return fmt.Sprintf("%q is not a Go duration (want a number and a unit, %s)", s, examples)
+			}
+			*ptr(v) = d
+			return ""
+		},
+		check: func(v *Variant) string {
+			if d := *ptr(v); d < lo || d > hi {
+				if off {
+					return fmt.Sprintf("must be between 0 (off) and %v (got %v)", hi, d)
+				}
+				return fmt.Sprintf("must be between %v and %v (got %v)", lo, hi, d)
+			}
+			return ""
+		},
+		get: func(v *Variant) string { return specDuration(*ptr(v)) },
+	}
 }
 
 func specBoolField(key string, ptr func(*Variant) *bool) specField {

@@ -13,27 +13,6 @@ import (
 	"github.com/loopgen/loop/handwritten/core"
 )
 
-// gatherStep runs one RunOnce(block) and fails unless Stats().Gathers is want.
-func gatherStep(t *testing.T, l core.Loop, block bool, what string, want uint64) {
-	t.Helper()
-	if err := l.RunOnce(block); err != nil {
-		t.Fatalf("RunOnce: %v", err)
-	}
-	if got := l.Stats().Gathers; got != want {
-		t.Fatalf("%s: Gathers = %d, want %d", what, got, want)
-	}
-}
-
-// postCounting posts n callbacks that count themselves in *ran.
-func postCounting(t *testing.T, l core.Loop, n int, ran *int) {
-	t.Helper()
-	for range n {
-		if err := l.Post(func() { *ran++ }); err != nil {
-			t.Fatalf("Post: %v", err)
-		}
-	}
-}
-
 // TestGatherStreamAcrossIterations pins two edges of "posts stream in" that
 // TestGatherWaitsOnlyWhilePostsStreamIn leaves open: an iteration after a
 // gather still counts as streaming (gather adds what it drained to what the
@@ -41,13 +20,7 @@ func postCounting(t *testing.T, l core.Loop, n int, ran *int) {
 // posts does not gather, even right after one that did. No goroutine posts
 // during a wait, so each one ends after a quarter of inbox.gather.
 func TestGatherStreamAcrossIterations(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("gathering is off with GOMAXPROCS 1")
-	}
-	forEachVariant(t, func(t *testing.T, v all.Variant) {
-		if !v.Params.Stats || v.Params.Gather == 0 || v.Params.Batch < 4 {
-			t.Skip("needs stats, inbox.gather and a batch of at least 4")
-		}
+	forEachGatheringVariant(t, func(t *testing.T, v all.Variant) {
 		l := newLoop(t, v, core.Config{})
 		ran := 0
 		postCounting(t, l, 2, &ran)
@@ -77,13 +50,7 @@ func TestGatherStreamAcrossIterations(t *testing.T) {
 // stop that Run from gathering (the next Run reads it again, which
 // TestGatherWaitsOnlyWhilePostsStreamIn pins).
 func TestGatherAsksGOMAXPROCSOncePerRun(t *testing.T) {
-	if runtime.GOMAXPROCS(0) < 2 {
-		t.Skip("gathering is off with GOMAXPROCS 1")
-	}
-	forEachVariant(t, func(t *testing.T, v all.Variant) {
-		if !v.Params.Stats || v.Params.Gather == 0 || v.Params.Batch < 4 {
-			t.Skip("needs stats, inbox.gather and a batch of at least 4")
-		}
+	forEachGatheringVariant(t, func(t *testing.T, v all.Variant) {
 		procs := runtime.GOMAXPROCS(0)
 		defer runtime.GOMAXPROCS(procs)
 		l := newLoop(t, v, core.Config{})
