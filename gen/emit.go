@@ -15,9 +15,10 @@ const Module = "github.com/loopgen/loop"
 
 // Import paths of the hand-written packages every variant is built from.
 const (
-	pkgCore   = Module + "/handwritten/core"
-	pkgClock  = Module + "/handwritten/clock"
-	pkgPoller = Module + "/handwritten/poller"
+	pkgCore    = Module + "/handwritten/core"
+	pkgClock   = Module + "/handwritten/clock"
+	pkgPoller  = Module + "/handwritten/poller"
+	pkgRelease = Module + "/handwritten/release"
 )
 
 // Options control what Generate writes into file headers.

@@ -36,6 +36,7 @@ func (e *variantEmitter) file() *jen.File {
 	f.ImportName(pkgCore, "core")
 	f.ImportName(pkgClock, "clock")
 	f.ImportName(pkgPoller, "poller")
+	f.ImportName(pkgRelease, "release")
 	return f
 }
 
@@ -665,16 +666,26 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			jen.If(jen.Id("timeout").Op("!=").Lit(0).Op("&&").Add(lf("vclock")).Op("==").Nil()).Block(jen.Id("timeout").Op("=").Add(lf("spin")).Call(jen.Id("timeout"))),
 		)
 	}
+	stayAwake := []jen.Code{
+		jen.Id("timeout").Op("=").Lit(0),
+		jen.Comment("A wake-up may be on its way; the next Wait drains it."),
+		lf("sleeping").Dot("Store").Call(jen.False()),
+	}
+	if e.v.Inbox.Kind == InboxMPSC {
+		stayAwake = append(stayAwake,
+			jen.Comment("A post claimed but not yet published may be one the runtime preempted on"),
+			jen.Comment("this P between its two steps: let it finish instead of going round."),
+			jen.If(jen.Op("!").Add(lf("inbox")).Dot("nonEmpty").Call().Op("&&").Add(lf("inbox")).Dot("claimed").Call()).Block(
+				jen.Qual("runtime", "Gosched").Call(),
+			),
+		)
+	}
 	blockDecision = append(blockDecision,
 		jen.If(jen.Id("timeout").Op("!=").Lit(0)).Block(
 			jen.Comment("Announce the sleep, then look again: a Post that missed the flag"),
-			jen.Comment("published its callback before this check, so nothing is lost."),
+			jen.Comment("claimed its slot before this check, so nothing is lost."),
 			lf("sleeping").Dot("Store").Call(jen.True()),
-			jen.If(lf("inbox").Dot("nonEmpty").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call()).Block(
-				jen.Id("timeout").Op("=").Lit(0),
-				jen.Comment("A wake-up may be on its way; the next Wait drains it."),
-				lf("sleeping").Dot("Store").Call(jen.False()),
-			),
+			jen.If(lf("inbox").Dot("claimed").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call()).Block(stayAwake...),
 		),
 	)
 

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -434,6 +435,49 @@ func TestPostWakesASleepingLoopEveryTime(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestPostsFromSeveralGoroutinesEachWakeASleepingLoop has four goroutines
+// post one callback at a time each and wait for it, so that posts land while
+// the loop decides to sleep, some claimed and not yet published. The loop
+// must never sleep through one: it sleeps only when no post has claimed a
+// slot, since a post's publish may become visible after the post looked at
+// the loop's sleeping flag. With one P a post preempted between claiming and
+// publishing must still finish.
+func TestPostsFromSeveralGoroutinesEachWakeASleepingLoop(t *testing.T) {
+	for _, procs := range []int{1, 2} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			forEachVariant(t, func(t *testing.T, v all.Variant) {
+				l := newLoop(t, v, core.Config{})
+				runFor(t, l, func() {
+					var wg sync.WaitGroup
+					for p := range 4 {
+						wg.Go(func() {
+							ran := make(chan int, 1)
+							for i := range 300 {
+								if err := l.Post(func() { ran <- i }); err != nil {
+									t.Errorf("producer %d: Post: %v", p, err)
+									return
+								}
+								select {
+								case got := <-ran:
+									if got != i {
+										t.Errorf("producer %d, round %d: callback %d ran", p, i, got)
+										return
+									}
+								case <-time.After(10 * time.Second):
+									t.Errorf("producer %d, round %d: the posted callback did not run within 10 s (lost wake-up)", p, i)
+									return
+								}
+							}
+						})
+					}
+					wg.Wait()
+				})
+			})
+		})
+	}
 }
 
 func TestRunOnceConsumesAStop(t *testing.T) {

@@ -47,6 +47,11 @@ func (q *inbox) nonEmpty() bool {
 	return q.next < len(q.spare) || q.pending.Load()
 }
 
+// claimed is nonEmpty: a push sets pending, sequentially consistent, under the lock.
+func (q *inbox) claimed() bool {
+	return q.nonEmpty()
+}
+
 // len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).
 func (q *inbox) len() int {
 	q.mu.Lock()

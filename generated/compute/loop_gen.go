@@ -498,9 +498,9 @@ func (l *Loop) iterate(block bool) {
 		}
 		if timeout != 0 {
 			// Announce the sleep, then look again: a Post that missed the flag
-			// published its callback before this check, so nothing is lost.
+			// claimed its slot before this check, so nothing is lost.
 			l.sleeping.Store(true)
-			if l.inbox.nonEmpty() || l.stopReq.Load() || l.clockMoved.Load() {
+			if l.inbox.claimed() || l.stopReq.Load() || l.clockMoved.Load() {
 				timeout = 0
 				// A wake-up may be on its way; the next Wait drains it.
 				l.sleeping.Store(false)

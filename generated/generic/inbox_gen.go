@@ -4,6 +4,7 @@ package generic
 
 import (
 	"github.com/loopgen/loop/handwritten/core"
+	"github.com/loopgen/loop/handwritten/release"
 	"math"
 	"runtime"
 	"sync"
@@ -72,7 +73,7 @@ func (q *inbox) push(fn func()) error {
 		if seq == pos {
 			if q.tail.CompareAndSwap(pos, pos+1) {
 				s.fn = fn
-				s.seq.Store(pos + 1)
+				release.Store(&s.seq, pos+1)
 				return nil
 			}
 		} else if seq < pos {
@@ -112,6 +113,16 @@ func (q *inbox) nonEmpty() bool {
 	return q.slots[q.head&q.p.inboxMask].seq.Load() == q.head+1 || q.tail.Load()&spillBit != 0
 }
 
+// claimed reports whether a post has claimed a slot that drain has not consumed, or
+// spilled: it may not be published yet. A loop that has announced its sleep asks this,
+// not nonEmpty: the CAS that claims a slot is sequentially consistent and comes before
+// the producer reads the loop's sleeping flag, while the publish is only a release
+// store, which that read may overtake. Either the loop sees the claim and does not
+// sleep, or the producer sees the flag and wakes it. Loop goroutine only.
+func (q *inbox) claimed() bool {
+	return q.tail.Load()&^closedBit != q.head
+}
+
 // published reports whether the k-th post from head (k >= 1; at most a ring's worth)
 // is published: then the ones before it are too, or are about to be. Loop goroutine only.
 func (q *inbox) published(k int) bool {
@@ -141,7 +152,7 @@ func (q *inbox) drain(r *readyQueue, max int) int {
 		}
 		r.push(s.fn)
 		s.fn = nil
-		s.seq.Store(q.head + uint64(q.p.inboxDepth))
+		release.Store(&s.seq, q.head+uint64(q.p.inboxDepth))
 		q.head++
 		n++
 	}
