@@ -25,8 +25,13 @@ type readyQueue struct {
 
 func (r *readyQueue) init() {
 	// queueDepth rounded up to whole segments: it is at least 16, so at least one.
+	// Each is written once here: the allocator hands out pages fresh from the OS
+	// unwritten, and the first burst would take their page faults (a fresh loop's
+	// 1,000 callbacks: 6.3-6.6 ns each without this, 5.4-5.8 with it).
 	for range (r.p.queueDepth + segSize - 1) / segSize {
-		r.free = &segment{next: r.free}
+		s := &segment{next: r.free}
+		clear(s.fns[:])
+		r.free = s
 	}
 	r.head = r.take()
 	r.tail = r.head
