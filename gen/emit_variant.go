@@ -56,17 +56,22 @@ func (e *variantEmitter) pollerType() jen.Code {
 	return jen.Qual(pkgPoller, name)
 }
 
-// gatherCall is where iterate lets gather top up the first drain: only when it
-// may block (RunOnce(false) promises not to wait) and the variant gathers.
-func (e *variantEmitter) gatherCall() jen.Code {
-	if e.v.Inbox.Gather == 0 {
-		return jen.Null()
-	}
-	return jen.Add(
-		jen.Comment("Posts stream in when the last iteration took some too; see gather."), jen.Line(),
+// streamingCheck notes, after the first drain, whether posts stream in (the
+// last iteration took some too): a loop about to wait then yields first (see
+// yield), and a gathering variant may wait for the rest of a batch, only when
+// it may block (RunOnce(false) promises not to wait).
+func (e *variantEmitter) streamingCheck() jen.Code {
+	streaming := jen.Add(
+		jen.Comment("Posts stream in when the last iteration took some too; see gather and yield."), jen.Line(),
 		jen.Id("took").Op(":=").Add(e.num("l", "batchSize")).Op("-").Id("budget"), jen.Line(),
 		jen.Id("streaming").Op(":=").Add(lf("drained")).Op(">").Lit(0), jen.Line(),
-		lf("drained").Op("=").Id("took"), jen.Line(),
+		lf("drained").Op("=").Id("took"),
+	)
+	if e.v.Inbox.Gather == 0 {
+		return streaming
+	}
+	return jen.Add(
+		streaming, jen.Line(),
 		jen.If(jen.Id("block").Op("&&").Id("streaming").Op("&&").Id("took").Op(">").Lit(0).Op("&&").Id("budget").Op(">").Lit(0).
 			Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Id("took").Op("&&").Add(lf("mayGather")).Call()).Block(
 			jen.Id("budget").Op("=").Add(lf("gather")).Call(jen.Id("budget")),
@@ -226,12 +231,12 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
 		jen.Id("nowFresh").Bool().Comment("now was read since the running callback started: deadlines may use it"),
 		jen.Id("yieldedAt").Int64().Comment("loop time of the last yield before a wait (see yield)"),
+		jen.Id("drained").Int().Comment("posts the last iteration took from the inbox: they stream in while it is above 0"),
 		jen.Id("ready").Id("readyQueue"),
 		jen.Id("timers").Id("wheel"),
 	}
 	if v.Inbox.Gather > 0 {
 		fields = append(fields,
-			jen.Id("drained").Int().Comment("posts the last iteration took from the inbox: gather waits only while they stream in"),
 			jen.Id("gatherOK").Bool().Comment("GOMAXPROCS was above 1 when asked: producers can post while the loop waits"),
 			jen.Id("gatherKnown").Bool().Comment("gatherOK was set in this Run or RunOnce"),
 		)
@@ -654,7 +659,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	// The decision to block, with the lost-wake-up guard.
 	blockDecision := []jen.Code{
 		jen.Id("timeout").Op("=").Add(lf("timeout")).Call(),
-		jen.If(jen.Id("timeout").Op("!=").Lit(0).Op("&&").Add(lf("now")).Op("-").Add(lf("yieldedAt")).Op(">=").Id("yieldEvery")).Block(
+		jen.If(jen.Id("timeout").Op("!=").Lit(0).Op("&&").Parens(jen.Id("streaming").Op("||").Add(lf("now")).Op("-").Add(lf("yieldedAt")).Op(">=").Id("yieldEvery"))).Block(
 			lf("yield").Call(),
 			jen.Id("timeout").Op("=").Add(lf("timeout")).Call(),
 		),
@@ -738,7 +743,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.Comment("taken only when the ring is empty, comes whole), as at most a batch runs:"),
 		jen.Comment("producers that outrun the loop meet a full ring and slow down."),
 		jen.Id("budget").Op(":=").Add(e.num("l", "batchSize")).Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), e.num("l", "batchSize")),
-		e.gatherCall(),
+		e.streamingCheck(),
 		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
 		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).
 			Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().
@@ -768,7 +773,12 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("yield before their first wait: a goroutine that a callback has just started then")
 	f.Comment("runs on the loop's P at once, instead of after another thread has woken up for it")
 	f.Comment("(1,000 posts from such a goroutine: 1.2-1.4x faster than a chan loop before, 1.5-1.7x")
-	f.Comment("after, three runs each).")
+	f.Comment("after, three runs each). And a loop whose last iteration took posts yields before")
+	f.Comment("it waits: a producer it has just made runnable, or one that yielded on a full ring,")
+	f.Comment("may be queued on the loop's P or the global queue, and while the loop sleeps in")
+	f.Comment("the poller holding that P with another P idle, the runtime leaves such a goroutine")
+	f.Comment("waiting up to 10 ms. A post answered by the loop, 20,000 times from one goroutine:")
+	f.Comment("27.7-44.1 µs a round trip before, 25.6-26.4 after (three runs each, on a 2-core VM).")
 	f.Add(recv()).Id("yield").Params().Block(
 		jen.Qual("runtime", "Gosched").Call(),
 		lf("now").Op("=").Add(lf("monotime")).Call(),

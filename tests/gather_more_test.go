@@ -123,6 +123,58 @@ func TestFirstWaitOfARunYields(t *testing.T) {
 	})
 }
 
+// TestALoopThatTookPostsYieldsBeforeItWaits pins that a loop whose last
+// iteration took posts yields (runtime.Gosched) before it waits, not only
+// before a Run's first wait. With GOMAXPROCS 1 a producer that the loop has
+// just made runnable, or that yielded on a full ring, is then run before the
+// loop blocks; without the yield the loop sleeps in the poller holding the
+// only P, and the producer waits for the runtime to take the P back (20 µs
+// to 10 ms). Each posted callback here starts a goroutine that posts the
+// next, three times over, within one Run whose first-wait yield is spent on
+// the first; the virtual clock stands still, so the 5 ms yield cannot
+// happen. The scheduler may, rarely, pick the loop again at a Gosched, so the
+// test asks for one Run in 20 without a poll (without the yield, every Run
+// polls at least twice).
+func TestALoopThatTookPostsYieldsBeforeItWaits(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Stats {
+			t.Skip("needs stats (Stats.Polls)")
+		}
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+		l, _ := newVirtual(t, v)
+		var chain func(left int) func()
+		chain = func(left int) func() {
+			return func() {
+				next := l.Stop
+				if left > 0 {
+					next = chain(left - 1)
+				}
+				go func() {
+					if err := l.Post(next); err != nil {
+						t.Errorf("Post: %v", err)
+					}
+				}()
+			}
+		}
+		withoutPoll := 0
+		for range 20 {
+			before := l.Stats().Polls
+			if err := l.Post(chain(3)); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if l.Stats().Polls == before {
+				withoutPoll++
+			}
+		}
+		if withoutPoll == 0 {
+			t.Errorf("every Run polled while a goroutine that a posted callback had started was runnable: the loop did not yield before waiting after it took posts")
+		}
+	})
+}
+
 // TestGenericGatherBounds pins the generic build's rule for Params.Gather:
 // it gathers (the default variant does), so Gather must be in (0, 1ms].
 func TestGenericGatherBounds(t *testing.T) {

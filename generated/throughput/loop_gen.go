@@ -29,9 +29,9 @@ type Loop struct {
 	inLoop      bool  // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
 	nowFresh    bool  // now was read since the running callback started: deadlines may use it
 	yieldedAt   int64 // loop time of the last yield before a wait (see yield)
+	drained     int   // posts the last iteration took from the inbox: they stream in while it is above 0
 	ready       readyQueue
 	timers      wheel
-	drained     int  // posts the last iteration took from the inbox: gather waits only while they stream in
 	gatherOK    bool // GOMAXPROCS was above 1 when asked: producers can post while the loop waits
 	gatherKnown bool // gatherOK was set in this Run or RunOnce
 	io          ioTable
@@ -497,7 +497,7 @@ func (l *Loop) iterate(block bool) {
 	// taken only when the ring is empty, comes whole), as at most a batch runs:
 	// producers that outrun the loop meet a full ring and slow down.
 	budget := batchSize - l.inbox.drain(&l.ready, batchSize)
-	// Posts stream in when the last iteration took some too; see gather.
+	// Posts stream in when the last iteration took some too; see gather and yield.
 	took := batchSize - budget
 	streaming := l.drained > 0
 	l.drained = took
@@ -507,7 +507,7 @@ func (l *Loop) iterate(block bool) {
 	timeout := int64(0)
 	if block && l.ready.len() == 0 && !l.timers.hasDue() && !l.stopReq.Load() {
 		timeout = l.timeout()
-		if timeout != 0 && l.now-l.yieldedAt >= yieldEvery {
+		if timeout != 0 && (streaming || l.now-l.yieldedAt >= yieldEvery) {
 			l.yield()
 			timeout = l.timeout()
 		}
@@ -563,7 +563,12 @@ const yieldEvery = int64(5 * time.Millisecond)
 // yield before their first wait: a goroutine that a callback has just started then
 // runs on the loop's P at once, instead of after another thread has woken up for it
 // (1,000 posts from such a goroutine: 1.2-1.4x faster than a chan loop before, 1.5-1.7x
-// after, three runs each).
+// after, three runs each). And a loop whose last iteration took posts yields before
+// it waits: a producer it has just made runnable, or one that yielded on a full ring,
+// may be queued on the loop's P or the global queue, and while the loop sleeps in
+// the poller holding that P with another P idle, the runtime leaves such a goroutine
+// waiting up to 10 ms. A post answered by the loop, 20,000 times from one goroutine:
+// 27.7-44.1 µs a round trip before, 25.6-26.4 after (three runs each, on a 2-core VM).
 func (l *Loop) yield() {
 	runtime.Gosched()
 	l.now = l.monotime()
