@@ -517,11 +517,14 @@ func (l *Loop) iterate(block bool) {
 				timeout = 0
 				// A wake-up may be on its way; the next Wait drains it.
 				l.sleeping.Store(false)
-				// A post claimed but not yet published may be one the runtime preempted on
-				// this P between its two steps: let it finish instead of going round.
-				if !l.inbox.nonEmpty() && l.inbox.claimed() {
+				// A post claimed but not yet published is between its two steps, perhaps
+				// preempted on this P: let it finish, and take it in this iteration.
+				for !l.inbox.nonEmpty() && l.inbox.claimed() {
 					runtime.Gosched()
 				}
+				n := l.inbox.drain(&l.ready, budget)
+				budget -= n
+				l.drained += n
 			}
 		}
 	}
