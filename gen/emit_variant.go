@@ -679,8 +679,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	if e.v.Inbox.Kind == InboxMPSC {
 		stayAwake = append(stayAwake,
 			jen.Comment("A post claimed but not yet published is between its two steps, perhaps"),
-			jen.Comment("preempted on this P: let it finish, and take it in this iteration."),
-			jen.For(jen.Op("!").Add(lf("inbox")).Dot("nonEmpty").Call().Op("&&").Add(lf("inbox")).Dot("claimed").Call()).Block(
+			jen.Comment("preempted on this P: let it finish, and take it (and a spill waiting"),
+			jen.Comment("behind it) in this iteration."),
+			jen.For(lf("inbox").Dot("unpublished").Call()).Block(
 				jen.Qual("runtime", "Gosched").Call(),
 			),
 			jen.Id("n").Op(":=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),

@@ -690,6 +690,65 @@ func TestNewWithParamsRefusesBadParams(t *testing.T) {
 }
 `
 
+// e2eInboxInternalTest is a white-box test of a variant with the spec's
+// default inbox (mpsc, overflow: grow), written into its package in the e2e
+// tree: it plays a producer stopped between claiming its slot and publishing
+// it, which no test from outside the package can arrange.
+const e2eInboxInternalTest = `package plain
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/handwritten/core"
+)
+
+// claimThenPublish claims the next slot as a Post's CAS does, and publishes
+// fn in it from another goroutine a millisecond later.
+func claimThenPublish(t *testing.T, l *Loop, fn func()) {
+	t.Helper()
+	pos := l.inbox.tail.Load()
+	if !l.inbox.tail.CompareAndSwap(pos, pos+1) {
+		t.Fatal("claim: tail moved")
+	}
+	go func() {
+		time.Sleep(time.Millisecond)
+		s := &l.inbox.slots[pos&inboxMask]
+		s.fn = fn
+		s.seq.Store(pos + 1)
+	}()
+}
+
+// A blocking RunOnce that finds a post claimed and not yet published, alone
+// or with a spill behind it, waits for the publish and runs what was posted
+// in that iteration, in order, instead of returning with nothing run.
+func TestRunOnceWaitsForAClaimedPost(t *testing.T) {
+	for _, spill := range []bool{false, true} {
+		l, err := New(core.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ran []string
+		claimThenPublish(t, l, func() { ran = append(ran, "claimed") })
+		want := "claimed"
+		if spill {
+			if err := l.inbox.pushSpill(func() { ran = append(ran, "spilled") }); err != nil {
+				t.Fatal(err)
+			}
+			want = "claimed spilled"
+		}
+		if err := l.RunOnce(true); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(ran, " "); got != want {
+			t.Errorf("spill %v: RunOnce(true) ran %q, want %q", spill, got, want)
+		}
+		l.Close()
+	}
+}
+`
+
 // TestGeneratedCodeBuildsAndRuns writes what Generate gives for the bounded
 // and spin cases into a tree inside this module (testdata is invisible to
 // ./..., but explicit paths build), then vets it with and without variant
@@ -736,6 +795,10 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 		}
 		files["all/smoke_test.go"] = []byte(strings.ReplaceAll(e2eSmokeTest, "ALL", pkg+"/all"))
 		files["generic/smoke_test.go"] = []byte(strings.ReplaceAll(e2eGenericTest, "GENERIC", pkg+"/generic"))
+		if name == "spin" {
+			// plain has the spec's defaults: an mpsc inbox that spills.
+			files["plain/inbox_internal_test.go"] = []byte(e2eInboxInternalTest)
+		}
 		if err := gen.WriteTree(filepath.Join(root, name), files); err != nil {
 			t.Fatal(err)
 		}
@@ -762,7 +825,8 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 		{"vet", all},
 		{"vet", "-tags", strings.Join(otherTags, ","), all},
 		{"test", "-count=1", "./" + filepath.ToSlash(root) + "/bounded/all", "./" + filepath.ToSlash(root) + "/spin/all",
-			"./" + filepath.ToSlash(root) + "/bounded/generic", "./" + filepath.ToSlash(root) + "/spin/generic"},
+			"./" + filepath.ToSlash(root) + "/bounded/generic", "./" + filepath.ToSlash(root) + "/spin/generic",
+			"./" + filepath.ToSlash(root) + "/spin/plain"},
 	} {
 		if out, err := goRun(args...); err != nil {
 			t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)

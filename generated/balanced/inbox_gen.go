@@ -116,9 +116,19 @@ func (q *inbox) nonEmpty() bool {
 // not nonEmpty: the CAS that claims a slot is sequentially consistent and comes before
 // the producer reads the loop's sleeping flag, while the publish is only a release
 // store, which that read may overtake. Either the loop sees the claim and does not
-// sleep, or the producer sees the flag and wakes it. Loop goroutine only.
+// sleep, or the producer sees the flag and wakes it. A post that spills while
+// spillBit is set makes no CAS of its own: it goes out with that spill, whose bit
+// keeps claimed true until the loop takes it, under the lock the post appended
+// under. Loop goroutine only.
 func (q *inbox) claimed() bool {
 	return q.tail.Load()&^closedBit != q.head
+}
+
+// unpublished reports whether the slot at head is claimed and not yet published: its
+// producer is between its two steps. Until it is, drain takes nothing, not even the
+// spill, which waits for every claimed slot. Loop goroutine only.
+func (q *inbox) unpublished() bool {
+	return q.tail.Load()&^flagBits != q.head && q.slots[q.head&inboxMask].seq.Load() != q.head+1
 }
 
 // published reports whether the k-th post from head (k >= 1; at most a ring's worth)

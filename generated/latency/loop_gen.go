@@ -518,8 +518,9 @@ func (l *Loop) iterate(block bool) {
 				// A wake-up may be on its way; the next Wait drains it.
 				l.sleeping.Store(false)
 				// A post claimed but not yet published is between its two steps, perhaps
-				// preempted on this P: let it finish, and take it in this iteration.
-				for !l.inbox.nonEmpty() && l.inbox.claimed() {
+				// preempted on this P: let it finish, and take it (and a spill waiting
+				// behind it) in this iteration.
+				for l.inbox.unpublished() {
 					runtime.Gosched()
 				}
 				n := l.inbox.drain(&l.ready, budget)
