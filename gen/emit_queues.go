@@ -110,13 +110,13 @@ func (e *variantEmitter) grows() bool { return e.v.Overflow == OverflowGrow }
 // made the producer wait, on every post, for the slot's cache line that the
 // loop wrote last, and the loop for the line the producer wrote (one producer,
 // 100,000 posts: 13.0-13.4 ns a post with XCHG, 8.5-8.9 with release stores,
-// medians of three alternated runs on a 2-core AMD EPYC VM). So the
-// sleep handshake with the loop cannot rest on the publish; it rests on the
-// CAS that claims the slot (see claimed). With overflow: grow a full ring spills into a
-// mutex-guarded slice. Spilling sets spillBit in tail itself, so no slot can
-// be claimed until the loop has taken the spill (a claim is a CAS on tail):
-// everything in the spill was posted after everything in the ring, and each
-// producer's callbacks run in the order it posted them. (A separate "spilled"
+// medians of three alternated runs on a 2-core AMD EPYC VM). So the sleep
+// handshake with the loop cannot rest on the publish; it rests on the CAS
+// that claims the slot (see claimed). With overflow: grow a full ring spills
+// into a mutex-guarded slice. Spilling sets spillBit in tail itself, so no
+// slot can be claimed until the loop has taken the spill (a claim is a CAS on
+// tail): everything in the spill was posted after everything in the ring, and
+// each producer's callbacks run in the order it posted them. (A separate "spilled"
 // flag is not enough: a producer that read it just before it was set could
 // still claim a slot after the loop had decided the ring was empty.)
 func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
