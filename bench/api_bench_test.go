@@ -62,6 +62,31 @@ func BenchmarkPostAPI(b *testing.B) {
 	<-done
 }
 
+// BenchmarkPostRoundTripAPI posts one callback at a time and waits until it
+// has run, so the loop goes to sleep between posts: the cost of a post that
+// has to wake the loop (the announcement of its sleep, the wake-up system
+// call, the thread wake-up) and of the answer, on a channel, back to the
+// poster. It is what a goroutine that hands the loop a request and waits for
+// its reply sees.
+func BenchmarkPostRoundTripAPI(b *testing.B) {
+	l := newAPILoop(b)
+	done := make(chan struct{})
+	go func() { l.Run(); close(done) }()
+	ran := make(chan struct{}, 1)
+	fn := func() { ran <- struct{}{} }
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := l.Post(fn); err != nil {
+			b.Fatal(err)
+		}
+		<-ran
+	}
+	b.StopTimer()
+	l.Post(l.Stop)
+	<-done
+}
+
 func BenchmarkCallLaterFireAPI(b *testing.B) {
 	vc := loop.NewVirtualClock(time.Unix(0, 0))
 	l := newAPILoop(b, loop.WithClock(vc))

@@ -69,7 +69,10 @@
 //
 // Wake makes a blocked Wait return, or the next Wait if none is blocked. Any
 // number of Wakes before a Wait cause one early return. Deduplicating Wakes
-// (one per sleep) is the caller's job.
+// (one per sleep) is the caller's job. A Wait(-1) of Epoll, Kqueue or Poll
+// with no user fds registered blocks on a channel rather than in the kernel
+// (see parker): a Wake then costs a channel send, and no signal ends that
+// Wait early.
 //
 // Registered is how many user fds are registered; the wake-up is not counted.
 // The loop skips a non-blocking Wait when it is zero.

@@ -13,7 +13,9 @@ import (
 // restarted), and the Go runtime sends such signals itself (SIGURG to
 // preempt). The contract makes that (nil, nil); an error there reaches the
 // loop's panic handler. The test sends SIGURG, which the runtime already
-// handles, to the waiting thread until the Wait returns.
+// handles, to the waiting thread until the Wait returns. An idle pipe is
+// registered so that Wait(-1) blocks in the kernel: with no fds it parks on
+// a channel, which no signal interrupts.
 func TestWaitInterruptedBySignalIsNotAnError(t *testing.T) {
 	for _, m := range backends() {
 		if !m.fds {
@@ -22,6 +24,8 @@ func TestWaitInterruptedBySignalIsNotAnError(t *testing.T) {
 		for _, timeout := range []int64{-1, int64(time.Hour)} {
 			b := m.new()
 			must(t, b.Open())
+			idle, _ := pipe(t)
+			must(t, b.Add(idle.fd, 1, Readable))
 			type result struct {
 				n   int
 				err error

@@ -24,6 +24,7 @@ type Epoll struct {
 	n        int   // registered user fds: bits set in reg
 	reg      []uint64
 	wake     wake.FD
+	park     parker         // Wait(-1) with no user fds blocks here; see parker
 	ts       kernelTimespec // epoll_pwait2's timeout; a field so Wait does not allocate
 	kev      [epollBatch]unix.EpollEvent
 	out      [epollBatch]Event
@@ -44,6 +45,7 @@ func (p *Epoll) Open() error {
 	if err != nil {
 		return os.NewSyscallError("epoll_create1", err)
 	}
+	p.park.open()
 	if err := p.wake.Open(); err != nil {
 		unix.Close(epfd)
 		return err
@@ -148,6 +150,12 @@ func (p *Epoll) Wait(timeout int64) ([]Event, error) {
 	if !p.live {
 		return nil, ErrClosed
 	}
+	if timeout < 0 && p.n == 0 {
+		if p.park.park() {
+			p.wake.Drain()
+		}
+		return nil, nil
+	}
 	var n int
 	var err error
 	switch {
@@ -189,6 +197,7 @@ func (p *Epoll) Wait(timeout int64) ([]Event, error) {
 		e := &p.kev[i]
 		if e.Fd == p.wfd {
 			p.wake.Drain()
+			p.park.drop()
 			continue
 		}
 		p.out[k] = Event{Fd: e.Fd, Seq: uint32(e.Pad), Ev: fromEpoll(e.Events)}
@@ -198,7 +207,12 @@ func (p *Epoll) Wait(timeout int64) ([]Event, error) {
 }
 
 // Wake makes a blocked Wait return, or the next one; any goroutine.
-func (p *Epoll) Wake() error { return p.wake.Signal() }
+func (p *Epoll) Wake() error {
+	if !p.park.signal() {
+		return nil
+	}
+	return p.wake.Signal()
+}
 
 // Registered is how many user fds are registered.
 func (p *Epoll) Registered() int { return p.n }

@@ -29,6 +29,7 @@ type Kqueue struct {
 	gen  uint32
 	regs []kqueueReg
 	wake wake.FD
+	park parker        // Wait(-1) with no user fds blocks here; see parker
 	ts   unix.Timespec // kevent's timeout; a field so Wait does not allocate
 	ch   [2]unix.Kevent_t
 	kev  [kqueueBatch]unix.Kevent_t
@@ -55,6 +56,7 @@ func (p *Kqueue) Open() error {
 		return os.NewSyscallError("kqueue", err)
 	}
 	unix.CloseOnExec(kq)
+	p.park.open()
 	if err := p.wake.Open(); err != nil {
 		unix.Close(kq)
 		return err
@@ -213,6 +215,12 @@ func (p *Kqueue) Wait(timeout int64) ([]Event, error) {
 	if !p.live {
 		return nil, ErrClosed
 	}
+	if timeout < 0 && p.n == 0 {
+		if p.park.park() {
+			p.wake.Drain()
+		}
+		return nil, nil
+	}
 	var ts *unix.Timespec
 	if timeout >= 0 {
 		p.ts = unix.NsecToTimespec(min(timeout, kqueueMaxTimeout))
@@ -232,6 +240,7 @@ func (p *Kqueue) Wait(timeout int64) ([]Event, error) {
 		fd := int(e.Ident)
 		if fd == p.wfd {
 			p.wake.Drain()
+			p.park.drop()
 			continue
 		}
 		var ev Events
@@ -266,7 +275,12 @@ func (p *Kqueue) Wait(timeout int64) ([]Event, error) {
 }
 
 // Wake makes a blocked Wait return, or the next one; any goroutine.
-func (p *Kqueue) Wake() error { return p.wake.Signal() }
+func (p *Kqueue) Wake() error {
+	if !p.park.signal() {
+		return nil
+	}
+	return p.wake.Signal()
+}
 
 // Registered is how many user fds are registered.
 func (p *Kqueue) Registered() int { return p.n }

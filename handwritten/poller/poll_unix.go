@@ -27,6 +27,7 @@ type Poll struct {
 	index map[int32]int32 // fd → its place in fds
 	out   []Event         // Wait's result; capacity kept >= len(fds)
 	wake  wake.FD
+	park  parker  // Wait(-1) with no user fds blocks here; see parker
 	sys   pollSys // the platform's poll call
 }
 
@@ -35,6 +36,7 @@ func (p *Poll) Open() error {
 	if p.live {
 		return errOpen
 	}
+	p.park.open()
 	if err := p.wake.Open(); err != nil {
 		return err
 	}
@@ -131,6 +133,12 @@ func (p *Poll) Wait(timeout int64) ([]Event, error) {
 	if !p.live {
 		return nil, ErrClosed
 	}
+	if timeout < 0 && p.Registered() == 0 {
+		if p.park.park() {
+			p.wake.Drain()
+		}
+		return nil, nil
+	}
 	n, err := p.sys.wait(p.fds, timeout)
 	if err != nil {
 		if err == unix.EINTR {
@@ -141,6 +149,7 @@ func (p *Poll) Wait(timeout int64) ([]Event, error) {
 	p.out = p.out[:0]
 	if n > 0 && p.fds[0].Revents != 0 {
 		p.wake.Drain()
+		p.park.drop()
 		n--
 	}
 	for i := 1; n > 0 && i < len(p.fds); i++ {
@@ -155,7 +164,12 @@ func (p *Poll) Wait(timeout int64) ([]Event, error) {
 }
 
 // Wake makes a blocked Wait return, or the next one; any goroutine.
-func (p *Poll) Wake() error { return p.wake.Signal() }
+func (p *Poll) Wake() error {
+	if !p.park.signal() {
+		return nil
+	}
+	return p.wake.Signal()
+}
 
 // Registered is how many user fds are registered.
 func (p *Poll) Registered() int { return max(len(p.fds)-1, 0) }

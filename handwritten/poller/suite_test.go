@@ -72,6 +72,7 @@ func TestBackends(t *testing.T) {
 		{"TimeoutNeverEarly", false, testTimeoutNeverEarly},
 		{"WakeUnblocksBlockedWait", false, testWakeUnblocksBlockedWait},
 		{"WakeBeforeWaitMakesNextWaitReturn", false, testWakeBeforeWait},
+		{"WakeOfABlockedWaitLeavesNothingPending", false, testWakeOfABlockedWaitLeavesNothingPending},
 		{"WakeAndWaitDoNotAllocate", false, testWakeAndWaitDoNotAllocate},
 		{"WakeRacingWithClose", false, testWakeRacingWithClose},
 		{"CloseReleasesFds", false, testCloseReleasesFds},
@@ -558,6 +559,33 @@ func testWakeBeforeWait(t *testing.T, b backend) {
 		if try == 2 {
 			t.Fatal("the wake-up was not drained: Wait returned early 3 times")
 		}
+	}
+}
+
+// testWakeOfABlockedWaitLeavesNothingPending wakes a Wait(-1) that is
+// blocked (with no fds registered, parked on a channel in the kernel
+// backends), then checks that the Wait after it runs to its timeout: the Wake
+// was consumed whole, and wrote no kernel wake-up that a later Wait would
+// find.
+// (A signal may end a Wait early too, so one early return in five rounds is
+// allowed; a Wake left pending makes every round return early.)
+func testWakeOfABlockedWaitLeavesNothingPending(t *testing.T, b backend) {
+	const rounds, d = 5, 20 * time.Millisecond
+	early := 0
+	for range rounds {
+		waitReturns(t, b, func() {
+			time.Sleep(20 * time.Millisecond) // let Wait block; correct either way
+			must(t, b.Wake())
+		})
+		start := time.Now()
+		_, err := b.Wait(int64(d))
+		must(t, err)
+		if time.Since(start) < d {
+			early++
+		}
+	}
+	if early > 1 {
+		t.Fatalf("Wait(%v) returned early in %d of %d rounds after a Wake that had ended a blocked Wait", d, early, rounds)
 	}
 }
 
