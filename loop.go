@@ -173,9 +173,12 @@ func (l *Loop) RemoveWriter(fd int) bool { return l.v.RemoveWriter(fd) }
 
 // Run runs the loop on the calling goroutine until Stop or Close. It blocks
 // in the poller until the next timer, I/O or a post; it never sleeps a fixed
-// time. It returns ErrRunning if the loop is already running and ErrClosed
-// after Close. Run may be called again after it returns: what is still
-// queued then runs.
+// time. With no fds registered and no timer pending it waits on a channel
+// for a post, so a program in which nothing else could ever post or stop it
+// ends with the runtime's "all goroutines are asleep" deadlock error, as a
+// select {} would. It returns ErrRunning if the loop is already running and
+// ErrClosed after Close. Run may be called again after it returns: what is
+// still queued then runs.
 func (l *Loop) Run() error { return l.v.Run() }
 
 // RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch

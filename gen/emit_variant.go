@@ -780,9 +780,12 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("after, three runs each). And a loop whose last iteration took posts yields before")
 	f.Comment("it waits: a producer it has just made runnable, or one that yielded on a full ring,")
 	f.Comment("may be queued on the loop's P or the global queue, and while the loop sleeps in")
-	f.Comment("the poller holding that P with another P idle, the runtime leaves such a goroutine")
+	f.Comment("the kernel holding that P with another P idle, the runtime leaves such a goroutine")
 	f.Comment("waiting up to 10 ms. A post answered by the loop, 20,000 times from one goroutine:")
 	f.Comment("27.7-44.1 µs a round trip before, 25.6-26.4 after (three runs each, on a 2-core VM).")
+	f.Comment("(A loop with no fds and no timer pending now parks on a channel instead, which")
+	f.Comment("gives up the P at once; see the poller's parker. The yields still serve a loop")
+	f.Comment("that waits in the kernel.)")
 	f.Add(recv()).Id("yield").Params().Block(
 		jen.Qual("runtime", "Gosched").Call(),
 		lf("now").Op("=").Add(lf("monotime")).Call(),
@@ -790,8 +793,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	)
 
 	f.Comment("wait asks the poller for readiness, blocking up to timeout ns (-1: no limit).")
-	f.Comment("Every Wait drains a pending wake-up, so both flags are cleared after each one:")
-	f.Comment("a wakePending left set with its token gone would swallow the next wake-up.")
+	f.Comment("Every Wait drains a pending wake-up or ends early for it (a stray one costs at")
+	f.Comment("most one early return), so both flags are cleared after each one: a wakePending")
+	f.Comment("left set with its token gone would swallow the next wake-up.")
 	f.Add(recv()).Id("wait").Params(jen.Id("timeout").Int64()).Index().Qual(pkgPoller, "Event").Block(
 		jen.List(jen.Id("events"), jen.Id("err")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Id("timeout")),
 		lf("sleeping").Dot("Store").Call(jen.False()),

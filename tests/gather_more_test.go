@@ -127,9 +127,11 @@ func TestFirstWaitOfARunYields(t *testing.T) {
 // iteration took posts yields (runtime.Gosched) before it waits, not only
 // before a Run's first wait. With GOMAXPROCS 1 a producer that the loop has
 // just made runnable, or that yielded on a full ring, is then run before the
-// loop blocks; without the yield the loop sleeps in the poller holding the
+// loop blocks; without the yield a loop that sleeps in the kernel holds the
 // only P, and the producer waits for the runtime to take the P back (20 µs
-// to 10 ms). Each posted callback here starts a goroutine that posts the
+// to 10 ms). (This loop has no fds and no timers, so it parks instead and
+// gives the P up; Stats.Polls still counts that wait, and the test catches a
+// missing yield.) Each posted callback here starts a goroutine that posts the
 // next, three times over, within one Run whose first-wait yield is spent on
 // the first; the virtual clock stands still, so the 5 ms yield cannot
 // happen. The scheduler may, rarely, pick the loop again at a Gosched, so the

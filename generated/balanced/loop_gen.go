@@ -568,9 +568,12 @@ const yieldEvery = int64(5 * time.Millisecond)
 // after, three runs each). And a loop whose last iteration took posts yields before
 // it waits: a producer it has just made runnable, or one that yielded on a full ring,
 // may be queued on the loop's P or the global queue, and while the loop sleeps in
-// the poller holding that P with another P idle, the runtime leaves such a goroutine
+// the kernel holding that P with another P idle, the runtime leaves such a goroutine
 // waiting up to 10 ms. A post answered by the loop, 20,000 times from one goroutine:
 // 27.7-44.1 µs a round trip before, 25.6-26.4 after (three runs each, on a 2-core VM).
+// (A loop with no fds and no timer pending now parks on a channel instead, which
+// gives up the P at once; see the poller's parker. The yields still serve a loop
+// that waits in the kernel.)
 func (l *Loop) yield() {
 	runtime.Gosched()
 	l.now = l.monotime()
@@ -578,8 +581,9 @@ func (l *Loop) yield() {
 }
 
 // wait asks the poller for readiness, blocking up to timeout ns (-1: no limit).
-// Every Wait drains a pending wake-up, so both flags are cleared after each one:
-// a wakePending left set with its token gone would swallow the next wake-up.
+// Every Wait drains a pending wake-up or ends early for it (a stray one costs at
+// most one early return), so both flags are cleared after each one: a wakePending
+// left set with its token gone would swallow the next wake-up.
 func (l *Loop) wait(timeout int64) []poller.Event {
 	events, err := l.poller.Wait(timeout)
 	l.sleeping.Store(false)

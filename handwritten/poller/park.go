@@ -22,25 +22,37 @@ import "sync/atomic"
 // theirs, so that the next park does not return at once for a Wake already
 // consumed; and a park that a Wake ended after it had also written the kernel
 // wake-up drains that, so that the next kernel wait does not return early.
+//
+// A Wake that lands between a park's receive and its clearing of parked
+// leaves only a token: the Wait it could have ended was ending anyway, and a
+// kernel Wait that follows does not see it (the contract allows that: a Wake
+// ends a blocked Wait or the next one). The loop re-checks its inbox, stop
+// and clock flags after every Wait, so it never depends on such a Wake.
+//
+// With nothing else in the program able to run, a parked loop is a deadlock
+// that the runtime reports ("all goroutines are asleep"), as it does for a
+// select {} with nothing else running: no goroutine is left that could Post
+// or Stop, and a loop with no fds and no timers has nothing else to wait for.
 type parker struct {
-	ch     chan struct{}
+	ch     atomic.Pointer[chan struct{}] // made by the first open; Wake may race with it
 	parked atomic.Bool
 	kernel atomic.Bool // a Wake wrote the kernel wake-up that no Wait has drained
 }
 
 // open makes the channel on first use and drops a token left from before.
 func (p *parker) open() {
-	if p.ch == nil {
-		p.ch = make(chan struct{}, 1)
+	if p.ch.Load() == nil {
+		ch := make(chan struct{}, 1)
+		p.ch.Store(&ch)
 	}
 	p.drop()
 }
 
 // park blocks until a token arrives, and reports whether the kernel wake-up
-// was written too, for the caller to drain (loop goroutine).
+// was written too, for the caller to drain (loop goroutine, after open).
 func (p *parker) park() (drainKernel bool) {
 	p.parked.Store(true)
-	<-p.ch
+	<-*p.ch.Load()
 	p.parked.Store(false)
 	return p.kernel.Swap(false)
 }
@@ -49,9 +61,11 @@ func (p *parker) park() (drainKernel bool) {
 // too: the loop is not parked, so it may be in, or about to enter, a kernel
 // wait. Any goroutine.
 func (p *parker) signal() (kernel bool) {
-	select {
-	case p.ch <- struct{}{}:
-	default:
+	if ch := p.ch.Load(); ch != nil {
+		select {
+		case *ch <- struct{}{}:
+		default:
+		}
 	}
 	if p.parked.Load() {
 		return false
@@ -65,7 +79,7 @@ func (p *parker) signal() (kernel bool) {
 func (p *parker) drop() {
 	p.kernel.Store(false)
 	select {
-	case <-p.ch:
+	case <-*p.ch.Load():
 	default:
 	}
 }
