@@ -98,29 +98,46 @@ func TestFirstWaitOfARunYields(t *testing.T) {
 		}
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 		l, _ := newVirtual(t, v)
-		withoutPoll := 0
-		for range 20 {
-			before := l.Stats().Polls
-			if err := l.Post(func() {
-				go func() {
-					if err := l.Post(l.Stop); err != nil {
-						t.Errorf("Post: %v", err)
-					}
-				}()
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Run(); err != nil {
-				t.Fatal(err)
-			}
-			if l.Stats().Polls == before {
-				withoutPoll++
-			}
-		}
-		if withoutPoll == 0 {
+		if runsWithoutAPoll(t, l, 0) == 0 {
 			t.Errorf("every Run polled before the goroutine its callback started had run: Run did not yield before its first wait")
 		}
 	})
+}
+
+// runsWithoutAPoll runs l 20 times, each time on a chain of posted callbacks
+// links+1 long: each starts a goroutine that posts the next, and the goroutine
+// the last one starts posts Stop. It returns how many Runs waited in the
+// poller not once (Stats.Polls).
+func runsWithoutAPoll(t *testing.T, l core.Loop, links int) int {
+	t.Helper()
+	var chain func(left int) func()
+	chain = func(left int) func() {
+		return func() {
+			next := l.Stop
+			if left > 0 {
+				next = chain(left - 1)
+			}
+			go func() {
+				if err := l.Post(next); err != nil {
+					t.Errorf("Post: %v", err)
+				}
+			}()
+		}
+	}
+	withoutPoll := 0
+	for range 20 {
+		before := l.Stats().Polls
+		if err := l.Post(chain(links)); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Run(); err != nil {
+			t.Fatal(err)
+		}
+		if l.Stats().Polls == before {
+			withoutPoll++
+		}
+	}
+	return withoutPoll
 }
 
 // TestALoopThatTookPostsYieldsBeforeItWaits pins that a loop whose last
@@ -144,34 +161,7 @@ func TestALoopThatTookPostsYieldsBeforeItWaits(t *testing.T) {
 		}
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 		l, _ := newVirtual(t, v)
-		var chain func(left int) func()
-		chain = func(left int) func() {
-			return func() {
-				next := l.Stop
-				if left > 0 {
-					next = chain(left - 1)
-				}
-				go func() {
-					if err := l.Post(next); err != nil {
-						t.Errorf("Post: %v", err)
-					}
-				}()
-			}
-		}
-		withoutPoll := 0
-		for range 20 {
-			before := l.Stats().Polls
-			if err := l.Post(chain(3)); err != nil {
-				t.Fatal(err)
-			}
-			if err := l.Run(); err != nil {
-				t.Fatal(err)
-			}
-			if l.Stats().Polls == before {
-				withoutPoll++
-			}
-		}
-		if withoutPoll == 0 {
+		if runsWithoutAPoll(t, l, 3) == 0 {
 			t.Errorf("every Run polled while a goroutine that a posted callback had started was runnable: the loop did not yield before waiting after it took posts")
 		}
 	})
