@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pythonFor returns the System named name from pythonSystems, or skips the
@@ -54,8 +55,15 @@ func TestPythonSystems(t *testing.T) {
 				if r.Allocs != 0 || r.Bytes != 0 || r.HeapAfter != 0 {
 					t.Errorf("%s n=%d: %+v; Go memory figures must stay 0 for Python", w, n, r)
 				}
-				if w == WorkTimers && r.Wall < 9e6 { // the last timers are 9 ms out
-					t.Errorf("timers n=%d: all fired in %v, before the 9 ms ones were due", n, r.Wall)
+				// The last timers are 9 ms out. libuv's clock counts whole
+				// milliseconds, read once per iteration, so under uvloop a timer
+				// set 9 ms out may fire after 8.x ms of real time (seen: 8.59 ms).
+				earliest := 9 * time.Millisecond
+				if name == "uvloop" {
+					earliest = 8 * time.Millisecond
+				}
+				if w == WorkTimers && r.Wall < earliest {
+					t.Errorf("timers n=%d: all fired in %v, before the 9 ms ones were due (%v at the earliest)", n, r.Wall, earliest)
 				}
 			}
 			if _, err := s.Run(WorkMixed, n); !errors.Is(err, ErrUnsupported) {
