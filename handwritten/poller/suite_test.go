@@ -567,8 +567,10 @@ func testWakeBeforeWait(t *testing.T, b backend) {
 // backends), then checks that the Wait after it runs to its timeout: the Wake
 // was consumed whole, and wrote no kernel wake-up that a later Wait would
 // find.
-// (A signal may end a Wait early too, so one early return in five rounds is
-// allowed; a Wake left pending makes every round return early.)
+// A Wake left pending makes every round return early. A signal ends a Wait
+// early too (EINTR): the runtime's preemption signal, sent to a thread just as
+// it enters the system call, did so in about 3% of the rounds on a 2-core VM,
+// and twice in one run of five rounds. So only every round early fails.
 func testWakeOfABlockedWaitLeavesNothingPending(t *testing.T, b backend) {
 	const rounds, d = 5, 20 * time.Millisecond
 	early := 0
@@ -584,8 +586,8 @@ func testWakeOfABlockedWaitLeavesNothingPending(t *testing.T, b backend) {
 			early++
 		}
 	}
-	if early > 1 {
-		t.Fatalf("Wait(%v) returned early in %d of %d rounds after a Wake that had ended a blocked Wait", d, early, rounds)
+	if early == rounds {
+		t.Fatalf("Wait(%v) returned early in all %d rounds after a Wake that had ended a blocked Wait", d, rounds)
 	}
 }
 
