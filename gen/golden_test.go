@@ -747,6 +747,43 @@ func TestRunOnceWaitsForAClaimedPost(t *testing.T) {
 		l.Close()
 	}
 }
+
+// Producers that find the spill in use yield while its budget lasts, then
+// spill without yielding; the loop refills the budget when it takes the
+// spill, and everything runs in the order posted.
+func TestSpillYieldsAreBudgetedPerSpill(t *testing.T) {
+	l, err := New(core.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	const total = inboxDepth + 1000 // the loop is not running: a full ring, then a spill
+	var ran []int
+	for i := range total {
+		if err := l.Post(func() { ran = append(ran, i) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.inbox.spillYields.Load(); got > 0 {
+		t.Errorf("after 1,000 posts into a spill nobody takes: %d yields left, want none", got)
+	}
+	for i := 0; len(ran) < total; i++ {
+		if i > total {
+			t.Fatalf("ran %d of %d callbacks", len(ran), total)
+		}
+		if err := l.RunOnce(false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := l.inbox.spillYields.Load(); got != spillYieldBudget {
+		t.Errorf("after the loop took the spill: %d yields left, want the budget of %d", got, spillYieldBudget)
+	}
+	for i, v := range ran {
+		if v != i {
+			t.Fatalf("callback %d ran %dth: posts ran out of order", v, i)
+		}
+	}
+}
 `
 
 // TestGeneratedCodeBuildsAndRuns writes what Generate gives for the bounded
