@@ -231,3 +231,85 @@ func TestUnixCloseDoesNotWaitForThePeerToRead(t *testing.T) {
 		t.Fatalf("the peer read %d of 1000 bytes, then %v", len(got), err)
 	}
 }
+
+// writeThenPause writes a reply as the connection opens and stops reading.
+type writeThenPause struct {
+	recorder
+	c *sock.Conn
+}
+
+func (h *writeThenPause) OnOpen(c *sock.Conn) {
+	h.recorder.OnOpen(c)
+	h.c = c
+	c.Write([]byte("a reply the peer never reads"))
+	c.PauseReading()
+}
+
+// A Unix peer that closes with our bytes unread in its queue drops them, and
+// the kernel says so with ECONNRESET on our side: Close must pass that to
+// OnClose, not report a clean close (it did, for Unix sockets only).
+func TestUnixCloseReportsBytesThePeerDropped(t *testing.T) {
+	l := newLoop(t)
+	path := filepath.Join(t.TempDir(), "s")
+	h := &writeThenPause{}
+	ln, err := sock.Listen(l, "unix", path, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "OnOpen", func() bool { return h.c != nil })
+	peer.Close() // the reply is in its queue, unread
+	h.c.Close()
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	if !errors.Is(h.closeErr, syscall.ECONNRESET) {
+		t.Errorf("OnClose(%v), want ECONNRESET: the peer closed without reading the reply", h.closeErr)
+	}
+}
+
+// closeInOnData closes its connection from inside OnData and records p
+// before and after.
+type closeInOnData struct {
+	sock.BaseHandler
+	before, after string
+	done          bool
+}
+
+func (h *closeInOnData) OnData(c *sock.Conn, p []byte) {
+	if h.done {
+		return
+	}
+	h.before = string(p)
+	c.Close()
+	h.after = string(p)
+	h.done = true
+}
+
+// OnData's p stays as it was for the whole call, also when the handler
+// closes a Unix connection, which drains the socket's input at once (into
+// the read buffer that p is part of, it used to).
+func TestUnixCloseInsideOnDataLeavesPAlone(t *testing.T) {
+	l := newLoop(t)
+	path := filepath.Join(t.TempDir(), "s")
+	h := &closeInOnData{}
+	ln, err := sock.Listen(l, "unix", path, h, sock.WithReadBufferSize(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := peer.Write([]byte("helloWORLD")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "OnData", func() bool { return h.done })
+	if h.before != "hello" || h.after != h.before {
+		t.Errorf("p was %q when OnData began and %q after Close, want %q both times", h.before, h.after, "hello")
+	}
+}

@@ -622,7 +622,12 @@ func (c *Conn) linger() {
 		// SIOCOUTQ counts buffer memory until the peer reads: nothing to
 		// wait for once the input is drained (unread input would make the
 		// peer's next read fail with ECONNRESET).
-		c.drainInput()
+		if err := c.drainInput(); err != nil {
+			// ECONNRESET: the peer closed with what we sent still unread in
+			// its queue, so that was lost.
+			c.fail(err)
+			return
+		}
 		c.teardown(nil)
 		return
 	}
@@ -655,15 +660,22 @@ func shutdownError(fd int, err error) error {
 const maxLingerStep = 100 * time.Millisecond
 
 // drainInput reads and discards what has arrived, until the kernel has no
-// more, so that closing the descriptor finds no unread input.
-func (c *Conn) drainInput() {
+// more, so that closing the descriptor finds no unread input. It reads into
+// the loop's discard buffer, not its read buffer: a Close from inside an
+// OnData, this connection's or another's, would overwrite the p that OnData
+// holds. It returns a read error other than EAGAIN.
+func (c *Conn) drainInput() error {
+	buf := c.cfg.ls.discardBuffer()
 	for {
-		n, err := sysRead(int(c.fd), c.cfg.ls.rbuf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || n == 0 {
-			return
+		n, err := sysRead(int(c.fd), buf)
+		switch {
+		case err == unix.EINTR:
+		case err == unix.EAGAIN:
+			return nil
+		case err != nil:
+			return os.NewSyscallError("read", err)
+		case n == 0:
+			return nil
 		}
 	}
 }

@@ -22,6 +22,9 @@ import (
 // address, if it has one), with no fallback to the others as net.Dial
 // makes: dial a literal address where that matters. Loop goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
+	if l == nil {
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, errNilLoop)
+	}
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Dial: network %q is not tcp, tcp4, tcp6 or unix", network)
 	}

@@ -52,6 +52,9 @@ type Listener struct {
 // already in use makes Listen fail with an error for which errors.Is(err,
 // syscall.EADDRINUSE) holds. Loop goroutine only.
 func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Listener, error) {
+	if l == nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, errNilLoop)
+	}
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Listen: network %q is not tcp, tcp4, tcp6 or unix", network)
 	}

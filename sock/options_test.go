@@ -103,6 +103,30 @@ func TestNilHandlerIsRefused(t *testing.T) {
 	}
 }
 
+// A nil loop is refused with an error before any socket is opened (it once
+// panicked holding the package's lock, with a bound descriptor leaked, and
+// every later Listen in the process hung).
+func TestNilLoopIsRefused(t *testing.T) {
+	before := countFDs(t)
+	if _, err := sock.Listen(nil, "tcp", "127.0.0.1:0", sock.BaseHandler{}); err == nil || !strings.Contains(err.Error(), "nil *loop.Loop") {
+		t.Errorf("Listen on a nil loop: %v", err)
+	}
+	if _, err := sock.Dial(nil, "tcp", "127.0.0.1:9", sock.BaseHandler{}); err == nil || !strings.Contains(err.Error(), "nil *loop.Loop") {
+		t.Errorf("Dial on a nil loop: %v", err)
+	}
+	if _, err := sock.ListenPacket(nil, "udp", "127.0.0.1:0", dropPackets{}); err == nil || !strings.Contains(err.Error(), "nil *loop.Loop") {
+		t.Errorf("ListenPacket on a nil loop: %v", err)
+	}
+	if after := countFDs(t); after != before {
+		t.Errorf("open descriptors went from %d to %d", before, after)
+	}
+	ln, err := sock.Listen(newLoop(t), "tcp", "127.0.0.1:0", sock.BaseHandler{})
+	if err != nil {
+		t.Fatalf("Listen on a loop after the nil ones: %v", err)
+	}
+	ln.Close()
+}
+
 // Zero keeps the default rather than being refused: a listener with every
 // size option at 0 accepts and echoes as one without them.
 func TestZeroOptionsKeepTheDefaults(t *testing.T) {

@@ -56,6 +56,9 @@ type PacketConn struct {
 // tells which. WithReusePort, WithReadBufferSize, WithSendBufferSize and
 // WithRecvBufferSize apply. Loop goroutine only.
 func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
+	if l == nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, errNilLoop)
+	}
 	if !isUDP(network) {
 		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)
 	}

@@ -338,10 +338,11 @@ func newConfig(opts []Option) (*config, error) {
 // (through the AtClose closure), and a loop dropped without Close is
 // collected with everything on it.
 type loopState struct {
-	rbuf   []byte
-	free   [][]byte // write chunks to reuse, at most maxFreeChunks
-	vec    [][]byte // Writev's gather list, reused
-	sysVec sysVec   // the platform's scratch for writev
+	rbuf    []byte
+	discard []byte   // what a closing Unix connection drains goes here, not into rbuf
+	free    [][]byte // write chunks to reuse, at most maxFreeChunks
+	vec     [][]byte // Writev's gather list, reused
+	sysVec  sysVec   // the platform's scratch for writev
 
 	// What is open on the loop, for closeAll: listeners until they are
 	// closed and their connections gone, dialed connections (a list through
@@ -351,6 +352,30 @@ type loopState struct {
 	packets   map[*PacketConn]struct{}
 	closed    bool // closeAll ran: the loop is closed, and nothing new may open on it
 }
+
+// lookupState finds l's state in states, or makes and records it.
+func lookupState(l *loop.Loop) (s *loopState, made bool) {
+	key := weak.Make(l)
+	statesMu.Lock()
+	defer statesMu.Unlock()
+	ws, known := states[key]
+	if s = ws.Value(); s != nil {
+		return s, false
+	}
+	s = &loopState{listeners: map[*Listener]struct{}{}, packets: map[*PacketConn]struct{}{}}
+	states[key] = weak.Make(s)
+	if !known {
+		runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
+			statesMu.Lock()
+			delete(states, k)
+			statesMu.Unlock()
+		}, key)
+	}
+	return s, true
+}
+
+// errNilLoop is what Listen, Dial and ListenPacket return for a nil loop.
+var errNilLoop = errors.New("nil *loop.Loop")
 
 // closeAll closes what is still open on a loop that is closing (it runs
 // through loop.AtClose): listeners, the connections they accepted, dialed
@@ -408,26 +433,23 @@ var (
 	states   = map[weak.Pointer[loop.Loop]]weak.Pointer[loopState]{}
 )
 
-// stateOf returns l's shared state, with a read buffer of at least rbufSize
-// bytes. The entry is dropped when l is garbage collected.
-func stateOf(l *loop.Loop, rbufSize int) *loopState {
-	key := weak.Make(l)
-	statesMu.Lock()
-	ws, known := states[key]
-	s := ws.Value()
-	made := s == nil
-	if made {
-		s = &loopState{listeners: map[*Listener]struct{}{}, packets: map[*PacketConn]struct{}{}}
-		states[key] = weak.Make(s)
-		if !known {
-			runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
-				statesMu.Lock()
-				delete(states, k)
-				statesMu.Unlock()
-			}, key)
-		}
+// discardSize is the size of a loop's discard buffer.
+const discardSize = 16 << 10
+
+// discardBuffer returns the loop's buffer for input that is thrown away,
+// made on first use (loop goroutine only).
+func (s *loopState) discardBuffer() []byte {
+	if s.discard == nil {
+		s.discard = make([]byte, discardSize)
 	}
-	statesMu.Unlock()
+	return s.discard
+}
+
+// stateOf returns l's shared state, with a read buffer of at least rbufSize
+// bytes. The entry is dropped when l is garbage collected. Its callers
+// reject a nil l first.
+func stateOf(l *loop.Loop, rbufSize int) *loopState {
+	s, made := lookupState(l)
 	if made {
 		// Outside statesMu: on a closed loop, closeAll runs at once. This
 		// closure is also what keeps s alive for as long as the loop is.
