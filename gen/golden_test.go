@@ -698,6 +698,7 @@ const e2eInboxInternalTest = `package plain
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -705,19 +706,64 @@ import (
 )
 
 // claimThenPublish claims the next slot as a Post's CAS does, and publishes
-// fn in it from another goroutine a millisecond later.
-func claimThenPublish(t *testing.T, l *Loop, fn func()) {
+// fn in it from another goroutine after stall, as a producer whose thread
+// stopped between the two steps would (without the wake-up a Post makes
+// after it publishes).
+func claimThenPublish(t *testing.T, l *Loop, stall time.Duration, fn func()) {
 	t.Helper()
 	pos := l.inbox.tail.Load()
 	if !l.inbox.tail.CompareAndSwap(pos, pos+1) {
 		t.Fatal("claim: tail moved")
 	}
 	go func() {
-		time.Sleep(time.Millisecond)
+		time.Sleep(stall)
 		s := &l.inbox.slots[pos&inboxMask]
 		s.fn = fn
 		s.seq.Store(pos + 1)
 	}()
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU(t *testing.T) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// A loop that finds a post claimed by a producer that then stalls waits for
+// the publish without keeping a CPU busy (it yielded in a loop, and a 300 ms
+// stall cost 300 ms of CPU), and runs the post in that iteration. Close
+// waits for such a post the same way, and runs it too.
+func TestAStalledPublishIsAwaitedWithoutSpinning(t *testing.T) {
+	const stall = 300 * time.Millisecond
+	for _, closing := range []bool{false, true} {
+		l, err := New(core.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ran := false
+		claimThenPublish(t, l, stall, func() { ran = true })
+		cpu0, start := processCPU(t), time.Now()
+		if closing {
+			err = l.Close()
+		} else {
+			err = l.RunOnce(true)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wall, cpu := time.Since(start), processCPU(t)-cpu0
+		if !ran {
+			t.Errorf("closing %v: the post did not run", closing)
+		}
+		// Spinning costs about as much CPU as wall time; waiting, a few per cent.
+		if cpu > wall/2 {
+			t.Errorf("closing %v: %v of CPU while waiting %v for a publish: the wait spins", closing, cpu, wall)
+		}
+		l.Close()
+	}
 }
 
 // A blocking RunOnce that finds a post claimed and not yet published, alone
@@ -730,7 +776,7 @@ func TestRunOnceWaitsForAClaimedPost(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ran []string
-		claimThenPublish(t, l, func() { ran = append(ran, "claimed") })
+		claimThenPublish(t, l, time.Millisecond, func() { ran = append(ran, "claimed") })
 		want := "claimed"
 		if spill {
 			if err := l.inbox.pushSpill(func() { ran = append(ran, "spilled") }); err != nil {

@@ -481,6 +481,47 @@ func (l *Loop) recoverPanic() {
 	}
 }
 
+// publishYields is how many times the loop, or Close, yields for a post claimed
+// and not yet published before it waits instead. The loop's first wait is
+// publishWaitNanos, and each next one twice as long, up to maxPublishWaitNanos.
+const (
+	publishYields       = 16
+	publishWaitNanos    = 50000
+	maxPublishWaitNanos = 1000000
+)
+
+// awaitPublish returns once no post is claimed and unpublished (loop goroutine,
+// awake). Such a post's producer is between its two steps. A few yields let one
+// preempted on this P finish. One whose thread is not running at all (descheduled
+// by the kernel, or stopped for a stack scan) publishes only when it runs again, and
+// yielding meanwhile only keeps this CPU busy, where the kernel could run that
+// thread: with two Ps on one CPU, spins reached 7.9 ms. So the loop then waits in
+// the poller, publishWaitNanos at most, announced as a sleep, so that the producer's
+// wake-up after its publish ends the wait (the timeout covers one that read the
+// flag too early; longer stalls get longer waits, so that few wake-ups are spent
+// on them). Readiness that the wait returns is dispatched at once.
+func (l *Loop) awaitPublish() {
+	wait := int64(publishWaitNanos)
+	for yields := 0; l.inbox.unpublished(); yields++ {
+		if yields < publishYields {
+			runtime.Gosched()
+			continue
+		}
+		l.sleeping.Store(true)
+		if !l.inbox.unpublished() {
+			// Published meanwhile; a wake-up on its way is drained by the next Wait.
+			l.sleeping.Store(false)
+			return
+		}
+		events := l.wait(wait)
+		wait = min(2*wait, maxPublishWaitNanos)
+		if len(events) > 0 {
+			l.now = l.monotime()
+			l.dispatch(events)
+		}
+	}
+}
+
 // iterate is one turn of the loop: take posted callbacks; wait for I/O, the next
 // timer or a post (only when block and there is nothing to run); run ready I/O
 // callbacks, due timers, and at most batchSize ready callbacks, namely those
@@ -520,9 +561,7 @@ func (l *Loop) iterate(block bool) {
 				// A post claimed but not yet published is between its two steps, perhaps
 				// preempted on this P: let it finish, and take it (and a spill waiting
 				// behind it) in this iteration.
-				for l.inbox.unpublished() {
-					runtime.Gosched()
-				}
+				l.awaitPublish()
 				n := l.inbox.drain(&l.ready, budget)
 				budget -= n
 				l.drained += n
