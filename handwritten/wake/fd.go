@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,10 @@ type FD struct {
 }
 
 const usable = 1 << 63
+
+// closeYields is how many times Close yields for a Signal in flight before
+// it sleeps between looks instead.
+const closeYields = 16
 
 var errOpen = errors.New("wake: Open on an FD that is already open")
 
@@ -83,8 +88,16 @@ func (w *FD) Close() error {
 		return nil
 	}
 	w.gate.And(^uint64(usable))
-	for w.gate.Load() != 0 {
-		runtime.Gosched() // a Signal in flight is one non-blocking write
+	// A Signal in flight is one non-blocking write: a few yields let one
+	// preempted on this P finish. One whose thread is not running at all
+	// finishes only when it runs again, so Close then sleeps between looks
+	// instead of keeping a CPU busy.
+	for tries := 0; w.gate.Load() != 0; tries++ {
+		if tries < closeYields {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
 	}
 	w.open = false
 	err := unix.Close(w.r)
