@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -206,18 +207,8 @@ func TestCloseWhileConnectingSeesThePeersEnd(t *testing.T) {
 // Close does not wait for the peer to read them, and reports nothing lost.
 func TestUnixCloseDoesNotWaitForThePeerToRead(t *testing.T) {
 	l := newLoop(t)
-	path := filepath.Join(t.TempDir(), "s")
 	h := &respondThenClose{n: 1000, closeNow: make(chan struct{})}
-	ln, err := sock.Listen(l, "unix", path, h, sock.WithLingerTimeout(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	peer := unixPeer(t, l, h, sock.WithLingerTimeout(time.Hour))
 	if _, err := peer.Write([]byte("request")); err != nil {
 		t.Fatal(err)
 	}
@@ -250,17 +241,8 @@ func (h *writeThenPause) OnOpen(c *sock.Conn) {
 // OnClose, not report a clean close (it did, for Unix sockets only).
 func TestUnixCloseReportsBytesThePeerDropped(t *testing.T) {
 	l := newLoop(t)
-	path := filepath.Join(t.TempDir(), "s")
 	h := &writeThenPause{}
-	ln, err := sock.Listen(l, "unix", path, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer := unixPeer(t, l, h)
 	runUntil(t, l, "OnOpen", func() bool { return h.c != nil })
 	peer.Close() // the reply is in its queue, unread
 	h.c.Close()
@@ -293,18 +275,8 @@ func (h *closeInOnData) OnData(c *sock.Conn, p []byte) {
 // the read buffer that p is part of, it used to).
 func TestUnixCloseInsideOnDataLeavesPAlone(t *testing.T) {
 	l := newLoop(t)
-	path := filepath.Join(t.TempDir(), "s")
 	h := &closeInOnData{}
-	ln, err := sock.Listen(l, "unix", path, h, sock.WithReadBufferSize(5))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
+	peer := unixPeer(t, l, h, sock.WithReadBufferSize(5))
 	if _, err := peer.Write([]byte("helloWORLD")); err != nil {
 		t.Fatal(err)
 	}
@@ -312,4 +284,23 @@ func TestUnixCloseInsideOnDataLeavesPAlone(t *testing.T) {
 	if h.before != "hello" || h.after != h.before {
 		t.Errorf("p was %q when OnData began and %q after Close, want %q both times", h.before, h.after, "hello")
 	}
+}
+
+// unixPeer listens on a Unix socket in a temporary directory, accepting on l
+// with h and opts, and returns a client connected to it. Both close when the
+// test ends.
+func unixPeer(t *testing.T, l *loop.Loop, h sock.Handler, opts ...sock.Option) net.Conn {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := sock.Listen(l, "unix", path, h, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return peer
 }
