@@ -652,7 +652,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	}
 }
 
-// emitAwaitPublish writes awaitPublish and its two constants (mpsc inbox only).
+// emitAwaitPublish writes awaitPublish and its constants (mpsc inbox only).
 func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
 	f.Comment("publishYields is how many times the loop, or Close, yields for a post claimed")
@@ -680,10 +680,11 @@ func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 	f.Comment("by the kernel, or stopped for a stack scan) publishes only when it runs again, and")
 	f.Comment("yielding meanwhile only keeps this CPU busy, where the kernel could run that")
 	f.Comment("thread: with two Ps on one CPU, spins reached 7.9 ms. So the loop then waits in")
-	f.Comment("the poller, publishWaitNanos at most, announced as a sleep, so that the producer's")
-	f.Comment("wake-up after its publish ends the wait (the timeout covers one that read the")
-	f.Comment("flag too early; longer stalls get longer waits, so that few wake-ups are spent")
-	f.Comment("on them). Readiness that the wait returns is dispatched at once.")
+	f.Comment("the poller, announced as a sleep, so that the producer's wake-up after its publish")
+	f.Comment("ends the wait. The timeout covers a producer that read the flag too early: the")
+	f.Comment("first is publishWaitNanos, and each next one twice as long up to")
+	f.Comment("maxPublishWaitNanos, so that a long stall costs few wake-ups. Readiness that the")
+	f.Comment("wait returns is dispatched at once.")
 	f.Add(recv()).Id("awaitPublish").Params().Block(
 		jen.Id("wait").Op(":=").Int64().Call(jen.Id("publishWaitNanos")),
 		jen.For(jen.Id("yields").Op(":=").Lit(0), lf("inbox").Dot("unpublished").Call(), jen.Id("yields").Op("++")).Block(

@@ -497,10 +497,11 @@ const (
 // by the kernel, or stopped for a stack scan) publishes only when it runs again, and
 // yielding meanwhile only keeps this CPU busy, where the kernel could run that
 // thread: with two Ps on one CPU, spins reached 7.9 ms. So the loop then waits in
-// the poller, publishWaitNanos at most, announced as a sleep, so that the producer's
-// wake-up after its publish ends the wait (the timeout covers one that read the
-// flag too early; longer stalls get longer waits, so that few wake-ups are spent
-// on them). Readiness that the wait returns is dispatched at once.
+// the poller, announced as a sleep, so that the producer's wake-up after its publish
+// ends the wait. The timeout covers a producer that read the flag too early: the
+// first is publishWaitNanos, and each next one twice as long up to
+// maxPublishWaitNanos, so that a long stall costs few wake-ups. Readiness that the
+// wait returns is dispatched at once.
 func (l *Loop) awaitPublish() {
 	wait := int64(publishWaitNanos)
 	for yields := 0; l.inbox.unpublished(); yields++ {
