@@ -44,6 +44,11 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		}
 		return endpoint{family: unix.AF_UNIX, sa: &unix.SockaddrUnix{Name: ua.Name}, addr: ua}, nil
 	case isTCP(network):
+		if dial && addr == "" {
+			// As package net says: there is nothing to connect to (it would
+			// otherwise be 127.0.0.1:0, and fail later, in OnClose).
+			return endpoint{}, errors.New("missing address")
+		}
 		ta, err := net.ResolveTCPAddr(network, addr)
 		if err != nil {
 			return endpoint{}, err

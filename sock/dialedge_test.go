@@ -145,7 +145,9 @@ func TestRemoteAddrOfADialIsTheAddressConnected(t *testing.T) {
 		c.Abort()
 		runUntil(t, l, "the close", func() bool { return cli.closed })
 	}
-	if _, err := sock.Dial(l, "unix", "", &recorder{}); err == nil || !strings.Contains(err.Error(), "missing address") {
-		t.Errorf("Dial(unix, \"\"): %v, want a missing-address error from Dial itself", err)
+	for _, network := range []string{"unix", "tcp", "tcp4", "tcp6"} {
+		if _, err := sock.Dial(l, network, "", &recorder{}); err == nil || !strings.Contains(err.Error(), "missing address") {
+			t.Errorf("Dial(%s, \"\"): %v, want a missing-address error from Dial itself", network, err)
+		}
 	}
 }
