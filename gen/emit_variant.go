@@ -656,7 +656,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
 	f.Comment("publishYields is how many times the loop, or Close, yields for a post claimed")
-	f.Comment("and not yet published before it waits instead. The loop's first wait is")
+	f.Comment("and not yet published before it waits instead (Close sleeps). The loop's first wait is")
 	f.Comment("publishWaitNanos, and each next one twice as long, up to maxPublishWaitNanos.")
 	f.Const().Defs(
 		jen.Id("publishYields").Op("=").Lit(16),
@@ -683,8 +683,9 @@ func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 	f.Comment("the poller, announced as a sleep, so that the producer's wake-up after its publish")
 	f.Comment("ends the wait. The timeout covers a producer that read the flag too early: the")
 	f.Comment("first is publishWaitNanos, and each next one twice as long up to")
-	f.Comment("maxPublishWaitNanos, so that a long stall costs few wake-ups. Readiness that the")
-	f.Comment("wait returns is dispatched at once.")
+	f.Comment("maxPublishWaitNanos, so that a long stall costs few wake-ups (with poller none the")
+	f.Comment("wait is a runtime timer, which makes any of them about a millisecond). Readiness")
+	f.Comment("that the wait returns is dispatched at once.")
 	f.Add(recv()).Id("awaitPublish").Params().Block(
 		jen.Id("wait").Op(":=").Int64().Call(jen.Id("publishWaitNanos")),
 		jen.For(jen.Id("yields").Op(":=").Lit(0), lf("inbox").Dot("unpublished").Call(), jen.Id("yields").Op("++")).Block(
@@ -880,8 +881,16 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	)
 
 	if v.Spin > 0 {
+		posted := lf("inbox").Dot("nonEmpty").Call()
+		if e.v.Inbox.Kind == InboxMPSC {
+			// A spill behind a slot claimed and not yet published is not ready: drain
+			// takes neither until the publish, which iterate awaits (awaitPublish) once
+			// the spin ends. Ending the spin for it made Run go round without waiting,
+			// and RunOnce(true) return having run nothing.
+			posted = jen.Parens(posted.Op("&&").Op("!").Add(lf("inbox")).Dot("unpublished").Call())
+		}
 		spinBody := []jen.Code{
-			jen.If(lf("inbox").Dot("nonEmpty").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(jen.Return(jen.Lit(0))),
+			jen.If(posted.Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(jen.Return(jen.Lit(0))),
 		}
 		if e.hasPoller() {
 			spinBody = append(spinBody,

@@ -693,7 +693,8 @@ func TestNewWithParamsRefusesBadParams(t *testing.T) {
 // e2eInboxInternalTest is a white-box test of a variant with the spec's
 // default inbox (mpsc, overflow: grow), written into its package in the e2e
 // tree: it plays a producer stopped between claiming its slot and publishing
-// it, which no test from outside the package can arrange.
+// it, which no test from outside the package can arrange. It is written as
+// package plain; the package clause is rewritten for the other variants.
 const e2eInboxInternalTest = `package plain
 
 import (
@@ -879,8 +880,10 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 		files["all/smoke_test.go"] = []byte(strings.ReplaceAll(e2eSmokeTest, "ALL", pkg+"/all"))
 		files["generic/smoke_test.go"] = []byte(strings.ReplaceAll(e2eGenericTest, "GENERIC", pkg+"/generic"))
 		if name == "spin" {
-			// plain has the spec's defaults: an mpsc inbox that spills.
+			// plain has the spec's defaults: an mpsc inbox that spills, and a loop
+			// that blocks when idle; spinspill the same inbox, with a loop that spins.
 			files["plain/inbox_internal_test.go"] = []byte(e2eInboxInternalTest)
+			files["spinspill/inbox_internal_test.go"] = []byte(strings.Replace(e2eInboxInternalTest, "package plain", "package spinspill", 1))
 		}
 		if err := gen.WriteTree(filepath.Join(root, name), files); err != nil {
 			t.Fatal(err)
@@ -909,7 +912,7 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 		{"vet", "-tags", strings.Join(otherTags, ","), all},
 		{"test", "-count=1", "./" + filepath.ToSlash(root) + "/bounded/all", "./" + filepath.ToSlash(root) + "/spin/all",
 			"./" + filepath.ToSlash(root) + "/bounded/generic", "./" + filepath.ToSlash(root) + "/spin/generic",
-			"./" + filepath.ToSlash(root) + "/spin/plain"},
+			"./" + filepath.ToSlash(root) + "/spin/plain", "./" + filepath.ToSlash(root) + "/spin/spinspill"},
 	} {
 		if out, err := goRun(args...); err != nil {
 			t.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)

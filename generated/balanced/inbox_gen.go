@@ -48,8 +48,8 @@ func (q *inbox) init() {
 	q.spillYields.Store(spillYieldBudget)
 }
 
-// fullYields is how many times a producer that finds the ring full, or the spill in use,
-// yields to let the loop catch up before it spills.
+// fullYields is how many times a producer that finds the ring full, or the spill in use
+// (within spillYieldBudget), yields to let the loop catch up before it spills.
 const fullYields = 8
 
 // spillYieldBudget is how many yields all producers together may spend waiting for the
@@ -58,11 +58,11 @@ const fullYields = 8
 // the runtime preempts one). But a loop whose thread is not running at all, say
 // descheduled for a kernel thread, does not take the spill however long the
 // producers yield: eight yields on every post then only keep a CPU busy, which
-// also stops the kernel from moving the loop's thread there. That happened in the
-// bench right after a Python subprocess: on a 2-core VM, 10,000 posts from one
-// goroutine took 0.2-2.0 ms (medians of runs) with 8 yields a post while spilling,
-// 0.13-0.18 ms with the budget; 100,000 from each of four took 8.5-11.5 ms and
-// 5.4-6.9 ms. With no yields at all while spilling, those four took 15-22 ms.
+// also stops the kernel from moving the loop's thread there. That happened right
+// after a Python subprocess on a 2-core VM: 10,000 posts from one goroutine took
+// 1.7 ms (median) with 8 yields a post while spilling, 0.10-0.12 ms with the
+// budget. Without any yields while spilling, 100,000 from each of four took 15-22
+// ms instead of 3.5.
 const spillYieldBudget = 64
 
 // push publishes fn for the loop. Safe from any goroutine.
@@ -220,15 +220,16 @@ func (q *inbox) close() {
 // and moves everything into r: nothing whose push succeeded is lost.
 // A push that claimed a slot and has not published it is between its two steps:
 // a few yields let one preempted on this P finish; one whose thread is not running
-// at all finishes only when it runs again, so Close then sleeps between looks
-// instead of keeping a CPU busy (a 300 ms stall cost 300 ms of CPU).
+// at all finishes only when it runs again, so Close then sleeps a millisecond (about
+// what the runtime makes of any shorter sleep) between looks instead of keeping a
+// CPU busy (a 300 ms stall cost 300 ms of CPU).
 func (q *inbox) drainClosed(r *readyQueue) {
 	q.drain(r, math.MaxInt)
 	for tries := 0; q.head != q.tail.Load()&^flagBits || q.tail.Load()&spillBit != 0; tries++ {
 		if tries < publishYields {
 			runtime.Gosched()
 		} else {
-			time.Sleep(publishWaitNanos)
+			time.Sleep(time.Millisecond)
 		}
 		q.drain(r, math.MaxInt)
 	}

@@ -509,7 +509,7 @@ func (l *Loop) recoverPanic() {
 }
 
 // publishYields is how many times the loop, or Close, yields for a post claimed
-// and not yet published before it waits instead. The loop's first wait is
+// and not yet published before it waits instead (Close sleeps). The loop's first wait is
 // publishWaitNanos, and each next one twice as long, up to maxPublishWaitNanos.
 const (
 	publishYields       = 16
@@ -526,8 +526,9 @@ const (
 // the poller, announced as a sleep, so that the producer's wake-up after its publish
 // ends the wait. The timeout covers a producer that read the flag too early: the
 // first is publishWaitNanos, and each next one twice as long up to
-// maxPublishWaitNanos, so that a long stall costs few wake-ups. Readiness that the
-// wait returns is dispatched at once.
+// maxPublishWaitNanos, so that a long stall costs few wake-ups (with poller none the
+// wait is a runtime timer, which makes any of them about a millisecond). Readiness
+// that the wait returns is dispatched at once.
 func (l *Loop) awaitPublish() {
 	wait := int64(publishWaitNanos)
 	for yields := 0; l.inbox.unpublished(); yields++ {

@@ -480,7 +480,7 @@ func (l *Loop) recoverPanic() {
 }
 
 // publishYields is how many times the loop, or Close, yields for a post claimed
-// and not yet published before it waits instead. The loop's first wait is
+// and not yet published before it waits instead (Close sleeps). The loop's first wait is
 // publishWaitNanos, and each next one twice as long, up to maxPublishWaitNanos.
 const (
 	publishYields       = 16
@@ -497,8 +497,9 @@ const (
 // the poller, announced as a sleep, so that the producer's wake-up after its publish
 // ends the wait. The timeout covers a producer that read the flag too early: the
 // first is publishWaitNanos, and each next one twice as long up to
-// maxPublishWaitNanos, so that a long stall costs few wake-ups. Readiness that the
-// wait returns is dispatched at once.
+// maxPublishWaitNanos, so that a long stall costs few wake-ups (with poller none the
+// wait is a runtime timer, which makes any of them about a millisecond). Readiness
+// that the wait returns is dispatched at once.
 func (l *Loop) awaitPublish() {
 	wait := int64(publishWaitNanos)
 	for yields := 0; l.inbox.unpublished(); yields++ {
@@ -664,7 +665,7 @@ func (l *Loop) timeout() int64 {
 // blocks, trading CPU for wake-up latency. It returns what is left of timeout.
 func (l *Loop) spin(timeout int64) int64 {
 	for {
-		if l.inbox.nonEmpty() || l.stopReq.Load() {
+		if (l.inbox.nonEmpty() && !l.inbox.unpublished()) || l.stopReq.Load() {
 			return 0
 		}
 		// Ready fds this peek sees are kept for the iteration to dispatch: waiting again

@@ -34,8 +34,12 @@ type FD struct {
 const usable = 1 << 63
 
 // closeYields is how many times Close yields for a Signal in flight before
-// it sleeps between looks instead.
+// it sleeps closeSleep between looks instead.
 const closeYields = 16
+
+// closeSleep is Close's sleep between looks: a millisecond, about what the
+// runtime makes of any shorter sleep.
+const closeSleep = time.Millisecond
 
 var errOpen = errors.New("wake: Open on an FD that is already open")
 
@@ -96,7 +100,7 @@ func (w *FD) Close() error {
 		if tries < closeYields {
 			runtime.Gosched()
 		} else {
-			time.Sleep(50 * time.Microsecond)
+			time.Sleep(closeSleep)
 		}
 	}
 	w.open = false
