@@ -57,8 +57,8 @@ const fullYields = 8
 // running (four producers on two Ps otherwise keep it off them for up to 10 ms, until
 // the runtime preempts one). But a loop whose thread is not running at all, say
 // descheduled for a kernel thread, does not take the spill however long the
-// producers yield: eight yields on every post then only keep a CPU busy, which
-// also stops the kernel from moving the loop's thread there. That happened right
+// producers yield: eight yields on every post then only keep a CPU busy, which can
+// also keep the kernel from moving the loop's thread there. That happened right
 // after a Python subprocess on a 2-core VM: 10,000 posts from one goroutine took
 // 1.7 ms (median) with 8 yields a post while spilling, 0.10-0.12 ms with the
 // budget. Without any yields while spilling, 100,000 from each of four took 15-22
