@@ -169,7 +169,8 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		)
 	}
 	f.Comment("watch adds ev to fd's interest with fn as its callback. A bogus fd, which the")
-	f.Comment("poller refuses, leaves the table as it was.")
+	f.Comment("poller refuses, is not watched afterwards: a new one is not added, and one whose")
+	f.Comment("registration the poller has forgotten goes with both its callbacks.")
 	var noPoller jen.Code = jen.Null()
 	if e.generic {
 		// As a poller: none variant does: ErrNoPoller whatever the fd, closed or not.
@@ -182,27 +183,40 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Comment("The kernel takes an fd as a C int: a larger number would name another fd."),
 		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">").Qual("math", "MaxInt32")).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
-		jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
-		jen.Id("fresh").Op(":=").Id("r").Op("==").Nil(),
-		jen.If(jen.Id("fresh")).Block(jen.List(jen.Id("r"), jen.Id("i")).Op("=").Add(lf("io")).Dot("add").Call(jen.Id("fd"))),
-		jen.Id("want").Op(":=").Id("ev").Op("|").Id("r").Dot("ev"),
 		jen.Comment("A new seq on every change, as on every remove: readiness collected for the fd"),
 		jen.Comment("before it is dropped (the next wait reports it again). An fd number closed and"),
 		jen.Comment("reused without a Remove is then never handed the old file's readiness, also"),
-		jen.Comment("where Modify cannot tell the new file from the old (poll, kqueue). Modify even"),
-		jen.Comment("when only the callback changes: on epoll it fails for such a number, whose old"),
-		jen.Comment("file the kernel has forgotten, and the fd is added afresh."),
-		jen.Id("seq").Op(":=").Add(lf("io")).Dot("take").Call(jen.Id("i")),
-		jen.If(jen.Id("fresh").Op("||").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")).Op("!=").Nil()).Block(
-			jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("want")), jen.Err().Op("!=").Nil()).Block(
-				lf("io").Dot("drop").Call(jen.Id("seq")),
-				jen.If(jen.Id("fresh")).Block(lf("io").Dot("release").Call(jen.Id("fd"), jen.Id("r"), jen.Id("i"))),
-				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
+		jen.Comment("where Modify cannot tell the new file from the old (poll, kqueue)."),
+		jen.If(jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")), jen.Id("r").Op("!=").Nil()).Block(
+			jen.Id("seq").Op(":=").Add(lf("io")).Dot("take").Call(jen.Id("i")),
+			jen.If(lf("poller").Dot("Modify").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("ev").Op("|").Id("r").Dot("ev")).Op("==").Nil()).Block(
+				lf("io").Dot("drop").Call(jen.Id("r").Dot("seq")),
+				jen.Id("r").Dot("seq").Op("=").Id("seq"),
+				jen.Id("r").Dot("ev").Op("|=").Id("ev"),
+				callback(),
+				jen.Return(jen.Nil()),
 			),
+			jen.Comment("Modify fails, even when only the callback changes, for a number whose"),
+			jen.Comment("registration the poller has forgotten: epoll forgets a file when it is closed,"),
+			jen.Comment("so the number, closed without a Remove, now names another file or none. All"),
+			jen.Comment("that was registered for the old file goes, and the fd is added afresh: the old"),
+			jen.Comment("file's callback for the other direction must not run on the new file's"),
+			jen.Comment("readiness. (poll and kqueue cannot tell the files apart: there that callback"),
+			jen.Comment("stays until it is removed.)"),
+			lf("io").Dot("drop").Call(jen.Id("seq")),
+			lf("io").Dot("drop").Call(jen.Id("r").Dot("seq")),
+			lf("io").Dot("release").Call(jen.Id("fd"), jen.Id("r"), jen.Id("i")),
+			jen.Id("_").Op("=").Add(lf("poller")).Dot("Delete").Call(jen.Id("fd")),
 		),
-		lf("io").Dot("drop").Call(jen.Id("r").Dot("seq")),
+		jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("add").Call(jen.Id("fd")),
+		jen.Id("seq").Op(":=").Add(lf("io")).Dot("take").Call(jen.Id("i")),
+		jen.If(jen.Err().Op(":=").Add(lf("poller")).Dot("Add").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("ev")), jen.Err().Op("!=").Nil()).Block(
+			lf("io").Dot("drop").Call(jen.Id("seq")),
+			lf("io").Dot("release").Call(jen.Id("fd"), jen.Id("r"), jen.Id("i")),
+			jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
+		),
 		jen.Id("r").Dot("seq").Op("=").Id("seq"),
-		jen.Id("r").Dot("ev").Op("=").Id("want"),
+		jen.Id("r").Dot("ev").Op("=").Id("ev"),
 		callback(),
 		jen.Return(jen.Nil()),
 	)

@@ -152,3 +152,44 @@ func TestAReaderRunsOnAnErrorWithoutReadability(t *testing.T) {
 		}
 	})
 }
+
+// TestAnFdNumberClosedAndReusedForgetsTheOldFilesOtherCallback: a reader is
+// registered, its fd is replaced without a Remove by another file under the
+// same number (dup3, as a close and a reuse would), and a writer is added for
+// the number. On epoll, which forgets a closed file, the old reader stayed
+// registered for the new file and ran on its readiness. poll and kqueue cannot
+// tell the files apart, and the README says the old callback stays there.
+func TestAnFdNumberClosedAndReusedForgetsTheOldFilesOtherCallback(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		if p := v.Params.Poller; p != "epoll" && p != "auto" {
+			t.Skipf("poller %s cannot tell a reused number's file from the old one", p)
+		}
+		l := newLoop(t, v, core.Config{})
+		old, _ := socketpair(t)
+		stale := 0
+		if err := l.AddReader(old, func() { stale++ }); err != nil {
+			t.Fatal(err)
+		}
+		c, d := socketpair(t)
+		if err := unix.Dup3(c, old, unix.O_CLOEXEC); err != nil {
+			t.Fatal(err)
+		}
+		wrote := false
+		if err := l.AddWriter(old, func() { wrote = true; l.RemoveWriter(old) }); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unix.Write(d, []byte("x")); err != nil { // the new file is readable
+			t.Fatal(err)
+		}
+		runUntil(t, l, func() bool { return wrote })
+		for range 3 {
+			runOnce(t, l)
+		}
+		if stale != 0 {
+			t.Fatalf("the old file's reader ran %d times on the new file's readiness", stale)
+		}
+		if l.RemoveReader(old) {
+			t.Fatal("RemoveReader found the old file's reader still registered")
+		}
+	})
+}

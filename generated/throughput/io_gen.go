@@ -169,7 +169,8 @@ func (l *Loop) RemoveWriter(fd int) bool {
 }
 
 // watch adds ev to fd's interest with fn as its callback. A bogus fd, which the
-// poller refuses, leaves the table as it was.
+// poller refuses, is not watched afterwards: a new one is not added, and one whose
+// registration the poller has forgotten goes with both its callbacks.
 func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	// The kernel takes an fd as a C int: a larger number would name another fd.
 	if fd < 0 || fd > math.MaxInt32 {
@@ -178,31 +179,44 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	if l.closing.Load() {
 		return core.ErrClosed
 	}
-	r, i := l.io.lookup(fd)
-	fresh := r == nil
-	if fresh {
-		r, i = l.io.add(fd)
-	}
-	want := ev | r.ev
 	// A new seq on every change, as on every remove: readiness collected for the fd
 	// before it is dropped (the next wait reports it again). An fd number closed and
 	// reused without a Remove is then never handed the old file's readiness, also
-	// where Modify cannot tell the new file from the old (poll, kqueue). Modify even
-	// when only the callback changes: on epoll it fails for such a number, whose old
-	// file the kernel has forgotten, and the fd is added afresh.
-	seq := l.io.take(i)
-	if fresh || l.poller.Modify(fd, seq, want) != nil {
-		if err := l.poller.Add(fd, seq, want); err != nil {
-			l.io.drop(seq)
-			if fresh {
-				l.io.release(fd, r, i)
+	// where Modify cannot tell the new file from the old (poll, kqueue).
+	if r, i := l.io.lookup(fd); r != nil {
+		seq := l.io.take(i)
+		if l.poller.Modify(fd, seq, ev|r.ev) == nil {
+			l.io.drop(r.seq)
+			r.seq = seq
+			r.ev |= ev
+			if ev == poller.Readable {
+				r.read = fn
+			} else {
+				r.write = fn
 			}
-			return fmt.Errorf("loop: watch fd %d: %w", fd, err)
+			return nil
 		}
+		// Modify fails, even when only the callback changes, for a number whose
+		// registration the poller has forgotten: epoll forgets a file when it is closed,
+		// so the number, closed without a Remove, now names another file or none. All
+		// that was registered for the old file goes, and the fd is added afresh: the old
+		// file's callback for the other direction must not run on the new file's
+		// readiness. (poll and kqueue cannot tell the files apart: there that callback
+		// stays until it is removed.)
+		l.io.drop(seq)
+		l.io.drop(r.seq)
+		l.io.release(fd, r, i)
+		_ = l.poller.Delete(fd)
 	}
-	l.io.drop(r.seq)
+	r, i := l.io.add(fd)
+	seq := l.io.take(i)
+	if err := l.poller.Add(fd, seq, ev); err != nil {
+		l.io.drop(seq)
+		l.io.release(fd, r, i)
+		return fmt.Errorf("loop: watch fd %d: %w", fd, err)
+	}
 	r.seq = seq
-	r.ev = want
+	r.ev = ev
 	if ev == poller.Readable {
 		r.read = fn
 	} else {
