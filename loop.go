@@ -202,7 +202,9 @@ func (l *Loop) Stop() { l.v.Stop() }
 // without a poller); what was posted or queued before runs once more
 // (and what that queues, for a few rounds); pending timers are dropped; the
 // functions given to AtClose run; the poller and wake-up descriptors are
-// released. Closing twice does nothing.
+// released. Closing twice does nothing. Once the loop is released,
+// CallSoon, CallLater, CallAt and CallEvery drop fn (nothing would run it;
+// the timer functions return the zero Timer).
 //
 // Close is safe from a callback, and from any goroutine while Run is active:
 // it makes Run return, and Run releases the loop before it returns. On a loop
@@ -215,7 +217,8 @@ func (l *Loop) Close() error { return l.v.Close() }
 // ones queued or posted before Close; what fn queues runs too. A package that
 // opens things on the loop uses it to release them: package sock closes the
 // sockets still open on a loop that closes. Loop goroutine only (or before
-// Run). On a loop that is already closed, fn runs at once.
+// Run). Called after Close, fn runs with the callbacks Close runs, or at once
+// if those have begun (or are over).
 func (l *Loop) AtClose(fn func()) { l.v.AtClose(fn) }
 
 // Variant returns the name and spec values of the variant in use.

@@ -55,8 +55,10 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		jen.Return(jen.Id("s")),
 	)
 	f.Add(recv()).Id("len").Params().Int().Block(jen.Return(rf("n")))
+	f.Comment("push queues fn; on a discarded queue it drops fn (see discard).")
 	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Block(
 		jen.If(rf("ti").Op("==").Id("segSize")).Block(
+			jen.If(rf("tail").Op("==").Nil()).Block(jen.Return()),
 			jen.Id("s").Op(":=").Add(rf("take")).Call(),
 			rf("tail").Dot("next").Op(",").Add(rf("tail")).Op(",").Add(rf("ti")).Op("=").Id("s").Op(",").Id("s").Op(",").Lit(0),
 		),
@@ -85,9 +87,13 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		),
 		jen.Return(jen.Id("fn")),
 	)
-	f.Comment("reset drops every queued callback, keeping the segments.")
-	f.Add(recv()).Id("reset").Params().Block(
-		jen.For(rf("n").Op(">").Lit(0)).Block(rf("pop").Call()),
+	f.Comment("discard drops every queued callback and the segments, for a loop that has closed.")
+	f.Comment("A push after it finds no segment to fill and drops its callback, which nothing")
+	f.Comment("would run: a closed loop does not hold closures queued by mistake (only the")
+	f.Comment("check for a full segment, once in segSize pushes, looks for this).")
+	f.Add(recv()).Id("discard").Params().Block(
+		rf("head").Op(",").Add(rf("tail")).Op(",").Add(rf("free")).Op("=").Nil().Op(",").Nil().Op(",").Nil(),
+		rf("hi").Op(",").Add(rf("ti")).Op(",").Add(rf("n")).Op("=").Lit(0).Op(",").Id("segSize").Op(",").Lit(0),
 	)
 }
 

@@ -632,12 +632,13 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 			jen.For(jen.Id("n").Op(">").Lit(0)).Block(jen.Id("n").Op("-=").Add(lf("runReady")).Call(jen.Id("n"))),
 		),
 	)
-	f.Comment("release drops what is queued and releases the poller and the clock.")
+	f.Comment("release drops what is queued, and what is queued after it, and releases the poller")
+	f.Comment("and the clock.")
 	f.Add(recv()).Id("release").Params().Block(
 		lf("inLoop").Op("=").False(),
 		lf("nowFresh").Op("=").False(),
-		lf("ready").Dot("reset").Call(),
-		lf("timers").Dot("reset").Call(),
+		lf("ready").Dot("discard").Call(),
+		lf("timers").Dot("discard").Call(),
 		e.dropIO(),
 		jen.Id("_").Op("=").Add(lf("poller")).Dot("Close").Call(),
 		jen.If(lf("unsubscribe").Op("!=").Nil()).Block(lf("unsubscribe").Call()),

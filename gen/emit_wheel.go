@@ -94,6 +94,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		jen.Id("labels").Add(e.sized(jen.Id("wheelLevels").Op("*").Id("wheelSlots"))).Int32().Comment("each bucket's current label: its index | its epoch<<bucketShift"),
 		jen.Id("firstGen").Uint32().Comment("a new slab entry's first generation: random per loop, so that another loop's handles do not match"),
 		jen.Id("parkedAt").Uint64().Comment("no parked timer fits the wheel before this top-level wrap (a lower bound; MaxUint64: none parked since the last reset)"),
+		jen.Id("discarded").Bool().Comment("the loop has closed: see discard"),
 		e.paramsField(),
 	)
 
@@ -134,6 +135,15 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		wf("count").Op("=").Lit(0),
 		wf("dueHead").Op(",").Add(wf("dueTail")).Op("=").Lit(-1).Op(",").Lit(-1),
 		wf("parkedAt").Op("=").Qual("math", "MaxUint64"),
+	)
+
+	f.Comment("discard drops every timer and the slab, for a loop that has closed. A timer")
+	f.Comment("scheduled after it finds no slab entry and is dropped, and its handle is the zero")
+	f.Comment("Timer: a closed loop does not hold closures scheduled by mistake (only the check")
+	f.Comment("before a new chunk of the slab, once in chunkSize timers, looks for this).")
+	f.Add(recv()).Id("discard").Params().Block(
+		wf("reset").Call(),
+		wf("chunks").Op(",").Add(wf("periods")).Op(",").Add(wf("made")).Op(",").Add(wf("discarded")).Op("=").Nil().Op(",").Nil().Op(",").Lit(0).Op(",").True(),
 	)
 
 	f.Comment("at returns slab entry i.")
@@ -439,6 +449,7 @@ func (e *variantEmitter) scheduleBody() []jen.Code {
 		).Else().Block(
 			jen.If(wf("n").Op("==").Add(wf("made"))).Block(
 				jen.If(wf("made").Op("&").Id("chunkMask").Op("==").Lit(0)).Block(
+					jen.If(wf("discarded")).Block(jen.Return(jen.Qual(pkgCore, "Timer").Values())),
 					wf("chunks").Op("=").Append(wf("chunks"), jen.New(jen.Index(jen.Id("chunkSize")).Id("timer"))),
 				),
 				slab(wf("made")).Dot("gen").Op("=").Add(wf("firstGen")),

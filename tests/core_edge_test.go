@@ -451,6 +451,48 @@ func TestCallbacksDroppedByCloseAreNotKeptAlive(t *testing.T) {
 	})
 }
 
+// TestCallbacksScheduledOnAClosedLoopAreNotKeptAlive: CallSoon, CallLater,
+// CallAt and CallEvery after Close (a misuse: nothing runs them) queued their
+// callbacks in the closed loop, which then held them, and Pending counted
+// them, for as long as the loop was reachable.
+func TestCallbacksScheduledOnAClosedLoopAreNotKeptAlive(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		l.CallLater(time.Hour, func() {}) // a slab, whose chunk a timer after Close must not reuse
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		type payload struct{ b [64]byte }
+		var weaks []weak.Pointer[payload]
+		hold := func() func() {
+			p := new(payload)
+			weaks = append(weaks, weak.Make(p))
+			return func() { p.b[0]++ }
+		}
+		l.CallSoon(hold())
+		for _, d := range []time.Duration{0, time.Millisecond, time.Hour} {
+			if tm := l.CallLater(d, hold()); tm != (core.Timer{}) {
+				t.Errorf("CallLater(%v) on a closed loop returned a live handle", d)
+			}
+		}
+		l.CallAt(time.Now().Add(time.Hour), hold())
+		l.CallAt(time.Now().Add(-time.Hour), hold())
+		if tm := l.CallEvery(time.Second, hold()); tm != (core.Timer{}) {
+			t.Error("CallEvery on a closed loop returned a live handle")
+		}
+		if n := l.Pending(); n != 0 {
+			t.Errorf("Pending() = %d on a closed loop, want 0", n)
+		}
+		runtime.GC()
+		for i, w := range weaks {
+			if w.Value() != nil {
+				t.Errorf("callback %d of %d, scheduled after Close, is still reachable from the closed loop", i, len(weaks))
+			}
+		}
+		runtime.KeepAlive(l)
+	})
+}
+
 // nonblockingPipe makes a pipe with both ends non-blocking (unix.Pipe2 is
 // not on every system the poll and kqueue variants build for).
 func nonblockingPipe(p *[2]int) error {

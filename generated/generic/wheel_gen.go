@@ -52,22 +52,23 @@ type timer struct {
 
 // wheel holds the timers of one loop (loop goroutine only).
 type wheel struct {
-	chunks   []*[chunkSize]timer // the slab; never moved, so growing it copies nothing
-	periods  []*[chunkSize]int64 // CallEvery periods by slab index; a chunk is made when a periodic timer first needs it
-	n        int32               // slab entries handed out since the wheel was last empty: in use or on the free list
-	made     int32               // slab entries made; those from n to made are free, in slab order
-	free     int32               // head of the free list
-	cur      uint64              // next tick to process; cascades for it are done
-	count    int                 // timers scheduled and not yet fired for good or cancelled: in buckets or due
-	dueHead  int32
-	dueTail  int32
-	head     []int32
-	tail     []int32
-	occupied [][]uint64 // bit set: bucket not empty
-	labels   []int32    // each bucket's current label: its index | its epoch<<bucketShift
-	firstGen uint32     // a new slab entry's first generation: random per loop, so that another loop's handles do not match
-	parkedAt uint64     // no parked timer fits the wheel before this top-level wrap (a lower bound; MaxUint64: none parked since the last reset)
-	p        params     // the spec's numbers, at run time (generic build)
+	chunks    []*[chunkSize]timer // the slab; never moved, so growing it copies nothing
+	periods   []*[chunkSize]int64 // CallEvery periods by slab index; a chunk is made when a periodic timer first needs it
+	n         int32               // slab entries handed out since the wheel was last empty: in use or on the free list
+	made      int32               // slab entries made; those from n to made are free, in slab order
+	free      int32               // head of the free list
+	cur       uint64              // next tick to process; cascades for it are done
+	count     int                 // timers scheduled and not yet fired for good or cancelled: in buckets or due
+	dueHead   int32
+	dueTail   int32
+	head      []int32
+	tail      []int32
+	occupied  [][]uint64 // bit set: bucket not empty
+	labels    []int32    // each bucket's current label: its index | its epoch<<bucketShift
+	firstGen  uint32     // a new slab entry's first generation: random per loop, so that another loop's handles do not match
+	parkedAt  uint64     // no parked timer fits the wheel before this top-level wrap (a lower bound; MaxUint64: none parked since the last reset)
+	discarded bool       // the loop has closed: see discard
+	p         params     // the spec's numbers, at run time (generic build)
 }
 
 func (w *wheel) init() {
@@ -106,6 +107,15 @@ func (w *wheel) reset() {
 	w.parkedAt = math.MaxUint64
 }
 
+// discard drops every timer and the slab, for a loop that has closed. A timer
+// scheduled after it finds no slab entry and is dropped, and its handle is the zero
+// Timer: a closed loop does not hold closures scheduled by mistake (only the check
+// before a new chunk of the slab, once in chunkSize timers, looks for this).
+func (w *wheel) discard() {
+	w.reset()
+	w.chunks, w.periods, w.made, w.discarded = nil, nil, 0, true
+}
+
 // at returns slab entry i.
 func (w *wheel) at(i int32) *timer {
 	return &w.chunks[i>>chunkBits][i&chunkMask]
@@ -125,6 +135,9 @@ func (w *wheel) schedule(when int64, period int64, fn func()) core.Timer {
 	} else {
 		if w.n == w.made {
 			if w.made&chunkMask == 0 {
+				if w.discarded {
+					return core.Timer{}
+				}
 				w.chunks = append(w.chunks, new([chunkSize]timer))
 			}
 			w.at(w.made).gen = w.firstGen

@@ -48,8 +48,13 @@ func (r *readyQueue) take() *segment {
 func (r *readyQueue) len() int {
 	return r.n
 }
+
+// push queues fn; on a discarded queue it drops fn (see discard).
 func (r *readyQueue) push(fn func()) {
 	if r.ti == segSize {
+		if r.tail == nil {
+			return
+		}
 		s := r.take()
 		r.tail.next, r.tail, r.ti = s, s, 0
 	}
@@ -80,9 +85,11 @@ func (r *readyQueue) pop() func() {
 	return fn
 }
 
-// reset drops every queued callback, keeping the segments.
-func (r *readyQueue) reset() {
-	for r.n > 0 {
-		r.pop()
-	}
+// discard drops every queued callback and the segments, for a loop that has closed.
+// A push after it finds no segment to fill and drops its callback, which nothing
+// would run: a closed loop does not hold closures queued by mistake (only the
+// check for a full segment, once in segSize pushes, looks for this).
+func (r *readyQueue) discard() {
+	r.head, r.tail, r.free = nil, nil, nil
+	r.hi, r.ti, r.n = 0, segSize, 0
 }

@@ -206,6 +206,9 @@ func (l *Loop) CallLater(d time.Duration, fn func()) core.Timer {
 		} else {
 			if w.n == w.made {
 				if w.made&chunkMask == 0 {
+					if w.discarded {
+						return core.Timer{}
+					}
 					w.chunks = append(w.chunks, new([chunkSize]timer))
 				}
 				w.at(w.made).gen = w.firstGen
@@ -461,12 +464,13 @@ func (l *Loop) teardown() {
 	}
 }
 
-// release drops what is queued and releases the poller and the clock.
+// release drops what is queued, and what is queued after it, and releases the poller
+// and the clock.
 func (l *Loop) release() {
 	l.inLoop = false
 	l.nowFresh = false
-	l.ready.reset()
-	l.timers.reset()
+	l.ready.discard()
+	l.timers.discard()
 	l.io = ioTable{}
 	_ = l.poller.Close()
 	if l.unsubscribe != nil {
