@@ -15,6 +15,28 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// settleSpin is how long settleAfterBlockingWait keeps a P busy.
+//
+// A goroutine that blocks in a system call for more than 10 ms (cmd.Wait on a
+// Python subprocess) has its P taken away. When the call returns and takes an
+// idle P, the runtime wakes its monitor thread (sysmon) and has it poll every
+// 20 µs for its next 50 rounds, a bet that more such calls follow. sysmon
+// sleeps through those rounds while every P is idle, so a pause does not use
+// them up: they fell in the next span measured, and its process CPU time took
+// them in. On the 2-core VM, balanced's timers at N=100 used 0.23-0.30 ms of
+// CPU a span back to back, and 1.11 ms right after a 150 ms blocking
+// nanosleep (0.89 ms after a Python that only sleeps 0.15 s). A 150 ms
+// time.Sleep, which parks instead, left it at 0.27 ms. Spinning 8 ms after
+// the nanosleep brought it back to 0.26 ms; 4 ms only to 0.63.
+const settleSpin = 10 * time.Millisecond
+
+// settleAfterBlockingWait spins for settleSpin, to be called after a long
+// blocking system call and before the next span: see settleSpin.
+func settleAfterBlockingWait() {
+	for start := time.Now(); time.Since(start) < settleSpin; {
+	}
+}
+
 // measure runs setup (untimed, but reported as Setup), then span (timed for
 // wall and CPU time, and counted for allocations), then teardown (untimed).
 // span returns the number of operations it did. A GC runs before the span so

@@ -156,8 +156,10 @@ func pythonEnv() []string {
 
 // runPython runs the interpreter on the script with args, bounded by timeout,
 // and returns its stdout. A failure carries the exit status and the first
-// line of stderr.
+// line of stderr. It returns after settleAfterBlockingWait, so that the wait
+// for the interpreter is not charged to the span measured next.
 func runPython(timeout time.Duration, exe, script string, args ...string) ([]byte, error) {
+	defer settleAfterBlockingWait()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, append([]string{script}, args...)...)
