@@ -178,7 +178,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	} else {
 		notes = nil // about systems this run does not use
 	}
-	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}, peaks: map[key]uint64{}}
 	if len(chosen) > 0 {
 		res = measureAll(o, chosen, stderr)
 	}
@@ -265,6 +265,7 @@ type results struct {
 	errs   map[key]error
 	took   time.Duration
 	ranFor map[string][]int // workload -> scales actually run
+	peaks  map[key]uint64   // the heap's peak, sampled in the warm-up round
 }
 
 // pythonMaxN caps the scales a Python peer runs at, except with -full: one
@@ -294,7 +295,7 @@ func scalesFor(o options, p plan) []int {
 // A system that keeps a loop between its spans (balanced-warm) runs its
 // rounds after the others', and is closed before the next scale.
 func measureAll(o options, systems []System, progress io.Writer) results {
-	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}, peaks: map[key]uint64{}}
 	rounds := o.reps
 	if o.warmup {
 		rounds++
@@ -354,7 +355,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		if warm && s.Kind == "python" {
 			return
 		}
+		peakSampling = warm
 		r, err := runSpan(s, p.workload, n)
+		peakSampling = false
 		switch {
 		case errors.Is(err, ErrUnsupported):
 			res.errs[k] = err
@@ -365,7 +368,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			done += runGuess(p, s.Kind, n)
 		default:
 			done += runGuess(p, s.Kind, n)
-			if !warm {
+			if warm {
+				res.peaks[k] = r.PeakHeap
+			} else {
 				res.runs[k] = append(res.runs[k], r)
 			}
 		}
@@ -435,6 +440,7 @@ func runSpan(s System, w string, n int) (Result, error) {
 		sum.Allocs += r.Allocs
 		sum.Bytes += r.Bytes
 		sum.HeapAfter = max(sum.HeapAfter, r.HeapAfter)
+		sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
 		k++
 	}
 	kk := time.Duration(k)
@@ -446,6 +452,7 @@ func runSpan(s System, w string, n int) (Result, error) {
 		Allocs:    sum.Allocs / uint64(k),
 		Bytes:     sum.Bytes / uint64(k),
 		HeapAfter: sum.HeapAfter,
+		PeakHeap:  sum.PeakHeap,
 	}, nil
 }
 

@@ -2,6 +2,9 @@ package main
 
 import (
 	"runtime"
+	"runtime/metrics"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -67,9 +70,17 @@ func measure(setup func() error, span func() (ops int, err error), teardown func
 	runtime.GC()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
+	var sampler *heapSampler
+	if peakSampling {
+		sampler = startHeapSampler()
+	}
 	cpu0, t0 := cpuTime(), time.Now()
 	ops, err := span()
 	r.Wall, r.CPU = time.Since(t0), cpuTime()-cpu0
+	var peak uint64
+	if sampler != nil {
+		peak = sampler.stop()
+	}
 	if err != nil {
 		return r, err
 	}
@@ -78,5 +89,55 @@ func measure(setup func() error, span func() (ops int, err error), teardown func
 	r.Allocs = after.Mallocs - before.Mallocs
 	r.Bytes = after.TotalAlloc - before.TotalAlloc
 	r.HeapAfter = after.HeapAlloc
+	if sampler != nil {
+		r.PeakHeap = max(peak, after.HeapAlloc)
+	}
 	return r, nil
+}
+
+// peakSampling makes measure sample the heap while the span runs, for the
+// report's peak heap. measureAll sets it for the warm-up round only, whose
+// times are thrown away: the sampler is a goroutine of its own, and on a
+// 2-core machine it would take CPU from the span it measures.
+var peakSampling bool
+
+// heapObjects is the runtime/metrics name for the bytes of heap objects, live
+// or not yet swept: HeapAlloc, read without stopping the world.
+const heapObjects = "/memory/classes/heap/objects:bytes"
+
+// heapSampleEvery is the sampler's pause between readings. The heap a span
+// grows stays until the collection after it, so a reading every few tens of
+// microseconds sees a burst's queue at its largest; a collection within the
+// span may free garbage between two readings, so the peak is a lower bound.
+const heapSampleEvery = 20 * time.Microsecond
+
+// heapSampler reads heapObjects until stopped and keeps the largest reading.
+type heapSampler struct {
+	done atomic.Bool
+	peak uint64
+	wg   sync.WaitGroup
+}
+
+func startHeapSampler() *heapSampler {
+	h := &heapSampler{}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		sample := []metrics.Sample{{Name: heapObjects}}
+		for !h.done.Load() {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				h.peak = max(h.peak, sample[0].Value.Uint64())
+			}
+			time.Sleep(heapSampleEvery)
+		}
+	}()
+	return h
+}
+
+// stop ends the sampling and returns the largest reading.
+func (h *heapSampler) stop() uint64 {
+	h.done.Store(true)
+	h.wg.Wait()
+	return h.peak
 }

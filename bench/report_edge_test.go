@@ -178,3 +178,57 @@ func TestCPUCountNamesTheMachineAndTheProcess(t *testing.T) {
 		}
 	}
 }
+
+// TestPeakHeapSeesWhatTheSpanFreedBeforeItEnded: the column used to be the
+// heap right after the span, which misses memory a span grew and a
+// collection inside it freed.
+func TestPeakHeapSeesWhatTheSpanFreedBeforeItEnded(t *testing.T) {
+	const big = 64 << 20
+	peakSampling = true
+	defer func() { peakSampling = false }()
+	var sink []byte
+	r, err := measure(nil, func() (int, error) {
+		sink = make([]byte, big)
+		sink[big-1] = 1
+		time.Sleep(100 * time.Millisecond) // thousands of the sampler's readings
+		sink = nil
+		runtime.GC()
+		return 1, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.HeapAfter >= big {
+		t.Fatalf("heap after the span %d B: the test's buffer was not freed", r.HeapAfter)
+	}
+	if r.PeakHeap < big {
+		t.Errorf("peak heap %d B, want at least the %d B the span held for 100 ms", r.PeakHeap, big)
+	}
+	if r.PeakHeap < r.HeapAfter {
+		t.Errorf("peak heap %d B below the heap after the span, %d B", r.PeakHeap, r.HeapAfter)
+	}
+	peakSampling = false
+	if r, _ := measure(nil, func() (int, error) { return 1, nil }, nil); r.PeakHeap != 0 {
+		t.Errorf("peak heap %d B without sampling, want 0 (not sampled)", r.PeakHeap)
+	}
+}
+
+// TestThePeakHeapColumnShowsTheWarmUpsSample: the table shows the peak the
+// warm-up round sampled where there is one, and otherwise marks the heap
+// right after a span as a lower bound.
+func TestThePeakHeapColumnShowsTheWarmUpsSample(t *testing.T) {
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{WorkCallbacks: {1_000, 5_000}}, peaks: map[key]uint64{}}
+	for _, n := range []int{1_000, 5_000} {
+		res.runs[key{WorkCallbacks, "balanced", n}] = []Result{{Ops: n, Wall: time.Millisecond, CPU: time.Millisecond, HeapAfter: 2 << 20}}
+	}
+	res.peaks[key{WorkCallbacks, "balanced", 1_000}] = 48 << 20
+	var buf strings.Builder
+	if err := newReport(options{reps: 1, warmup: true, workloads: []string{WorkCallbacks}}, []System{{Name: "balanced", Kind: "variant"}}, nil, res).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 0.00 | 0.0 | 48.0 MiB |", "| 0.00 | 0.0 | ≥2.0 MiB |"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, buf.String())
+		}
+	}
+}

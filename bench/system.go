@@ -25,6 +25,7 @@ type Result struct {
 	Allocs    uint64        // heap allocations during the span (runtime.MemStats)
 	Bytes     uint64        // heap bytes allocated during the span
 	HeapAfter uint64        // HeapAlloc right after the span (a lower bound on its peak)
+	PeakHeap  uint64        // the most heap sampled during the span (peakSampling), at least HeapAfter; 0: not sampled
 }
 
 // System is one thing measured: a generated variant, the generic build, a
