@@ -232,3 +232,48 @@ func TestThePeakHeapColumnShowsTheWarmUpsSample(t *testing.T) {
 		}
 	}
 }
+
+// TestAVerdictNeverContradictsTheFigureBesideIt: figures were rounded for
+// print but judged unrounded, so "4.0–4.0x | missed", "2.50x the floor's
+// cost | missed" and "-15% | missed" appeared. A figure near its goal now
+// gets the decimals that keep it on its own side.
+func TestAVerdictNeverContradictsTheFigureBesideIt(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {10_000: 10, 1_000_000: 11.81},
+		"chan":       {10_000: 39.8, 1_000_000: 50},  // 3.98x at 10k
+		"floor-ring": {10_000: 3.995, 1_000_000: 10}, // 2.503x at 10k
+	}, map[key]error{})
+	for _, want := range []string{
+		"| callbacks ≥4x a chan func() loop | 3.98–4.2x | **missed** |",
+		"| callbacks within 2.5x of a bare ring | 1.18–2.503x the floor's cost | **missed** |",
+		"| callbacks flat: ops/s at 1M within 15% of 10k | -15.3%;",
+		"where balanced is 3.98x chan",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if got, want := onItsSide(4.0, 4, 1), "4.0"; got != want {
+		t.Errorf("onItsSide(4.0, 4, 1) = %q, want %q: a figure on its goal is shown as it is", got, want)
+	}
+	if got, want := onItsSide(4.04, 4, 1), "4.04"; got != want {
+		t.Errorf("onItsSide(4.04, 4, 1) = %q, want %q: rounded down to the goal it would read as exactly met", got, want)
+	}
+}
+
+// TestAGoalNotMeasuredNamesTheSystemMissing: with chan measured and the
+// default variant not, the targets table said "chan not in this run".
+func TestAGoalNotMeasuredNamesTheSystemMissing(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"chan":       {10_000: 40},
+		"floor-ring": {10_000: 4},
+	}, map[key]error{})
+	for _, want := range []string{
+		"| callbacks ≥4x a chan func() loop | not measured (balanced not in this run) | – |",
+		"| callbacks ≥100x asyncio | not measured (balanced not in this run) | – |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
