@@ -162,8 +162,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 		names = append(names, s.Name)
 		kinds = append(kinds, s.Kind)
 	}
-	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), append(kinds, echoKind)); err != nil {
+	// The Python peers are known names even where this machine lacks them, so
+	// that asking for one says why it is missing instead of "unknown".
+	for _, name := range pythonSystemNames {
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), append(kinds, echoKind, "python")); err != nil {
 		return err
+	}
+	if err := missingPython(o.systems, all, notes); err != nil {
+		return err
+	}
+	if slices.Contains(o.workloads, WorkEcho) && len(echoPlanFor(o).servers) == 0 {
+		if *workloads == "" {
+			// -full or -quick added echo, and -systems names no server: leave it out.
+			o.workloads = slices.DeleteFunc(o.workloads, func(w string) bool { return w == WorkEcho })
+		} else {
+			return fmt.Errorf("-systems %s: none of these is an echo server (%s, or %s for all)", *systems, strings.Join(echoServerNames, ", "), echoKind)
+		}
 	}
 	var chosen []System
 	if o.runsPlans() {
@@ -181,6 +199,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}, peaks: map[key]uint64{}}
 	if len(chosen) > 0 {
 		res = measureAll(o, chosen, stderr)
+		if len(res.runs) == 0 && res.allUnsupported() {
+			return fmt.Errorf("-systems %s: none of these runs %s", *systems, strings.Join(slices.DeleteFunc(slices.Clone(o.workloads), func(w string) bool { return w == WorkEcho }), ","))
+		}
 	}
 	var echo *echoResults
 	if slices.Contains(o.workloads, WorkEcho) {
@@ -200,6 +221,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%d runs failed (listed in the report), the first: %s", len(failed), failed[0])
 	}
 	return nil
+}
+
+// missingPython returns an error naming why, for each Python peer that
+// selected asks for (by name, or as the python kind) and this machine lacks;
+// nil when there is none.
+func missingPython(selected []string, available []System, notes []string) error {
+	var why []string
+	for _, name := range pythonSystemNames {
+		asked := slices.Contains(selected, name) || slices.Contains(selected, "python")
+		if !asked || slices.ContainsFunc(available, func(s System) bool { return s.Name == name }) {
+			continue
+		}
+		for _, note := range notes {
+			if strings.HasPrefix(note, name+": ") {
+				why = append(why, note)
+			}
+		}
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return fmt.Errorf("-systems asks for a Python peer this machine lacks: %s", strings.Join(why, "; "))
 }
 
 // pickWorkloads parses -workload. Without it, every workload runs but echo,
@@ -268,6 +311,17 @@ type results struct {
 	peaks  map[key]uint64   // the heap's peak, sampled in the warm-up round
 }
 
+// allUnsupported reports whether every error met says that a system does not
+// run a workload (true when there is none).
+func (res results) allUnsupported() bool {
+	for _, err := range res.errs {
+		if !errors.Is(err, ErrUnsupported) {
+			return false
+		}
+	}
+	return true
+}
+
 // pythonMaxN caps the scales a Python peer runs at, except with -full: one
 // run of asyncio at N=1,000,000 takes seconds (posts: ~6 s), and these alone
 // would take the default run far past two minutes.
@@ -291,7 +345,8 @@ func scalesFor(o options, p plan) []int {
 // order (seeded, so runs are comparable), so that drift on a shared machine
 // hits all systems alike and no system always follows the same one: a
 // rotation keeps neighbours together, and the system after a Python
-// subprocess paid for it in every round.
+// subprocess paid for it in every round (the cost was the runtime's
+// monitor thread, which runPython now lets settle: see settleSpin).
 // A system that keeps a loop between its spans (balanced-warm) runs its
 // rounds after the others', and is closed before the next scale.
 func measureAll(o options, systems []System, progress io.Writer) results {

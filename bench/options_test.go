@@ -53,11 +53,40 @@ func TestSystemsThatRunNoneOfTheWorkloadsAreAnError(t *testing.T) {
 	for _, args := range [][]string{
 		{"-workload", "timers", "-systems", "gnet"},
 		{"-systems", "loop"},
+		// chan is a system of this run, but runs no timers: the run measured
+		// nothing and exited 0.
+		{"-quick", "-workload", "timers", "-systems", "chan"},
 	} {
 		var out, progress bytes.Buffer
 		if err := run(args, &out, &progress); err == nil || !strings.Contains(err.Error(), "none of these runs") {
 			t.Errorf("%q: error %v; want one that says no chosen system runs the workloads", args, err)
 		}
+	}
+	// The echo workload named with no echo server among the systems.
+	var out, progress bytes.Buffer
+	if err := run([]string{"-quick", "-workload", "echo", "-systems", "chan"}, &out, &progress); err == nil || !strings.Contains(err.Error(), "none of these is an echo server") {
+		t.Errorf("-workload echo -systems chan: error %v; want one that says no echo server was chosen", err)
+	}
+}
+
+// TestAskingForAMissingPythonPeerSaysWhyItIsMissing: on a machine without
+// Python (or uvloop), -systems asyncio said "unknown system".
+func TestAskingForAMissingPythonPeerSaysWhyItIsMissing(t *testing.T) {
+	saved := pythonCandidates
+	pythonCandidates = []string{"/nonexistent/python3"}
+	defer func() { pythonCandidates = saved }()
+	for _, sel := range []string{"asyncio", "uvloop", "python", "balanced,uvloop"} {
+		var out, progress bytes.Buffer
+		err := run([]string{"-quick", "-workload", "callbacks", "-systems", sel}, &out, &progress)
+		if err == nil || !strings.Contains(err.Error(), "no Python 3 found") {
+			t.Errorf("-systems %s without Python: error %v; want one that says no Python 3 was found", sel, err)
+		}
+	}
+	if err := missingPython([]string{"uvloop"}, []System{{Name: "asyncio", Kind: "python"}}, []string{"uvloop: skipped: no Python 3 with uvloop found"}); err == nil || !strings.Contains(err.Error(), "with uvloop") {
+		t.Errorf("uvloop asked for where only asyncio is here: error %v; want the note on uvloop", err)
+	}
+	if err := missingPython([]string{"asyncio"}, []System{{Name: "asyncio", Kind: "python"}}, []string{"uvloop: skipped: no Python 3 with uvloop found"}); err != nil {
+		t.Errorf("asyncio asked for and here: error %v", err)
 	}
 }
 

@@ -34,6 +34,9 @@ const (
 // then Debian's, where apt-get install python3-uvloop puts uvloop.
 var pythonCandidates = []string{"python3", "/usr/bin/python3"}
 
+// pythonSystemNames are the Python peers' system names.
+var pythonSystemNames = []string{"asyncio", "uvloop"}
+
 // pythonInfo is what loopbench.py --info says about an interpreter.
 type pythonInfo struct {
 	Python      string  `json:"python"`       // version, e.g. "3.11.2"
