@@ -354,6 +354,12 @@ func specSyntaxError(file string, err error) *Error {
 			e.Line, e.Col = max(tk.Position.Line, 1), max(tk.Position.Column, 1)
 		}
 	}
+	// The message is made one line, but a tab in it stays visible: the
+	// parser quotes the character it stopped at, and a tab shown as a space
+	// ("found character ' '") hid the cause.
+	if strings.Contains(msg, "'\t'") {
+		msg = strings.ReplaceAll(msg, "'\t'", `'\t'`) + " (a tab: indent YAML with spaces)"
+	}
 	e.Msg = "invalid YAML: " + strings.Join(strings.Fields(msg), " ")
 	return e
 }

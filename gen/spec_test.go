@@ -32,6 +32,10 @@ var specRules = []struct {
 	// The document.
 	{"syntax error", "variants: {\n",
 		[]string{"t.yaml:1:11: invalid YAML: could not find flow mapping end token '}'"}},
+	// A tab was shown as a space: strings.Fields, which makes the parser's
+	// message one line, turned "found character '\t'" into "found character ' '".
+	{"tab where YAML wants spaces", "variants:\n  - name: a\n    default: true\n\tbatch: 64\n",
+		[]string{`t.yaml:4:1: invalid YAML: found character '\t' that cannot start any token (a tab: indent YAML with spaces)`}},
 	{"syntax error in a nested value", "variants:\n  - name: a\n   x: [\n",
 		[]string{"t.yaml:3:4: invalid YAML: value is not allowed in this context"}},
 	{"empty document", "# nothing here\n",
