@@ -952,6 +952,9 @@ func specIntField(key string, lo, hi int, pow2 bool, ptr func(*Variant) *int) sp
 			var x int64
 			switch n := n.(type) {
 			case *ast.IntegerNode:
+				if msg := specNotDecimal(n.Token.Value); msg != "" {
+					return msg
+				}
 				switch i := n.Value.(type) {
 				case int64:
 					x = i
@@ -965,7 +968,11 @@ func specIntField(key string, lo, hi int, pow2 bool, ptr func(*Variant) *int) sp
 				}
 			case *ast.StringNode:
 				// The YAML parser reads a plain integer too large for 64 bits as a string.
+				// So is one with a leading zero that is not octal, such as 08192.
 				if n.Token != nil && n.Token.Type == yamltoken.StringType && specTooLargeInt.MatchString(n.Value) {
+					if msg := specNotDecimal(n.Value); msg != "" {
+						return msg
+					}
 					return rangeMsg(n.Value)
 				}
 				return "want an integer, got " + yamlDescribe(n)
@@ -993,6 +1000,42 @@ func specIntField(key string, lo, hi int, pow2 bool, ptr func(*Variant) *int) sp
 }
 
 var specTooLargeInt = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
+
+// specNotDecimal says what is wrong with an integer token that is not written
+// in decimal, or returns "". The YAML parser follows YAML 1.1 there: 010 is
+// octal 8, 0x10 is 16, and 08192 (not octal) is a string, so a leading zero
+// meant as padding silently changed the value or gave a confusing message.
+func specNotDecimal(tok string) string {
+	digits := strings.TrimLeft(tok, "+-")
+	sign := tok[:len(tok)-len(digits)]
+	if len(digits) < 2 || digits[0] != '0' {
+		return ""
+	}
+	base := ""
+	switch digits[1] {
+	case 'x', 'X':
+		base = "hexadecimal"
+	case 'o', 'O':
+		base = "octal"
+	case 'b', 'B':
+		base = "binary"
+	}
+	if base != "" {
+		msg := fmt.Sprintf("%q is %s: write integers in decimal", tok, base)
+		if x, err := strconv.ParseInt(strings.ReplaceAll(tok, "_", ""), 0, 64); err == nil {
+			msg += fmt.Sprintf(", such as %d", x)
+		}
+		return msg
+	}
+	plain := strings.TrimLeft(digits, "0_")
+	if plain == "" {
+		plain = "0"
+	}
+	if x, err := strconv.ParseInt(strings.ReplaceAll(tok, "_", ""), 0, 64); err == nil && strconv.FormatInt(x, 10) != strings.TrimPrefix(sign+plain, "+") {
+		return fmt.Sprintf("%q has a leading zero, so YAML reads it as octal (%d): write integers in decimal, such as %s%s", tok, x, sign, plain)
+	}
+	return fmt.Sprintf("%q has a leading zero: write integers in decimal, such as %s%s", tok, sign, plain)
+}
 
 // specNearestPow2 is the power of two closest to x > 0, the larger one on a tie.
 func specNearestPow2(x int) int {

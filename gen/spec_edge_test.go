@@ -116,18 +116,18 @@ func TestValidateSkipsHorizonWhenAWheelFieldIsBad(t *testing.T) {
 	}
 }
 
-// A value the variant spells out is rewritten only when it changes: a hex
-// integer that still reads the same keeps its spelling, and a quoted value
+// A value the variant spells out is rewritten only when it changes: an
+// integer with a plus sign that still reads the same keeps its spelling, and a quoted value
 // that changes is replaced quotes and all.
 func TestPutVariantKeepsSpellingOfUnchangedValues(t *testing.T) {
-	data := []byte("variants:\n  - name: a\n    default: true\n    batch: 0x40\n    idle: \"spin:10ms\" # quoted\n")
+	data := []byte("variants:\n  - name: a\n    default: true\n    batch: +64\n    idle: \"spin:10ms\" # quoted\n")
 	a := mustVariant(t, data, "a")
 	a.Spin = 50 * time.Microsecond
 	out, err := PutVariant("spec.yaml", data, a, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "variants:\n  - name: a\n    default: true\n    batch: 0x40\n    idle: spin:50us # quoted\n"
+	want := "variants:\n  - name: a\n    default: true\n    batch: +64\n    idle: spin:50us # quoted\n"
 	if string(out) != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}

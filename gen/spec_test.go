@@ -87,6 +87,26 @@ var specRules = []struct {
 		[]string{"t.yaml:4:12: variants[0].batch: want an integer, got float 256.0"}},
 	{"integer given a null", one("batch:"),
 		[]string{"t.yaml:4:5: variants[0].batch: want an integer, got null"}},
+	// A leading zero or a base prefix is refused: the YAML parser followed
+	// YAML 1.1, so batch: 010 was 8 with no message, queue_depth: 01024 was
+	// reported as "532 is not a power of two", and inbox.depth: 08192 (not
+	// octal, so read as a string) as out of range.
+	{"integer with a leading zero", one("batch: 010"),
+		[]string{`t.yaml:4:12: variants[0].batch: "010" has a leading zero, so YAML reads it as octal (8): write integers in decimal, such as 10`}},
+	{"power of two with a leading zero", one("queue_depth: 01024"),
+		[]string{`t.yaml:4:18: variants[0].queue_depth: "01024" has a leading zero, so YAML reads it as octal (532): write integers in decimal, such as 1024`}},
+	{"integer with a leading zero that is not octal", one("inbox: {depth: 08192}"),
+		[]string{`t.yaml:4:20: variants[0].inbox.depth: "08192" has a leading zero: write integers in decimal, such as 8192`}},
+	{"negative integer with a leading zero", one("batch: -010"),
+		[]string{`t.yaml:4:12: variants[0].batch: "-010" has a leading zero, so YAML reads it as octal (-8): write integers in decimal, such as -10`}},
+	{"integer padded with a zero that changes nothing", one("wheel: {levels: 04}"),
+		[]string{`t.yaml:4:21: variants[0].wheel.levels: "04" has a leading zero: write integers in decimal, such as 4`}},
+	{"hexadecimal integer", one("batch: 0x40"),
+		[]string{`t.yaml:4:12: variants[0].batch: "0x40" is hexadecimal: write integers in decimal, such as 64`}},
+	{"octal integer with 0o", one("batch: 0o100"),
+		[]string{`t.yaml:4:12: variants[0].batch: "0o100" is octal: write integers in decimal, such as 64`}},
+	{"binary integer", one("batch: 0b1000000"),
+		[]string{`t.yaml:4:12: variants[0].batch: "0b1000000" is binary: write integers in decimal, such as 64`}},
 	{"integer too large for 64 bits", one("batch: 99999999999999999999"),
 		[]string{"t.yaml:4:12: variants[0].batch: must be between 1 and 1048576 (got 99999999999999999999)"}},
 	{"boolean given yes", one("recover: yes"),
@@ -356,10 +376,10 @@ func TestOmittedFieldsTakeBalancedValues(t *testing.T) {
 }
 
 func TestParseAcceptsEquivalentYAML(t *testing.T) {
-	// Flow style, anchors and aliases, block scalars and YAML's other integer
-	// spellings all read as the plain form does.
+	// Flow style, anchors and aliases, block scalars, a sign on an integer
+	// and other spellings of true all read as the plain form does.
 	src := `variants:
-  - {name: a, default: true, batch: &b 0x40, wheel: &w {tick: 2ms, slots: 128, levels: 2}}
+  - {name: a, default: true, batch: &b +64, wheel: &w {tick: 2ms, slots: 128, levels: 2}}
   - name: b
     batch: *b
     wheel: *w
@@ -519,6 +539,7 @@ func TestSetRejectsWithParseMessages(t *testing.T) {
 		{"batch", "{a: 1}", "batch: want an integer, got a mapping"},
 		{"batch", "[", `batch: want an integer, got string "["`},
 		{"queue_depth", "1000", "queue_depth: 1000 is not a power of two (nearest: 1024)"},
+		{"queue_depth", "01024", `queue_depth: "01024" has a leading zero, so YAML reads it as octal (532): write integers in decimal, such as 1024`},
 		{"stats", "yes", `stats: want a boolean (true or false), got string "yes"`},
 		{"wheel.tick", "5s", "wheel.tick: must be between 1µs and 1s (got 5s)"},
 		{"wheel.tick", "fast", `wheel.tick: "fast" is not a Go duration (want a number and a unit, such as 100us, 1ms or 1.5s)`},
