@@ -1074,16 +1074,27 @@ func specEnumField[T ~string](key string, allowed []T, ptr func(*Variant) *T) sp
 	}
 }
 
-// specReservedNames are taken by the generator's own files and build tags, or
-// cannot name an importable package.
-var specReservedNames = []string{"all", "conflict", "generic", "internal", "main", "select"}
+// specReservedNames are taken by the generator's own files and build tags
+// (all, conflict, generic, select), cannot name an importable package
+// (internal, main, and init, which Go does not allow as an import's name), or
+// are package loop's own name, which bench/internal/drivegen gives the copy
+// of the drivers for the public API (drive_loop_gen.go).
+var specReservedNames = []string{"all", "conflict", "generic", "init", "internal", "loop", "main", "select"}
 
 var specNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// specMaxNameLen bounds a variant's name, which names a directory, files such
+// as select_<name>_gen.go and bench/drive_<name>_gen.go, and a build tag: a
+// name of a few hundred bytes passed and then failed in the file system,
+// with no position in the spec.
+const specMaxNameLen = 64
 
 func specCheckName(name string) string {
 	switch {
 	case name == "":
 		return "required (a lowercase Go package name, such as fast)"
+	case len(name) > specMaxNameLen:
+		return fmt.Sprintf("too long: %d bytes, at most %d (the name becomes a directory, file names and a build tag)", len(name), specMaxNameLen)
 	case !specNamePattern.MatchString(name):
 		msg := fmt.Sprintf("%q is not a valid variant name (want a Go package name matching ^[a-z][a-z0-9_]*$", name)
 		if s := specSuggestName(name); s != "" {
@@ -1091,8 +1102,12 @@ func specCheckName(name string) string {
 		}
 		return msg + ")"
 	case slices.Contains(specReservedNames, name):
-		return fmt.Sprintf("%q is reserved (reserved: %s); pick another name, such as %s_loop",
-			name, strings.Join(specReservedNames, ", "), name)
+		such := name + "_loop"
+		if name == "loop" {
+			such = "event_loop"
+		}
+		return fmt.Sprintf("%q is reserved (reserved: %s); pick another name, such as %s",
+			name, strings.Join(specReservedNames, ", "), such)
 	case token.IsKeyword(name):
 		return fmt.Sprintf("%q is a Go keyword and cannot name a package; pick another name, such as %s_loop", name, name)
 	}
