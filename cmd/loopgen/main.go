@@ -13,7 +13,10 @@
 // A bad spec exits with status 2 and one line per problem, as
 // file:line:col: path.to.field: what is wrong. Generation is all or nothing:
 // the new tree is written beside the old one and swapped in, so a failed run
-// leaves generated/ exactly as it was.
+// leaves generated/ exactly as it was. Because -out is replaced whole, it
+// must not exist or hold only *_gen.go files with loopgen's header: anything
+// else (a hand-written file, the module root, a regular file) exits 1 with
+// a message naming it, and nothing is written.
 //
 // Every generated file's header records the invocation with the spec path
 // relative to the directory that holds -out, so the output, and -check, are
