@@ -13,6 +13,12 @@ import (
 // Module is the import path of the module the generated code belongs to.
 const Module = "github.com/loopgen/loop"
 
+// BenchTemplateVariant is the variant that bench/drive_balanced.go, the
+// template bench/internal/drivegen copies for every other variant, is written
+// against: the bench does not build from a spec without it, so loopgen
+// refuses such a spec where that template sits beside -out.
+const BenchTemplateVariant = "balanced"
+
 // Import paths of the hand-written packages every variant is built from.
 const (
 	pkgCore    = Module + "/handwritten/core"

@@ -18,6 +18,10 @@
 // else (a hand-written file, the module root, a regular file) exits 1 with
 // a message naming it, and nothing is written.
 //
+// The bench's driver template, bench/drive_balanced.go, is compiled as the
+// balanced variant's driver, so where it sits beside -out a spec without a
+// variant named balanced exits 2 too, before anything is written.
+//
 // Every generated file's header records the invocation with the spec path
 // relative to the directory that holds -out, so the output, and -check, are
 // the same whichever directory loopgen runs in.
@@ -78,6 +82,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	if msg := benchTemplateMissing(spec, *out); msg != "" {
+		fmt.Fprintf(stderr, "loopgen: %s: %s\n", *specPath, msg)
+		return 2
+	}
 	files, err := gen.Generate(spec, gen.Options{Invocation: "loopgen -spec " + headerPath(*specPath, *out)})
 	if err != nil {
 		fmt.Fprintf(stderr, "loopgen: %v\n", err)
@@ -103,6 +111,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// benchTemplateMissing says why spec cannot be generated into out when the
+// module that holds out has the bench's driver template, bench/drive_balanced.go,
+// and spec has no variant named balanced: the template imports
+// generated/balanced, so the bench would stop building. Elsewhere (another
+// module, a test's directory) it returns "".
+func benchTemplateMissing(spec *gen.Spec, out string) string {
+	name := gen.BenchTemplateVariant
+	if _, ok := spec.Lookup(name); ok {
+		return ""
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return ""
+	}
+	template := filepath.Join("bench", "drive_"+name+".go")
+	if _, err := os.Stat(filepath.Join(filepath.Dir(abs), template)); err != nil {
+		return ""
+	}
+	return fmt.Sprintf("no variant is named %s, which the bench needs: %s, the template of its per-variant drivers, "+
+		"is written against generated/%s (keep a variant named %s)", name, filepath.ToSlash(template), name, name)
 }
 
 // headerPath is the spec path as the generated headers record it: relative to

@@ -334,3 +334,41 @@ func TestOutThatIsNotAGeneratedTreeIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A spec without a variant named balanced generated, and left the bench
+// unbuildable: bench/drive_balanced.go, the template of its drivers, imports
+// generated/balanced. Where that template sits beside -out, loopgen now exits
+// 2 before it writes; elsewhere such a spec is fine.
+func TestSpecWithoutTheBenchTemplatesVariantIsRefusedBesideTheBench(t *testing.T) {
+	root := copyShipped(t)
+	spec := filepath.Join(root, "spec", "loop.yaml")
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renamed := bytes.Replace(data, []byte("- name: balanced\n"), []byte("- name: general\n"), 1)
+	if bytes.Equal(renamed, data) {
+		t.Fatal("the shipped spec has no line - name: balanced to rename")
+	}
+	if err := os.WriteFile(spec, renamed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, "../../bench/drive_balanced.go", filepath.Join(root, "bench", "drive_balanced.go"))
+	out := filepath.Join(root, "generated")
+	before := snapshot(t, root)
+	code, stdout, stderr := loopgen(t, "-spec", spec, "-out", out)
+	want := "loopgen: " + spec + ": no variant is named balanced, which the bench needs: bench/drive_balanced.go, " +
+		"the template of its per-variant drivers, is written against generated/balanced (keep a variant named balanced)\n"
+	if code != 2 || stdout != "" || stderr != want {
+		t.Errorf("loopgen = %d, stdout %q, stderr %q; want 2 and %q", code, stdout, stderr, want)
+	}
+	if after := snapshot(t, root); !maps.Equal(after, before) {
+		t.Error("the refused spec changed files")
+	}
+	if err := os.Remove(filepath.Join(root, "bench", "drive_balanced.go")); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := loopgen(t, "-spec", spec, "-out", out); code != 0 {
+		t.Errorf("without the bench beside it the spec generates: loopgen = %d\n%s", code, stderr)
+	}
+}

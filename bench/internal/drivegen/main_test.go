@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -38,7 +39,7 @@ func TestCopiesAreUpToDate(t *testing.T) {
 func TestRenderReplacesTheVariantOnly(t *testing.T) {
 	src := []byte("// template notes\n\npackage main\n\nimport \"github.com/loopgen/loop/generated/balanced\"\n\n" +
 		"func init() { directSpans[\"balanced\"] = spansBalanced }\n\nfunc spansBalanced(l *balanced.Loop) {} // unbalanced stays\n")
-	got, err := render(src, "latency")
+	got, err := render(src, "latency", map[string]bool{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,5 +57,58 @@ func TestRenderReplacesTheVariantOnly(t *testing.T) {
 	}
 	if strings.Contains(s, "template notes") {
 		t.Errorf("the template's leading comment was copied:\n%s", s)
+	}
+}
+
+// A variant named after an identifier the template uses, such as one of its
+// imports (time, sync, atomic, core) or a predeclared type, was imported
+// under that name too, and drive_<name>_gen.go did not compile ("time
+// redeclared in this block"). Such a package is now imported as
+// <name>variant; the copy's function names and its directSpans key keep
+// the variant's name.
+func TestRenderImportsAVariantWhoseNameIsTakenUnderAnotherName(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(benchDir, templateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := takenNames(benchDir, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"time", "sync", "atomic", "core", "int", "bl"} {
+		if !taken[name] {
+			t.Errorf("takenNames lacks %q", name)
+		}
+	}
+	got, err := render(src, "time", taken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(got)
+	for _, want := range []string{
+		`timevariant "github.com/loopgen/loop/generated/time"`,
+		`directSpans["time"] = spansTime`,
+		"l.(*timevariant.Loop)",
+		"time.Nanosecond",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("rendered copy for a variant named time lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+// A spec without a variant named balanced left the bench unbuildable, its
+// template importing generated/balanced; drivegen now says why and writes
+// nothing.
+func TestTargetsNeedTheTemplatesVariant(t *testing.T) {
+	_, err := targets([]string{"general", "latency", "generic"})
+	want := "the spec has no variant named balanced, and drive_balanced.go, the template of the drivers, is written against generated/balanced: " +
+		"the bench does not build without it; keep a variant named balanced in spec/loop.yaml"
+	if err == nil || err.Error() != want {
+		t.Errorf("targets without balanced = %v\nwant %s", err, want)
+	}
+	got, err := targets([]string{"balanced", "latency", "generic"})
+	if err != nil || !slices.Equal(got, []string{"loop", "latency", "generic"}) {
+		t.Errorf("targets = %q, %v; want [loop latency generic]", got, err)
 	}
 }
