@@ -10,10 +10,9 @@
 // The implementation behind this package is one of the variants generated
 // from spec/loop.yaml into generated/: the default one, or the one a
 // loop_<name> build tag selects (go build -tags loop_latency). Variant reports
-// which. Edit the spec and run `go generate ./...` to make new variants.
+// which. Edit the spec and run `go generate ./...` to make new variants (the
+// go:generate lines are in package spec, beside the spec).
 //
 // Timer tests need no sleeping: WithClock installs a VirtualClock that moves
 // only when the test advances it.
 package loop
-
-//go:generate go run ./cmd/loopgen -spec spec/loop.yaml -out generated

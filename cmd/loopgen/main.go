@@ -1,8 +1,8 @@
 // Command loopgen generates the loop variants described by a spec file.
 //
-// The root package of github.com/loopgen/loop runs it through
+// Package spec of github.com/loopgen/loop (spec/generate.go) runs it through
 //
-//	//go:generate go run ./cmd/loopgen -spec spec/loop.yaml -out generated
+//	//go:generate go run ../cmd/loopgen -spec loop.yaml -out ../generated
 //
 // so `go generate ./...` regenerates every variant. Usage:
 //

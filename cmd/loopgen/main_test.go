@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -48,6 +49,15 @@ func TestCheckFromModuleRoot(t *testing.T) {
 	}
 	if code, _, stderr := loopgen(t, "-check"); code != 0 {
 		t.Fatalf("loopgen -check with the default flags = %d, want 0\n%s", code, stderr)
+	}
+}
+
+// The go:generate line in spec/generate.go runs loopgen from spec/ with
+// paths relative to it; its output is the committed tree too.
+func TestCheckFromTheGoGenerateLinesDirectory(t *testing.T) {
+	t.Chdir("../../spec")
+	if code, _, stderr := loopgen(t, "-check", "-spec", "loop.yaml", "-out", "../generated"); code != 0 {
+		t.Fatalf("loopgen -check from spec/ = %d, want 0\n%s", code, stderr)
 	}
 }
 
@@ -370,5 +380,72 @@ func TestSpecWithoutTheBenchTemplatesVariantIsRefusedBesideTheBench(t *testing.T
 	}
 	if code, _, stderr := loopgen(t, "-spec", spec, "-out", out); code != 0 {
 		t.Errorf("without the bench beside it the spec generates: loopgen = %d\n%s", code, stderr)
+	}
+}
+
+// go generate ./... lists every package before it runs a go:generate line.
+// When loopgen ran from package loop, the first listed, and the spec had
+// lost a variant, loopgen removed generated/<variant> and go generate then
+// failed reading that package's files ("generate: open
+// .../generated/compute/inbox_gen.go: no such file or directory", exit 1).
+// It now succeeds in one run, the bench's drivers included.
+func TestGoGenerateAfterRemovingAVariant(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go generate in a copy of the module")
+	}
+	src, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := t.TempDir()
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch filepath.ToSlash(rel) {
+			case ".git", "bench/peers", "bench/out":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Type().IsRegular() {
+			copyFile(t, p, filepath.Join(dst, rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := filepath.Join(dst, "spec", "loop.yaml")
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(data, []byte("\n  - name: compute\n"))
+	if i < 0 {
+		t.Fatal("the shipped spec has no variant compute to remove")
+	}
+	if err := os.WriteFile(spec, data[:i+1], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "generate", "./...")
+	cmd.Dir = dst
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go generate ./... after removing a variant: %v\n%s", err, out)
+	}
+	for _, gone := range []string{"generated/compute", "generated/select_compute_gen.go", "bench/drive_compute_gen.go"} {
+		if _, err := os.Stat(filepath.Join(dst, gone)); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after go generate (%v)", gone, err)
+		}
+	}
+	t.Chdir(dst)
+	if code, _, stderr := loopgen(t, "-check"); code != 0 {
+		t.Errorf("loopgen -check after go generate = %d\n%s", code, stderr)
 	}
 }
