@@ -10,8 +10,8 @@
 // The implementation behind this package is one of the variants generated
 // from spec/loop.yaml into generated/: the default one, or the one a
 // loop_<name> build tag selects (go build -tags loop_latency). Variant reports
-// which. Edit the spec and run `go generate ./...` to make new variants (the
-// go:generate lines are in package spec, beside the spec).
+// which. Edit the spec and run `go generate ./...` to make new variants (its
+// directives are in package spec, beside the spec).
 //
 // Timer tests need no sleeping: WithClock installs a VirtualClock that moves
 // only when the test advances it.
