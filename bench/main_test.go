@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -106,6 +108,48 @@ func TestRunGuessWeighsRepeatedShortSpans(t *testing.T) {
 					t.Errorf("runGuess(%s, %s, %d) = %v; want > 0", q.workload, kind, n, g)
 				}
 			}
+		}
+	}
+}
+
+// TestScaleZeroTellsWhatASystemDoesWithoutWork pins the contract measureAll's
+// estimate relies on: Run(w, 0) measures nothing and returns ErrUnsupported
+// exactly for the workloads the system does not do. The variants checked the
+// scale first, so every workload looked supported.
+func TestScaleZeroTellsWhatASystemDoesWithoutWork(t *testing.T) {
+	systems, _ := allSystems()
+	script, err := loopbenchScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pythons, _ := findPythons(pythonCandidates, script)
+	for _, s := range systems {
+		for _, w := range allWorkloads {
+			r, err := s.Run(w, 0)
+			if err == nil || r != (Result{}) {
+				t.Errorf("%s %s at scale 0: result %+v, error %v; want no result and an error", s.Name, w, r, err)
+				continue
+			}
+			said := !errors.Is(err, ErrUnsupported)
+			var does bool
+			switch {
+			case supportedWorkloads[s.Name] != nil:
+				does = slices.Contains(supportedWorkloads[s.Name], w)
+			case s.Kind == "python":
+				// The script's own answer, from a run at a small scale.
+				i := slices.IndexFunc(pythons, func(p pythonInfo) bool { return s.Name != "uvloop" || p.UVLoop != nil })
+				_, err := runLoopbench(pythons[i].Executable, script, s.Name, w, 10)
+				does = !errors.Is(err, ErrUnsupported)
+			default:
+				_, err := s.Run(w, 100)
+				does = !errors.Is(err, ErrUnsupported)
+			}
+			if said != does {
+				t.Errorf("%s %s: scale 0 says supported %v, a real run %v", s.Name, w, said, does)
+			}
+		}
+		if s.Close != nil {
+			s.Close()
 		}
 	}
 }

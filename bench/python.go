@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -39,10 +40,11 @@ var pythonSystemNames = []string{"asyncio", "uvloop"}
 
 // pythonInfo is what loopbench.py --info says about an interpreter.
 type pythonInfo struct {
-	Python      string  `json:"python"`       // version, e.g. "3.11.2"
-	Executable  string  `json:"executable"`   // sys.executable: what runs, past any shim
-	AsyncioLoop string  `json:"asyncio_loop"` // the default loop's class
-	UVLoop      *string `json:"uvloop"`       // version, nil when uvloop does not import
+	Python      string   `json:"python"`       // version, e.g. "3.11.2"
+	Executable  string   `json:"executable"`   // sys.executable: what runs, past any shim
+	AsyncioLoop string   `json:"asyncio_loop"` // the default loop's class
+	UVLoop      *string  `json:"uvloop"`       // version, nil when uvloop does not import
+	Workloads   []string `json:"workloads"`    // the workloads the script runs
 }
 
 // pythonSystems returns asyncio and uvloop as Systems when a Python 3 (with
@@ -138,6 +140,14 @@ func pythonSystem(name string, info pythonInfo, script string) System {
 		Kind: "python",
 		Note: note,
 		Run: func(w string, n int) (Result, error) {
+			// Known from --info, so that an unsupported workload or a bad
+			// scale costs no interpreter (see System.Run).
+			if !slices.Contains(info.Workloads, w) {
+				return Result{}, ErrUnsupported
+			}
+			if err := checkScale(n); err != nil {
+				return Result{}, err
+			}
 			return runLoopbench(exe, script, name, w, n)
 		},
 	}

@@ -36,7 +36,10 @@ type System struct {
 	// Note says how the system is configured, for the report's header.
 	Note string
 	// Run measures one repetition of workload w at scale n. It returns
-	// ErrUnsupported for a workload the system does not do.
+	// ErrUnsupported for a workload the system does not do, and checks that
+	// before anything else: Run(w, 0) does no work and returns ErrUnsupported
+	// or the error for a bad scale, so the runner can learn which workloads a
+	// system does before it measures (see measureAll).
 	Run func(w string, n int) (Result, error)
 	// Close, where set, releases what Run keeps from one span to the next.
 	Close func()

@@ -114,6 +114,15 @@ func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (c
 		Kind: kind,
 		Note: p.String(),
 		Run: func(w string, n int) (Result, error) {
+			switch w {
+			case WorkCallbacks, WorkTimers, WorkPosts1, WorkPosts4, WorkTimeouts:
+			case WorkMixed:
+				if p.Poller == "none" {
+					return Result{}, ErrUnsupported
+				}
+			default:
+				return Result{}, ErrUnsupported
+			}
 			if err := checkScale(n); err != nil {
 				return Result{}, err
 			}
@@ -151,15 +160,6 @@ func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (c
 			}
 			if spans == nil && w != WorkMixed {
 				return Result{}, fmt.Errorf("%s: no direct spans for variant %q: run go generate ./bench", name, p.Name)
-			}
-			switch w {
-			case WorkCallbacks, WorkTimers, WorkPosts1, WorkPosts4, WorkTimeouts:
-			case WorkMixed:
-				if p.Poller == "none" {
-					return Result{}, ErrUnsupported
-				}
-			default:
-				return Result{}, ErrUnsupported
 			}
 			// The direct span needs the loop, so setup picks it, out of the
 			// measured span.

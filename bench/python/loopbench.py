@@ -24,8 +24,8 @@ default loop for the platform (asyncio.new_event_loop()), uvloop through
 uvloop.new_event_loop().
 
 --info prints {"python": version, "executable": path, "asyncio_loop": the
-default loop's class, "uvloop": version or null} and exits, so the caller can
-name what it runs.
+default loop's class, "uvloop": version or null, "workloads": the workloads it
+runs} and exits, so the caller can name what it runs and knows what it does.
 
 Exit status: 2 for bad arguments (one line on stderr), 3 if --loop uvloop is
 asked for and uvloop cannot be imported.
@@ -94,7 +94,7 @@ def info():
     asyncio_loop = type(loop).__name__
     loop.close()
     return {"python": sys.version.split()[0], "executable": sys.executable,
-            "asyncio_loop": asyncio_loop, "uvloop": uv}
+            "asyncio_loop": asyncio_loop, "uvloop": uv, "workloads": sorted(RUNNERS)}
 
 
 def new_loop(kind):
