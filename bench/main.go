@@ -175,13 +175,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err := missingPython(o.systems, all, notes); err != nil {
 		return err
 	}
-	if slices.Contains(o.workloads, WorkEcho) && len(echoPlanFor(o).servers) == 0 {
-		if *workloads == "" {
-			// -full or -quick added echo, and -systems names no server: leave it out.
-			o.workloads = slices.DeleteFunc(o.workloads, func(w string) bool { return w == WorkEcho })
-		} else {
-			return fmt.Errorf("-systems %s: none of these is an echo server (%s, or %s for all)", *systems, strings.Join(echoServerNames, ", "), echoKind)
-		}
+	// Asked for by name, the echo workload needs a server; added by -full or
+	// -quick, its section says that -systems named none.
+	if *workloads != "" && slices.Contains(o.workloads, WorkEcho) && len(echoPlanFor(o).servers) == 0 {
+		return fmt.Errorf("-systems %s: none of these is an echo server (%s, or %s for all)", *systems, strings.Join(echoServerNames, ", "), echoKind)
 	}
 	var chosen []System
 	if o.runsPlans() {

@@ -95,8 +95,8 @@ func TestRunGuessWeighsRepeatedShortSpans(t *testing.T) {
 	if small, large := runGuess(p, "variant", 1_000), runGuess(p, "variant", 100_000); small <= large {
 		t.Errorf("guess for 1,000 callbacks %.4fs <= for 100,000 %.4fs; want more (repeated to fill minSpan)", small, large)
 	}
-	if py, goSys := runGuess(p, "python", 1_000), runGuess(p, "variant", 1_000); py <= goSys {
-		t.Errorf("python guess %.4fs <= Go's %.4fs at 1,000; want more (an interpreter starts)", py, goSys)
+	if py := runGuess(p, "python", 1); py < 0.05 {
+		t.Errorf("python guess %.4fs at N=1; want at least 0.05 s (an interpreter starts: about 60 ms here)", py)
 	}
 	if a, b := runGuess(p, "variant", 1_000_000), runGuess(p, "variant", 10_000_000); a >= b {
 		t.Errorf("guess at 1M %.4fs >= at 10M %.4fs; want it to grow once a span fills minSpan", a, b)
