@@ -437,7 +437,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		default:
 			done += runGuess(p, s.Kind, n)
 			if warm {
-				res.peaks[k] = r.PeakHeap
+				if r.PeakSampled {
+					res.peaks[k] = r.PeakHeap
+				}
 			} else {
 				res.runs[k] = append(res.runs[k], r)
 			}
@@ -507,20 +509,19 @@ func runSpan(s System, w string, n int) (Result, error) {
 		sum.Setup += r.Setup
 		sum.Allocs += r.Allocs
 		sum.Bytes += r.Bytes
-		sum.HeapAfter = max(sum.HeapAfter, r.HeapAfter)
 		sum.PeakHeap = max(sum.PeakHeap, r.PeakHeap)
 		k++
 	}
 	kk := time.Duration(k)
 	return Result{
-		Ops:       sum.Ops / k,
-		Wall:      sum.Wall / kk,
-		CPU:       sum.CPU / kk,
-		Setup:     sum.Setup / kk,
-		Allocs:    sum.Allocs / uint64(k),
-		Bytes:     sum.Bytes / uint64(k),
-		HeapAfter: sum.HeapAfter,
-		PeakHeap:  sum.PeakHeap,
+		Ops:         sum.Ops / k,
+		Wall:        sum.Wall / kk,
+		CPU:         sum.CPU / kk,
+		Setup:       sum.Setup / kk,
+		Allocs:      sum.Allocs / uint64(k),
+		Bytes:       sum.Bytes / uint64(k),
+		PeakHeap:    sum.PeakHeap,
+		PeakSampled: sum.PeakSampled,
 	}, nil
 }
 

@@ -22,18 +22,18 @@ type stat struct {
 	wallMin, wallMax time.Duration
 	ops              int
 	allocs, bytes    float64 // per op, medians
-	heapAfter        uint64  // largest HeapAlloc seen right after a span
-	peakHeap         uint64  // the heap's peak sampled in the warm-up round (0: no warm-up)
+	peakHeap         uint64  // the heap's peak in the warm-up round, less what was live before
+	peakSampled      bool    // peakHeap was sampled (there was a warm-up round)
 	setup            time.Duration
 }
 
-// peakHeapText is the peak heap sampled in the warm-up round or, in a run
-// without one (-quick), "≥" the largest heap seen right after a span.
+// peakHeapText is the peak heap sampled in the warm-up round, or "–" in a run
+// without one (-quick).
 func (s stat) peakHeapText() string {
-	if s.peakHeap > 0 {
-		return bytesize(s.peakHeap)
+	if !s.peakSampled {
+		return "–"
 	}
-	return "≥" + bytesize(s.heapAfter)
+	return bytesize(s.peakHeap)
 }
 
 // opsPerSec is throughput from the median wall time.
@@ -69,7 +69,6 @@ func summarize(n int, rs []Result) stat {
 		ops := float64(max(r.Ops, 1))
 		allocs = append(allocs, float64(r.Allocs)/ops)
 		bytes = append(bytes, float64(r.Bytes)/ops)
-		st.heapAfter = max(st.heapAfter, r.HeapAfter)
 	}
 	st.wall, st.cpu, st.setup = median(wall), median(cpu), median(setup)
 	st.wallMin, st.wallMax = slices.Min(wall), slices.Max(wall)
@@ -110,9 +109,8 @@ func newReport(o options, systems []System, notes []string, res results) *report
 						r.stats[p.workload] = map[string][]stat{}
 					}
 					st := summarize(n, rs)
-					if peak := res.peaks[k]; peak > 0 {
-						st.peakHeap = max(peak, st.heapAfter)
-					}
+					st.peakHeap, st.peakSampled = res.peaks[k]
+
 					r.stats[p.workload][s.Name] = append(r.stats[p.workload][s.Name], st)
 				}
 			}
@@ -250,7 +248,7 @@ func (r *report) method(w io.Writer) {
 	fmt.Fprintf(w, "- Each system, workload and scale %s %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition.\n", warm, r.o.reps)
 	fmt.Fprintf(w, "- A repetition of a Go system that takes less than %v (a thousand callbacks take about 10 µs) runs the workload again, on a fresh system each time, until %v has been measured (at most %d runs), and reports their mean: one span of a few microseconds measures the scheduler more than the system.\n", minSpan, minSpan, maxInner)
 	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or the queue, or starting the interpreter) is not, and the Setup column gives its median: creating the system and preparing the workload (for timeouts, its handle slice), outside the span. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
-	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is the most heap (live data plus garbage not yet collected) that a goroutine reading runtime/metrics every 20 µs saw during the span of the warm-up round, whose times are not used, so that the sampling takes no CPU from a measured span; where there is no warm-up (-quick) it is ≥ the heap right after a span.\n")
+	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is the system's own: the most heap (live data plus garbage not yet collected) that a goroutine reading runtime/metrics every 20 µs saw during the span of the warm-up round, less what was live before the system was made (what earlier systems left, such as the goroutine records of time.AfterFunc's callbacks, stays with the process). The warm-up's times are not used, so the sampling takes no CPU from a measured span; without a warm-up (-quick) the column is –.\n")
 	fmt.Fprintf(w, "- Our variants are driven through direct calls on each variant's concrete type, as a program that uses package loop makes them (bench/drive_balanced.go, copied for every variant by go generate); the callbacks they run are called directly too. They schedule timers (timers, timeouts) from a callback, as a server sets deadlines, so a callback's first deadline reads the clock and its others reuse that reading; the peers schedule before their loop runs, each call reading its clock (asyncio's call_later reads loop.time()).\n")
 	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, measured as the Go systems are: one untimed warm-up run in that interpreter (at N=10,000 at most), then runs on fresh loops until %v has been measured (at most %d), reporting their mean (bench/python/loopbench.py); their allocation columns are –. A timer with a 0 ms delay is call_later(0) in Python and a 1 ns delay in our API (where a delay <= 0 means CallSoon), so every system creates n timers.\n", minSpan, maxInner)
 	if !r.o.full {

@@ -18,14 +18,16 @@ const (
 // Result is one measured repetition of a workload at one scale. Wall and CPU
 // cover scheduling and running only; creating the loop is Setup.
 type Result struct {
-	Ops       int           // operations done (callbacks run, timers fired or scheduled, ...)
-	Wall      time.Duration // elapsed time
-	CPU       time.Duration // CPU time of the process (user+system) over the same span
-	Setup     time.Duration // creating the system, not in Wall
-	Allocs    uint64        // heap allocations during the span (runtime.MemStats)
-	Bytes     uint64        // heap bytes allocated during the span
-	HeapAfter uint64        // HeapAlloc right after the span (a lower bound on its peak)
-	PeakHeap  uint64        // the most heap sampled during the span (peakSampling), at least HeapAfter; 0: not sampled
+	Ops    int           // operations done (callbacks run, timers fired or scheduled, ...)
+	Wall   time.Duration // elapsed time
+	CPU    time.Duration // CPU time of the process (user+system) over the same span
+	Setup  time.Duration // creating the system, not in Wall
+	Allocs uint64        // heap allocations during the span (runtime.MemStats)
+	Bytes  uint64        // heap bytes allocated during the span
+	// PeakHeap is the most heap sampled during the span, less what was live
+	// before the system was made (where PeakSampled: see peakSampling).
+	PeakHeap    uint64
+	PeakSampled bool
 }
 
 // System is one thing measured: a generated variant, the generic build, a
