@@ -162,17 +162,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		names = append(names, s.Name)
 		kinds = append(kinds, s.Kind)
 	}
-	// The Python peers are known names even where this machine lacks them, so
-	// that asking for one says why it is missing instead of "unknown".
-	for _, name := range pythonSystemNames {
-		if !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
-	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), append(kinds, echoKind, "python")); err != nil {
+	// The Python peers and their kind are accepted even where this machine
+	// lacks them, so that asking for one says why it is missing instead of
+	// "unknown"; a run without -systems leaves them out quietly, with a note.
+	aliases := append(append(kinds, echoKind, "python"), pythonSystemNames...)
+	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), aliases); err != nil {
 		return err
 	}
-	if err := missingPython(o.systems, all, notes); err != nil {
+	if err := missingPython(o.systems, all, notes); o.systemsSet && err != nil {
 		return err
 	}
 	// Asked for by name, the echo workload needs a server; added by -full or
@@ -221,13 +218,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 }
 
 // missingPython returns an error naming why, for each Python peer that
-// selected asks for (by name, or as the python kind) and this machine lacks;
-// nil when there is none.
+// selected names and this machine lacks, or for both when selected asks for
+// the python kind and the machine has neither; nil otherwise.
 func missingPython(selected []string, available []System, notes []string) error {
+	have := func(name string) bool {
+		return slices.ContainsFunc(available, func(s System) bool { return s.Name == name })
+	}
+	noPython := !slices.ContainsFunc(pythonSystemNames, have)
 	var why []string
 	for _, name := range pythonSystemNames {
-		asked := slices.Contains(selected, name) || slices.Contains(selected, "python")
-		if !asked || slices.ContainsFunc(available, func(s System) bool { return s.Name == name }) {
+		asked := slices.Contains(selected, name) || slices.Contains(selected, "python") && noPython
+		if !asked || have(name) {
 			continue
 		}
 		for _, note := range notes {
