@@ -356,6 +356,30 @@ func TestTuneWriteOutElsewhere(t *testing.T) {
 	assertEmpty(t, tmp)
 }
 
+// TestTuneWriteRefusesAnOutLoopgenCannotReplaceBeforeMeasuring: a file in
+// generated/ that loopgen did not write (an editor's, say) would make -write
+// fail after all the measuring; tune's check that generated/ matches the spec
+// finds it first, and says what it is.
+func TestTuneWriteRefusesAnOutLoopgenCannotReplaceBeforeMeasuring(t *testing.T) {
+	if testing.Short() {
+		t.Skip("lists packages of a module copy")
+	}
+	dir := moduleCopy(t)
+	t.Chdir(dir)
+	if err := os.WriteFile(filepath.Join("generated", ".DS_Store"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := tune(t, context.Background(), tuneHooks{},
+		"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkBatch$",
+		"-count", "1", "-benchtime", "1x", "-cache", t.TempDir(), "-write", "tuned")
+	if code != 2 || !strings.Contains(stderr, ".DS_Store: is not a *_gen.go file that loopgen generated (loopgen refuses to replace a tree that holds it)") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout should be empty (nothing measured):\n%s", stdout)
+	}
+}
+
 // TestTuneSpecOfAnotherTree: the package builds against a generated/ that
 // does not sit beside the -spec given; the error says so rather than
 // asking for go generate, which would not touch that generated/.
