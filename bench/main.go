@@ -455,9 +455,15 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 				left += guessRounds(later, rounds, o.warmup)
 			}
 			elapsed := time.Since(start)
-			eta := time.Duration(float64(elapsed) / max(done, 1e-9) * left)
-			fmt.Fprintf(progress, "\rbench: %3.0f%%  %-9s n=%-9d round %d/%d  elapsed %-6s left ~%-6s ",
-				100*done/max(done+left, 1e-9), p.workload, n, round+1, rounds, elapsed.Round(time.Second), eta.Round(time.Second))
+			// The time left scales the guesses still to do by how long those
+			// done took: with none done yet (a warm-up round of Python peers
+			// alone, or kept systems, which run after it) there is no scale.
+			eta := "?"
+			if done > 0 {
+				eta = "~" + time.Duration(float64(elapsed)/done*left).Round(time.Second).String()
+			}
+			fmt.Fprintf(progress, "\rbench: %3.0f%%  %-9s n=%-9d round %d/%d  elapsed %-6s left %-7s ",
+				100*done/max(done+left, 1e-9), p.workload, n, round+1, rounds, elapsed.Round(time.Second), eta)
 		}
 		for round := range rounds {
 			warm := o.warmup && round == 0
@@ -472,6 +478,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 				runOne(systems[i], p, n, o.warmup && round == 0)
 			}
 			systems[i].Close()
+		}
+		if len(kept) > 0 {
+			show(rounds - 1)
 		}
 	}
 	res.took = time.Since(start)
