@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"errors"
+	"os"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -190,6 +192,37 @@ func TestAnFdNumberClosedAndReusedForgetsTheOldFilesOtherCallback(t *testing.T) 
 		}
 		if l.RemoveReader(old) {
 			t.Fatal("RemoveReader found the old file's reader still registered")
+		}
+	})
+}
+
+// TestARegularFileIsRefusedByEpollAndAlwaysReadyOnPoll pins what the README
+// says of a regular file, which is always ready: epoll refuses it, poll
+// reports it ready on every wait.
+func TestARegularFileIsRefusedByEpollAndAlwaysReadyOnPoll(t *testing.T) {
+	withPoller(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		f, err := os.CreateTemp(t.TempDir(), "regular")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fd := int(f.Fd())
+		ran := 0
+		err = l.AddReader(fd, func() { ran++ })
+		switch p := v.Params.Poller; p {
+		case "epoll", "auto":
+			if !errors.Is(err, unix.EPERM) {
+				t.Fatalf("AddReader of a regular file on %s: %v, want EPERM", p, err)
+			}
+		case "poll":
+			if err != nil {
+				t.Fatalf("AddReader of a regular file on poll: %v", err)
+			}
+			runUntil(t, l, func() bool { return ran >= 2 })
+			l.RemoveReader(fd)
+		default:
+			t.Skipf("poller %s", p)
 		}
 	})
 }
