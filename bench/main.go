@@ -48,8 +48,10 @@ type plan struct {
 	guess guess
 }
 
-// guess is a plan's cost model for the progress estimate, fitted by eye to
-// a default run on a 2-core VM; only its proportions matter.
+// guess is a plan's cost model for the progress estimate, fitted to the time
+// each workload, kind of system and scale took in a default run on a 2-core
+// AMD EPYC VM (2026-11-27); only its proportions matter, and goPerOp takes
+// in whatever a span costs beside its ops.
 type guess struct {
 	goFixed, goPerOp, pyPerOp float64
 }
@@ -169,8 +171,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), aliases); err != nil {
 		return err
 	}
-	if err := missingPython(o.systems, all, notes); o.systemsSet && err != nil {
-		return err
+	if o.systemsSet {
+		if err := missingPython(o.systems, all, notes); err != nil {
+			return err
+		}
 	}
 	// Asked for by name, the echo workload needs a server; added by -full or
 	// -quick, its section says that -systems named none.
@@ -190,7 +194,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	} else {
 		notes = nil // about systems this run does not use
 	}
-	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}, peaks: map[key]uint64{}}
+	res := newResults()
 	if len(chosen) > 0 {
 		res = measureAll(o, chosen, stderr)
 		if len(res.runs) == 0 && res.allUnsupported() {
@@ -309,6 +313,10 @@ type results struct {
 	peaks  map[key]uint64   // the heap's peak, sampled in the warm-up round
 }
 
+func newResults() results {
+	return results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}, peaks: map[key]uint64{}}
+}
+
 // allUnsupported reports whether every error met says that a system does not
 // run a workload (true when there is none).
 func (res results) allUnsupported() bool {
@@ -348,7 +356,7 @@ func scalesFor(o options, p plan) []int {
 // A system that keeps a loop between its spans (balanced-warm) runs its
 // rounds after the others', and is closed before the next scale.
 func measureAll(o options, systems []System, progress io.Writer) results {
-	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}, peaks: map[key]uint64{}}
+	res := newResults()
 	rounds := o.reps
 	if o.warmup {
 		rounds++
