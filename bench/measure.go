@@ -26,7 +26,7 @@ func cpuTime() time.Duration {
 // 20 µs for its next 50 rounds, a bet that more such calls follow. sysmon
 // sleeps through those rounds while every P is idle, so a pause does not use
 // them up: they fell in the next span measured, and its process CPU time took
-// them in. On the 2-core VM, balanced's timers at N=100 used 0.23-0.30 ms of
+// them in. On the 2-core VM, balanced's timers at N=100 used 0.22-0.30 ms of
 // CPU a span back to back, and 1.11 ms right after a 150 ms blocking
 // nanosleep (0.89 ms after a Python that only sleeps 0.15 s). A 150 ms
 // time.Sleep, which parks instead, left it at 0.27 ms. Spinning 8 ms after
