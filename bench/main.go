@@ -380,10 +380,10 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 	// every system on every workload not yet begun, and showed 2-3 times the
 	// time a default run had left.
 	unsupported := map[[2]string]bool{}
-	for _, pt := range points {
+	for _, w := range o.workloads {
 		for _, s := range systems {
-			if _, err := s.Run(pt.p.workload, 0); errors.Is(err, ErrUnsupported) {
-				unsupported[[2]string{pt.p.workload, s.Name}] = true
+			if _, err := s.Run(w, 0); errors.Is(err, ErrUnsupported) {
+				unsupported[[2]string{w, s.Name}] = true
 			}
 		}
 	}
@@ -438,7 +438,6 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		switch {
 		case errors.Is(err, ErrUnsupported):
 			res.errs[k] = err
-			unsupported[[2]string{p.workload, s.Name}] = true
 		case err != nil:
 			res.errs[k] = err
 			fmt.Fprintf(progress, "bench: %s %s n=%d: %v\n", s.Name, p.workload, n, err)
