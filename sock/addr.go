@@ -31,7 +31,8 @@ func isUDP(network string) bool {
 // or unspecified host means: the local system when dialing (as package net
 // connects to it: IPv4 loopback unless the address or network is IPv6), the
 // wildcard when listening. Host names are looked up by package net, which
-// blocks the loop: pass literal addresses on a busy loop.
+// blocks the loop; Dial looks its names up elsewhere (see lookUp) and
+// passes only literal addresses here.
 func resolve(network, addr string, dial bool) (endpoint, error) {
 	switch {
 	case network == "unix" || network == "unixgram":

@@ -108,15 +108,19 @@ func (c *Conn) LocalAddr() net.Addr {
 
 // RemoteAddr returns the peer's address: the dialed address for a dialed
 // connection, the address accept reported for an accepted one (a Unix
-// socket's peer is usually unnamed). It stays available after Close.
+// socket's peer is usually unnamed). It stays available after Close. A Dial
+// to a host name has none while it looks the name up (nil), and then the
+// address it is trying.
 func (c *Conn) RemoteAddr() net.Addr {
-	if c.cfg.remote != nil {
+	switch {
+	case c.cfg.remote != nil:
 		return c.cfg.remote
-	}
-	if c.peer.IsValid() {
+	case c.peer.IsValid():
 		return net.TCPAddrFromAddrPort(c.peer)
+	case c.cfg.unixStream:
+		return &net.UnixAddr{Net: "unix"}
 	}
-	return &net.UnixAddr{Net: "unix"}
+	return nil // a Dial looking its host name up
 }
 
 // Loop returns the loop the connection belongs to.
@@ -277,7 +281,7 @@ func (c *Conn) queued(wasEmpty bool) {
 	if o == nil || o.n == 0 || c.flags&fClosed != 0 {
 		return
 	}
-	if c.flags&fWriting == 0 {
+	if c.flags&fWriting == 0 && c.fd >= 0 { // a Dial's lookup: connect adds the writer
 		if err := c.cfg.l.AddWriter(int(c.fd), o.onWrite); err != nil {
 			c.fail(err)
 			return
@@ -775,7 +779,13 @@ func (c *Conn) teardown(err error) {
 		c.cfg.l.Cancel(tm.connectT)
 		c.cfg.l.Cancel(tm.lingerT)
 	}
-	unix.Close(fd)
+	if fd >= 0 { // -1 while a Dial looks its host name up
+		unix.Close(fd)
+	}
+	if d := c.cfg.dial; d != nil {
+		d.cancel() // a lookup under way ends
+		c.cfg.dial = nil
+	}
 	if o := c.out; o != nil {
 		for _, ch := range o.chunks {
 			c.cfg.ls.putChunk(ch)

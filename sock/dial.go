@@ -1,7 +1,10 @@
 package sock
 
 import (
+	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 
 	"github.com/loopgen/loop"
@@ -10,17 +13,23 @@ import (
 
 // Dial starts connecting to addr on network ("tcp", "tcp4", "tcp6" or
 // "unix") and returns at once; the connect completes on the loop. When it
-// succeeds, h.OnOpen runs; when it fails (ECONNREFUSED, a connect timeout),
-// h.OnClose runs with the error and OnOpen never does. Writes made before
-// the connection is open are queued and sent once it is. Dial itself
-// fails only for a bad network or address, when no socket can be opened,
-// on a closed loop (an error wrapping loop.ErrClosed), and on a variant
-// without a poller (loop.ErrNoPoller). An empty or
-// unspecified host dials the local system, as package net does. A host name
-// is looked up by package net (blocking the loop) and Dial connects to one
-// of its addresses, the one net.ResolveTCPAddr returns (its first IPv4
-// address, if it has one), with no fallback to the others as net.Dial
-// makes: dial a literal address where that matters. Loop goroutine only.
+// succeeds, h.OnOpen runs; when it fails (ECONNREFUSED, a connect timeout,
+// a host name that cannot be looked up), h.OnClose runs with the error and
+// OnOpen never does. Writes made before the connection is open are queued
+// and sent once it is. Dial itself fails only for a bad network or address,
+// when no socket can be opened for a literal address, on a closed loop (an
+// error wrapping loop.ErrClosed), and on a variant without a poller
+// (loop.ErrNoPoller). An empty or unspecified host dials the local system,
+// as package net does.
+//
+// A host name is looked up on a goroutine of its own (with the resolver
+// WithResolver gives, net.DefaultResolver by default), so the loop never
+// waits for it; the connect timeout counts the lookup too. Dial then tries
+// the name's addresses one after the other, in the order the resolver gave
+// them, until one connects, as asyncio's create_connection does (package
+// net races two at a time instead). If none does, OnClose receives the
+// first address's error. A service name as the port is looked up at once,
+// from the system's services file. Loop goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
 	if l == nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, errNilLoop)
@@ -41,37 +50,85 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	if err != nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
-	ep, err := resolve(network, addr, true)
+	host, port, err := hostToLookUp(network, addr)
 	if err != nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
-	cfg.remote = ep.addr
-	fd, err := sysSocket(ep.family, unix.SOCK_STREAM)
-	if err != nil {
-		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, os.NewSyscallError("socket", err))
+	var ep endpoint
+	fd := -1
+	if host == "" {
+		if ep, err = resolve(network, addr, true); err != nil {
+			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+		}
 	}
-	if ep.family != unix.AF_UNIX && cfg.noDelay {
+	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
+	if cfg.ls.closed {
+		// Checked before anything opens: a connect that fails at once
+		// would queue OnClose on a loop that will not run it.
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrClosed)
+	}
+	if host == "" {
+		if fd, err = openStream(ep.family, cfg); err != nil {
+			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+		}
+		cfg.unixStream = ep.family == unix.AF_UNIX
+	}
+	c := newConn(cfg, fd)
+	c.flags |= fConnecting
+	c.out = &outbuf{onWrite: c.onWritable}
+	cfg.ls.trackDialed(c)
+	if cfg.connectTimeout > 0 {
+		c.timeouts().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
+	}
+	if host != "" {
+		c.lookUp(network, host, port)
+	} else {
+		c.connect(fd, ep)
+	}
+	return c, nil
+}
+
+// hostToLookUp returns the host name and port of a TCP addr whose host is
+// a name, not an IP address (nor empty), and "" for any other addr.
+func hostToLookUp(network, addr string) (host string, port int, err error) {
+	if !isTCP(network) {
+		return "", 0, nil
+	}
+	host, service, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return "", 0, nil // resolve reports the error, or dials the local system
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return "", 0, nil
+	}
+	port, err = net.LookupPort(network, service)
+	return host, port, err
+}
+
+// openStream opens a stream socket of the family with cfg's options.
+func openStream(family int, cfg *config) (int, error) {
+	fd, err := sysSocket(family, unix.SOCK_STREAM)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if family != unix.AF_UNIX && cfg.noDelay {
 		// Best effort, as in package net: a socket without it still works.
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
 	if err := setBufferSizes(fd, cfg); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+		return -1, err
 	}
-	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
-	if cfg.ls.closed {
-		// Checked here, not left to AddWriter: a connect that fails at once
-		// would queue OnClose on a loop that will not run it.
-		unix.Close(fd)
-		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrClosed)
-	}
-	cfg.unixStream = ep.family == unix.AF_UNIX
-	c := newConn(cfg, fd)
-	c.flags |= fConnecting
-	c.out = &outbuf{onWrite: c.onWritable}
-	cfg.ls.trackDialed(c)
+	return fd, nil
+}
 
-	err = unix.Connect(fd, ep.sa)
+// connect starts connecting fd, c's new socket, to ep. Writability reports
+// the outcome (connected), also for a connect that succeeded at once, so
+// that OnOpen always runs from the loop and never before Dial has returned.
+func (c *Conn) connect(fd int, ep endpoint) {
+	c.fd = int32(fd)
+	c.cfg.remote = ep.addr
+	err := unix.Connect(fd, ep.sa)
 	for err == unix.EINTR {
 		// The connect goes on in the background; a second call says how.
 		err = unix.Connect(fd, ep.sa)
@@ -81,22 +138,112 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	}
 	switch err {
 	case nil, unix.EINPROGRESS, unix.EISCONN:
-		// Writability reports the outcome, also for a connect that already
-		// succeeded, so that OnOpen always runs from the loop and never
-		// before Dial has returned.
-		if err := l.AddWriter(fd, c.out.onWrite); err != nil {
-			cfg.ls.forgetDialed(c)
-			unix.Close(fd)
-			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+		if err := c.cfg.l.AddWriter(fd, c.out.onWrite); err != nil {
+			c.fail(err)
+			return
 		}
 		c.flags |= fWriting
-		if cfg.connectTimeout > 0 {
-			c.timeouts().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
-		}
 	default:
-		c.fail(os.NewSyscallError("connect", err))
+		c.connectFailed(os.NewSyscallError("connect", err))
 	}
-	return c, nil
+}
+
+// connectFailed moves on to the next address of a name, if there is one
+// left, or fails the connection with err (with the first address's error,
+// when a name's addresses all failed).
+func (c *Conn) connectFailed(err error) {
+	d := c.cfg.dial
+	if d == nil {
+		c.fail(err)
+		return
+	}
+	if d.firstErr == nil {
+		d.firstErr = err
+	}
+	if len(d.addrs) == 0 {
+		c.fail(d.firstErr)
+		return
+	}
+	if c.fd >= 0 {
+		if c.flags&fWriting != 0 {
+			c.cfg.l.RemoveWriter(int(c.fd))
+			c.flags &^= fWriting
+		}
+		unix.Close(int(c.fd))
+		c.fd = -1
+	}
+	c.tryNext()
+}
+
+// dialing is what a Dial to a host name needs until it has connected.
+type dialing struct {
+	network  string
+	port     int
+	addrs    []netip.Addr // the name's addresses not tried yet
+	firstErr error        // what the first address tried failed with
+	cancel   context.CancelFunc
+}
+
+// lookUp looks host up on a goroutine of its own and hands the addresses
+// to the loop (resolved). Closing the connection first cancels the lookup.
+func (c *Conn) lookUp(network, host string, port int) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cfg.dial = &dialing{network: network, port: port, cancel: cancel}
+	ipNetwork := "ip" + network[len("tcp"):]
+	r, l := c.cfg.resolver, c.cfg.l
+	go func() {
+		ips, err := r.LookupNetIP(ctx, ipNetwork, host)
+		// A closed loop refuses the post: closeAll has aborted c already.
+		_ = l.Post(func() { c.resolved(host, ips, err) })
+	}()
+}
+
+// resolved starts connecting to the first of host's addresses, unless the
+// connection was closed during the lookup.
+func (c *Conn) resolved(host string, ips []netip.Addr, err error) {
+	if c.flags&fClosed != 0 {
+		return
+	}
+	d := c.cfg.dial
+	d.cancel() // the lookup is over; this frees its context
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	for _, ip := range ips {
+		ip = ip.Unmap()
+		if d.network == "tcp4" && !ip.Is4() || d.network == "tcp6" && !ip.Is6() {
+			continue // not of the network asked for
+		}
+		d.addrs = append(d.addrs, ip)
+	}
+	if len(d.addrs) == 0 {
+		c.fail(&net.AddrError{Err: "no suitable address found", Addr: host})
+		return
+	}
+	c.tryNext()
+}
+
+// tryNext starts connecting to the next address of a host name.
+func (c *Conn) tryNext() {
+	d := c.cfg.dial
+	ip := d.addrs[0]
+	d.addrs = d.addrs[1:]
+	ep, err := inetEndpoint(d.network, net.IP(ip.WithZone("").AsSlice()), d.port, true)
+	if err == nil && ip.Zone() != "" {
+		err = noZone(ip.Zone())
+	}
+	fd := -1
+	if err == nil {
+		ep.addr = netAddr(ep.sa, unix.SOCK_STREAM)
+		fd, err = openStream(ep.family, c.cfg)
+	}
+	if err != nil {
+		c.fd = -1
+		c.connectFailed(err)
+		return
+	}
+	c.connect(fd, ep)
 }
 
 // connected completes a connect once the socket is writable: SO_ERROR says
@@ -112,10 +259,11 @@ func (c *Conn) connected() {
 	case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
 		return // not yet: a spurious wake-up
 	default:
-		c.fail(os.NewSyscallError("connect", err))
+		c.connectFailed(os.NewSyscallError("connect", err))
 		return
 	}
 	c.flags &^= fConnecting
+	c.cfg.dial = nil // a host name's other addresses are not needed now
 	if c.tm != nil {
 		c.cfg.l.Cancel(c.tm.connectT)
 		// Set while connecting, when the peer had no part in the wait.

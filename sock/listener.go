@@ -50,7 +50,9 @@ type Listener struct {
 // with port 0 picks a free port: Addr tells which. SO_REUSEADDR is always
 // set on TCP listeners, so a restarted server can bind at once. An address
 // already in use makes Listen fail with an error for which errors.Is(err,
-// syscall.EADDRINUSE) holds. Loop goroutine only.
+// syscall.EADDRINUSE) holds. A host name in addr is looked up before Listen
+// returns, by package net (a server listens once, at its start). Loop
+// goroutine only.
 func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Listener, error) {
 	if l == nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, errNilLoop)

@@ -54,7 +54,8 @@ type PacketConn struct {
 // ListenPacket opens a UDP socket on network ("udp", "udp4" or "udp6") and
 // addr and reads its datagrams on l. Port 0 picks a free port: LocalAddr
 // tells which. WithReusePort, WithReadBufferSize, WithSendBufferSize and
-// WithRecvBufferSize apply. Loop goroutine only.
+// WithRecvBufferSize apply. A host name in addr is looked up before
+// ListenPacket returns, by package net. Loop goroutine only.
 func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
 	if l == nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, errNilLoop)

@@ -28,9 +28,11 @@
 package sock
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"runtime"
 	"sync"
 	"time"
@@ -174,7 +176,9 @@ type config struct {
 	lingerTimeout       time.Duration
 	unixStream          bool // set by Listen and Dial: the connections are AF_UNIX
 	acceptError         func(error)
+	resolver            Resolver
 	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
+	dial                *dialing // a Dial's lookup and the addresses it has yet to try
 
 	// Set by Listen and Dial: the loop, its shared state and the Handler of
 	// the connections, kept here rather than in each Conn, which keeps an
@@ -312,6 +316,25 @@ func WithAcceptErrorHandler(fn func(error)) Option {
 	return func(c *config) { c.acceptError = fn }
 }
 
+// Resolver looks up the addresses of a host name for Dial. *net.Resolver
+// is one; network is "ip", "ip4" or "ip6".
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// WithResolver sets what Dial looks host names up with (default
+// net.DefaultResolver). The lookup runs on a goroutine of its own, never on
+// the loop; it is cancelled when the connection is closed first.
+func WithResolver(r Resolver) Option {
+	return func(c *config) {
+		if r == nil {
+			c.refuse("WithResolver", r, "must not be nil")
+			return
+		}
+		c.resolver = r
+	}
+}
+
 // newConfig applies opts to the defaults. It fails when an option refused
 // its value.
 func newConfig(opts []Option) (*config, error) {
@@ -321,6 +344,7 @@ func newConfig(opts []Option) (*config, error) {
 		backlog:        DefaultBacklog,
 		noDelay:        true,
 		lingerTimeout:  DefaultLingerTimeout,
+		resolver:       net.DefaultResolver,
 	}
 	for _, o := range opts {
 		o(c)
