@@ -1,4 +1,4 @@
-// This file is the template of drive_<variant>_gen.go: `go generate ./bench`
+// This file is the template of drive_<variant>_gen.go: `go generate ./...`
 // (bench/internal/drivegen) copies it once for every other variant of
 // spec/loop.yaml and for the generic build, with "balanced" replaced by the
 // variant's package name. Edit it here; the copies are rewritten.

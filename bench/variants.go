@@ -12,8 +12,6 @@ import (
 	"github.com/loopgen/loop/handwritten/core"
 )
 
-//go:generate go run ./internal/drivegen
-
 // variantSystems measures every generated variant, and the generic build
 // that shows what specialization buys. The workloads call each variant's
 // concrete type directly (directSpans), as a program that uses package loop
@@ -159,7 +157,7 @@ func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (c
 				}
 			}
 			if spans == nil && w != WorkMixed {
-				return Result{}, fmt.Errorf("%s: no direct spans for variant %q: run go generate ./bench", name, p.Name)
+				return Result{}, fmt.Errorf("%s: no direct spans for variant %q: run go generate ./...", name, p.Name)
 			}
 			// The direct span needs the loop, so setup picks it, out of the
 			// measured span.

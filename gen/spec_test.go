@@ -760,3 +760,22 @@ func TestParseAcceptsDirectivesAndDocumentMarkers(t *testing.T) {
 		}
 	}
 }
+
+// The fields a variant leaves out take specDefaults, which the README and
+// spec/loop.yaml describe as the values the shipped balanced variant has.
+// A change to either must change both.
+func TestLeftOutFieldsTakeTheShippedBalancedValues(t *testing.T) {
+	s, err := ParseFile("../spec/loop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	balanced, ok := s.Lookup("balanced")
+	if !ok {
+		t.Fatal("spec/loop.yaml has no balanced variant")
+	}
+	want := specDefaults()
+	want.Name, want.Default = balanced.Name, balanced.Default
+	if *balanced != want {
+		t.Errorf("the shipped balanced is\n%+v\nthe built-in defaults are\n%+v", *balanced, want)
+	}
+}

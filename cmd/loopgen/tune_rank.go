@@ -237,6 +237,10 @@ func countFor(alpha float64) int {
 // describe says how row compares with the base, in numbers.
 func (r *ranking) describe(row rankRow) string {
 	if row.c.isBase {
+		if r.needCount > 0 {
+			// Otherwise a run too short to tell reads as "the base is best".
+			return fmt.Sprintf("the base itself ranks first; with these measurements no comparison can reach alpha %.2g: -count %d could", r.alpha, r.needCount)
+		}
 		return "the base itself ranks first"
 	}
 	delta := fmt.Sprintf("%+.1f%% %s", (row.ratio-1)*100, r.metric)

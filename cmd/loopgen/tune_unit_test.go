@@ -188,6 +188,12 @@ func TestRankCorrectsForManyComparisons(t *testing.T) {
 	if r = rankCandidates(p, res); !r.significant || r.needCount != 0 {
 		t.Errorf("with 7 measurements each: significant %v, needCount %d: %s", r.significant, r.needCount, r.verdict)
 	}
+	// A base that ranks first in a run too short to tell says so too.
+	p, res = build(2)
+	res.values[0]["A"] = []float64{50, 50}
+	if r = rankCandidates(p, res); r.winner != p.candidates[0] || !strings.Contains(r.verdict, "-count 7 could") {
+		t.Errorf("the base first with 2 measurements each: winner %q, verdict %q; want it to name -count 7", r.winner.label(), r.verdict)
+	}
 }
 
 // TestRankZeroOnBothSides: a candidate at zero where the base is not on one

@@ -82,6 +82,10 @@ func main() {
 	msgs := flag.Int("msgs", 100, "messages per connection")
 	timeout := flag.Duration("timeout", 30*time.Second, "give up after this long")
 	flag.Parse()
+	if *conns < 1 || *msgs < 1 {
+		// With nothing to send a connection would wait for an echo forever.
+		log.Fatalf("client: -conns and -msgs must be at least 1 (got %d and %d)", *conns, *msgs)
+	}
 
 	l, err := loop.New()
 	if err != nil {

@@ -8,9 +8,11 @@
 // parameter goes through the instantiation's dictionary, an indirect call
 // the compiler does not inline (checked with go tool objdump on Go 1.26).
 //
-// It runs from `go generate ./bench` in the bench directory:
+// `go generate ./...` runs it after loopgen, from the go:generate lines in
+// spec/generate.go (after generated/ is written, since it compiles
+// generated/all):
 //
-//	go run ./internal/drivegen [-dir DIR]
+//	go run ../bench/internal/drivegen -dir ../bench
 //
 // The copies are made by replacing the word "balanced" with the variant's
 // package name and the suffix "Balanced" with its capitalized form (for

@@ -12,7 +12,7 @@ import (
 const benchDir = "../.."
 
 // The copies in bench/ are what the template renders to, and there is one
-// for each variant and no other: the check that `go generate ./bench` was
+// for each variant and no other: the check that `go generate ./...` was
 // run after the template or the spec changed.
 func TestCopiesAreUpToDate(t *testing.T) {
 	want, err := outputs(benchDir)
@@ -25,13 +25,13 @@ func TestCopiesAreUpToDate(t *testing.T) {
 	}
 	for _, p := range have {
 		if _, ok := want[filepath.Base(p)]; !ok {
-			t.Errorf("%s is not a variant's copy any more; run go generate ./bench", p)
+			t.Errorf("%s is not a variant's copy any more; run go generate ./...", p)
 		}
 	}
 	for name, b := range want {
 		got, err := os.ReadFile(filepath.Join(benchDir, name))
 		if err != nil || !bytes.Equal(got, b) {
-			t.Errorf("%s is missing or stale (%v); run go generate ./bench", name, err)
+			t.Errorf("%s is missing or stale (%v); run go generate ./...", name, err)
 		}
 	}
 }
