@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loopgen/loop"
@@ -225,8 +226,10 @@ func (gl *groupLoop) check() {
 // Conn.Close does; OnClose runs as usual), and waits until they are all
 // closed or ctx ends. Then it aborts
 // what is left, stops the loops and waits for their goroutines. It returns
-// ctx.Err() if it had to cut the drain short, ErrClosed if Shutdown or
-// Close was called before, and nil otherwise.
+// ctx.Err() if it had to cut the drain short (a connection was still open
+// when ctx ended, and was aborted), ErrClosed if Shutdown or Close was
+// called before, and nil otherwise, also for a ctx that ended before
+// Shutdown found nothing to drain.
 func (g *Group) Shutdown(ctx context.Context) error {
 	if !g.markClosed() {
 		return ErrClosed
@@ -267,7 +270,12 @@ wait:
 			break wait
 		}
 	}
-	g.stop()
+	if !g.stop() {
+		// ctx ended first, but nothing was left to cut short: the drains had
+		// not reported yet (a ctx done already wins that race), or a loop
+		// had just finished.
+		return nil
+	}
 	return err
 }
 
@@ -294,18 +302,25 @@ func (g *Group) markClosed() bool {
 
 // stop aborts what is still open, closes each loop from its own goroutine
 // (the OnClose callbacks queued by the aborts still run: Close runs what
-// was queued before it), and waits for the goroutines to end.
-func (g *Group) stop() {
+// was queued before it), and waits for the goroutines to end. It reports
+// whether it aborted a connection of the group's listeners.
+func (g *Group) stop() (aborted bool) {
+	var cut atomic.Bool
 	for _, gl := range g.loops {
 		// An error is ErrClosed: the loop is closed already, and its
 		// goroutine has ended or is ending.
 		post(gl.l, func() {
 			for _, ln := range gl.lns {
 				ln.Close()
-				ln.eachConn(func(c *Conn) { c.Abort() })
+				ln.eachConn(func(c *Conn) {
+					if c.Abort() == nil { // ErrClosed: closed already, its OnClose queued
+						cut.Store(true)
+					}
+				})
 			}
 			gl.l.Close()
 		})
 	}
 	g.wg.Wait()
+	return cut.Load()
 }
