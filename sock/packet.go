@@ -128,7 +128,10 @@ func (pc *PacketConn) Close() error {
 	pc.closed = true
 	delete(pc.ls.packets, pc)
 	pc.l.RemoveReader(pc.fd)
-	return unix.Close(pc.fd)
+	if err := unix.Close(pc.fd); err != nil {
+		return os.NewSyscallError("close", err) // as the package's other system errors
+	}
+	return nil
 }
 
 // onReadable reads up to packetBatch datagrams. Errors end the batch and
