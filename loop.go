@@ -122,7 +122,8 @@ func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at
-// most one wheel tick later. Equal deadlines run in the order scheduled.
+// most one wheel tick later, plus the time the system takes to wake the loop's
+// thread (see the README). Equal deadlines run in the order scheduled.
 // d <= 0 behaves as CallSoon and returns the zero Timer. Inside a callback,
 // "now" is the clock as read when the callback first scheduled a timer (one
 // read per callback that schedules, not per call), so callbacks that ran

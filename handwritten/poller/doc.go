@@ -1,6 +1,7 @@
 // Package poller holds the readiness backends a loop variant is built from:
 // Epoll (Linux), Kqueue (darwin and the BSDs), Poll (every Unix) and None (no
-// file descriptors at all; the loop only sleeps until a timer or a Wake).
+// user file descriptors; the loop only sleeps until a timer or a Wake, on
+// Unix in the kernel on the wake-up's descriptor, as Poll does).
 // Auto names the platform's best backend.
 //
 // A variant embeds one concrete type by value and calls it directly: there is

@@ -19,7 +19,7 @@ import (
 func TestWaitInterruptedBySignalIsNotAnError(t *testing.T) {
 	for _, m := range backends() {
 		if !m.fds {
-			continue // None waits on a channel: no system call to interrupt
+			continue // the idle fd below cannot be registered with None
 		}
 		for _, timeout := range []int64{-1, int64(time.Hour)} {
 			b := m.new()

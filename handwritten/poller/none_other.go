@@ -1,3 +1,5 @@
+//go:build !unix
+
 package poller
 
 import (
@@ -6,7 +8,9 @@ import (
 )
 
 // None is the backend of a variant without I/O: it watches no fds, and Wait
-// only sleeps until the timeout or a Wake. Wake is a non-blocking send on a
+// only sleeps until the timeout or a Wake. Where there are no Unix
+// descriptors it waits on a channel and a time.Timer (whose wake-ups the
+// runtime may round up to a millisecond); Wake is a non-blocking send on a
 // channel of capacity one, so it needs no descriptor and never blocks.
 type None struct {
 	wake  chan struct{} // holds at most one pending Wake
