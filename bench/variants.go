@@ -157,7 +157,7 @@ func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (c
 				}
 			}
 			if spans == nil && w != WorkMixed {
-				return Result{}, fmt.Errorf("%s: no direct spans for variant %q: run go generate ./...", name, p.Name)
+				return Result{}, fmt.Errorf("%s: no direct spans for variant %q: regenerate the drivers with go generate ./... (spec/generate.go)", name, p.Name)
 			}
 			// The direct span needs the loop, so setup picks it, out of the
 			// measured span.
