@@ -299,6 +299,7 @@ func TestClosingTheLoopDuringALookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { l.Close() }) // if the test ends before its own Close
 	requirePoller(t, l)
 	res := newFakeResolver()
 	cli := &opens{}
