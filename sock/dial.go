@@ -193,8 +193,10 @@ func (c *Conn) lookUp(network, host string, port int) {
 	r, l := c.cfg.resolver, c.cfg.l
 	go func() {
 		ips, err := r.LookupNetIP(ctx, ipNetwork, host)
-		// A closed loop refuses the post: closeAll has aborted c already.
-		_ = l.Post(func() { c.resolved(host, ips, err) })
+		// post waits out a full inbox (overflow: reject), which would leave
+		// the connection connecting for good. A closed loop refuses the post:
+		// closeAll has aborted c already.
+		_ = post(l, func() { c.resolved(host, ips, err) })
 	}()
 }
 

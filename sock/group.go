@@ -188,8 +188,9 @@ func (g *Group) on(gl *groupLoop, fn func() error) error {
 }
 
 // post is l.Post that waits out a full inbox (a variant built with
-// overflow: reject): a group's own message must not be dropped, or Shutdown
-// and Close would wait for ever. It fails only when the loop is closed.
+// overflow: reject): a group's own message, or a Dial's looked-up
+// addresses, must not be dropped, or Shutdown and Close would wait for ever
+// and the Dial would never connect. It fails only when the loop is closed.
 func post(l *loop.Loop, fn func()) error {
 	for wait := time.Microsecond; ; wait = min(2*wait, time.Millisecond) {
 		err := l.Post(fn)
