@@ -71,6 +71,7 @@ func TestBackends(t *testing.T) {
 		{"WaitZeroReturnsAtOnce", false, testWaitZeroReturnsAtOnce},
 		{"TimeoutNeverEarly", false, testTimeoutNeverEarly},
 		{"WakeUnblocksBlockedWait", false, testWakeUnblocksBlockedWait},
+		{"WakeUnblocksTimedWait", false, testWakeUnblocksTimedWait},
 		{"WakeBeforeWaitMakesNextWaitReturn", false, testWakeBeforeWait},
 		{"WakeOfABlockedWaitLeavesNothingPending", false, testWakeOfABlockedWaitLeavesNothingPending},
 		{"WakeAndWaitDoNotAllocate", false, testWakeAndWaitDoNotAllocate},
@@ -540,6 +541,34 @@ func testWakeUnblocksBlockedWait(t *testing.T, b backend) {
 		time.Sleep(50 * time.Millisecond) // let Wait block; correct either way
 		must(t, b.Wake())
 	})
+}
+
+// testWakeUnblocksTimedWait: a Wait with a timeout (an hour) ends at a
+// Wake made while it blocks, or before it began, in every backend. None
+// waits in the kernel only when it has a timeout, and writes the kernel
+// wake-up only then (see None).
+func testWakeUnblocksTimedWait(t *testing.T, b backend) {
+	for round := range 4 {
+		wakeFirst := round%2 == 1
+		if wakeFirst {
+			must(t, b.Wake())
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := b.Wait(int64(time.Hour))
+			done <- err
+		}()
+		if !wakeFirst {
+			time.Sleep(20 * time.Millisecond) // let Wait block; correct either way
+			must(t, b.Wake())
+		}
+		select {
+		case err := <-done:
+			must(t, err)
+		case <-time.After(failsafe):
+			t.Fatalf("Wait(1h) still blocked %v after Wake (made first: %v)", failsafe, wakeFirst)
+		}
+	}
 }
 
 // testWakeBeforeWait wakes twice before waiting: the next Wait returns at once
