@@ -50,10 +50,6 @@ func closedLoop(addr string, pid, conns, size int, warmup, span time.Duration) (
 		return echoRun{}, err
 	}
 	defer closeAll(cs)
-	msg := make([]byte, size)
-	for i := range msg {
-		msg[i] = byte('a' + i%26)
-	}
 	// A server that stalls fails the run instead of hanging it.
 	deadline := time.Now().Add(warmup + span + 10*time.Second)
 	var phase atomic.Int32
@@ -62,7 +58,7 @@ func closedLoop(addr string, pid, conns, size int, warmup, span time.Duration) (
 	var wg sync.WaitGroup
 	for i, c := range cs {
 		_ = c.SetDeadline(deadline)
-		wg.Go(func() { errs[i] = roundTrips(c, msg, &hists[i], &phase) })
+		wg.Go(func() { errs[i] = roundTrips(c, i, size, &hists[i], &phase) })
 	}
 	time.Sleep(warmup)
 	cpu0, err0 := procCPU(pid)
@@ -94,10 +90,20 @@ func closedLoop(addr string, pid, conns, size int, warmup, span time.Duration) (
 	}, nil
 }
 
-// roundTrips is one connection of the closed loop.
-func roundTrips(c net.Conn, msg []byte, h *latHist, phase *atomic.Int32) error {
-	buf := make([]byte, len(msg))
-	for phase.Load() != phaseStop {
+// roundTrips is one connection of the closed loop. Each message is the
+// connection's own (its body a pattern that starts at the connection's
+// index) and carries its sequence number, and the echo must match it byte
+// for byte: a server that answered from another connection's bytes, echoed
+// a message twice or sent back what it had not read fails the run. After
+// the last round trip nothing more may arrive.
+func roundTrips(c net.Conn, conn, size int, h *latHist, phase *atomic.Int32) error {
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = byte(conn + i)
+	}
+	buf := make([]byte, size)
+	for seq := uint64(0); phase.Load() != phaseStop; seq++ {
+		stamp(msg, seq)
 		t := time.Now()
 		if _, err := c.Write(msg); err != nil {
 			return err
@@ -107,13 +113,40 @@ func roundTrips(c net.Conn, msg []byte, h *latHist, phase *atomic.Int32) error {
 		}
 		d := time.Since(t)
 		if !bytes.Equal(buf, msg) {
-			return errors.New("the echo differs from what was sent")
+			return fmt.Errorf("connection %d: echo %d differs from what was sent", conn, seq)
 		}
 		if phase.Load() == phaseMeasure {
 			h.record(d)
 		}
 	}
-	return nil
+	return nothingMore(c, conn)
+}
+
+// stamp writes seq into the head of msg, as much of it as fits (a 64-byte
+// message holds all 8 bytes; messages are never shorter than 8 here).
+func stamp(msg []byte, seq uint64) {
+	for i := 0; i < 8 && i < len(msg); i++ {
+		msg[i] = byte(seq >> (8 * i))
+	}
+}
+
+// extraWait is how long a connection waits, after its last round trip, for
+// bytes the server should not send.
+const extraWait = 20 * time.Millisecond
+
+// nothingMore fails if c receives anything within extraWait: every echo
+// has been read, so more is a duplicate.
+func nothingMore(c net.Conn, conn int) error {
+	_ = c.SetReadDeadline(time.Now().Add(extraWait))
+	var b [1]byte
+	n, err := c.Read(b[:])
+	if n > 0 {
+		return fmt.Errorf("connection %d: the server sent bytes nobody asked for", conn)
+	}
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		return nil
+	}
+	return err
 }
 
 // dialAll opens n connections to addr, dialParallel at a time.
@@ -188,9 +221,9 @@ func idleConns(addr string, pid, n int) (idleRun, error) {
 	if err != nil {
 		return r, err
 	}
-	for _, c := range warm {
+	for i, c := range warm {
 		if err == nil {
-			err = echoOneByte(c)
+			err = echoOneByte(c, byte(i))
 		}
 	}
 	closeAll(warm)
@@ -216,7 +249,7 @@ func idleConns(addr string, pid, n int) (idleRun, error) {
 				if i >= n {
 					return
 				}
-				errs[i] = echoOneByte(cs[i])
+				errs[i] = echoOneByte(cs[i], byte(i))
 			}
 		})
 	}
@@ -229,18 +262,20 @@ func idleConns(addr string, pid, n int) (idleRun, error) {
 	return r, err
 }
 
-func echoOneByte(c net.Conn) error {
+// echoOneByte sends x (a different byte on neighbouring connections) and
+// waits for it to come back.
+func echoOneByte(c net.Conn, x byte) error {
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	defer c.SetDeadline(time.Time{})
-	if _, err := c.Write([]byte{'x'}); err != nil {
+	if _, err := c.Write([]byte{x}); err != nil {
 		return err
 	}
 	var b [1]byte
 	if _, err := io.ReadFull(c, b[:]); err != nil {
 		return err
 	}
-	if b[0] != 'x' {
-		return errors.New("the echo differs from what was sent")
+	if b[0] != x {
+		return fmt.Errorf("the echo %q differs from the byte sent, %q", b[0], x)
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func (e *gnetEcho) OnBoot(eng gnet.Engine) gnet.Action {
 		fmt.Fprintf(os.Stderr, "peers: gnet: listener address %T is not IPv4\n", sa)
 		return gnet.Shutdown
 	}
-	fmt.Printf("config gnet %s: gnet.Run with WithMulticore(true): %d event loops (one per core), the default round-robin balancing, other options at their defaults; OnTraffic takes c.Next(-1) and writes it back with c.Write\n", version("github.com/panjf2000/gnet/v2"), runtime.GOMAXPROCS(0))
+	fmt.Printf("config gnet %s: gnet.Run with WithMulticore(true) and WithNumEventLoop(GOMAXPROCS): %d event loops, the default round-robin balancing, other options at their defaults; OnTraffic takes c.Next(-1) and writes it back with c.Write\n", version("github.com/panjf2000/gnet/v2"), runtime.GOMAXPROCS(0))
 	fmt.Printf("listening %d.%d.%d.%d:%d\n", in4.Addr[0], in4.Addr[1], in4.Addr[2], in4.Addr[3], in4.Port)
 	return gnet.None
 }
@@ -105,6 +105,10 @@ func runGnet() error {
 	go func() {
 		errc <- gnet.Run(h, "tcp4://127.0.0.1:0",
 			gnet.WithMulticore(true), // one event loop per core, as gnet's docs recommend
+			// gnet counts cores with runtime.NumCPU; loop and nbio run
+			// GOMAXPROCS loops, which is less under a CPU quota or a
+			// GOMAXPROCS setting.
+			gnet.WithNumEventLoop(runtime.GOMAXPROCS(0)),
 		)
 	}()
 	select {
