@@ -734,12 +734,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	if e.v.Inbox.Kind == InboxMPSC {
 		stayAwake = append(stayAwake,
 			jen.Comment("A post claimed but not yet published is between its two steps, perhaps"),
-			jen.Comment("preempted on this P: let it finish, and take it (and a spill waiting"),
-			jen.Comment("behind it) in this iteration."),
+			jen.Comment("preempted on this P: let it finish, so that the drain below takes it"),
+			jen.Comment("(and a spill waiting behind it) in this iteration."),
 			lf("awaitPublish").Call(),
-			jen.Id("n").Op(":=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
-			jen.Id("budget").Op("-=").Id("n"),
-			lf("drained").Op("+=").Id("n"),
 		)
 	}
 	blockDecision = append(blockDecision,
@@ -748,6 +745,15 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			jen.Comment("claimed its slot before this check, so nothing is lost."),
 			lf("sleeping").Dot("Store").Call(jen.True()),
 			jen.If(lf("inbox").Dot("claimed").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call()).Block(stayAwake...),
+		),
+		jen.If(jen.Id("timeout").Op("==").Lit(0)).Block(
+			jen.Comment("Not waiting after all, most often for a post that landed since the drain"),
+			jen.Comment("above (during the yield, or seen by the spin or the look after the sleep"),
+			jen.Comment("was announced): it runs in this iteration, so that RunOnce(true) does not"),
+			jen.Comment("come back with nothing run. A loop with no fds would not drain again."),
+			jen.Id("n").Op(":=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
+			jen.Id("budget").Op("-=").Id("n"),
+			lf("drained").Op("+=").Id("n"),
 		),
 	)
 

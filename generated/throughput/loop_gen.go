@@ -567,13 +567,19 @@ func (l *Loop) iterate(block bool) {
 				// A wake-up may be on its way; the next Wait drains it.
 				l.sleeping.Store(false)
 				// A post claimed but not yet published is between its two steps, perhaps
-				// preempted on this P: let it finish, and take it (and a spill waiting
-				// behind it) in this iteration.
+				// preempted on this P: let it finish, so that the drain below takes it
+				// (and a spill waiting behind it) in this iteration.
 				l.awaitPublish()
-				n := l.inbox.drain(&l.ready, budget)
-				budget -= n
-				l.drained += n
 			}
+		}
+		if timeout == 0 {
+			// Not waiting after all, most often for a post that landed since the drain
+			// above (during the yield, or seen by the spin or the look after the sleep
+			// was announced): it runs in this iteration, so that RunOnce(true) does not
+			// come back with nothing run. A loop with no fds would not drain again.
+			n := l.inbox.drain(&l.ready, budget)
+			budget -= n
+			l.drained += n
 		}
 	}
 	if timeout != 0 || l.poller.Registered() > 0 {
