@@ -76,19 +76,26 @@ func addrs(s ...string) []netip.Addr {
 	return out
 }
 
-// A host name is looked up off the loop: Dial returns at once, the loop
-// runs other callbacks while the lookup waits, and what was written
-// meanwhile reaches the server once an address connects.
-func TestDialingAHostNameDoesNotBlockTheLoop(t *testing.T) {
+// nameSetup returns a loop with a server listening on 127.0.0.1 (its port
+// as a string) and a fake resolver for the test to answer.
+func nameSetup(t *testing.T) (*loop.Loop, *recorder, string, *fakeResolver) {
+	t.Helper()
 	l := newLoop(t)
 	srv := &recorder{}
 	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	res := newFakeResolver()
+	return l, srv, port, newFakeResolver()
+}
+
+// A host name is looked up off the loop: Dial returns at once, the loop
+// runs other callbacks while the lookup waits, and what was written
+// meanwhile reaches the server once an address connects.
+func TestDialingAHostNameDoesNotBlockTheLoop(t *testing.T) {
+	l, srv, port, res := nameSetup(t)
 	cli := &opens{}
 	c, err := sock.Dial(l, "tcp", "db.internal.test:"+port, cli, sock.WithResolver(res))
 	if err != nil {
@@ -131,15 +138,7 @@ func TestDialingAHostNameDoesNotBlockTheLoop(t *testing.T) {
 // that refuse and those it cannot use; if all fail, OnClose receives the
 // first one's error.
 func TestDialingAHostNameTriesItsAddressesInTurn(t *testing.T) {
-	l := newLoop(t)
-	srv := &recorder{}
-	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	res := newFakeResolver()
+	l, srv, port, res := nameSetup(t)
 
 	// Nothing listens on 127.0.0.2 and 127.0.0.3 (loopback, on Linux) at
 	// that port; a zoned address is refused before any socket opens.
@@ -213,15 +212,7 @@ func TestDialingAHostNameTriesItsAddressesInTurn(t *testing.T) {
 // OnClose runs once, and the answer that may still come is ignored. A
 // graceful Close with bytes queued waits for the connect and sends them.
 func TestClosingADialDuringItsLookup(t *testing.T) {
-	l := newLoop(t)
-	srv := &recorder{}
-	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	res := newFakeResolver()
+	l, srv, port, res := nameSetup(t)
 
 	for _, how := range []string{"Abort", "Close"} {
 		cli := &opens{}
