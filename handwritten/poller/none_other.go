@@ -50,15 +50,6 @@ func (p *None) Close() error {
 	return nil
 }
 
-// Add returns ErrNoPoller: None watches no fds.
-func (p *None) Add(fd int, seq uint32, ev Events) error { return ErrNoPoller }
-
-// Modify returns ErrNoPoller: None watches no fds.
-func (p *None) Modify(fd int, seq uint32, ev Events) error { return ErrNoPoller }
-
-// Delete returns ErrNoPoller: None watches no fds.
-func (p *None) Delete(fd int) error { return ErrNoPoller }
-
 // Wait sleeps until the timeout or a Wake and never reports an event; see the
 // package doc for timeout semantics. Timeouts are exact (time.Timer never
 // fires early). Wait(0) consumes a pending Wake, as the other backends drain
@@ -99,6 +90,3 @@ func (p *None) Wake() error {
 	}
 	return nil
 }
-
-// Registered returns 0: None watches no fds.
-func (p *None) Registered() int { return 0 }

@@ -64,15 +64,6 @@ func (n *None) Close() error {
 	return n.wake.Close()
 }
 
-// Add returns ErrNoPoller: None watches no fds.
-func (n *None) Add(fd int, seq uint32, ev Events) error { return ErrNoPoller }
-
-// Modify returns ErrNoPoller: None watches no fds.
-func (n *None) Modify(fd int, seq uint32, ev Events) error { return ErrNoPoller }
-
-// Delete returns ErrNoPoller: None watches no fds.
-func (n *None) Delete(fd int) error { return ErrNoPoller }
-
 // Wait sleeps until the timeout or a Wake and never reports an event; see the
 // package doc for timeout semantics. Wait(0) consumes a pending Wake, as the
 // other backends drain their wake-up.
@@ -123,9 +114,6 @@ func (n *None) Wake() error {
 	}
 	return nil
 }
-
-// Registered returns 0: None watches no fds.
-func (n *None) Registered() int { return 0 }
 
 // dropToken discards a pending Wake's token (loop goroutine).
 func (n *None) dropToken() {
