@@ -233,3 +233,8 @@ func (l *Loop) Stats() Stats { return l.v.Stats() }
 // and not yet run.
 // Loop goroutine only.
 func (l *Loop) Pending() int { return l.v.Pending() }
+
+// Closed reports whether Close has been called (asyncio's is_closed): from
+// then on Post, Run, RunOnce, AddReader and AddWriter return ErrClosed, also
+// in the callbacks queued before Close, which still run. Any goroutine.
+func (l *Loop) Closed() bool { return l.v.Closed() }

@@ -406,6 +406,13 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Return(lf("ready").Dot("len").Call().Op("+").Add(lf("inbox")).Dot("len").Call().Op("+").Add(lf("timers")).Dot("pending").Call()),
 	)
 
+	f.Comment("Closed reports whether Close has been called: from then on Post, Run, RunOnce,")
+	f.Comment("AddReader and AddWriter fail with ErrClosed, also while the callbacks queued")
+	f.Comment("before Close still run. Any goroutine.")
+	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Closed").Params().Bool().Block(
+		jen.Return(lf("closing").Dot("Load").Call()),
+	)
+
 	e.emitScheduling(f)
 	e.emitRunControl(f)
 	e.emitIterate(f)

@@ -259,3 +259,30 @@ func TestClosePanickingHandlerStillReleases(t *testing.T) {
 		}
 	})
 }
+
+// Closed is false until Close is called, and true from then on, also in
+// the callbacks queued before Close that Close still runs, where Post
+// already fails.
+func TestClosedSaysCloseHasBegun(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l := newLoop(t, v, core.Config{})
+		if l.Closed() {
+			t.Fatal("Closed before Close")
+		}
+		var inCallback bool
+		var postErr error
+		l.CallSoon(func() {
+			inCallback = l.Closed()
+			postErr = l.Post(func() {})
+		})
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !inCallback || !errors.Is(postErr, core.ErrClosed) {
+			t.Errorf("in a callback Close ran: Closed %v, Post %v; want true and ErrClosed", inCallback, postErr)
+		}
+		if !l.Closed() {
+			t.Error("Closed false after Close")
+		}
+	})
+}

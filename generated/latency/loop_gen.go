@@ -129,6 +129,13 @@ func (l *Loop) Pending() int {
 	return l.ready.len() + l.inbox.len() + l.timers.pending()
 }
 
+// Closed reports whether Close has been called: from then on Post, Run, RunOnce,
+// AddReader and AddWriter fail with ErrClosed, also while the callbacks queued
+// before Close still run. Any goroutine.
+func (l *Loop) Closed() bool {
+	return l.closing.Load()
+}
+
 // CallSoon queues fn to run on a later iteration, after callbacks queued before it.
 func (l *Loop) CallSoon(fn func()) {
 	if fn == nil {

@@ -132,6 +132,7 @@ type Loop interface {
 	Variant() Params
 	Stats() Stats
 	Pending() int
+	Closed() bool
 }
 
 // ReportPanic is the panic handler used when none is configured: it prints
