@@ -17,8 +17,9 @@ import (
 // a host name that cannot be looked up), h.OnClose runs with the error and
 // OnOpen never does. Writes made before the connection is open are queued
 // and sent once it is. Dial itself fails only for a bad network or address,
-// when no socket can be opened for a literal address, on a closed loop (an
-// error wrapping loop.ErrClosed), and on a variant without a poller
+// when no socket can be opened for a literal address, on a loop whose Close
+// has been called (an error wrapping loop.ErrClosed), and on a variant
+// without a poller
 // (loop.ErrNoPoller). An empty or unspecified host dials the local system,
 // as package net does.
 //
@@ -37,11 +38,11 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Dial: network %q is not tcp, tcp4, tcp6 or unix", network)
 	}
-	if l.Variant().Poller == "none" {
+	if err := loopUsable(l); err != nil {
 		// Checked before connecting: a connect that fails at once would
 		// otherwise report through OnClose, and one that does not would
-		// fail only at AddWriter.
-		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrNoPoller)
+		// fail only at AddWriter (a host name's, after its lookup).
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
 	if h == nil {
 		return nil, fmt.Errorf("sock: dial %s %s: nil Handler", network, addr)
@@ -62,11 +63,6 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		}
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
-	if cfg.ls.closed {
-		// Checked before anything opens: a connect that fails at once
-		// would queue OnClose on a loop that will not run it.
-		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, loop.ErrClosed)
-	}
 	if host == "" {
 		if fd, err = openStream(ep.family, cfg); err != nil {
 			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
@@ -214,6 +210,9 @@ func (c *Conn) resolved(host string, ips []netip.Addr, err error) {
 	}
 	for _, ip := range ips {
 		ip = ip.Unmap()
+		if !ip.IsValid() {
+			continue // a resolver's zero Addr: dialled, it would mean the local system
+		}
 		if d.network == "tcp4" && !ip.Is4() || d.network == "tcp6" && !ip.Is6() {
 			continue // not of the network asked for
 		}

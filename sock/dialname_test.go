@@ -352,3 +352,60 @@ func TestWithResolverRefusesNil(t *testing.T) {
 		t.Errorf("Dial with WithResolver(nil): %v, want an error naming the option", err)
 	}
 }
+
+// A zero netip.Addr from a resolver is skipped: dialled, it meant the local
+// system, and the queued bytes went to whatever listened on 127.0.0.1.
+func TestAZeroAddressFromTheResolverIsNotDialled(t *testing.T) {
+	l, srv, port, res := nameSetup(t)
+	cli := &opens{}
+	c, err := sock.Dial(l, "tcp", "remote.test:"+port, cli, sock.WithResolver(res))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("secret"))
+	res.next(t).reply <- answer{addrs: []netip.Addr{{}}}
+	runUntil(t, l, "OnOpen or OnClose", func() bool { return cli.openCount > 0 || cli.closed })
+	var ae *net.AddrError
+	if cli.openCount > 0 || !errors.As(cli.closeErr, &ae) {
+		t.Errorf("OnOpen %d times (to %v), OnClose(%v); want no open and an AddrError", cli.openCount, c.RemoteAddr(), cli.closeErr)
+	}
+	if len(srv.got) > 0 {
+		t.Errorf("the local server got %q", srv.got)
+	}
+	if !cli.closed {
+		c.Abort()
+		runUntil(t, l, "OnClose", func() bool { return cli.closed })
+	}
+}
+
+// Dial in a callback that Close runs (queued before it) fails with
+// ErrClosed, for a literal address and a host name alike: the loop will not
+// run what it would start. It returned a Conn whose OnClose said "loop:
+// closed", or, for a name, nil.
+func TestDialWhileTheLoopClosesFails(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:1", "svc.test:80"} {
+		checkFDs(t)
+		l, err := loop.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() }) // if requirePoller skips
+		requirePoller(t, l)
+		// sock has used the loop already, so its state exists and is
+		// marked closed only when Close reaches its AtClose hook.
+		ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", &recorder{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln.Close()
+		var dialErr error
+		h := &opens{}
+		l.CallSoon(func() {
+			_, dialErr = sock.Dial(l, "tcp", addr, h, sock.WithResolver(newFakeResolver()))
+		})
+		l.Close()
+		if !errors.Is(dialErr, loop.ErrClosed) || h.closeCount != 0 {
+			t.Errorf("Dial %s while the loop closes: %v, OnClose %d times (%v); want ErrClosed and no OnClose", addr, dialErr, h.closeCount, h.closeErr)
+		}
+	}
+}

@@ -521,3 +521,25 @@ func TestShutdownWithNothingToDrainIsNilEvenWithADoneCtx(t *testing.T) {
 		}
 	}
 }
+
+// On a variant without a poller, Listen, Dial and ListenPacket say so
+// before anything else, a bad option included.
+func TestNoPollerIsReportedBeforeABadOption(t *testing.T) {
+	l, err := loop.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Variant().Poller != "none" {
+		t.Skip("only on a variant without a poller (-tags loop_compute)")
+	}
+	bad := sock.WithHighWater(-1)
+	_, errDial := sock.Dial(l, "tcp", "127.0.0.1:1", &recorder{}, bad)
+	_, errListen := sock.Listen(l, "tcp", "127.0.0.1:0", &recorder{}, bad)
+	_, errPacket := sock.ListenPacket(l, "udp", "127.0.0.1:0", &packetLog{}, bad)
+	for name, err := range map[string]error{"Dial": errDial, "Listen": errListen, "ListenPacket": errPacket} {
+		if !errors.Is(err, loop.ErrNoPoller) {
+			t.Errorf("%s with a bad option on a variant without a poller: %v, want loop.ErrNoPoller", name, err)
+		}
+	}
+}

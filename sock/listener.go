@@ -60,6 +60,9 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Listen: network %q is not tcp, tcp4, tcp6 or unix", network)
 	}
+	if err := loopUsable(l); err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
 	if h == nil {
 		return nil, fmt.Errorf("sock: listen %s %s: nil Handler", network, addr)
 	}

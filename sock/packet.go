@@ -63,6 +63,9 @@ func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...O
 	if !isUDP(network) {
 		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)
 	}
+	if err := loopUsable(l); err != nil {
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
 	if h == nil {
 		return nil, fmt.Errorf("sock: listen %s %s: nil PacketHandler", network, addr)
 	}

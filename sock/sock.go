@@ -399,6 +399,21 @@ func lookupState(l *loop.Loop) (s *loopState, made bool) {
 	return s, true
 }
 
+// loopUsable says why l cannot take sockets: its variant has no poller
+// (loop.ErrNoPoller, which Listen, Dial and ListenPacket report before any
+// other check of l or of the options), or Close has been called
+// (loop.ErrClosed; also while the callbacks queued before it run, before
+// closeAll marks the loop's sockets closed).
+func loopUsable(l *loop.Loop) error {
+	if l.Variant().Poller == "none" {
+		return loop.ErrNoPoller
+	}
+	if l.Closed() {
+		return loop.ErrClosed
+	}
+	return nil
+}
+
 // errNilLoop is what Listen, Dial and ListenPacket return for a nil loop.
 var errNilLoop = errors.New("nil *loop.Loop")
 
