@@ -546,16 +546,27 @@ func (b *cappedBuffer) String() string {
 }
 
 // serverOrder is the order in which n servers run in one round of a point:
-// a shuffle of its own for each point, rotated by one place each round, so
-// that within a point a server runs in a different place each round (with
-// n rounds, once in every place) and no server is always first or always
-// after the same one. (Each round used to be shuffled afresh, which put
-// loop second in all three rounds of C=100 with 64 B.)
+// row round (mod n) of a Williams square, its servers relabelled by a
+// shuffle of the point's own. In n rounds every server takes every place
+// once, and with an even n every server follows every other one exactly
+// once, so none runs after the same one in every round (with an odd n that
+// balance takes 2n rounds). A fresh shuffle per round had put loop second
+// in all three rounds of one point, and a shuffle rotated by one place each
+// round kept the same server before each one.
 func serverOrder(n int, point uint64, round int) []int {
-	base := rand.New(rand.NewPCG(point, 0)).Perm(n)
+	label := rand.New(rand.NewPCG(point, 0)).Perm(n)
 	order := make([]int, n)
+	lo, hi := 1, n-1 // the first row: 0, 1, n-1, 2, n-2, ...
 	for j := range order {
-		order[j] = base[(j+round)%n]
+		var first int
+		switch {
+		case j == 0:
+		case j%2 == 1:
+			first, lo = lo, lo+1
+		default:
+			first, hi = hi, hi-1
+		}
+		order[j] = label[(first+round)%n]
 	}
 	return order
 }

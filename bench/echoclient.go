@@ -90,17 +90,14 @@ func closedLoop(addr string, pid, conns, size int, warmup, span time.Duration) (
 	}, nil
 }
 
-// roundTrips is one connection of the closed loop. Each message is the
-// connection's own (its body a pattern that starts at the connection's
-// index) and carries its sequence number, and the echo must match it byte
-// for byte: a server that answered from another connection's bytes, echoed
-// a message twice or sent back what it had not read fails the run. After
-// the last round trip nothing more may arrive.
+// roundTrips is one connection of the closed loop. Each message carries
+// its sequence number and the connection's index (and a body that starts at
+// that index), and the echo must match it byte for byte: a server that
+// answered from another connection's bytes, echoed a message twice or sent
+// back what it had not read fails the run. After the last round trip
+// nothing more may arrive.
 func roundTrips(c net.Conn, conn, size int, h *latHist, phase *atomic.Int32) error {
-	msg := make([]byte, size)
-	for i := range msg {
-		msg[i] = byte(conn + i)
-	}
+	msg := newMessage(conn, size)
 	buf := make([]byte, size)
 	for seq := uint64(0); phase.Load() != phaseStop; seq++ {
 		stamp(msg, seq)
@@ -122,11 +119,24 @@ func roundTrips(c net.Conn, conn, size int, h *latHist, phase *atomic.Int32) err
 	return nothingMore(c, conn)
 }
 
-// stamp writes seq into the head of msg, as much of it as fits (a 64-byte
-// message holds all 8 bytes; messages are never shorter than 8 here).
-func stamp(msg []byte, seq uint64) {
+// newMessage is connection conn's message of size bytes, before its
+// sequence number goes into its first 8: the connection's index in the next
+// 8, and a pattern from the index after that.
+func newMessage(conn, size int) []byte {
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = byte(conn + i)
+	}
+	stamp(msg[min(8, size):], uint64(conn))
+	return msg
+}
+
+// stamp writes x into the head of msg, as much of it as fits (the
+// workload's messages, 64 bytes and more, hold the sequence number and the
+// connection's index whole).
+func stamp(msg []byte, x uint64) {
 	for i := 0; i < 8 && i < len(msg); i++ {
-		msg[i] = byte(seq >> (8 * i))
+		msg[i] = byte(x >> (8 * i))
 	}
 }
 

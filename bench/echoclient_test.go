@@ -97,23 +97,47 @@ func TestIdleConnectionsCatchACrossedEcho(t *testing.T) {
 	}
 }
 
-// Within a point, each round puts every server in another place, and
-// n rounds put each in every place once.
-func TestServerOrderRotatesWithinAPoint(t *testing.T) {
-	const n = 4
-	for _, point := range []uint64{64, 6400, 64000, 4096 * 1000} {
-		seen := make([]map[int]bool, n) // seen[server]: the places it took
-		for i := range seen {
-			seen[i] = map[int]bool{}
-		}
-		for round := range n {
-			order := serverOrder(n, point, round)
-			for place, s := range order {
-				if seen[s][place] {
-					t.Fatalf("point %d: server %d ran in place %d twice in %d rounds", point, s, place, n)
+// In n rounds of a point every server takes every place once, and with an
+// even n no server follows the same one twice.
+func TestServerOrderIsAWilliamsSquare(t *testing.T) {
+	for n := 1; n <= 6; n++ {
+		for _, point := range []uint64{64, 6400, 64000, 4096 * 1000} {
+			places := make([]map[int]bool, n) // places[server]: the places it took
+			for i := range places {
+				places[i] = map[int]bool{}
+			}
+			follows := map[[2]int]int{} // {before, after}: how many rounds
+			for round := range n {
+				order := serverOrder(n, point, round)
+				for place, s := range order {
+					if places[s][place] {
+						t.Fatalf("n=%d point %d: server %d ran in place %d twice in %d rounds", n, point, s, place, n)
+					}
+					places[s][place] = true
+					if place > 0 {
+						follows[[2]int{order[place-1], s}]++
+					}
 				}
-				seen[s][place] = true
+			}
+			for pair, k := range follows {
+				if n%2 == 0 && k > 1 {
+					t.Errorf("n=%d point %d: server %d followed server %d in %d of %d rounds", n, point, pair[1], pair[0], k, n)
+				}
 			}
 		}
+	}
+}
+
+// Every connection's message differs from every other's: the body alone,
+// a pattern from the connection's index, repeats every 256 connections, and
+// a server that crossed the replies of connections 256 apart passed.
+func TestMessagesDifferBetweenConnections(t *testing.T) {
+	seen := map[string]int{}
+	for conn := range 2000 {
+		m := string(newMessage(conn, 64))
+		if other, ok := seen[m]; ok {
+			t.Fatalf("connections %d and %d send the same message", other, conn)
+		}
+		seen[m] = conn
 	}
 }

@@ -254,7 +254,7 @@ func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig fun
 
 func (e *echoResults) method(w io.Writer) {
 	fmt.Fprintf(w, "### Method (echo)\n\n")
-	fmt.Fprintf(w, "- Per point (C, S) and repetition, every server runs once, in an order shuffled per point and rotated by one place each round (so that a server takes another place each round), each in a fresh process on 127.0.0.1 with an ephemeral port; tables show the median over repetitions, and the range for req/s and CPU.\n")
+	fmt.Fprintf(w, "- Per point (C, S) and repetition, every server runs once, in the order of a row of a Williams square relabelled per point (over the rounds a server takes each place once and, with an even number of servers, follows each other server once), each in a fresh process on 127.0.0.1 with an ephemeral port; tables show the median over repetitions, and the range for req/s and CPU.\n")
 	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection sends messages of its own, each with its sequence number, checks that every echo equals what it sent, and after the last one that nothing more arrives. Latency is from just before the write to the last byte of the echo read, in a histogram that reads each back within 0.8%%; p50 and p99 are over all connections' round trips.\n")
 	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks.\n", clockTick)
 	if e.plan.idle > 0 {
