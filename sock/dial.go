@@ -56,19 +56,17 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
 	var ep endpoint
-	fd := -1
+	fd := -1 // a host name's socket opens once it has an address (tryNext)
 	if host == "" {
 		if ep, err = resolve(network, addr, true); err != nil {
 			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 		}
-	}
-	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
-	if host == "" {
 		if fd, err = openStream(ep.family, cfg); err != nil {
 			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 		}
 		cfg.unixStream = ep.family == unix.AF_UNIX
 	}
+	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}
