@@ -195,10 +195,16 @@ func planTune(f tuneFlags) (*tunePlan, error) {
 		return nil, err
 	}
 	if f.write != "" {
-		// A dry run, so that a bad name or a spec that cannot be edited in
-		// place is found now, not after the measuring.
-		if _, err := gen.PutVariant(f.spec, data, writtenVariant(spec, p.base, f.write), ""); err != nil {
-			return nil, fmt.Errorf("-write %s: %w", f.write, err)
+		// A dry run for every candidate, since any may win, so that a bad
+		// name or a value the spec cannot take in place is found now, not
+		// after the measuring.
+		for _, c := range p.candidates {
+			if _, err := gen.PutVariant(f.spec, data, writtenVariant(spec, &c.variant, f.write), ""); err != nil {
+				if c.isBase {
+					return nil, fmt.Errorf("-write %s: %w", f.write, err)
+				}
+				return nil, fmt.Errorf("-write %s: for the grid point %s: %w", f.write, strings.Join(c.settings, " "), err)
+			}
 		}
 	}
 	if p.pkgDir, p.pkgPath, p.genDir, err = locatePackage(f.pkg); err != nil {
@@ -290,22 +296,42 @@ func tunableKeys() []string {
 	return slices.DeleteFunc(gen.Keys(), func(k string) bool { return k == "name" || k == "default" })
 }
 
+// maxGridPoints bounds a grid. Each point is a build of the benchmark
+// package (seconds to tens of seconds) and -count measurements of -benchtime
+// each: 256 points at the defaults is already over half an hour of measuring,
+// and a typo such as a thousand values on one axis would otherwise spend
+// minutes expanding the grid before building the first of hours of
+// candidates.
+const maxGridPoints = 256
+
 // gridCandidates is the base and every distinct variant of the grid's
 // points; a point that breaks a rule across parameters is an error naming it.
 func gridCandidates(base *gen.Variant, axes []tuneAxis) ([]*candidate, error) {
+	points := 1
+	var sizes []string
+	for _, a := range axes {
+		points *= len(a.values)
+		sizes = append(sizes, strconv.Itoa(len(a.values)))
+		if points > maxGridPoints {
+			return nil, fmt.Errorf("-grid has more than %d points (values per key: %s); each point is built and measured -count times: split the grid, or narrow it",
+				maxGridPoints, strings.Join(sizes, " × "))
+		}
+	}
 	b := &candidate{variant: *base, isBase: true}
 	for _, a := range axes {
 		v, _ := base.Get(a.key)
 		b.settings = append(b.settings, a.key+"="+v)
 	}
 	out := []*candidate{b}
+	seen := map[gen.Variant]bool{paramsOnly(*base): true}
 	var walk func(i int, v gen.Variant, settings []string) error
 	walk = func(i int, v gen.Variant, settings []string) error {
 		if i == len(axes) {
 			if err := v.Validate(); err != nil {
 				return fmt.Errorf("-grid point %s: %w", strings.Join(settings, " "), err)
 			}
-			if !slices.ContainsFunc(out, func(c *candidate) bool { return sameParams(c.variant, v) }) {
+			if !seen[paramsOnly(v)] {
+				seen[paramsOnly(v)] = true
 				out = append(out, &candidate{variant: v, settings: slices.Clone(settings)})
 			}
 			return nil
@@ -343,10 +369,11 @@ func gridCandidates(base *gen.Variant, axes []tuneAxis) ([]*candidate, error) {
 	return out, nil
 }
 
-// sameParams reports whether two variants differ in nothing but name and default.
-func sameParams(a, b gen.Variant) bool {
-	a.Name, a.Default, b.Name, b.Default = "", false, "", false
-	return a == b
+// paramsOnly is v without its name and default: two variants with equal
+// paramsOnly generate the same loop.
+func paramsOnly(v gen.Variant) gen.Variant {
+	v.Name, v.Default = "", false
+	return v
 }
 
 // candidateName derives a variant name from the parameters alone, so that a
@@ -606,7 +633,7 @@ func (p *tunePlan) build(ctx context.Context, tmp string, c *candidate) error {
 // probe runs each matching benchmark once, so that a -bench pattern that
 // matches nothing is an error before any measuring.
 func (p *tunePlan) probe(ctx context.Context, c *candidate) error {
-	out, err := p.runBinary(ctx, c, "1x")
+	out, err := p.runBinary(ctx, c, "1x", "-test.v")
 	if err != nil {
 		return err
 	}
@@ -616,9 +643,37 @@ func (p *tunePlan) probe(ctx context.Context, c *candidate) error {
 		return badInputError{err}
 	}
 	if len(r.benchmarks) == 0 {
+		if skipped := skippedBenchmarks(out); len(skipped) > 0 {
+			// A candidate with another poller might run them, but none
+			// could be compared with the base.
+			return badInputError{fmt.Errorf("-bench %q matches only benchmarks that the base %s skips: %s",
+				p.flags.bench, p.base.Name, strings.Join(skipped, ", "))}
+		}
 		return badInputError{fmt.Errorf("-bench %q matches no benchmark in %s", p.flags.bench, p.pkgPath)}
 	}
 	return nil
+}
+
+// skippedBenchmarks is the benchmarks that go test -v output reports as
+// skipped, each with the reason it logged, when it logged one on the line
+// before.
+func skippedBenchmarks(out []byte) []string {
+	var skipped []string
+	lines := strings.Split(string(out), "\n")
+	for i, line := range lines {
+		name, ok := strings.CutPrefix(line, "--- SKIP: ")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSpace(name)
+		if i > 0 && strings.HasPrefix(lines[i-1], "    ") {
+			// "    file_test.go:12: reason"
+			_, reason, _ := strings.Cut(strings.TrimSpace(lines[i-1]), ": ")
+			name += " (" + reason + ")"
+		}
+		skipped = append(skipped, name)
+	}
+	return skipped
 }
 
 // measure runs candidate c once at -benchtime, or takes that measurement from
@@ -676,9 +731,10 @@ func runIdentity(cs []*candidate) string {
 }
 
 // runBinary runs c's test binary on the benchmarks, as go test would.
-func (p *tunePlan) runBinary(ctx context.Context, c *candidate, benchtime string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, c.binary, "-test.run", "^$", "-test.bench", p.flags.bench,
-		"-test.benchtime", benchtime, "-test.count", "1", "-test.benchmem")
+func (p *tunePlan) runBinary(ctx context.Context, c *candidate, benchtime string, extra ...string) ([]byte, error) {
+	args := append([]string{"-test.run", "^$", "-test.bench", p.flags.bench,
+		"-test.benchtime", benchtime, "-test.count", "1", "-test.benchmem"}, extra...)
+	cmd := exec.CommandContext(ctx, c.binary, args...)
 	cmd.Dir = p.pkgDir
 	// Only stdout is parsed: a benchmark that logs to stderr while it runs
 	// would otherwise split a result line, which benchfmt then skips.
@@ -742,6 +798,33 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 				p.flags.out, err, p.flags.spec, rerr, p.flags.write, p.flags.out)
 		}
 		return fmt.Errorf("generating %s: %w (%s is as it was)", p.flags.out, err, p.flags.spec)
+	}
+	return regenerateDrivers(p.flags.out)
+}
+
+// driverGenerator is where this module's bench keeps the command that writes
+// its per-variant drivers (bench/drive_<variant>_gen.go), relative to the
+// module root.
+const driverGenerator = "bench/internal/drivegen"
+
+// regenerateDrivers runs the bench's driver generator, as go generate ./...
+// does after loopgen, when the module that holds out has one: a variant
+// written into the spec without its driver would leave bench/ stale (the
+// bench would not run it, and its test that the drivers match the spec
+// would fail).
+func regenerateDrivers(out string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	root := filepath.Dir(abs)
+	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(driverGenerator), "main.go")); err != nil {
+		return nil // not this module's layout: nothing to keep in step
+	}
+	cmd := exec.Command("go", "run", "./"+driverGenerator, "-dir", "bench")
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("the spec and %s are written, but writing the bench's drivers failed (%v):\n%s\nfix that, then run go generate ./...", out, err, tail(b, 20))
 	}
 	return nil
 }

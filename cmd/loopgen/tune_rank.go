@@ -202,13 +202,38 @@ func rankCandidates(p *tunePlan, res tuneResult) *ranking {
 		}
 		return 0
 	})
-	if len(r.rows) > 0 {
-		best := r.rows[0]
-		r.winner = best.c
-		r.significant = !best.c.isBase && best.better > 0 && best.worse == 0 && len(best.cmp) == len(r.benchmarks)
-		r.verdict = r.describe(best)
+	// The winner is the best-ranked candidate that beats the base
+	// significantly somewhere and is worse nowhere; one ranked above it
+	// that is significantly worse on some benchmark (a large gain on one
+	// benchmark outweighing a loss on another in the geomean) does not win.
+	// Only candidates ranked above the base qualify, so that a win is also
+	// a win on the geomean. Without such a candidate, the first row is
+	// reported as the best, not significantly better.
+	for _, row := range r.rows {
+		if row.c.isBase {
+			break
+		}
+		if row.better > 0 && row.worse == 0 && len(row.cmp) == len(r.benchmarks) {
+			r.winner, r.significant, r.verdict = row.c, true, r.describe(row)
+			break
+		}
+	}
+	if r.winner == nil && len(r.rows) > 0 {
+		r.winner, r.verdict = r.rows[0].c, r.describe(r.rows[0])
 	}
 	return r
+}
+
+// aboveWinner is the rows ranked above the winner: candidates that lead on
+// the geomean but are significantly better nowhere, significantly worse
+// somewhere, or were not measured on every benchmark.
+func (r *ranking) aboveWinner() []rankRow {
+	for i, row := range r.rows {
+		if row.c == r.winner {
+			return r.rows[:i]
+		}
+	}
+	return nil
 }
 
 // minMannWhitneyP is the smallest two-sided p-value a Mann-Whitney U test
@@ -316,8 +341,12 @@ func (r *ranking) write(w io.Writer) {
 	}
 	for _, b := range r.benchmarks {
 		fmt.Fprintf(w, "\n## %s\n\n", b)
+		var unmeasured []string
 		rows := slices.DeleteFunc(slices.Clone(r.rows), func(x rankRow) bool {
 			_, ok := x.summary[b]
+			if !ok {
+				unmeasured = append(unmeasured, x.c.label())
+			}
 			return !ok // not measured on b: no place in its table
 		})
 		up := higherIsBetter(r.metric)
@@ -346,12 +375,17 @@ func (r *ranking) write(w io.Writer) {
 			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n",
 				i+1, settings(row.c), r.format(s.Center), r.interval(s), vs, pv)
 		}
+		if len(unmeasured) > 0 {
+			// Its binary skipped the benchmark (b.Skip: a poller the
+			// workload needs) or did not report it.
+			fmt.Fprintf(w, "\nNot measured (skipped, or no result): %s.\n", strings.Join(unmeasured, "; "))
+		}
 	}
 	if len(r.benchmarks) > 1 {
 		fmt.Fprintf(w, "\n## All benchmarks: geomean of medians relative to the base\n\n")
-		header("ratio", "better", "worse")
+		header("ratio", "better", "worse", "not measured")
 		for i, row := range r.rows {
-			fmt.Fprintf(w, "| %d | %s | %.3f | %d | %d |\n", i+1, settings(row.c), row.ratio, row.better, row.worse)
+			fmt.Fprintf(w, "| %d | %s | %.3f | %d | %d | %d |\n", i+1, settings(row.c), row.ratio, row.better, row.worse, row.missing)
 		}
 	}
 	fmt.Fprintln(w)
@@ -362,6 +396,16 @@ func (r *ranking) write(w io.Writer) {
 		fmt.Fprintf(w, "Winner: the base %s; no candidate beats it.\n", p.base.Name)
 	case r.significant:
 		fmt.Fprintf(w, "Winner: %s: %s. Significantly better than the base %s.\n", r.winner.label(), r.verdict, p.base.Name)
+		for _, row := range r.aboveWinner() {
+			why := "not significantly better than the base on any benchmark"
+			switch {
+			case row.missing > 0:
+				why = fmt.Sprintf("not measured on %d benchmarks", row.missing)
+			case row.worse > 0:
+				why = fmt.Sprintf("significantly worse than the base on %d benchmarks", row.worse)
+			}
+			fmt.Fprintf(w, "Ranked above it but %s: %s.\n", why, row.c.label())
+		}
 	default:
 		fmt.Fprintf(w, "Best: %s: %s. Not significantly better than the base %s.\n", r.winner.label(), r.verdict, p.base.Name)
 	}

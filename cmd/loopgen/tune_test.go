@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,10 @@ func BenchmarkFlat(b *testing.B) {
 		sink++
 	}
 }
+
+func BenchmarkSkipped(b *testing.B) {
+	b.Skip("not supported by this variant")
+}
 `
 
 // moduleCopy copies what package loop needs to build (go.mod, the root
@@ -55,6 +60,13 @@ func BenchmarkFlat(b *testing.B) {
 // the tunetest package, and makes it the working directory: tune then edits
 // that copy's spec and generated/, never the repository's.
 func moduleCopy(t *testing.T) string {
+	t.Helper()
+	return moduleCopyWith(t)
+}
+
+// moduleCopyWith is moduleCopy plus the non-test Go files of the extra
+// directories (not of their subdirectories), relative to the module root.
+func moduleCopyWith(t *testing.T, extra ...string) string {
 	t.Helper()
 	src, err := filepath.Abs("../..")
 	if err != nil {
@@ -87,6 +99,17 @@ func moduleCopy(t *testing.T) string {
 		})
 		if err != nil {
 			t.Fatal(err)
+		}
+	}
+	for _, dir := range extra {
+		entries, err := os.ReadDir(filepath.Join(src, dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if name := e.Name(); !e.IsDir() && strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go") {
+				copyFile(filepath.Join(dir, name))
+			}
 		}
 	}
 	if err := os.MkdirAll(filepath.Join(dst, "tunetest"), 0o755); err != nil {
@@ -137,12 +160,15 @@ func cacheEntries(t *testing.T, dir string) int {
 
 // TestTuneEndToEnd tunes batch on a two-candidate grid: it is interrupted
 // after one measurement, resumes from the cache, ranks, and writes the
-// winner into the spec, which keeps its comments, generates and builds.
+// winner into the spec, which keeps its comments, generates, writes the
+// bench's driver for it, and builds.
 func TestTuneEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and benchmarks a module copy")
 	}
-	dir := moduleCopy(t)
+	// The bench's sources and its driver generator (and gen, which that
+	// imports), so that -write has drivers to keep in step.
+	dir := moduleCopyWith(t, "gen", "bench", "bench/internal/drivegen")
 	tmp := tempRoot(t)
 	cache := filepath.Join(t.TempDir(), "cache")
 	original, err := os.ReadFile("spec/loop.yaml")
@@ -245,7 +271,11 @@ func TestTuneEndToEnd(t *testing.T) {
 	if code := run([]string{"-check"}, &checkOut, &checkErr); code != 0 {
 		t.Errorf("generated/ does not match the written spec: %s", checkErr.String())
 	}
-	build := exec.Command("go", "build", "-tags", "loop_tuned", "./...")
+	driver, err := os.ReadFile(filepath.Join(dir, "bench", "drive_tuned_gen.go"))
+	if err != nil || !bytes.Contains(driver, []byte(`directSpans["tuned"]`)) {
+		t.Errorf("-write did not write the bench's driver for the tuned variant (%v):\n%.300s", err, driver)
+	}
+	build := exec.Command("go", "build", "-tags", "loop_tuned", ".", "./handwritten/...", "./generated/...")
 	build.Dir = dir
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Errorf("building with the tuned variant: %v\n%s", err, out)
@@ -277,6 +307,15 @@ func TestTuneRefusesToWriteWithoutSignificance(t *testing.T) {
 	assertEmpty(t, tmp)
 }
 
+// manyBatches is 200 distinct batch values: 1,2,...,200.
+var manyBatches = func() string {
+	vals := make([]string, 200)
+	for i := range vals {
+		vals[i] = strconv.Itoa(i + 1)
+	}
+	return strings.Join(vals, ",")
+}()
+
 // TestTuneBadInput: each mistake is a clear error with exit status 2, found
 // before any candidate is built (those that need a build: right after the
 // first one).
@@ -306,6 +345,8 @@ func TestTuneBadInput(t *testing.T) {
 		{"package that does not exist", []string{"-grid", "batch=4", "-pkg", "./nosuch"}, "-pkg ./nosuch: "},
 		{"package without tests", []string{"-grid", "batch=4", "-pkg", "."}, "-pkg .: github.com/loopgen/loop has no test files, so no benchmarks"},
 		{"pattern that matches no benchmark", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkNoSuch"}, `-bench "BenchmarkNoSuch" matches no benchmark in github.com/loopgen/loop/tunetest`},
+		{"pattern that matches only benchmarks the base skips", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkSkipped"}, `-bench "BenchmarkSkipped" matches only benchmarks that the base balanced skips: BenchmarkSkipped (not supported by this variant)`},
+		{"grid of too many points", []string{"-grid", "batch=" + manyBatches + " queue_depth=16,32"}, "-grid has more than 256 points (values per key: 200 × 2); each point is built and measured -count times"},
 		{"metric the benchmark does not report", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkFlat", "-metric", "cpu-sec/op"}, "benchmark Flat-"},
 	}
 	if runtime.GOOS == "linux" {

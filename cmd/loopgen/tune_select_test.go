@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/loopgen/loop/gen"
+)
+
+// TestRankWinnerIsWorseNowhere: a candidate that leads the geomean on a
+// large gain on one benchmark while significantly worse on another does not
+// win; the next one, better on both, does, and the report names the one
+// passed over.
+func TestRankWinnerIsWorseNowhere(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"batch=256"}}
+	mixed := &candidate{settings: []string{"batch=4"}}
+	good := &candidate{settings: []string{"batch=64"}}
+	p := &tunePlan{flags: tuneFlags{metric: "sec/op"}, candidates: []*candidate{base, mixed, good},
+		base: &gen.Variant{Name: "balanced"}, axes: []tuneAxis{{key: "batch"}}}
+	res := tuneResult{
+		benchmarks: []string{"A", "B"},
+		values: []map[string][]float64{
+			{"A": series6(100), "B": series6(100)},
+			{"A": series6(30), "B": series6(120)}, // geomean 0.6, significantly worse on B
+			{"A": series6(80), "B": series6(80)},  // geomean 0.8, significantly better on both
+		},
+	}
+	r := rankCandidates(p, res)
+	if r.rows[0].c != mixed {
+		t.Fatalf("batch=4 should still rank first on the geomean; ranked %s first", r.rows[0].c.label())
+	}
+	if r.winner != good || !r.significant {
+		t.Fatalf("winner %s significant=%v (%s); want batch=64, better on both and worse on none", r.winner.label(), r.significant, r.verdict)
+	}
+	var out bytes.Buffer
+	r.write(&out)
+	if !strings.Contains(out.String(), "Winner: batch=64: ") || !strings.Contains(out.String(), "Ranked above it but significantly worse than the base on 1 benchmarks: batch=4.") {
+		t.Errorf("report:\n%s", out.String())
+	}
+
+	// With no candidate worse nowhere, the leader is reported, not a winner.
+	res.values = res.values[:2]
+	p.candidates = p.candidates[:2]
+	if r := rankCandidates(p, res); r.winner != mixed || r.significant {
+		t.Errorf("winner %s significant=%v; want batch=4 reported as best, not significant", r.winner.label(), r.significant)
+	}
+}
+
+// TestRankReportsUnmeasuredCandidates: a candidate that skipped a benchmark
+// has no row in its table, and the report says so instead of leaving it out
+// silently.
+func TestRankReportsUnmeasuredCandidates(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"poller=auto"}}
+	none := &candidate{settings: []string{"poller=none"}}
+	p := &tunePlan{flags: tuneFlags{metric: "sec/op"}, candidates: []*candidate{base, none},
+		base: &gen.Variant{Name: "balanced"}, axes: []tuneAxis{{key: "poller"}}}
+	res := tuneResult{
+		benchmarks: []string{"callbacks", "mixed"},
+		values: []map[string][]float64{
+			{"callbacks": series6(100), "mixed": series6(100)},
+			{"callbacks": series6(90)},
+		},
+	}
+	var out bytes.Buffer
+	rankCandidates(p, res).write(&out)
+	s := out.String()
+	_, mixedTable, _ := strings.Cut(s, "## mixed")
+	if !strings.Contains(mixedTable, "Not measured (skipped, or no result): poller=none.") {
+		t.Errorf("the mixed table does not say poller=none was not measured:\n%s", s)
+	}
+	if !strings.Contains(s, "| 2 | none | 0.900 | 1 | 0 | 1 |") {
+		t.Errorf("the summary does not count the benchmark poller=none was not measured on:\n%s", s)
+	}
+}
+
+// TestGridSizeIsBounded: a grid of more points than maxGridPoints is refused
+// before it is expanded, with the size of each axis.
+func TestGridSizeIsBounded(t *testing.T) {
+	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches, depths []string
+	for i := 1; i <= 1000; i++ {
+		batches = append(batches, strconv.Itoa(i))
+	}
+	for i := 4; i <= 24; i++ {
+		depths = append(depths, strconv.Itoa(1<<i))
+	}
+	axes, err := parseGrid("batch="+strings.Join(batches, ",")+" queue_depth="+strings.Join(depths, ","), spec.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := gridCandidates(spec.Default(), axes)
+	if err == nil || !strings.Contains(err.Error(), "-grid has more than 256 points (values per key: 1000)") {
+		t.Errorf("a grid of 21,000 points: %d candidates, error %v", len(cs), err)
+	}
+	// At the bound it is accepted: 16 × 16, and the base, which is not on
+	// the grid.
+	axes, err = parseGrid("batch="+strings.Join(batches[:16], ",")+" queue_depth="+strings.Join(depths[:16], ","), spec.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs, err = gridCandidates(spec.Default(), axes); err != nil || len(cs) != 257 {
+		t.Errorf("a grid of 256 points: %d candidates, error %v; want 257", len(cs), err)
+	}
+}
+
+// TestSkippedBenchmarks reads the benchmarks go test -v reports as skipped.
+func TestSkippedBenchmarks(t *testing.T) {
+	out := "goos: linux\nBenchmarkTagged/mixed/N=10000\n    tagged_bench_test.go:53: not supported by this variant\n--- SKIP: BenchmarkTagged/mixed/N=10000\nBenchmarkOther\n--- SKIP: BenchmarkOther\nPASS\n"
+	got := strings.Join(skippedBenchmarks([]byte(out)), "; ")
+	want := "BenchmarkTagged/mixed/N=10000 (not supported by this variant); BenchmarkOther"
+	if got != want {
+		t.Errorf("skippedBenchmarks = %q, want %q", got, want)
+	}
+}
+
+// TestWriteCheckedForEveryCandidate: -write is tried, before any building,
+// with every candidate's values, not only the base's. Here the variant it
+// would replace anchors its batch, a value the base leaves alone but a
+// candidate with another batch would have to edit.
+func TestWriteCheckedForEveryCandidate(t *testing.T) {
+	data, err := os.ReadFile("../../spec/loop.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(data) + "  - name: tuned\n    batch: &b 256\n"
+	file := filepath.Join(t.TempDir(), "loop.yaml")
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = planTune(tuneFlags{spec: file, grid: "batch=256,64", write: "tuned", count: 1, benchtime: "1x", pkg: "./nosuch"})
+	if err == nil || !strings.Contains(err.Error(), "-write tuned: for the grid point batch=64: ") || !strings.Contains(err.Error(), "not a plain scalar") {
+		t.Errorf("planTune: %v; want -write refused for the grid point batch=64", err)
+	}
+}
