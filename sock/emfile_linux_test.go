@@ -2,6 +2,7 @@ package sock_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -145,15 +146,21 @@ func highestFD(t *testing.T) int {
 
 // After an accept succeeds the back-off starts over at its minimum: a
 // listener that once waited long for descriptors must not keep waiting that
-// long the next time they run out. Real time, with wide margins: the first
-// retry is due 10 ms after the failure, a back-off that was not reset waits
-// a second (its maximum).
+// long the next time they run out. On a virtual clock, each retry is checked
+// to come no earlier than its back-off after the failure before it, and no
+// later than one wheel tick after that: 10 ms, doubling to 640 ms over seven
+// failures, and then, after an accept, 10 ms again, where a back-off that was
+// not reset would wait a second (its maximum). Only a failing test waits in
+// real time (runUntil's watchdog).
 func TestAcceptBackoffStartsOverAfterASuccess(t *testing.T) {
-	l := newLoop(t)
+	l, vc := newVirtualLoop(t)
+	tick := l.Variant().Tick
 	srv := &echoServer{}
-	var errTimes []time.Time
+	failures := 0
+	var lastFailure time.Time // on the virtual clock
 	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv, sock.WithAcceptErrorHandler(func(error) {
-		errTimes = append(errTimes, time.Now())
+		failures++
+		lastFailure = vc.Now()
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -174,27 +181,56 @@ func TestAcceptBackoffStartsOverAfterASuccess(t *testing.T) {
 	}
 	sa := &unix.SockaddrInet4{Port: ln.Addr().(*net.TCPAddr).Port, Addr: [4]byte{127, 0, 0, 1}}
 
-	// Seven failures in a row: the back-off has grown to 640 ms.
+	// afterBackoff moves the clock to a nanosecond before backoff has passed
+	// since the last failure and checks that the retry (what cond reports)
+	// has not come, then moves it a wheel tick past and runs l until it has.
+	// The connection that failed stays queued, so a retry finds it at once.
+	afterBackoff := func(backoff time.Duration, what string, cond func() bool) {
+		t.Helper()
+		prev := lastFailure
+		due := prev.Add(backoff)
+		vc.AdvanceTo(due.Add(-time.Nanosecond))
+		for range 10 {
+			if err := l.RunOnce(false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if cond() {
+			t.Fatalf("%s came with the clock %v past the accept failure before it: before the back-off of %v", what, vc.Now().Sub(prev), backoff)
+		}
+		vc.AdvanceTo(due.Add(tick))
+		runUntil(t, l, what, cond)
+	}
+
+	// Seven failures in a row: the back-off grows from 10 ms to 640 ms.
 	release := starveDescriptors(t, cfds[0])
 	if err := unix.Connect(cfds[0], sa); err != nil {
 		release()
 		t.Fatal(err)
 	}
-	runUntil(t, l, "seven accept failures", func() bool { return len(errTimes) >= 7 })
+	runUntil(t, l, "the first accept failure", func() bool { return failures >= 1 })
+	backoff := 10 * time.Millisecond
+	for n := 2; n <= 7; n++ {
+		afterBackoff(backoff, fmt.Sprintf("accept failure %d", n), func() bool { return failures >= n })
+		backoff *= 2
+	}
 	release()
-	runUntil(t, l, "the accept", func() bool { return srv.opened == 1 })
+	afterBackoff(backoff, "the accept", func() bool { return srv.opened == 1 })
+	if failures != 7 {
+		t.Fatalf("%d accept failures, want 7: one for each retry", failures)
+	}
 
 	// The next shortage: the first retry comes after the minimum back-off.
-	first := len(errTimes)
 	release = starveDescriptors(t, cfds[0])
 	defer release()
 	if err := unix.Connect(cfds[1], sa); err != nil {
 		t.Fatal(err)
 	}
-	runUntil(t, l, "two more accept failures", func() bool { return len(errTimes) >= first+2 })
-	if gap := errTimes[first+1].Sub(errTimes[first]); gap > 500*time.Millisecond {
-		t.Errorf("after a successful accept, the first retry came %v after the failure; want the minimum back-off, 10 ms", gap)
-	}
+	runUntil(t, l, "the first accept failure after the accept", func() bool { return failures >= 8 })
+	afterBackoff(10*time.Millisecond, "the first retry after the accept", func() bool { return failures >= 9 })
 	release()
-	runUntil(t, l, "the second accept", func() bool { return srv.opened == 2 })
+	afterBackoff(20*time.Millisecond, "the second accept", func() bool { return srv.opened == 2 })
+	if failures != 9 {
+		t.Fatalf("%d accept failures, want 9: one for each retry", failures)
+	}
 }

@@ -230,9 +230,14 @@ func TestClosePanickingHandlerStillReleases(t *testing.T) {
 		}
 		before := openFDs(t)
 		vc := clock.NewVirtual(epoch)
+		subsBefore := vc.Subscribers()
 		l, err := v.New(core.Config{Clock: vc, PanicHandler: func(r any) { panic(r) }})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if n := vc.Subscribers(); n != subsBefore+1 {
+			// Without this the check below could pass for a loop that never subscribed.
+			t.Fatalf("%d clock subscribers after New, want %d: the loop no longer subscribes", n, subsBefore+1)
 		}
 		woken := 0
 		l.AtClose(func() { woken++ }) // dropped: it is queued behind the panic
@@ -251,9 +256,12 @@ func TestClosePanickingHandlerStillReleases(t *testing.T) {
 		if after := openFDs(t); after != before {
 			t.Errorf("%d fds open before New, %d after Close unwound", before, after)
 		}
+		if n := vc.Subscribers(); n != subsBefore {
+			t.Errorf("%d clock subscribers before New, %d after Close unwound: the loop kept its subscription", subsBefore, n)
+		}
 		subscribed := 0
 		vc.Subscribe(func() { subscribed++ })
-		vc.Advance(time.Second) // the closed loop's subscription must be gone: only the new one runs
+		vc.Advance(time.Second) // the AtClose dropped by the panic stays dropped; a new subscriber still runs
 		if subscribed != 1 || woken != 0 {
 			t.Errorf("after Advance: new subscriber ran %d times, the dropped AtClose %d", subscribed, woken)
 		}

@@ -96,6 +96,15 @@ func (c *Virtual) Subscribe(fn func()) (unsubscribe func()) {
 	}
 }
 
+// Subscribers returns how many functions are subscribed now: each Subscribe
+// adds one until its unsubscribe runs. For tests and diagnostics, such as
+// checking that a closed loop let go of its clock.
+func (c *Virtual) Subscribers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.subs)
+}
+
 // notify calls the subscribers outside mu, so one may unsubscribe from inside
 // its callback; it allocates nothing once scratch has grown.
 func (c *Virtual) notify() {

@@ -77,3 +77,31 @@ func TestAdvanceNotifiesEachSubscriber(t *testing.T) {
 		t.Errorf("subscriber called %d times, want 2", calls)
 	}
 }
+
+// Subscribers counts each Subscribe until its unsubscribe runs; running an
+// unsubscribe twice removes nothing more, and an unsubscribe run from inside
+// a notification takes effect at once.
+func TestSubscribersCountsTheLiveSubscriptions(t *testing.T) {
+	c := NewVirtual(start)
+	if n := c.Subscribers(); n != 0 {
+		t.Fatalf("a new clock has %d subscribers, want 0", n)
+	}
+	stopA := c.Subscribe(func() {})
+	var stopB func()
+	stopB = c.Subscribe(func() { stopB() })
+	if n := c.Subscribers(); n != 2 {
+		t.Fatalf("%d subscribers after two Subscribes, want 2", n)
+	}
+	c.Advance(time.Millisecond) // B unsubscribes itself
+	if n := c.Subscribers(); n != 1 {
+		t.Fatalf("%d subscribers after one unsubscribed in its callback, want 1", n)
+	}
+	stopB()
+	if n := c.Subscribers(); n != 1 {
+		t.Fatalf("%d subscribers after an unsubscribe ran twice, want 1", n)
+	}
+	stopA()
+	if n := c.Subscribers(); n != 0 {
+		t.Fatalf("%d subscribers after every unsubscribe ran, want 0", n)
+	}
+}

@@ -28,6 +28,8 @@ func (w *FD) signal() error { return w.write(token[:]) }
 // Drain empties the eventfd, so it is not readable until the next Signal.
 // Owner only. One read suffices: without EFD_SEMAPHORE a read returns the
 // whole counter and resets it to zero; a second read would only see EAGAIN.
+// On an FD that is not open (zero, or closed) it reads nothing: its old
+// descriptor number may belong to someone else by now.
 func (w *FD) Drain() {
 	if !w.open {
 		return

@@ -43,7 +43,9 @@ func (w *FD) signal() error { return w.write(token[:]) }
 // Drain reads the pipe until it is empty, so it is not readable until the
 // next Signal. Owner only. A short read means the pipe was emptied; a Signal
 // after it makes the pipe readable again, so stopping there loses nothing and
-// saves the read that would return EAGAIN.
+// saves the read that would return EAGAIN. On an FD that is not open (zero,
+// or closed) it reads nothing: its old descriptor number may belong to
+// someone else by now.
 func (w *FD) Drain() {
 	if !w.open {
 		return

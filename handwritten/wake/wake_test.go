@@ -103,7 +103,6 @@ func TestSignalOnClosedFDReturnsErrClosed(t *testing.T) {
 	if fd := zero.Fd(); fd != -1 {
 		t.Fatalf("Fd of a zero FD = %d, want -1", fd)
 	}
-	zero.Drain() // must not read fd 0
 	w := open(t)
 	if err := w.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
@@ -111,6 +110,85 @@ func TestSignalOnClosedFDReturnsErrClosed(t *testing.T) {
 	if err := w.Signal(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Signal after Close: %v, want ErrClosed", err)
 	}
+}
+
+// Drain on an FD that is not open reads nothing. A zero FD's descriptor
+// fields are 0, so a Drain that did not look at open would read stdin; a
+// closed FD's number may already belong to another file. Each case puts a
+// pipe holding one byte at the number that Drain must leave alone, and checks
+// that the byte is still there afterwards.
+func TestDrainOnAnFDNotOpenReadsNothing(t *testing.T) {
+	var zero FD
+	unread, restore := pendingByteAt(t, 0)
+	zero.Drain()
+	ok := unread()
+	restore()
+	if !ok {
+		t.Error("Drain on a zero FD read descriptor 0")
+	}
+
+	w := open(t)
+	fd := w.Fd()
+	if err := w.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	unread, restore = pendingByteAt(t, fd) // the closed number, reused
+	w.Drain()
+	ok = unread()
+	restore()
+	if !ok {
+		t.Errorf("Drain after Close read descriptor %d, which the FD had closed", fd)
+	}
+}
+
+// pendingByteAt makes descriptor number fd the read end of a pipe that holds
+// one byte and whose write end is closed, so that a test can tell whether
+// anything read from fd. unread reports whether the byte was still there (and
+// reads it); restore puts back what fd referred to before, or closes fd if it
+// was not open. Not for parallel tests: fd changes under the whole process.
+func pendingByteAt(t *testing.T, fd int) (unread func() bool, restore func()) {
+	t.Helper()
+	saved, err := unix.Dup(fd)
+	if err == unix.EBADF {
+		saved = -1
+	} else if err != nil {
+		t.Fatalf("dup(%d): %v", fd, err)
+	}
+	restore = func() {
+		if saved < 0 {
+			unix.Close(fd)
+			return
+		}
+		unix.Dup2(saved, fd)
+		unix.Close(saved)
+	}
+	var p [2]int
+	if err := unix.Pipe(p[:]); err != nil {
+		restore()
+		t.Fatalf("pipe: %v", err)
+	}
+	_, werr := unix.Write(p[1], []byte{1})
+	unix.Close(p[1]) // before the dup2: fd may be p[1]'s number
+	var derr error
+	if p[0] != fd {
+		derr = unix.Dup2(p[0], fd)
+		unix.Close(p[0])
+	}
+	if werr != nil || derr != nil {
+		restore()
+		t.Fatalf("pipe write: %v; dup2 onto %d: %v", werr, fd, derr)
+	}
+	unread = func() bool {
+		var b [8]byte
+		for {
+			n, err := unix.Read(fd, b[:])
+			if err == unix.EINTR {
+				continue
+			}
+			return err == nil && n == 1
+		}
+	}
+	return unread, restore
 }
 
 func TestCloseReleasesFDsAndIsIdempotent(t *testing.T) {
