@@ -129,7 +129,9 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 		}
 	}
 	if err == nil {
-		// Accepted connections inherit these from the listening socket.
+		// Accepted TCP connections inherit these from the listening
+		// socket; accepted Unix ones do not (Linux makes them afresh), and
+		// open sets them on each.
 		err = setBufferSizes(fd, cfg)
 	}
 	if err == nil {
@@ -254,6 +256,23 @@ func (ln *Listener) open(fd int, peer netip.AddrPort) bool {
 		if ln.cfg.noDelay {
 			// Best effort, as in package net.
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		}
+	}
+	if ln.cfg.unixStream {
+		// Best effort too, as TCP_NODELAY: the connection works without.
+		_ = setBufferSizes(fd, ln.cfg)
+		// A peer that bound a name (rare: clients are usually unnamed)
+		// gets its own config to carry it, so that RemoteAddr reports it
+		// after Close too, as accept reported it; the others share the
+		// listener's and cost nothing more.
+		if sa, err := unix.Getpeername(fd); err == nil {
+			// x/sys/unix reads an unnamed peer as "@" (an abstract name
+			// is "@" and at least one byte more).
+			if su, ok := sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name != "@" {
+				cfg := *ln.cfg
+				cfg.remote = &net.UnixAddr{Name: su.Name, Net: "unix"}
+				c.cfg = &cfg
+			}
 		}
 	}
 	if err := ln.l.AddReader(fd, c.onRead); err != nil {

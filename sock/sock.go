@@ -375,7 +375,6 @@ type loopState struct {
 	listeners map[*Listener]struct{}
 	dialed    *Conn
 	packets   map[*PacketConn]struct{}
-	closed    bool // closeAll ran: the loop is closed, and nothing new may open on it
 }
 
 // lookupState finds l's state in states, or makes and records it.
@@ -403,7 +402,7 @@ func lookupState(l *loop.Loop) (s *loopState, made bool) {
 // (loop.ErrNoPoller, which Listen, Dial and ListenPacket report before any
 // other check of l or of the options), or Close has been called
 // (loop.ErrClosed; also while the callbacks queued before it run, before
-// closeAll marks the loop's sockets closed).
+// closeAll closes the loop's sockets).
 func loopUsable(l *loop.Loop) error {
 	if l.Variant().Poller == "none" {
 		return loop.ErrNoPoller
@@ -422,7 +421,6 @@ var errNilLoop = errors.New("nil *loop.Loop")
 // connections, packet sockets. Connections are aborted, since the loop
 // will not run to send what they have queued: OnClose says what was lost.
 func (s *loopState) closeAll() {
-	s.closed = true
 	for ln := range s.listeners {
 		ln.Close()
 		ln.eachConn(func(c *Conn) { c.Abort() })
