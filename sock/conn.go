@@ -70,10 +70,11 @@ type timeouts struct {
 
 	// After Close: the next look at what the peer has acknowledged, how
 	// long the last wait was, and how much of the linger timeout is left.
-	lingerT    loop.Timer
-	lingerStep time.Duration
-	lingerLeft time.Duration
-	lingerFn   func() // c.lingerCheck, made once
+	lingerT       loop.Timer
+	lingerStep    time.Duration
+	lingerLeft    time.Duration
+	lingerFn      func() // c.lingerCheck, made once
+	lingerUnacked int    // what the peer had not acknowledged at the last look: a reset discards it, and then the kernel's count reads 0
 }
 
 // deadline is one kind of timeout: how long it allows (0: off), its timer
@@ -700,6 +701,9 @@ func (c *Conn) lingerCheck() {
 	if n > 0 {
 		n-- // the FIN's sequence number: shutdown queued it
 	}
+	if known {
+		tm.lingerUnacked = n
+	}
 	switch {
 	case known && n == 0:
 		c.teardown(nil)
@@ -723,18 +727,25 @@ func (c *Conn) lingerCheck() {
 // follows with nil if nothing was queued, or with an *UnsentError wrapping
 // ErrAborted. An Abort that cuts short a Close's wait (also the one a closing
 // loop makes) counts as unsent, besides what was queued, what the peer had not
-// acknowledged yet: the reset that closing the descriptor may cause discards it.
+// acknowledged yet: the reset that closing the descriptor may cause discards
+// it. So does an Abort of a TCP connection with received bytes not yet read
+// (reading paused, or arrived since the last read), which closing resets.
 func (c *Conn) Abort() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
 	n := c.Buffered()
-	if c.flags&fClosing != 0 && !c.cfg.unixStream {
+	if !c.cfg.unixStream && c.flags&fConnecting == 0 {
 		if u, known := unackedBytes(int(c.fd)); known && u > 0 {
 			if c.flags&fWriteDone != 0 {
 				u-- // the FIN's sequence number: shutdown queued it
 			}
-			n += u
+			// Closing a socket with input not read resets it, which
+			// discards what the peer has not acknowledged; without, the
+			// kernel goes on sending it, as after any close.
+			if c.flags&fClosing != 0 || unreadInput(int(c.fd)) {
+				n += u
+			}
 		}
 	}
 	var err error
@@ -745,12 +756,18 @@ func (c *Conn) Abort() error {
 	return nil
 }
 
-// fail closes the connection because of err, noting unsent bytes.
+// fail closes the connection because of err, noting unsent bytes: those
+// queued, and during a Close's wait (a reset that ends it) those the peer
+// had not acknowledged at the last look.
 func (c *Conn) fail(err error) {
 	if c.flags&fClosed != 0 {
 		return
 	}
-	if n := c.Buffered(); n > 0 {
+	n := c.Buffered()
+	if c.flags&fClosing != 0 && c.tm != nil {
+		n += c.tm.lingerUnacked
+	}
+	if n > 0 {
 		err = &UnsentError{Unsent: n, Err: err}
 	}
 	c.teardown(err)

@@ -115,7 +115,9 @@ type Handler interface {
 	// nil on a clean close (Close, once everything was sent and the peer has
 	// finished or acknowledged it all; or the peer's end of stream);
 	// otherwise it says why, and wraps *UnsentError when written bytes were
-	// lost or may have been. A Dial that fails ends here without OnOpen.
+	// lost or may have been (except on a Unix socket whose peer closed with
+	// bytes it had not read: the kernel does not say how many, and the
+	// ECONNRESET alone says so). A Dial that fails ends here without OnOpen.
 	OnClose(c *Conn, err error)
 	// OnPause is called when the bytes waiting to be sent rise above the
 	// high-water mark: stop writing until OnResume.

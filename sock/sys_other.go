@@ -96,6 +96,9 @@ func sysSendto(_ *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
 // acknowledged, so a linger timeout is always reported.
 func unackedBytes(int) (int, bool) { return 0, false }
 
+// unreadInput is not asked where unackedBytes knows nothing.
+func unreadInput(int) bool { return false }
+
 // pendingNetworkError: the BSDs report a connection that failed in the
 // queue as ECONNABORTED, which accept handles itself.
 func pendingNetworkError(error) bool { return false }

@@ -149,3 +149,98 @@ func waitForSettledInq(t *testing.T, peer net.Conn) int {
 	}
 	return last
 }
+
+// A peer's reset during a Close's wait ends it with an *UnsentError counting
+// what the peer had not acknowledged at the loop's last look, wrapping
+// ECONNRESET. The reset empties the kernel's queue, so that count can only
+// come from before it; here the last look follows the peer's queue settling,
+// so it is exact.
+func TestResetDuringCloseCountsWhatThePeerHadNotAcknowledged(t *testing.T) {
+	const size = 512 << 10
+	l, vc := newVirtualLoop(t)
+	h := &respondAndClose{n: size}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
+		sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	t.Cleanup(func() {
+		if !h.closed && h.c != nil {
+			h.c.Abort()
+		}
+	})
+	peer.Write([]byte("request"))
+	runUntil(t, l, "the response and Close", func() bool { return h.closing })
+	if h.buffered != 0 {
+		t.Skipf("the kernel did not take all %d bytes", size)
+	}
+	settled := waitForSettledInq(t, peer)
+	vc.Advance(time.Millisecond) // the linger's next look, after the settling
+	runIteration(t, l)
+	if h.closed {
+		t.Fatalf("closed before the reset: %v", h.closeErr)
+	}
+	if err := peer.(*net.TCPConn).SetLinger(0); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close() // with 4 KiB unread and a linger of 0: a reset
+	runUntil(t, l, "OnClose", func() bool { return h.closed })
+	var ue *sock.UnsentError
+	if !errors.As(h.closeErr, &ue) || !errors.Is(h.closeErr, syscall.ECONNRESET) {
+		t.Fatalf("OnClose(%v); want an *UnsentError wrapping ECONNRESET", h.closeErr)
+	}
+	if ue.Unsent != size-settled {
+		t.Errorf("Unsent is %d; the peer had acknowledged %d of the %d written, so %d were lost", ue.Unsent, settled, size, size-settled)
+	}
+}
+
+// An Abort of an open TCP connection with received bytes it has not read
+// resets it, so what the peer had not acknowledged is lost and counted; the
+// same Abort with nothing unread counts only what was queued, since the
+// kernel goes on sending the rest.
+func TestAbortWithUnreadInputCountsWhatTheResetDiscards(t *testing.T) {
+	for _, unread := range []bool{true, false} {
+		t.Run(map[bool]string{true: "unread input", false: "nothing unread"}[unread], func(t *testing.T) {
+			const size = 512 << 10
+			l := newLoop(t)
+			h := &boundaryHandler{}
+			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, sock.WithSendBufferSize(4<<20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { peer.Close() })
+			runUntil(t, l, "the accept", func() bool { return h.opened })
+			if unread {
+				h.c.PauseReading()
+				peer.Write([]byte("unread"))
+			}
+			h.c.Write(make([]byte, size))
+			if b := h.c.Buffered(); b != 0 {
+				t.Skipf("the kernel did not take all %d bytes (%d queued)", size, b)
+			}
+			settled := waitForSettledInq(t, peer)
+			h.c.Abort()
+			runUntil(t, l, "OnClose", func() bool { return h.closed })
+			var ue *sock.UnsentError
+			switch {
+			case !unread && h.closeErr != nil:
+				t.Errorf("OnClose(%v); want nil: nothing was queued, and closing without a reset sends the rest", h.closeErr)
+			case unread && (!errors.As(h.closeErr, &ue) || !errors.Is(h.closeErr, sock.ErrAborted)):
+				t.Errorf("OnClose(%v); want an *UnsentError wrapping ErrAborted", h.closeErr)
+			case unread && ue.Unsent != size-settled:
+				t.Errorf("Unsent is %d; the peer had acknowledged %d of the %d written, so %d were lost", ue.Unsent, settled, size, size-settled)
+			}
+		})
+	}
+}
