@@ -35,6 +35,7 @@ func TestPythonSystems(t *testing.T) {
 		WorkPosts1:    n,
 		WorkPosts4:    4 * n,
 		WorkTimeouts:  n,
+		WorkMixed:     n,
 	}
 	for _, name := range []string{"asyncio", "uvloop"} {
 		t.Run(name, func(t *testing.T) {
@@ -43,7 +44,7 @@ func TestPythonSystems(t *testing.T) {
 				t.Errorf("system %q: kind %q, note %q", s.Name, s.Kind, s.Note)
 			}
 			t.Log(s.Note)
-			for _, w := range []string{WorkCallbacks, WorkTimers, WorkPosts1, WorkPosts4, WorkTimeouts} {
+			for _, w := range []string{WorkCallbacks, WorkTimers, WorkPosts1, WorkPosts4, WorkTimeouts, WorkMixed} {
 				r, err := s.Run(w, n)
 				if err != nil {
 					t.Errorf("%s n=%d: %v", w, n, err)
@@ -66,8 +67,8 @@ func TestPythonSystems(t *testing.T) {
 					t.Errorf("timers n=%d: all fired in %v, before the 9 ms ones were due (%v at the earliest)", n, r.Wall, earliest)
 				}
 			}
-			if _, err := s.Run(WorkMixed, n); !errors.Is(err, ErrUnsupported) {
-				t.Errorf("mixed: err %v, want ErrUnsupported", err)
+			if _, err := s.Run("nosuch", n); !errors.Is(err, ErrUnsupported) {
+				t.Errorf("an unknown workload: err %v, want ErrUnsupported", err)
 			}
 		})
 	}

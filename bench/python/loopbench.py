@@ -34,6 +34,7 @@ asked for and uvloop cannot be imported.
 import asyncio
 import gc
 import json
+import socket
 import sys
 import threading
 import time
@@ -109,8 +110,9 @@ def new_loop(kind):
 
 
 # Each workload is a function of (loop, n) that does any untimed preparation
-# and returns (span, ops): span() schedules and runs the workload and is the
-# only part timed.
+# and returns (span, ops), or (span, ops, teardown): span() schedules and runs
+# the workload and is the only part timed; teardown, untimed, releases what
+# the preparation made.
 
 
 def callbacks(loop, n):
@@ -205,12 +207,90 @@ def timeouts(loop, n):
     return span, lambda: n
 
 
+def mixed(loop, n):
+    """n 64-byte messages read from a socketpair on the loop while a thread
+    writes them, another posts n/10 callbacks, and the loop runs n/10 timers
+    of (i % 10) ms; it ends when everything has arrived (bench/variants.go's
+    loopMixed). The socketpair is made before the span and closed after."""
+    msg = 64
+    extra = max(n // 10, 1)
+    want = n * msg
+    rsock, wsock = socket.socketpair()
+    rsock.setblocking(False)
+    got = posts_run = timers_run = 0
+
+    def check():
+        if got == want and posts_run == extra and timers_run == extra:
+            loop.stop()
+
+    def readable():
+        nonlocal got
+        recv = rsock.recv
+        while True:
+            try:
+                data = recv(65536)
+            except BlockingIOError:
+                break
+            if not data:
+                break
+            got += len(data)
+        check()
+
+    def on_post():
+        nonlocal posts_run
+        posts_run += 1
+        check()
+
+    def on_timer():
+        nonlocal timers_run
+        timers_run += 1
+        check()
+
+    def write():
+        m = bytes(msg)
+        send = wsock.sendall
+        for _ in range(n):
+            send(m)
+
+    def post():
+        post = loop.call_soon_threadsafe
+        for _ in range(extra):
+            post(on_post)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=post)]
+
+    def span():
+        loop.add_reader(rsock.fileno(), readable)
+        call_later = loop.call_later
+        for i in range(extra):
+            call_later((i % 10) / 1000, on_timer)
+        for t in threads:
+            t.start()
+        loop.run_forever()
+        for t in threads:
+            t.join()
+        loop.remove_reader(rsock.fileno())
+
+    def ops():
+        if (got, posts_run, timers_run) != (want, extra, extra):
+            raise AssertionError("mixed: stopped with %d of %d bytes, %d of %d posts, %d of %d timers"
+                                 % (got, want, posts_run, extra, timers_run, extra))
+        return n
+
+    def teardown():
+        rsock.close()
+        wsock.close()
+
+    return span, ops, teardown
+
+
 RUNNERS = {
     "callbacks": callbacks,
     "timers": timers,
     "posts1": posts(1),
     "posts4": posts(4),
     "timeouts": timeouts,
+    "mixed": mixed,
 }
 
 
@@ -225,15 +305,20 @@ def measure_once(kind, workload, n):
     t0 = time.perf_counter()
     loop = new_loop(kind)
     setup_s = time.perf_counter() - t0
+    teardown = None
     try:
-        span, ops = RUNNERS[workload](loop, n)
+        span, ops, *rest = RUNNERS[workload](loop, n)
+        teardown = rest[0] if rest else None
         gc.collect()  # as the Go side runs a GC before its span
         c0, w0 = time.process_time(), time.perf_counter()
         span()
         wall_s, cpu_s = time.perf_counter() - w0, time.process_time() - c0
+        done = ops()
     finally:
+        if teardown is not None:
+            teardown()
         loop.close()
-    return ops(), wall_s, cpu_s, setup_s
+    return done, wall_s, cpu_s, setup_s
 
 
 def main(argv):
