@@ -153,13 +153,18 @@ func pythonSystem(name string, info pythonInfo, script string) System {
 	}
 }
 
-// pythonEnv is the environment without what would turn asyncio's debug mode
-// on (the script also calls loop.set_debug(False)).
+// slowingPythonEnv are the variables that would slow the Python peers down
+// from their normal configuration: asyncio's debug mode (the script also
+// calls loop.set_debug(False)), development mode, tracemalloc, and the debug
+// allocator and its statistics.
+var slowingPythonEnv = []string{"PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONTRACEMALLOC", "PYTHONMALLOC", "PYTHONMALLOCSTATS"}
+
+// pythonEnv is the environment without slowingPythonEnv.
 func pythonEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "PYTHONASYNCIODEBUG" || k == "PYTHONDEVMODE" {
+		if slices.Contains(slowingPythonEnv, k) {
 			continue
 		}
 		env = append(env, kv)

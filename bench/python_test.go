@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -135,6 +136,31 @@ func TestPythonSystemsMissing(t *testing.T) {
 	for _, n := range notes {
 		if strings.Contains(n, "\n") || !strings.Contains(n, "apt-get install") {
 			t.Errorf("note %q: want one line that says how to get what is missing", n)
+		}
+	}
+}
+
+// The Python peers run without what would slow them: asyncio's debug mode,
+// development mode, tracemalloc or the debug allocator, whatever the
+// caller's environment says; the rest of it passes through.
+func TestPythonEnvDropsWhatSlowsThePeers(t *testing.T) {
+	for _, k := range slowingPythonEnv {
+		t.Setenv(k, "1")
+	}
+	t.Setenv("LOOP_BENCH_KEPT", "yes")
+	env := pythonEnv()
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if slices.Contains(slowingPythonEnv, k) {
+			t.Errorf("%s passed to the interpreter", kv)
+		}
+	}
+	if !slices.Contains(env, "LOOP_BENCH_KEPT=yes") {
+		t.Error("the rest of the environment was not passed on")
+	}
+	for _, want := range []string{"PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONTRACEMALLOC", "PYTHONMALLOC"} {
+		if !slices.Contains(slowingPythonEnv, want) {
+			t.Errorf("%s is not dropped", want)
 		}
 	}
 }
