@@ -920,7 +920,13 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		}
 		spinBody = append(spinBody,
 			jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
-			jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(jen.Return(jen.Lit(0))),
+			jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(
+				// The iteration goes on to the timers without waiting, and so without
+				// reading the clock again: with the time from before the spin, the timer
+				// it spun for was not due yet, and RunOnce(true) returned having run nothing.
+				lf("now").Op("=").Id("now"),
+				jen.Return(jen.Lit(0)),
+			),
 			jen.If(jen.Id("now").Op("-").Add(lf("now")).Op(">=").Add(e.num("l", "spinNanos"))).Block(
 				jen.If(jen.Id("timeout").Op(">").Lit(0)).Block(jen.Id("timeout").Op("-=").Id("now").Op("-").Add(lf("now"))),
 				jen.Return(jen.Id("timeout")),

@@ -695,6 +695,7 @@ func (l *Loop) spin(timeout int64) int64 {
 		}
 		now := l.monotime()
 		if timeout > 0 && now-l.now >= timeout {
+			l.now = now
 			return 0
 		}
 		if now-l.now >= spinNanos {
