@@ -907,6 +907,11 @@ func specDurationField(key string, lo, hi time.Duration, off bool, want, example
 			if err != nil {
 				return fmt.Sprintf("%q is not a Go duration (want a number and a unit, %s)", s, examples)
 			}
+			if d == 0 && strings.ContainsAny(s, "123456789") {
+				// ParseDuration drops what is below a nanosecond: 0.9ns would
+				// silently be 0, which for some fields means off.
+				return fmt.Sprintf("%q is less than a nanosecond, the smallest duration", s)
+			}
 			*ptr(v) = d
 			return ""
 		},
@@ -931,6 +936,7 @@ func specBoolField(key string, ptr func(*Variant) *bool) specField {
 			if !ok {
 				return "want a boolean (true or false), got " + yamlDescribe(n)
 			}
+
 			*ptr(v) = b.Value
 			return ""
 		},
@@ -1006,6 +1012,15 @@ var specTooLargeInt = regexp.MustCompile(`^[-+]?[0-9][0-9_]*$`)
 // octal 8, 0x10 is 16, and 08192 (not octal) is a string, so a leading zero
 // meant as padding silently changed the value or gave a confusing message.
 func specNotDecimal(tok string) string {
+	if strings.Contains(tok, "_") {
+		// YAML 1.1's digit separator: YAML 1.2 integers have none, and
+		// the parser takes it only as it takes yes and no.
+		msg := fmt.Sprintf("%q has underscores: write integers in plain decimal", tok)
+		if x, err := strconv.ParseInt(strings.ReplaceAll(tok, "_", ""), 0, 64); err == nil {
+			msg += fmt.Sprintf(", such as %d", x)
+		}
+		return msg
+	}
 	digits := strings.TrimLeft(tok, "+-")
 	sign := tok[:len(tok)-len(digits)]
 	if len(digits) < 2 || digits[0] != '0' {
