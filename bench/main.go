@@ -482,6 +482,13 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			show(round)
 		}
 		for _, i := range kept {
+			if !o.warmup {
+				// Without a warm-up round (-quick), the kept system's only
+				// repetition would make its loop in setup: a fresh loop,
+				// reported as one kept from span to span. One untimed run
+				// makes it, as the warm-up round does.
+				runOne(systems[i], p, n, true)
+			}
 			for round := range rounds {
 				runOne(systems[i], p, n, o.warmup && round == 0)
 			}

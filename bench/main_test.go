@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -150,6 +151,34 @@ func TestScaleZeroTellsWhatASystemDoesWithoutWork(t *testing.T) {
 		}
 		if s.Close != nil {
 			s.Close()
+		}
+	}
+}
+
+// A system that keeps its loop from span to span gets one untimed run
+// before its repetitions at each scale also when the run has no warm-up
+// round (-quick): its only repetition would otherwise make the loop, and a
+// fresh loop would be reported as one kept from span to span.
+func TestKeptSystemIsWarmedWithoutAWarmupRound(t *testing.T) {
+	for _, warmup := range []bool{false, true} {
+		runs := 0
+		kept := System{Name: "fake-warm", Kind: "diagnostic", Close: func() {},
+			Run: func(w string, n int) (Result, error) {
+				if n > 0 {
+					runs++
+				}
+				return Result{Ops: max(n, 1), Wall: 2 * minSpan}, nil
+			}}
+		o := options{reps: 1, warmup: warmup, quick: true, workloads: []string{WorkTimeouts}}
+		res := measureAll(o, []System{kept}, io.Discard)
+		scales := scalesFor(o, planOf(WorkTimeouts))
+		if want := 2 * len(scales); runs != want {
+			t.Errorf("warm-up round %v: %d runs, want %d (one untimed and one measured per scale)", warmup, runs, want)
+		}
+		for _, n := range scales {
+			if got := len(res.runs[key{WorkTimeouts, kept.Name, n}]); got != 1 {
+				t.Errorf("warm-up round %v: N=%d has %d measured repetitions, want 1", warmup, n, got)
+			}
 		}
 	}
 }
