@@ -141,3 +141,17 @@ func TestReportShowsTheKeptLoopBesideTheFreshOne(t *testing.T) {
 		}
 	}
 }
+
+// A goal at every scale, measured against a peer that did not run at every
+// scale (the Python peers stop at N=100,000 without -full), says which
+// scales its verdict leaves out.
+func TestReportNamesTheScalesAGoalWasNotMeasuredAt(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced": {10_000: 6.4, 1_000_000: 7.3},
+		"asyncio":  {10_000: 1000}, // 156x
+	}, map[key]error{})
+	want := "| callbacks ≥100x asyncio | 156.2–156.2x (N=1,000,000 not measured on asyncio) | met |"
+	if !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out[strings.Index(out, "### Targets"):])
+	}
+}
