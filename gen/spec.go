@@ -1091,10 +1091,12 @@ func specEnumField[T ~string](key string, allowed []T, ptr func(*Variant) *T) sp
 
 // specReservedNames are taken by the generator's own files and build tags
 // (all, conflict, generic, select), cannot name an importable package
-// (internal, main, and init, which Go does not allow as an import's name), or
-// are package loop's own name, which bench/internal/drivegen gives the copy
-// of the drivers for the public API (drive_loop_gen.go).
-var specReservedNames = []string{"all", "conflict", "generic", "init", "internal", "loop", "main", "select"}
+// (internal, main, and init, which Go does not allow as an import's name;
+// testdata, a directory the go command skips in ./..., so that vet and test
+// would pass over the variant), or are package loop's own name, which
+// bench/internal/drivegen gives the copy of the drivers for the public API
+// (drive_loop_gen.go).
+var specReservedNames = []string{"all", "conflict", "generic", "init", "internal", "loop", "main", "select", "testdata"}
 
 var specNamePattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 

@@ -37,11 +37,11 @@ var specEdgeRules = []struct {
 	// Every reserved name is refused, not only the ones that are also
 	// keywords or that specRules happens to try.
 	{"name all", "variants:\n  - name: all\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "all" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as all_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "all" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as all_loop`}},
 	{"name internal", "variants:\n  - name: internal\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "internal" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as internal_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "internal" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as internal_loop`}},
 	{"name main", "variants:\n  - name: main\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "main" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as main_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "main" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as main_loop`}},
 
 	// The duplicate message names the variant that first used the name, which
 	// specRules only ever has at index 0.

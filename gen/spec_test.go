@@ -144,19 +144,21 @@ var specRules = []struct {
 	// and a variant named loop would be given bench/drive_loop_gen.go, the
 	// file of package loop's own driver copy.
 	{"name init", "variants:\n  - name: init\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "init" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as init_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "init" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as init_loop`}},
 	{"name loop", "variants:\n  - name: loop\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "loop" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as event_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "loop" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as event_loop`}},
 	// A name of 246 bytes passed, and loopgen then failed with the file
 	// system's "file name too long" and no position in the spec.
 	{"name too long", "variants:\n  - name: " + strings.Repeat("a", 65) + "\n    default: true\n",
 		[]string{`t.yaml:2:11: variants[0].name: too long: 65 bytes, at most 64 (the name becomes a directory, file names and a build tag)`}},
 	{"name reserved", "variants:\n  - name: generic\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "generic" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as generic_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "generic" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as generic_loop`}},
+	{"name the go command skips in ./...", "variants:\n  - name: testdata\n    default: true\n",
+		[]string{`t.yaml:2:11: variants[0].name: "testdata" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as testdata_loop`}},
 	{"name reserved and a keyword", "variants:\n  - name: select\n    default: true\n",
-		[]string{`t.yaml:2:11: variants[0].name: "select" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as select_loop`}},
+		[]string{`t.yaml:2:11: variants[0].name: "select" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as select_loop`}},
 	{"name conflict, the two-tags guard's file", "variants:\n  - name: a\n    default: true\n  - name: conflict\n",
-		[]string{`t.yaml:4:11: variants[1].name: "conflict" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select); pick another name, such as conflict_loop`}},
+		[]string{`t.yaml:4:11: variants[1].name: "conflict" is reserved (reserved: all, conflict, generic, init, internal, loop, main, select, testdata); pick another name, such as conflict_loop`}},
 	{"too many variants", "variants:\n  - {name: v0, default: true}\n  - {name: v1}\n  - {name: v2}\n  - {name: v3}\n  - {name: v4}\n  - {name: v5}\n  - {name: v6}\n  - {name: v7}\n  - {name: v8}\n  - {name: v9}\n  - {name: v10}\n  - {name: v11}\n  - {name: v12}\n  - {name: v13}\n  - {name: v14}\n  - {name: v15}\n  - {name: v16}\n  - {name: v17}\n  - {name: v18}\n  - {name: v19}\n  - {name: v20}\n  - {name: v21}\n  - {name: v22}\n  - {name: v23}\n  - {name: v24}\n  - {name: v25}\n  - {name: v26}\n",
 		[]string{"t.yaml:27:5: variants: 27 variants; at most 25 (the build-tag guard against two variant tags names every pair)"}},
 	{"name duplicate", one() + "  - name: b\n  - name: a\n",
