@@ -824,7 +824,7 @@ func regenerateDrivers(out string) error {
 	cmd := exec.Command("go", "run", "./"+driverGenerator, "-dir", "bench")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("the spec and %s are written, but writing the bench's drivers failed (%v):\n%s\nfix that, then run go generate ./...", out, err, tail(b, 20))
+		return fmt.Errorf("the spec and %s are written, but writing the bench's drivers failed (%v); fix that, then run go generate ./...:\n%s", out, err, tail(b, 20))
 	}
 	return nil
 }
