@@ -60,30 +60,7 @@ func TestUnsentAfterACutLingerCountsOnlyData(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const size = 512 << 10
-			l, vc := newVirtualLoop(t)
-			h := &respondAndClose{n: size}
-			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
-				sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(10*time.Second))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			pl := smallRcvbufDialer()
-			peer, err := pl.Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { peer.Close() })
-			t.Cleanup(func() {
-				if !h.closed && h.c != nil {
-					h.c.Abort()
-				}
-			})
-			peer.Write([]byte("request"))
-			runUntil(t, l, "the response and Close", func() bool { return h.closing })
-			if h.buffered != 0 {
-				t.Skipf("the kernel did not take all %d bytes", size)
-			}
+			l, vc, h, peer := lingeringClose(t, size)
 			settled := waitForSettledInq(t, peer)
 			tc.cut(t, l, vc, h)
 			inq := peerInq(t, peer)
@@ -97,6 +74,38 @@ func TestUnsentAfterACutLingerCountsOnlyData(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lingeringClose has a connection on a virtual-clock loop answer a request
+// with size bytes, which the kernel takes whole (a 4 MiB send buffer), and
+// Close, so that it waits for a peer with a 4 KiB receive buffer that never
+// reads: the peer has acknowledged only what its queue holds.
+func lingeringClose(t *testing.T, size int) (*loop.Loop, *loop.VirtualClock, *respondAndClose, net.Conn) {
+	t.Helper()
+	l, vc := newVirtualLoop(t)
+	h := &respondAndClose{n: size}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
+		sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	t.Cleanup(func() {
+		if !h.closed && h.c != nil {
+			h.c.Abort()
+		}
+	})
+	peer.Write([]byte("request"))
+	runUntil(t, l, "the response and Close", func() bool { return h.closing })
+	if h.buffered != 0 {
+		t.Skipf("the kernel did not take all %d bytes", size)
+	}
+	return l, vc, h, peer
 }
 
 // smallRcvbufDialer dials with a 4 KiB receive buffer.
@@ -157,29 +166,7 @@ func waitForSettledInq(t *testing.T, peer net.Conn) int {
 // so it is exact.
 func TestResetDuringCloseCountsWhatThePeerHadNotAcknowledged(t *testing.T) {
 	const size = 512 << 10
-	l, vc := newVirtualLoop(t)
-	h := &respondAndClose{n: size}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
-		sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
-	t.Cleanup(func() {
-		if !h.closed && h.c != nil {
-			h.c.Abort()
-		}
-	})
-	peer.Write([]byte("request"))
-	runUntil(t, l, "the response and Close", func() bool { return h.closing })
-	if h.buffered != 0 {
-		t.Skipf("the kernel did not take all %d bytes", size)
-	}
+	l, vc, h, peer := lingeringClose(t, size)
 	settled := waitForSettledInq(t, peer)
 	vc.Advance(time.Millisecond) // the linger's next look, after the settling
 	runIteration(t, l)
