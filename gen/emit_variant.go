@@ -605,8 +605,11 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		lf("stateMu").Dot("Lock").Call(),
 		jen.If(lf("closed")).Block(lf("stateMu").Dot("Unlock").Call(), jen.Return(jen.Nil())),
 		lf("closed").Op("=").True(),
-		lf("closing").Dot("Store").Call(jen.True()),
+		// The inbox refuses posts before Closed turns true: a goroutine that
+		// saw Closed() and then posted got nil (the post ran in the teardown,
+		// but Closed promises ErrClosed from then on).
 		lf("inbox").Dot("close").Call(),
+		lf("closing").Dot("Store").Call(jen.True()),
 		jen.If(lf("running")).Block(
 			lf("stateMu").Dot("Unlock").Call(),
 			lf("Stop").Call(),

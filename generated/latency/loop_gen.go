@@ -427,8 +427,8 @@ func (l *Loop) Close() error {
 		return nil
 	}
 	l.closed = true
-	l.closing.Store(true)
 	l.inbox.close()
+	l.closing.Store(true)
 	if l.running {
 		l.stateMu.Unlock()
 		l.Stop()
