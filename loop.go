@@ -184,12 +184,12 @@ func (l *Loop) Run() error { return l.v.Run() }
 
 // RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch
 // of ready callbacks), for embedding the loop in another. With block it first
-// waits until there is something to do, or until the start of the wheel slot
-// that holds the next timer: a timer beyond the wheel's first level (64 ms
-// ahead in the default variant) is moved down a level then, and that
-// iteration may run nothing, so a caller waiting for a timer calls RunOnce
-// until it has fired, as Run does. A Stop made before or during RunOnce is
-// consumed by it.
+// waits until there is something to do, and returns only once it has run
+// something (an I/O callback, a timer or a ready callback) or a Stop or Close
+// ended the wait: an iteration that ran nothing (a timer beyond the wheel's
+// first level moved down a level, a wake-up left over from an earlier
+// iteration) waits again. A Stop made before or during RunOnce is consumed
+// by it.
 func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 
 // Stop makes Run return after the current iteration; what is still queued

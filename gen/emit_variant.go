@@ -535,14 +535,15 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	)
 
 	f.Comment("RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of")
-	f.Comment("ready callbacks. With block, it first waits for something to do (a Stop ends")
-	f.Comment("the wait), or for the start of the wheel slot that holds the next timer: one")
-	f.Comment("beyond the first level is moved down a level then, and that iteration may run")
-	f.Comment("nothing. A Stop made before or during RunOnce is consumed by it.")
+	f.Comment("ready callbacks. With block, it first waits for something to do, and returns")
+	f.Comment("only once it has run something or a Stop (or Close) ended the wait: an")
+	f.Comment("iteration that ran nothing (a timer beyond the first wheel level moved down a")
+	f.Comment("level, or a wake-up left over from an earlier iteration) waits again. A Stop")
+	f.Comment("made before or during RunOnce is consumed by it.")
 	f.Add(recv()).Id("RunOnce").Params(jen.Id("block").Bool()).Error().Block(
 		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		jen.Defer().Add(lf("leave")).Call(),
-		lf("iterate").Call(jen.Id("block")),
+		jen.For().Op("!").Add(lf("iterate")).Call(jen.Id("block")).Op("&&").Id("block").Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call().Block(),
 		jen.If(lf("stopReq").Dot("Load").Call()).Block(lf("stopReq").Dot("Store").Call(jen.False())),
 		jen.Return(jen.Nil()),
 	)
@@ -790,6 +791,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			jen.If(jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(
 				lf("dispatch").Call(jen.Id("events")),
 				lf("now").Op("=").Add(lf("monotime")).Call(),
+				jen.Id("ran").Op("=").True(),
 			),
 		)
 	} else {
@@ -810,8 +812,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("iterate is one turn of the loop: take posted callbacks; wait for I/O, the next")
 	f.Comment("timer or a post (only when block and there is nothing to run); run ready I/O")
 	f.Comment("callbacks, due timers, and at most batchSize ready callbacks, namely those")
-	f.Comment("queued before the batch began, so I/O and timers are never starved.")
-	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Block(
+	f.Comment("queued before the batch began, so I/O and timers are never starved. It reports")
+	f.Comment("whether it ran anything: I/O callbacks, timers or ready callbacks.")
+	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Params(jen.Id("ran").Bool()).Block(
 		e.count("Iterations"),
 		jen.Comment("Cleared before the clock is read: an advance after this read sets it again."),
 		jen.If(lf("clockMoved").Dot("Load").Call()).Block(lf("clockMoved").Dot("Store").Call(jen.False())),
@@ -830,10 +833,13 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.If(lf("timers").Dot("hasDue").Call()).Block(
 			lf("runTimers").Call(),
 			lf("now").Op("=").Add(lf("monotime")).Call(),
+			jen.Id("ran").Op("=").True(),
 		),
 		jen.If(jen.Id("n").Op(":=").Min(lf("ready").Dot("len").Call(), e.num("l", "batchSize")), jen.Id("n").Op(">").Lit(0)).Block(
 			lf("runReady").Call(jen.Id("n")),
+			jen.Id("ran").Op("=").True(),
 		),
+		jen.Return(jen.Id("ran")),
 	)
 
 	f.Comment("yieldEvery is how often, in loop time, a loop about to wait first yields its")

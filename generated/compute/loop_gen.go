@@ -341,16 +341,18 @@ func (l *Loop) Run() error {
 }
 
 // RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of
-// ready callbacks. With block, it first waits for something to do (a Stop ends
-// the wait), or for the start of the wheel slot that holds the next timer: one
-// beyond the first level is moved down a level then, and that iteration may run
-// nothing. A Stop made before or during RunOnce is consumed by it.
+// ready callbacks. With block, it first waits for something to do, and returns
+// only once it has run something or a Stop (or Close) ended the wait: an
+// iteration that ran nothing (a timer beyond the first wheel level moved down a
+// level, or a wake-up left over from an earlier iteration) waits again. A Stop
+// made before or during RunOnce is consumed by it.
 func (l *Loop) RunOnce(block bool) error {
 	if err := l.enter(); err != nil {
 		return err
 	}
 	defer l.leave()
-	l.iterate(block)
+	for !l.iterate(block) && block && !l.stopReq.Load() {
+	}
 	if l.stopReq.Load() {
 		l.stopReq.Store(false)
 	}
@@ -490,8 +492,9 @@ func (l *Loop) recoverPanic() {
 // iterate is one turn of the loop: take posted callbacks; wait for I/O, the next
 // timer or a post (only when block and there is nothing to run); run ready I/O
 // callbacks, due timers, and at most batchSize ready callbacks, namely those
-// queued before the batch began, so I/O and timers are never starved.
-func (l *Loop) iterate(block bool) {
+// queued before the batch began, so I/O and timers are never starved. It reports
+// whether it ran anything: I/O callbacks, timers or ready callbacks.
+func (l *Loop) iterate(block bool) (ran bool) {
 	// Cleared before the clock is read: an advance after this read sets it again.
 	if l.clockMoved.Load() {
 		l.clockMoved.Store(false)
@@ -542,10 +545,13 @@ func (l *Loop) iterate(block bool) {
 	if l.timers.hasDue() {
 		l.runTimers()
 		l.now = l.monotime()
+		ran = true
 	}
 	if n := min(l.ready.len(), batchSize); n > 0 {
 		l.runReady(n)
+		ran = true
 	}
+	return ran
 }
 
 // yieldEvery is how often, in loop time, a loop about to wait first yields its
