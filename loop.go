@@ -135,7 +135,8 @@ func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLate
 
 // CallAt runs fn once, no earlier than t. A t already past, or the loop's
 // present itself, behaves as CallSoon and returns the zero Timer, as
-// CallLater(0) does. Under a virtual clock, t is read
+// CallLater(0) does: it runs before a timer for the same t scheduled while t
+// was ahead and still waiting for its tick. Under a virtual clock, t is read
 // against that clock.
 func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 
