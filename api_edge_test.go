@@ -61,24 +61,22 @@ func TestAddWriterWatchesWritabilityAndRemoveWriterUndoesIt(t *testing.T) {
 	}
 }
 
-// RunOnce(true) waits for the next timer; RunOnce(false) would return at
-// once with it still pending (unless this goroutine stalls for 10ms). The
-// delay stays inside every variant's first wheel level (latency's is
-// 25.6ms): a timer further out wakes RunOnce(true) early to move it down a
-// level, and that iteration returns with nothing run. A signal (the
-// runtime's own preemption) may end one wait early too (EINTR: 8 times in
-// 5,000 here), so the test allows three early returns, where RunOnce(false)
-// would take thousands of calls.
+// RunOnce(true) waits for the next timer and runs it, in one call; RunOnce(false)
+// would return at once with it still pending (unless this goroutine stalls
+// for the delay). An iteration that runs nothing on the way (a timer beyond
+// the wheel's first level moved down a level, a signal ending the wait
+// early) does not end RunOnce(true), so 100ms, beyond latency's first level
+// (25.6ms), takes one call too.
 func TestRunOnceWithBlockWaitsForTheNextTimer(t *testing.T) {
 	l := newLoop(t)
-	fired := false
-	l.CallLater(10*time.Millisecond, func() { fired = true })
-	for calls := 1; !fired; calls++ {
-		if calls > 3 {
-			t.Fatal("three RunOnce(true) returned before the only timer fired")
-		}
+	for _, d := range []time.Duration{10 * time.Millisecond, 100 * time.Millisecond} {
+		fired := false
+		l.CallLater(d, func() { fired = true })
 		if err := l.RunOnce(true); err != nil {
 			t.Fatal(err)
+		}
+		if !fired {
+			t.Fatalf("RunOnce(true) returned before the only timer, %v out, fired", d)
 		}
 	}
 }

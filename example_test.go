@@ -10,10 +10,22 @@ import (
 )
 
 // Each example runs unchanged under every variant tag (loop_balanced,
-// loop_latency, loop_throughput, loop_compute): go test -tags loop_<name> .
+// loop_latency, loop_throughput, loop_compute, and any variant added to the
+// spec): go test -tags loop_<name> . So none depends on a variant's batch or
+// tick: a timer fires on the first tick of the loop's wheel at or after its
+// deadline, and ticks are 1ms apart by default but may be anything from 1us
+// to 1s. (ExampleWithPanicHandler is left out under recover: false, where a
+// panic ends the program; see TestMain.)
 
 // start is where the examples' virtual clocks begin; any fixed time will do.
 var start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// upToTick returns d rounded up to whole ticks of l's wheel: advanced that
+// far, a virtual clock reaches the tick on which a timer due after d fires.
+func upToTick(l *loop.Loop, d time.Duration) time.Duration {
+	tick := l.Variant().Tick
+	return (d + tick - 1) / tick * tick
+}
 
 func ExampleNew() {
 	l, err := loop.New()
@@ -46,23 +58,26 @@ func ExampleLoop_CallSoon() {
 	}
 	defer l.Close()
 
+	iteration, first := 0, 0
 	l.CallSoon(func() {
 		fmt.Println("1")
-		// Queued while a batch runs: waits for the next iteration.
-		l.CallSoon(func() { fmt.Println("4") })
+		first = iteration
+		// Queued while a batch runs: after 2 and 3, and in a later iteration
+		// (an iteration runs up to the variant's batch of callbacks).
+		l.CallSoon(func() { fmt.Println("4, in a later iteration than 1:", iteration > first) })
 	})
 	l.CallSoon(func() { fmt.Println("2") })
 	l.CallSoon(func() { fmt.Println("3") })
 
-	l.RunOnce(false)
-	fmt.Println("end of iteration")
-	l.RunOnce(false)
+	for l.Pending() > 0 {
+		iteration++
+		l.RunOnce(false)
+	}
 	// Output:
 	// 1
 	// 2
 	// 3
-	// end of iteration
-	// 4
+	// 4, in a later iteration than 1: true
 }
 
 func ExampleLoop_Post() {
@@ -98,20 +113,22 @@ func ExampleLoop_CallLater() {
 	}
 	defer l.Close()
 
+	// Timers fire on the ticks of the loop's wheel (1ms apart by default).
+	tick := l.Variant().Tick
 	t0 := l.Now()
-	l.CallLater(50*time.Millisecond, func() {
-		fmt.Println("fired at +", l.Now().Sub(t0))
+	l.CallLater(50*tick, func() {
+		fmt.Println("fired after", int64(l.Now().Sub(t0)/tick), "ticks")
 	})
 
-	vc.Advance(49 * time.Millisecond)
+	vc.Advance(49 * tick)
 	l.RunOnce(false) // not due yet: never early
-	fmt.Println("at +49ms nothing fired")
+	fmt.Println("after 49 ticks nothing fired")
 
-	vc.Advance(time.Millisecond)
+	vc.Advance(tick)
 	l.RunOnce(false)
 	// Output:
-	// at +49ms nothing fired
-	// fired at + 50ms
+	// after 49 ticks nothing fired
+	// fired after 50 ticks
 }
 
 func ExampleLoop_CallAt() {
@@ -128,8 +145,8 @@ func ExampleLoop_CallAt() {
 	l.CallAt(start.Add(-time.Second), func() { fmt.Println("already past: runs as CallSoon") })
 
 	l.RunOnce(false)
-	for range 2 {
-		vc.Advance(time.Second)
+	for _, at := range []time.Duration{time.Second, 2 * time.Second} {
+		vc.AdvanceTo(start.Add(upToTick(l, at))) // the tick at or after it
 		l.RunOnce(false)
 	}
 	// Output:
@@ -157,7 +174,7 @@ func ExampleLoop_CallEvery() {
 		}
 	})
 	for range 5 {
-		vc.Advance(time.Second)
+		vc.Advance(upToTick(l, time.Second))
 		l.RunOnce(false)
 	}
 	// Output:
@@ -183,7 +200,7 @@ func ExampleLoop_Cancel() {
 	// A new timer may reuse the old one's slot; the stale handle cannot touch it.
 	l.CallLater(time.Second, func() { fmt.Println("new timer fired") })
 	fmt.Println("stale handle:", l.Cancel(old))
-	vc.Advance(time.Second)
+	vc.Advance(upToTick(l, time.Second))
 	l.RunOnce(false)
 	// Output:
 	// cancelled: true
@@ -335,7 +352,9 @@ func ExampleLoop_Close() {
 }
 
 // A virtual clock makes timer logic testable without sleeping: an hour of a
-// once-a-minute job runs in no time, and the times it sees are exact.
+// once-a-minute job runs in no time, and the times it sees are exact (to the
+// wheel's tick, 1ms by default: rounded down to the minute here, so that
+// the output holds for a tick that does not divide a minute).
 func ExampleWithClock() {
 	vc := loop.NewVirtualClock(start)
 	l, err := loop.New(loop.WithClock(vc))
@@ -348,10 +367,10 @@ func ExampleWithClock() {
 	runs := 0
 	l.CallEvery(time.Minute, func() { runs++ })
 	for range 60 {
-		vc.Advance(time.Minute)
+		vc.Advance(upToTick(l, time.Minute))
 		l.RunOnce(false)
 	}
-	fmt.Println(runs, "runs by", l.Now().Sub(start))
+	fmt.Println(runs, "runs by", l.Now().Sub(start).Truncate(time.Minute))
 	// Output:
 	// 60 runs by 1h0m0s
 }

@@ -376,16 +376,17 @@ func TestADeadlineReadingIsNotReusedByTheNextCallback(t *testing.T) {
 					t.Skip("no poller")
 				}
 				l, vc := newVirtual(t, v)
+				slow, delay := slowAndDelay(v.Params)
 				var scheduledAt, firedAt time.Duration = -1, -1
 				ran := 0
 				callback := func() {
 					switch ran++; ran {
 					case 1:
 						l.CallLater(time.Hour, func() {})
-						vc.Advance(50 * time.Millisecond)
+						vc.Advance(slow)
 					case 2:
 						scheduledAt = vc.Elapsed()
-						l.CallLater(10*time.Millisecond, func() { firedAt = vc.Elapsed() })
+						l.CallLater(delay, func() { firedAt = vc.Elapsed() })
 					}
 				}
 				switch kind {
@@ -408,15 +409,22 @@ func TestADeadlineReadingIsNotReusedByTheNextCallback(t *testing.T) {
 					}
 				}
 				runOnce(t, l)
-				if ran != 2 {
+				if kind == "ready callbacks" && v.Params.Batch < 2 {
+					// A batch of one runs the second in the next iteration,
+					// which must read the clock afresh all the same.
+					runOnce(t, l)
+				} else if ran != 2 {
 					t.Fatalf("%d of the 2 callbacks ran in one iteration", ran)
 				}
-				for firedAt < 0 && vc.Elapsed() < time.Second {
+				if ran != 2 {
+					t.Fatalf("%d of the 2 callbacks ran in two iterations", ran)
+				}
+				for firedAt < 0 && vc.Elapsed() < scheduledAt+delay+3*v.Params.Tick {
 					vc.Advance(v.Params.Tick)
 					runOnce(t, l)
 				}
-				if firedAt < scheduledAt+10*time.Millisecond {
-					t.Fatalf("scheduled at %v for 10ms, fired at %v", scheduledAt, firedAt)
+				if firedAt < scheduledAt+delay {
+					t.Fatalf("scheduled at %v for %v, fired at %v", scheduledAt, delay, firedAt)
 				}
 			})
 		}

@@ -36,8 +36,12 @@ func TestGatherWaitsOnlyWhilePostsStreamIn(t *testing.T) {
 		l.CallSoon(func() {})
 		post(1)
 		gatherStep(t, l, true, "a post with a callback ready beside it", 1)
-		post(v.Params.Batch)
-		gatherStep(t, l, true, "a whole batch of posts", 1)
+		if v.Params.Overflow == "reject" && v.Params.InboxDepth < v.Params.Batch {
+			t.Logf("inbox.depth %d < batch %d under overflow: reject: a whole batch of posts does not fit, so that step is left out", v.Params.InboxDepth, v.Params.Batch)
+		} else {
+			post(v.Params.Batch)
+			gatherStep(t, l, true, "a whole batch of posts", 1)
+		}
 
 		func() {
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))

@@ -3,6 +3,7 @@
 package tests
 
 import (
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -83,4 +84,48 @@ func runFor(t testing.TB, l core.Loop, fn func()) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return within 10 s of Stop")
 	}
+}
+
+// satAdd returns a+b for a, b >= 0, or the largest Duration where the sum
+// would overflow (a wide wheel's horizon is a good share of int64).
+func satAdd(a, b time.Duration) time.Duration {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// satMul returns d*n for d, n >= 0, or the largest Duration where the
+// product would overflow.
+func satMul(d time.Duration, n int64) time.Duration {
+	if n != 0 && d > math.MaxInt64/time.Duration(n) {
+		return math.MaxInt64
+	}
+	return d * time.Duration(n)
+}
+
+// beyondHorizon returns a delay for a timer that p's wheel must park beyond
+// its horizon: want where it fits, else one halfway between the horizon and
+// the latest delay that, scheduled at loop time from and waited for with a
+// few ticks to spare, stays short of the end of loop time (2^62 ns, where
+// every later deadline is clamped, so no timer is parked further). ok is
+// false where even the horizon plus a tick does not fit (a horizon that long
+// parks nothing).
+func beyondHorizon(p core.Params, from, want time.Duration) (d time.Duration, ok bool) {
+	least := satAdd(p.Horizon(), p.Tick)
+	room := endOfLoopTime - from - 4*p.Tick
+	if least >= room {
+		return 0, false
+	}
+	if want < least || want > room {
+		want = least + (room-least)/2
+	}
+	return want, true
+}
+
+// wholeTicks rounds d up to a whole number of p's ticks, so that a timer
+// due after it is due exactly then, on a tick's edge, whatever the tick
+// (1.5ms does not divide a second).
+func wholeTicks(p core.Params, d time.Duration) time.Duration {
+	return (d + p.Tick - 1) / p.Tick * p.Tick
 }

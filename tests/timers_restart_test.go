@@ -134,16 +134,17 @@ func TestAnotherLoopsCallEveryAndCallAtHandlesCancelNothing(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		a, _ := newVirtual(t, v)
 		b, vcb := newVirtual(t, v)
+		period := wholeTicks(v.Params, time.Second) // a second, on a tick's edge
 		for round := range 2 {
 			fired := 0
 			var ha, hb []core.Timer
 			for k := range 20 {
 				if k%2 == 0 {
-					ha = append(ha, a.CallEvery(time.Second, func() {}))
-					hb = append(hb, b.CallEvery(time.Second, func() { fired++ }))
+					ha = append(ha, a.CallEvery(period, func() {}))
+					hb = append(hb, b.CallEvery(period, func() { fired++ }))
 				} else {
-					ha = append(ha, a.CallAt(a.Now().Add(time.Second), func() {}))
-					hb = append(hb, b.CallAt(b.Now().Add(time.Second), func() { fired++ }))
+					ha = append(ha, a.CallAt(a.Now().Add(period), func() {}))
+					hb = append(hb, b.CallAt(b.Now().Add(period), func() { fired++ }))
 				}
 			}
 			for _, h := range ha {
@@ -151,7 +152,7 @@ func TestAnotherLoopsCallEveryAndCallAtHandlesCancelNothing(t *testing.T) {
 					t.Fatalf("round %d: loop b's Cancel of loop a's handle %v returned true", round, h)
 				}
 			}
-			vcb.Advance(time.Second)
+			vcb.Advance(period)
 			runUntilIdle(t, b)
 			if fired != 20 {
 				t.Fatalf("round %d: %d of loop b's 20 timers fired after Cancel with loop a's handles", round, fired)
