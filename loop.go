@@ -189,8 +189,10 @@ func (l *Loop) Run() error { return l.v.Run() }
 // something (an I/O callback, a timer or a ready callback) or a Stop or Close
 // ended the wait: an iteration that ran nothing (a timer beyond the wheel's
 // first level moved down a level, a wake-up left over from an earlier
-// iteration) waits again. A Stop made before or during RunOnce is consumed
-// by it.
+// iteration) waits again. Under a virtual clock with nothing due, it waits
+// until another goroutine advances the clock (or calls Stop or Close): a
+// goroutine that steps time itself calls RunOnce(false) after each Advance.
+// A Stop made before or during RunOnce is consumed by it.
 func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 
 // Stop makes Run return after the current iteration; what is still queued

@@ -760,8 +760,9 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.If(jen.Id("timeout").Op("==").Lit(0)).Block(
 			jen.Comment("Not waiting after all, most often for a post that landed since the drain"),
 			jen.Comment("above (during the yield, or seen by the spin or the look after the sleep"),
-			jen.Comment("was announced): it runs in this iteration, so that RunOnce(true) does not"),
-			jen.Comment("come back with nothing run. A loop with no fds would not drain again."),
+			jen.Comment("was announced): it runs in this iteration, not after another one that"),
+			jen.Comment("runs nothing (RunOnce(true) would wait again). A loop with no fds would not"),
+			jen.Comment("drain again."),
 			jen.Id("n").Op(":=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
 			jen.Id("budget").Op("-=").Id("n"),
 			lf("drained").Op("+=").Id("n"),
@@ -908,8 +909,8 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		if e.v.Inbox.Kind == InboxMPSC {
 			// A spill behind a slot claimed and not yet published is not ready: drain
 			// takes neither until the publish, which iterate awaits (awaitPublish) once
-			// the spin ends. Ending the spin for it made Run go round without waiting,
-			// and RunOnce(true) return having run nothing.
+			// the spin ends. Ending the spin for it made the loop go round without
+			// waiting, an iteration that ran nothing.
 			posted = jen.Parens(posted.Op("&&").Op("!").Add(lf("inbox")).Dot("unpublished").Call())
 		}
 		spinBody := []jen.Code{
@@ -932,7 +933,8 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(
 				// The iteration goes on to the timers without waiting, and so without
 				// reading the clock again: with the time from before the spin, the timer
-				// it spun for was not due yet, and RunOnce(true) returned having run nothing.
+				// it spun for was not due yet, and the iteration ran nothing (RunOnce(true)
+				// returned empty-handed, before it learnt to wait again).
 				lf("now").Op("=").Id("now"),
 				jen.Return(jen.Lit(0)),
 			),

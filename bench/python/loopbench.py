@@ -246,6 +246,8 @@ def mixed(loop, n):
         timers_run += 1
         check()
 
+    failed = []
+
     def write():
         m = bytes(msg)
         send = wsock.sendall
@@ -257,7 +259,18 @@ def mixed(loop, n):
         for _ in range(extra):
             post(on_post)
 
-    threads = [threading.Thread(target=write), threading.Thread(target=post)]
+    def guarded(fn):
+        # A thread that fails stops the loop, which would otherwise wait for
+        # its bytes or posts for good; ops() reports the failure.
+        def run():
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001
+                failed.append(e)
+                loop.call_soon_threadsafe(loop.stop)
+        return run
+
+    threads = [threading.Thread(target=guarded(write)), threading.Thread(target=guarded(post))]
 
     def span():
         loop.add_reader(rsock.fileno(), readable)
@@ -272,6 +285,8 @@ def mixed(loop, n):
         loop.remove_reader(rsock.fileno())
 
     def ops():
+        if failed:
+            raise AssertionError("mixed: %s" % failed[0])
         if (got, posts_run, timers_run) != (want, extra, extra):
             raise AssertionError("mixed: stopped with %d of %d bytes, %d of %d posts, %d of %d timers"
                                  % (got, want, posts_run, extra, timers_run, extra))

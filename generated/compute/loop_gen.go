@@ -528,8 +528,9 @@ func (l *Loop) iterate(block bool) (ran bool) {
 		if timeout == 0 {
 			// Not waiting after all, most often for a post that landed since the drain
 			// above (during the yield, or seen by the spin or the look after the sleep
-			// was announced): it runs in this iteration, so that RunOnce(true) does not
-			// come back with nothing run. A loop with no fds would not drain again.
+			// was announced): it runs in this iteration, not after another one that
+			// runs nothing (RunOnce(true) would wait again). A loop with no fds would not
+			// drain again.
 			n := l.inbox.drain(&l.ready, budget)
 			budget -= n
 			l.drained += n
