@@ -912,6 +912,9 @@ func specDurationField(key string, lo, hi time.Duration, off bool, want, example
 				// silently be 0, which for some fields means off.
 				return fmt.Sprintf("%q is less than a nanosecond, the smallest duration", s)
 			}
+			if specSubNanosecond(s) {
+				return fmt.Sprintf("%q has a fraction of a nanosecond, which a duration cannot hold (it would read as %v)", s, d)
+			}
 			*ptr(v) = d
 			return ""
 		},
@@ -926,6 +929,37 @@ func specDurationField(key string, lo, hi time.Duration, off bool, want, example
 		},
 		get: func(v *Variant) string { return specDuration(*ptr(v)) },
 	}
+}
+
+// specDurationPart is one number and unit of a Go duration, such as 1.5ms.
+var specDurationPart = regexp.MustCompile(`([0-9]*)(?:\.([0-9]*))?(ns|us|µs|μs|ms|s|m|h)`)
+
+// specDurationUnits are the nanoseconds in each unit ParseDuration takes.
+var specDurationUnits = map[string]int64{"ns": 1, "us": 1e3, "µs": 1e3, "μs": 1e3, "ms": 1e6, "s": 1e9, "m": 60e9, "h": 3600e9}
+
+// specSubNanosecond reports whether the duration s, which ParseDuration
+// accepted, has a part finer than a nanosecond (1.5ns, 0.0000000015s), which
+// ParseDuration drops without a word.
+func specSubNanosecond(s string) bool {
+	for _, m := range specDurationPart.FindAllStringSubmatch(s, -1) {
+		frac, unit := strings.TrimRight(m[2], "0"), specDurationUnits[m[3]]
+		// frac/10^len(frac) of unit is whole nanoseconds when unit*frac is a
+		// multiple of 10^len(frac); unit is at most 3.6e12, so a fraction
+		// longer than 13 digits that survived the trim cannot be.
+		if frac == "" {
+			continue
+		}
+		if len(frac) > 13 {
+			return true
+		}
+		f, _ := strconv.ParseInt(frac, 10, 64)
+		pow := int64(math.Pow10(len(frac)))
+		hi, lo := bits.Mul64(uint64(unit), uint64(f))
+		if _, rem := bits.Div64(hi, lo, uint64(pow)); rem != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func specBoolField(key string, ptr func(*Variant) *bool) specField {

@@ -111,6 +111,8 @@ var specRules = []struct {
 		[]string{"t.yaml:4:12: variants[0].batch: must be between 1 and 1048576 (got 99999999999999999999)"}},
 	{"integer with underscores", one("batch: 1_000"),
 		[]string{`t.yaml:4:12: variants[0].batch: "1_000" has underscores: write integers in plain decimal, such as 1000`}},
+	{"duration with a fraction of a nanosecond", one("wheel: {tick: 1.5ns}"),
+		[]string{`t.yaml:4:19: variants[0].wheel.tick: "1.5ns" has a fraction of a nanosecond, which a duration cannot hold (it would read as 1ns)`}},
 	{"duration below a nanosecond", one("inbox: {gather: 0.9ns}"),
 		[]string{`t.yaml:4:21: variants[0].inbox.gather: "0.9ns" is less than a nanosecond, the smallest duration`}},
 	{"boolean given yes", one("recover: yes"),
@@ -783,5 +785,19 @@ func TestLeftOutFieldsTakeTheShippedBalancedValues(t *testing.T) {
 	want.Name, want.Default = balanced.Name, balanced.Default
 	if *balanced != want {
 		t.Errorf("the shipped balanced is\n%+v\nthe built-in defaults are\n%+v", *balanced, want)
+	}
+}
+
+func TestSpecSubNanosecond(t *testing.T) {
+	for s, want := range map[string]bool{
+		"4us": false, "1.5ms": false, "1.25us": false, "1h0.5m": false, "0.000000001s": false, "1.000000000s": false,
+		"1.5ns": true, "0.0000000015s": true, "1.0000000001s": true, "1.2345us": true, "2.000000000000000001h": true,
+	} {
+		if _, err := time.ParseDuration(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+		if got := specSubNanosecond(s); got != want {
+			t.Errorf("specSubNanosecond(%q) = %v, want %v", s, got, want)
+		}
 	}
 }
