@@ -32,14 +32,18 @@ var (
 // cancelled: it never cancels a later timer.
 type Timer = core.Timer
 
-// Params are the spec values of a generated variant.
+// Params are the spec values of a generated variant (documented on
+// handwritten/core.Params, with Horizon, how far ahead the wheel places a
+// timer directly, and String).
 type Params = core.Params
 
 // Stats are a loop's counters (kept by variants generated with stats: true).
 type Stats = core.Stats
 
 // VirtualClock is a clock that moves only when told to, for tests of timer
-// logic that run instantly and deterministically. See WithClock.
+// logic that run instantly and deterministically. See WithClock. Its methods,
+// documented on handwritten/clock.Virtual: Advance(d) and AdvanceTo(t) move
+// it forward and wake the loops that use it; Now, Start and Elapsed read it.
 type VirtualClock = clock.Virtual
 
 // NewVirtualClock returns a virtual clock that reads start until advanced.
@@ -110,6 +114,7 @@ func New(opts ...Option) (*Loop, error) {
 // CallSoon queues fn to run on the loop, after everything queued before it.
 // Callbacks queued while a batch runs wait for the next iteration, so I/O and
 // timers are not starved. Loop goroutine only; from elsewhere use Post.
+// A nil fn panics.
 func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 
 // Post queues fn from any goroutine and wakes the loop if it is blocked (one
@@ -131,6 +136,7 @@ func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 // long computation in the same callback, use CallAt(time.Now().Add(d), fn).
 // Loop time ends 2^62 ns (about 146 years) after the loop began: a deadline
 // beyond that is due then.
+// A nil fn panics.
 func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLater(d, fn) }
 
 // CallAt runs fn once, no earlier than t. A t already past, or the loop's
@@ -138,12 +144,14 @@ func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLate
 // CallLater(0) does: it runs before a timer for the same t scheduled while t
 // was ahead and still waiting for its tick. Under a virtual clock, t is read
 // against that clock.
+// A nil fn panics.
 func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 
 // CallEvery runs fn every d, the first time d from now, on a fixed schedule:
 // a late run does not delay the next ones, and periods whose tick has passed
 // entirely are skipped (a run up to a tick late, as any timer may be, misses
 // no period). Cancel stops it (also from inside fn). d <= 0 panics.
+// A nil fn panics.
 func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEvery(d, fn) }
 
 // Cancel stops t and reports whether it was still pending: false for a timer
@@ -159,10 +167,12 @@ func (l *Loop) Now() time.Time { return l.v.Now() }
 // AddReader calls fn on the loop goroutine whenever fd is readable
 // (level-triggered, like asyncio's add_reader), replacing an earlier reader
 // of fd. The fd stays the caller's: remove it before closing it.
+// A nil fn panics.
 func (l *Loop) AddReader(fd int, fn func()) error { return l.v.AddReader(fd, fn) }
 
 // AddWriter calls fn on the loop goroutine whenever fd is writable,
 // replacing an earlier writer of fd.
+// A nil fn panics.
 func (l *Loop) AddWriter(fd int, fn func()) error { return l.v.AddWriter(fd, fn) }
 
 // RemoveReader stops watching fd for reading and reports whether it was
@@ -223,6 +233,7 @@ func (l *Loop) Close() error { return l.v.Close() }
 // sockets still open on a loop that closes. Loop goroutine only (or before
 // Run). Called after Close, fn runs with the callbacks Close runs, or at once
 // if those have begun (or are over).
+// A nil fn panics.
 func (l *Loop) AtClose(fn func()) { l.v.AtClose(fn) }
 
 // Variant returns the name and spec values of the variant in use.
