@@ -730,6 +730,7 @@ func (c *Conn) lingerCheck() {
 // acknowledged yet: the reset that closing the descriptor may cause discards
 // it. So does an Abort of a TCP connection with received bytes not yet read
 // (reading paused, or arrived since the last read), which closing resets.
+// On a connection already closed it returns ErrClosed.
 func (c *Conn) Abort() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed

@@ -43,9 +43,10 @@ import (
 
 var (
 	// ErrClosed is returned by Write and Writev after Close, CloseWrite,
-	// Abort or a failure; by Close and CloseWrite called a second time; by
-	// the deadline setters once the connection is closed; and by a closed
-	// Listener's or PacketConn's methods.
+	// Abort or a failure; by Close, CloseWrite and Abort on a connection
+	// already closed; by the deadline setters once the connection is closed;
+	// by a closed Listener's or PacketConn's methods; and by a Group's
+	// methods after its Shutdown or Close.
 	ErrClosed = errors.New("sock: use of a closed connection")
 
 	// ErrTimeout is wrapped by the error OnClose receives when an idle,
