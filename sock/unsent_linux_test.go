@@ -84,17 +84,7 @@ func lingeringClose(t *testing.T, size int) (*loop.Loop, *loop.VirtualClock, *re
 	t.Helper()
 	l, vc := newVirtualLoop(t)
 	h := &respondAndClose{n: size}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
-		sock.WithSendBufferSize(4<<20), sock.WithLingerTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
+	peer := listenAndDialSmall(t, l, h, sock.WithLingerTimeout(10*time.Second))
 	t.Cleanup(func() {
 		if !h.closed && h.c != nil {
 			h.c.Abort()
@@ -106,6 +96,24 @@ func lingeringClose(t *testing.T, size int) (*loop.Loop, *loop.VirtualClock, *re
 		t.Skipf("the kernel did not take all %d bytes", size)
 	}
 	return l, vc, h, peer
+}
+
+// listenAndDialSmall listens on l with h and a 4 MiB send buffer (and opts),
+// and dials it from a peer with a 4 KiB receive buffer; both close at the
+// end of the test.
+func listenAndDialSmall(t *testing.T, l *loop.Loop, h sock.Handler, opts ...sock.Option) net.Conn {
+	t.Helper()
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, append([]sock.Option{sock.WithSendBufferSize(4 << 20)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	return peer
 }
 
 // smallRcvbufDialer dials with a 4 KiB receive buffer.
@@ -197,16 +205,7 @@ func TestAbortWithUnreadInputCountsWhatTheResetDiscards(t *testing.T) {
 			const size = 512 << 10
 			l := newLoop(t)
 			h := &boundaryHandler{}
-			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, sock.WithSendBufferSize(4<<20))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { peer.Close() })
+			peer := listenAndDialSmall(t, l, h)
 			runUntil(t, l, "the accept", func() bool { return h.opened })
 			if unread {
 				h.c.PauseReading()
