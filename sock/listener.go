@@ -218,7 +218,7 @@ func (ln *Listener) accept() {
 			ln.pause(os.NewSyscallError("accept", err))
 			return
 		}
-		if !ln.open(fd, peer) {
+		if !ln.open(fd, peer, sysAcceptedUnixName(&ln.ls.sysVec)) {
 			return // paused: accepting more would fail the same way
 		}
 	}
@@ -246,10 +246,10 @@ func (ln *Listener) resume() {
 	}
 }
 
-// open wraps an accepted descriptor in a Conn and calls OnOpen. When the
-// loop cannot watch the descriptor, it closes it, pauses the listener and
-// returns false.
-func (ln *Listener) open(fd int, peer netip.AddrPort) bool {
+// open wraps an accepted descriptor in a Conn and calls OnOpen; unixPeer
+// is the name a Unix peer bound, if any. When the loop cannot watch the
+// descriptor, it closes it, pauses the listener and returns false.
+func (ln *Listener) open(fd int, peer netip.AddrPort, unixPeer string) bool {
 	c := newConn(ln.cfg, fd)
 	if peer.IsValid() {
 		c.peer = peer
@@ -265,14 +265,10 @@ func (ln *Listener) open(fd int, peer netip.AddrPort) bool {
 		// gets its own config to carry it, so that RemoteAddr reports it
 		// after Close too, as accept reported it; the others share the
 		// listener's and cost nothing more.
-		if sa, err := unix.Getpeername(fd); err == nil {
-			// x/sys/unix reads an unnamed peer as "@" (an abstract name
-			// is "@" and at least one byte more).
-			if su, ok := sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name != "@" {
-				cfg := *ln.cfg
-				cfg.remote = &net.UnixAddr{Name: su.Name, Net: "unix"}
-				c.cfg = &cfg
-			}
+		if unixPeer != "" {
+			cfg := *ln.cfg
+			cfg.remote = &net.UnixAddr{Name: unixPeer, Net: "unix"}
+			c.cfg = &cfg
 		}
 	}
 	if err := ln.l.AddReader(fd, c.onRead); err != nil {

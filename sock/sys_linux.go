@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"bytes"
 	"net/netip"
 	"syscall"
 	"unsafe"
@@ -45,6 +46,28 @@ func sysAccept(s *sysVec, fd int) (int, netip.AddrPort, error) {
 		return -1, netip.AddrPort{}, e
 	}
 	return int(nfd), rawAddrPort(&s.rsa), nil
+}
+
+// sysAcceptedUnixName is the name the peer of the connection sysAccept just
+// took had bound, read from the address accept4 wrote ("" for an unnamed
+// peer, "@..." for an abstract name, as package net writes them).
+func sysAcceptedUnixName(s *sysVec) string {
+	if s.rsa.Addr.Family != unix.AF_UNIX {
+		return ""
+	}
+	sa := (*unix.RawSockaddrUnix)(unsafe.Pointer(&s.rsa))
+	n := int(s.rsaLen) - int(unsafe.Offsetof(sa.Path))
+	if n <= 0 {
+		return ""
+	}
+	path := unsafe.Slice((*byte)(unsafe.Pointer(&sa.Path[0])), min(n, len(sa.Path)))
+	if path[0] == 0 {
+		return "@" + string(path[1:])
+	}
+	if i := bytes.IndexByte(path, 0); i >= 0 {
+		path = path[:i]
+	}
+	return string(path)
 }
 
 // rawAddrPort reads an IP address and port out of a raw sockaddr; the zero

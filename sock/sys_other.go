@@ -9,8 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sysVec is empty here: unix.SendmsgBuffers brings its own scratch.
-type sysVec struct{}
+// sysVec holds only the last accepted Unix peer's name here:
+// unix.SendmsgBuffers brings its own scratch.
+type sysVec struct {
+	unixPeer string // see sysAcceptedUnixName
+}
 
 // sysSocket opens a non-blocking, close-on-exec socket. Where socket(2)
 // takes no such flags, ForkLock keeps a concurrent fork from inheriting the
@@ -35,7 +38,8 @@ func sysSocket(family, typ int) (int, error) {
 // sysAccept accepts one connection, makes it non-blocking and
 // close-on-exec (accept4 is missing on darwin), and returns the peer's
 // address (the zero AddrPort for a Unix socket).
-func sysAccept(_ *sysVec, fd int) (int, netip.AddrPort, error) {
+func sysAccept(s *sysVec, fd int) (int, netip.AddrPort, error) {
+	s.unixPeer = ""
 	syscall.ForkLock.RLock()
 	nfd, sa, err := unix.Accept(fd)
 	if err == nil {
@@ -48,6 +52,9 @@ func sysAccept(_ *sysVec, fd int) (int, netip.AddrPort, error) {
 	if err := unix.SetNonblock(nfd, true); err != nil {
 		unix.Close(nfd)
 		return -1, netip.AddrPort{}, err
+	}
+	if su, ok := sa.(*unix.SockaddrUnix); ok && su.Name != "@" {
+		s.unixPeer = su.Name // x/sys/unix reads an unnamed peer as "@"
 	}
 	peer, _ := addrPortOf(sa)
 	return nfd, peer, nil
@@ -95,6 +102,10 @@ func sysSendto(_ *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
 // unackedBytes cannot tell here how many sent bytes the peer has not
 // acknowledged, so a linger timeout is always reported.
 func unackedBytes(int) (int, bool) { return 0, false }
+
+// sysAcceptedUnixName is the name the peer of the connection sysAccept just
+// took had bound ("" for an unnamed peer).
+func sysAcceptedUnixName(s *sysVec) string { return s.unixPeer }
 
 // unreadInput is not asked where unackedBytes knows nothing.
 func unreadInput(int) bool { return false }

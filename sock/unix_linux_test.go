@@ -1,7 +1,9 @@
 package sock_test
 
 import (
+	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -81,6 +83,16 @@ func TestUnixAcceptedRemoteAddrOfANamedPeer(t *testing.T) {
 	}
 	if got := h.conns[1].RemoteAddr(); got == nil || got.String() != "" {
 		t.Errorf("RemoteAddr of an unnamed peer = %q, want \"\"", got)
+	}
+	abstract := &net.UnixAddr{Name: fmt.Sprintf("@loop-sock-test-%d", os.Getpid()), Net: "unix"}
+	p3, err := net.DialUnix("unix", abstract, ln.Addr().(*net.UnixAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p3.Close()
+	runUntil(t, l, "the third accept", func() bool { return len(h.conns) == 3 })
+	if got := h.conns[2].RemoteAddr(); got == nil || got.String() != abstract.Name {
+		t.Errorf("RemoteAddr of a peer bound to the abstract name %s = %v", abstract.Name, got)
 	}
 	h.conns[0].Abort()
 	runUntil(t, l, "the abort", func() bool { return h.closed == 1 })
