@@ -2,7 +2,9 @@ package main
 
 import (
 	"errors"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -162,5 +164,52 @@ func TestPythonEnvDropsWhatSlowsThePeers(t *testing.T) {
 		if !slices.Contains(slowingPythonEnv, want) {
 			t.Errorf("%s is not dropped", want)
 		}
+	}
+}
+
+// A thread of the mixed workload that fails stops the loop early, and the
+// span must still return: the writer, blocked on a full socketpair that
+// nobody reads any more, used to keep join waiting for good.
+func TestLoopbenchMixedEndsWhenAThreadFails(t *testing.T) {
+	script, err := loopbenchScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, tried := findPythons(pythonCandidates, script)
+	if len(found) == 0 {
+		t.Skipf("no Python 3 found; tried %s", strings.Join(tried, ", "))
+	}
+	// The poster fails at its first post; the writer has 12.8 MB to send,
+	// far more than a socketpair holds.
+	driver := filepath.Join(t.TempDir(), "mixedfail.py")
+	src := `import asyncio, importlib.util, sys, threading
+spec = importlib.util.spec_from_file_location("loopbench", sys.argv[1])
+lb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(lb)
+loop = asyncio.new_event_loop()
+threadsafe = loop.call_soon_threadsafe
+def failing(cb, *args):
+    if threading.current_thread() is not threading.main_thread() and cb.__name__ == "on_post":
+        raise RuntimeError("injected")
+    return threadsafe(cb, *args)
+loop.call_soon_threadsafe = failing
+span, ops, teardown = lb.mixed(loop, 200000)
+span()
+try:
+    ops()
+    print("ops passed")
+except AssertionError as e:
+    print(e)
+teardown()
+`
+	if err := os.WriteFile(driver, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runPython(time.Minute, found[0].Executable, driver, script)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if got := strings.TrimSpace(string(out)); got != "mixed: injected" {
+		t.Errorf("output %q, want the poster's failure reported", got)
 	}
 }

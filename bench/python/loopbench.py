@@ -280,6 +280,11 @@ def mixed(loop, n):
         for t in threads:
             t.start()
         loop.run_forever()
+        if failed:
+            # The loop stopped early: a writer blocked in sendall on a full
+            # socketpair would never return, and join would wait for good.
+            # Shutting the reading end down fails its send instead.
+            rsock.shutdown(socket.SHUT_RDWR)
         for t in threads:
             t.join()
         loop.remove_reader(rsock.fileno())
