@@ -1,6 +1,7 @@
 package poller
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -63,5 +64,45 @@ func TestWaitInterruptedBySignalIsNotAnError(t *testing.T) {
 			}
 			must(t, b.Close())
 		}
+	}
+}
+
+// TestTheWakeFdCannotBeRegistered: the wake-up's own descriptor is refused by
+// Add and Modify and left alone by Delete. epoll used to take it: Add
+// overwrote the wake-up's registration (EEXIST, then a modify), Delete then
+// removed it, and Wake no longer ended a Wait in the kernel, so a loop given
+// the number by mistake (a double close) slept through Post and Stop.
+func TestTheWakeFdCannotBeRegistered(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		b    backend
+		wfd  func(backend) int
+	}{
+		{"epoll", new(Epoll), func(b backend) int { return int(b.(*Epoll).wfd) }},
+		{"poll", new(Poll), func(b backend) int { return int(b.(*Poll).fds[0].Fd) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := c.b
+			must(t, b.Open())
+			t.Cleanup(func() { b.Close() })
+			// An idle fd keeps Wait(-1) in the kernel, where the wake-up is needed.
+			idle, _ := pipe(t)
+			must(t, b.Add(idle.fd, 1, Readable))
+			wfd := c.wfd(b)
+			if err := b.Add(wfd, 2, Readable); !errors.Is(err, errWakeFd) {
+				t.Errorf("Add(wake fd %d): %v, want errWakeFd", wfd, err)
+			}
+			if err := b.Modify(wfd, 3, Readable|Writable); err == nil {
+				t.Errorf("Modify(wake fd %d) succeeded", wfd)
+			}
+			must(t, b.Delete(wfd))
+			if n := b.Registered(); n != 1 {
+				t.Errorf("Registered = %d, want 1 (the idle fd)", n)
+			}
+			waitReturns(t, b, func() {
+				time.Sleep(20 * time.Millisecond) // let Wait block; correct either way
+				must(t, b.Wake())
+			})
+		})
 	}
 }

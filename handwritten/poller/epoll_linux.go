@@ -89,6 +89,9 @@ func (p *Epoll) Add(fd int, seq uint32, ev Events) error {
 	if !validFd(fd) {
 		return os.NewSyscallError("epoll_ctl", unix.EBADF)
 	}
+	if int32(fd) == p.wfd {
+		return errWakeFd
+	}
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd), Pad: int32(seq)}
 	err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &e)
 	if err == unix.EEXIST {
@@ -119,6 +122,9 @@ func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
 	if !validFd(fd) {
 		return os.NewSyscallError("epoll_ctl", unix.EBADF)
 	}
+	if int32(fd) == p.wfd {
+		return errWakeFd
+	}
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd), Pad: int32(seq)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &e); err != nil {
 		return os.NewSyscallError("epoll_ctl", err)
@@ -128,7 +134,7 @@ func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
 
 // Delete stops watching fd; an fd already closed by the user is not an error.
 func (p *Epoll) Delete(fd int) error {
-	if !p.live || !validFd(fd) {
+	if !p.live || !validFd(fd) || int32(fd) == p.wfd {
 		return nil
 	}
 	// The bookkeeping follows the caller, not the kernel: closing an fd drops

@@ -98,6 +98,9 @@ func (p *Kqueue) Add(fd int, seq uint32, ev Events) error {
 	if !validFd(fd) {
 		return os.NewSyscallError("kevent", unix.EBADF)
 	}
+	if fd == p.wfd {
+		return errWakeFd
+	}
 	if fd >= len(p.regs) {
 		// Grown only once the kernel has taken fd, so that a bogus number
 		// (2^30, say) fails with EBADF instead of sizing regs by it.

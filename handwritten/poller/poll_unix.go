@@ -68,6 +68,9 @@ func (p *Poll) Add(fd int, seq uint32, ev Events) error {
 	if !validFd(fd) {
 		return os.NewSyscallError("poll", unix.EBADF)
 	}
+	if int32(fd) == p.fds[0].Fd {
+		return errWakeFd
+	}
 	// poll(2) learns of an fd only when it waits, and then reports a bad one
 	// as POLLNVAL; check here so that Add fails with EBADF as epoll_ctl and
 	// kevent do.
@@ -104,7 +107,17 @@ func (p *Poll) Modify(fd int, seq uint32, ev Events) error {
 	if !validFd(fd) || !ok {
 		return os.NewSyscallError("poll", unix.ENOENT)
 	}
+	// A closed fd fails as in Add, and as epoll_ctl fails it, when interest is
+	// added: poll(2) would report POLLNVAL on every wait instead. Taking
+	// interest away needs no check (nor its system call).
+	old := p.fds[i].Events
 	setInterest(&p.fds[i], ev)
+	if p.fds[i].Events&^old != 0 {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			p.fds[i].Events = old
+			return os.NewSyscallError("fcntl", err)
+		}
+	}
 	p.seqs[i] = seq
 	return nil
 }

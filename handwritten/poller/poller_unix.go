@@ -11,6 +11,13 @@ import (
 // nor Writable.
 var errNoInterest = errors.New("poller: interest must include Readable or Writable")
 
+// errWakeFd is returned by Add and Modify for the poller's own wake-up
+// descriptor. The number can reach them only by mistake (a double close, and
+// the number reused), and taking it would break every wake-up: epoll would
+// overwrite the wake-up's registration and a later Delete would remove it, so
+// that Post and Stop no longer wake the loop.
+var errWakeFd = errors.New("poller: fd is the poller's own wake-up descriptor")
+
 // msTimeout converts a positive timeout in nanoseconds to whole milliseconds,
 // rounded up so a wait never ends early, and clamped to an int32.
 func msTimeout(ns int64) int {

@@ -66,6 +66,7 @@ func TestBackends(t *testing.T) {
 		{"RegisteredCounts", true, testRegisteredCounts},
 		{"EmptyInterestIsAnError", true, testEmptyInterestIsAnError},
 		{"AddOfBadFdFails", true, testAddOfBadFdFails},
+		{"ModifyOfClosedFdFails", true, testModifyOfClosedFdFails},
 		{"ManyFdsAcrossWaits", true, testManyFdsAcrossWaits},
 		{"WaitDoesNotAllocate", true, testWaitDoesNotAllocate},
 		{"WaitZeroReturnsAtOnce", false, testWaitZeroReturnsAtOnce},
@@ -388,6 +389,23 @@ func testAddOfBadFdFails(t *testing.T, b backend) {
 	}
 	if n := b.Registered(); n != 0 {
 		t.Errorf("Registered = %d after failed Adds, want 0", n)
+	}
+}
+
+// testModifyOfClosedFdFails: adding interest to an fd closed since its Add
+// fails in every backend, and leaves the registration as it was. poll used to
+// take it, and then reported POLLNVAL on every wait, where epoll refused.
+func testModifyOfClosedFdFails(t *testing.T, b backend) {
+	r, _ := pipe(t)
+	must(t, b.Add(r.fd, 1, Readable))
+	fd := r.fd
+	r.close()
+	if err := b.Modify(fd, 2, Readable|Writable); !errors.Is(err, unix.EBADF) && !errors.Is(err, unix.ENOENT) {
+		t.Errorf("Modify of a closed fd: %v, want EBADF or ENOENT", err)
+	}
+	must(t, b.Delete(fd))
+	if n := b.Registered(); n != 0 {
+		t.Errorf("Registered = %d after Delete, want 0", n)
 	}
 }
 
