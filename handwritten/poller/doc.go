@@ -43,7 +43,11 @@
 // the interest and seq of a registered fd (ev must name Readable or Writable).
 // Delete stops watching fd; it returns nil for an fd that is not registered or
 // that the user already closed (EBADF and ENOENT are not errors), so the loop
-// may call it after closing.
+// may call it after closing. (It then removes nothing from epoll, which drops a
+// file only when its last descriptor closes: a file that a dup still holds
+// stays watched, and reported, until that one closes too.) Add and Modify
+// refuse the backend's own wake-up descriptor, which Delete leaves alone.
+// Modify fails for a closed fd when it adds interest, as Add does.
 //
 // Sequence numbers. The loop tags each registration with a seq and drops any
 // Event whose Seq is not the fd's current one. An fd closed by a callback and
