@@ -27,6 +27,12 @@ func isUDP(network string) bool {
 	return network == "udp" || network == "udp4" || network == "udp6"
 }
 
+// unixNameMax is the longest Unix socket name golang.org/x/sys/unix takes on
+// Linux, abstract names ("@...") included: sun_path's 108 bytes less a
+// terminating NUL. (The BSDs' sun_path has 104; there a longer name passes
+// this check and fails with EINVAL.)
+const unixNameMax = 107
+
 // resolve turns network and addr into an endpoint. dial says what an empty
 // or unspecified host means: the local system when dialing (as package net
 // connects to it: IPv4 loopback unless the address or network is IPv6), the
@@ -42,6 +48,11 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		}
 		if dial && ua.Name == "" {
 			return endpoint{}, errors.New("missing address")
+		}
+		// Refused here, a long path fails Dial itself, not a connect that
+		// OnClose would report as EINVAL.
+		if len(ua.Name) > unixNameMax {
+			return endpoint{}, fmt.Errorf("path of %d bytes is longer than a Unix socket address holds (%d)", len(ua.Name), unixNameMax)
 		}
 		return endpoint{family: unix.AF_UNIX, sa: &unix.SockaddrUnix{Name: ua.Name}, addr: ua}, nil
 	case isTCP(network):

@@ -14,14 +14,20 @@ import (
 // Dial starts connecting to addr on network ("tcp", "tcp4", "tcp6" or
 // "unix") and returns at once; the connect completes on the loop. When it
 // succeeds, h.OnOpen runs; when it fails (ECONNREFUSED, a connect timeout,
-// a host name that cannot be looked up), h.OnClose runs with the error and
-// OnOpen never does. Writes made before the connection is open are queued
-// and sent once it is. Dial itself fails only for a bad network or address,
-// when no socket can be opened for a literal address, on a loop whose Close
-// has been called (an error wrapping loop.ErrClosed), and on a variant
-// without a poller
-// (loop.ErrNoPoller). An empty or unspecified host dials the local system,
-// as package net does.
+// a host name that cannot be looked up, a peer that reset the connection
+// before the loop saw it open, EAGAIN from a Unix listener whose backlog is
+// full), h.OnClose runs with the error and OnOpen never does. A dial to a
+// local port nobody listens on never connects the socket to itself (a TCP
+// simultaneous open, when the kernel picks that port as the socket's own):
+// it fails with ECONNREFUSED. Writes made before the connection is open are
+// queued and sent once it is; a Close made meanwhile waits for them, so with
+// writes queued OnOpen still runs (and a Write there returns ErrClosed),
+// and with none, OnClose(nil) follows without OnOpen. Dial itself fails only
+// for a bad network or address (a Unix path longer than 107 bytes
+// included), when no socket can be opened for a literal address, on a loop
+// whose Close has been called (an error wrapping loop.ErrClosed), and on a
+// variant without a poller (loop.ErrNoPoller). An empty or unspecified host
+// dials the local system, as package net does.
 //
 // A host name is looked up on a goroutine of its own (with the resolver
 // WithResolver gives, net.DefaultResolver by default), so the loop never
@@ -63,6 +69,9 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		}
 		if fd, err = openStream(ep.family, cfg); err != nil {
 			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+		}
+		if testHookDialSocket != nil {
+			testHookDialSocket(fd)
 		}
 		cfg.unixStream = ep.family == unix.AF_UNIX
 	}
@@ -261,6 +270,11 @@ func (c *Conn) connected() {
 		c.connectFailed(os.NewSyscallError("connect", err))
 		return
 	}
+	if c.connectedToItself(fd) {
+		// Nothing listened on the port, or the connect would have reached it.
+		c.connectFailed(os.NewSyscallError("connect", unix.ECONNREFUSED))
+		return
+	}
 	c.flags &^= fConnecting
 	c.cfg.dial = nil // a host name's other addresses are not needed now
 	if c.tm != nil {
@@ -302,3 +316,27 @@ func (c *Conn) connected() {
 	}
 	c.drained()
 }
+
+// connectedToItself reports whether a TCP connect met its own socket: dialing
+// a local port that nobody listens on, in the ephemeral range, the kernel may
+// pick that very port as the socket's own, and the SYN then makes a
+// simultaneous open with itself. The connection would read back what it
+// writes (package net's Dial guards against it too). One getsockname per
+// connect.
+func (c *Conn) connectedToItself(fd int) bool {
+	remote, ok := c.cfg.remote.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	local, ok := addrPortOf(sa)
+	r := remote.AddrPort()
+	return ok && local.Port() == r.Port() && local.Addr() == r.Addr().Unmap()
+}
+
+// testHookDialSocket, when set (by tests), sees a literal address's socket
+// before Dial connects it.
+var testHookDialSocket func(fd int)

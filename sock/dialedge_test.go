@@ -2,6 +2,7 @@ package sock_test
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
+	"golang.org/x/sys/unix"
 )
 
 // A Close made while the connect is still in progress must read (and
@@ -148,6 +150,89 @@ func TestRemoteAddrOfADialIsTheAddressConnected(t *testing.T) {
 	for _, network := range []string{"unix", "tcp", "tcp4", "tcp6"} {
 		if _, err := sock.Dial(l, network, "", &recorder{}); err == nil || !strings.Contains(err.Error(), "missing address") {
 			t.Errorf("Dial(%s, \"\"): %v, want a missing-address error from Dial itself", network, err)
+		}
+	}
+}
+
+// A TCP dial to a local port that nobody listens on can meet its own socket:
+// when the kernel picks that very port as the socket's own, the SYN makes a
+// simultaneous open with itself, and the connection reads back what it
+// writes. Picked at random, that took 500 to 17,000 dials of a port in the
+// ephemeral range; here the socket is bound to the port it dials, which
+// makes it happen every time. The dial must fail as refused, not open.
+func TestDialNeverConnectsToItself(t *testing.T) {
+	for _, c := range []struct{ network, host string }{{"tcp4", "127.0.0.1"}, {"tcp6", "::1"}, {"tcp", "127.0.0.1"}} {
+		t.Run(c.network, func(t *testing.T) {
+			l := newLoop(t)
+			// A port free now: the test binds its dialing socket to it.
+			probe, err := net.Listen(c.network, net.JoinHostPort(c.host, "0"))
+			if err != nil {
+				t.Skipf("no %s loopback: %v", c.network, err)
+			}
+			addr := probe.Addr().(*net.TCPAddr)
+			probe.Close()
+			var bindErr error
+			sock.SetTestHookDialSocket(t, func(fd int) {
+				sa, err := unixSockaddr(addr)
+				if err == nil {
+					err = unix.Bind(fd, sa)
+				}
+				bindErr = err
+			})
+			h := &recorder{}
+			if _, err := sock.Dial(l, c.network, addr.String(), h); err != nil {
+				t.Fatal(err)
+			}
+			if bindErr != nil {
+				t.Skipf("binding the dialing socket to %v: %v", addr, bindErr)
+			}
+			runUntil(t, l, "the dial to end", func() bool { return h.closed || h.opened })
+			if h.opened {
+				t.Fatalf("the dial to %v, where nothing listens, opened: connected to itself", addr)
+			}
+			if !errors.Is(h.closeErr, unix.ECONNREFUSED) {
+				t.Errorf("OnClose(%v), want ECONNREFUSED", h.closeErr)
+			}
+		})
+	}
+}
+
+// unixSockaddr converts a TCP address to the sockaddr of its family.
+func unixSockaddr(a *net.TCPAddr) (unix.Sockaddr, error) {
+	ap := a.AddrPort()
+	if ap.Addr().Is4() {
+		return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}, nil
+	}
+	if ap.Addr().Is6() {
+		return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: ap.Addr().As16()}, nil
+	}
+	return nil, fmt.Errorf("%v: not an IP address", a)
+}
+
+// A Unix path longer than sun_path holds fails Dial and Listen themselves,
+// with a message that says so; Dial used to return nil and report EINVAL to
+// OnClose. A path or an abstract name of 107 bytes, the most that fits, gets
+// as far as the kernel (nothing listens there).
+func TestUnixPathTooLongFailsAtOnce(t *testing.T) {
+	l := newLoop(t)
+	long := "/tmp/" + strings.Repeat("x", 103) // 108 bytes
+	if _, err := sock.Dial(l, "unix", long, &recorder{}); err == nil || !strings.Contains(err.Error(), "longer than a Unix socket address holds (107)") {
+		t.Errorf("Dial of a %d-byte path: %v, want an error that says it is too long", len(long), err)
+	}
+	if ln, err := sock.Listen(l, "unix", long, &recorder{}); err == nil || !strings.Contains(err.Error(), "longer than a Unix socket address holds") {
+		if ln != nil {
+			ln.Close()
+		}
+		t.Errorf("Listen on a %d-byte path: %v, want an error that says it is too long", len(long), err)
+	}
+	for _, name := range []string{long[:107], "@" + long[1:107]} {
+		h := &recorder{}
+		if _, err := sock.Dial(l, "unix", name, h); err != nil {
+			t.Fatalf("Dial of %d bytes (%.1s...): %v", len(name), name, err)
+		}
+		runUntil(t, l, "the dial to fail", func() bool { return h.closed })
+		if !errors.Is(h.closeErr, unix.ENOENT) && !errors.Is(h.closeErr, unix.ECONNREFUSED) {
+			t.Errorf("Dial of %d bytes (%.1s...): OnClose(%v), want ENOENT or ECONNREFUSED", len(name), name, h.closeErr)
 		}
 	}
 }

@@ -115,10 +115,15 @@ type Handler interface {
 	// OnClose is called exactly once, after the descriptor is closed. err is
 	// nil on a clean close (Close, once everything was sent and the peer has
 	// finished or acknowledged it all; or the peer's end of stream);
-	// otherwise it says why, and wraps *UnsentError when written bytes were
-	// lost or may have been (except on a Unix socket whose peer closed with
-	// bytes it had not read: the kernel does not say how many, and the
-	// ECONNRESET alone says so). A Dial that fails ends here without OnOpen.
+	// otherwise it says why. It wraps *UnsentError when bytes Write accepted
+	// were still queued here, never given to the kernel, or when a Close's
+	// wait for the peer's acknowledgement was cut short (then the count
+	// includes what the peer had not acknowledged at the last look). Any
+	// error means that bytes the kernel had taken may not have arrived: a
+	// reset outside Close's wait discards them, and the kernel does not say
+	// how many (nor does it on a Unix socket whose peer closed with bytes it
+	// had not read: the ECONNRESET alone says so). A Dial that fails ends
+	// here without OnOpen.
 	OnClose(c *Conn, err error)
 	// OnPause is called when the bytes waiting to be sent rise above the
 	// high-water mark: stop writing until OnResume.
