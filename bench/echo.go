@@ -130,6 +130,29 @@ type echoResults struct {
 	took    time.Duration
 }
 
+// record keeps one repetition of a point. A failed repetition drops the
+// point's earlier ones too (and the later ones are not run): the point is
+// missing from the tables and the targets, as the report says, and a server
+// is never judged on the repetitions that happened to succeed.
+func (e *echoResults) record(k echoKey, r echoRun, err error) {
+	if err != nil {
+		e.errs[k] = err
+		delete(e.runs, k)
+		return
+	}
+	e.runs[k] = append(e.runs[k], r)
+}
+
+// recordIdle is record for the idle point, whose key has size 0.
+func (e *echoResults) recordIdle(k echoKey, r idleRun, err error) {
+	if err != nil {
+		e.errs[k] = err
+		delete(e.idle, k.server)
+		return
+	}
+	e.idle[k.server] = append(e.idle[k.server], r)
+}
+
 // failures lists the points that failed.
 func (e *echoResults) failures() []string {
 	var out []string
@@ -210,11 +233,9 @@ func measureEcho(p echoPlan, progress io.Writer) *echoResults {
 					if _, failed := res.errs[k]; !failed {
 						r, err := s.runPoint(conns, size, p.warmup, p.span)
 						if err != nil {
-							res.errs[k] = err
 							fmt.Fprintf(progress, "\nbench: echo %s at C=%d, %s: %v\n", s.name, conns, sizeName(size), err)
-						} else {
-							res.runs[k] = append(res.runs[k], r)
 						}
+						res.record(k, r, err)
 					}
 					tick(fmt.Sprintf("C=%d %s", conns, sizeName(size)), round, p.pointSecs())
 				}
@@ -230,11 +251,9 @@ func measureEcho(p echoPlan, progress io.Writer) *echoResults {
 				if _, failed := res.errs[k]; !failed {
 					r, err := s.runIdle(p.idle)
 					if err != nil {
-						res.errs[k] = err
 						fmt.Fprintf(progress, "\nbench: echo %s idle: %v\n", s.name, err)
-					} else {
-						res.idle[s.name] = append(res.idle[s.name], r)
 					}
+					res.recordIdle(k, r, err)
 				}
 				tick(fmt.Sprintf("idle %s", count(p.idle)), round, p.idleSecs())
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -405,5 +406,87 @@ func TestEchoBinTakesTheServersFromItsDirectory(t *testing.T) {
 	}
 	if strings.Contains(progress.String(), "building") {
 		t.Errorf("built servers despite -echo-bin: %s", progress.String())
+	}
+}
+
+// A repetition that fails drops the point's earlier repetitions: the report
+// says a failed point is missing from the tables, and a server must not be
+// judged on the repetitions that happened to succeed. A peer missing at a
+// point is named in the targets it would have counted in.
+func TestAFailedRepetitionDropsItsPoint(t *testing.T) {
+	e := syntheticEcho(
+		map[string]float64{"loop": 5, "gnet": 7, "nbio": 6},
+		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
+		map[string]float64{"loop": 250, "gnet": 500, "nbio": 600})
+	k := echoKey{"loop", 100, 64}
+	e.record(k, e.runs[k][0], nil) // a second repetition went well
+	e.record(k, echoRun{}, errors.New("EOF"))
+	delete(e.runs, echoKey{"gnet", 100, 64})
+	e.errs[echoKey{"gnet", 100, 64}] = errors.New("reset")
+	e.recordIdle(echoKey{"nbio", 1000, 0}, idleRun{}, errors.New("refused"))
+	if got := len(e.runs[k]); got != 0 {
+		t.Fatalf("%d repetitions of the failed point kept, want none", got)
+	}
+	var b bytes.Buffer
+	e.write(&b)
+	out := b.String()
+	for _, want := range []string{
+		"**3 echo points failed**; they are missing from the tables below",
+		"| loop | – | – | – | – | – | – |",
+		"| server CPU per request at C=100, 64 B below the best of gnet and nbio | not measured (loop not measured) |",
+		"| nbio | – | – | – | – |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+
+	// With loop measured and gnet failed, the comparison says gnet is missing.
+	e = syntheticEcho(
+		map[string]float64{"loop": 5, "gnet": 7, "nbio": 6},
+		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
+		map[string]float64{"loop": 250})
+	e.record(echoKey{"gnet", 100, 64}, echoRun{}, errors.New("reset"))
+	b.Reset()
+	e.write(&b)
+	if want := "| p99 at C=100, 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio; gnet not measured) | 0.50 | met |"; !strings.Contains(b.String(), want) {
+		t.Errorf("report lacks %q:\n%s", want, b.String())
+	}
+}
+
+// Under -quick (one repetition of a tiny matrix, a check that it runs) the
+// targets show the figures but judge none of them.
+func TestQuickEchoJudgesNoTarget(t *testing.T) {
+	e := syntheticEcho(
+		map[string]float64{"loop": 8, "gnet": 7, "nbio": 6},
+		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
+		map[string]float64{"loop": 389})
+	e.plan.quick = true
+	var b bytes.Buffer
+	e.write(&b)
+	out := b.String()
+	if strings.Contains(out, "met |") || strings.Contains(out, "**missed**") {
+		t.Errorf("a -quick report judges targets:\n%s", out)
+	}
+	if want := "| at most 300 B of server memory per idle connection | 389 B | 300 B | 1.30 | not judged (-quick) |"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out)
+	}
+}
+
+// The idle table's RSS columns come from the repetition that gave the median
+// bytes per connection, so that (after − before) / N agrees with it.
+func TestIdleColumnsAgree(t *testing.T) {
+	e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 200})
+	e.idle["loop"] = []idleRun{
+		{conns: 1000, before: 10 << 20, after: 10<<20 + 300_000},
+		{conns: 1000, before: 1 << 20, after: 1<<20 + 200_000},
+		{conns: 1000, before: 5 << 20, after: 5<<20 + 250_000},
+	}
+	med, lo, hi, before, after, ok := e.idleStat("loop")
+	if !ok || med != 250 || lo != 200 || hi != 300 {
+		t.Fatalf("idleStat = %v %v %v, %v; want median 250, range 200-300", med, lo, hi, ok)
+	}
+	if before != 5<<20 || after != 5<<20+250_000 {
+		t.Errorf("RSS before %d, after %d; want the median repetition's %d and %d", before, after, 5<<20, 5<<20+250_000)
 	}
 }

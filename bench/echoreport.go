@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -46,20 +47,21 @@ func (e *echoResults) stat(server string, conns, size int) (echoStat, bool) {
 	}, true
 }
 
-// idleStat is the median bytes per idle connection, and the range.
+// idleStat is the median bytes per idle connection, and the range, with the
+// RSS before and after of the repetition that gave the median (the lower of
+// the middle two for an even count), so that the table's columns agree.
 func (e *echoResults) idleStat(server string) (med, lo, hi float64, before, after uint64, ok bool) {
-	rs := e.idle[server]
+	rs := slices.Clone(e.idle[server])
 	if len(rs) == 0 {
 		return 0, 0, 0, 0, 0, false
 	}
+	slices.SortFunc(rs, func(a, b idleRun) int { return cmp.Compare(a.perConn(), b.perConn()) })
 	var per []float64
-	var bs, as []int64
 	for _, r := range rs {
 		per = append(per, r.perConn())
-		bs = append(bs, int64(r.before))
-		as = append(as, int64(r.after))
 	}
-	return median(per), slices.Min(per), slices.Max(per), uint64(median(bs)), uint64(median(as)), true
+	mid := rs[(len(rs)-1)/2]
+	return median(per), per[0], per[len(per)-1], mid.before, mid.after, true
 }
 
 func (e *echoResults) write(w io.Writer) {
@@ -167,7 +169,8 @@ type echoGoal struct {
 	peer           string
 	unit           string
 	ok             bool
-	absent         string // why it was not measured; "" when it was
+	absent         string   // why it was not measured; "" when it was
+	missing        []string // peers not measured at the point (failed, or not run)
 }
 
 // overlap reports whether the repetitions of ours and of what it is held
@@ -216,11 +219,18 @@ func (e *echoResults) targets(w io.Writer) {
 		}
 		against := fmt.Sprintf("%s %s", num(g.best), g.unit)
 		if g.peer != "" {
-			against = fmt.Sprintf("%s %s (%s)", num(g.best), g.unit, g.peer)
+			who := g.peer
+			if len(g.missing) > 0 {
+				who += "; " + strings.Join(g.missing, " and ") + " not measured"
+			}
+			against = fmt.Sprintf("%s %s (%s)", num(g.best), g.unit, who)
 		}
 		v := verdict(g.ok)
 		if g.overlap() {
 			v += " (ranges overlap)"
+		}
+		if e.plan.quick {
+			v = "not judged (-quick)"
 		}
 		fmt.Fprintf(w, "| %s | %s %s | %s | %.2f | %s |\n", g.text, num(g.ours), g.unit, against, ratio(g.ours, g.best), v)
 	}
@@ -237,7 +247,12 @@ func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig fun
 		return g
 	}
 	for _, p := range echoPeers {
-		if st, ok := e.stat(p, conns, size); ok && (g.peer == "" || fig(st).med < g.best) {
+		st, ok := e.stat(p, conns, size)
+		if !ok {
+			g.missing = append(g.missing, p)
+			continue
+		}
+		if g.peer == "" || fig(st).med < g.best {
 			f := fig(st)
 			g.best, g.bestLo, g.bestHi, g.peer = f.med, f.lo, f.hi, p
 		}
@@ -254,11 +269,11 @@ func (e *echoResults) vsPeers(text string, conns, size int, unit string, fig fun
 
 func (e *echoResults) method(w io.Writer) {
 	fmt.Fprintf(w, "### Method (echo)\n\n")
-	fmt.Fprintf(w, "- Per point (C, S) and repetition, every server runs once, in the order of a row of a Williams square relabelled per point (over the rounds a server takes each place once and, with an even number of servers, follows each other server once), each in a fresh process on 127.0.0.1 with an ephemeral port; tables show the median over repetitions, and the range for req/s and CPU.\n")
-	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection sends messages of its own, each with its sequence number, checks that every echo equals what it sent, and after the last one that nothing more arrives. Latency is from just before the write to the last byte of the echo read, in a histogram that reads each back within 0.8%%; p50 and p99 are over all connections' round trips.\n")
-	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks.\n", clockTick)
+	fmt.Fprintf(w, "- Per point (C, S) and repetition, every server runs once, in the order of a row of a Williams square relabelled per point (in each run of as many rounds as there are servers, a server takes each place once and, with an even number of servers, follows each other server once; fewer rounds cover part of that), each in a fresh process on 127.0.0.1 with an ephemeral port; tables show the median over repetitions, and the range for req/s and CPU.\n")
+	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection sends messages of its own, each with its sequence number, checks that every echo equals what it sent, and after the last one that nothing more arrives. Latency is from just before the write to the last byte of the echo read, in a histogram that reads each back within 0.8%%; p50 and p99 are over all connections' round trips. A closed loop sends the next message only once the echo is back, so a stall delays the requests it holds up and is counted once, not for every request it would have delayed at a fixed rate (coordinated omission); and with C connections on two shared CPUs, p50 is about C ÷ the rate, so at C=100 and 1,000 latency says as much about the client's scheduling as about the server.\n")
+	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks. It includes the kernel's work on the server's system calls, and the receive processing (softirq) the kernel charges to whichever process is running: on loopback some of the client's receiving too, the same for every server.\n", clockTick)
 	if e.plan.idle > 0 {
-		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers; all four servers are Go programs at the default GOGC=100, so it includes the heap's room to grow between collections as well as what is live.\n",
+		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers; all four servers are Go programs at the default GOGC=100, so it includes the heap's room to grow between collections as well as what is live (the servers inherit the bench's environment, GOGC, GOMAXPROCS and GODEBUG included, so set none of them, or the same for all).\n",
 			idleWarmConns, idleSettle, count(e.plan.idle), idleSettle, count(e.plan.idle))
 	}
 	built := "built with `go build` when the bench starts"
