@@ -40,7 +40,10 @@ type groupLoop struct {
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
 // on its own goroutine with runtime.LockOSThread, until Shutdown or Close.
-// opts configure every loop (loop.WithPanicHandler, say).
+// opts configure every loop (loop.WithPanicHandler, say). Each loop holds
+// an OS thread: n past the runtime's thread limit (debug.SetMaxThreads,
+// 10,000 by default) ends the process, as any program that many threads
+// would; more loops than cores gain nothing.
 func NewGroup(n int, opts ...loop.Option) (*Group, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -102,7 +105,11 @@ func (g *Group) Loops() []*loop.Loop {
 // loop's goroutine, and the handler it returns serves every connection
 // that loop accepts: a handler's state is then confined to one loop and
 // needs no lock. If any loop fails to listen, none listens (and a
-// connection accepted in the meantime is aborted).
+// connection accepted in the meantime is aborted). An address held by a
+// socket without SO_REUSEPORT fails with EADDRINUSE; one held by
+// SO_REUSEPORT sockets of the same user (another Group, this one's earlier
+// Listen, a second copy of the server) does not: the kernel then spreads
+// the connections over both sets of listeners.
 func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (net.Addr, error) {
 	if !isTCP(network) {
 		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)

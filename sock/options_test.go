@@ -29,9 +29,17 @@ var refusedOptions = []struct {
 	{"WithRecvBufferSize(-1)", sock.WithRecvBufferSize(-1)},
 	{"WithConnectTimeout(-1s)", sock.WithConnectTimeout(-time.Second)},
 	{"WithLingerTimeout(-1ns)", sock.WithLingerTimeout(-1)},
+	// Sizes above 1 GiB: the read buffer's used to panic in makeslice once
+	// the socket was open, and leak it.
+	{"WithReadBufferSize(4611686018427387904)", sock.WithReadBufferSize(1 << 62)},
+	{"WithHighWater(1073741825)", sock.WithHighWater(1<<30 + 1)},
+	{"WithBacklog(2147483648)", sock.WithBacklog(1 << 31)},
+	{"WithSendBufferSize(2147483648)", sock.WithSendBufferSize(1 << 31)},
+	{"WithRecvBufferSize(1073741825)", sock.WithRecvBufferSize(1<<30 + 1)},
 }
 
-// A negative size or duration is a mistake, not a request for the default:
+// A negative size or duration, or a size above 1 GiB, is a mistake, not a
+// request for the default:
 // every constructor fails with an error naming the option, before it opens
 // anything (newLoop checks that no descriptor is left open, and the Unix
 // listener must leave no file behind).

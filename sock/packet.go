@@ -17,7 +17,8 @@ const packetBatch = 16
 // PacketHandler receives a PacketConn's datagrams, on the loop goroutine.
 type PacketHandler interface {
 	// OnPacket is called for each datagram. p is the loop's shared read
-	// buffer, valid only during the call. from is the sender. A datagram
+	// buffer, valid only during the call. from is the sender (without an
+	// IPv6 zone: zones are not supported yet). A datagram
 	// longer than the buffer (see WithReadBufferSize) is cut short to fit,
 	// as package net's ReadFrom does, unless the handler is also a
 	// TruncatedHandler.
@@ -102,13 +103,19 @@ func (pc *PacketConn) Loop() *loop.Loop { return pc.l }
 
 // WriteTo sends p as one datagram to to, without blocking. A datagram the
 // kernel cannot take at once is dropped, as the network may drop it: the
-// error then wraps EAGAIN.
+// error then wraps EAGAIN. An address with an IPv6 zone is refused, as
+// ListenPacket refuses one (zones are not supported yet).
 func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	if pc.closed {
 		return 0, ErrClosed
 	}
 	if pc.family == unix.AF_INET && !to.Addr().Unmap().Is4() {
 		return 0, fmt.Errorf("sock: WriteTo %v from an IPv4 socket", to)
+	}
+	if z := to.Addr().Zone(); z != "" {
+		// Dropped, the zone would leave the link to routing: the datagram
+		// could go out on another interface than the one named.
+		return 0, fmt.Errorf("sock: WriteTo %v: %w", to, noZone(z))
 	}
 	for {
 		err := sysSendto(&pc.ls.sysVec, pc.fd, pc.family, p, to)
@@ -122,8 +129,9 @@ func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	}
 }
 
-// Close stops reading and closes the socket. It returns ErrClosed if
-// already called.
+// Close stops reading and closes the socket; datagrams the kernel holds
+// that were not read yet are discarded. It returns ErrClosed if already
+// called.
 func (pc *PacketConn) Close() error {
 	if pc.closed {
 		return ErrClosed

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/loopgen/loop/sock"
@@ -83,5 +84,25 @@ func TestDatagramLongerThanReadBufferIsCutForPlainHandler(t *testing.T) {
 	sendDatagrams(t, pc, h, long)
 	if len(h.whole) != 1 || !bytes.Equal(h.whole[0], long[:size]) {
 		t.Errorf("OnPacket got %q; want the first %d bytes of the 100-byte datagram", h.whole, size)
+	}
+}
+
+// WriteTo refuses an address with an IPv6 zone, as ListenPacket does: it
+// used to drop the zone and leave the link to routing, so a datagram for
+// one interface could leave on another.
+func TestWriteToRefusesAZone(t *testing.T) {
+	l := newLoop(t)
+	pc, err := sock.ListenPacket(l, "udp6", "[::1]:0", dropPackets{})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer pc.Close()
+	self := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	zoned := netip.AddrPortFrom(self.Addr().WithZone("lo"), self.Port())
+	if n, err := pc.WriteTo([]byte("zoned"), zoned); err == nil || n != 0 || !strings.Contains(err.Error(), "zones are not supported") {
+		t.Errorf("WriteTo(%v) = %d, %v; want an error saying zones are not supported", zoned, n, err)
+	}
+	if _, err := pc.WriteTo([]byte("plain"), self); err != nil {
+		t.Errorf("WriteTo(%v) without a zone: %v", self, err)
 	}
 }

@@ -212,12 +212,19 @@ func (c *config) refuse(option string, value any, why string) {
 	}
 }
 
+// maxSize bounds the options that take a size. Above it a value is a
+// mistake, and one that would fail later, after a socket is open: the
+// kernel's sizes are C ints, and the read buffer is allocated as a slice.
+const maxSize = 1 << 30
+
 // size is the value of an option that takes a byte count or a length where
-// 0 means the default: a negative n is refused.
+// 0 means the default: a negative n, or one above 1 GiB, is refused.
 func (c *config) size(option string, n int, dst *int) {
 	switch {
 	case n < 0:
 		c.refuse(option, n, "must not be negative (0 means the default)")
+	case n > maxSize:
+		c.refuse(option, n, "must be at most 1 GiB (1073741824)")
 	case n > 0:
 		*dst = n
 	}
@@ -225,7 +232,7 @@ func (c *config) size(option string, n int, dst *int) {
 
 // WithHighWater sets the number of buffered, unsent bytes above which
 // OnPause is called (default DefaultHighWater). 0 keeps the default; a
-// negative n is refused.
+// negative n, or one above 1 GiB, is refused.
 func WithHighWater(n int) Option {
 	return func(c *config) { c.size("WithHighWater", n, &c.highWater) }
 }
@@ -252,14 +259,14 @@ func WithReusePort() Option { return func(c *config) { c.reusePort = true } }
 // WithReadBufferSize sets the size of the loop's shared read buffer: the
 // most one OnData can receive (default DefaultReadBufferSize). The loop's
 // buffer is as large as the largest size any socket on it asked for. 0
-// keeps the default; a negative n is refused.
+// keeps the default; a negative n, or one above 1 GiB, is refused.
 func WithReadBufferSize(n int) Option {
 	return func(c *config) { c.size("WithReadBufferSize", n, &c.readBufferSize) }
 }
 
 // WithBacklog sets the listen backlog (default DefaultBacklog; the kernel
-// caps it at net.core.somaxconn). 0 keeps the default; a negative n is
-// refused.
+// caps it at net.core.somaxconn). 0 keeps the default; a negative n, or
+// one above 1 GiB, is refused.
 func WithBacklog(n int) Option {
 	return func(c *config) { c.size("WithBacklog", n, &c.backlog) }
 }
@@ -272,14 +279,14 @@ func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
 // connection (Linux doubles the value; without this option it sizes the
 // buffer itself, up to megabytes). A small one makes flow control set in
 // early, as a slow network would. 0 leaves the kernel's size; a negative
-// n is refused.
+// n, or one above 1 GiB, is refused.
 func WithSendBufferSize(n int) Option {
 	return func(c *config) { c.size("WithSendBufferSize", n, &c.sendBuf) }
 }
 
 // WithRecvBufferSize sets the kernel's receive buffer (SO_RCVBUF) of each
-// connection, and of a PacketConn. 0 leaves the kernel's size; a negative n
-// is refused.
+// connection, and of a PacketConn. 0 leaves the kernel's size; a negative n,
+// or one above 1 GiB, is refused.
 func WithRecvBufferSize(n int) Option {
 	return func(c *config) { c.size("WithRecvBufferSize", n, &c.recvBuf) }
 }
