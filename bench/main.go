@@ -195,6 +195,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	} else {
 		notes = nil // about systems this run does not use
 	}
+	if o.out != "" {
+		// Checked before measuring: a -full run takes many minutes.
+		if err := checkOutDir(o.out); err != nil {
+			return fmt.Errorf("-out %s: %w", o.out, err)
+		}
+	}
 	res := newResults()
 	if len(chosen) > 0 {
 		res = measureAll(o, chosen, stderr)
@@ -433,7 +439,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		if warm && s.Kind == "python" {
 			return
 		}
-		peakSampling = warm
+		// Only a real warm-up round samples: -quick's untimed run for a kept
+		// system must not fill a column the Method says is – without one.
+		peakSampling = warm && o.warmup
 		r, err := runSpan(s, p.workload, n)
 		peakSampling = false
 		switch {
@@ -548,6 +556,19 @@ func runSpan(s System, w string, n int) (Result, error) {
 		PeakHeap:    sum.PeakHeap,
 		PeakSampled: sum.PeakSampled,
 	}, nil
+}
+
+// checkOutDir makes dir and checks that a file can be written there.
+func checkOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".bench-probe-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }
 
 // writeOut writes report.md and the plots into dir.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -144,5 +146,47 @@ func TestAFailedRunLeavesItsScaleOutOfTheTables(t *testing.T) {
 	}
 	if strings.Contains(out, "### chan") || strings.Contains(out, "| callbacks ≥4x a chan func() loop | 5.0–5.0x | met |") {
 		t.Errorf("the failed system is tabulated and judged:\n%s", out)
+	}
+}
+
+// An -out directory that cannot be written fails the run before it
+// measures anything: it used to fail after the whole run (minutes under
+// -full), with the report on stdout and no file.
+func TestAnUnwritableOutFailsBeforeMeasuring(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, progress bytes.Buffer
+	err := run([]string{"-quick", "-workload", "callbacks", "-systems", "floor-ring", "-out", filepath.Join(file, "dir")}, &out, &progress)
+	if err == nil || !strings.Contains(err.Error(), "-out") {
+		t.Errorf("-out under a regular file: err %v, want one naming -out", err)
+	}
+	if out.Len() != 0 || strings.Contains(progress.String(), "done in") {
+		t.Errorf("the run measured before failing:\nstdout %q\nstderr %q", out.String(), progress.String())
+	}
+}
+
+// Under -quick no system has a peak heap, the kept loop included, whose
+// untimed run (made so that its one repetition finds its loop made) is no
+// warm-up round: the Method says the column is – without one.
+func TestQuickShowsNoPeakHeap(t *testing.T) {
+	var out, progress bytes.Buffer
+	if err := run([]string{"-quick", "-workload", "callbacks", "-systems", "balanced-warm"}, &out, &progress); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()[strings.Index(out.String(), "### balanced-warm"):]
+	table = table[:strings.Index(table, "\n\n#")]
+	rows := 0
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, "| 1,000 ") || strings.HasPrefix(line, "| 5,000 ") {
+			rows++
+			if !strings.HasSuffix(line, "| – |") {
+				t.Errorf("a -quick row with a peak heap: %s", line)
+			}
+		}
+	}
+	if rows != 2 {
+		t.Errorf("%d rows at N=1,000 and 5,000 in:\n%s", rows, table)
 	}
 }

@@ -186,21 +186,51 @@ func (r *report) section(w io.Writer, p plan) {
 		fmt.Fprintf(w, "### %s\n\n", s.Name)
 		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | Setup | allocs/op | B/op | peak heap |\n")
 		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
-		base := sts[0].opsPerSec()
+		// Relative to the workload's smallest scale in this run: a system
+		// that failed there has no base, and its column is –.
+		base, hasBase := 0.0, false
+		if scales := r.res.ranFor[p.workload]; len(scales) > 0 {
+			if b, ok := r.at(p.workload, s.Name, scales[0]); ok {
+				base, hasBase = b.opsPerSec(), true
+			}
+		}
 		for _, st := range sts {
+			rel := "–"
+			if hasBase {
+				rel = fmt.Sprintf("%.0f%%", 100*st.opsPerSec()/base)
+			}
 			// The Go runtime's counters say nothing about a Python process.
 			mem := fmt.Sprintf("%.2f | %.1f | %s", st.allocs, st.bytes, st.peakHeapText())
 			if s.Kind == "python" {
 				mem = "– | – | –"
 			}
-			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %.3f | %.3f | %.0f%% | %s | %s |\n",
+			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s |\n",
 				count(st.n), dur(st.wall), dur(st.wallMin), dur(st.wallMax), count(int(st.opsPerSec())),
-				st.perOp(false)/1e3, st.perOp(true)/1e3, 100*st.opsPerSec()/base,
+				micro3(st.perOp(false)), micro3(st.perOp(true)), rel,
 				dur(st.setup), mem)
 		}
 		fmt.Fprintln(w)
 	}
 	r.speedups(w, p)
+}
+
+// micro3 formats ns as µs with three significant digits (whole µs from 100
+// on): callbacks cost a few ns, where %.3f µs kept one digit.
+func micro3(ns float64) string {
+	us := ns / 1e3
+	switch {
+	case us >= 100:
+		return fmt.Sprintf("%.0f", us)
+	case us >= 10:
+		return fmt.Sprintf("%.1f", us)
+	case us >= 1:
+		return fmt.Sprintf("%.2f", us)
+	case us >= 0.1 || us == 0:
+		return fmt.Sprintf("%.3f", us)
+	case us >= 0.01:
+		return fmt.Sprintf("%.4f", us)
+	}
+	return fmt.Sprintf("%.5f", us)
 }
 
 // speedups prints, per scale, how many times less the default variant spends

@@ -280,3 +280,31 @@ func TestAGoalNotMeasuredNamesTheSystemMissing(t *testing.T) {
 		}
 	}
 }
+
+// The Throughput column is relative to the workload's smallest scale in the
+// run; a system that failed there has no base (it was relative to the
+// system's own smallest scale, so the first scale it had read 100%).
+func TestThroughputIsRelativeToTheRunsSmallestScale(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced": {10_000: 10, 1_000_000: 20},
+		"chan":     {1_000: 40, 10_000: 40, 1_000_000: 80},
+	}, map[key]error{})
+	balanced := out[strings.Index(out, "### balanced"):strings.Index(out, "### chan")]
+	chanTable := out[strings.Index(out, "### chan"):]
+	if !strings.Contains(balanced, "| 10,000 | 100.0µs | 100.0µs–100.0µs | 100,000,000 | 0.0100 | 0.0100 | – |") {
+		t.Errorf("balanced, which lacks N=1,000, has a Throughput figure:\n%s", balanced)
+	}
+	if !strings.Contains(chanTable, "| 1,000,000 | 80.00ms | 80.00ms–80.00ms | 12,500,000 | 0.0800 | 0.0800 | 50% |") {
+		t.Errorf("chan at 1M is not 50%% of its N=1,000 throughput:\n%s", chanTable)
+	}
+}
+
+func TestMicro3KeepsThreeDigits(t *testing.T) {
+	for ns, want := range map[float64]string{
+		0: "0.000", 5.123: "0.00512", 51.23: "0.0512", 512.3: "0.512", 5123: "5.12", 51234: "51.2", 512345: "512",
+	} {
+		if got := micro3(ns); got != want {
+			t.Errorf("micro3(%v) = %q, want %q", ns, got, want)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,12 @@ import (
 // syntheticReport builds a report from made-up repetitions: per system and
 // scale, the wall time per op (ns) that every repetition took.
 func syntheticReport(t *testing.T, workload string, perOp map[string]map[int]float64, errs map[key]error) string {
+	t.Helper()
+	return syntheticReportWith(t, options{reps: 3, warmup: true, workloads: []string{workload}}, workload, perOp, errs)
+}
+
+// syntheticReportWith is syntheticReport run with options o.
+func syntheticReportWith(t *testing.T, o options, workload string, perOp map[string]map[int]float64, errs map[key]error) string {
 	t.Helper()
 	res := results{runs: map[key][]Result{}, errs: errs, ranFor: map[string][]int{}}
 	var systems []System
@@ -30,11 +37,16 @@ func syntheticReport(t *testing.T, workload string, perOp map[string]map[int]flo
 			res.runs[key{workload, name, n}] = []Result{{Ops: n, Wall: d, CPU: d}, {Ops: n, Wall: d, CPU: d}, {Ops: n, Wall: d, CPU: d}}
 		}
 	}
-	for _, p := range plans {
-		if p.workload == workload {
-			res.ranFor[workload] = p.scales
+	// The run's scales are those the data has, as in a real run, where
+	// every system runs each scale (a failed one is missing from its data).
+	for _, byN := range perOp {
+		for n := range byN {
+			if !slices.Contains(res.ranFor[workload], n) {
+				res.ranFor[workload] = append(res.ranFor[workload], n)
+			}
 		}
 	}
+	slices.Sort(res.ranFor[workload])
 	// Stable order: the default first.
 	for i, s := range systems {
 		if s.Name == "balanced" {
@@ -42,7 +54,7 @@ func syntheticReport(t *testing.T, workload string, perOp map[string]map[int]flo
 		}
 	}
 	var buf bytes.Buffer
-	if err := newReport(options{reps: 3, warmup: true, workloads: []string{workload}}, systems, nil, res).write(&buf); err != nil {
+	if err := newReport(o, systems, nil, res).write(&buf); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()
@@ -150,8 +162,61 @@ func TestReportNamesTheScalesAGoalWasNotMeasuredAt(t *testing.T) {
 		"balanced": {10_000: 6.4, 1_000_000: 7.3},
 		"asyncio":  {10_000: 1000}, // 156x
 	}, map[key]error{})
-	want := "| callbacks ≥100x asyncio | 156.2–156.2x (N=1,000,000 not measured on asyncio) | met |"
+	want := "| callbacks ≥100x asyncio | 156.2–156.2x (N=1,000,000 not measured on asyncio) | met where measured |"
 	if !strings.Contains(out, want) {
 		t.Errorf("report lacks %q:\n%s", want, out[strings.Index(out, "### Targets"):])
+	}
+}
+
+// A scale the default variant failed at stays in its goals, named: the
+// targets walked the default's own scales, so a failed one dropped out of a
+// goal "at every scale" without a word, and a goal at 1M blamed the peer.
+func TestAScaleTheDefaultFailedAtStaysInItsGoals(t *testing.T) {
+	out := syntheticReport(t, WorkCallbacks, map[string]map[int]float64{
+		"balanced":   {10_000: 6},
+		"chan":       {10_000: 30, 1_000_000: 30},
+		"floor-ring": {10_000: 3, 1_000_000: 3},
+	}, map[key]error{})
+	for _, want := range []string{
+		"| callbacks ≥4x a chan func() loop | 5.0–5.0x (N=1,000,000 not measured on balanced) | met where measured |",
+		"| callbacks within 2.5x of a bare ring | 2.00–2.00x the floor's cost (N=1,000,000 not measured on balanced) | met where measured |",
+		"| callbacks flat: ops/s at 1M within 15% of 10k | not measured (N=10,000 and N=1,000,000 both needed) | – |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out[strings.Index(out, "### Targets"):])
+		}
+	}
+	out = syntheticReport(t, WorkTimeouts, map[string]map[int]float64{
+		"balanced":  {10_000: 40},
+		"afterfunc": {10_000: 400, 1_000_000: 400},
+	}, map[key]error{})
+	if want := "| timeouts ≥10x time.AfterFunc+Stop at 1M | not measured (N=1,000,000 not measured on balanced) | – |"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out[strings.Index(out, "### Targets"):])
+	}
+	out = syntheticReport(t, WorkTimeouts, map[string]map[int]float64{
+		"balanced":  {10_000: 40},
+		"afterfunc": {10_000: 400},
+	}, map[key]error{})
+	if want := "| timeouts ≥10x time.AfterFunc+Stop at 1M | not measured (N=1,000,000 not in this run) | – |"; !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out[strings.Index(out, "### Targets"):])
+	}
+}
+
+// Under -quick (one repetition, no warm-up, the two smallest scales) the
+// targets show what was measured and judge none of it, as the echo
+// targets do.
+func TestQuickJudgesNoTarget(t *testing.T) {
+	out := syntheticReportWith(t, options{reps: 1, quick: true, workloads: []string{WorkCallbacks}}, WorkCallbacks,
+		map[string]map[int]float64{
+			"balanced":   {1_000: 6, 5_000: 6},
+			"chan":       {1_000: 30, 5_000: 30},
+			"floor-ring": {1_000: 3, 5_000: 3},
+		}, map[key]error{})
+	targets := out[strings.Index(out, "### Targets"):]
+	if strings.Contains(targets, "| met") || strings.Contains(targets, "**missed**") {
+		t.Errorf("a -quick report judges targets:\n%s", targets)
+	}
+	if want := "| callbacks ≥4x a chan func() loop | 5.0–5.0x | not judged (-quick) |"; !strings.Contains(targets, want) {
+		t.Errorf("report lacks %q:\n%s", want, targets)
 	}
 }
