@@ -71,9 +71,9 @@ func (r *report) findings(w io.Writer) {
 			lo, hi = math.Min(lo, st.opsPerSec()), math.Max(hi, st.opsPerSec())
 		}
 		first, last := def[0], def[len(def)-1]
-		fmt.Fprintf(w, "**%s** (%s): %s does %s–%s %ss/s; from N=%s to N=%s its throughput changes by %+.0f%%",
+		fmt.Fprintf(w, "**%s** (%s): %s does %s–%s %ss/s; from N=%s to N=%s its throughput changes by %s",
 			p.title, p.workload, r.def, count(int(lo)), count(int(hi)), p.perOp, count(first.n), count(last.n),
-			100*(last.opsPerSec()/first.opsPerSec()-1))
+			signedPct(last.opsPerSec()/first.opsPerSec()-1))
 		if p.cpuBound {
 			fmt.Fprintf(w, "; CPU per %s %.3f–%.3f µs", p.perOp, minPerOp(def, true)/1e3, maxPerOp(def, true)/1e3)
 		}
@@ -391,19 +391,19 @@ func (r *report) flatness(w io.Writer, workload string, from, to int, text strin
 	ga, ok1 := r.at(workload, r.def+gcOffSuffix, from)
 	gb, ok2 := r.at(workload, r.def+gcOffSuffix, to)
 	if ok1 && ok2 {
-		measured += fmt.Sprintf(" (%+.0f%% with the garbage collector off: %s)",
-			100*(ratio(ga.perOp(cpu), gb.perOp(cpu))-1), r.def+gcOffSuffix)
+		measured += fmt.Sprintf(" (%s with the garbage collector off: %s)",
+			signedPct(ratio(ga.perOp(cpu), gb.perOp(cpu))-1), r.def+gcOffSuffix)
 	}
 	ka, ok1 := r.at(workload, r.def+warmSuffix, from)
 	kb, ok2 := r.at(workload, r.def+warmSuffix, to)
 	if ok1 && ok2 {
-		measured += fmt.Sprintf("; with its loop kept from span to span (%s): %+.0f%%",
-			r.def+warmSuffix, 100*(ratio(ka.perOp(cpu), kb.perOp(cpu))-1))
+		measured += fmt.Sprintf("; with its loop kept from span to span (%s): %s",
+			r.def+warmSuffix, signedPct(ratio(ka.perOp(cpu), kb.perOp(cpu))-1))
 	}
 	fa, ok1 := r.at(workload, floor, from)
 	fb, ok2 := r.at(workload, floor, to)
 	if ok1 && ok2 {
-		measured += fmt.Sprintf("; the floor itself (%s): %+.0f%%", floor, 100*(ratio(fa.perOp(cpu), fb.perOp(cpu))-1))
+		measured += fmt.Sprintf("; the floor itself (%s): %s", floor, signedPct(ratio(fa.perOp(cpu), fb.perOp(cpu))-1))
 	}
 	fmt.Fprintf(w, "| %s | %s | %s |\n", text, measured, r.judged(verdict(math.Abs(change) <= flatWithin)))
 }
@@ -420,6 +420,16 @@ func (r *report) judged(v string) string {
 // inRun reports whether system is among the run's systems.
 func (r *report) inRun(system string) bool {
 	return slices.ContainsFunc(r.systems, func(s System) bool { return s.Name == system })
+}
+
+// signedPct formats a change as a signed whole percentage; one that rounds
+// to nothing is +0%, not -0%.
+func signedPct(change float64) string {
+	v := math.Round(100 * change)
+	if v == 0 {
+		v = 0 // not -0
+	}
+	return fmt.Sprintf("%+.0f%%", v)
 }
 
 // flatWithin is the flatness goals' bound on the change in throughput.

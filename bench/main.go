@@ -23,6 +23,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -483,7 +484,9 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		}
 		for round := range rounds {
 			warm := o.warmup && round == 0
-			order := rand.New(rand.NewPCG(uint64(n), uint64(round))).Perm(len(shuffled))
+			// Seeded by the workload too: workloads that share a scale would
+			// otherwise run their systems in the same orders.
+			order := rand.New(rand.NewPCG(uint64(n)^workloadSeed(p.workload), uint64(round))).Perm(len(shuffled))
 			for _, i := range order {
 				runOne(systems[shuffled[i]], p, n, warm)
 			}
@@ -509,6 +512,13 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 	res.took = time.Since(start)
 	fmt.Fprintf(progress, "\rbench: done in %s%s\n", res.took.Round(time.Second), strings.Repeat(" ", 60))
 	return res
+}
+
+// workloadSeed is a number of the workload's name, for seeding its orders.
+func workloadSeed(w string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(w))
+	return h.Sum64()
 }
 
 // minSpan is the least time one repetition measures. A workload that

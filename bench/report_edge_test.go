@@ -308,3 +308,11 @@ func TestMicro3KeepsThreeDigits(t *testing.T) {
 		}
 	}
 }
+
+func TestSignedPctHasNoNegativeZero(t *testing.T) {
+	for change, want := range map[float64]string{-0.003: "+0%", 0.003: "+0%", -0.2: "-20%", 0.126: "+13%", 0: "+0%"} {
+		if got := signedPct(change); got != want {
+			t.Errorf("signedPct(%v) = %q, want %q", change, got, want)
+		}
+	}
+}
