@@ -77,7 +77,10 @@ func TestPythonSystems(t *testing.T) {
 	}
 }
 
-func TestLoopbenchArgs(t *testing.T) {
+// pythonsOrSkip returns loopbench.py's path and the Python 3 interpreters
+// found, or skips the test when there is none.
+func pythonsOrSkip(t *testing.T) (string, []pythonInfo) {
+	t.Helper()
 	script, err := loopbenchScript()
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +89,11 @@ func TestLoopbenchArgs(t *testing.T) {
 	if len(found) == 0 {
 		t.Skipf("no Python 3 found; tried %s", strings.Join(tried, ", "))
 	}
+	return script, found
+}
+
+func TestLoopbenchArgs(t *testing.T) {
+	script, found := pythonsOrSkip(t)
 	exe := found[0].Executable
 	bad := [][]string{
 		{},
@@ -118,7 +126,7 @@ func TestLoopbenchArgs(t *testing.T) {
 		if info.UVLoop != nil {
 			continue
 		}
-		_, err = runLoopbench(info.Executable, script, "uvloop", WorkCallbacks, 10)
+		_, err := runLoopbench(info.Executable, script, "uvloop", WorkCallbacks, 10)
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(err.Error(), "uvloop not installed") {
 			t.Errorf("uvloop on %s, which lacks it: err %v, want exit status 3 and \"uvloop not installed\"", info.Executable, err)
@@ -171,14 +179,7 @@ func TestPythonEnvDropsWhatSlowsThePeers(t *testing.T) {
 // span must still return: the writer, blocked on a full socketpair that
 // nobody reads any more, used to keep join waiting for good.
 func TestLoopbenchMixedEndsWhenAThreadFails(t *testing.T) {
-	script, err := loopbenchScript()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found, tried := findPythons(pythonCandidates, script)
-	if len(found) == 0 {
-		t.Skipf("no Python 3 found; tried %s", strings.Join(tried, ", "))
-	}
+	script, found := pythonsOrSkip(t)
 	// The poster fails at its first post; the writer has 12.8 MB to send,
 	// far more than a socketpair holds.
 	driver := filepath.Join(t.TempDir(), "mixedfail.py")
