@@ -104,6 +104,7 @@ func WriteTree(dir string, files map[string][]byte) (err error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return err
 	}
+	removeLeftovers(parent, filepath.Base(dir))
 	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".new-")
 	if err != nil {
 		return err
@@ -139,9 +140,53 @@ func WriteTree(dir string, files map[string][]byte) (err error) {
 		return fmt.Errorf("move new %s into place: %w", dir, err)
 	}
 	if old != "" {
-		return os.RemoveAll(old)
+		if err := removeOldTree(old); err != nil {
+			// The new tree is in place: the run did its work. What is left
+			// is the old copy, which the next run removes if it can.
+			return &LeftoverError{Path: old, Err: err}
+		}
 	}
 	return nil
+}
+
+// removeOldTree removes the old tree WriteTree moved aside; tests replace it
+// to make the removal fail, which permissions cannot do for root.
+var removeOldTree = os.RemoveAll
+
+// LeftoverError is WriteTree's report that the new tree is in place but the
+// old one, moved aside to Path, could not be removed. The write succeeded;
+// Path is hidden from the go command (its name begins with a dot), and the
+// next WriteTree of the same dir removes it if it can.
+type LeftoverError struct {
+	Path string
+	Err  error
+}
+
+func (e *LeftoverError) Error() string {
+	return fmt.Sprintf("the new tree is in place, but the old one left at %s could not be removed: %v", e.Path, e.Err)
+}
+
+func (e *LeftoverError) Unwrap() error { return e.Err }
+
+// removeLeftovers removes what an earlier WriteTree of parent/base left
+// beside it: a new tree not moved into place (a run interrupted while
+// writing, or between its two renames) and an old one not removed. Only
+// directories named as WriteTree names them and holding only loopgen's
+// files go; anything else stays, and so does one that cannot be removed.
+func removeLeftovers(parent, base string) {
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "."+base+".new-") {
+			continue
+		}
+		p := filepath.Join(parent, e.Name())
+		if checkReplaceable(p, p) == nil {
+			os.RemoveAll(p)
+		}
+	}
 }
 
 // loopgenHeader is how the header of every file loopgen writes begins (the

@@ -1,11 +1,13 @@
 package gen_test
 
 import (
+	"errors"
 	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/loopgen/loop/gen"
@@ -346,5 +348,38 @@ func TestDiffOfAFileIsAnError(t *testing.T) {
 	}
 	if got, err := gen.Diff(f, treeFiles); err == nil {
 		t.Errorf("Diff of a regular file = %q, nil; want an error", got)
+	}
+}
+
+// A run whose new tree is in place but whose old tree cannot be removed has
+// done its work: WriteTree says so with a LeftoverError naming the copy, and
+// the next WriteTree removes that copy. So does it remove what a run
+// interrupted between its writes and renames left: the new tree not moved
+// into place. A directory of the same name pattern that holds anything but
+// loopgen's files stays.
+func TestWriteTreeRemovesWhatAnEarlierRunLeft(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "generated")
+	if err := gen.WriteTree(dir, treeFiles); err != nil {
+		t.Fatal(err)
+	}
+	restore := gen.FailOldTreeRemoval(errors.New("injected"))
+	err := gen.WriteTree(dir, treeFiles)
+	restore()
+	var left *gen.LeftoverError
+	if !errors.As(err, &left) || !strings.HasPrefix(filepath.Base(left.Path), ".generated.new-") {
+		t.Fatalf("WriteTree with the old tree's removal failing: %v, want a LeftoverError naming the copy", err)
+	}
+	if got, want := readTree(t, dir), wantTree(); !maps.Equal(got, want) {
+		t.Errorf("the new tree is not in place: %v", got)
+	}
+	// An interrupted run's new tree, and a directory that only looks like one.
+	writeFiles(t, filepath.Join(parent, ".generated.new-7"), map[string]string{"a/loop_gen.go": hdr + "package a\n"})
+	writeFiles(t, filepath.Join(parent, ".generated.new-8"), map[string]string{"notes.txt": "mine\n"})
+	if err := gen.WriteTree(dir, treeFiles); err != nil {
+		t.Fatal(err)
+	}
+	if got := entries(t, parent); !slices.Equal(got, []string{".generated.new-8", "generated"}) {
+		t.Errorf("after the next WriteTree %s holds %v, want [.generated.new-8 generated]", parent, got)
 	}
 }

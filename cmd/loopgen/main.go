@@ -108,6 +108,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := gen.WriteTree(*out, files); err != nil {
 		fmt.Fprintf(stderr, "loopgen: %v\n", err)
+		var left *gen.LeftoverError
+		if errors.As(err, &left) {
+			return 0 // a warning: generated/ is what the spec gives
+		}
 		return 1
 	}
 	return 0
@@ -140,19 +144,32 @@ func benchTemplateMissing(spec *gen.Spec, out string) string {
 // slash-separated. The output, and so -check, then does not depend on the
 // directory loopgen runs in or on how the path is spelled:
 // `-spec spec/loop.yaml -out generated` from the root and
-// `-spec ../../spec/loop.yaml -out ../../generated` from cmd/loopgen agree.
+// `-spec ../../spec/loop.yaml -out ../../generated` from cmd/loopgen agree,
+// and so do paths through a symbolic link to the module and real ones.
 func headerPath(spec, out string) string {
-	absSpec, err := filepath.Abs(spec)
+	specDir, err := realDir(filepath.Dir(spec))
 	if err != nil {
 		return filepath.ToSlash(filepath.Clean(spec))
 	}
-	absOut, err := filepath.Abs(out)
+	outParent, err := realDir(filepath.Dir(filepath.Clean(out)))
 	if err != nil {
 		return filepath.ToSlash(filepath.Clean(spec))
 	}
-	rel, err := filepath.Rel(filepath.Dir(absOut), absSpec)
+	rel, err := filepath.Rel(outParent, filepath.Join(specDir, filepath.Base(spec)))
 	if err != nil {
 		return filepath.ToSlash(filepath.Clean(spec))
 	}
 	return filepath.ToSlash(rel)
+}
+
+// realDir is dir made absolute, with symbolic links resolved where it exists.
+func realDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		return real, nil
+	}
+	return abs, nil
 }

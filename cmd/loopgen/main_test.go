@@ -61,6 +61,29 @@ func TestCheckFromTheGoGenerateLinesDirectory(t *testing.T) {
 	}
 }
 
+// Through a symbolic link to the module, with the spec named through the link
+// and -out through the real path (or the other way round), the headers are
+// the same: they used to record the spec's path relative to a directory
+// spelled another way, and -check called every file stale.
+func TestCheckThroughASymlinkToTheModule(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "module")
+	if err := os.Symlink(root, link); err != nil {
+		t.Skipf("cannot make a symbolic link: %v", err)
+	}
+	for _, paths := range [][2]string{
+		{filepath.Join(link, "spec", "loop.yaml"), filepath.Join(root, "generated")},
+		{filepath.Join(root, "spec", "loop.yaml"), filepath.Join(link, "generated")},
+	} {
+		if code, _, stderr := loopgen(t, "-check", "-spec", paths[0], "-out", paths[1]); code != 0 {
+			t.Errorf("loopgen -check -spec %s -out %s = %d, want 0\n%s", paths[0], paths[1], code, stderr)
+		}
+	}
+}
+
 // copyFile copies src to dst, creating dst's directory.
 func copyFile(t *testing.T, src, dst string) {
 	t.Helper()

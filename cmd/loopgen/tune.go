@@ -115,7 +115,10 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	}
 	if err := plan.writeWinner(rank); err != nil {
 		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
-		return 1
+		var left *gen.LeftoverError
+		if !errors.As(err, &left) {
+			return 1
+		}
 	}
 	fmt.Fprintf(stdout, "\nWrote variant %s into %s and generated %s; build with -tags loop_%s.\n", f.write, f.spec, f.out, f.write)
 	return 0
@@ -792,6 +795,15 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 		return err
 	}
 	if err := gen.WriteTree(p.flags.out, files); err != nil {
+		var left *gen.LeftoverError
+		if errors.As(err, &left) {
+			// The new tree is in place and matches the spec written: the
+			// caller warns, and the drivers follow as after any write.
+			if derr := regenerateDrivers(p.flags.out); derr != nil {
+				return derr
+			}
+			return err
+		}
 		// Put the spec back, so that it and generated/ still agree.
 		if rerr := writeFileAtomic(p.flags.spec, p.specData); rerr != nil {
 			return fmt.Errorf("generating %s: %w; and restoring %s failed too (%v): it now holds %s, which %s does not match",

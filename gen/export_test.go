@@ -1,0 +1,10 @@
+package gen
+
+import "os"
+
+// FailOldTreeRemoval makes WriteTree's removal of the old tree fail with err
+// until the returned func restores it.
+func FailOldTreeRemoval(err error) (restore func()) {
+	removeOldTree = func(string) error { return err }
+	return func() { removeOldTree = os.RemoveAll }
+}
