@@ -196,8 +196,12 @@ func (e *variantEmitter) emitParams(f *jen.File) {
 	f.Comment("than handwritten/core expects: run `go generate ./...`.")
 	f.Const().Id("_").Op("=").Qual(pkgCore, "GeneratedAPIVersion2")
 	f.Line()
-	f.Comment("Params are the spec values this variant was generated from.")
-	f.Var().Id("Params").Op("=").Qual(pkgCore, "Params").Values(jen.Dict{
+	f.Comment("Params are the spec values this variant was generated from: a copy, so that")
+	f.Comment("changing it changes neither the loop nor what Variant reports.")
+	f.Var().Id("Params").Op("=").Id("specParams").Call()
+	f.Line()
+	f.Comment("specParams returns the spec values this variant was generated from.")
+	f.Func().Id("specParams").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Qual(pkgCore, "Params").Values(jen.Dict{
 		jen.Id("Name"):       jen.Lit(v.Name),
 		jen.Id("QueueDepth"): jen.Id("queueDepth"),
 		jen.Id("Overflow"):   jen.Lit(string(v.Overflow)),
@@ -212,7 +216,7 @@ func (e *variantEmitter) emitParams(f *jen.File) {
 		jen.Id("Spin"):       jen.Id("spinNanos"),
 		jen.Id("Recover"):    jen.Lit(v.Recover),
 		jen.Id("Stats"):      jen.Lit(v.Stats),
-	})
+	})))
 }
 
 func (e *variantEmitter) emitLoop(f *jen.File) {
@@ -385,7 +389,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(lf("variant")))
 	} else {
 		f.Comment("Variant returns the spec values this loop was generated from.")
-		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("Params")))
+		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("specParams").Call()))
 	}
 
 	statsBody := jen.Return(jen.Qual(pkgCore, "Stats").Values())

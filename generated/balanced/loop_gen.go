@@ -115,7 +115,7 @@ func (l *Loop) Now() time.Time {
 
 // Variant returns the spec values this loop was generated from.
 func (l *Loop) Variant() core.Params {
-	return Params
+	return specParams()
 }
 
 // Stats returns zeros: this variant was generated with stats: false.

@@ -29,20 +29,26 @@ const (
 // than handwritten/core expects: run `go generate ./...`.
 const _ = core.GeneratedAPIVersion2
 
-// Params are the spec values this variant was generated from.
-var Params = core.Params{
-	Batch:      batchSize,
-	Gather:     gatherNanos,
-	Inbox:      "mpsc",
-	InboxDepth: inboxDepth,
-	Levels:     wheelLevels,
-	Name:       "latency",
-	Overflow:   "grow",
-	Poller:     "epoll",
-	QueueDepth: queueDepth,
-	Recover:    true,
-	Slots:      wheelSlots,
-	Spin:       spinNanos,
-	Stats:      false,
-	Tick:       tickNanos,
+// Params are the spec values this variant was generated from: a copy, so that
+// changing it changes neither the loop nor what Variant reports.
+var Params = specParams()
+
+// specParams returns the spec values this variant was generated from.
+func specParams() core.Params {
+	return core.Params{
+		Batch:      batchSize,
+		Gather:     gatherNanos,
+		Inbox:      "mpsc",
+		InboxDepth: inboxDepth,
+		Levels:     wheelLevels,
+		Name:       "latency",
+		Overflow:   "grow",
+		Poller:     "epoll",
+		QueueDepth: queueDepth,
+		Recover:    true,
+		Slots:      wheelSlots,
+		Spin:       spinNanos,
+		Stats:      false,
+		Tick:       tickNanos,
+	}
 }

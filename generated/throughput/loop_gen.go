@@ -116,7 +116,7 @@ func (l *Loop) Now() time.Time {
 
 // Variant returns the spec values this loop was generated from.
 func (l *Loop) Variant() core.Params {
-	return Params
+	return specParams()
 }
 
 // Stats returns the counters this variant keeps (it was generated with stats: true).

@@ -10,6 +10,7 @@ package core
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/debug"
 	"time"
@@ -56,6 +57,9 @@ type Params struct {
 func (p Params) Horizon() time.Duration {
 	h := p.Tick
 	for range p.Levels {
+		if p.Slots > 0 && h > math.MaxInt64/time.Duration(p.Slots) {
+			return math.MaxInt64 // past any deadline, as gen's Wheel.Horizon saturates
+		}
 		h *= time.Duration(p.Slots)
 	}
 	return h

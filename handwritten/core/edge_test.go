@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,19 @@ func TestHorizonIsTickTimesSlotsToTheLevels(t *testing.T) {
 	}
 	if got := (Params{Tick: time.Millisecond, Slots: 64, Levels: 1}).Horizon(); got != 64*time.Millisecond {
 		t.Errorf("one level: Horizon() = %v, want 64ms", got)
+	}
+}
+
+// A horizon past the largest Duration saturates there, as the spec's does:
+// it wrapped, and {1s, 4096, 8} read 0s.
+func TestHorizonSaturates(t *testing.T) {
+	for _, p := range []Params{{Tick: time.Second, Slots: 4096, Levels: 8}, {Tick: time.Microsecond, Slots: 4096, Levels: 6}} {
+		if got := p.Horizon(); got != math.MaxInt64 {
+			t.Errorf("%v×%d^%d: Horizon() = %v, want the largest Duration", p.Tick, p.Slots, p.Levels, got)
+		}
+	}
+	if got, want := (Params{Tick: time.Microsecond, Slots: 4096, Levels: 4}).Horizon(), time.Duration(1<<48)*time.Microsecond; got != want {
+		t.Errorf("µs×4096^4: Horizon() = %v, want %v", got, want)
 	}
 }
 
