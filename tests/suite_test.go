@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/generated/generic"
 	"github.com/loopgen/loop/handwritten/clock"
 	"github.com/loopgen/loop/handwritten/core"
 )
@@ -20,10 +21,38 @@ var epoch = time.Date(2026, 1, 12, 0, 0, 0, 0, time.UTC)
 // (the default variant's code with runtime numbers and an interface poller).
 func forEachVariant(t *testing.T, fn func(t *testing.T, v all.Variant)) {
 	t.Helper()
-	for _, v := range append(slices.Clip(all.Variants), all.Generic) {
+	for _, v := range append(append(slices.Clip(all.Variants), all.Generic), genericWithOthersNumbers...) {
 		t.Run(v.Name, func(t *testing.T) { fn(t, v) })
 	}
 }
+
+// genericWithOthersNumbers is the generic build run with each other
+// variant's numbers and poller (queue and inbox depths, batch, wheel), and
+// the switches it has compiled in from the default variant: the generic
+// build is not only right for the one set of numbers it ships with.
+var genericWithOthersNumbers = func() []all.Variant {
+	var vs []all.Variant
+	for _, v := range all.Variants {
+		if v.Default {
+			continue
+		}
+		p, g := v.Params, all.Generic.Params
+		p.Name = g.Name
+		p.Spin, p.Gather, p.Overflow, p.Inbox, p.Recover, p.Stats = g.Spin, g.Gather, g.Overflow, g.Inbox, g.Recover, g.Stats
+		vs = append(vs, all.Variant{
+			Name:   g.Name + "_" + v.Name,
+			Params: p,
+			New: func(cfg core.Config) (core.Loop, error) {
+				l, err := generic.NewWithParams(p, cfg)
+				if err != nil {
+					return nil, err
+				}
+				return l, nil
+			},
+		})
+	}
+	return vs
+}()
 
 // newLoop makes a loop of variant v and closes it when the test ends.
 func newLoop(t testing.TB, v all.Variant, cfg core.Config) core.Loop {
