@@ -3,6 +3,8 @@
 package main
 
 import (
+	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,10 +95,20 @@ func postsCompute(l *compute.Loop, producers, n int) (int, error) {
 			go func() {
 				defer wg.Done()
 				for range n {
-					if err := l.Post(fn); err != nil {
-						postErr.Store(err)
-						l.Stop() // the count can no longer be reached
-						return
+					for {
+						err := l.Post(fn)
+						if err == nil {
+							break
+						}
+						if !errors.Is(err, core.ErrQueueFull) {
+							postErr.Store(err)
+							l.Stop() // the count can no longer be reached
+							return
+						}
+						// A variant with overflow: reject refuses posts while its
+						// inbox is full: wait for the loop to drain it, as a
+						// producer meeting back-pressure would.
+						runtime.Gosched()
 					}
 				}
 			}()
@@ -118,19 +130,23 @@ func postsCompute(l *compute.Loop, producers, n int) (int, error) {
 func timeoutsCompute(l *compute.Loop, handles []core.Timer) (int, error) {
 	n := len(handles)
 	fn := func() {}
+	cancelled := 0 // the ops: a timer not scheduled cannot be cancelled
 	l.CallSoon(func() {
 		for i := range n {
 			handles[i] = l.CallLater(workTimeoutDelay(i), fn)
 		}
 		for i, h := range handles {
-			if workCancelledFirst(i) {
-				l.Cancel(h)
+			if workCancelledFirst(i) && l.Cancel(h) {
+				cancelled++
 			}
 		}
 		for i := 0; i < n; i += workTimeoutKeepEvery {
-			l.Cancel(handles[i])
+			if l.Cancel(handles[i]) {
+				cancelled++
+			}
 		}
 		l.Stop()
 	})
-	return n, l.Run()
+	err := l.Run()
+	return cancelled, err
 }

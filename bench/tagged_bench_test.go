@@ -1,10 +1,8 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/handwritten/core"
@@ -29,13 +27,9 @@ func taggedSystem() (System, error) {
 
 // BenchmarkTagged runs every workload of the analysis at each of its scales
 // on the build-tag-selected variant: the default benchmarks of `loopgen
-// tune`. Each iteration is one repetition at scale N on a fresh loop, as in
-// `go run ./bench`, so a result does not depend on how many iterations the
-// benchmark ran (with N = b.N, a callback queue would be as deep as the
-// benchmark is long). ns/op, cpu-ns/op, span-allocs/op and span-B/op are
-// per workload op (callback, timer, post, message) over the measured spans
-// only (testing's own B/op and allocs/op include making the loop); cpu-ns/op is the
-// figure to tune timers on, whose wall time is mostly waiting.
+// tune`, which builds this package once per candidate and compares them
+// under the same names (Tagged/W/N=n). Each iteration is one repetition at
+// scale N on a fresh loop; see benchScale for the metrics.
 func BenchmarkTagged(b *testing.B) {
 	s, err := taggedSystem()
 	if err != nil {
@@ -44,31 +38,7 @@ func BenchmarkTagged(b *testing.B) {
 	for _, p := range plans {
 		b.Run(p.workload, func(b *testing.B) {
 			for _, n := range p.scales {
-				b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-					var wall, cpu time.Duration
-					var ops, allocs, bytes uint64
-					for b.Loop() {
-						r, err := s.Run(p.workload, n)
-						if errors.Is(err, ErrUnsupported) {
-							b.Skip("not supported by this variant")
-						}
-						if err != nil {
-							b.Fatal(err)
-						}
-						wall += r.Wall
-						cpu += r.CPU
-						ops += uint64(max(r.Ops, 1))
-						allocs += r.Allocs
-						bytes += r.Bytes
-					}
-					b.ReportMetric(float64(wall.Nanoseconds())/float64(ops), "ns/op")
-					b.ReportMetric(float64(cpu.Nanoseconds())/float64(ops), "cpu-ns/op")
-					// Not allocs/op and B/op: under -benchmem, testing prints
-					// metrics of those names as whole numbers (36.9 B/op came
-					// out as 36, 0.003 allocs/op as 0).
-					b.ReportMetric(float64(allocs)/float64(ops), "span-allocs/op")
-					b.ReportMetric(float64(bytes)/float64(ops), "span-B/op")
-				})
+				b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) { benchScale(b, s, p.workload, n) })
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"runtime"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -309,9 +311,16 @@ func loopMixed(l core.Loop, rig *mixedRig, n int) (int, error) {
 	}()
 	go func() {
 		for range extra {
-			if l.Post(func() { posts++; check() }) != nil {
-				l.Stop()
-				return
+			for {
+				err := l.Post(func() { posts++; check() })
+				if err == nil {
+					break
+				}
+				if !errors.Is(err, core.ErrQueueFull) {
+					l.Stop()
+					return
+				}
+				runtime.Gosched() // overflow: reject, inbox full: the loop drains it
 			}
 		}
 	}()

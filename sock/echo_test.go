@@ -266,9 +266,16 @@ func BenchmarkEchoRoundTrip(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		want := cli.got + len(msg)
-		c.Write(msg)
+		if _, err := c.Write(msg); err != nil {
+			b.Fatal(err)
+		}
 		for cli.got < want {
-			l.RunOnce(true)
+			if cli.closed {
+				b.Fatalf("the connection closed with %d of %d bytes back", cli.got, want)
+			}
+			if err := l.RunOnce(true); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

@@ -23,6 +23,7 @@ func BenchmarkTimedWait(b *testing.B) {
 				b.Skip(err)
 			}
 			defer p.Close()
+			b.ReportAllocs()
 			var over time.Duration
 			for b.Loop() {
 				start := time.Now()

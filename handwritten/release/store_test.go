@@ -61,6 +61,7 @@ func TestStorePublishesEarlierWrites(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
+	b.ReportAllocs()
 	var x atomic.Uint64
 	for i := range b.N {
 		Store(&x, uint64(i))
@@ -68,6 +69,7 @@ func BenchmarkStore(b *testing.B) {
 }
 
 func BenchmarkAtomicStore(b *testing.B) {
+	b.ReportAllocs()
 	var x atomic.Uint64
 	for i := range b.N {
 		x.Store(uint64(i))
