@@ -289,7 +289,9 @@ wait:
 
 // Close aborts every listener and connection of the group (queued bytes are
 // discarded; OnClose says so), stops the loops and waits for their
-// goroutines. It returns ErrClosed if Shutdown or Close was called before.
+// goroutines. It returns ErrClosed if Shutdown or Close was called before:
+// unlike http.Server's Close, it does not cut a running Shutdown short (its
+// ctx does that).
 func (g *Group) Close() error {
 	if !g.markClosed() {
 		return ErrClosed
