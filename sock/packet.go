@@ -37,7 +37,9 @@ type TruncatedHandler interface {
 }
 
 // PacketConn is a UDP socket on a loop. All its methods belong to the loop
-// goroutine.
+// goroutine. It has no deadlines (a datagram socket has no peer to wait
+// for: use the loop's timers) and no close event: the loop's Close closes
+// it without calling the handler.
 type PacketConn struct {
 	// Context is the handler's state; sock never touches it.
 	Context any
