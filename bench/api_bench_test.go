@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -57,21 +56,6 @@ func BenchmarkCallSoonAPI(b *testing.B) {
 	}
 }
 
-// postAPIRetrying posts fn, waiting out a full inbox (a variant with
-// overflow: reject refuses a post while its inbox is full; the loop drains
-// it); any other error fails the benchmark.
-func postAPIRetrying(b *testing.B, l *loop.Loop, fn func()) {
-	for {
-		err := l.Post(fn)
-		if err == nil {
-			return
-		}
-		if !errors.Is(err, loop.ErrQueueFull) {
-			b.Fatal(err)
-		}
-	}
-}
-
 // BenchmarkPostAPI posts from one goroutine to a running loop; the time
 // includes running every callback (the loop drains its backlog before the
 // clock stops), so a producer that outruns the loop gains nothing.
@@ -84,9 +68,9 @@ func BenchmarkPostAPI(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		postAPIRetrying(b, l, fn)
+		postRetrying(b, l, fn)
 	}
-	postAPIRetrying(b, l, l.Stop)
+	postRetrying(b, l, l.Stop)
 	<-done
 	if ran != b.N {
 		b.Fatalf("ran %d of %d posts", ran, b.N)
@@ -108,11 +92,11 @@ func BenchmarkPostRoundTripAPI(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		postAPIRetrying(b, l, fn)
+		postRetrying(b, l, fn)
 		<-ran
 	}
 	b.StopTimer()
-	postAPIRetrying(b, l, l.Stop)
+	postRetrying(b, l, l.Stop)
 	<-done
 }
 

@@ -87,6 +87,7 @@ func postsLoop(l *loop.Loop, producers, n int) (int, error) {
 	}
 	var wg sync.WaitGroup
 	var postErr atomic.Value
+	var ended atomic.Bool // Run returned: a full inbox will not drain now
 	// The producers start from a callback, so every post meets a running loop
 	// (as in the Python version).
 	l.CallSoon(func() {
@@ -100,7 +101,7 @@ func postsLoop(l *loop.Loop, producers, n int) (int, error) {
 						if err == nil {
 							break
 						}
-						if !errors.Is(err, core.ErrQueueFull) {
+						if !errors.Is(err, core.ErrQueueFull) || ended.Load() {
 							postErr.Store(err)
 							l.Stop() // the count can no longer be reached
 							return
@@ -115,6 +116,7 @@ func postsLoop(l *loop.Loop, producers, n int) (int, error) {
 		}
 	})
 	err := l.Run()
+	ended.Store(true)
 	wg.Wait()
 	if e, ok := postErr.Load().(error); ok {
 		return ran, e

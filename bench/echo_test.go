@@ -477,16 +477,19 @@ func TestQuickEchoJudgesNoTarget(t *testing.T) {
 // bytes per connection, so that (after − before) / N agrees with it.
 func TestIdleColumnsAgree(t *testing.T) {
 	e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 200})
+	// Ordered differently by RSS before, by RSS after and by bytes per
+	// connection: medians taken column by column (5 MiB, 5 MiB + 200,000)
+	// are no one run's, and disagree with the median 250 B.
 	e.idle["loop"] = []idleRun{
-		{conns: 1000, before: 10 << 20, after: 10<<20 + 300_000},
-		{conns: 1000, before: 1 << 20, after: 1<<20 + 200_000},
-		{conns: 1000, before: 5 << 20, after: 5<<20 + 250_000},
+		{conns: 1000, before: 1 << 20, after: 1<<20 + 300_000},
+		{conns: 1000, before: 5 << 20, after: 5<<20 + 200_000},
+		{conns: 1000, before: 10 << 20, after: 10<<20 + 250_000},
 	}
 	med, lo, hi, before, after, ok := e.idleStat("loop")
 	if !ok || med != 250 || lo != 200 || hi != 300 {
 		t.Fatalf("idleStat = %v %v %v, %v; want median 250, range 200-300", med, lo, hi, ok)
 	}
-	if before != 5<<20 || after != 5<<20+250_000 {
-		t.Errorf("RSS before %d, after %d; want the median repetition's %d and %d", before, after, 5<<20, 5<<20+250_000)
+	if before != 10<<20 || after != 10<<20+250_000 {
+		t.Errorf("RSS before %d, after %d; want the median repetition's %d and %d", before, after, 10<<20, 10<<20+250_000)
 	}
 }

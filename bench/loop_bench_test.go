@@ -72,8 +72,9 @@ func BenchmarkCallSoon(b *testing.B) {
 }
 
 // postRetrying posts fn, waiting out a full inbox (a variant with overflow:
-// reject refuses a post while its inbox is full; the loop drains it).
-func postRetrying(b *testing.B, l core.Loop, fn func()) {
+// reject refuses a post while its inbox is full; the loop drains it); any
+// other error fails the benchmark. l is a core.Loop or a *loop.Loop.
+func postRetrying(b *testing.B, l interface{ Post(func()) error }, fn func()) {
 	for {
 		err := l.Post(fn)
 		if err == nil {

@@ -15,15 +15,6 @@ const (
 	WorkMixed     = "mixed"     // socketpair I/O on the loop while timers and posts arrive
 )
 
-// workloadOps is how many ops a run of workload w at scale n does: n, and
-// n per producer for the posting workloads.
-func workloadOps(w string, n int) int {
-	if producers, ok := postProducers(w); ok && producers > 0 {
-		return producers * n
-	}
-	return n
-}
-
 // Result is one measured repetition of a workload at one scale. Wall and CPU
 // cover scheduling and running only; creating the loop is Setup.
 type Result struct {

@@ -309,6 +309,7 @@ func loopMixed(l core.Loop, rig *mixedRig, n int) (int, error) {
 		}
 		writeErr <- nil
 	}()
+	var ended atomic.Bool // Run returned: a full inbox will not drain now
 	go func() {
 		for range extra {
 			for {
@@ -316,7 +317,7 @@ func loopMixed(l core.Loop, rig *mixedRig, n int) (int, error) {
 				if err == nil {
 					break
 				}
-				if !errors.Is(err, core.ErrQueueFull) {
+				if !errors.Is(err, core.ErrQueueFull) || ended.Load() {
 					l.Stop()
 					return
 				}
@@ -325,6 +326,7 @@ func loopMixed(l core.Loop, rig *mixedRig, n int) (int, error) {
 		}
 	}()
 	runErr := l.Run()
+	ended.Store(true)
 	if gotBytes != wantBytes {
 		// Stopped early: unblock the writer, which nobody reads for any more.
 		unix.Shutdown(fds[1], unix.SHUT_WR)

@@ -66,3 +66,12 @@ func benchScale(b *testing.B, s System, w string, n int) {
 	b.ReportMetric(float64(allocs)/float64(ops), "span-allocs/op")
 	b.ReportMetric(float64(bytes)/float64(ops), "span-B/op")
 }
+
+// workloadOps is how many ops a run of workload w at scale n does: n, and
+// n per producer for the posting workloads.
+func workloadOps(w string, n int) int {
+	if producers, ok := postProducers(w); ok && producers > 0 {
+		return producers * n
+	}
+	return n
+}

@@ -24,7 +24,8 @@ import (
 // writes queued OnOpen still runs (and a Write there returns ErrClosed),
 // and with none, OnClose(nil) follows without OnOpen. Dial itself fails only
 // for a bad network or address (a Unix path longer than 107 bytes
-// included), when no socket can be opened for a literal address, on a loop
+// included; the BSDs hold 103, and there a longer one fails in OnClose with
+// EINVAL), when no socket can be opened for a literal address, on a loop
 // whose Close has been called (an error wrapping loop.ErrClosed), and on a
 // variant without a poller (loop.ErrNoPoller). An empty or unspecified host
 // dials the local system, as package net does.

@@ -107,11 +107,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err := gen.WriteTree(*out, files); err != nil {
-		fmt.Fprintf(stderr, "loopgen: %v\n", err)
 		var left *gen.LeftoverError
 		if errors.As(err, &left) {
-			return 0 // a warning: generated/ is what the spec gives
+			// generated/ is what the spec gives: the run succeeded.
+			fmt.Fprintf(stderr, "loopgen: warning: %v (the next run removes it)\n", err)
+			return 0
 		}
+		fmt.Fprintf(stderr, "loopgen: %v\n", err)
 		return 1
 	}
 	return 0

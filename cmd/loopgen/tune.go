@@ -114,11 +114,12 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		return 0
 	}
 	if err := plan.writeWinner(rank); err != nil {
-		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
 		var left *gen.LeftoverError
 		if !errors.As(err, &left) {
+			fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
 			return 1
 		}
+		fmt.Fprintf(stderr, "loopgen tune: warning: %v (the next run removes it)\n", err)
 	}
 	fmt.Fprintf(stdout, "\nWrote variant %s into %s and generated %s; build with -tags loop_%s.\n", f.write, f.spec, f.out, f.write)
 	return 0

@@ -46,7 +46,8 @@
 // may call it after closing. (It then removes nothing from epoll, which drops a
 // file only when its last descriptor closes: a file that a dup still holds
 // stays watched, and reported, until that one closes too.) Add and Modify
-// refuse the backend's own wake-up descriptor, which Delete leaves alone.
+// refuse the backend's own wake-up descriptor (the one its waits watch: a
+// pipe's read end), which Delete leaves alone.
 // Modify fails for a closed fd when it adds interest, as Add does.
 //
 // Sequence numbers. The loop tags each registration with a seq and drops any
