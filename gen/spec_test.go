@@ -335,14 +335,17 @@ func TestShippedSpecParses(t *testing.T) {
 			t.Errorf("%s: %v", v.Name, err)
 		}
 	}
-	if want := []string{"balanced", "latency", "throughput", "compute"}; !slices.Equal(names, want) {
-		t.Errorf("variants = %v, want %v", names, want)
+	// What the project relies on, not the exact list: a variant added by
+	// hand (README, "Adding a variant") or moved to default must not fail
+	// this test.
+	if !slices.Contains(names, BenchTemplateVariant) {
+		t.Errorf("variants = %v: the bench's driver template needs one named %s", names, BenchTemplateVariant)
 	}
-	if d := spec.Default(); d == nil || d.Name != "balanced" {
-		t.Errorf("Default() = %v, want balanced", d)
+	if d := spec.Default(); d == nil {
+		t.Error("Default() = nil: the spec must mark one variant default")
 	}
 	if !pollers[PollerEpoll] || !pollers[PollerPoll] {
-		t.Errorf("pollers used = %v, want both epoll and poll", pollers)
+		t.Errorf("pollers used = %v, want both epoll and poll (the tests run on both)", pollers)
 	}
 	if got := specDefaults().Poller; got != PollerAuto {
 		t.Errorf("default poller = %q, want auto", got)
@@ -365,6 +368,7 @@ func TestShippedSpecParses(t *testing.T) {
 			t.Errorf("Lookup(%q) found nothing", name)
 			continue
 		}
+		w.Default = v.Default // which one is default is the user's choice
 		if *v != w {
 			t.Errorf("%s =\n%+v\nwant\n%+v", name, *v, w)
 		}

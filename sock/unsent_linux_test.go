@@ -176,7 +176,10 @@ func TestResetDuringCloseCountsWhatThePeerHadNotAcknowledged(t *testing.T) {
 	const size = 512 << 10
 	l, vc, h, peer := lingeringClose(t, size)
 	settled := waitForSettledInq(t, peer)
-	vc.Advance(time.Millisecond) // the linger's next look, after the settling
+	// The linger's first look, 1 ms after the Close, comes after the
+	// settling; a timer fires within a tick of its deadline, and a variant's
+	// tick may be coarser than 1 ms.
+	vc.Advance(time.Millisecond + l.Variant().Tick)
 	runIteration(t, l)
 	if h.closed {
 		t.Fatalf("closed before the reset: %v", h.closeErr)
