@@ -323,12 +323,12 @@ func TestTuneBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module copy")
 	}
-	moduleCopy(t)
-	tmp := tempRoot(t)
-	shipped, err := gen.ParseFile("../../spec/loop.yaml")
+	shipped, err := gen.ParseFile("../../spec/loop.yaml") // before moduleCopy moves the test elsewhere
 	if err != nil {
 		t.Fatal(err)
 	}
+	moduleCopy(t)
+	tmp := tempRoot(t)
 	var have []string
 	for _, v := range shipped.Variants {
 		have = append(have, v.Name)
