@@ -156,7 +156,7 @@ func (r *report) header(w io.Writer) {
 	fmt.Fprintf(w, "**Go**: %s  \n", runtime.Version())
 	mode := fmt.Sprintf("%d repetitions after a warm-up", r.o.reps)
 	if r.o.quick {
-		mode = "-quick: the two smallest scales, one repetition, no warm-up (a first look, not a measurement)"
+		mode = "-quick: the two smallest scales up to N=100,000, one repetition, no warm-up (a first look, not a measurement)"
 	}
 	if r.o.runsPlans() {
 		fmt.Fprintf(w, "**Run**: %s; took %s  \n", mode, r.res.took.Round(time.Second))
