@@ -133,7 +133,8 @@ func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 // "now" is the clock as read when the callback first scheduled a timer (one
 // read per callback that schedules, not per call), so callbacks that ran
 // before it cannot make it early; to measure from the exact present after a
-// long computation in the same callback, use CallAt(time.Now().Add(d), fn).
+// long computation in the same callback, use CallAt(l.Now().Add(d), fn)
+// (l.Now, not time.Now: under a virtual clock the loop's time is the clock's).
 // Loop time ends 2^62 ns (about 146 years) after the loop began: a deadline
 // beyond that is due then.
 // A nil fn panics.
@@ -148,10 +149,13 @@ func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLate
 func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 
 // CallEvery runs fn every d, the first time d from now, on a fixed schedule:
-// a late run does not delay the next ones, and periods whose tick has passed
-// entirely are skipped (a run up to a tick late, as any timer may be, misses
-// no period). Cancel stops it (also from inside fn). d <= 0 panics.
-// A nil fn panics.
+// a late run does not delay the next ones, and periods whose deadline is at
+// or before the end of the tick being run are skipped (a run up to a tick
+// late, as any timer may be, misses no period; a loop more than a tick late
+// skips). So a d shorter than the wheel's tick runs once a tick, and a test
+// on a virtual clock that steps it by d, not by ticks, may see fewer runs.
+// A run that panics does not stop it. Cancel stops it (also from inside
+// fn). d <= 0 panics. A nil fn panics.
 func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEvery(d, fn) }
 
 // Cancel stops t and reports whether it was still pending: false for a timer

@@ -66,7 +66,8 @@ func (c *Virtual) Advance(d time.Duration) {
 }
 
 // AdvanceTo moves the clock forward to t; a t not after Now does nothing.
-// Concurrent calls move it to the latest of their times, not past it.
+// Concurrent calls move it to the latest of their times, not past it. A t
+// past the largest Duration since the start stops there (Advance panics).
 func (c *Virtual) AdvanceTo(t time.Time) {
 	target := int64(t.Sub(c.start))
 	for {
@@ -82,7 +83,10 @@ func (c *Virtual) AdvanceTo(t time.Time) {
 }
 
 // Subscribe registers fn to be called, on the advancing goroutine, after each
-// Advance. The returned function removes it.
+// Advance. The returned function removes it; an Advance already notifying
+// may still call fn once after it returns. fn runs under the lock that
+// orders notifications: it must not Advance the clock itself (that would
+// wait for good), and should return quickly.
 func (c *Virtual) Subscribe(fn func()) (unsubscribe func()) {
 	c.mu.Lock()
 	id := c.nextID
