@@ -54,9 +54,21 @@ func TestCloseWhileRunningStopsRunAndReleases(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// Close must find Run running: a Close before Run started makes Run
+		// return ErrClosed, rightly. Under -race on a loaded machine the
+		// goroutine took over 5 ms to get there (7 failures in 400 runs).
+		started := make(chan struct{})
+		if err := l.Post(func() { close(started) }); err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan error, 1)
 		go func() { done <- l.Run() }()
-		time.Sleep(5 * time.Millisecond)
+		select {
+		case <-started: // a posted callback runs only inside Run
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not start within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond) // let Run block in its wait; Close stops it either way
 		if err := l.Close(); err != nil {
 			t.Fatal(err)
 		}
