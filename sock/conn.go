@@ -141,7 +141,8 @@ func (c *Conn) Buffered() int {
 // rises above the high-water mark, OnPause is called before Write returns.
 // After Close, Abort, CloseWrite or a failure it returns ErrClosed. If the
 // connection fails while sending, Write returns that error and the
-// connection closes (OnClose follows with the same error).
+// connection closes (OnClose follows with the same error). An empty p
+// returns 0 and nil, and queues nothing.
 func (c *Conn) Write(p []byte) (int, error) {
 	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
 		return 0, ErrClosed
@@ -492,9 +493,14 @@ func (c *Conn) stopReading() {
 // pause_reading): the kernel's receive buffer fills and the peer's sends
 // stall. An echo server or a proxy calls it from OnPause, to pass a slow
 // reader's back-pressure on to the sender instead of buffering. The read
-// timeout does not run while reading is paused. It returns ErrClosed after
-// Close: a closing connection reads (and discards) until it ends, so that a
-// peer blocked on sending to it can go on to read what it flushes.
+// timeout does not run while reading is paused; the idle timeout does (no
+// byte is read), so a connection paused for a slow peer longer than it is
+// closed. What reading would have found waits too: the peer's end of stream
+// (OnEOF or OnClose) comes after ResumeReading, and so does a reset, unless
+// bytes are queued to write (the write fails) or a deadline ends it first.
+// It returns ErrClosed after Close: a closing connection reads (and
+// discards) until it ends, so that a peer blocked on sending to it can go on
+// to read what it flushes.
 func (c *Conn) PauseReading() error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
@@ -506,7 +512,8 @@ func (c *Conn) PauseReading() error {
 
 // ResumeReading undoes PauseReading. It does nothing once the peer has
 // finished sending or Close was called, since there is nothing left to
-// read then, and returns ErrClosed once the connection is closed.
+// read then, and returns ErrClosed once the connection is closed (which a
+// Close with nothing to send may be at once, on return).
 func (c *Conn) ResumeReading() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed

@@ -139,7 +139,8 @@ type Handler interface {
 // it, the peer's end of stream closes the connection as Close would: what
 // is buffered is sent, then OnClose(nil). With it, OnEOF decides: true keeps
 // the connection open for writing until Close, false (or a panic) closes it
-// as above.
+// as above. After CloseWrite there is nothing left to write, so OnEOF is
+// not called: the peer's end closes the connection with OnClose(nil).
 type EOFHandler interface {
 	OnEOF(c *Conn) (keepOpen bool)
 }
@@ -238,8 +239,9 @@ func WithHighWater(n int) Option {
 }
 
 // WithLowWater sets the number of buffered bytes at or below which OnResume
-// is called after an OnPause (default a quarter of the high-water mark); 0
-// means OnResume waits for an empty buffer. It is clamped to the high-water
+// is called after an OnPause (default a quarter of the high-water mark,
+// rounded down: 0 for a mark under 4); 0 means OnResume waits for an empty
+// buffer. It is clamped to the high-water
 // mark; a negative n is refused.
 func WithLowWater(n int) Option {
 	return func(c *config) {
