@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"errors"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/cputime"
 )
 
 // An idle loop under a virtual clock sleeps, even on a variant that spins
@@ -18,8 +20,9 @@ func TestIdleLoopUnderAVirtualClockDoesNotSpin(t *testing.T) {
 		// The loop's own thread is measured, from callbacks on it: the
 		// process's CPU also counts collections and other goroutines.
 		var cpu0, cpu1 time.Duration
+		var err0, err1 error // read on the loop goroutine, checked here
 		started := make(chan struct{})
-		if err := l.Post(func() { cpu0 = threadCPU(t); close(started) }); err != nil {
+		if err := l.Post(func() { cpu0, err0 = cputime.Thread(); close(started) }); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
@@ -30,10 +33,13 @@ func TestIdleLoopUnderAVirtualClockDoesNotSpin(t *testing.T) {
 		}()
 		<-started
 		time.Sleep(300 * time.Millisecond)
-		if err := l.Post(func() { cpu1 = threadCPU(t); l.Stop() }); err != nil {
+		if err := l.Post(func() { cpu1, err1 = cputime.Thread(); l.Stop() }); err != nil {
 			t.Fatal(err)
 		}
 		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(err0, err1); err != nil {
 			t.Fatal(err)
 		}
 		// A spinning loop uses about the whole 300 ms; a sleeping one a few ms.
