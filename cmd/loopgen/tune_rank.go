@@ -392,6 +392,10 @@ func (r *ranking) write(w io.Writer) {
 	switch {
 	case r.winner == nil:
 		fmt.Fprintln(w, "No results.")
+	case r.winner.isBase && r.needCount > 0:
+		// "No candidate beats it" would be a claim these measurements
+		// cannot make: say which -count could.
+		fmt.Fprintf(w, "Best: the base %s: %s.\n", p.base.Name, r.verdict)
 	case r.winner.isBase:
 		fmt.Fprintf(w, "Winner: the base %s; no candidate beats it.\n", p.base.Name)
 	case r.significant:

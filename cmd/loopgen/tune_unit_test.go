@@ -338,3 +338,28 @@ func TestMeasureIgnoresStderr(t *testing.T) {
 		t.Errorf("parsed %v from %q, want one value of 100ns", got, out)
 	}
 }
+
+// TestReportBaseFirstNamesTheCount: a base that ranks first in a run too
+// short for any comparison to reach significance must not read as "no
+// candidate beats it" alone in the printed report; the report names the
+// -count that could tell, as the verdict does.
+func TestReportBaseFirstNamesTheCount(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"batch=256"}}
+	other := &candidate{settings: []string{"batch=64"}}
+	p := &tunePlan{flags: tuneFlags{metric: "sec/op", count: 2, benchtime: "1x"},
+		base: &gen.Variant{Name: "balanced"}, axes: []tuneAxis{{key: "batch", values: []string{"256", "64"}}},
+		candidates: []*candidate{base, other}}
+	res := tuneResult{benchmarks: []string{"A"}, values: []map[string][]float64{
+		{"A": {50, 51}},
+		{"A": {60, 61}},
+	}}
+	r := rankCandidates(p, res)
+	if r.winner != base {
+		t.Fatalf("winner %q, want the base", r.winner.label())
+	}
+	var out bytes.Buffer
+	r.write(&out)
+	if !strings.Contains(out.String(), "-count 4 could") {
+		t.Errorf("the report of a base-first run at -count 2 does not name the -count that could tell:\n%s", out.String())
+	}
+}
