@@ -15,13 +15,24 @@ import (
 
 // add reads go test -bench output and keeps, for candidate i, the value of
 // metric of every benchmark in it. A benchmark that does not report metric
-// is an error naming the units it does report.
+// is an error naming the units it does report, and so is a result line that
+// benchfmt cannot read.
 func (r *tuneResult) add(i int, out []byte, metric string) error {
 	rd := benchfmt.NewReader(bytes.NewReader(out), "go test output")
 	for rd.Scan() {
+		if serr, ok := rd.Result().(*benchfmt.SyntaxError); ok {
+			// go test prints a benchmark's name before running it and its
+			// figures after: skipping the line would drop this measurement
+			// without a word, and rank the candidate on fewer.
+			line := ""
+			if lines := strings.Split(string(out), "\n"); serr.Line >= 1 && serr.Line <= len(lines) {
+				line = lines[serr.Line-1]
+			}
+			return fmt.Errorf("%v: %q is not a whole result line; a benchmark that prints to stdout while it runs splits its result line (log to stderr, or with b.Log, instead)", serr, line)
+		}
 		res, ok := rd.Result().(*benchfmt.Result)
 		if !ok {
-			continue // unit metadata, or a line that only looks like a benchmark
+			continue // unit metadata
 		}
 		name := res.Name.String()
 		var units []string

@@ -363,3 +363,20 @@ func TestReportBaseFirstNamesTheCount(t *testing.T) {
 		t.Errorf("the report of a base-first run at -count 2 does not name the -count that could tell:\n%s", out.String())
 	}
 }
+
+// TestAddRefusesASplitResultLine: a benchmark that prints to stdout while it
+// runs splits its result line (go test prints the name before running it);
+// that measurement must be an error, not silently dropped, which would rank
+// the candidate on fewer measurements, or none, of that benchmark.
+func TestAddRefusesASplitResultLine(t *testing.T) {
+	out := "goos: linux\nBenchmarkX-2   \thello from the benchmark\n     200\t   100 ns/op\nBenchmarkY-2   \t     200\t    50 ns/op\nPASS\n"
+	var r tuneResult
+	r.values = []map[string][]float64{{}}
+	err := r.add(0, []byte(out), "sec/op")
+	if err == nil {
+		t.Fatalf("a split result line was skipped without an error: kept %v", r.values[0])
+	}
+	if !strings.Contains(err.Error(), "BenchmarkX-2") || !strings.Contains(err.Error(), "stdout") {
+		t.Errorf("error %q: want it to quote the line and say why it is split", err)
+	}
+}
