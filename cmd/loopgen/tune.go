@@ -113,7 +113,11 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	if f.write == "" {
 		return 0
 	}
-	if err := plan.writeWinner(rank); err != nil {
+	if err := plan.writeWinner(ctx, rank); err != nil {
+		if errors.Is(err, errInterrupted) {
+			fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
+			return 130
+		}
 		var left *gen.LeftoverError
 		if !errors.As(err, &left) {
 			fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
@@ -758,8 +762,10 @@ func tail(out []byte, n int) string {
 }
 
 // writeWinner puts the winner into the spec as -write's variant and
-// generates, if it is significantly better than the base.
-func (p *tunePlan) writeWinner(r *ranking) error {
+// generates, if it is significantly better than the base. Unless it returns
+// nil or a *gen.LeftoverError, the spec and -out are as they were, and so
+// is bench/ but where the driver generator failed partway through writing.
+func (p *tunePlan) writeWinner(ctx context.Context, r *ranking) error {
 	w := r.winner
 	if w == nil || w.isBase {
 		return fmt.Errorf("not writing %s: no candidate beats the base %s (%s)", p.flags.write, p.base.Name, r.verdict)
@@ -767,6 +773,10 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 	if !r.significant {
 		return fmt.Errorf("not writing %s: the best candidate (%s) is not significantly better than the base %s: %s",
 			p.flags.write, w.label(), p.base.Name, r.verdict)
+	}
+	if ctx.Err() != nil {
+		// Interrupted after the last measurement: nothing is written yet.
+		return fmt.Errorf("%w before writing %s", errInterrupted, p.flags.write)
 	}
 	// The run may have taken hours: an edit made to the spec meanwhile
 	// would be lost if the bytes read at the start were written back.
@@ -788,23 +798,22 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 	if err != nil {
 		return err
 	}
-	files, err := gen.Generate(spec, gen.Options{Invocation: "loopgen -spec " + headerPath(p.flags.spec, p.flags.out)})
+	invocation := gen.Options{Invocation: "loopgen -spec " + headerPath(p.flags.spec, p.flags.out)}
+	files, err := gen.Generate(spec, invocation)
+	if err != nil {
+		return err
+	}
+	// What -out held: checkGenerated found it to be what the spec read at
+	// the start gives, so that is what a failed write puts back.
+	oldFiles, err := gen.Generate(p.spec, invocation)
 	if err != nil {
 		return err
 	}
 	if err := writeFileAtomic(p.flags.spec, data); err != nil {
 		return err
 	}
-	if err := gen.WriteTree(p.flags.out, files); err != nil {
-		var left *gen.LeftoverError
-		if errors.As(err, &left) {
-			// The new tree is in place and matches the spec written: the
-			// caller warns, and the drivers follow as after any write.
-			if derr := regenerateDrivers(p.flags.out); derr != nil {
-				return derr
-			}
-			return err
-		}
+	var left *gen.LeftoverError
+	if err := gen.WriteTree(p.flags.out, files); err != nil && !errors.As(err, &left) {
 		// Put the spec back, so that it and generated/ still agree.
 		if rerr := writeFileAtomic(p.flags.spec, p.specData); rerr != nil {
 			return fmt.Errorf("generating %s: %w; and restoring %s failed too (%v): it now holds %s, which %s does not match",
@@ -812,7 +821,31 @@ func (p *tunePlan) writeWinner(r *ranking) error {
 		}
 		return fmt.Errorf("generating %s: %w (%s is as it was)", p.flags.out, err, p.flags.spec)
 	}
-	return regenerateDrivers(p.flags.out)
+	// A left-over old tree: the new tree is in place and matches the spec
+	// written, so the drivers follow as after any write and the caller warns.
+	if derr := regenerateDrivers(ctx, p.flags.out); derr != nil {
+		// Put the spec and -out back: the drivers are written last, so they
+		// still match those unless the generator failed partway through
+		// writing them (it is built first, which is where it fails or is
+		// interrupted).
+		serr := writeFileAtomic(p.flags.spec, p.specData)
+		terr := gen.WriteTree(p.flags.out, oldFiles)
+		if errors.As(terr, new(*gen.LeftoverError)) {
+			terr = nil // the old tree is back; what is left is a copy of the new one
+		}
+		if rerr := errors.Join(serr, terr); rerr != nil {
+			return fmt.Errorf("%w; and putting %s and %s back failed too (%v): go generate ./... puts them right", derr, p.flags.spec, p.flags.out, rerr)
+		}
+		if interrupted(ctx, derr) {
+			return fmt.Errorf("%w while writing the bench's drivers; %s and %s are as they were (had the generator begun writing bench/, go generate ./... puts it right)",
+				errInterrupted, p.flags.spec, p.flags.out)
+		}
+		return fmt.Errorf("%w; %s and %s are as they were (had the generator begun writing bench/, go generate ./... puts it right)", derr, p.flags.spec, p.flags.out)
+	}
+	if left != nil {
+		return left
+	}
+	return nil
 }
 
 // driverGenerator is where this module's bench keeps the command that writes
@@ -825,7 +858,7 @@ const driverGenerator = "bench/internal/drivegen"
 // written into the spec without its driver would leave bench/ stale (the
 // bench would not run it, and its test that the drivers match the spec
 // would fail).
-func regenerateDrivers(out string) error {
+func regenerateDrivers(ctx context.Context, out string) error {
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return err
@@ -834,10 +867,27 @@ func regenerateDrivers(out string) error {
 	if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(driverGenerator), "main.go")); err != nil {
 		return nil // not this module's layout: nothing to keep in step
 	}
-	cmd := exec.Command("go", "run", "./"+driverGenerator, "-dir", "bench")
+	// Built, then run, rather than go run: go run does not pass a signal on
+	// to the program it runs, so cancelling it would leave the generator
+	// writing after the spec and -out are put back. And go leaves its work
+	// directory behind when it is interrupted while building (see build):
+	// it goes with this one.
+	tmp, err := os.MkdirTemp("", "loopgen-tune-drivers-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	bin := filepath.Join(tmp, "drivegen")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./"+driverGenerator)
+	build.Dir = root
+	build.Env = append(os.Environ(), "GOTMPDIR="+tmp)
+	if b, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("building the bench's driver generator failed (%w):\n%s", err, tail(b, 20))
+	}
+	cmd := exec.CommandContext(ctx, bin, "-dir", "bench")
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("the spec and %s are written, but writing the bench's drivers failed (%v); fix that, then run go generate ./...:\n%s", out, err, tail(b, 20))
+		return fmt.Errorf("writing the bench's drivers failed (%w):\n%s", err, tail(b, 20))
 	}
 	return nil
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/loopgen/loop/gen"
 )
@@ -279,7 +281,7 @@ func TestWriteWinnerRefusesASpecChangedDuringTheRun(t *testing.T) {
 	if err := os.WriteFile(specPath, edited, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := p.writeWinner(r)
+	err := p.writeWinner(t.Context(), r)
 	if err == nil || !strings.Contains(err.Error(), "changed during the run") {
 		t.Fatalf("writeWinner: %v, want a refusal naming the change", err)
 	}
@@ -298,7 +300,7 @@ func TestWriteWinnerRestoresTheSpecWhenGeneratingFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.flags.out = filepath.Join(blocker, "generated")
-	err := p.writeWinner(r)
+	err := p.writeWinner(t.Context(), r)
 	if err == nil || !strings.Contains(err.Error(), "is as it was") {
 		t.Fatalf("writeWinner: %v, want a generating error that says the spec is as it was", err)
 	}
@@ -307,7 +309,7 @@ func TestWriteWinnerRestoresTheSpecWhenGeneratingFails(t *testing.T) {
 	}
 	// And with the spec unchanged and a writable -out, it writes.
 	p.flags.out = filepath.Join(filepath.Dir(specPath), "generated")
-	if err := p.writeWinner(r); err != nil {
+	if err := p.writeWinner(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
 	if now, _ := os.ReadFile(specPath); !strings.Contains(string(now), "tuned") {
@@ -379,4 +381,96 @@ func TestAddRefusesASplitResultLine(t *testing.T) {
 	if !strings.Contains(err.Error(), "BenchmarkX-2") || !strings.Contains(err.Error(), "stdout") {
 		t.Errorf("error %q: want it to quote the line and say why it is split", err)
 	}
+}
+
+// driverModule makes the directory of specPath a module whose driver
+// generator is main, with generated/ written from p's spec as it was at the
+// start, and returns those files.
+func driverModule(t *testing.T, p *tunePlan, specPath, main string) map[string][]byte {
+	t.Helper()
+	root := filepath.Dir(specPath)
+	genDir := filepath.Join(root, "generated")
+	files, err := gen.Generate(p.spec, gen.Options{Invocation: "loopgen -spec " + headerPath(specPath, genDir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := gen.WriteTree(genDir, files); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{
+		"go.mod": "module example.com/m\n\ngo 1.26\n",
+		filepath.Join(filepath.FromSlash(driverGenerator), "main.go"): main,
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return files
+}
+
+// assertAsItWas checks that the spec and generated/ beside it hold what
+// they held before writeWinner.
+func assertAsItWas(t *testing.T, p *tunePlan, specPath string, files map[string][]byte) {
+	t.Helper()
+	if now, _ := os.ReadFile(specPath); !bytes.Equal(now, p.specData) {
+		t.Error("the spec keeps the written variant")
+	}
+	if stale, err := gen.Diff(filepath.Join(filepath.Dir(specPath), "generated"), files); err != nil || len(stale) > 0 {
+		t.Errorf("generated/ is not as it was: stale %v, err %v", stale, err)
+	}
+}
+
+// TestWriteWinnerRestoresBothWhenTheDriversFail: when the bench's driver
+// generator fails after the spec and generated/ are written, both go back
+// to what they were, so a failed -write leaves the tree as it found it.
+func TestWriteWinnerRestoresBothWhenTheDriversFail(t *testing.T) {
+	p, r, specPath := writePlan(t)
+	failing := "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Fprintln(os.Stderr, \"drivegen: broken\")\n\tos.Exit(1)\n}\n"
+	files := driverModule(t, p, specPath, failing)
+	tmp := tempRoot(t)
+	err := p.writeWinner(t.Context(), r)
+	if err == nil || !strings.Contains(err.Error(), "drivegen: broken") {
+		t.Fatalf("writeWinner: %v, want the driver generator's failure", err)
+	}
+	assertAsItWas(t, p, specPath, files)
+	assertEmpty(t, tmp)
+}
+
+// TestWriteWinnerInterrupted: Ctrl-C after the last measurement writes
+// nothing, and Ctrl-C while the bench's drivers are written puts the spec
+// and generated/ back; both say they were interrupted.
+func TestWriteWinnerInterrupted(t *testing.T) {
+	p, r, specPath := writePlan(t)
+	root := filepath.Dir(specPath)
+	// A generator that says it has started, then waits to be stopped.
+	waiting := "package main\n\nimport (\n\t\"os\"\n\t\"time\"\n)\n\nfunc main() {\n\tos.WriteFile(\"started\", nil, 0o644)\n\ttime.Sleep(time.Hour)\n}\n"
+	files := driverModule(t, p, specPath, waiting)
+	tmp := tempRoot(t)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := p.writeWinner(ctx, r); !errors.Is(err, errInterrupted) {
+		t.Fatalf("writeWinner after Ctrl-C: %v, want it interrupted", err)
+	}
+	assertAsItWas(t, p, specPath, files)
+
+	ctx, cancel = context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for ctx.Err() == nil {
+			if _, err := os.Stat(filepath.Join(root, "started")); err == nil {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	if err := p.writeWinner(ctx, r); !errors.Is(err, errInterrupted) {
+		t.Fatalf("writeWinner interrupted while writing the drivers: %v, want it interrupted", err)
+	}
+	assertAsItWas(t, p, specPath, files)
+	assertEmpty(t, tmp)
 }
