@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -180,6 +181,11 @@ func planTune(f tuneFlags) (*tunePlan, error) {
 	if !validBenchtime(f.benchtime) {
 		return nil, fmt.Errorf("-benchtime %q: want a duration (1s) or a count (100x)", f.benchtime)
 	}
+	if err := checkBenchPattern(f.bench); err != nil {
+		// The test binary would say so too, but only after the base's
+		// build, and as a failed run (exit 1) rather than bad input.
+		return nil, fmt.Errorf("-bench %q: %w", f.bench, err)
+	}
 	data, err := os.ReadFile(f.spec)
 	if err != nil {
 		return nil, err
@@ -244,6 +250,53 @@ func validBenchtime(s string) bool {
 	}
 	d, err := time.ParseDuration(s)
 	return err == nil && d > 0
+}
+
+// checkBenchPattern compiles each element of a -test.bench pattern as the
+// testing package does: split at the slashes and bars outside brackets and
+// parentheses (a bar there separates alternatives, each with its own
+// elements), each element a regular expression.
+func checkBenchPattern(pattern string) error {
+	var alts [][]string // each alternative's elements
+	var elems []string
+	s, brackets, parens := pattern, 0, 0
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '[':
+			brackets++
+		case ']':
+			brackets = max(brackets-1, 0) // an unmatched ] is legal
+		case '(':
+			if brackets == 0 {
+				parens++
+			}
+		case ')':
+			if brackets == 0 {
+				parens--
+			}
+		case '\\':
+			i++
+		case '/', '|':
+			if brackets == 0 && parens == 0 {
+				elems = append(elems, s[:i])
+				if s[i] == '|' {
+					alts, elems = append(alts, elems), nil
+				}
+				s, i = s[i+1:], 0
+				continue
+			}
+		}
+		i++
+	}
+	alts = append(alts, append(elems, s))
+	for _, alt := range alts {
+		for k, e := range alt {
+			if _, err := regexp.Compile(e); err != nil {
+				return fmt.Errorf("element %d, %q: %v", k, e, err)
+			}
+		}
+	}
+	return nil
 }
 
 func variantNames(s *gen.Spec) string {

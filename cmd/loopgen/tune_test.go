@@ -354,6 +354,8 @@ func TestTuneBadInput(t *testing.T) {
 		{"bad -write name", []string{"-grid", "batch=4", "-write", "Tuned"}, `-write Tuned: variant Tuned: name: "Tuned" is not a valid variant name`},
 		{"package that does not exist", []string{"-grid", "batch=4", "-pkg", "./nosuch"}, "-pkg ./nosuch: "},
 		{"package without tests", []string{"-grid", "batch=4", "-pkg", "."}, "-pkg .: github.com/loopgen/loop has no test files, so no benchmarks"},
+		{"pattern that is not a regular expression", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "Benchmark(Flat"}, `-bench "Benchmark(Flat": element 0, "Benchmark(Flat": error parsing regexp: missing closing )`},
+		{"pattern with a bad element after a slash", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkTagged/[a-/N=1"}, `-bench "BenchmarkTagged/[a-/N=1": element 1, "[a-/N=1": error parsing regexp`},
 		{"pattern that matches no benchmark", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkNoSuch"}, `-bench "BenchmarkNoSuch" matches no benchmark in github.com/loopgen/loop/tunetest`},
 		{"pattern that matches only benchmarks the base skips", []string{"-grid", "batch=4", "-pkg", "./tunetest", "-bench", "BenchmarkSkipped"}, `-bench "BenchmarkSkipped" matches only benchmarks that the base balanced skips: BenchmarkSkipped (not supported by this variant)`},
 		{"grid of too many points", []string{"-grid", "batch=" + manyBatches + " queue_depth=16,32"}, "-grid has more than 256 points (values per key: 200 × 2); each point is built and measured -count times"},

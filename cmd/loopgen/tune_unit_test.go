@@ -474,3 +474,24 @@ func TestWriteWinnerInterrupted(t *testing.T) {
 	assertAsItWas(t, p, specPath, files)
 	assertEmpty(t, tmp)
 }
+
+// TestCheckBenchPattern: the -bench patterns go test takes pass (slashes
+// and bars inside brackets or parentheses do not split), and a bad element
+// is named by its index in its alternative, as go test names it.
+func TestCheckBenchPattern(t *testing.T) {
+	for _, ok := range []string{"", ".", "BenchmarkTagged/.*/N=10000$", "BenchmarkTagged/timers/N=(1000|10000|100000)$", "A[/(]B", `A\(/B`, "A|B/C", "A//B", "]"} {
+		if err := checkBenchPattern(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for pattern, want := range map[string]string{
+		"A(":        `element 0, "A("`,
+		"A/(":       `element 1, "("`,
+		"A/B|C/D/(": `element 2, "("`,
+		"A/[a-/B":   `element 1, "[a-/B"`,
+	} {
+		if err := checkBenchPattern(pattern); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want an error naming %s", pattern, err, want)
+		}
+	}
+}
