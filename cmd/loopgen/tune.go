@@ -946,7 +946,13 @@ func regenerateDrivers(ctx context.Context, out string) error {
 }
 
 // writeFileAtomic replaces path's contents through a rename, keeping its mode.
+// A symbolic link is written where it points, as gen.WriteTree writes a
+// symlinked -out: renaming over the link would replace it with a plain file
+// and leave its target, the spec others read, stale.
 func writeFileAtomic(path string, data []byte) error {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
 	info, err := os.Stat(path)
 	if err != nil {
 		return err

@@ -495,3 +495,30 @@ func TestCheckBenchPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFileAtomicThroughASymlink: a spec that is a symbolic link is
+// written where it points, as WriteTree writes a symlinked -out; renaming
+// over the link replaced it with a plain file and left its target stale.
+func TestWriteFileAtomicThroughASymlink(t *testing.T) {
+	dir := t.TempDir()
+	target := filepath.Join(dir, "real.yaml")
+	if err := os.WriteFile(target, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "loop.yaml")
+	if err := os.Symlink("real.yaml", link); err != nil {
+		t.Skip("no symbolic links here:", err)
+	}
+	if err := writeFileAtomic(link, []byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the link was replaced: %v, %v", fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(target); string(got) != "new\n" {
+		t.Errorf("the link's target holds %q, want the new contents", got)
+	}
+	if fi, err := os.Stat(target); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("the target's mode is %v (%v), want 0640 kept", fi.Mode().Perm(), err)
+	}
+}
