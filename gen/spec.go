@@ -805,6 +805,9 @@ var specFields = []specField{
 			if err != nil {
 				return fmt.Sprintf("%q is not a Go duration (want spin:<duration>, such as spin:50us)", ds)
 			}
+			if msg := specWholeNanoseconds(ds, d); msg != "" {
+				return msg
+			}
 			if msg := specCheckSpin(d); msg != "" {
 				return msg
 			}
@@ -907,13 +910,8 @@ func specDurationField(key string, lo, hi time.Duration, off bool, want, example
 			if err != nil {
 				return fmt.Sprintf("%q is not a Go duration (want a number and a unit, %s)", s, examples)
 			}
-			if d == 0 && strings.ContainsAny(s, "123456789") {
-				// ParseDuration drops what is below a nanosecond: 0.9ns would
-				// silently be 0, which for some fields means off.
-				return fmt.Sprintf("%q is less than a nanosecond, the smallest duration", s)
-			}
-			if specSubNanosecond(s) {
-				return fmt.Sprintf("%q has a fraction of a nanosecond, which a duration cannot hold (it would read as %v)", s, d)
+			if msg := specWholeNanoseconds(s, d); msg != "" {
+				return msg
 			}
 			*ptr(v) = d
 			return ""
@@ -929,6 +927,20 @@ func specDurationField(key string, lo, hi time.Duration, off bool, want, example
 		},
 		get: func(v *Variant) string { return specDuration(*ptr(v)) },
 	}
+}
+
+// specWholeNanoseconds says what is wrong with s, a duration that
+// ParseDuration read as d, when it is not a whole number of nanoseconds, or
+// returns "". ParseDuration drops what is below a nanosecond: 0.9ns would
+// silently be 0, which for some fields means off, and 1.5ns would be 1ns.
+func specWholeNanoseconds(s string, d time.Duration) string {
+	if d == 0 && strings.ContainsAny(s, "123456789") {
+		return fmt.Sprintf("%q is less than a nanosecond, the smallest duration", s)
+	}
+	if specSubNanosecond(s) {
+		return fmt.Sprintf("%q has a fraction of a nanosecond, which a duration cannot hold (it would read as %v)", s, d)
+	}
+	return ""
 }
 
 // specDurationPart is one number and unit of a Go duration, such as 1.5ms.
