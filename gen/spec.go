@@ -484,8 +484,15 @@ func yamlEntries(n ast.Node) ([]*ast.MappingValueNode, bool) {
 	return nil, false
 }
 
-// yamlKeyName is the text of a mapping key.
+// yamlKeyName is the text of a mapping key; an anchor on the key (&a batch)
+// does not change it.
 func yamlKeyName(k ast.MapKeyNode) string {
+	if a, ok := k.(*ast.AnchorNode); ok {
+		if mk, ok := a.Value.(ast.MapKeyNode); ok {
+			return yamlKeyName(mk)
+		}
+		return ""
+	}
 	if mk, ok := k.(*ast.MappingKeyNode); ok && mk.Value != nil {
 		if tk := mk.Value.GetToken(); tk != nil {
 			return tk.Value
@@ -493,6 +500,27 @@ func yamlKeyName(k ast.MapKeyNode) string {
 	}
 	if tk := k.GetToken(); tk != nil {
 		return tk.Value
+	}
+	return ""
+}
+
+// yamlKeyProblem says why the key k cannot be read as a field's name, or
+// returns "": an alias (*a) or a tag (!!str) stands for a key the walk does
+// not look up, and read as text it gave "unknown field" for "*" or "!!str".
+func yamlKeyProblem(k ast.MapKeyNode) string {
+	var n ast.Node = k
+	if a, ok := n.(*ast.AnchorNode); ok {
+		n = a.Value
+	}
+	switch n := n.(type) {
+	case *ast.AliasNode:
+		return "an alias as a key is not supported (write the key out)"
+	case *ast.TagNode:
+		tag := ""
+		if n.Start != nil {
+			tag = n.Start.Value
+		}
+		return fmt.Sprintf("YAML tags such as %s are not supported (write the plain key)", yamlSafe(tag))
 	}
 	return ""
 }
@@ -556,6 +584,8 @@ func (p *specParser) top(body ast.Node) []Variant {
 			continue
 		}
 		switch key := yamlSafe(yamlKeyName(e.Key)); {
+		case yamlKeyProblem(e.Key) != "":
+			p.errorf(e.Key, "", "%s", yamlKeyProblem(e.Key))
 		case e.Key.IsMergeKey():
 			p.errorf(e.Key, key, "merge keys are not supported (write the fields out)")
 		case key != "variants":
@@ -683,6 +713,10 @@ func (p *specParser) fields(v *Variant, r *specRead, path, prefix string, n ast.
 	seen := map[string]ast.Node{}
 	for _, e := range es {
 		if e == nil || e.Key == nil {
+			continue
+		}
+		if msg := yamlKeyProblem(e.Key); msg != "" {
+			p.errorf(e.Key, path, "%s", msg)
 			continue
 		}
 		name := yamlKeyName(e.Key)
