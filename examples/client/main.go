@@ -36,6 +36,7 @@ type checker struct {
 type progress struct {
 	sent []byte // everything written, to compare the echo with
 	got  int    // how much of sent has come back
+	bad  bool   // the echo differed, which OnData reported
 }
 
 func (h *checker) OnOpen(c *sock.Conn) {
@@ -54,6 +55,7 @@ func (h *checker) OnData(c *sock.Conn, data []byte) {
 	p := c.Context.(*progress)
 	if len(data) > len(p.sent)-p.got || !bytes.Equal(data, p.sent[p.got:p.got+len(data)]) {
 		log.Printf("client: %v: the echo differs from what was sent at byte %d", c.LocalAddr(), p.got)
+		p.bad = true
 		c.Abort() // OnClose counts the failure
 		return
 	}
@@ -66,8 +68,17 @@ func (h *checker) OnData(c *sock.Conn, data []byte) {
 
 func (h *checker) OnClose(c *sock.Conn, err error) {
 	p, _ := c.Context.(*progress)
-	if err != nil || p == nil || p.got != len(p.sent) {
-		log.Printf("client: %v: closed with %v before the whole echo came back", c.RemoteAddr(), err)
+	switch {
+	case p != nil && p.bad: // reported by OnData
+		h.failed++
+	case p == nil: // the dial failed: OnOpen never ran
+		log.Printf("client: %v: could not connect: %v", c.RemoteAddr(), err)
+		h.failed++
+	case err != nil:
+		log.Printf("client: %v: %v (after %d of %d bytes were echoed)", c.RemoteAddr(), err, p.got, len(p.sent))
+		h.failed++
+	case p.got != len(p.sent):
+		log.Printf("client: %v: the server ended the connection after echoing %d of %d bytes", c.RemoteAddr(), p.got, len(p.sent))
 		h.failed++
 	}
 	if h.open--; h.open == 0 {

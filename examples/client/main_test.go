@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestMain runs main itself when the test binary is started by runClient,
+// so that the tests see the exit status and the messages a user would.
+func TestMain(m *testing.M) {
+	if args, ok := os.LookupEnv("CLIENT_TEST_ARGS"); ok {
+		os.Args = append([]string{"client"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runClient runs the client with args and returns its exit status and stderr.
+func runClient(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "CLIENT_TEST_ARGS="+strings.Join(args, " "))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, stderr.String()
+	case errors.As(err, &exit):
+		return exit.ExitCode(), stderr.String()
+	}
+	t.Fatalf("running the client: %v", err)
+	return 0, ""
+}
+
+// A server that ends the connection cleanly before echoing everything is
+// reported as that, with how much came back: the client said "closed with
+// <nil> before the whole echo came back".
+func TestAServerThatEndsEarlyIsReportedAsSuch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("mess")) // the start of the echo
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, c) // until the client has sent what it had and closed
+	}()
+	code, stderr := runClient(t, "-addr", ln.Addr().String(), "-conns", "1", "-msgs", "1", "-timeout", "20s")
+	if code != 1 {
+		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	if strings.Contains(stderr, "<nil>") || !strings.Contains(stderr, "the server ended the connection after echoing 4 of ") {
+		t.Errorf("stderr does not say that the server ended the connection after echoing 4 bytes:\n%s", stderr)
+	}
+}
+
+// An echo that differs is reported once, as that.
+func TestADifferentEchoIsReportedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("mesX"))
+		c.(*net.TCPConn).CloseWrite()
+		io.Copy(io.Discard, c)
+	}()
+	code, stderr := runClient(t, "-addr", ln.Addr().String(), "-conns", "1", "-msgs", "1", "-timeout", "20s")
+	if code != 1 {
+		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "the echo differs from what was sent at byte 0") || strings.Count(stderr, "\n") != 2 {
+		t.Errorf("want one line on the difference and the summary, got:\n%s", stderr)
+	}
+}
+
+// A connection that never opens is reported with the dial's error alone.
+func TestARefusedConnectionIsReportedAsSuch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	code, stderr := runClient(t, "-addr", addr, "-conns", "1", "-msgs", "1", "-timeout", "20s")
+	if code != 1 {
+		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "could not connect: connect: connection refused") || strings.Contains(stderr, "echo came back") {
+		t.Errorf("stderr does not report the refused connect alone:\n%s", stderr)
+	}
+}
