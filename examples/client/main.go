@@ -97,6 +97,10 @@ func main() {
 		// With nothing to send a connection would wait for an echo forever.
 		log.Fatalf("client: -conns and -msgs must be at least 1 (got %d and %d)", *conns, *msgs)
 	}
+	if *timeout <= 0 {
+		// CallLater with no delay runs at once: every run would time out.
+		log.Fatalf("client: -timeout must be greater than 0 (got %v)", *timeout)
+	}
 
 	l, err := loop.New()
 	if err != nil {

@@ -111,3 +111,14 @@ func TestARefusedConnectionIsReportedAsSuch(t *testing.T) {
 		t.Errorf("stderr does not report the refused connect alone:\n%s", stderr)
 	}
 }
+
+// -timeout 0 or less is refused as -conns 0 is: it timed out at once,
+// with "timed out after 0s".
+func TestANonPositiveTimeoutIsRefused(t *testing.T) {
+	for _, d := range []string{"0", "-1s"} {
+		code, stderr := runClient(t, "-addr", "127.0.0.1:1", "-timeout", d)
+		if code != 1 || !strings.Contains(stderr, "-timeout must be greater than 0 (got "+strings.TrimPrefix(d, "+")) {
+			t.Errorf("-timeout %s: exit status %d, stderr:\n%s\nwant 1 and -timeout must be greater than 0", d, code, stderr)
+		}
+	}
+}
