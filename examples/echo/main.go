@@ -29,12 +29,20 @@ func (echo) OnData(c *sock.Conn, p []byte) { c.Write(p) }
 func (echo) OnPause(c *sock.Conn)          { c.PauseReading() }
 func (echo) OnResume(c *sock.Conn)         { c.ResumeReading() }
 
-var idle = flag.Duration("idle", time.Minute, "close connections idle this long")
+var idle = flag.Duration("idle", time.Minute, "close connections idle this long (0: never)")
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", 0, "event loops (0: one per core)")
 	flag.Parse()
+	// sock reads both as "the default" when negative: one loop per core,
+	// and no idle timeout. Say so instead of guessing what was meant.
+	if *loops < 0 {
+		log.Fatalf("echo: -loops must be 0 (one per core) or more (got %d)", *loops)
+	}
+	if *idle < 0 {
+		log.Fatalf("echo: -idle must be 0 (never) or more (got %v)", *idle)
+	}
 
 	g, err := sock.NewGroup(*loops)
 	if err != nil {
