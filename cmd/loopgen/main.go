@@ -79,6 +79,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	spec, err := gen.ParseFile(*specPath)
 	if err != nil {
+		// A spec's own mistakes come as file:line:col lines, as a
+		// compiler's do, for editors to jump to; a file that cannot be
+		// read is loopgen's to report.
+		if !isSpecError(err) {
+			fmt.Fprint(stderr, "loopgen: ")
+		}
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
@@ -174,4 +180,12 @@ func realDir(dir string) (string, error) {
 		return real, nil
 	}
 	return abs, nil
+}
+
+// isSpecError reports whether err is a mistake in the spec's text (a
+// positioned gen.Error or a list of them), not a failure to read it.
+func isSpecError(err error) bool {
+	var one *gen.Error
+	var list gen.ErrorList
+	return errors.As(err, &one) || errors.As(err, &list)
 }

@@ -258,8 +258,8 @@ func TestBadSpecExits2AndLeavesOutUntouched(t *testing.T) {
 func TestMissingSpecExits2(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "generated")
 	code, _, stderr := loopgen(t, "-spec", filepath.Join(t.TempDir(), "nope.yaml"), "-out", out)
-	if code != 2 || !strings.Contains(stderr, "nope.yaml") {
-		t.Errorf("loopgen with a missing spec = %d, %q; want 2 and a message naming the file", code, stderr)
+	if code != 2 || !strings.HasPrefix(stderr, "loopgen: ") || !strings.Contains(stderr, "nope.yaml") {
+		t.Errorf("loopgen with a missing spec = %d, %q; want 2 and a message from loopgen naming the file", code, stderr)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("a failed run created %s", out)
