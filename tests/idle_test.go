@@ -48,3 +48,39 @@ func TestIdleLoopUnderAVirtualClockDoesNotSpin(t *testing.T) {
 		}
 	})
 }
+
+// TestAnIdleLoopWaitsWithoutATimeout: a loop with nothing to do, no timer and
+// no fd, waits in its poller until something wakes it, however long that
+// takes: it never sleeps a fixed time and goes round. Over an idle stretch
+// the poller is called once (the wait that the Post below ends), where a loop
+// that slept 1 ms at a time called it about once a millisecond. Needs the
+// poll counter (stats). The stretch gives such a loop time to go round; the
+// bound on the count does not depend on how long it is.
+func TestAnIdleLoopWaitsWithoutATimeout(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if !v.Params.Stats {
+			t.Skip("needs stats (Stats.Polls)")
+		}
+		l, _ := newVirtual(t, v)
+		var polls0, polls1 uint64
+		started := make(chan struct{})
+		if err := l.Post(func() { polls0 = l.Stats().Polls; close(started) }); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Run() }()
+		<-started
+		time.Sleep(100 * time.Millisecond)
+		if err := l.Post(func() { polls1 = l.Stats().Polls; l.Stop() }); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		// One wait, ended by the Post; one more is allowed for a wake-up left
+		// over from before the stretch (it ends a wait early once).
+		if n := polls1 - polls0; n > 2 {
+			t.Fatalf("idle with no timer and no fd, the loop called its poller %d times, want at most 2: it does not wait until woken", n)
+		}
+	})
+}
