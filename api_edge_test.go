@@ -3,6 +3,7 @@ package loop_test
 import (
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,4 +116,30 @@ func TestStatsCountWhatRan(t *testing.T) {
 	if s := l.Stats(); s.Callbacks != 1 || s.Iterations == 0 {
 		t.Errorf("Stats() = %+v after one callback in one iteration, want Callbacks 1 and Iterations > 0", s)
 	}
+}
+
+// The zero Loop has no poller, queues or clock: Run, RunOnce and Post say
+// that it was not made by New, instead of a nil-pointer panic deep in the
+// loop (Run, RunOnce) or a nil error for a callback that nothing would ever
+// run (Post).
+func TestTheZeroLoopSaysItWasNotMadeByNew(t *testing.T) {
+	var l loop.Loop
+	check := func(name string, f func() error) {
+		t.Helper()
+		var err error
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s on the zero Loop panicked: %v", name, r)
+				}
+			}()
+			err = f()
+		}()
+		if err == nil || !strings.Contains(err.Error(), "New") {
+			t.Errorf("%s on the zero Loop: %v, want an error saying to use New", name, err)
+		}
+	}
+	check("Post", func() error { return l.Post(func() {}) })
+	check("RunOnce", func() error { return l.RunOnce(false) })
+	check("Run", l.Run)
 }

@@ -52,6 +52,9 @@ func NewVirtualClock(start time.Time) *VirtualClock { return clock.NewVirtual(st
 // Loop is an event loop. Its methods belong to the goroutine that runs it
 // (the loop goroutine; before Run, the goroutine that will call Run), except
 // Post and Stop, which are safe from any goroutine, and Close (see Close).
+// Make one with New: the zero Loop has no poller, queues or clock, so its
+// Post, Run and RunOnce return an error saying so, and its other methods may
+// panic.
 type Loop struct {
 	v generated.Loop
 }

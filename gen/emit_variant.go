@@ -282,6 +282,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Id("wakePending").Qual("sync/atomic", "Bool"),
 		jen.Id("closing").Qual("sync/atomic", "Bool").Comment("Close has begun: AddReader and AddWriter fail"),
 		jen.Id("clockMoved").Qual("sync/atomic", "Bool").Comment("the virtual clock moved since the loop last read it"),
+		jen.Id("made").Bool().Comment("Init succeeded: false on a zero Loop, whose Post and Run fail (written only by Init, before the loop is shared; beside sleeping, which Post reads anyway)"),
 		jen.Id("inbox").Id("inbox"),
 	)
 	if e.generic {
@@ -367,6 +368,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		).Else().Block(
 			lf("epoch").Op("=").Qual("time", "Now").Call(),
 		),
+		lf("made").Op("=").True(),
 		jen.Return(jen.Nil()),
 	)
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id(initName).Params(initParams...).Error().Block(initBody...)
@@ -437,10 +439,16 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("Post queues fn from any goroutine and wakes the loop if it is blocked.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Post").Params(fnParam.Clone()).Error().Block(
 		jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Return(jen.Qual("errors", "New").Call(jen.Lit("loop: Post with a nil func")))),
+		jen.Comment("A zero Loop's inbox would take fn, and nothing would ever run it."),
+		jen.If(jen.Op("!").Add(lf("made"))).Block(jen.Return(jen.Id("errNotMade"))),
 		jen.If(jen.Err().Op(":=").Add(lf("inbox")).Dot("push").Call(jen.Id("fn")), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		lf("wake").Call(),
 		jen.Return(jen.Nil()),
 	)
+
+	f.Comment("errNotMade is what Post, Run and RunOnce return on a zero Loop: it has no poller,")
+	f.Comment("queues or clock, and its other methods may panic.")
+	f.Var().Id("errNotMade").Op("=").Qual("errors", "New").Call(jen.Lit("loop: Loop not made by New (the zero Loop is not usable)"))
 
 	f.Comment("wake breaks the loop out of a blocking wait: one syscall per sleep, whoever calls.")
 	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("wake").Params().Block(
@@ -563,6 +571,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		lf("stateMu").Dot("Lock").Call(),
 		jen.Defer().Add(lf("stateMu")).Dot("Unlock").Call(),
 		jen.Switch().Block(
+			jen.Case(jen.Op("!").Add(lf("made"))).Block(jen.Return(jen.Id("errNotMade"))),
 			jen.Case(lf("closed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
 			jen.Case(lf("running")).Block(jen.Return(jen.Qual(pkgCore, "ErrRunning"))),
 		),

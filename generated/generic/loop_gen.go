@@ -60,6 +60,7 @@ type Loop struct {
 	wakePending atomic.Bool
 	closing     atomic.Bool // Close has begun: AddReader and AddWriter fail
 	clockMoved  atomic.Bool // the virtual clock moved since the loop last read it
+	made        bool        // Init succeeded: false on a zero Loop, whose Post and Run fail (written only by Init, before the loop is shared; beside sleeping, which Post reads anyway)
 	inbox       inbox
 }
 
@@ -124,6 +125,7 @@ func (l *Loop) InitWithParams(p core.Params, cfg core.Config) error {
 	} else {
 		l.epoch = time.Now()
 	}
+	l.made = true
 	return nil
 }
 
@@ -177,12 +179,20 @@ func (l *Loop) Post(fn func()) error {
 	if fn == nil {
 		return errors.New("loop: Post with a nil func")
 	}
+	// A zero Loop's inbox would take fn, and nothing would ever run it.
+	if !l.made {
+		return errNotMade
+	}
 	if err := l.inbox.push(fn); err != nil {
 		return err
 	}
 	l.wake()
 	return nil
 }
+
+// errNotMade is what Post, Run and RunOnce return on a zero Loop: it has no poller,
+// queues or clock, and its other methods may panic.
+var errNotMade = errors.New("loop: Loop not made by New (the zero Loop is not usable)")
 
 // wake breaks the loop out of a blocking wait: one syscall per sleep, whoever calls.
 func (l *Loop) wake() {
@@ -399,6 +409,8 @@ func (l *Loop) enter() error {
 	l.stateMu.Lock()
 	defer l.stateMu.Unlock()
 	switch {
+	case !l.made:
+		return errNotMade
 	case l.closed:
 		return core.ErrClosed
 	case l.running:
