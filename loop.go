@@ -196,8 +196,10 @@ func (l *Loop) RemoveWriter(fd int) bool { return l.v.RemoveWriter(fd) }
 // for a post, so a program in which nothing else could ever post or stop it
 // ends with the runtime's "all goroutines are asleep" deadlock error, as a
 // select {} would. It returns ErrRunning if the loop is already running and
-// ErrClosed after Close. Run may be called again after it returns: what is
-// still queued then runs.
+// ErrClosed after Close. If the poller's wait fails (its descriptor closed
+// or replaced from outside, say), Run returns that error, wrapped as
+// "loop: poller: ...", rather than go round; RunOnce does too. Run may be
+// called again after it returns: what is still queued then runs.
 func (l *Loop) Run() error { return l.v.Run() }
 
 // RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch

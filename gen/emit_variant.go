@@ -253,6 +253,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	}
 	fields = append(fields,
 		jen.Id("poller").Add(e.pollerType()),
+		jen.Id("pollErr").Error().Comment("a failed poller wait, for Run or RunOnce to return"),
 		jen.Id("epoch").Qual("time", "Time").Comment("loop time 0"),
 		jen.Id("vclock").Op("*").Qual(pkgClock, "Virtual").Comment("nil: the monotonic clock"),
 		jen.Id("vbase").Int64().Comment("vclock's elapsed time at loop time 0"),
@@ -542,8 +543,15 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		jen.For().Block(
 			lf("iterate").Call(jen.True()),
 			jen.Comment("Load first: a Swap writes the cache line that every Post reads."),
-			jen.If(lf("stopReq").Dot("Load").Call().Op("&&").Add(lf("stopReq")).Dot("Swap").Call(jen.False())).Block(jen.Return(jen.Nil())),
+			jen.If(lf("stopReq").Dot("Load").Call().Op("&&").Add(lf("stopReq")).Dot("Swap").Call(jen.False())).Block(jen.Return(lf("takePollErr").Call())),
 		),
+	)
+
+	f.Comment("takePollErr returns and clears the error of a failed poller wait, if any.")
+	f.Add(recv()).Id("takePollErr").Params().Error().Block(
+		jen.Id("err").Op(":=").Add(lf("pollErr")),
+		lf("pollErr").Op("=").Nil(),
+		jen.Return(jen.Id("err")),
 	)
 
 	f.Comment("RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of")
@@ -557,7 +565,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		jen.Defer().Add(lf("leave")).Call(),
 		jen.For().Op("!").Add(lf("iterate")).Call(jen.Id("block")).Op("&&").Id("block").Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call().Block(),
 		jen.If(lf("stopReq").Dot("Load").Call()).Block(lf("stopReq").Dot("Store").Call(jen.False())),
-		jen.Return(jen.Nil()),
+		jen.Return(lf("takePollErr").Call()),
 	)
 
 	f.Comment("Stop makes Run return after the current iteration. Safe from any goroutine.")
@@ -895,7 +903,10 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		lf("wakePending").Dot("Store").Call(jen.False()),
 		e.count("Polls"),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
-			lf("onPanic").Call(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: poller: %w"), jen.Err())),
+			jen.Comment("A wait that fails (its descriptors closed from outside, say) fails"),
+			jen.Comment("again at once: Run and RunOnce return the error instead of spinning."),
+			lf("pollErr").Op("=").Qual("fmt", "Errorf").Call(jen.Lit("loop: poller: %w"), jen.Err()),
+			lf("stopReq").Dot("Store").Call(jen.True()),
 		),
 		jen.Return(jen.Id("events")),
 	)

@@ -36,6 +36,7 @@ type Loop struct {
 	gatherKnown bool // gatherOK was set in this Run or RunOnce
 	io          ioTable
 	poller      poller.Poll
+	pollErr     error          // a failed poller wait, for Run or RunOnce to return
 	epoch       time.Time      // loop time 0
 	vclock      *clock.Virtual // nil: the monotonic clock
 	vbase       int64          // vclock's elapsed time at loop time 0
@@ -349,9 +350,16 @@ func (l *Loop) Run() error {
 		l.iterate(true)
 		// Load first: a Swap writes the cache line that every Post reads.
 		if l.stopReq.Load() && l.stopReq.Swap(false) {
-			return nil
+			return l.takePollErr()
 		}
 	}
+}
+
+// takePollErr returns and clears the error of a failed poller wait, if any.
+func (l *Loop) takePollErr() error {
+	err := l.pollErr
+	l.pollErr = nil
+	return err
 }
 
 // RunOnce runs one iteration: posted callbacks, I/O, timers and one batch of
@@ -370,7 +378,7 @@ func (l *Loop) RunOnce(block bool) error {
 	if l.stopReq.Load() {
 		l.stopReq.Store(false)
 	}
-	return nil
+	return l.takePollErr()
 }
 
 // Stop makes Run return after the current iteration. Safe from any goroutine.
@@ -670,7 +678,10 @@ func (l *Loop) wait(timeout int64) []poller.Event {
 	l.wakePending.Store(false)
 	l.stats.Polls++
 	if err != nil {
-		l.onPanic(fmt.Errorf("loop: poller: %w", err))
+		// A wait that fails (its descriptors closed from outside, say) fails
+		// again at once: Run and RunOnce return the error instead of spinning.
+		l.pollErr = fmt.Errorf("loop: poller: %w", err)
+		l.stopReq.Store(true)
 	}
 	return events
 }

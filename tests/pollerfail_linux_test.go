@@ -1,0 +1,107 @@
+package tests
+
+import (
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop/generated/all"
+	"github.com/loopgen/loop/handwritten/core"
+	"golang.org/x/sys/unix"
+)
+
+// epollFds returns the epoll instances this process has open, by number.
+func epollFds(t *testing.T) map[string]bool {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd here")
+	}
+	fds := map[string]bool{}
+	for _, e := range entries {
+		if link, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && link == "anon_inode:[eventpoll]" {
+			fds[e.Name()] = true
+		}
+	}
+	return fds
+}
+
+// TestAFailingPollerEndsRunWithItsError: when the poller's wait fails, here
+// because the loop's epoll descriptor was replaced from outside (dup2 of
+// /dev/null over it, as a double close and a reused number would), Run
+// returns the error. The wait fails again at once each time, and the loop
+// used to hand each failure to the panic handler and go round: a busy loop
+// calling the handler (by default, printing a "callback panicked" stack)
+// thousands of times a second.
+func TestAFailingPollerEndsRunWithItsError(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		if v.Params.Poller == "none" {
+			t.Skip("no poller")
+		}
+		before := epollFds(t)
+		handled := 0
+		var l core.Loop
+		l = newLoop(t, v, core.Config{PanicHandler: func(any) {
+			// Bounds the old behaviour, so that the test fails instead of
+			// spinning until it times out.
+			if handled++; handled == 100 {
+				l.Stop()
+			}
+		}})
+		var epfd string
+		for fd := range epollFds(t) {
+			if !before[fd] {
+				epfd = fd
+			}
+		}
+		if epfd == "" {
+			t.Skip("the loop's poller has no epoll descriptor here")
+		}
+		// An fd registered, so that the loop waits in the kernel rather than
+		// on a channel.
+		var p [2]int
+		if err := nonblockingPipe(&p); err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(p[0])
+		defer unix.Close(p[1])
+		if err := l.AddReader(p[0], func() {}); err != nil {
+			t.Fatal(err)
+		}
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer null.Close()
+		fd, err := strconv.Atoi(epfd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Dup2(int(null.Fd()), fd); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Run() }()
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			t.Fatal("Run did not return in a minute with its poller failing")
+		}
+		if err == nil || !strings.HasPrefix(err.Error(), "loop: poller: ") || !errors.Is(err, unix.EINVAL) {
+			t.Errorf("Run = %v, want loop: poller: ... wrapping EINVAL (epoll_wait on a file that is not an epoll)", err)
+		}
+		if handled != 0 {
+			t.Errorf("the panic handler was called %d times; a poller's failure is Run's error, not a callback's panic", handled)
+		}
+		// RunOnce reports it too, and the loop still closes.
+		if err := l.RunOnce(true); err == nil || !errors.Is(err, unix.EINVAL) {
+			t.Errorf("RunOnce(true) = %v, want the poller's error", err)
+		}
+		if err := l.Close(); err != nil && !errors.Is(err, unix.EBADF) {
+			t.Logf("Close: %v", err)
+		}
+	})
+}
