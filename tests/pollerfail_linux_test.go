@@ -13,22 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// epollFds returns the epoll instances this process has open, by number.
-func epollFds(t *testing.T) map[string]bool {
-	t.Helper()
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd here")
-	}
-	fds := map[string]bool{}
-	for _, e := range entries {
-		if link, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && link == "anon_inode:[eventpoll]" {
-			fds[e.Name()] = true
-		}
-	}
-	return fds
-}
-
 // TestAFailingPollerEndsRunWithItsError: when the poller's wait fails, here
 // because the loop's epoll descriptor was replaced from outside (dup2 of
 // /dev/null over it, as a double close and a reused number would), Run
@@ -41,7 +25,7 @@ func TestAFailingPollerEndsRunWithItsError(t *testing.T) {
 		if v.Params.Poller == "none" {
 			t.Skip("no poller")
 		}
-		before := epollFds(t)
+		before := openFds(t, "anon_inode:[eventpoll]")
 		handled := 0
 		var l core.Loop
 		l = newLoop(t, v, core.Config{PanicHandler: func(any) {
@@ -52,7 +36,7 @@ func TestAFailingPollerEndsRunWithItsError(t *testing.T) {
 			}
 		}})
 		var epfd string
-		for fd := range epollFds(t) {
+		for fd := range openFds(t, "anon_inode:[eventpoll]") {
 			if !before[fd] {
 				epfd = fd
 			}

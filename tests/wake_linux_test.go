@@ -9,8 +9,9 @@ import (
 	"github.com/loopgen/loop/generated/all"
 )
 
-// eventfds returns the eventfds this process has open, by number.
-func eventfds(t *testing.T) map[string]bool {
+// openFds returns the numbers of this process's open descriptors whose
+// /proc/self/fd link reads link, such as "anon_inode:[eventfd]".
+func openFds(t *testing.T, link string) map[string]bool {
 	t.Helper()
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -18,7 +19,7 @@ func eventfds(t *testing.T) map[string]bool {
 	}
 	fds := map[string]bool{}
 	for _, e := range entries {
-		if link, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && link == "anon_inode:[eventfd]" {
+		if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && l == link {
 			fds[e.Name()] = true
 		}
 	}
@@ -55,10 +56,10 @@ func eventfdCount(t *testing.T, fd string) uint64 {
 // early for nothing.
 func TestPostToAnAwakeLoopWritesNoWakeUp(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
-		before := eventfds(t)
+		before := openFds(t, "anon_inode:[eventfd]")
 		l, _ := newVirtual(t, v)
 		var wakeFDs []string
-		for fd := range eventfds(t) {
+		for fd := range openFds(t, "anon_inode:[eventfd]") {
 			if !before[fd] {
 				wakeFDs = append(wakeFDs, fd)
 			}
