@@ -41,26 +41,35 @@ func runClient(t *testing.T, args ...string) (int, string) {
 	return 0, ""
 }
 
-// A server that ends the connection cleanly before echoing everything is
-// reported as that, with how much came back: the client said "closed with
-// <nil> before the whole echo came back".
-func TestAServerThatEndsEarlyIsReportedAsSuch(t *testing.T) {
+// serveOnce listens on loopback for one connection, answers it with reply
+// and ends its side, then reads until the client closes. It returns the
+// address; the listener closes when the test ends.
+func serveOnce(t *testing.T, reply string) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
 		defer c.Close()
-		c.Write([]byte("mess")) // the start of the echo
+		c.Write([]byte(reply))
 		c.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, c) // until the client has sent what it had and closed
 	}()
-	code, stderr := runClient(t, "-addr", ln.Addr().String(), "-conns", "1", "-msgs", "1", "-timeout", "20s")
+	return ln.Addr().String()
+}
+
+// A server that ends the connection cleanly before echoing everything is
+// reported as that, with how much came back: the client said "closed with
+// <nil> before the whole echo came back".
+func TestAServerThatEndsEarlyIsReportedAsSuch(t *testing.T) {
+	addr := serveOnce(t, "mess") // the start of the echo
+	code, stderr := runClient(t, "-addr", addr, "-conns", "1", "-msgs", "1", "-timeout", "20s")
 	if code != 1 {
 		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
 	}
@@ -71,22 +80,8 @@ func TestAServerThatEndsEarlyIsReportedAsSuch(t *testing.T) {
 
 // An echo that differs is reported once, as that.
 func TestADifferentEchoIsReportedOnce(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.Write([]byte("mesX"))
-		c.(*net.TCPConn).CloseWrite()
-		io.Copy(io.Discard, c)
-	}()
-	code, stderr := runClient(t, "-addr", ln.Addr().String(), "-conns", "1", "-msgs", "1", "-timeout", "20s")
+	addr := serveOnce(t, "mesX")
+	code, stderr := runClient(t, "-addr", addr, "-conns", "1", "-msgs", "1", "-timeout", "20s")
 	if code != 1 {
 		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
 	}
