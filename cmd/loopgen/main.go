@@ -54,6 +54,10 @@ func main() {
 	os.Exit(run(args, os.Stdout, os.Stderr))
 }
 
+// writeTree is gen.WriteTree; a test replaces it to fail in ways a test
+// cannot make a file system fail (an old tree that cannot be removed, for root).
+var writeTree = gen.WriteTree
+
 // run is main without the process: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("loopgen", flag.ContinueOnError)
@@ -112,7 +116,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if err := gen.WriteTree(*out, files); err != nil {
+	if err := writeTree(*out, files); err != nil {
 		var left *gen.LeftoverError
 		if errors.As(err, &left) {
 			// generated/ is what the spec gives: the run succeeded.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loopgen/loop/gen"
 )
 
 // Tests run in cmd/loopgen; these are the repository's real spec and tree.
@@ -330,6 +332,34 @@ func TestGenerateThenCheck(t *testing.T) {
 	}
 	if got, err := os.ReadDir(root); err != nil || len(got) != 2 {
 		t.Errorf("beside generated/ and spec/ there is %v (%v): a temporary directory was left behind", got, err)
+	}
+}
+
+// The new tree is in place and only the old copy could not be removed: the
+// run did its work, so it exits 0, and warns where the copy was left.
+func TestAnOldTreeLeftBehindIsAWarningAndExits0(t *testing.T) {
+	root := t.TempDir()
+	spec := filepath.Join(root, "spec", "loop.yaml")
+	copyFile(t, shippedSpec, spec)
+	out := filepath.Join(root, "generated")
+	left := filepath.Join(root, ".generated.tmp.old")
+	writeTree = func(dir string, files map[string][]byte) error {
+		if err := gen.WriteTree(dir, files); err != nil {
+			return err
+		}
+		return &gen.LeftoverError{Path: left, Err: fs.ErrPermission}
+	}
+	t.Cleanup(func() { writeTree = gen.WriteTree })
+	code, stdout, stderr := loopgen(t, "-spec", spec, "-out", out)
+	if code != 0 || stdout != "" {
+		t.Fatalf("loopgen with the old tree left behind = %d, stdout %q; want 0 and nothing on stdout\n%s", code, stdout, stderr)
+	}
+	if !strings.HasPrefix(stderr, "loopgen: warning: ") || !strings.Contains(stderr, left) || !strings.Contains(stderr, "the next run removes it") {
+		t.Errorf("stderr %q; want a loopgen: warning naming %s and saying the next run removes it", stderr, left)
+	}
+	writeTree = gen.WriteTree
+	if code, _, stderr := loopgen(t, "-check", "-spec", spec, "-out", out); code != 0 {
+		t.Errorf("-check after the run that warned = %d, want 0: the new tree is not in place\n%s", code, stderr)
 	}
 }
 
