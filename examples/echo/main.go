@@ -1,7 +1,9 @@
 // Command echo is a TCP echo server on package sock: one loop per core
 // (sock.Group), each accepting on its own SO_REUSEPORT socket, every
 // connection echoing what it reads, with flow control and an idle timeout.
-// It shuts down gracefully on SIGINT or SIGTERM.
+// It shuts down gracefully on SIGINT or SIGTERM: it stops accepting and gives
+// connections -grace to send what they have and close; if some are still open
+// then, it aborts them and exits with status 1.
 //
 //	go run ./examples/echo -addr 127.0.0.1:7000
 //	go run ./examples/client -addr 127.0.0.1:7000
@@ -34,6 +36,7 @@ var idle = flag.Duration("idle", time.Minute, "close connections idle this long 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", 0, "event loops (0: one per core)")
+	grace := flag.Duration("grace", 5*time.Second, "on SIGINT or SIGTERM, how long connections may take to drain and close")
 	flag.Parse()
 	// sock reads both as "the default" when negative: one loop per core,
 	// and no idle timeout. Say so instead of guessing what was meant.
@@ -43,7 +46,14 @@ func main() {
 	if *idle < 0 {
 		log.Fatalf("echo: -idle must be 0 (never) or more (got %v)", *idle)
 	}
+	if *grace < 0 {
+		log.Fatalf("echo: -grace must be 0 (close at once) or more (got %v)", *grace)
+	}
 
+	// Before the server says it listens: a signal that comes right after
+	// must find it ready to shut down, not kill it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	g, err := sock.NewGroup(*loops)
 	if err != nil {
 		log.Fatal(err)
@@ -54,12 +64,14 @@ func main() {
 	}
 	log.Printf("echo: listening on %v with %d loops", bound, len(g.Loops()))
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	<-sig
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		log.Printf("echo: shutdown cut short: %v", err)
+	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+	err = g.Shutdown(ctx)
+	cancel()
+	if err != nil {
+		// Connections were aborted, perhaps with echoes unsent: a process
+		// manager should hear that the shutdown was not clean.
+		log.Fatalf("echo: shutdown cut short: %v", err)
 	}
+	log.Printf("echo: shut down")
 }

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -52,10 +56,126 @@ func TestNegativeFlagsAreRefused(t *testing.T) {
 	for _, tc := range []struct{ flag, value, want string }{
 		{"-loops", "-1", "-loops must be 0 (one per core) or more (got -1)"},
 		{"-idle", "-1s", "-idle must be 0 (never) or more (got -1s)"},
+		{"-grace", "-1s", "-grace must be 0 (close at once) or more (got -1s)"},
 	} {
 		code, stderr := runEcho(t, "-addr", "127.0.0.1:0", tc.flag, tc.value)
 		if code != 1 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%s %s: exit status %d, stderr:\n%s\nwant 1 and %s", tc.flag, tc.value, code, stderr, tc.want)
 		}
+	}
+}
+
+// startEcho starts the server with args on a loopback port of its choosing,
+// waits for it to listen, and returns the process, its address, and a
+// function that waits for it to exit (within 10 s) and returns its exit
+// status and everything it wrote to stderr.
+func startEcho(t *testing.T, args ...string) (*os.Process, string, func() (int, string)) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "ECHO_TEST_ARGS="+strings.Join(append([]string{"-addr", "127.0.0.1:0"}, args...), " "))
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	r := bufio.NewReader(pipe)
+	first, err := r.ReadString('\n')
+	_, rest, ok := strings.Cut(first, "echo: listening on ")
+	addr, _, _ := strings.Cut(rest, " ")
+	if err != nil || !ok {
+		t.Fatalf("echo did not say where it listens: %q (%v)", first, err)
+	}
+	stderr := make(chan string, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		stderr <- first + string(b)
+	}()
+	wait := func() (int, string) {
+		t.Helper()
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			out := <-stderr
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				t.Fatalf("waiting for echo: %v", err)
+			}
+			return cmd.ProcessState.ExitCode(), out
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			t.Fatalf("echo still running 10 s after SIGTERM; stderr:\n%s", <-stderr)
+			return 0, ""
+		}
+	}
+	return cmd.Process, addr, wait
+}
+
+// connectAndEcho connects to addr and makes one round trip, so that the
+// server has accepted the connection.
+func connectAndEcho(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatalf("no echo: %v", err)
+	}
+	return c
+}
+
+// On SIGTERM the server closes each connection and waits for the peer's end;
+// a client that closes once it reads the server's end lets it exit 0.
+func TestAShutdownThatDrainsExits0(t *testing.T) {
+	proc, addr, wait := startEcho(t)
+	c := connectAndEcho(t, addr)
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("after SIGTERM the client read %d bytes, %v; want the server's end (EOF)", n, err)
+	}
+	c.Close()
+	if code, stderr := wait(); code != 0 || !strings.Contains(stderr, "echo: shut down") {
+		t.Errorf("exit status %d, stderr:\n%s\nwant 0 and \"echo: shut down\"", code, stderr)
+	}
+}
+
+// A connection whose echoes the peer does not read is aborted when -grace
+// runs out, with them unsent, and the server exits 1 saying so: it exited 0,
+// as if every echo had been sent.
+func TestAShutdownCutShortExits1(t *testing.T) {
+	proc, addr, wait := startEcho(t, "-grace", "200ms")
+	c := connectAndEcho(t, addr)
+	// Send without reading until nothing more goes: the echoes fill the
+	// socket buffers and the server's queue up to its high-water mark, and
+	// the server stops reading.
+	chunk := make([]byte, 64<<10)
+	for sent := 0; ; sent += len(chunk) {
+		if sent > 256<<20 {
+			t.Fatal("the server took 256 MiB without its echoes being read")
+		}
+		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := c.Write(chunk); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := wait(); code != 1 || !strings.Contains(stderr, "echo: shutdown cut short: context deadline exceeded") {
+		t.Errorf("exit status %d, stderr:\n%s\nwant 1 and \"echo: shutdown cut short: context deadline exceeded\"", code, stderr)
 	}
 }
