@@ -70,7 +70,7 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	fs.StringVar(&f.benchtime, "benchtime", "1s", "go test -benchtime for each measurement")
 	fs.StringVar(&f.metric, "metric", "sec/op", "the unit to rank on, as benchfmt names it (sec/op for ns/op, cpu-sec/op for cpu-ns/op, span-B/op for the default benchmarks' bytes per op, B/op, ...)")
 	fs.StringVar(&f.write, "write", "", "write the winner into the spec as this variant (added, or replacing the variant of that name) and generate")
-	fs.StringVar(&f.cache, "cache", "", "where finished measurements are kept, so an interrupted run resumes (default: loopgen/tune under the user cache directory)")
+	fs.StringVar(&f.cache, "cache", "", "where finished measurements are kept, so an interrupted run resumes; those unused for a week are removed (default: loopgen/tune under the user cache directory)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, tuneUsage)
 		fs.PrintDefaults()
@@ -95,6 +95,7 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 		fmt.Fprintf(stderr, "loopgen tune: %v\n", err)
 		return 2
 	}
+	pruneTuneCache(plan.cacheDir, time.Now())
 	res, err := plan.run(ctx, stderr, hooks)
 	if errors.Is(err, errInterrupted) {
 		fmt.Fprintf(stderr, "loopgen tune: interrupted; %d measurements are cached in %s, and the same command resumes from them\n", res.measured, plan.cacheDir)
@@ -754,6 +755,9 @@ func (p *tunePlan) measure(ctx context.Context, c *candidate, round int) ([]byte
 	}
 	file := filepath.Join(p.cacheDir, hex.EncodeToString(h.Sum(nil))+".txt")
 	if out, err := os.ReadFile(file); err == nil {
+		// In use: pruneTuneCache keeps it another tuneCacheKeep.
+		now := time.Now()
+		os.Chtimes(file, now, now)
 		return out, true, nil
 	}
 	out, err := p.runBinary(ctx, c, p.flags.benchtime)
@@ -778,6 +782,45 @@ func (p *tunePlan) measure(ctx context.Context, c *candidate, round int) ([]byte
 		return nil, false, err
 	}
 	return out, false, nil
+}
+
+// tuneCacheKeep is how long a measurement stays in the cache unused. An entry
+// serves only a run of the same candidates, built from the same code, resumed
+// or repeated; after a week that is unlikely, and without pruning every tune
+// run would leave its measurements behind for good.
+const tuneCacheKeep = 7 * 24 * time.Hour
+
+// tuneCacheEntry matches the names measure gives the cache's files: a sha256
+// in hex and .txt, or partial-* while one is written.
+var tuneCacheEntry = regexp.MustCompile(`^([0-9a-f]{64}\.txt|partial-[0-9]+)$`)
+
+// pruneTuneCache removes the measurements in dir not used for tuneCacheKeep,
+// and what a run that died while writing one left, as of now. It removes
+// only files named as measure names them, so that a -cache pointed at a
+// directory of other files loses none of them. Pruning is housekeeping: what
+// cannot be read or removed stays, and the run goes on.
+func pruneTuneCache(dir string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !tuneCacheEntry.MatchString(e.Name()) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		// A partial file older than a day is not being written by a run now.
+		keep := tuneCacheKeep
+		if strings.HasPrefix(e.Name(), "partial-") {
+			keep = 24 * time.Hour
+		}
+		if now.Sub(info.ModTime()) > keep {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // runIdentity is the hash of the candidates' binaries, in any order.

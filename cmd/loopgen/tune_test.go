@@ -242,13 +242,30 @@ func TestTuneEndToEnd(t *testing.T) {
 		t.Error("tune without -write changed the spec")
 	}
 
-	// -write: every measurement from the cache, the winner written and generated.
+	// -write: every measurement from the cache, the winner written and
+	// generated. The measurements are six days old, a day short of being
+	// pruned; reading them marks them used, so they stay another week.
+	sixDaysAgo := time.Now().Add(-6 * 24 * time.Hour)
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := os.Chtimes(filepath.Join(cache, e.Name()), sixDaysAgo, sixDaysAgo); err != nil {
+			t.Fatal(err)
+		}
+	}
 	code, stdout, stderr = tune(t, context.Background(), tuneHooks{}, append(args, "-write", "tuned")...)
 	if code != 0 {
 		t.Fatalf("-write run: exit %d, stderr:\n%s", code, stderr)
 	}
 	if !strings.Contains(stdout, "12 measurements, 12 of them from the cache") {
 		t.Errorf("-write run did not reuse the measurements:\n%s", stdout)
+	}
+	for _, e := range entries {
+		if info, err := os.Stat(filepath.Join(cache, e.Name())); err != nil || time.Since(info.ModTime()) > time.Hour {
+			t.Errorf("cache entry %s, read by the -write run: %v; want it there and marked used now", e.Name(), err)
+		}
 	}
 	written, err := os.ReadFile("spec/loop.yaml")
 	if err != nil {

@@ -522,3 +522,49 @@ func TestWriteFileAtomicThroughASymlink(t *testing.T) {
 		t.Errorf("the target's mode is %v (%v), want 0640 kept", fi.Mode().Perm(), err)
 	}
 }
+
+// The tune cache loses what no run used for a week, and a partial file older
+// than a day, and nothing else: not a recent measurement, not a partial file
+// a run may be writing, not a file of another name in a -cache directory
+// given by hand.
+func TestPruneTuneCacheRemovesOnlyStaleMeasurements(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	hash := strings.Repeat("ab", 32)
+	files := []struct {
+		name string
+		age  time.Duration
+		kept bool
+	}{
+		{hash[:63] + "1.txt", 8 * 24 * time.Hour, false},
+		{hash[:63] + "2.txt", 6 * 24 * time.Hour, true},
+		{"partial-123", 25 * time.Hour, false},
+		{"partial-456", time.Hour, true},
+		{"notes.txt", 30 * 24 * time.Hour, true},
+		{hash + ".txt.bak", 30 * 24 * time.Hour, true},
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f.name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-f.age), now.Add(-f.age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pruneTuneCache(dir, now)
+	for _, f := range files {
+		_, err := os.Stat(filepath.Join(dir, f.name))
+		if kept := err == nil; kept != f.kept {
+			t.Errorf("%s, unused for %v: kept = %v, want %v", f.name, f.age, kept, f.kept)
+		}
+	}
+	if _, err := os.Stat(sub); err != nil {
+		t.Errorf("a directory in the cache was removed: %v", err)
+	}
+	pruneTuneCache(filepath.Join(dir, "missing"), now) // no directory yet: nothing to do, no panic
+}
