@@ -20,6 +20,7 @@ type stat struct {
 	n                int
 	wall, cpu        time.Duration // medians
 	wallMin, wallMax time.Duration
+	cpuMin, cpuMax   time.Duration
 	ops              int
 	allocs, bytes    float64 // per op, medians
 	peakHeap         uint64  // the heap's peak in the warm-up round, less what was live before
@@ -72,6 +73,7 @@ func summarize(n int, rs []Result) stat {
 	}
 	st.wall, st.cpu, st.setup = median(wall), median(cpu), median(setup)
 	st.wallMin, st.wallMax = slices.Min(wall), slices.Max(wall)
+	st.cpuMin, st.cpuMax = slices.Min(cpu), slices.Max(cpu)
 	st.allocs, st.bytes = median(allocs), median(bytes)
 	return st
 }
@@ -184,7 +186,13 @@ func (r *report) section(w io.Writer, p plan) {
 			continue
 		}
 		fmt.Fprintf(w, "### %s\n\n", s.Name)
-		fmt.Fprintf(w, "| N | Duration | min–max | Ops/Sec | µs/Op | CPU µs/Op | Throughput | Setup | allocs/op | B/op | peak heap |\n")
+		// The spread is of the time the workload is judged on: for timers,
+		// the wall times' is the wait for the last deadline.
+		spread := "min–max"
+		if p.cpuBound {
+			spread = "CPU min–max"
+		}
+		fmt.Fprintf(w, "| N | Duration | %s | Ops/Sec | µs/Op | CPU µs/Op | Throughput | Setup | allocs/op | B/op | peak heap |\n", spread)
 		fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|\n")
 		// Relative to the workload's smallest scale in this run: a system
 		// that failed there has no base, and its column is –.
@@ -204,8 +212,12 @@ func (r *report) section(w io.Writer, p plan) {
 			if s.Kind == "python" {
 				mem = "– | – | –"
 			}
+			lo, hi := st.wallMin, st.wallMax
+			if p.cpuBound {
+				lo, hi = st.cpuMin, st.cpuMax
+			}
 			fmt.Fprintf(w, "| %s | %s | %s–%s | %s | %s | %s | %s | %s | %s |\n",
-				count(st.n), dur(st.wall), dur(st.wallMin), dur(st.wallMax), count(int(st.opsPerSec())),
+				count(st.n), dur(st.wall), dur(lo), dur(hi), count(int(st.opsPerSec())),
 				micro3(st.perOp(false)), micro3(st.perOp(true)), rel,
 				dur(st.setup), mem)
 		}
@@ -275,7 +287,7 @@ func (r *report) method(w io.Writer) {
 	if !r.o.warmup {
 		warm = "runs"
 	}
-	fmt.Fprintf(w, "- Each system, workload and scale %s %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition.\n", warm, r.o.reps)
+	fmt.Fprintf(w, "- Each system, workload and scale %s %d times; every round visits the systems in its own shuffled order (seeded), so drift on a shared machine hits them alike and no system always runs after the same one. Tables show the median, with the fastest and slowest repetition: of wall time, or of CPU time for the workloads compared on CPU time (%s), beside the median wall time (Duration).\n", warm, r.o.reps, strings.Join(cpuBoundWorkloads(), ", "))
 	fmt.Fprintf(w, "- A repetition of a Go system that takes less than %v (a thousand callbacks take about 10 µs) runs the workload again, on a fresh system each time, until %v has been measured (at most %d runs), and reports their mean: one span of a few microseconds measures the scheduler more than the system.\n", minSpan, minSpan, maxInner)
 	fmt.Fprintf(w, "- Only scheduling and running are timed; creating the loop (or the queue, or starting the interpreter) is not, and the Setup column gives its median: creating the system and preparing the workload (for timeouts, its handle slice), outside the span. CPU time is the process's user+system time over the same span (getrusage); for timers it leaves out the waiting that dominates small N.\n")
 	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is the system's own: the most heap (live data plus garbage not yet collected) that a goroutine reading runtime/metrics every 20 µs saw during the span of the warm-up round, less what was live before the system was made (what earlier systems left, such as the goroutine records of time.AfterFunc's callbacks, stays with the process). The warm-up's times are not used, so the sampling takes no CPU from a measured span; without a warm-up (-quick) the column is –.\n")
@@ -286,6 +298,17 @@ func (r *report) method(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Every repetition builds a fresh loop, so queue and slab growth are part of the measured span, as for every peer; only the %s diagnostic keeps one loop for all repetitions of a workload and scale, to show the cost of a burst on a loop that has grown already. It runs its warm-up and repetitions of each scale after the other systems' and closes its loop before the next scale: its loop's memory is live heap, which every collection in another system's span would have to mark.\n", r.def+warmSuffix)
 	fmt.Fprintf(w, "- Reproduce: `go run ./bench` (add `-out DIR` for report.md and plots); `go test -run '^$' -bench Workload -benchmem ./bench` for benchstat.\n")
+}
+
+// cpuBoundWorkloads names the workloads compared on CPU time.
+func cpuBoundWorkloads() []string {
+	var out []string
+	for _, p := range plans {
+		if p.cpuBound {
+			out = append(out, p.workload)
+		}
+	}
+	return out
 }
 
 // cpuCount says how many CPUs this process may use and, where the machine

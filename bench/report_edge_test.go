@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"runtime"
 	"strings"
 	"testing"
@@ -314,5 +315,39 @@ func TestSignedPctHasNoNegativeZero(t *testing.T) {
 		if got := signedPct(change); got != want {
 			t.Errorf("signedPct(%v) = %q, want %q", change, got, want)
 		}
+	}
+}
+
+// A workload judged on CPU time (timers, mixed) shows the spread of the
+// repetitions' CPU time, the quantity its speedups and goals use; the
+// column showed the wall times, which for timers are the 9 ms wait and
+// say nothing of the CPU figures beside them.
+func TestTheSpreadIsOfTheJudgedTime(t *testing.T) {
+	rs := []Result{
+		{Ops: 100, Wall: 9100 * time.Microsecond, CPU: 300 * time.Microsecond},
+		{Ops: 100, Wall: 9300 * time.Microsecond, CPU: 100 * time.Microsecond},
+		{Ops: 100, Wall: 9200 * time.Microsecond, CPU: 200 * time.Microsecond},
+	}
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{}}
+	for _, w := range []string{WorkTimers, WorkCallbacks} {
+		res.runs[key{w, "balanced", 100}] = rs
+		res.ranFor[w] = []int{100}
+	}
+	o := options{reps: 3, warmup: true, workloads: []string{WorkTimers, WorkCallbacks}}
+	var buf bytes.Buffer
+	if err := newReport(o, []System{{Name: "balanced", Kind: "variant"}}, nil, res).write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	timers := out[strings.Index(out, "## Timer scheduling"):]
+	callbacks := out[strings.Index(out, "## Callback scheduling"):strings.Index(out, "## Timer scheduling")]
+	if want := "| 100 | 9.20ms | 100.0µs–300.0µs |"; !strings.Contains(timers, want) {
+		t.Errorf("timers table lacks %q (CPU's spread beside the median wall):\n%s", want, timers)
+	}
+	if want := "| N | Duration | CPU min–max |"; !strings.Contains(timers, want) {
+		t.Errorf("timers table's header lacks %q:\n%s", want, timers)
+	}
+	if want := "| 100 | 9.20ms | 9.10ms–9.30ms |"; !strings.Contains(callbacks, want) {
+		t.Errorf("callbacks table lacks %q (wall's spread):\n%s", want, callbacks)
 	}
 }
