@@ -173,9 +173,10 @@ func pythonEnv() []string {
 }
 
 // runPython runs the interpreter on the script with args, bounded by timeout,
-// and returns its stdout. A failure carries the exit status and the first
-// line of stderr. It returns after settleAfterBlockingWait, so that the wait
-// for the interpreter is not charged to the span measured next.
+// and returns its stdout. A failure carries the exit status and the line of
+// stderr that says what failed (pythonMessage). It returns after
+// settleAfterBlockingWait, so that the wait for the interpreter is not
+// charged to the span measured next.
 func runPython(timeout time.Duration, exe, script string, args ...string) ([]byte, error) {
 	defer settleAfterBlockingWait()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -190,13 +191,24 @@ func runPython(timeout time.Duration, exe, script string, args ...string) ([]byt
 		return nil, fmt.Errorf("%s timed out after %v", filepath.Base(script), timeout)
 	}
 	if err != nil {
-		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
-		if msg == "" {
-			msg = "no message"
-		}
-		return nil, fmt.Errorf("%w: %s", err, msg)
+		return nil, fmt.Errorf("%w: %s", err, pythonMessage(stderr.String()))
 	}
 	return stdout.Bytes(), nil
+}
+
+// pythonMessage is the line of a failed interpreter's stderr that says what
+// failed: the exception, the last line, where there is a traceback, else the
+// first line (loopbench.py's own messages are one line).
+func pythonMessage(stderr string) string {
+	stderr = strings.TrimSpace(stderr)
+	if stderr == "" {
+		return "no message"
+	}
+	if strings.HasPrefix(stderr, "Traceback (most recent call last):") || strings.Contains(stderr, "\nTraceback (most recent call last):") {
+		return stderr[strings.LastIndexByte(stderr, '\n')+1:]
+	}
+	msg, _, _ := strings.Cut(stderr, "\n")
+	return msg
 }
 
 func probePython(exe, script string) (pythonInfo, error) {

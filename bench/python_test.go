@@ -214,3 +214,26 @@ teardown()
 		t.Errorf("output %q, want the poster's failure reported", got)
 	}
 }
+
+// A peer that fails with a Python traceback is reported with the
+// exception, the traceback's last line: the error carried its first line,
+// "Traceback (most recent call last):", which says nothing of what failed.
+func TestAPythonFailureNamesTheException(t *testing.T) {
+	_, found := pythonsOrSkip(t)
+	script := filepath.Join(t.TempDir(), "fails.py")
+	src := "import sys\nsys.stderr.write('a warning first\\n')\ndef f():\n    raise AssertionError('mixed: stopped with 1 of 64 bytes')\nf()\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := runPython(time.Minute, found[0].Executable, script)
+	if err == nil || !strings.Contains(err.Error(), "AssertionError: mixed: stopped with 1 of 64 bytes") {
+		t.Errorf("err %v; want the exception's line", err)
+	}
+	// A one-line message (loopbench.py's own, exit status 2 or 3) stays as it is.
+	if err := os.WriteFile(script, []byte("import sys\nsys.stderr.write('uvloop not installed\\n')\nsys.exit(3)\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runPython(time.Minute, found[0].Executable, script); err == nil || !strings.HasSuffix(err.Error(), ": uvloop not installed") {
+		t.Errorf("err %v; want it to end in the one line written", err)
+	}
+}
