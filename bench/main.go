@@ -546,14 +546,23 @@ const maxInner = 200
 // or, for a Go system whose run is shorter than minSpan, the mean of as
 // many runs as fill it. A Python repetition is one subprocess, which does
 // the same inside itself (a warm-up run, then runs until minSpan is filled).
+//
+// A run that did not do the workload's ops (workOps) fails: its figures
+// would be tabulated as those of N ops.
 func runSpan(s System, w string, n int) (Result, error) {
 	r, err := s.Run(w, n)
+	if err == nil {
+		err = checkOps(r, w, n)
+	}
 	if err != nil || s.Kind == "python" || r.Wall >= minSpan {
 		return r, err
 	}
 	sum, k := r, 1
 	for sum.Wall < minSpan && k < maxInner {
 		r, err := s.Run(w, n)
+		if err == nil {
+			err = checkOps(r, w, n)
+		}
 		if err != nil {
 			return r, err
 		}
@@ -577,6 +586,24 @@ func runSpan(s System, w string, n int) (Result, error) {
 		PeakHeap:    sum.PeakHeap,
 		PeakSampled: sum.PeakSampled,
 	}, nil
+}
+
+// workOps is how many ops workload w does at scale n: n, but for posts4,
+// whose four producers post n each.
+func workOps(w string, n int) int {
+	if w == WorkPosts4 {
+		return 4 * n
+	}
+	return n
+}
+
+// checkOps fails a run of workload w at scale n that reports other than
+// workOps(w, n) ops.
+func checkOps(r Result, w string, n int) error {
+	if want := workOps(w, n); r.Ops != want {
+		return fmt.Errorf("did %d ops, want %d", r.Ops, want)
+	}
+	return nil
 }
 
 // checkOutDir makes dir and checks that a file can be written there.

@@ -351,3 +351,31 @@ func TestTheSpreadIsOfTheJudgedTime(t *testing.T) {
 		t.Errorf("callbacks table lacks %q (wall's spread):\n%s", want, callbacks)
 	}
 }
+
+// A repetition that did not do the workload's ops fails instead of being
+// reported per op: nothing compared the count a span or a Python peer gave
+// with the workload's, so a loop stopped early, or a peer printing another
+// count, was tabulated as a measurement of N ops.
+func TestARunThatDidNotDoTheWorkFails(t *testing.T) {
+	for _, c := range []struct {
+		w        string
+		n, ops   int
+		wantFail bool
+	}{
+		{WorkCallbacks, 1000, 1000, false},
+		{WorkPosts4, 1000, 4000, false},
+		{WorkCallbacks, 1000, 999, true},
+		{WorkTimeouts, 1000, 0, true},
+		{WorkPosts4, 1000, 1000, true},
+	} {
+		for _, kind := range []string{"variant", "python"} {
+			s := System{Name: "fake", Kind: kind, Run: func(w string, n int) (Result, error) {
+				return Result{Ops: c.ops, Wall: 2 * minSpan, CPU: minSpan}, nil
+			}}
+			_, err := runSpan(s, c.w, c.n)
+			if failed := err != nil; failed != c.wantFail {
+				t.Errorf("%s %s at N=%d reporting %d ops: err %v, want failure %v", kind, c.w, c.n, c.ops, err, c.wantFail)
+			}
+		}
+	}
+}
