@@ -406,11 +406,13 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			}
 		}
 	}
-	// guessRounds guesses `rounds` rounds of point pt, the warm-up among
-	// them if warm (a Python peer skips it: see runOne).
-	guessRounds := func(pt point, rounds int, warm bool) float64 {
+	// guessRounds guesses `rounds` rounds of point pt on the systems at
+	// indices which, the warm-up among them if warm (a Python peer skips it:
+	// see runOne).
+	guessRounds := func(pt point, which []int, rounds int, warm bool) float64 {
 		sum := 0.0
-		for _, s := range systems {
+		for _, i := range which {
+			s := systems[i]
 			_, failed := res.errs[key{pt.p.workload, s.Name, pt.n}]
 			if !skip(o, s, pt.n) && !failed && !unsupported[[2]string{pt.p.workload, s.Name}] {
 				k := rounds
@@ -437,6 +439,22 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		} else {
 			shuffled = append(shuffled, i)
 		}
+	}
+	// keptRuns is how many runs a kept system makes at each point: its
+	// rounds, and without a warm-up round one untimed run before them.
+	keptRuns := rounds
+	if !o.warmup {
+		keptRuns++
+	}
+	// guessPoint guesses the runs still to do at point pt: the rounds of the
+	// shuffled systems from round `from` on, and the kept systems' runs,
+	// which follow them, unless keptDone.
+	guessPoint := func(pt point, from int, keptDone bool) float64 {
+		left := guessRounds(pt, shuffled, rounds-from, o.warmup && from == 0)
+		if !keptDone {
+			left += guessRounds(pt, kept, keptRuns, o.warmup)
+		}
+		return left
 	}
 	runOne := func(s System, p plan, n int, warm bool) {
 		k := key{p.workload, s.Name, n}
@@ -477,10 +495,12 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 	for pi, pt := range points {
 		p, n := pt.p, pt.n
 		res.ranFor[p.workload] = append(res.ranFor[p.workload], n)
-		show := func(round int) {
-			left := guessRounds(pt, rounds-round-1, false)
+		// show tells the progress after round, and whether the kept
+		// systems have run at this point.
+		show := func(round int, keptDone bool) {
+			left := guessPoint(pt, round+1, keptDone)
 			for _, later := range points[pi+1:] {
-				left += guessRounds(later, rounds, o.warmup)
+				left += guessPoint(later, 0, false)
 			}
 			elapsed := time.Since(start)
 			// The time left scales the guesses still to do by how long those
@@ -501,7 +521,7 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			for _, i := range order {
 				runOne(systems[shuffled[i]], p, n, warm)
 			}
-			show(round)
+			show(round, len(kept) == 0)
 		}
 		for _, i := range kept {
 			if !o.warmup {
@@ -517,7 +537,7 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			systems[i].Close()
 		}
 		if len(kept) > 0 {
-			show(rounds - 1)
+			show(rounds-1, true)
 		}
 	}
 	res.took = time.Since(start)
