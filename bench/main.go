@@ -145,6 +145,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		o.reps = 15
 	}
 	if o.quick {
+		if o.full {
+			return fmt.Errorf("-quick and -full ask for opposite runs (one repetition at the smallest scales, or more at all): give one")
+		}
 		if o.repsSet {
 			return fmt.Errorf("-quick runs one repetition: leave out -reps, or -quick for more")
 		}

@@ -190,3 +190,17 @@ func TestQuickShowsNoPeakHeap(t *testing.T) {
 		t.Errorf("%d rows at N=1,000 and 5,000 in:\n%s", rows, table)
 	}
 }
+
+// -quick and -full ask for opposite runs (one repetition and the smallest
+// scales; fifteen repetitions and every scale): -quick won without a word,
+// and the report said -quick while -full was dropped.
+func TestQuickRefusesFull(t *testing.T) {
+	var out, progress bytes.Buffer
+	err := run([]string{"-quick", "-full", "-workload", "callbacks", "-systems", "floor-ring"}, &out, &progress)
+	if err == nil || !strings.Contains(err.Error(), "-full") {
+		t.Errorf("-quick -full: err %v, want one naming -full", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("-quick -full wrote a report")
+	}
+}
