@@ -379,3 +379,27 @@ func TestARunThatDidNotDoTheWorkFails(t *testing.T) {
 		}
 	}
 }
+
+// The specialization line judges its 1.3x goal as the targets table judges
+// its goals: a scale the generic build (or the best variant) lacks is
+// named, and its verdict is "where measured"; under -quick it judges
+// nothing. It said "meets the 1.3x goal" from the scales both had, and
+// under -quick too.
+func TestSpecializationVerdictNamesTheScalesItLacks(t *testing.T) {
+	out := syntheticReport(t, WorkTimeouts, map[string]map[int]float64{
+		"balanced": {10_000: 100, 1_000_000: 100},
+		"generic":  {10_000: 150}, // failed at 1M
+	}, map[key]error{})
+	want := "- specialization: balanced vs the generic build: balanced is 1.50–1.50x faster (N=1,000,000 not measured on generic; meets the 1.3x goal where measured)"
+	if !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out[:strings.Index(out, "### Targets")])
+	}
+	out = syntheticReportWith(t, options{reps: 1, quick: true, workloads: []string{WorkTimeouts}}, WorkTimeouts, map[string]map[int]float64{
+		"balanced": {10_000: 100},
+		"generic":  {10_000: 150},
+	}, map[key]error{})
+	want = "- specialization: balanced vs the generic build: balanced is 1.50–1.50x faster (the 1.3x goal: not judged (-quick))"
+	if !strings.Contains(out, want) {
+		t.Errorf("report lacks %q:\n%s", want, out[:strings.Index(out, "### Targets")])
+	}
+}
