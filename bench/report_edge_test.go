@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -401,5 +403,31 @@ func TestSpecializationVerdictNamesTheScalesItLacks(t *testing.T) {
 	want = "- specialization: balanced vs the generic build: balanced is 1.50–1.50x faster (the 1.3x goal: not judged (-quick))"
 	if !strings.Contains(out, want) {
 		t.Errorf("report lacks %q:\n%s", want, out[:strings.Index(out, "### Targets")])
+	}
+}
+
+// The plot of a workload compared on CPU time (timers, mixed) shows ops per
+// CPU second, the quantity its speedups and goals use: it showed ops per
+// second of wall time, for timers n over the 9 ms wait, which every system
+// shares.
+func TestThePlotOfACPUJudgedWorkloadIsPerCPUSecond(t *testing.T) {
+	res := results{runs: map[key][]Result{}, errs: map[key]error{}, ranFor: map[string][]int{WorkTimers: {100, 1000}}}
+	// 10,000 and 100,000 timers a second of wall time; 1,000,000 and
+	// 2,000,000 a second of CPU time.
+	res.runs[key{WorkTimers, "balanced", 100}] = []Result{{Ops: 100, Wall: 10 * time.Millisecond, CPU: 100 * time.Microsecond}}
+	res.runs[key{WorkTimers, "balanced", 1000}] = []Result{{Ops: 1000, Wall: 10 * time.Millisecond, CPU: 500 * time.Microsecond}}
+	o := options{reps: 1, warmup: true, workloads: []string{WorkTimers}}
+	dir := t.TempDir()
+	if err := newReport(o, []System{{Name: "balanced", Kind: "variant"}}, nil, res).plots(dir); err != nil {
+		t.Fatal(err)
+	}
+	svg, err := os.ReadFile(filepath.Join(dir, WorkTimers+".svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{">timers per CPU second<", ">1e+06<"} {
+		if !bytes.Contains(svg, []byte(want)) {
+			t.Errorf("timers.svg lacks %q", want)
+		}
 	}
 }
