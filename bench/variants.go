@@ -169,12 +169,18 @@ func loopSystemOf(name, kind string, p core.Params, newLoop func(core.Config) (c
 			// The direct span needs the loop, so setup picks it, out of the
 			// measured span.
 			var run func() (int, error)
-			pick := func() error {
+			pick := func() (err error) {
 				if err := setup(); err != nil {
 					return err
 				}
+				// measure runs no teardown when this fails: release the
+				// loop and the watchdog that setup made here.
+				defer func() {
+					if err != nil {
+						teardown()
+					}
+				}()
 				if w == WorkMixed {
-					var err error
 					if rig, err = newMixedRig(); err != nil {
 						return err
 					}

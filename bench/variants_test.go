@@ -164,3 +164,33 @@ func TestAKeptLoopRunsAfterTheOthersAndClosesBeforeTheNextScale(t *testing.T) {
 		t.Errorf("runs\n%v\nwant\n%v", log, want)
 	}
 }
+
+// A run whose setup fails after it made the loop (the mixed workload's
+// socketpair, or spans that do not take the loop's type) closes the loop:
+// measure skipped the teardown when setup failed, so the loop, its fds and
+// its armed watchdog were left behind.
+func TestAFailedSetupClosesItsLoop(t *testing.T) {
+	made, closed := 0, 0
+	newLoop := func(cfg core.Config) (core.Loop, error) {
+		l, err := balanced.New(cfg)
+		if err != nil {
+			return nil, err
+		}
+		made++
+		return countedLoop{l, &closed}, nil
+	}
+	noSpans := func(l core.Loop, w string, n int, handles []core.Timer) func() (int, error) { return nil }
+	var p core.Params
+	for _, v := range all.Variants {
+		if v.Name == "balanced" {
+			p = v.Params
+		}
+	}
+	s := loopSystemOf("balanced-test", "variant", p, newLoop, noSpans, false)
+	if _, err := s.Run(WorkCallbacks, 1000); err == nil {
+		t.Fatal("spans that take no loop: no error")
+	}
+	if made != 1 || closed != 1 {
+		t.Errorf("a failed setup: %d loops made, %d closed; want 1 and 1", made, closed)
+	}
+}
