@@ -769,16 +769,20 @@ func (m *loopModel) runOnce() {
 	m.live = live
 }
 
-// drain runs RunOnce until nothing is queued or posted and no timer is a
-// tick past due.
+// drain runs RunOnce until the callbacks queued or posted before it have
+// run, and the one-shot timers made before it that are a tick past due have
+// fired. What those schedule in turn, and periodic timers (whose callbacks
+// may move the clock on each run, so that they are always due again), are
+// left to the checks of each RunOnce.
 func (m *loopModel) drain() {
+	soonNext0, postNext0, ncb0 := m.soonNext, m.postNext, m.ncb
 	for range 10000 {
 		if m.failed {
 			return
 		}
-		busy := m.soonRan < m.soonNext || m.postRan < m.postNext
+		busy := m.soonRan < soonNext0 || m.postRan < postNext0
 		for _, c := range m.live {
-			busy = busy || c.st == stPending && c.bound() <= m.now()-m.tick
+			busy = busy || c.kind == kTimer && c.id <= ncb0 && c.st == stPending && c.bound() <= m.now()-m.tick
 		}
 		if !busy {
 			return
