@@ -649,7 +649,7 @@ func (m *loopModel) run(c *mcb) {
 	switch c.kind {
 	case kSoon:
 		if c.seq != m.soonRan {
-			m.fail("CallSoon #%d ran %dth in FIFO order, but was queued %dth", c.id, m.soonRan, c.seq)
+			m.fail("CallSoon #%d ran at FIFO position %d, but was queued at %d", c.id, m.soonRan, c.seq)
 			return
 		}
 		if c.batch == m.runIdx {
@@ -660,7 +660,7 @@ func (m *loopModel) run(c *mcb) {
 		c.st = stDone
 	case kPost:
 		if c.seq != m.postRan {
-			m.fail("Post #%d ran %dth in posting order, but was posted %dth", c.id, m.postRan, c.seq)
+			m.fail("Post #%d ran at posting position %d, but was posted at %d", c.id, m.postRan, c.seq)
 			return
 		}
 		m.postRan++
