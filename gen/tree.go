@@ -162,10 +162,12 @@ type LeftoverError struct {
 	Err  error
 }
 
+// Error says where the old tree was left and why it could not be removed.
 func (e *LeftoverError) Error() string {
 	return fmt.Sprintf("the new tree is in place, but the old one left at %s could not be removed: %v", e.Path, e.Err)
 }
 
+// Unwrap returns the error of the removal.
 func (e *LeftoverError) Unwrap() error { return e.Err }
 
 // removeLeftovers removes what an earlier WriteTree of parent/base left
