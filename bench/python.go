@@ -1,35 +1,22 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
 // asyncio and uvloop are measured through bench/python/loopbench.py, run as a
-// subprocess once per repetition: it runs one workload at one scale and
-// prints one JSON line with its own wall, CPU and setup times, so the
-// interpreter's start-up is in none of them.
+// subprocess once per repetition (see peer.go).
 
 //go:embed python/loopbench.py
 var loopbenchPy []byte
 
-const (
-	pythonRunTimeout   = 5 * time.Minute  // one repetition; a hang must not hang the bench
-	pythonProbeTimeout = 30 * time.Second // loopbench.py --info
-)
+var loopbenchPyScript = embeddedScript{name: "loopbench.py", data: loopbenchPy}
 
 // pythonCandidates are the interpreters looked at, in order: python3 on PATH,
 // then Debian's, where apt-get install python3-uvloop puts uvloop.
@@ -160,60 +147,17 @@ func pythonSystem(name string, info pythonInfo, script string) System {
 var slowingPythonEnv = []string{"PYTHONASYNCIODEBUG", "PYTHONDEVMODE", "PYTHONTRACEMALLOC", "PYTHONMALLOC", "PYTHONMALLOCSTATS"}
 
 // pythonEnv is the environment without slowingPythonEnv.
-func pythonEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if slices.Contains(slowingPythonEnv, k) {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
-}
+func pythonEnv() []string { return envWithout(slowingPythonEnv) }
 
-// runPython runs the interpreter on the script with args, bounded by timeout,
-// and returns its stdout. A failure carries the exit status and the line of
-// stderr that says what failed (pythonMessage). It returns after
-// settleAfterBlockingWait, so that the wait for the interpreter is not
-// charged to the span measured next.
+// runPython runs the interpreter on the script with args, bounded by
+// timeout, and returns its stdout (see runScript).
 func runPython(timeout time.Duration, exe, script string, args ...string) ([]byte, error) {
-	defer settleAfterBlockingWait()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, exe, append([]string{script}, args...)...)
-	cmd.Env = pythonEnv()
-	cmd.WaitDelay = 5 * time.Second // do not wait forever on pipes a stray child holds
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if ctx.Err() == context.DeadlineExceeded {
-		return nil, fmt.Errorf("%s timed out after %v", filepath.Base(script), timeout)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s", err, pythonMessage(stderr.String()))
-	}
-	return stdout.Bytes(), nil
-}
-
-// pythonMessage is the line of a failed interpreter's stderr that says what
-// failed: the exception, the last line, where there is a traceback, else the
-// first line (loopbench.py's own messages are one line).
-func pythonMessage(stderr string) string {
-	stderr = strings.TrimSpace(stderr)
-	if stderr == "" {
-		return "no message"
-	}
-	if strings.HasPrefix(stderr, "Traceback (most recent call last):") || strings.Contains(stderr, "\nTraceback (most recent call last):") {
-		return stderr[strings.LastIndexByte(stderr, '\n')+1:]
-	}
-	msg, _, _ := strings.Cut(stderr, "\n")
-	return msg
+	return runScript(timeout, pythonEnv(), script, exe, append([]string{script}, args...)...)
 }
 
 func probePython(exe, script string) (pythonInfo, error) {
 	var info pythonInfo
-	out, err := runPython(pythonProbeTimeout, exe, script, "--info")
+	out, err := runPython(peerProbeTimeout, exe, script, "--info")
 	if err != nil {
 		return info, err
 	}
@@ -232,83 +176,14 @@ func probePython(exe, script string) (pythonInfo, error) {
 // runLoopbench runs one repetition of workload w at scale n on loop ("asyncio"
 // or "uvloop").
 func runLoopbench(exe, script, loop, w string, n int) (Result, error) {
-	out, err := runPython(pythonRunTimeout, exe, script,
+	out, err := runPython(peerRunTimeout, exe, script,
 		"--loop", loop, "--workload", w, "--n", fmt.Sprint(n))
 	if err != nil {
 		return Result{}, fmt.Errorf("%s %s n=%d: %w", loop, w, n, err)
 	}
-	var r struct {
-		Unsupported bool     `json:"unsupported"`
-		Ops         *int     `json:"ops"`
-		WallS       *float64 `json:"wall_s"`
-		CPUS        *float64 `json:"cpu_s"`
-		SetupS      *float64 `json:"setup_s"`
-	}
-	if err := json.Unmarshal(lastLine(out), &r); err != nil {
-		return Result{}, fmt.Errorf("%s %s n=%d: bad output %q: %v", loop, w, n, lastLine(out), err)
-	}
-	if r.Unsupported {
-		return Result{}, ErrUnsupported
-	}
-	if r.Ops == nil || r.WallS == nil || r.CPUS == nil || r.SetupS == nil {
-		return Result{}, fmt.Errorf("%s %s n=%d: output lacks a field: %q", loop, w, n, lastLine(out))
-	}
-	return Result{
-		Ops:   *r.Ops,
-		Wall:  seconds(*r.WallS),
-		CPU:   seconds(*r.CPUS),
-		Setup: seconds(*r.SetupS),
-	}, nil
+	return parseRepetition(out, loop, w, n)
 }
 
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
-func lastLine(b []byte) []byte {
-	b = bytes.TrimSpace(b)
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:]
-	}
-	return b
-}
-
-var (
-	scriptOnce sync.Once
-	scriptPath string
-	scriptErr  error
-)
-
-// loopbenchScript writes the embedded script to the temporary directory once
-// per process, under a name that carries its hash, so that `go run ./bench`
-// works from any directory and runs share one file rather than leave one
-// each.
-func loopbenchScript() (string, error) {
-	scriptOnce.Do(func() {
-		sum := sha256.Sum256(loopbenchPy)
-		path := filepath.Join(os.TempDir(), "loopbench-"+hex.EncodeToString(sum[:6])+".py")
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, loopbenchPy) {
-			scriptPath = path
-			return
-		}
-		// Write a private file and rename it into place, so that a
-		// concurrent run never reads a half-written script.
-		f, err := os.CreateTemp(os.TempDir(), "loopbench-*.py.tmp")
-		if err != nil {
-			scriptErr = err
-			return
-		}
-		_, err = f.Write(loopbenchPy)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), path)
-		}
-		if err != nil {
-			os.Remove(f.Name())
-			scriptErr = errors.Join(errors.New("writing "+path), err)
-			return
-		}
-		scriptPath = path
-	})
-	return scriptPath, scriptErr
-}
+// loopbenchScript is the path of loopbench.py, written out (see
+// embeddedScript.file).
+func loopbenchScript() (string, error) { return loopbenchPyScript.file() }
