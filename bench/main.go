@@ -2,7 +2,8 @@
 // ../shared/reference/pyloop-scaling-analysis.md for every generated loop
 // variant, side by side with the floors (a bare ring, a bare wheel), Go
 // baselines (chan func(), a mutex-guarded slice, time.AfterFunc, a
-// container/heap loop) and, when a Python 3 is present, asyncio and uvloop.
+// container/heap loop) and, when a Python 3 is present, asyncio and uvloop,
+// and Node.js when there is one.
 // It prints a Markdown report on stdout and progress on stderr:
 //
 //	go run ./bench                    # the default run, about two minutes
@@ -46,39 +47,46 @@ type plan struct {
 	// mixed at its smaller scales, whose last timer is 9 ms out).
 	cpuBound bool
 	// guess is a rough idea of one span on a Go system and of one op in
-	// Python, in seconds, for the progress estimate only (see runGuess).
+	// Python and in Node, in seconds, for the progress estimate only (see
+	// runGuess).
 	guess guess
 }
 
 // guess is a plan's cost model for the progress estimate, fitted to the time
 // each workload, kind of system and scale took in a default run on a 2-core
 // AMD EPYC VM (2026-11-27); only its proportions matter, and goPerOp takes
-// in whatever a span costs beside its ops.
+// in whatever a span costs beside its ops. nodePerOp is from runs of
+// loopbench.js at N=100,000 and 1,000,000 on the same kind of VM (Node 20);
+// 0 for the workloads Node does not run.
 type guess struct {
-	goFixed, goPerOp, pyPerOp float64
+	goFixed, goPerOp, pyPerOp, nodePerOp float64
 }
 
 var plans = []plan{
-	{WorkCallbacks, "Callback scheduling", []int{1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000}, "callback", false, guess{0, 15e-9, 0.5e-6}},
-	{WorkTimers, "Timer scheduling", []int{100, 500, 1_000, 2_500, 5_000, 10_000, 100_000}, "timer", true, guess{10e-3, 200e-9, 2.2e-6}},
-	{WorkPosts1, "Cross-goroutine posts, 1 producer", []int{1_000, 10_000, 100_000, 1_000_000}, "post", false, guess{0, 5e-9, 2.2e-6}},
-	{WorkPosts4, "Cross-goroutine posts, 4 producers (N each)", []int{1_000, 10_000, 100_000, 250_000}, "post", false, guess{10e-3, 80e-9, 8e-6}},
-	{WorkTimeouts, "Timeouts that mostly never fire (95% cancelled)", []int{10_000, 1_000_000}, "timer", false, guess{10e-3, 45e-9, 1.2e-6}},
-	{WorkMixed, "Mixed: socketpair I/O while timers and posts arrive", []int{1_000, 10_000, 100_000}, "message", true, guess{10e-3, 1.5e-6, 3e-6}},
+	{WorkCallbacks, "Callback scheduling", []int{1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 1_000_000}, "callback", false, guess{0, 15e-9, 0.5e-6, 0.35e-6}},
+	{WorkTimers, "Timer scheduling", []int{100, 500, 1_000, 2_500, 5_000, 10_000, 100_000}, "timer", true, guess{10e-3, 200e-9, 2.2e-6, 0.5e-6}},
+	{WorkPosts1, "Cross-goroutine posts, 1 producer", []int{1_000, 10_000, 100_000, 1_000_000}, "post", false, guess{0, 5e-9, 2.2e-6, 0}},
+	{WorkPosts4, "Cross-goroutine posts, 4 producers (N each)", []int{1_000, 10_000, 100_000, 250_000}, "post", false, guess{10e-3, 80e-9, 8e-6, 0}},
+	{WorkTimeouts, "Timeouts that mostly never fire (95% cancelled)", []int{10_000, 1_000_000}, "timer", false, guess{10e-3, 45e-9, 1.2e-6, 0.4e-6}},
+	{WorkMixed, "Mixed: socketpair I/O while timers and posts arrive", []int{1_000, 10_000, 100_000}, "message", true, guess{10e-3, 1.5e-6, 3e-6, 0}},
 }
 
 // runGuess guesses the seconds one repetition of p at scale n takes on a
 // system of kind kind, with what runSpan and measure add: a Go span shorter
 // than minSpan is repeated (up to maxInner times), each run after a
-// collection (guessed at 1 ms), and a Python run starts an interpreter
-// (guessed at 0.1 s). Progress is the share of the guesses done, and the
+// collection (guessed at 1 ms), a Python run starts an interpreter
+// (guessed at 0.06 s), and a Node run starts one and warms it up (0.15 s:
+// loopbench.js's warm-up runs up to 0.1 s). Progress is the share of the guesses done, and the
 // time left scales the guesses still to do by how long the done ones took.
 // Weighing runs by 1+n/1000 instead made the first minutes of a default run
 // show an hour left: small scales cost more than that (their repeated runs),
 // large ones far less.
 func runGuess(p plan, kind string, n int) float64 {
-	if kind == "python" {
+	switch kind {
+	case "python":
 		return 0.06 + float64(n)*p.guess.pyPerOp
+	case "node":
+		return 0.15 + float64(n)*p.guess.nodePerOp
 	}
 	span := p.guess.goFixed + float64(n)*p.guess.goPerOp
 	runs := 1.0
@@ -118,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	full := fs.Bool("full", false, "a longer, tighter run: 15 repetitions unless -reps is given, and the echo workload (3 repetitions unless -reps is given)")
 	quick := fs.Bool("quick", false, "the two smallest scales of each workload (up to N=100,000), one repetition, no warm-up, and a tiny echo run of the loop and net servers (for CI and a first look)")
 	workloads := fs.String("workload", "", "comma-separated workloads to run (default all but echo, which -full and -quick add): "+strings.Join(append(workloadNames(), WorkEcho), ", "))
-	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, diagnostic, floor, baseline, python; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
+	systems := fs.String("systems", "", "comma-separated systems or kinds to run (default all): names as in the report, or variant, generic, diagnostic, floor, baseline, python, node; for echo, "+strings.Join(echoServerNames, ", ")+" or "+echoKind)
 	out := fs.String("out", "", "also write report.md and one SVG plot per workload into this directory")
 	serverCPUs := fs.String("server-cpus", "", "echo only: run the servers pinned to these CPUs (a list as taskset -c takes it, such as 0-1), and run the bench itself under taskset -c with other CPUs, so that client and server do not share cores")
 	echoBin := fs.String("echo-bin", "", "echo only: take the server binaries from this directory instead of building them (for a machine with no Go toolchain or module proxy); "+echoBinHint)
@@ -169,15 +177,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 		names = append(names, s.Name)
 		kinds = append(kinds, s.Kind)
 	}
-	// The Python peers and their kind are accepted even where this machine
-	// lacks them, so that asking for one says why it is missing instead of
-	// "unknown"; a run without -systems leaves them out quietly, with a note.
-	aliases := append(append(kinds, echoKind, "python"), pythonSystemNames...)
+	// The subprocess peers (Python's, Node) and their kinds are accepted even
+	// where this machine lacks them, so that asking for one says why it is
+	// missing instead of "unknown"; a run without -systems leaves them out
+	// quietly, with a note.
+	aliases := append(append(append(kinds, echoKind), peerKindOrder...), peerSystemNames()...)
 	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), aliases); err != nil {
 		return err
 	}
 	if o.systemsSet {
-		if err := missingPython(o.systems, all, notes); err != nil {
+		if err := missingPeers(o.systems, all, notes); err != nil {
 			return err
 		}
 	}
@@ -232,30 +241,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// missingPython returns an error naming why, for each Python peer that
-// selected names and this machine lacks, or for both when selected asks for
-// the python kind and the machine has neither; nil otherwise.
-func missingPython(selected []string, available []System, notes []string) error {
+// missingPeers returns an error naming why, for each subprocess peer
+// (asyncio, uvloop, node) that selected names and this machine lacks, or for
+// every peer of a kind that selected asks for when the machine has none of
+// them; nil otherwise.
+func missingPeers(selected []string, available []System, notes []string) error {
 	have := func(name string) bool {
 		return slices.ContainsFunc(available, func(s System) bool { return s.Name == name })
 	}
-	noPython := !slices.ContainsFunc(pythonSystemNames, have)
 	var why []string
-	for _, name := range pythonSystemNames {
-		asked := slices.Contains(selected, name) || slices.Contains(selected, "python") && noPython
-		if !asked || have(name) {
-			continue
-		}
-		for _, note := range notes {
-			if strings.HasPrefix(note, name+": ") {
-				why = append(why, note)
+	for _, kind := range peerKindOrder {
+		names := peerKinds[kind]
+		noneOfKind := !slices.ContainsFunc(names, have)
+		for _, name := range names {
+			asked := slices.Contains(selected, name) || slices.Contains(selected, kind) && noneOfKind
+			if !asked || have(name) {
+				continue
+			}
+			for _, note := range notes {
+				if strings.HasPrefix(note, name+": ") {
+					why = append(why, note)
+				}
 			}
 		}
 	}
 	if len(why) == 0 {
 		return nil
 	}
-	return fmt.Errorf("-systems asks for a Python peer this machine lacks: %s", strings.Join(why, "; "))
+	return fmt.Errorf("-systems asks for a peer this machine lacks: %s", strings.Join(why, "; "))
 }
 
 // pickWorkloads parses -workload. Without it, every workload runs but echo,
@@ -282,7 +295,9 @@ func allSystems() ([]System, []string) {
 	systems = append(systems, baselineSystems()...)
 	py, notes := pythonSystems()
 	systems = append(systems, py...)
-	return systems, notes
+	js, jsNotes := nodeSystems()
+	systems = append(systems, js...)
+	return systems, append(notes, jsNotes...)
 }
 
 func workloadNames() []string {
@@ -302,7 +317,20 @@ func pick(what, list string, names, aliases []string) ([]string, error) {
 	for _, x := range strings.Split(list, ",") {
 		x = strings.TrimSpace(x)
 		if !slices.Contains(names, x) && !slices.Contains(aliases, x) {
-			return nil, fmt.Errorf("unknown %s %q (known: %s)", what, x, strings.Join(names, ", "))
+			// The kinds, and the peers this machine lacks, are accepted
+			// too: name them, or -systems nodejs would list no "node"
+			// where Node.js is missing.
+			var also []string
+			for _, a := range aliases {
+				if !slices.Contains(names, a) && !slices.Contains(also, a) {
+					also = append(also, a)
+				}
+			}
+			known := strings.Join(names, ", ")
+			if len(also) > 0 {
+				known += "; also " + strings.Join(also, ", ")
+			}
+			return nil, fmt.Errorf("unknown %s %q (known: %s)", what, x, known)
 		}
 		out = append(out, x)
 	}
@@ -341,7 +369,11 @@ func (res results) allUnsupported() bool {
 
 // pythonMaxN caps the scales a Python peer runs at, except with -full: one
 // run of asyncio at N=1,000,000 takes seconds (posts: ~6 s), and these alone
-// would take the default run far past two minutes.
+// would take the default run far past two minutes. Node runs at every
+// scale: a loopbench.js run at N=1,000,000 took 0.28-0.40 s (callbacks,
+// timers, timeouts; node --expose-gc loopbench.js --loop node --workload W
+// --n 1000000, Node 20.20.2 on the 2-core AMD EPYC VM, 2026-11-28), its
+// process with the warm-up 0.36-0.49 s.
 const pythonMaxN = 100_000
 
 // skip reports whether this run leaves system s out at scale n.
@@ -410,8 +442,8 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		}
 	}
 	// guessRounds guesses `rounds` rounds of point pt on the systems at
-	// indices which, the warm-up among them if warm (a Python peer skips it:
-	// see runOne).
+	// indices which, the warm-up among them if warm (a subprocess peer skips
+	// it: see runOne).
 	guessRounds := func(pt point, which []int, rounds int, warm bool) float64 {
 		sum := 0.0
 		for _, i := range which {
@@ -419,7 +451,7 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 			_, failed := res.errs[key{pt.p.workload, s.Name, pt.n}]
 			if !skip(o, s, pt.n) && !failed && !unsupported[[2]string{pt.p.workload, s.Name}] {
 				k := rounds
-				if warm && s.Kind == "python" {
+				if warm && subprocessPeer(s.Kind) {
 					k--
 				}
 				sum += float64(k) * runGuess(pt.p, s.Kind, pt.n)
@@ -467,9 +499,10 @@ func measureAll(o options, systems []System, progress io.Writer) results {
 		if _, failed := res.errs[k]; failed {
 			return
 		}
-		// A Python run is a fresh interpreter, which warms up inside
-		// itself before it measures (loopbench.py): no round for it here.
-		if warm && s.Kind == "python" {
+		// A Python or Node run is a fresh interpreter, which warms up inside
+		// itself before it measures (loopbench.py, loopbench.js): no round
+		// for it here.
+		if warm && subprocessPeer(s.Kind) {
 			return
 		}
 		// Only a real warm-up round samples: -quick's untimed run for a kept
@@ -567,8 +600,9 @@ const maxInner = 200
 
 // runSpan measures one repetition of workload w at scale n on s: one run,
 // or, for a Go system whose run is shorter than minSpan, the mean of as
-// many runs as fill it. A Python repetition is one subprocess, which does
-// the same inside itself (a warm-up run, then runs until minSpan is filled).
+// many runs as fill it. A Python or Node repetition is one subprocess, which
+// does the same inside itself (a warm-up, then runs until minSpan is
+// filled).
 //
 // A run that did not do the workload's ops (workOps) fails: its figures
 // would be tabulated as those of N ops.
@@ -577,7 +611,7 @@ func runSpan(s System, w string, n int) (Result, error) {
 	if err == nil {
 		err = checkOps(r, w, n)
 	}
-	if err != nil || s.Kind == "python" || r.Wall >= minSpan {
+	if err != nil || subprocessPeer(s.Kind) || r.Wall >= minSpan {
 		return r, err
 	}
 	sum, k := r, 1

@@ -92,11 +92,11 @@ func TestAskingForAMissingPythonPeerSaysWhyItIsMissing(t *testing.T) {
 	} else if !strings.Contains(out.String(), "asyncio: skipped: no Python 3 found") {
 		t.Errorf("a run without Python does not say why asyncio is missing:\n%s", out.String())
 	}
-	if err := missingPython([]string{"uvloop"}, []System{{Name: "asyncio", Kind: "python"}}, []string{"uvloop: skipped: no Python 3 with uvloop found"}); err == nil || !strings.Contains(err.Error(), "with uvloop") {
+	if err := missingPeers([]string{"uvloop"}, []System{{Name: "asyncio", Kind: "python"}}, []string{"uvloop: skipped: no Python 3 with uvloop found"}); err == nil || !strings.Contains(err.Error(), "with uvloop") {
 		t.Errorf("uvloop asked for where only asyncio is here: error %v; want the note on uvloop", err)
 	}
 	for _, sel := range []string{"asyncio", "python"} {
-		if err := missingPython([]string{sel}, []System{{Name: "asyncio", Kind: "python"}}, []string{"uvloop: skipped: no Python 3 with uvloop found"}); err != nil {
+		if err := missingPeers([]string{sel}, []System{{Name: "asyncio", Kind: "python"}}, []string{"uvloop: skipped: no Python 3 with uvloop found"}); err != nil {
 			t.Errorf("-systems %s with asyncio here and uvloop not: error %v; the kind runs what there is", sel, err)
 		}
 	}

@@ -22,8 +22,35 @@ import (
 // repetition: it runs one workload at one scale, warms up and repeats as
 // runSpan does, and prints one JSON line with its own wall, CPU and setup
 // times, so the interpreter's start-up is in none of them. What is the same
-// for every such script is here; python.go finds the interpreters and says
-// how to run them.
+// for every such script is here; python.go and node.go find the
+// interpreters and say how to run them.
+
+// peerKinds are the kinds of the systems measured in a subprocess, and the
+// system names of each: the runner gives them no warm-up round (the script
+// warms up itself) and no repeated runs (the script repeats itself), and the
+// report has no Go memory figures for them.
+var peerKinds = map[string][]string{
+	"python": pythonSystemNames,
+	"node":   nodeSystemNames,
+}
+
+// peerKindOrder is peerKinds' keys in the order notes and messages use.
+var peerKindOrder = []string{"python", "node"}
+
+// subprocessPeer reports whether systems of kind run in a subprocess.
+func subprocessPeer(kind string) bool {
+	_, ok := peerKinds[kind]
+	return ok
+}
+
+// peerSystemNames lists every subprocess peer's name, in peerKindOrder.
+func peerSystemNames() []string {
+	var names []string
+	for _, k := range peerKindOrder {
+		names = append(names, peerKinds[k]...)
+	}
+	return names
+}
 
 // peerRunTimeout bounds one repetition: a hang must not hang the bench.
 const peerRunTimeout = 5 * time.Minute

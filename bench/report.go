@@ -207,9 +207,10 @@ func (r *report) section(w io.Writer, p plan) {
 			if hasBase {
 				rel = fmt.Sprintf("%.0f%%", 100*st.opsPerSec()/base)
 			}
-			// The Go runtime's counters say nothing about a Python process.
+			// The Go runtime's counters say nothing about a Python or Node
+			// process.
 			mem := fmt.Sprintf("%.2f | %.1f | %s", st.allocs, st.bytes, st.peakHeapText())
-			if s.Kind == "python" {
+			if subprocessPeer(s.Kind) {
 				mem = "– | – | –"
 			}
 			lo, hi := st.wallMin, st.wallMax
@@ -293,6 +294,7 @@ func (r *report) method(w io.Writer) {
 	fmt.Fprintf(w, "- Allocations and bytes per op come from runtime.MemStats around the span (Go systems only); peak heap is the system's own: the most heap (live data plus garbage not yet collected) that a goroutine reading runtime/metrics every 20 µs saw during the span of the warm-up round, less what was live before the system was made (what earlier systems left, such as the goroutine records of time.AfterFunc's callbacks, stays with the process). The warm-up's times are not used, so the sampling takes no CPU from a measured span; without a warm-up (-quick) the column is –.\n")
 	fmt.Fprintf(w, "- Our variants are driven through direct calls on each variant's concrete type, as a program that uses package loop makes them (bench/drive_balanced.go, copied for every variant by go generate); the callbacks they run are called directly too. They schedule timers (timers, timeouts) from a callback, as a server sets deadlines, so a callback's first deadline reads the clock and its others reuse that reading; the peers schedule before their loop runs: time.AfterFunc and asyncio's call_later (loop.time()) read the clock at each call, uvloop's (libuv's uv_now) and the heap loop's use the time their loop last read.\n")
 	fmt.Fprintf(w, "- asyncio and uvloop run in their normal configuration (debug off) in a Python subprocess with the same workloads, measured as the Go systems are: one untimed warm-up run in that interpreter (at N=10,000 at most), then runs on fresh loops until %v has been measured (at most %d), reporting their mean (bench/python/loopbench.py); their allocation columns are –. A timer with a 0 ms delay is call_later(0) in Python and a 1 ns delay in our API (where a delay <= 0 means CallSoon), so every system creates n timers.\n", minSpan, maxInner)
+	fmt.Fprintf(w, "- Node.js runs the same way in a Node subprocess (bench/node/loopbench.js), in its normal configuration: no flag but --expose-gc (for a collection before each span, as the others have), and without NODE_OPTIONS, NODE_V8_COVERAGE, NODE_DEBUG and NODE_DEBUG_NATIVE. Its warm-up repeats runs at N=10,000 at most until %s ops or %v (one run left V8 still optimizing the functions measured); its allocation columns are –. callbacks are setImmediate, Node's call_soon (process.nextTick and queueMicrotask are microtask queues outside the loop's phases); timers and timeouts are setTimeout and clearTimeout, and Node makes a 0 ms delay 1 ms. Node has no call that hands a callback to its loop from another thread (a Worker can only postMessage a structured clone), so it runs neither posts nor mixed.\n", count(nodeWarmupOps), nodeWarmupTime)
 	if !r.o.full {
 		fmt.Fprintf(w, "- The Python peers stop at N=%s in this run (one asyncio run at 1,000,000 takes seconds); `-full` runs them at every scale.\n", count(pythonMaxN))
 	}

@@ -370,7 +370,7 @@ func TestARunThatDidNotDoTheWorkFails(t *testing.T) {
 		{WorkTimeouts, 1000, 0, true},
 		{WorkPosts4, 1000, 1000, true},
 	} {
-		for _, kind := range []string{"variant", "python"} {
+		for _, kind := range []string{"variant", "python", "node"} {
 			s := System{Name: "fake", Kind: kind, Run: func(w string, n int) (Result, error) {
 				return Result{Ops: c.ops, Wall: 2 * minSpan, CPU: minSpan}, nil
 			}}

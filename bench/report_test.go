@@ -30,6 +30,10 @@ func syntheticReportWith(t *testing.T, o options, workload string, perOp map[str
 			kind = "floor"
 		case "balanced-warm":
 			kind = "diagnostic"
+		case "asyncio", "uvloop":
+			kind = "python"
+		case "node":
+			kind = "node"
 		}
 		systems = append(systems, System{Name: name, Kind: kind})
 		for n, ns := range byN {

@@ -31,10 +31,10 @@ type Result struct {
 }
 
 // System is one thing measured: a generated variant, the generic build, a
-// floor, a Go baseline or a Python event loop.
+// floor, a Go baseline, a Python event loop or Node.js.
 type System struct {
 	Name string // as -systems takes it and tables show it
-	Kind string // "variant", "generic", "floor", "baseline", "diagnostic" or "python"
+	Kind string // "variant", "generic", "floor", "baseline", "diagnostic", "python" or "node"
 	// Note says how the system is configured, for the report's header.
 	Note string
 	// Run measures one repetition of workload w at scale n. It returns
