@@ -370,10 +370,10 @@ func (res results) allUnsupported() bool {
 // pythonMaxN caps the scales a Python peer runs at, except with -full: one
 // run of asyncio at N=1,000,000 takes seconds (posts: ~6 s), and these alone
 // would take the default run far past two minutes. Node runs at every
-// scale: a loopbench.js run at N=1,000,000 took 0.28-0.40 s (callbacks,
+// scale: a loopbench.js run at N=1,000,000 took 0.16-0.59 s (callbacks,
 // timers, timeouts; node --expose-gc loopbench.js --loop node --workload W
-// --n 1000000, Node 20.20.2 on the 2-core AMD EPYC VM, 2026-11-28), its
-// process with the warm-up 0.36-0.49 s.
+// --n 1000000, Node 20.20.2 on the 2-core AMD EPYC VM while other tests
+// loaded it, 2026-11-28), its process with the warm-up 0.34-0.79 s.
 const pythonMaxN = 100_000
 
 // skip reports whether this run leaves system s out at scale n.
