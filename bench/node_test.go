@@ -353,8 +353,13 @@ func TestNodeSystemRuns(t *testing.T) {
 		if r.Allocs != 0 || r.Bytes != 0 || r.PeakHeap != 0 || r.PeakSampled {
 			t.Errorf("%s n=%d: %+v; Go memory figures must stay 0 for Node", w, n, r)
 		}
-		if w == WorkTimers && r.Wall < 9*time.Millisecond {
-			t.Errorf("timers n=%d: all fired in %v, before the 9 ms ones were due", n, r.Wall)
+		// The last timers are 9 ms out. Node counts a delay from libuv's
+		// loop time, in whole milliseconds, read once per turn of the loop,
+		// so a timer set 9 ms out may fire after 8.x ms of real time, as
+		// uvloop's (seen: 8.90 ms, when the span began in the turn that ran
+		// the collection; the span now begins a turn of its own).
+		if w == WorkTimers && r.Wall < 8*time.Millisecond {
+			t.Errorf("timers n=%d: all fired in %v, before the 9 ms ones were due (8 ms at the earliest)", n, r.Wall)
 		}
 	}
 }
