@@ -35,8 +35,9 @@ var nodeSystemNames = []string{"node"}
 const nodeMinMajor = 18
 
 // nodeFlags come before the script on Node's command line: --expose-gc
-// makes gc() callable, so that the script collects before each span as the
-// Go side and loopbench.py do; it changes nothing else.
+// makes gc callable, so that the script collects (the young generation)
+// before each span as the Go side and loopbench.py collect before theirs;
+// it changes nothing else.
 var nodeFlags = []string{"--expose-gc"}
 
 // nodeWarmupOps and nodeWarmupTime are loopbench.js's WARMUP_OPS and
