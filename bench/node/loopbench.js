@@ -297,10 +297,11 @@ async function main(argv) {
   }
   // The warm-up: not reported. One run, as loopbench.py makes, leaves
   // V8 compiling: the functions of the workload and of Node's timers and
-  // immediates are optimized only once they have run a while (in a probe,
-  // 1,000 callbacks took 1-2.5 ms a run for the first six runs and 0.03-0.1
-  // ms after). So the warm-up repeats its run, each at most at N=WARMUP_MAX_N,
-  // until WARMUP_OPS ops have run or WARMUP_S has passed.
+  // immediates are optimized only once they have run a while. After one
+  // warm-up run, 1,000 callbacks took 2.0-5.9 ms a run; after this warm-up,
+  // 0.033-0.049 ms (six processes each, Node 20.20.2, 2-core VM,
+  // 2026-11-28). So the warm-up repeats its run, each at most at
+  // N=WARMUP_MAX_N, until WARMUP_OPS ops have run or WARMUP_S has passed.
   const warmN = Math.min(n, WARMUP_MAX_N);
   const warmStart = process.hrtime.bigint();
   for (let done = 0; done < WARMUP_OPS && Number(process.hrtime.bigint() - warmStart) / 1e9 < WARMUP_S;) {
