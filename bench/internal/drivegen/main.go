@@ -135,11 +135,36 @@ func write(dir string) error {
 		}
 	}
 	for name, b := range want {
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := writeFileAtomically(filepath.Join(dir, name), b); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// writeFileAtomically writes b to path through a temporary file renamed
+// into place, so that a run that dies on the way leaves each copy whole, the
+// old one or the new one, never half of it: a truncated copy stops package
+// main from building.
+func writeFileAtomically(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // takenNames are the names a copy cannot import a variant's package under:

@@ -112,3 +112,28 @@ func TestTargetsNeedTheTemplatesVariant(t *testing.T) {
 		t.Errorf("targets = %q, %v; want [loop latency generic]", got, err)
 	}
 }
+
+// A copy is replaced whole, with the mode go generate gives files, and the
+// temporary file it was written to is gone.
+func TestWriteFileAtomicallyReplacesTheFileAndLeavesNoTemporary(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "drive_x_gen.go")
+	if err := os.WriteFile(path, []byte("old, and longer than the new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomically(path, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || string(b) != "new" {
+		t.Errorf("file reads %q, %v; want \"new\"", b, err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o644 {
+		t.Errorf("mode %v, %v; want 0644", info.Mode().Perm(), err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the directory holds %d entries, want the file alone: %v", len(entries), entries)
+	}
+	if err := writeFileAtomically(filepath.Join(dir, "missing", "f.go"), []byte("x")); err == nil {
+		t.Error("writing into a directory that does not exist succeeded")
+	}
+}
