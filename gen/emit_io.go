@@ -6,7 +6,6 @@ import "github.com/dave/jennifer/jen"
 // dispatch of the poller's events. A variant with poller: none gets methods
 // that report ErrNoPoller instead, and no table at all.
 func (e *variantEmitter) emitIO(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
 	fdFn := []jen.Code{jen.Id("fd").Int(), jen.Id("fn").Func().Params()}
 	doc := map[string][]string{
 		"AddReader":    {"AddReader calls fn on the loop goroutine whenever fd is readable (level-triggered,", "as asyncio's add_reader), replacing an earlier reader of fd. Remove the fd before closing it."},
@@ -24,14 +23,14 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		for _, name := range []string{"AddReader", "AddWriter"} {
 			comment(name)
 			f.Comment("This variant has no poller: it returns poller.ErrNoPoller.")
-			f.Add(recv()).Id(name).Params(fdFn...).Error().Block(
+			f.Add(loopMethod()).Id(name).Params(fdFn...).Error().Block(
 				jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: "+name+" with a nil func"))),
 				jen.Return(jen.Qual(pkgPoller, "ErrNoPoller")),
 			)
 		}
 		for _, name := range []string{"RemoveReader", "RemoveWriter"} {
 			comment(name)
-			f.Add(recv()).Id(name).Params(jen.Id("fd").Int()).Bool().Block(jen.Return(jen.False()))
+			f.Add(loopMethod()).Id(name).Params(jen.Id("fd").Int()).Bool().Block(jen.Return(jen.False()))
 		}
 		return
 	}
@@ -149,14 +148,14 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 
 	for _, pair := range []struct{ name, ev string }{{"AddReader", "Readable"}, {"AddWriter", "Writable"}} {
 		comment(pair.name)
-		f.Add(recv()).Id(pair.name).Params(fdFn...).Error().Block(
+		f.Add(loopMethod()).Id(pair.name).Params(fdFn...).Error().Block(
 			jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: "+pair.name+" with a nil func"))),
 			jen.Return(lf("watch").Call(jen.Id("fd"), jen.Qual(pkgPoller, pair.ev), jen.Id("fn"))),
 		)
 	}
 	for _, pair := range []struct{ name, ev string }{{"RemoveReader", "Readable"}, {"RemoveWriter", "Writable"}} {
 		comment(pair.name)
-		f.Add(recv()).Id(pair.name).Params(jen.Id("fd").Int()).Bool().Block(
+		f.Add(loopMethod()).Id(pair.name).Params(jen.Id("fd").Int()).Bool().Block(
 			jen.Return(lf("unwatch").Call(jen.Id("fd"), jen.Qual(pkgPoller, pair.ev))),
 		)
 	}
@@ -178,7 +177,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 			jen.Return(jen.Qual(pkgPoller, "ErrNoPoller")),
 		)
 	}
-	f.Add(recv()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
+	f.Add(loopMethod()).Id("watch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events"), jen.Id("fn").Func().Params()).Error().Block(
 		noPoller,
 		jen.Comment("The kernel takes an fd as a C int: a larger number would name another fd."),
 		jen.If(jen.Id("fd").Op("<").Lit(0).Op("||").Id("fd").Op(">").Qual("math", "MaxInt32")).Block(jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: invalid fd %d"), jen.Id("fd")))),
@@ -221,7 +220,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Return(jen.Nil()),
 	)
 
-	f.Add(recv()).Id("unwatch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events")).Bool().Block(
+	f.Add(loopMethod()).Id("unwatch").Params(jen.Id("fd").Int(), jen.Id("ev").Qual(pkgPoller, "Events")).Bool().Block(
 		jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")),
 		jen.If(jen.Id("r").Op("==").Nil().Op("||").Id("r").Dot("ev").Op("&").Id("ev").Op("==").Lit(0)).Block(
 			jen.Return(jen.False()),
@@ -251,7 +250,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	f.Comment("reader and the writer, so each sees the condition on its next call. A callback")
 	f.Comment("that panics does not take the others' turn: dispatch goes on after it (were the")
 	f.Comment("rest dropped, a reader that always panics would starve every fd after it).")
-	f.Add(recv()).Id("dispatch").Params(jen.Id("events").Index().Qual(pkgPoller, "Event")).Block(
+	f.Add(loopMethod()).Id("dispatch").Params(jen.Id("events").Index().Qual(pkgPoller, "Event")).Block(
 		jen.For(jen.Id("step").Op(":=").Lit(0), jen.Id("step").Op("<").Lit(2).Op("*").Len(jen.Id("events")), jen.Empty()).Block(
 			jen.Id("step").Op("=").Add(lf("dispatchFrom")).Call(jen.Id("events"), jen.Id("step")),
 		),
@@ -259,7 +258,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	f.Comment("dispatchFrom runs event i's reader as step 2i and its writer as step 2i+1, from")
 	f.Comment("step on, and returns the step to go on from: the end, or the one after a callback")
 	f.Comment("that panicked.")
-	f.Add(recv()).Id("dispatchFrom").Params(jen.Id("events").Index().Qual(pkgPoller, "Event"), jen.Id("step").Int()).Params(jen.Id("next").Int()).Block(
+	f.Add(loopMethod()).Id("dispatchFrom").Params(jen.Id("events").Index().Qual(pkgPoller, "Event"), jen.Id("step").Int()).Params(jen.Id("next").Int()).Block(
 		e.recoverGuard(),
 		jen.For(jen.Id("i").Op(":=").Id("step").Op("/").Lit(2), jen.Id("i").Op("<").Len(jen.Id("events")), jen.Id("i").Op("++")).Block(
 			jen.Id("ev").Op(":=").Id("events").Index(jen.Id("i")),

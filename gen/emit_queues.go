@@ -2,9 +2,6 @@ package gen
 
 import "github.com/dave/jennifer/jen"
 
-func rf(name string) *jen.Statement { return jen.Id("r").Dot(name) }
-func qf(name string) *jen.Statement { return jen.Id("q").Dot(name) }
-
 // emitReady writes the ready queue: callbacks in fixed-size segments linked
 // in FIFO order. Emptied segments are kept and reused, so the steady state
 // allocates nothing, and growing never copies: a doubling ring copied

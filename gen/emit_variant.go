@@ -89,8 +89,16 @@ func (e *variantEmitter) gatherCheck() jen.Code {
 	return lf("gatherKnown").Op("=").False().Comment("mayGather asks again")
 }
 
-// Short-hands for the emitted receivers' fields.
+// Every emitted method names its receiver after its type, the same name
+// throughout: l *Loop, r *readyQueue, q *inbox, w *wheel (and t *ioTable,
+// local to emitIO). loopMethod begins the declaration of a Loop method, and
+// lf, rf, qf and wf select a field or method of l, r, q and w.
+func loopMethod() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
+
 func lf(name string) *jen.Statement { return jen.Id("l").Dot(name) }
+func rf(name string) *jen.Statement { return jen.Id("r").Dot(name) }
+func qf(name string) *jen.Statement { return jen.Id("q").Dot(name) }
+func wf(name string) *jen.Statement { return jen.Id("w").Dot(name) }
 
 // num is the spec value name (queueDepth, wheelMask, ...) as a method of recv
 // reads it: the constant itself in a variant; in the generic build, the field
@@ -311,7 +319,7 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		)
 		f.Comment("Init prepares a zero Loop to run with Params; it must be called once, before any")
 		f.Comment("other method.")
-		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Init").Params(cfgParam).Error().Block(
+		f.Add(loopMethod()).Id("Init").Params(cfgParam).Error().Block(
 			jen.Return(lf("InitWithParams").Call(jen.Id("Params"), jen.Id("cfg"))),
 		)
 		f.Comment("NewWithParams returns an initialized Loop that runs with p: any numbers the spec")
@@ -372,10 +380,10 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		lf("made").Op("=").True(),
 		jen.Return(jen.Nil()),
 	)
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id(initName).Params(initParams...).Error().Block(initBody...)
+	f.Add(loopMethod()).Id(initName).Params(initParams...).Error().Block(initBody...)
 
 	f.Comment("monotime returns the loop time from the clock: ns since epoch.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("monotime").Params().Int64().Block(
+	f.Add(loopMethod()).Id("monotime").Params().Int64().Block(
 		jen.If(lf("vclock").Op("!=").Nil()).Block(
 			jen.Return(jen.Int64().Call(lf("vclock").Dot("Elapsed").Call()).Op("-").Add(lf("vbase"))),
 		),
@@ -383,16 +391,16 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	)
 
 	f.Comment("Now returns the loop's clock reading (the virtual clock's, when one is configured).")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Now").Params().Qual("time", "Time").Block(
+	f.Add(loopMethod()).Id("Now").Params().Qual("time", "Time").Block(
 		jen.Return(lf("epoch").Dot("Add").Call(jen.Qual("time", "Duration").Call(lf("monotime").Call()))),
 	)
 
 	if e.generic {
 		f.Comment(fmt.Sprintf("Variant returns the parameters this loop runs with, named %q.", genericName))
-		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(lf("variant")))
+		f.Add(loopMethod()).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(lf("variant")))
 	} else {
 		f.Comment("Variant returns the spec values this loop was generated from.")
-		f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("specParams").Call()))
+		f.Add(loopMethod()).Id("Variant").Params().Qual(pkgCore, "Params").Block(jen.Return(jen.Id("specParams").Call()))
 	}
 
 	statsBody := jen.Return(jen.Qual(pkgCore, "Stats").Values())
@@ -405,18 +413,18 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		f.Comment("Stats returns zeros: this variant was generated with stats: false.")
 	}
 	f.Comment("Call it from the loop goroutine, or after Run has returned.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Stats").Params().Qual(pkgCore, "Stats").Block(statsBody)
+	f.Add(loopMethod()).Id("Stats").Params().Qual(pkgCore, "Stats").Block(statsBody)
 
 	f.Comment("Pending counts the callbacks queued or posted and the timers scheduled, and not")
 	f.Comment("yet run (loop goroutine).")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Pending").Params().Int().Block(
+	f.Add(loopMethod()).Id("Pending").Params().Int().Block(
 		jen.Return(lf("ready").Dot("len").Call().Op("+").Add(lf("inbox")).Dot("len").Call().Op("+").Add(lf("timers")).Dot("pending").Call()),
 	)
 
 	f.Comment("Closed reports whether Close has been called: from then on Post, Run, RunOnce,")
 	f.Comment("AddReader and AddWriter fail with ErrClosed, also while the callbacks queued")
 	f.Comment("before Close still run. Any goroutine.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Closed").Params().Bool().Block(
+	f.Add(loopMethod()).Id("Closed").Params().Bool().Block(
 		jen.Return(lf("closing").Dot("Load").Call()),
 	)
 
@@ -432,13 +440,13 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	fnParam := jen.Id("fn").Func().Params()
 
 	f.Comment("CallSoon queues fn to run on a later iteration, after callbacks queued before it.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallSoon").Params(fnParam.Clone()).Block(
+	f.Add(loopMethod()).Id("CallSoon").Params(fnParam.Clone()).Block(
 		nilCheck("CallSoon"),
 		lf("ready").Dot("push").Call(jen.Id("fn")),
 	)
 
 	f.Comment("Post queues fn from any goroutine and wakes the loop if it is blocked.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Post").Params(fnParam.Clone()).Error().Block(
+	f.Add(loopMethod()).Id("Post").Params(fnParam.Clone()).Error().Block(
 		jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Return(jen.Qual("errors", "New").Call(jen.Lit("loop: Post with a nil func")))),
 		jen.Comment("A zero Loop's inbox would take fn, and nothing would ever run it."),
 		jen.If(jen.Op("!").Add(lf("made"))).Block(jen.Return(jen.Id("errNotMade"))),
@@ -452,7 +460,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Var().Id("errNotMade").Op("=").Qual("errors", "New").Call(jen.Lit("loop: Loop not made by New (the zero Loop is not usable)"))
 
 	f.Comment("wake breaks the loop out of a blocking wait: one syscall per sleep, whoever calls.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("wake").Params().Block(
+	f.Add(loopMethod()).Id("wake").Params().Block(
 		jen.If(lf("sleeping").Dot("Load").Call().Op("&&").Add(lf("wakePending")).Dot("CompareAndSwap").Call(jen.False(), jen.True())).Block(
 			jen.Comment("After Close this returns ErrClosed: the poller gates its wake-up fd."),
 			jen.Id("_").Op("=").Add(lf("poller")).Dot("Wake").Call(),
@@ -466,7 +474,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("early by that callback's time (uvloop #29); a read per call costs more than")
 	f.Comment("the rest of CallLater. Outside the loop, before Run, the clock is read each")
 	f.Comment("time, so setup time cannot make timers early.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
+	f.Add(loopMethod()).Id("deadline").Params(jen.Id("d").Qual("time", "Duration")).Int64().Block(
 		jen.Id("now").Op(":=").Add(lf("now")),
 		jen.If(jen.Op("!").Add(lf("nowFresh"))).Block(jen.Id("now").Op("=").Add(lf("freshNow")).Call()),
 		jen.Comment("At most endOfTime, so that deadline arithmetic never overflows."),
@@ -476,7 +484,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("freshNow reads the clock for a deadline; inside the loop the reading becomes now.")
 	f.Comment("Kept out of line, so that deadline, whose common path is one load, is inlined.")
 	f.Comment("//go:noinline")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("freshNow").Params().Int64().Block(
+	f.Add(loopMethod()).Id("freshNow").Params().Int64().Block(
 		jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
 		jen.If(lf("inLoop")).Block(lf("now").Op(",").Add(lf("nowFresh")).Op("=").Id("now").Op(",").True()),
 		jen.Return(jen.Id("now")),
@@ -484,7 +492,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 
 	f.Comment("CallLater runs fn once, no earlier than d from now; d <= 0 behaves as CallSoon")
 	f.Comment("and returns the zero Timer. A deadline past the end of loop time is due then.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallLater").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
+	f.Add(loopMethod()).Id("CallLater").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallLater"),
 		jen.If(jen.Id("d").Op("<=").Lit(0)).Block(
 			lf("ready").Dot("push").Call(jen.Id("fn")),
@@ -498,7 +506,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("CallAt runs fn once, no earlier than t (read against the loop's clock); a t")
 	f.Comment("already past, or the loop's present itself, behaves as CallSoon and returns")
 	f.Comment("the zero Timer, as CallLater with no delay does.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallAt").Params(jen.Id("t").Qual("time", "Time"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
+	f.Add(loopMethod()).Id("CallAt").Params(jen.Id("t").Qual("time", "Time"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallAt"),
 		jen.Comment("Measured from the epoch directly (monotonic readings when t has one), so a"),
 		jen.Comment("loop time cached during a long batch cannot make the timer early; and judged"),
@@ -515,7 +523,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("CallEvery runs fn every d, first d from now, on a fixed schedule: a late run")
 	f.Comment("does not shift the ones after it, and periods missed entirely are skipped.")
 	f.Comment("Cancel stops it. d <= 0 panics.")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("CallEvery").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
+	f.Add(loopMethod()).Id("CallEvery").Params(jen.Id("d").Qual("time", "Duration"), fnParam.Clone()).Qual(pkgCore, "Timer").Block(
 		nilCheck("CallEvery"),
 		jen.If(jen.Id("d").Op("<=").Lit(0)).Block(jen.Panic(jen.Lit("loop: CallEvery with a non-positive period"))),
 		jen.Return(lf("timers").Dot("schedule").Call(lf("deadline").Call(jen.Id("d")), jen.Int64().Call(jen.Id("d")), jen.Id("fn"))),
@@ -524,7 +532,7 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	f.Comment("Cancel stops t from firing and reports whether it did: false for a timer that")
 	f.Comment("already fired or was cancelled, for the zero Timer, for stale handles, and (but")
 	f.Comment("with odds of 2^-31) for another loop's handles. O(1).")
-	f.Func().Params(jen.Id("l").Op("*").Id("Loop")).Id("Cancel").Params(jen.Id("t").Qual(pkgCore, "Timer")).Bool().Block(
+	f.Add(loopMethod()).Id("Cancel").Params(jen.Id("t").Qual(pkgCore, "Timer")).Bool().Block(
 		jen.Comment("Cancelling is written out here, not in a wheel method: a Cancel is one call, not three."),
 		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),
 		jen.Block(e.cancelBody()...),
@@ -532,12 +540,11 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 }
 
 func (e *variantEmitter) emitRunControl(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
 
 	f.Comment("Run runs the loop until Stop or Close. It returns ErrRunning if the loop is")
 	f.Comment("already running and ErrClosed once it is closed; it may be called again after")
 	f.Comment("it returns, and what is still queued then runs.")
-	f.Add(recv()).Id("Run").Params().Error().Block(
+	f.Add(loopMethod()).Id("Run").Params().Error().Block(
 		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		jen.Defer().Add(lf("leave")).Call(),
 		jen.For().Block(
@@ -548,7 +555,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	)
 
 	f.Comment("takePollErr returns and clears the error of a failed poller wait, if any.")
-	f.Add(recv()).Id("takePollErr").Params().Error().Block(
+	f.Add(loopMethod()).Id("takePollErr").Params().Error().Block(
 		jen.Id("err").Op(":=").Add(lf("pollErr")),
 		lf("pollErr").Op("=").Nil(),
 		jen.Return(jen.Id("err")),
@@ -560,7 +567,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	f.Comment("iteration that ran nothing (a timer beyond the first wheel level moved down a")
 	f.Comment("level, or a wake-up left over from an earlier iteration) waits again. A Stop")
 	f.Comment("made before or during RunOnce is consumed by it.")
-	f.Add(recv()).Id("RunOnce").Params(jen.Id("block").Bool()).Error().Block(
+	f.Add(loopMethod()).Id("RunOnce").Params(jen.Id("block").Bool()).Error().Block(
 		jen.If(jen.Err().Op(":=").Add(lf("enter")).Call(), jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Err())),
 		jen.Defer().Add(lf("leave")).Call(),
 		jen.For().Op("!").Add(lf("iterate")).Call(jen.Id("block")).Op("&&").Id("block").Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call().Block(),
@@ -570,12 +577,12 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 
 	f.Comment("Stop makes Run return after the current iteration. Safe from any goroutine.")
 	f.Comment("Called while the loop is not running, it makes the next Run return after one iteration.")
-	f.Add(recv()).Id("Stop").Params().Block(
+	f.Add(loopMethod()).Id("Stop").Params().Block(
 		lf("stopReq").Dot("Store").Call(jen.True()),
 		lf("wake").Call(),
 	)
 
-	f.Add(recv()).Id("enter").Params().Error().Block(
+	f.Add(loopMethod()).Id("enter").Params().Error().Block(
 		lf("stateMu").Dot("Lock").Call(),
 		jen.Defer().Add(lf("stateMu")).Dot("Unlock").Call(),
 		jen.Switch().Block(
@@ -590,7 +597,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		jen.Return(jen.Nil()),
 	)
 
-	f.Add(recv()).Id("leave").Params().Block(
+	f.Add(loopMethod()).Id("leave").Params().Block(
 		lf("inLoop").Op("=").False(),
 		lf("nowFresh").Op("=").False(),
 		lf("stateMu").Dot("Lock").Call(),
@@ -605,7 +612,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	f.Comment("queued or posted before Close; what fn queues runs too (within Close's rounds).")
 	f.Comment("Packages that open things on the loop use it to release them. Loop goroutine only")
 	f.Comment("(or before Run). On a loop already torn down, fn runs at once.")
-	f.Add(recv()).Id("AtClose").Params(jen.Id("fn").Func().Params()).Block(
+	f.Add(loopMethod()).Id("AtClose").Params(jen.Id("fn").Func().Params()).Block(
 		jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: AtClose with a nil func"))),
 		lf("stateMu").Dot("Lock").Call(),
 		jen.Id("done").Op(":=").Add(lf("tornDown")),
@@ -623,7 +630,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	f.Comment("Run return, and Run releases the loop before returning. On a loop that is not")
 	f.Comment("running, the calling goroutine does that work and acts as the loop goroutine.")
 	f.Comment("Closing twice is a no-op.")
-	f.Add(recv()).Id("Close").Params().Error().Block(
+	f.Add(loopMethod()).Id("Close").Params().Error().Block(
 		lf("stateMu").Dot("Lock").Call(),
 		jen.If(lf("closed")).Block(lf("stateMu").Dot("Unlock").Call(), jen.Return(jen.Nil())),
 		lf("closed").Op("=").True(),
@@ -644,7 +651,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	)
 
 	f.Comment("teardown runs what was posted or queued before Close, then releases everything.")
-	f.Add(recv()).Id("teardown").Params().Block(
+	f.Add(loopMethod()).Id("teardown").Params().Block(
 		lf("inLoop").Op("=").True(),
 		jen.Comment("Deferred: a panic that unwinds through here (a panic handler that panics"),
 		jen.Comment("itself, or a callback's panic where panics are not recovered) still releases"),
@@ -666,7 +673,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	)
 	f.Comment("release drops what is queued, and what is queued after it, and releases the poller")
 	f.Comment("and the clock.")
-	f.Add(recv()).Id("release").Params().Block(
+	f.Add(loopMethod()).Id("release").Params().Block(
 		lf("inLoop").Op("=").False(),
 		lf("nowFresh").Op("=").False(),
 		lf("ready").Dot("discard").Call(),
@@ -679,7 +686,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 	if e.v.Recover {
 		f.Comment("recoverPanic hands a callback's panic to the panic handler; the batch it")
 		f.Comment("interrupted resumes on the next iteration.")
-		f.Add(recv()).Id("recoverPanic").Params().Block(
+		f.Add(loopMethod()).Id("recoverPanic").Params().Block(
 			jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(lf("onPanic").Call(jen.Id("r"))),
 		)
 	}
@@ -687,7 +694,6 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 
 // emitAwaitPublish writes awaitPublish and its constants (mpsc inbox only).
 func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
 	f.Comment("publishYields is how many times the loop, or Close, yields for a post claimed")
 	f.Comment("and not yet published before it waits instead (Close sleeps). The loop's first wait is")
 	f.Comment("publishWaitNanos, and each next one twice as long, up to maxPublishWaitNanos.")
@@ -719,7 +725,7 @@ func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 	f.Comment("maxPublishWaitNanos, so that a long stall costs few wake-ups (with poller none the")
 	f.Comment("wait is a runtime timer, which makes any of them about a millisecond). Readiness")
 	f.Comment("that the wait returns is dispatched at once.")
-	f.Add(recv()).Id("awaitPublish").Params().Block(
+	f.Add(loopMethod()).Id("awaitPublish").Params().Block(
 		jen.Id("wait").Op(":=").Int64().Call(jen.Id("publishWaitNanos")),
 		jen.For(jen.Id("yields").Op(":=").Lit(0), lf("inbox").Dot("unpublished").Call(), jen.Id("yields").Op("++")).Block(
 			jen.If(jen.Id("yields").Op("<").Id("publishYields")).Block(
@@ -741,7 +747,6 @@ func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 
 func (e *variantEmitter) emitIterate(f *jen.File) {
 	v := e.v
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
 
 	// The decision to block, with the lost-wake-up guard.
 	blockDecision := []jen.Code{
@@ -836,7 +841,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("callbacks, due timers, and at most batchSize ready callbacks, namely those")
 	f.Comment("queued before the batch began, so I/O and timers are never starved. It reports")
 	f.Comment("whether it ran anything: I/O callbacks, timers or ready callbacks.")
-	f.Add(recv()).Id("iterate").Params(jen.Id("block").Bool()).Params(jen.Id("ran").Bool()).Block(
+	f.Add(loopMethod()).Id("iterate").Params(jen.Id("block").Bool()).Params(jen.Id("ran").Bool()).Block(
 		e.count("Iterations"),
 		jen.Comment("Cleared before the clock is read: an advance after this read sets it again."),
 		jen.If(lf("clockMoved").Dot("Load").Call()).Block(lf("clockMoved").Dot("Store").Call(jen.False())),
@@ -887,7 +892,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("(A loop with no fds and no timer pending now parks on a channel instead, which")
 	f.Comment("gives up the P at once; see the poller's parker. The yields still serve a loop")
 	f.Comment("that waits in the kernel.)")
-	f.Add(recv()).Id("yield").Params().Block(
+	f.Add(loopMethod()).Id("yield").Params().Block(
 		jen.Qual("runtime", "Gosched").Call(),
 		lf("now").Op("=").Add(lf("monotime")).Call(),
 		lf("yieldedAt").Op("=").Add(lf("now")),
@@ -897,7 +902,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("Every Wait drains a pending wake-up or ends early for it (a stray one costs at")
 	f.Comment("most one early return), so both flags are cleared after each one: a wakePending")
 	f.Comment("left set with its token gone would swallow the next wake-up.")
-	f.Add(recv()).Id("wait").Params(jen.Id("timeout").Int64()).Index().Qual(pkgPoller, "Event").Block(
+	f.Add(loopMethod()).Id("wait").Params(jen.Id("timeout").Int64()).Index().Qual(pkgPoller, "Event").Block(
 		jen.List(jen.Id("events"), jen.Id("err")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Id("timeout")),
 		lf("sleeping").Dot("Store").Call(jen.False()),
 		lf("wakePending").Dot("Store").Call(jen.False()),
@@ -914,7 +919,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("timeout is how long the loop may block: -1 for no limit, 0 for not at all.")
 	f.Comment("Under a virtual clock only due timers limit it, since its time moves only")
 	f.Comment("when a test advances it (which wakes the loop).")
-	f.Add(recv()).Id("timeout").Params().Int64().Block(
+	f.Add(loopMethod()).Id("timeout").Params().Int64().Block(
 		jen.If(lf("timers").Dot("count").Op("==").Lit(0)).Block(jen.Return(jen.Lit(-1))),
 		jen.Id("next").Op(":=").Add(lf("timers")).Dot("next").Call(),
 		jen.If(jen.Id("next").Op("==").Qual("math", "MaxUint64")).Block(
@@ -970,7 +975,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		)
 		f.Comment("spin busy-waits up to spinNanos for a post, I/O or the timeout before the loop")
 		f.Comment("blocks, trading CPU for wake-up latency. It returns what is left of timeout.")
-		f.Add(recv()).Id("spin").Params(jen.Id("timeout").Int64()).Int64().Block(
+		f.Add(loopMethod()).Id("spin").Params(jen.Id("timeout").Int64()).Int64().Block(
 			jen.For().Block(spinBody...),
 		)
 	}
@@ -978,7 +983,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	if v.Inbox.Gather > 0 {
 		f.Comment("mayGather reports whether producers can post while the loop waits: GOMAXPROCS,")
 		f.Comment("read once per Run or RunOnce, is above 1.")
-		f.Add(recv()).Id("mayGather").Params().Bool().Block(
+		f.Add(loopMethod()).Id("mayGather").Params().Bool().Block(
 			jen.If(jen.Op("!").Add(lf("gatherKnown"))).Block(
 				lf("gatherOK").Op(",").Add(lf("gatherKnown")).Op("=").Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0)).Op(">").Lit(1).Op(",").True(),
 			),
@@ -1001,7 +1006,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		} {
 			f.Comment(line)
 		}
-		f.Add(recv()).Id("gather").Params(jen.Id("budget").Int()).Int().Block(
+		f.Add(loopMethod()).Id("gather").Params(jen.Id("budget").Int()).Int().Block(
 			e.count("Gathers"),
 			jen.Id("start").Op(":=").Qual("time", "Now").Call(),
 			jen.For(jen.Op("!").Add(lf("inbox")).Dot("published").Call(jen.Id("budget"))).Block(
@@ -1018,7 +1023,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 
 	f.Comment("runReady runs the next n ready callbacks and returns how many it took off the")
 	f.Comment("queue: fewer when one panicked (that one counts).")
-	f.Add(recv()).Id("runReady").Params(jen.Id("n").Int()).Params(jen.Id("taken").Int()).Block(
+	f.Add(loopMethod()).Id("runReady").Params(jen.Id("n").Int()).Params(jen.Id("taken").Int()).Block(
 		e.recoverGuard(),
 		jen.For(jen.Id("taken").Op("<").Id("n")).Block(
 			jen.Id("taken").Op("++"),
@@ -1032,7 +1037,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 	f.Comment("runTimers runs the due timers in the order of their deadlines' ticks, and in")
 	f.Comment("scheduling order within a tick. A periodic timer is rescheduled before its")
 	f.Comment("callback runs, so the callback may cancel it.")
-	f.Add(recv()).Id("runTimers").Params().Block(
+	f.Add(loopMethod()).Id("runTimers").Params().Block(
 		e.recoverGuard(),
 		jen.Comment("A timer that closes the loop ends the firing: the due timers left are"),
 		jen.Comment("still pending (Cancel would stop them), and Close drops pending timers."),

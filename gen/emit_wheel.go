@@ -2,8 +2,6 @@ package gen
 
 import "github.com/dave/jennifer/jen"
 
-func wf(name string) *jen.Statement { return jen.Id("w").Dot(name) }
-
 // slab is w.at(i), the timer at slab index i, for an emitted index expression.
 func slab(i jen.Code) *jen.Statement { return wf("at").Call(i) }
 
