@@ -227,7 +227,24 @@ func (e *variantEmitter) emitParams(f *jen.File) {
 	})))
 }
 
+// emitLoop writes loop_gen.go, in the order a reader of it meets the parts:
+// the Loop type, its constructors, the clock and what a Loop reports, the
+// scheduling API (CallSoon, Post, CallLater, ...), Run and its kin, and last
+// iterate, one turn of the loop, with the steps it takes.
 func (e *variantEmitter) emitLoop(f *jen.File) {
+	e.emitLoopType(f)
+	e.emitConstructors(f)
+	e.emitClockAndQueries(f)
+	e.emitScheduling(f)
+	e.emitRunControl(f)
+	e.emitIterate(f)
+}
+
+// emitLoopType writes the Loop struct: the fields the loop goroutine owns,
+// those stateMu guards (Run and RunOnce against Close), and those shared with
+// other goroutines, which begin a cache line of their own. A switch's fields
+// (gather, spin, stats, the fd table) are there only when it is on.
+func (e *variantEmitter) emitLoopType(f *jen.File) {
 	v := e.v
 	fields := []jen.Code{
 		// Loop is larger than a page, so the compiler guards a far field's access
@@ -304,7 +321,12 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	f.Comment("documented on package loop; methods not marked safe for any goroutine belong")
 	f.Comment("to the loop goroutine (or, before Run, to the goroutine that will call it).")
 	f.Type().Id("Loop").Struct(fields...)
+}
 
+// emitConstructors writes New and Init; in the generic build, also
+// NewWithParams and InitWithParams, which New and Init call with Params.
+func (e *variantEmitter) emitConstructors(f *jen.File) {
+	v := e.v
 	cfgParam := jen.Id("cfg").Qual(pkgCore, "Config")
 	newName, initName, initParams := "New", "Init", []jen.Code{cfgParam}
 	var initArgs []jen.Code
@@ -381,7 +403,12 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 		jen.Return(jen.Nil()),
 	)
 	f.Add(loopMethod()).Id(initName).Params(initParams...).Error().Block(initBody...)
+}
 
+// emitClockAndQueries writes the loop's clock (monotime, Now) and what a Loop
+// reports about itself: Variant, Stats, Pending and Closed.
+func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
+	v := e.v
 	f.Comment("monotime returns the loop time from the clock: ns since epoch.")
 	f.Add(loopMethod()).Id("monotime").Params().Int64().Block(
 		jen.If(lf("vclock").Op("!=").Nil()).Block(
@@ -427,10 +454,6 @@ func (e *variantEmitter) emitLoop(f *jen.File) {
 	f.Add(loopMethod()).Id("Closed").Params().Bool().Block(
 		jen.Return(lf("closing").Dot("Load").Call()),
 	)
-
-	e.emitScheduling(f)
-	e.emitRunControl(f)
-	e.emitIterate(f)
 }
 
 func (e *variantEmitter) emitScheduling(f *jen.File) {
