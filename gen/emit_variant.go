@@ -56,29 +56,6 @@ func (e *variantEmitter) pollerType() jen.Code {
 	return jen.Qual(pkgPoller, name)
 }
 
-// streamingCheck notes, after the first drain, whether posts stream in (the
-// last iteration took some too): a loop about to wait then yields first (see
-// yield), and a gathering variant may wait for the rest of a batch, only when
-// it may block (RunOnce(false) promises not to wait).
-func (e *variantEmitter) streamingCheck() jen.Code {
-	streaming := jen.Add(
-		jen.Comment("Posts stream in when the last iteration took some too; see gather and yield."), jen.Line(),
-		jen.Id("took").Op(":=").Add(e.num("l", "batchSize")).Op("-").Id("budget"), jen.Line(),
-		jen.Id("streaming").Op(":=").Add(lf("drained")).Op(">").Lit(0), jen.Line(),
-		lf("drained").Op("=").Id("took"),
-	)
-	if e.v.Inbox.Gather == 0 {
-		return streaming
-	}
-	return jen.Add(
-		streaming, jen.Line(),
-		jen.If(jen.Id("block").Op("&&").Id("streaming").Op("&&").Id("took").Op(">").Lit(0).Op("&&").Id("budget").Op(">").Lit(0).
-			Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Id("took").Op("&&").Add(lf("mayGather")).Call()).Block(
-			jen.Id("budget").Op("=").Add(lf("gather")).Call(jen.Id("budget")),
-		),
-	)
-}
-
 // gatherCheck is where Run and RunOnce forget whether gather may wait, so that
 // mayGather asks GOMAXPROCS again, once, when posts first stream in: asking in
 // every Run (it takes the scheduler's lock) cost a Run+Stop 17 ns.
@@ -768,19 +745,96 @@ func (e *variantEmitter) emitAwaitPublish(f *jen.File) {
 	)
 }
 
+// emitIterate writes iterate, one turn of the loop, and the methods it calls,
+// in this order: awaitPublish (mpsc inbox only), iterate, yield, wait and
+// timeout, spin (idle: spin only), mayGather and gather (inbox.gather only),
+// runReady and runTimers. iterate's body reads as the turn itself: take posts
+// (streamingCheck), decide whether and how long to wait (blockDecision), wait
+// and dispatch I/O (waitAndDispatch), move the wheel and fire due timers, and
+// run one batch of ready callbacks.
 func (e *variantEmitter) emitIterate(f *jen.File) {
-	v := e.v
+	if e.v.Inbox.Kind == InboxMPSC {
+		e.emitAwaitPublish(f)
+	}
 
-	// The decision to block, with the lost-wake-up guard.
-	blockDecision := []jen.Code{
+	f.Comment("iterate is one turn of the loop: take posted callbacks; wait for I/O, the next")
+	f.Comment("timer or a post (only when block and there is nothing to run); run ready I/O")
+	f.Comment("callbacks, due timers, and at most batchSize ready callbacks, namely those")
+	f.Comment("queued before the batch began, so I/O and timers are never starved. It reports")
+	f.Comment("whether it ran anything: I/O callbacks, timers or ready callbacks.")
+	f.Add(loopMethod()).Id("iterate").Params(jen.Id("block").Bool()).Params(jen.Id("ran").Bool()).Block(
+		e.count("Iterations"),
+		jen.Comment("Cleared before the clock is read: an advance after this read sets it again."),
+		jen.If(lf("clockMoved").Dot("Load").Call()).Block(lf("clockMoved").Dot("Store").Call(jen.False())),
+		lf("now").Op("=").Add(lf("monotime")).Call(),
+		jen.Comment("At most a batch of posted callbacks leaves the ring per iteration (the spill,"),
+		jen.Comment("taken only when the ring is empty, comes whole), as at most a batch runs:"),
+		jen.Comment("producers that outrun the loop meet a full ring and slow down."),
+		jen.Id("budget").Op(":=").Add(e.num("l", "batchSize")).Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), e.num("l", "batchSize")),
+		e.streamingCheck(),
+		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
+		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).
+			Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().
+			Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call()).Block(e.blockDecision()...),
+		jen.If(e.waitCondition()).Block(e.waitAndDispatch()...),
+		lf("timers").Dot("advance").Call(jen.Uint64().Call(lf("now")).Op("/").Add(e.numAs(jen.Uint64(), "l", "tickNanos"))),
+		jen.If(lf("timers").Dot("hasDue").Call()).Block(
+			lf("runTimers").Call(),
+			lf("now").Op("=").Add(lf("monotime")).Call(),
+			jen.Id("ran").Op("=").True(),
+		),
+		jen.If(jen.Id("n").Op(":=").Min(lf("ready").Dot("len").Call(), e.num("l", "batchSize")), jen.Id("n").Op(">").Lit(0)).Block(
+			lf("runReady").Call(jen.Id("n")),
+			jen.Id("ran").Op("=").True(),
+		),
+		jen.Return(jen.Id("ran")),
+	)
+
+	e.emitYield(f)
+	e.emitWait(f)
+	e.emitSpin(f)
+	e.emitGather(f)
+	e.emitBatchRunners(f)
+}
+
+// streamingCheck notes, after the first drain, whether posts stream in (the
+// last iteration took some too): a loop about to wait then yields first (see
+// yield), and a gathering variant may wait for the rest of a batch, only when
+// it may block (RunOnce(false) promises not to wait).
+func (e *variantEmitter) streamingCheck() jen.Code {
+	streaming := jen.Add(
+		jen.Comment("Posts stream in when the last iteration took some too; see gather and yield."), jen.Line(),
+		jen.Id("took").Op(":=").Add(e.num("l", "batchSize")).Op("-").Id("budget"), jen.Line(),
+		jen.Id("streaming").Op(":=").Add(lf("drained")).Op(">").Lit(0), jen.Line(),
+		lf("drained").Op("=").Id("took"),
+	)
+	if e.v.Inbox.Gather == 0 {
+		return streaming
+	}
+	return jen.Add(
+		streaming, jen.Line(),
+		jen.If(jen.Id("block").Op("&&").Id("streaming").Op("&&").Id("took").Op(">").Lit(0).Op("&&").Id("budget").Op(">").Lit(0).
+			Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Id("took").Op("&&").Add(lf("mayGather")).Call()).Block(
+			jen.Id("budget").Op("=").Add(lf("gather")).Call(jen.Id("budget")),
+		),
+	)
+}
+
+// blockDecision is the part of iterate that runs when it may block and has
+// nothing to run: it sets timeout, how long the wait may last (yielding first
+// when due, spinning first when idle says so), and guards against a lost
+// wake-up: it announces the sleep, then looks at the inbox again. Where it
+// decides not to wait after all, it drains what was posted meanwhile.
+func (e *variantEmitter) blockDecision() []jen.Code {
+	code := []jen.Code{
 		jen.Id("timeout").Op("=").Add(lf("timeout")).Call(),
 		jen.If(jen.Id("timeout").Op("!=").Lit(0).Op("&&").Parens(jen.Id("streaming").Op("||").Add(lf("now")).Op("-").Add(lf("yieldedAt")).Op(">=").Id("yieldEvery"))).Block(
 			lf("yield").Call(),
 			jen.Id("timeout").Op("=").Add(lf("timeout")).Call(),
 		),
 	}
-	if v.Spin > 0 {
-		blockDecision = append(blockDecision,
+	if e.v.Spin > 0 {
+		code = append(code,
 			jen.Comment("Not under a virtual clock: its time stands still while the loop spins, so"),
 			jen.Comment("the spin would never end; posts and clock advances wake a blocked loop."),
 			jen.If(jen.Id("timeout").Op("!=").Lit(0).Op("&&").Add(lf("vclock")).Op("==").Nil()).Block(jen.Id("timeout").Op("=").Add(lf("spin")).Call(jen.Id("timeout"))),
@@ -799,7 +853,7 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			lf("awaitPublish").Call(),
 		)
 	}
-	blockDecision = append(blockDecision,
+	code = append(code,
 		jen.If(jen.Id("timeout").Op("!=").Lit(0)).Block(
 			jen.Comment("Announce the sleep, then look again: a Post that missed the flag"),
 			jen.Comment("claimed its slot before this check, so nothing is lost."),
@@ -817,11 +871,23 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 			lf("drained").Op("+=").Id("n"),
 		),
 	)
+	return code
+}
 
+// waitCondition is when iterate waits: when it may block (timeout != 0), and
+// with fds registered also when not, to collect readiness without blocking.
+func (e *variantEmitter) waitCondition() jen.Code {
 	waitCond := jen.Id("timeout").Op("!=").Lit(0)
 	if e.hasPoller() {
 		waitCond = waitCond.Op("||").Add(lf("poller")).Dot("Registered").Call().Op(">").Lit(0)
 	}
+	return waitCond
+}
+
+// waitAndDispatch is the part of iterate that waits (or, with timeout 0, only
+// looks): with fds, it dispatches the readiness the wait returns, or what the
+// spin peeked at; then it drains what was posted during the wait.
+func (e *variantEmitter) waitAndDispatch() []jen.Code {
 	var waitBody []jen.Code
 	if e.hasPoller() {
 		getEvents := []jen.Code{jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Id("timeout"))}
@@ -854,44 +920,12 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		jen.Comment("Callbacks posted while we waited run in this iteration."),
 		jen.Id("budget").Op("-=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
 	)
+	return waitBody
+}
 
-	if e.v.Inbox.Kind == InboxMPSC {
-		e.emitAwaitPublish(f)
-	}
-
-	f.Comment("iterate is one turn of the loop: take posted callbacks; wait for I/O, the next")
-	f.Comment("timer or a post (only when block and there is nothing to run); run ready I/O")
-	f.Comment("callbacks, due timers, and at most batchSize ready callbacks, namely those")
-	f.Comment("queued before the batch began, so I/O and timers are never starved. It reports")
-	f.Comment("whether it ran anything: I/O callbacks, timers or ready callbacks.")
-	f.Add(loopMethod()).Id("iterate").Params(jen.Id("block").Bool()).Params(jen.Id("ran").Bool()).Block(
-		e.count("Iterations"),
-		jen.Comment("Cleared before the clock is read: an advance after this read sets it again."),
-		jen.If(lf("clockMoved").Dot("Load").Call()).Block(lf("clockMoved").Dot("Store").Call(jen.False())),
-		lf("now").Op("=").Add(lf("monotime")).Call(),
-		jen.Comment("At most a batch of posted callbacks leaves the ring per iteration (the spill,"),
-		jen.Comment("taken only when the ring is empty, comes whole), as at most a batch runs:"),
-		jen.Comment("producers that outrun the loop meet a full ring and slow down."),
-		jen.Id("budget").Op(":=").Add(e.num("l", "batchSize")).Op("-").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), e.num("l", "batchSize")),
-		e.streamingCheck(),
-		jen.Id("timeout").Op(":=").Int64().Call(jen.Lit(0)),
-		jen.If(jen.Id("block").Op("&&").Add(lf("ready")).Dot("len").Call().Op("==").Lit(0).
-			Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().
-			Op("&&").Op("!").Add(lf("stopReq")).Dot("Load").Call()).Block(blockDecision...),
-		jen.If(waitCond).Block(waitBody...),
-		lf("timers").Dot("advance").Call(jen.Uint64().Call(lf("now")).Op("/").Add(e.numAs(jen.Uint64(), "l", "tickNanos"))),
-		jen.If(lf("timers").Dot("hasDue").Call()).Block(
-			lf("runTimers").Call(),
-			lf("now").Op("=").Add(lf("monotime")).Call(),
-			jen.Id("ran").Op("=").True(),
-		),
-		jen.If(jen.Id("n").Op(":=").Min(lf("ready").Dot("len").Call(), e.num("l", "batchSize")), jen.Id("n").Op(">").Lit(0)).Block(
-			lf("runReady").Call(jen.Id("n")),
-			jen.Id("ran").Op("=").True(),
-		),
-		jen.Return(jen.Id("ran")),
-	)
-
+// emitYield writes yield, with which a loop about to wait gives up its thread
+// now and then, and yieldEvery, how often.
+func (e *variantEmitter) emitYield(f *jen.File) {
 	f.Comment("yieldEvery is how often, in loop time, a loop about to wait first yields its")
 	f.Comment("thread with runtime.Gosched.")
 	f.Const().Id("yieldEvery").Op("=").Int64().Call(jen.Lit(5).Op("*").Qual("time", "Millisecond"))
@@ -920,7 +954,11 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		lf("now").Op("=").Add(lf("monotime")).Call(),
 		lf("yieldedAt").Op("=").Add(lf("now")),
 	)
+}
 
+// emitWait writes wait, the one call into the poller's Wait, and timeout, how
+// long iterate's wait may block.
+func (e *variantEmitter) emitWait(f *jen.File) {
 	f.Comment("wait asks the poller for readiness, blocking up to timeout ns (-1: no limit).")
 	f.Comment("Every Wait drains a pending wake-up or ends early for it (a stray one costs at")
 	f.Comment("most one early return), so both flags are cleared after each one: a wakePending")
@@ -955,95 +993,108 @@ func (e *variantEmitter) emitIterate(f *jen.File) {
 		),
 		jen.Return(jen.Id("d")),
 	)
+}
 
-	if v.Spin > 0 {
-		posted := lf("inbox").Dot("nonEmpty").Call()
-		if e.v.Inbox.Kind == InboxMPSC {
-			// A spill behind a slot claimed and not yet published is not ready: drain
-			// takes neither until the publish, which iterate awaits (awaitPublish) once
-			// the spin ends. Ending the spin for it made the loop go round without
-			// waiting, an iteration that ran nothing.
-			posted = jen.Parens(posted.Op("&&").Op("!").Add(lf("inbox")).Dot("unpublished").Call())
-		}
-		spinBody := []jen.Code{
-			jen.If(posted.Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(jen.Return(jen.Lit(0))),
-		}
-		if e.hasPoller() {
-			spinBody = append(spinBody,
-				jen.Comment("Ready fds this peek sees are kept for the iteration to dispatch: waiting again"),
-				jen.Comment("would only ask the kernel a second time."),
-				jen.If(lf("poller").Dot("Registered").Call().Op(">").Lit(0)).Block(
-					jen.If(jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Lit(0)), jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(
-						lf("peeked").Op("=").Id("events"),
-						jen.Return(jen.Lit(0)),
-					),
-				),
-			)
-		}
+// emitSpin writes spin, the busy-wait before blocking, for idle: spin:<d>.
+func (e *variantEmitter) emitSpin(f *jen.File) {
+	if e.v.Spin <= 0 {
+		return
+	}
+	posted := lf("inbox").Dot("nonEmpty").Call()
+	if e.v.Inbox.Kind == InboxMPSC {
+		// A spill behind a slot claimed and not yet published is not ready: drain
+		// takes neither until the publish, which iterate awaits (awaitPublish) once
+		// the spin ends. Ending the spin for it made the loop go round without
+		// waiting, an iteration that ran nothing.
+		posted = jen.Parens(posted.Op("&&").Op("!").Add(lf("inbox")).Dot("unpublished").Call())
+	}
+	spinBody := []jen.Code{
+		jen.If(posted.Op("||").Add(lf("stopReq")).Dot("Load").Call()).Block(jen.Return(jen.Lit(0))),
+	}
+	if e.hasPoller() {
 		spinBody = append(spinBody,
-			jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
-			jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(
-				// The iteration goes on to the timers without waiting, and so without
-				// reading the clock again: with the time from before the spin, the timer
-				// it spun for was not due yet, and the iteration ran nothing (RunOnce(true)
-				// returned empty-handed, before it learnt to wait again).
-				lf("now").Op("=").Id("now"),
-				jen.Return(jen.Lit(0)),
+			jen.Comment("Ready fds this peek sees are kept for the iteration to dispatch: waiting again"),
+			jen.Comment("would only ask the kernel a second time."),
+			jen.If(lf("poller").Dot("Registered").Call().Op(">").Lit(0)).Block(
+				jen.If(jen.Id("events").Op(":=").Add(lf("wait")).Call(jen.Lit(0)), jen.Len(jen.Id("events")).Op(">").Lit(0)).Block(
+					lf("peeked").Op("=").Id("events"),
+					jen.Return(jen.Lit(0)),
+				),
 			),
-			jen.If(jen.Id("now").Op("-").Add(lf("now")).Op(">=").Add(e.num("l", "spinNanos"))).Block(
-				jen.If(jen.Id("timeout").Op(">").Lit(0)).Block(jen.Id("timeout").Op("-=").Id("now").Op("-").Add(lf("now"))),
-				jen.Return(jen.Id("timeout")),
-			),
-			jen.Qual("runtime", "Gosched").Call(),
-		)
-		f.Comment("spin busy-waits up to spinNanos for a post, I/O or the timeout before the loop")
-		f.Comment("blocks, trading CPU for wake-up latency. It returns what is left of timeout.")
-		f.Add(loopMethod()).Id("spin").Params(jen.Id("timeout").Int64()).Int64().Block(
-			jen.For().Block(spinBody...),
 		)
 	}
+	spinBody = append(spinBody,
+		jen.Id("now").Op(":=").Add(lf("monotime")).Call(),
+		jen.If(jen.Id("timeout").Op(">").Lit(0).Op("&&").Id("now").Op("-").Add(lf("now")).Op(">=").Id("timeout")).Block(
+			// The iteration goes on to the timers without waiting, and so without
+			// reading the clock again: with the time from before the spin, the timer
+			// it spun for was not due yet, and the iteration ran nothing (RunOnce(true)
+			// returned empty-handed, before it learnt to wait again).
+			lf("now").Op("=").Id("now"),
+			jen.Return(jen.Lit(0)),
+		),
+		jen.If(jen.Id("now").Op("-").Add(lf("now")).Op(">=").Add(e.num("l", "spinNanos"))).Block(
+			jen.If(jen.Id("timeout").Op(">").Lit(0)).Block(jen.Id("timeout").Op("-=").Id("now").Op("-").Add(lf("now"))),
+			jen.Return(jen.Id("timeout")),
+		),
+		jen.Qual("runtime", "Gosched").Call(),
+	)
+	f.Comment("spin busy-waits up to spinNanos for a post, I/O or the timeout before the loop")
+	f.Comment("blocks, trading CPU for wake-up latency. It returns what is left of timeout.")
+	f.Add(loopMethod()).Id("spin").Params(jen.Id("timeout").Int64()).Int64().Block(
+		jen.For().Block(spinBody...),
+	)
+}
 
-	if v.Inbox.Gather > 0 {
-		f.Comment("mayGather reports whether producers can post while the loop waits: GOMAXPROCS,")
-		f.Comment("read once per Run or RunOnce, is above 1.")
-		f.Add(loopMethod()).Id("mayGather").Params().Bool().Block(
-			jen.If(jen.Op("!").Add(lf("gatherKnown"))).Block(
-				lf("gatherOK").Op(",").Add(lf("gatherKnown")).Op("=").Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0)).Op(">").Lit(1).Op(",").True(),
-			),
-			jen.Return(lf("gatherOK")),
-		)
-		for _, line := range []string{
-			"gather waits up to gatherNanos for the rest of the batch to be published, then",
-			"drains it; it returns what is left of budget. A loop that takes posts as they land",
-			"chases its producers through the inbox: each drain takes a few, and the cache lines",
-			"of the slots cross between the cores several times while they fill (measured with",
-			"one producer: 12-18 posts a drain, 46-83 ns a post). Waiting on the clock and one",
-			"slot lets the producers fill whole lines first (190 posts a drain, 19 ns).",
-			"",
-			"iterate calls it only while posts stream in: the last iteration took posts too, this",
-			"one took fewer than a batch, nothing else is ready, and it may block. A lone post, or",
-			"one that finds other work, runs at once. With one P the producers cannot post while",
-			"the loop waits, so it does not (at GOMAXPROCS=1, 75 ns a post became 134); with more,",
-			"a wait that sees no post at all in a quarter of its time ends. The wait reads the",
-			"real clock, as it is about real producers, also under a virtual clock.",
-		} {
-			f.Comment(line)
-		}
-		f.Add(loopMethod()).Id("gather").Params(jen.Id("budget").Int()).Int().Block(
-			e.count("Gathers"),
-			jen.Id("start").Op(":=").Qual("time", "Now").Call(),
-			jen.For(jen.Op("!").Add(lf("inbox")).Dot("published").Call(jen.Id("budget"))).Block(
-				jen.Id("waited").Op(":=").Qual("time", "Since").Call(jen.Id("start")),
-				jen.Comment("Nothing at all in a quarter of the time: the producers are not running."),
-				jen.If(jen.Id("waited").Op(">=").Add(e.numAs(jen.Qual("time", "Duration"), "l", "gatherNanos")).
-					Op("||").Id("waited").Op(">=").Add(e.numAs(jen.Qual("time", "Duration"), "l", "gatherNanos")).Op("/").Lit(4).Op("&&").Op("!").Add(lf("inbox")).Dot("nonEmpty").Call()).Block(jen.Break()),
-			),
-			jen.Id("n").Op(":=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
-			lf("drained").Op("+=").Id("n"),
-			jen.Return(jen.Id("budget").Op("-").Id("n")),
-		)
+// emitGather writes mayGather and gather, the wait for a batch of posts while
+// they stream in, for inbox.gather above 0.
+func (e *variantEmitter) emitGather(f *jen.File) {
+	if e.v.Inbox.Gather <= 0 {
+		return
 	}
+	f.Comment("mayGather reports whether producers can post while the loop waits: GOMAXPROCS,")
+	f.Comment("read once per Run or RunOnce, is above 1.")
+	f.Add(loopMethod()).Id("mayGather").Params().Bool().Block(
+		jen.If(jen.Op("!").Add(lf("gatherKnown"))).Block(
+			lf("gatherOK").Op(",").Add(lf("gatherKnown")).Op("=").Qual("runtime", "GOMAXPROCS").Call(jen.Lit(0)).Op(">").Lit(1).Op(",").True(),
+		),
+		jen.Return(lf("gatherOK")),
+	)
+	for _, line := range []string{
+		"gather waits up to gatherNanos for the rest of the batch to be published, then",
+		"drains it; it returns what is left of budget. A loop that takes posts as they land",
+		"chases its producers through the inbox: each drain takes a few, and the cache lines",
+		"of the slots cross between the cores several times while they fill (measured with",
+		"one producer: 12-18 posts a drain, 46-83 ns a post). Waiting on the clock and one",
+		"slot lets the producers fill whole lines first (190 posts a drain, 19 ns).",
+		"",
+		"iterate calls it only while posts stream in: the last iteration took posts too, this",
+		"one took fewer than a batch, nothing else is ready, and it may block. A lone post, or",
+		"one that finds other work, runs at once. With one P the producers cannot post while",
+		"the loop waits, so it does not (at GOMAXPROCS=1, 75 ns a post became 134); with more,",
+		"a wait that sees no post at all in a quarter of its time ends. The wait reads the",
+		"real clock, as it is about real producers, also under a virtual clock.",
+	} {
+		f.Comment(line)
+	}
+	f.Add(loopMethod()).Id("gather").Params(jen.Id("budget").Int()).Int().Block(
+		e.count("Gathers"),
+		jen.Id("start").Op(":=").Qual("time", "Now").Call(),
+		jen.For(jen.Op("!").Add(lf("inbox")).Dot("published").Call(jen.Id("budget"))).Block(
+			jen.Id("waited").Op(":=").Qual("time", "Since").Call(jen.Id("start")),
+			jen.Comment("Nothing at all in a quarter of the time: the producers are not running."),
+			jen.If(jen.Id("waited").Op(">=").Add(e.numAs(jen.Qual("time", "Duration"), "l", "gatherNanos")).
+				Op("||").Id("waited").Op(">=").Add(e.numAs(jen.Qual("time", "Duration"), "l", "gatherNanos")).Op("/").Lit(4).Op("&&").Op("!").Add(lf("inbox")).Dot("nonEmpty").Call()).Block(jen.Break()),
+		),
+		jen.Id("n").Op(":=").Add(lf("inbox")).Dot("drain").Call(jen.Op("&").Add(lf("ready")), jen.Id("budget")),
+		lf("drained").Op("+=").Id("n"),
+		jen.Return(jen.Id("budget").Op("-").Id("n")),
+	)
+}
 
+// emitBatchRunners writes runReady and runTimers, which run the callbacks of
+// one batch under one deferred recover (when the spec keeps recover).
+func (e *variantEmitter) emitBatchRunners(f *jen.File) {
 	f.Comment("runReady runs the next n ready callbacks and returns how many it took off the")
 	f.Comment("queue: fewer when one panicked (that one counts).")
 	f.Add(loopMethod()).Id("runReady").Params(jen.Id("n").Int()).Params(jen.Id("taken").Int()).Block(
