@@ -56,16 +56,6 @@ func (e *variantEmitter) pollerType() jen.Code {
 	return jen.Qual(pkgPoller, name)
 }
 
-// gatherCheck is where Run and RunOnce forget whether gather may wait, so that
-// mayGather asks GOMAXPROCS again, once, when posts first stream in: asking in
-// every Run (it takes the scheduler's lock) cost a Run+Stop 17 ns.
-func (e *variantEmitter) gatherCheck() jen.Code {
-	if e.v.Inbox.Gather == 0 {
-		return jen.Null()
-	}
-	return lf("gatherKnown").Op("=").False().Comment("mayGather asks again")
-}
-
 // Every emitted method names its receiver after its type, the same name
 // throughout: l *Loop, r *readyQueue, q *inbox, w *wheel (and t *ioTable,
 // local to emitIO). loopMethod begins the declaration of a Loop method, and
@@ -593,7 +583,7 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		lf("running").Op("=").True(),
 		lf("inLoop").Op("=").True(),
 		lf("yieldedAt").Op("=").Add(lf("now")).Op("-").Id("yieldEvery").Comment("the first wait yields (see yield); now only grows"),
-		e.gatherCheck(),
+		e.resetGatherKnown(),
 		jen.Return(jen.Nil()),
 	)
 
@@ -690,6 +680,17 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 			jen.If(jen.Id("r").Op(":=").Recover(), jen.Id("r").Op("!=").Nil()).Block(lf("onPanic").Call(jen.Id("r"))),
 		)
 	}
+}
+
+// resetGatherKnown is where Run and RunOnce (in enter) forget whether gather
+// may wait, so that mayGather asks GOMAXPROCS again, once, when posts first
+// stream in: asking in every Run (it takes the scheduler's lock) cost a
+// Run+Stop 17 ns.
+func (e *variantEmitter) resetGatherKnown() jen.Code {
+	if e.v.Inbox.Gather == 0 {
+		return jen.Null()
+	}
+	return lf("gatherKnown").Op("=").False().Comment("mayGather asks again")
 }
 
 // emitAwaitPublish writes awaitPublish and its constants (mpsc inbox only).
