@@ -1,5 +1,34 @@
 package gen
 
+// Emission. Generate, below, lists every file of the generated/ tree and the
+// emitter that writes it. Each variant's package is written by one
+// variantEmitter, one file per method:
+//
+//	<variant>/params_gen.go  emitParams  emit_variant.go (generic build: emitGenericParams, emit_generic.go)
+//	<variant>/loop_gen.go    emitLoop    emit_variant.go
+//	<variant>/ready_gen.go   emitReady   emit_queues.go
+//	<variant>/inbox_gen.go   emitInbox   emit_queues.go
+//	<variant>/wheel_gen.go   emitWheel   emit_wheel.go
+//	<variant>/io_gen.go      emitIO      emit_io.go
+//
+// The generic build, generated/generic, is the default variant emitted once
+// more with variantEmitter.generic set. This file writes the rest, once per
+// spec: select_<variant>_gen.go (emitSelect), select_conflict_gen.go
+// (emitConflict), all/all_gen.go (emitAll) and doc_gen.go (emitDoc).
+//
+// A new spec parameter goes through these places: in spec.go, its Variant
+// field, its row in specFields, its limits and its value in specDefaults
+// (Parse, Validate, Set, Get, PutVariant and tune then know it); in
+// handwritten/core, its Params field; in emitParams, a constant (for a
+// number) and its entry in specParams; in emit_generic.go, its entry in the
+// generic build's Params and its check in emitValidate (a number's limits, or
+// a switch's compiled-in value), and for a number a genericParams row of the
+// constant's name; describe, and describeSwitches for a switch. The code it
+// changes then reads a number through e.num or e.numAs (a constant in a
+// variant, a field in the generic build) and tests a switch on e.v (a switch
+// that is off emits nothing).
+// Last, the golden files: go test ./gen -run TestGolden -update.
+
 import (
 	"bytes"
 	"fmt"
@@ -241,6 +270,8 @@ func emitAll(s *Spec) *jen.File {
 	return f
 }
 
+// describe spells v's parameters on one line, for the doc comments of its
+// package, its Loop and its select file.
 func describe(v *Variant) string {
 	idle := "block"
 	if v.Spin > 0 {

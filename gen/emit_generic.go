@@ -1,5 +1,10 @@
 package gen
 
+// What only the generic build has: its params_gen.go (emitGenericParams: the
+// params struct in place of a variant's constants, Params, newParams,
+// newBackend and validate). Its other files come from the emitters every
+// variant uses, with variantEmitter.generic set (see variantEmitter).
+
 import (
 	"fmt"
 	"strings"

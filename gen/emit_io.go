@@ -1,5 +1,10 @@
 package gen
 
+// The variant's fd readiness: io_gen.go (emitIO: AddReader, AddWriter,
+// RemoveReader and RemoveWriter, and behind them, when the variant has a
+// poller, ioTable, the registrations, and dispatch, which iterate calls with
+// the events a wait returns).
+
 import "github.com/dave/jennifer/jen"
 
 // emitIO writes fd readiness: a table of the loop's registrations by fd and the

@@ -1,5 +1,15 @@
 package gen
 
+// The variant's two callback queues: ready_gen.go (emitReady: readyQueue,
+// the FIFO behind CallSoon and every batch, loop goroutine only) and
+// inbox_gen.go (emitInbox: inbox, behind Post, safe from any goroutine;
+// emitMPSCInbox for inbox.kind mpsc, emitMutexInbox for mutex, each with the
+// code overflow asks for). Both inboxes have the method set that loop_gen.go
+// calls: push, nonEmpty, claimed, len, drain, close and drainClosed, and
+// published with inbox.gather; the mpsc inbox adds unpublished, and its
+// drainClosed uses publishYields, which loop_gen.go declares beside
+// awaitPublish (emitAwaitPublish).
+
 import "github.com/dave/jennifer/jen"
 
 // emitReady writes the ready queue: callbacks in fixed-size segments linked
@@ -94,6 +104,7 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 	)
 }
 
+// emitInbox writes inbox_gen.go, the inbox of the spec's inbox.kind.
 func (e *variantEmitter) emitInbox(f *jen.File) {
 	if e.v.Inbox.Kind == InboxMutex {
 		e.emitMutexInbox(f)

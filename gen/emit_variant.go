@@ -1,5 +1,13 @@
 package gen
 
+// The variant's loop: params_gen.go (emitParams: the spec's numbers as
+// constants, and Params) and loop_gen.go (emitLoop, which lists the file's
+// parts in order; one turn of the loop is emitIterate). Also the
+// variantEmitter and the helpers every emit_*.go uses: num, numAs, sized and
+// paramsField, through which one emitter writes both a variant and the
+// generic build, and recoverGuard, count and countBefore, which emit nothing
+// when the spec turns their switch off.
+
 import (
 	"fmt"
 	"math/bits"
@@ -140,6 +148,10 @@ func (e *variantEmitter) dropIO() jen.Code {
 	return lf("io").Op("=").Id("ioTable").Values()
 }
 
+// emitParams writes params_gen.go: the package doc, the spec's numbers as
+// constants (the names num reads; genericParams lists the same names, in the
+// same order, for the generic build), the guard against a handwritten/core
+// of another generation, and Params.
 func (e *variantEmitter) emitParams(f *jen.File) {
 	if e.generic {
 		e.emitGenericParams(f)
@@ -423,6 +435,10 @@ func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
 	)
 }
 
+// emitScheduling writes the API that queues work: CallSoon, Post (and wake),
+// CallLater, CallAt, CallEvery and Cancel, with deadline and freshNow, which
+// turn a delay into loop time. CallLater and Cancel have the wheel's code
+// written out in them (scheduleBody, cancelBody), one call less apiece.
 func (e *variantEmitter) emitScheduling(f *jen.File) {
 	nilCheck := func(method string) jen.Code {
 		return jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: " + method + " with a nil func")))
@@ -529,6 +545,10 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 	)
 }
 
+// emitRunControl writes what starts and ends the loop: Run, RunOnce and Stop,
+// enter and leave (which keep Run and RunOnce from overlapping each other or
+// Close), AtClose and Close, teardown and release, which Close or the Run it
+// stops calls once the loop is closed, and recoverPanic (recover: true).
 func (e *variantEmitter) emitRunControl(f *jen.File) {
 
 	f.Comment("Run runs the loop until Stop or Close. It returns ErrRunning if the loop is")

@@ -1,5 +1,12 @@
 package gen
 
+// The variant's timers: wheel_gen.go (emitWheel: the hierarchical timing
+// wheel behind CallLater, CallAt, CallEvery and Cancel, and endOfTime). The
+// bodies of schedule, place and Cancel's unlink are built by scheduleBody,
+// placeBody, unlinkBody and cancelBody because loop_gen.go writes them out
+// again in CallLater and Cancel (emitScheduling), to save a call on the hot
+// path: a change to one of them shows in both files.
+
 import "github.com/dave/jennifer/jen"
 
 // slab is w.at(i), the timer at slab index i, for an emitted index expression.
