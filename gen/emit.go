@@ -275,7 +275,7 @@ func emitAll(s *Spec) *jen.File {
 func describe(v *Variant) string {
 	idle := "block"
 	if v.Spin > 0 {
-		idle = "spin:" + strings.ReplaceAll(v.Spin.String(), "µs", "us")
+		idle = "spin:" + specDuration(v.Spin)
 	}
 	gather := "off"
 	if v.Inbox.Gather > 0 {
