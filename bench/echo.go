@@ -26,10 +26,11 @@ import (
 const WorkEcho = "echo"
 
 // echoServerNames are the servers, in report order: ours (loop), Go's net
-// package, then the peers module's.
-var echoServerNames = []string{"loop", "net", "gnet", "nbio"}
+// package, the peers module's, then Node.js (echonode.go).
+var echoServerNames = []string{"loop", "net", "gnet", "nbio", echoNode}
 
-// echoPeers are the servers built from the bench/peers module.
+// echoPeers are the servers built from the bench/peers module, the event-loop
+// libraries in Go that the goals hold loop against.
 var echoPeers = []string{"gnet", "nbio"}
 
 // echoKind is the kind -systems takes to select every echo server.
@@ -72,7 +73,8 @@ func echoPlanFor(o options) echoPlan {
 	}
 	// -systems may name servers or "server" (all of them); without it, every
 	// server runs, except that -quick leaves out the peers (they need their
-	// own module's dependencies, which CI may not have).
+	// own module's dependencies, which CI may not have) and node (see
+	// defaultEchoServers).
 	for _, s := range echoServerNames {
 		picked := slices.Contains(o.systems, s) || slices.Contains(o.systems, echoKind)
 		if o.systemsSet && picked || !o.systemsSet && slices.Contains(defaultEchoServers(o.quick), s) {
@@ -82,12 +84,18 @@ func echoPlanFor(o options) echoPlan {
 	return p
 }
 
-// defaultEchoServers are the servers a run without -systems measures.
+// defaultEchoServers are the servers a run without -systems measures: all of
+// them, or under -quick ours alone. -quick's echo checks that the bench's
+// own servers and client work; the others are peers, which it leaves to
+// TestNodeEchoServerEchoes (node) and to runs that name them, so that what
+// -quick runs does not depend on what the machine has installed.
 func defaultEchoServers(quick bool) []string {
 	if !quick {
 		return echoServerNames
 	}
-	return slices.DeleteFunc(slices.Clone(echoServerNames), func(s string) bool { return slices.Contains(echoPeers, s) })
+	return slices.DeleteFunc(slices.Clone(echoServerNames), func(s string) bool {
+		return slices.Contains(echoPeers, s) || s == echoNode
+	})
 }
 
 // pointSecs estimates one repetition at one point: warm-up, span, and
@@ -115,8 +123,9 @@ type echoServer struct {
 	name   string
 	bin    string
 	args   []string
-	cpus   string // pinned to these CPUs with taskset; "" for not pinned
-	config string // its own line on its configuration, from its first start
+	env    []string // its environment; nil for the bench's own
+	cpus   string   // pinned to these CPUs with taskset; "" for not pinned
+	config string   // its own line on its configuration, from its first start
 }
 
 // echoResults is everything the echo workload measured.
@@ -189,7 +198,9 @@ func measureEcho(p echoPlan, progress io.Writer) *echoResults {
 	if p.binDir != "" {
 		res.servers, res.notes = prebuiltEchoServers(p.binDir, p.servers)
 	} else {
-		fmt.Fprintf(progress, "bench: echo: building the servers\n")
+		if slices.ContainsFunc(p.servers, func(s string) bool { return s != echoNode }) {
+			fmt.Fprintf(progress, "bench: echo: building the servers\n")
+		}
 		res.servers, res.notes = buildEchoServers(dir, p.servers)
 	}
 	if len(res.servers) == 0 {
@@ -291,7 +302,8 @@ func (s *echoServer) runIdle(n int) (idleRun, error) {
 
 // buildEchoServers builds the selected servers into dir: bench/echoserver
 // of this module (net, and loop when this build has it), and bench/peers,
-// its own module (gnet, nbio). What cannot be built is left out with a note.
+// its own module (gnet, nbio); node needs no build. What cannot be built is
+// left out with a note.
 func buildEchoServers(dir string, names []string) (servers []*echoServer, notes []string) {
 	root, err := moduleRoot()
 	if err != nil {
@@ -314,7 +326,8 @@ func buildEchoServers(dir string, names []string) (servers []*echoServer, notes 
 
 // prebuiltEchoServers finds the selected servers' binaries in dir (-echo-bin),
 // for a machine with no Go toolchain or no module proxy: echoserver built
-// from bench/echoserver and peers from the bench/peers module.
+// from bench/echoserver and peers from the bench/peers module. node is not
+// there: it is the Node.js found on this machine, as without -echo-bin.
 func prebuiltEchoServers(dir string, names []string) (servers []*echoServer, notes []string) {
 	// Absolute, so that the binaries are run from dir: "-echo-bin ." would
 	// make a bare "echoserver", which exec looks up in $PATH instead.
@@ -335,14 +348,22 @@ const echoBinHint = "build them with: go build -o DIR/echoserver ./bench/echoser
 
 // echoServersFrom makes the selected servers from the two binaries that
 // binary returns, by name: "echoserver" (net and loop) and "peers" (gnet and
-// nbio). A server whose binary cannot be had is left out with a note.
+// nbio); and node from the Node.js found among nodeCandidates. A server
+// whose binary cannot be had is left out with a note.
 func echoServersFrom(names []string, binary func(name string) (string, error)) (servers []*echoServer, notes []string) {
 	built := map[string]*echoServer{}
 	var ours, peers []string
 	for _, n := range names {
-		if slices.Contains(echoPeers, n) {
+		switch {
+		case n == echoNode:
+			if s, err := nodeEchoServer(nodeCandidates); err != nil {
+				notes = append(notes, n+": skipped: "+err.Error())
+			} else {
+				built[n] = s
+			}
+		case slices.Contains(echoPeers, n):
 			peers = append(peers, n)
-		} else {
+		default:
 			ours = append(ours, n)
 		}
 	}
@@ -465,6 +486,7 @@ func (s *echoServer) start() (*serverProc, error) {
 		exited: make(chan error, 1),
 		stderr: &cappedBuffer{max: 4 << 10},
 	}
+	p.cmd.Env = s.env
 	p.cmd.Stdout, p.cmd.Stderr = lines, p.stderr
 	p.cmd.WaitDelay = 2 * time.Second
 	if err := p.cmd.Start(); err != nil {

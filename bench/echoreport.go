@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"math"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -92,6 +93,9 @@ func (e *echoResults) write(w io.Writer) {
 	for _, n := range e.notes {
 		fmt.Fprintf(w, "\n- %s", n)
 	}
+	if e.ran(echoNode) {
+		fmt.Fprintf(w, "\n- node is one process with one event loop on one thread, Node's default (no cluster, no worker_threads), where the Go servers run GOMAXPROCS loops: where the load needs more than one core its requests per second stop growing and theirs need not. It is no goal's yardstick (the goals hold loop against gnet and nbio); \"loop and node\" below sets the two side by side.")
+	}
 	fmt.Fprintf(w, "\n\n")
 	if failed := e.failures(); len(failed) > 0 {
 		fmt.Fprintf(w, "**%d echo points failed**; they are missing from the tables below:\n\n", len(failed))
@@ -104,6 +108,7 @@ func (e *echoResults) write(w io.Writer) {
 		return
 	}
 	e.targets(w)
+	e.vsNode(w)
 	for _, size := range p.sizes {
 		for _, conns := range p.conns {
 			fmt.Fprintf(w, "### C=%s, %s\n\n", count(conns), sizeName(size))
@@ -158,6 +163,72 @@ func (e *echoResults) command() string {
 		}
 	}
 	return cmd
+}
+
+// ran reports whether server ran (its binary was had; its points may still
+// have failed).
+func (e *echoResults) ran(server string) bool {
+	return slices.ContainsFunc(e.servers, func(s *echoServer) bool { return s.name == server })
+}
+
+// vsNode sets loop beside node at every point, medians, where both ran: no
+// goal, no verdict, the figures and their ratio.
+func (e *echoResults) vsNode(w io.Writer) {
+	if !e.ran("loop") || !e.ran(echoNode) {
+		return
+	}
+	fmt.Fprintf(w, "### loop and node\n\nNot a goal: Node.js's server beside ours, medians over the repetitions; loop ÷ node below 1 is less for loop (for req/s, above 1 is more). node runs one event loop, loop %s.\n\n", loopCount(e.servers))
+	fmt.Fprintf(w, "| point | req/s, loop ÷ node | server CPU µs/req, loop ÷ node | p99 µs, loop ÷ node |\n|---|---|---|---|\n")
+	for _, size := range e.plan.sizes {
+		for _, conns := range e.plan.conns {
+			ours, ok1 := e.stat("loop", conns, size)
+			node, ok2 := e.stat(echoNode, conns, size)
+			if !ok1 || !ok2 {
+				fmt.Fprintf(w, "| C=%s, %s | – | – | – |\n", count(conns), sizeName(size))
+				continue
+			}
+			fmt.Fprintf(w, "| C=%s, %s | %s ÷ %s = %s | %.2f ÷ %.2f = %s | %.1f ÷ %.1f = %s |\n", count(conns), sizeName(size),
+				count(int(ours.perSec)), count(int(node.perSec)), ratioText(ours.perSec, node.perSec),
+				ours.cpu, node.cpu, ratioText(ours.cpu, node.cpu),
+				micros(ours.p99), micros(node.p99), ratioText(micros(ours.p99), micros(node.p99)))
+		}
+	}
+	if e.plan.idle > 0 {
+		ours, _, _, _, _, ok1 := e.idleStat("loop")
+		node, _, _, _, _, ok2 := e.idleStat(echoNode)
+		if ok1 && ok2 {
+			fmt.Fprintf(w, "\nMemory per idle connection (%s connections): loop %s B, node %s B; loop ÷ node %s.\n",
+				count(e.plan.idle), count(int(math.Round(ours))), count(int(math.Round(node))), ratioText(ours, node))
+		} else {
+			fmt.Fprintf(w, "\nMemory per idle connection: not measured on both.\n")
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// ratioText is a ÷ b with two decimals, or three below 0.1, so that a
+// small ratio does not read 0.00 or 0.01.
+func ratioText(a, b float64) string {
+	if r := ratio(a, b); r < 0.1 {
+		return fmt.Sprintf("%.3f", r)
+	}
+	return fmt.Sprintf("%.2f", ratio(a, b))
+}
+
+// loopCount says how many event loops the loop server ran, from its config
+// line ("sock.Group of N loops"), or "GOMAXPROCS" where that is not known.
+func loopCount(servers []*echoServer) string {
+	for _, s := range servers {
+		if s.name != "loop" {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(s.config, "sock.Group of "); ok {
+			if n, _, ok := strings.Cut(rest, " "); ok {
+				return n + " (GOMAXPROCS)"
+			}
+		}
+	}
+	return "GOMAXPROCS"
 }
 
 // echoGoal is a target of the echo issue, for ours against the best peer.
@@ -273,14 +344,22 @@ func (e *echoResults) method(w io.Writer) {
 	fmt.Fprintf(w, "- The client dials C connections, runs the closed loop for the warm-up, then counts and times round trips for the measured span. Each connection sends messages of its own, each with its sequence number, checks that every echo equals what it sent, and after the last one that nothing more arrives. Latency is from just before the write to the last byte of the echo read, in a histogram that reads each back within 0.8%%; p50 and p99 are over all connections' round trips. A closed loop sends the next message only once the echo is back, so a stall delays the requests it holds up and is counted once, not for every request it would have delayed at a fixed rate (coordinated omission); and with C connections on two shared CPUs, p50 is about C ÷ the rate, so at C=100 and 1,000 latency says as much about the client's scheduling as about the server.\n")
 	fmt.Fprintf(w, "- Server CPU is utime+stime of the server process from /proc/PID/stat (all threads), read at the start and end of the measured span, in ticks of %s; CPU per request is its change divided by the round trips. At the rates here a 5 s span holds a few hundred ticks. It includes the kernel's work on the server's system calls, and the receive processing (softirq) the kernel charges to whichever process is running: on loopback some of the client's receiving too, the same for every server.\n", clockTick)
 	if e.plan.idle > 0 {
-		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers; all four servers are Go programs at the default GOGC=100, so it includes the heap's room to grow between collections as well as what is live (the servers inherit the bench's environment, GOGC, GOMAXPROCS and GODEBUG included, so set none of them, or the same for all).\n",
+		fmt.Fprintf(w, "- Idle memory: a fresh server, %d connections that make one round trip each and close (so every event loop has set up what its first connection needs), %s of quiet, then VmRSS from /proc/PID/status; then %s connections that each send one byte and wait for its echo (so every one is accepted and served), %s of quiet, VmRSS again. Bytes per connection = (after − before) / %s. RSS counts the process's own touched pages (Go heap, goroutine stacks, buffers), not the kernel's socket buffers; the Go servers run at the default GOGC=100, so it includes the heap's room to grow between collections as well as what is live (the servers inherit the bench's environment, GOGC, GOMAXPROCS and GODEBUG included, so set none of them, or the same for all).",
 			idleWarmConns, idleSettle, count(e.plan.idle), idleSettle, count(e.plan.idle))
+		if e.ran(echoNode) {
+			fmt.Fprintf(w, " For node it is V8's heap (a net.Socket and its stream state per connection, collected when V8 decides) and Node's native per-connection memory.")
+		}
+		fmt.Fprintln(w)
 	}
 	built := "built with `go build` when the bench starts"
 	if e.plan.binDir != "" {
 		built = "built beforehand and taken from " + e.plan.binDir + " (-echo-bin)"
 	}
-	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), %s.\n\n", built)
+	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), %s", built)
+	if e.ran(echoNode) {
+		fmt.Fprintf(w, "; node is `bench/node/echoserver.js`, run by the Node.js the scaling report's node runs on, with no flags and without NODE_OPTIONS, NODE_V8_COVERAGE, NODE_DEBUG and NODE_DEBUG_NATIVE")
+	}
+	fmt.Fprintf(w, ".\n\n")
 }
 
 // plot writes echo.svg: server CPU per request against C (log x), a line

@@ -10,7 +10,7 @@
 //	go run ./bench -quick             # small scales, one repetition
 //	go run ./bench -out report/       # also report.md and one SVG plot per workload
 //	go run ./bench -workload timers,timeouts -systems balanced,heap,asyncio
-//	go run ./bench -workload echo     # TCP echo servers: loop, net, gnet, nbio (about 7 minutes)
+//	go run ./bench -workload echo     # TCP echo servers: loop, net, gnet, nbio, node (about 9 minutes)
 //
 // The echo workload is not in the default run; -full adds it, and -quick
 // runs a tiny version of it against the loop and net servers.
@@ -182,10 +182,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// missing instead of "unknown"; a run without -systems leaves them out
 	// quietly, with a note.
 	aliases := append(append(append(kinds, echoKind), peerKindOrder...), peerSystemNames()...)
-	if o.systems, err = pick("system", *systems, append(names, echoServerNames...), aliases); err != nil {
+	// "node" is both the scaling report's Node.js and the echo workload's
+	// Node.js server: -systems node selects it in each workload that runs.
+	for _, n := range echoServerNames {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if o.systems, err = pick("system", *systems, names, aliases); err != nil {
 		return err
 	}
-	if o.systemsSet {
+	// A peer asked for and missing is an error where it would have run in
+	// the scaling workloads; the echo workload leaves a missing Node.js out
+	// with a note, as it does a peer it cannot build.
+	if o.systemsSet && o.runsPlans() {
 		if err := missingPeers(o.systems, all, notes); err != nil {
 			return err
 		}

@@ -69,8 +69,7 @@ func nodeSystemsFrom(candidates []string) (systems []System, notes []string) {
 	}
 	info, tried, ok := findNode(candidates, script)
 	if !ok {
-		return nil, []string{"node: skipped: no Node.js " + strconv.Itoa(nodeMinMajor) +
-			" or later found; tried " + strings.Join(tried, ", ") + " (apt-get install nodejs)"}
+		return nil, []string{"node: skipped: " + noNodeFound(tried)}
 	}
 	return []System{nodeSystem(info, script)}, nil
 }
