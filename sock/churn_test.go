@@ -3,7 +3,6 @@ package sock_test
 import (
 	"io"
 	"net"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -86,7 +85,7 @@ func TestManyShortConnectionsLeaveNothingBehind(t *testing.T) {
 			t.Fatalf("after %d connections opened and closed, the loop has %d callbacks and timers pending, %d before the first", h.opened, p, pendingBefore)
 		}
 		if round == 0 {
-			heapAfterFirst = liveHeap()
+			heapAfterFirst = settledHeap()
 		}
 	}
 	checkHeapGrowth(t, heapAfterFirst, (rounds-1)*perRound)
@@ -96,7 +95,7 @@ func TestManyShortConnectionsLeaveNothingBehind(t *testing.T) {
 // perConnBound a connection since it was `since`, over conns connections.
 func checkHeapGrowth(t *testing.T, since uint64, conns int) {
 	t.Helper()
-	grown := int64(liveHeap()) - int64(since)
+	grown := int64(settledHeap()) - int64(since)
 	t.Logf("the live heap grew by %d bytes over the last %d connections", grown, conns)
 	// A Conn kept after its close is about 370 B (seen when the listener
 	// was made to keep them on its list); the heap's noise between the two
@@ -122,16 +121,6 @@ func roundTripAndClose(addr string) error {
 	}
 	_, err = io.ReadFull(c, make([]byte, 1))
 	return err
-}
-
-// liveHeap is the heap in use by reachable objects, after two collections
-// (the second frees what the first found only finalizers or pools kept).
-func liveHeap() uint64 {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 // dialChurner dials addr again each time one of its connections closes,
@@ -226,7 +215,7 @@ func TestManyShortDialedConnectionsLeaveNothingBehind(t *testing.T) {
 			t.Fatalf("after %d dialed connections closed, the loop has %d callbacks and timers pending, %d before the first", d.closed, p, pendingBefore)
 		}
 		if round == 0 {
-			heapAfterFirst = liveHeap()
+			heapAfterFirst = settledHeap()
 		}
 	}
 	checkHeapGrowth(t, heapAfterFirst, (rounds-1)*perRound)
