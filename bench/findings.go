@@ -68,19 +68,18 @@ func (r *report) findings(w io.Writer) {
 		}
 		// A workload compared on CPU time is described by it: its wall time
 		// is mostly the wait for the last deadline, the same for everyone.
-		rate := func(st stat) float64 { return 1e9 / st.perOp(p.cpuBound) }
 		unit := p.perOp + "s/s"
 		if p.cpuBound {
 			unit = p.perOp + "s per CPU second"
 		}
 		lo, hi := math.Inf(1), 0.0
 		for _, st := range def {
-			lo, hi = math.Min(lo, rate(st)), math.Max(hi, rate(st))
+			lo, hi = math.Min(lo, st.rate(p.cpuBound)), math.Max(hi, st.rate(p.cpuBound))
 		}
 		first, last := def[0], def[len(def)-1]
 		fmt.Fprintf(w, "**%s** (%s): %s does %s–%s %s; from N=%s to N=%s its throughput changes by %s",
 			p.title, p.workload, r.def, count(int(lo)), count(int(hi)), unit, count(first.n), count(last.n),
-			signedPct(rate(last)/rate(first)-1))
+			signedPct(last.rate(p.cpuBound)/first.rate(p.cpuBound)-1))
 		if p.cpuBound {
 			fmt.Fprintf(w, "; CPU per %s %.3f–%.3f µs", p.perOp, minPerOp(def, true)/1e3, maxPerOp(def, true)/1e3)
 		}

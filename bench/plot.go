@@ -37,7 +37,7 @@ func (r *report) plots(dir string) error {
 		for _, name := range names {
 			var pts plotter.XYs
 			for _, st := range r.stats[p.workload][name] {
-				pts = append(pts, plotter.XY{X: float64(st.n), Y: 1e9 / st.perOp(p.cpuBound)})
+				pts = append(pts, plotter.XY{X: float64(st.n), Y: st.rate(p.cpuBound)})
 			}
 			lines = append(lines, name, pts)
 		}

@@ -50,6 +50,10 @@ func (s stat) perOp(cpu bool) float64 {
 	return float64(d) / float64(max(s.ops, 1))
 }
 
+// rate is ops per second of wall time, or per CPU second: the quantity a
+// workload compared on CPU time (timers, mixed) is described and plotted by.
+func (s stat) rate(cpu bool) float64 { return 1e9 / s.perOp(cpu) }
+
 func median[T int64 | float64 | time.Duration](xs []T) T {
 	s := slices.Clone(xs)
 	slices.Sort(s)
