@@ -209,10 +209,11 @@ func (e *echoResults) vsNode(w io.Writer) {
 // ratioText is a ÷ b with two decimals, or three below 0.1, so that a
 // small ratio does not read 0.00 or 0.01.
 func ratioText(a, b float64) string {
-	if r := ratio(a, b); r < 0.1 {
+	r := ratio(a, b)
+	if r < 0.1 {
 		return fmt.Sprintf("%.3f", r)
 	}
-	return fmt.Sprintf("%.2f", ratio(a, b))
+	return fmt.Sprintf("%.2f", r)
 }
 
 // loopCount says how many event loops the loop server ran, from its config
@@ -357,7 +358,7 @@ func (e *echoResults) method(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- The servers are `bench/echoserver` (loop, net; this module) and `bench/peers` (gnet, nbio; a module of its own, so the library's go.mod does not depend on them), %s", built)
 	if e.ran(echoNode) {
-		fmt.Fprintf(w, "; node is `bench/node/echoserver.js`, run by the Node.js the scaling report's node runs on, with no flags and without NODE_OPTIONS, NODE_V8_COVERAGE, NODE_DEBUG and NODE_DEBUG_NATIVE")
+		fmt.Fprintf(w, "; node is `bench/node/echoserver.js`, run by the Node.js the scaling report's node runs on, with no flags and without %s", slowingNodeEnvText())
 	}
 	fmt.Fprintf(w, ".\n\n")
 }

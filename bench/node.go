@@ -127,6 +127,13 @@ func nodeSystem(info nodeInfo, script string) System {
 // (NODE_DEBUG=timers logs from the timers' code, the code measured).
 var slowingNodeEnv = []string{"NODE_OPTIONS", "NODE_V8_COVERAGE", "NODE_DEBUG", "NODE_DEBUG_NATIVE"}
 
+// slowingNodeEnvText names slowingNodeEnv for the reports' Methods ("A, B
+// and C"), so that they say what runNode and the echo server drop.
+func slowingNodeEnvText() string {
+	last := len(slowingNodeEnv) - 1
+	return strings.Join(slowingNodeEnv[:last], ", ") + " and " + slowingNodeEnv[last]
+}
+
 // runNode runs Node on the script with args, bounded by timeout, and
 // returns its stdout (see runScript).
 func runNode(timeout time.Duration, exe, script string, args ...string) ([]byte, error) {
