@@ -181,7 +181,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	// where this machine lacks them, so that asking for one says why it is
 	// missing instead of "unknown"; a run without -systems leaves them out
 	// quietly, with a note.
-	aliases := append(append(append(kinds, echoKind), peerKindOrder...), peerSystemNames()...)
+	aliases := append(append(kinds, echoKind), peerKindNames()...)
 	// "node" is both the scaling report's Node.js and the echo workload's
 	// Node.js server: -systems node selects it in each workload that runs.
 	for _, n := range echoServerNames {
@@ -260,11 +260,10 @@ func missingPeers(selected []string, available []System, notes []string) error {
 		return slices.ContainsFunc(available, func(s System) bool { return s.Name == name })
 	}
 	var why []string
-	for _, kind := range peerKindOrder {
-		names := peerKinds[kind]
-		noneOfKind := !slices.ContainsFunc(names, have)
-		for _, name := range names {
-			asked := slices.Contains(selected, name) || slices.Contains(selected, kind) && noneOfKind
+	for _, p := range peerKinds {
+		noneOfKind := !slices.ContainsFunc(p.names, have)
+		for _, name := range p.names {
+			asked := slices.Contains(selected, name) || slices.Contains(selected, p.kind) && noneOfKind
 			if !asked || have(name) {
 				continue
 			}

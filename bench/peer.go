@@ -26,30 +26,36 @@ import (
 // interpreters and say how to run them.
 
 // peerKinds are the kinds of the systems measured in a subprocess, and the
-// system names of each: the runner gives them no warm-up round (the script
-// warms up itself) and no repeated runs (the script repeats itself), and the
-// report has no Go memory figures for them.
-var peerKinds = map[string][]string{
-	"python": pythonSystemNames,
-	"node":   nodeSystemNames,
+// system names of each, in the order notes and messages use: the runner
+// gives them no warm-up round (the script warms up itself) and no repeated
+// runs (the script repeats itself), and the report has no Go memory figures
+// for them.
+var peerKinds = []struct {
+	kind  string
+	names []string
+}{
+	{"python", pythonSystemNames},
+	{"node", nodeSystemNames},
 }
-
-// peerKindOrder is peerKinds' keys in the order notes and messages use.
-var peerKindOrder = []string{"python", "node"}
 
 // subprocessPeer reports whether systems of kind run in a subprocess.
 func subprocessPeer(kind string) bool {
-	_, ok := peerKinds[kind]
-	return ok
+	for _, p := range peerKinds {
+		if p.kind == kind {
+			return true
+		}
+	}
+	return false
 }
 
-// peerSystemNames lists every subprocess peer's name, in peerKindOrder.
-func peerSystemNames() []string {
-	var names []string
-	for _, k := range peerKindOrder {
-		names = append(names, peerKinds[k]...)
+// peerKindNames lists the subprocess peers' kinds, then their system names.
+func peerKindNames() []string {
+	var kinds, names []string
+	for _, p := range peerKinds {
+		kinds = append(kinds, p.kind)
+		names = append(names, p.names...)
 	}
-	return names
+	return append(kinds, names...)
 }
 
 // peerRunTimeout bounds one repetition: a hang must not hang the bench.
