@@ -22,7 +22,6 @@ import "github.com/dave/jennifer/jen"
 // callbacks' worth of segments (at least one) is allocated up front, and
 // segments emptied after a burst stay on the free list for the loop's life.
 func (e *variantEmitter) emitReady(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("r").Op("*").Id("readyQueue")) }
 	f.Comment("segSize is how many callbacks a segment holds: with its next pointer, a")
 	f.Comment("segment is exactly 32 KiB, the allocator's largest cached size.")
 	f.Const().Id("segSize").Op("=").Lit(4095)
@@ -41,7 +40,7 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		jen.Id("free").Op("*").Id("segment").Comment("emptied segments, reused before allocating"),
 		e.paramsField(),
 	)
-	f.Add(recv()).Id("init").Params().Block(
+	f.Add(readyMethod()).Id("init").Params().Block(
 		jen.Comment("queueDepth rounded up to whole segments: it is at least 16, so at least one."),
 		jen.Comment("Each is written once here: the allocator hands out pages fresh from the OS"),
 		jen.Comment("unwritten, and the first burst would take their page faults (a fresh loop's"),
@@ -55,15 +54,15 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		rf("tail").Op("=").Add(rf("head")),
 	)
 	f.Comment("take returns an empty segment, from the free list when it has one.")
-	f.Add(recv()).Id("take").Params().Op("*").Id("segment").Block(
+	f.Add(readyMethod()).Id("take").Params().Op("*").Id("segment").Block(
 		jen.Id("s").Op(":=").Add(rf("free")),
 		jen.If(jen.Id("s").Op("==").Nil()).Block(jen.Return(jen.New(jen.Id("segment")))),
 		rf("free").Op(",").Id("s").Dot("next").Op("=").Id("s").Dot("next").Op(",").Nil(),
 		jen.Return(jen.Id("s")),
 	)
-	f.Add(recv()).Id("len").Params().Int().Block(jen.Return(rf("n")))
+	f.Add(readyMethod()).Id("len").Params().Int().Block(jen.Return(rf("n")))
 	f.Comment("push queues fn; on a discarded queue it drops fn (see discard).")
-	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Block(
+	f.Add(readyMethod()).Id("push").Params(jen.Id("fn").Func().Params()).Block(
 		jen.If(rf("ti").Op("==").Id("segSize")).Block(
 			jen.If(rf("tail").Op("==").Nil()).Block(jen.Return()),
 			jen.Id("s").Op(":=").Add(rf("take")).Call(),
@@ -78,7 +77,7 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 	f.Comment("goes back to the start of its segment when it empties, so that a loop that")
 	f.Comment("runs small bursts reuses the same few cache lines instead of walking its")
 	f.Comment("segments, and one that runs the same big burst again allocates nothing.")
-	f.Add(recv()).Id("pop").Params().Func().Params().Block(
+	f.Add(readyMethod()).Id("pop").Params().Func().Params().Block(
 		jen.If(rf("hi").Op("==").Id("segSize")).Block(
 			jen.Id("s").Op(":=").Add(rf("head")),
 			rf("head").Op(",").Add(rf("hi")).Op("=").Id("s").Dot("next").Op(",").Lit(0),
@@ -98,7 +97,7 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 	f.Comment("A push after it finds no segment to fill and drops its callback, which nothing")
 	f.Comment("would run: a closed loop does not hold closures queued by mistake (only the")
 	f.Comment("check for a full segment, once in segSize pushes, looks for this).")
-	f.Add(recv()).Id("discard").Params().Block(
+	f.Add(readyMethod()).Id("discard").Params().Block(
 		rf("head").Op(",").Add(rf("tail")).Op(",").Add(rf("free")).Op("=").Nil().Op(",").Nil().Op(",").Nil(),
 		rf("hi").Op(",").Add(rf("ti")).Op(",").Add(rf("n")).Op("=").Lit(0).Op(",").Id("segSize").Op(",").Lit(0),
 	)
@@ -134,7 +133,6 @@ func (e *variantEmitter) grows() bool { return e.v.Overflow == OverflowGrow }
 // flag is not enough: a producer that read it just before it was set could
 // still claim a slot after the loop had decided the ring was empty.)
 func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
 	f.Comment("closedBit, set in tail by close, makes every later push fail with ErrClosed.")
 	f.Const().Id("closedBit").Op("=").Lit(1).Op("<<").Lit(63)
 	flagBits := jen.Id("flagBits").Op("=").Id("closedBit")
@@ -179,7 +177,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	if e.grows() {
 		fillBudget = qf("spillYields").Dot("Store").Call(jen.Id("spillYieldBudget"))
 	}
-	f.Add(recv()).Id("init").Params().Block(
+	f.Add(inboxMethod()).Id("init").Params().Block(
 		makeSlots,
 		jen.For(jen.Id("i").Op(":=").Range().Add(qf("slots"))).Block(
 			qf("slots").Index(jen.Id("i")).Dot("seq").Dot("Store").Call(jen.Uint64().Call(jen.Id("i"))),
@@ -254,10 +252,10 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	if e.grows() {
 		pushBody = append([]jen.Code{jen.Id("yields").Op(":=").Lit(0)}, pushBody...)
 	}
-	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(pushBody...)
+	f.Add(inboxMethod()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(pushBody...)
 
 	if e.grows() {
-		f.Add(recv()).Id("pushSpill").Params(jen.Id("fn").Func().Params()).Error().Block(
+		f.Add(inboxMethod()).Id("pushSpill").Params(jen.Id("fn").Func().Params()).Error().Block(
 			qf("mu").Dot("Lock").Call(),
 			jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
 			jen.If(qf("spillClosed")).Block(jen.Return(jen.Qual(pkgCore, "ErrClosed"))),
@@ -278,7 +276,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("nonEmpty reports whether a callback is posted: published in the ring, or")
 	f.Comment("spilled (drain takes the spill only once claimed slots are published, so the")
 	f.Comment("loop may go round without sleeping until they are). Loop goroutine only.")
-	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
+	f.Add(inboxMethod()).Id("nonEmpty").Params().Bool().Block(jen.Return(nonEmpty))
 	f.Comment("claimed reports whether a post has claimed a slot that drain has not consumed, or")
 	f.Comment("spilled: it may not be published yet. A loop that has announced its sleep asks this,")
 	f.Comment("not nonEmpty: the CAS that claims a slot is sequentially consistent and comes before")
@@ -288,17 +286,17 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("spillBit is set makes no CAS of its own: it goes out with that spill, whose bit")
 	f.Comment("keeps claimed true until the loop takes it, under the lock the post appended")
 	f.Comment("under. Loop goroutine only.")
-	f.Add(recv()).Id("claimed").Params().Bool().Block(jen.Return(qf("tail").Dot("Load").Call().Op("&^").Id("closedBit").Op("!=").Add(qf("head"))))
+	f.Add(inboxMethod()).Id("claimed").Params().Bool().Block(jen.Return(qf("tail").Dot("Load").Call().Op("&^").Id("closedBit").Op("!=").Add(qf("head"))))
 	f.Comment("unpublished reports whether the slot at head is claimed and not yet published: its")
 	f.Comment("producer is between its two steps. Until it is, drain takes nothing, not even the")
 	f.Comment("spill, which waits for every claimed slot. Loop goroutine only.")
-	f.Add(recv()).Id("unpublished").Params().Bool().Block(jen.Return(
+	f.Add(inboxMethod()).Id("unpublished").Params().Bool().Block(jen.Return(
 		qf("tail").Dot("Load").Call().Op("&^").Id("flagBits").Op("!=").Add(qf("head")).Op("&&").
 			Add(qf("slots")).Index(qf("head").Op("&").Add(e.num("q", "inboxMask"))).Dot("seq").Dot("Load").Call().Op("!=").Add(qf("head")).Op("+").Lit(1)))
 	if e.v.Inbox.Gather > 0 {
 		f.Comment("published reports whether the k-th post from head (k >= 1; at most a ring's worth)")
 		f.Comment("is published: then the ones before it are too, or are about to be. Loop goroutine only.")
-		f.Add(recv()).Id("published").Params(jen.Id("k").Int()).Bool().Block(
+		f.Add(inboxMethod()).Id("published").Params(jen.Id("k").Int()).Bool().Block(
 			jen.Id("pos").Op(":=").Add(qf("head")).Op("+").Uint64().Call(jen.Min(jen.Id("k"), e.num("q", "inboxDepth"))).Op("-").Lit(1),
 			jen.Return(qf("slots").Index(jen.Id("pos").Op("&").Add(e.num("q", "inboxMask"))).Dot("seq").Dot("Load").Call().Op("==").Id("pos").Op("+").Lit(1)),
 		)
@@ -314,7 +312,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	}
 	lenBody = append(lenBody, jen.Return(jen.Id("n")))
 	f.Comment("len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).")
-	f.Add(recv()).Id("len").Params().Int().Block(lenBody...)
+	f.Add(inboxMethod()).Id("len").Params().Int().Block(lenBody...)
 
 	drain := []jen.Code{
 		jen.Id("n").Op(":=").Lit(0),
@@ -354,7 +352,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("ring (the spill, taken only once the ring is empty, comes whole), and returns")
 	f.Comment("how many it moved (loop goroutine). The bound makes a producer that outruns the")
 	f.Comment("loop meet a full ring (and yield) instead of growing the ready queue.")
-	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(drain...)
+	f.Add(inboxMethod()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(drain...)
 
 	closeBody := []jen.Code{
 		jen.For().Block(
@@ -370,7 +368,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 		)
 	}
 	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")
-	f.Add(recv()).Id("close").Params().Block(closeBody...)
+	f.Add(inboxMethod()).Id("close").Params().Block(closeBody...)
 
 	leftover := qf("head").Op("!=").Add(qf("tail")).Dot("Load").Call().Op("&^").Id("flagBits")
 	if e.grows() {
@@ -383,7 +381,7 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 	f.Comment("at all finishes only when it runs again, so Close then sleeps a millisecond (about")
 	f.Comment("what the runtime makes of any shorter sleep) between looks instead of keeping a")
 	f.Comment("CPU busy (a 300 ms stall cost 300 ms of CPU).")
-	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("readyQueue")).Block(
+	f.Add(inboxMethod()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("readyQueue")).Block(
 		qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")),
 		jen.For(jen.Id("tries").Op(":=").Lit(0), leftover, jen.Id("tries").Op("++")).Block(
 			jen.If(jen.Id("tries").Op("<").Id("publishYields")).Block(
@@ -400,7 +398,6 @@ func (e *variantEmitter) emitMPSCInbox(f *jen.File) {
 // mutex, and the loop swaps it with a spare, so neither side allocates once
 // both slices have grown.
 func (e *variantEmitter) emitMutexInbox(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
 	fields := []jen.Code{
 		// The loop's fields share a cache line that producers write only when
 		// q turns non-empty; producers write mu and q's length on every push.
@@ -421,7 +418,7 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	fields = append(fields, e.paramsField())
 	f.Comment("inbox carries callbacks from any goroutine to the loop.")
 	f.Type().Id("inbox").Struct(fields...)
-	f.Add(recv()).Id("init").Params().Block(
+	f.Add(inboxMethod()).Id("init").Params().Block(
 		qf("q").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), e.num("q", "inboxDepth")),
 		qf("spare").Op("=").Make(jen.Index().Func().Params(), jen.Lit(0), e.num("q", "inboxDepth")),
 	)
@@ -445,18 +442,18 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.Return(jen.Nil()),
 	)
 	f.Comment("push queues fn for the loop. Safe from any goroutine.")
-	f.Add(recv()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(body...)
+	f.Add(inboxMethod()).Id("push").Params(jen.Id("fn").Func().Params()).Error().Block(body...)
 	f.Comment("nonEmpty reports whether drain would find a callback.")
-	f.Add(recv()).Id("nonEmpty").Params().Bool().Block(jen.Return(qf("next").Op("<").Len(qf("spare")).Op("||").Add(qf("pending")).Dot("Load").Call()))
+	f.Add(inboxMethod()).Id("nonEmpty").Params().Bool().Block(jen.Return(qf("next").Op("<").Len(qf("spare")).Op("||").Add(qf("pending")).Dot("Load").Call()))
 	f.Comment("claimed is nonEmpty: a push sets pending, sequentially consistent, under the lock.")
-	f.Add(recv()).Id("claimed").Params().Bool().Block(jen.Return(qf("nonEmpty").Call()))
+	f.Add(inboxMethod()).Id("claimed").Params().Bool().Block(jen.Return(qf("nonEmpty").Call()))
 	if e.v.Inbox.Gather > 0 {
 		f.Comment("published reports false: what is queued can only be counted under the lock, which")
 		f.Comment("the producers would then wait for, so a gathering loop waits out its whole time.")
-		f.Add(recv()).Id("published").Params(jen.Id("k").Int()).Bool().Block(jen.Return(jen.False()))
+		f.Add(inboxMethod()).Id("published").Params(jen.Id("k").Int()).Bool().Block(jen.Return(jen.False()))
 	}
 	f.Comment("len counts the callbacks posted and not yet drained (loop goroutine; not a hot path).")
-	f.Add(recv()).Id("len").Params().Int().Block(
+	f.Add(inboxMethod()).Id("len").Params().Int().Block(
 		qf("mu").Dot("Lock").Call(),
 		jen.Defer().Add(qf("mu")).Dot("Unlock").Call(),
 		jen.Return(jen.Len(qf("q")).Op("+").Len(qf("spare")).Op("-").Add(qf("next"))),
@@ -467,7 +464,7 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 	}
 	f.Comment("drain moves queued callbacks into r, in order, up to max of them, and returns")
 	f.Comment("how many it moved (loop goroutine).")
-	f.Add(recv()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(
+	f.Add(inboxMethod()).Id("drain").Params(jen.Id("r").Op("*").Id("readyQueue"), jen.Id("max").Int()).Int().Block(
 		jen.Id("n").Op(":=").Lit(0),
 		jen.For(jen.Id("n").Op("<").Id("max")).Block(
 			jen.If(qf("next").Op("==").Len(qf("spare"))).Block(
@@ -488,11 +485,11 @@ func (e *variantEmitter) emitMutexInbox(f *jen.File) {
 		jen.Return(jen.Id("n")),
 	)
 	f.Comment("close makes every later push fail with ErrClosed. Safe from any goroutine.")
-	f.Add(recv()).Id("close").Params().Block(
+	f.Add(inboxMethod()).Id("close").Params().Block(
 		qf("mu").Dot("Lock").Call(),
 		qf("closed").Op("=").True(),
 		qf("mu").Dot("Unlock").Call(),
 	)
 	f.Comment("drainClosed, after close, moves everything left into r.")
-	f.Add(recv()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("readyQueue")).Block(qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")))
+	f.Add(inboxMethod()).Id("drainClosed").Params(jen.Id("r").Op("*").Id("readyQueue")).Block(qf("drain").Call(jen.Id("r"), jen.Qual("math", "MaxInt")))
 }

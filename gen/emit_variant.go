@@ -66,9 +66,13 @@ func (e *variantEmitter) pollerType() jen.Code {
 
 // Every emitted method names its receiver after its type, the same name
 // throughout: l *Loop, r *readyQueue, q *inbox, w *wheel (and t *ioTable,
-// local to emitIO). loopMethod begins the declaration of a Loop method, and
+// local to emitIO). loopMethod, readyMethod, inboxMethod and wheelMethod
+// begin the declaration of a method of Loop, readyQueue, inbox or wheel, and
 // lf, rf, qf and wf select a field or method of l, r, q and w.
-func loopMethod() *jen.Statement { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
+func loopMethod() *jen.Statement  { return jen.Func().Params(jen.Id("l").Op("*").Id("Loop")) }
+func readyMethod() *jen.Statement { return jen.Func().Params(jen.Id("r").Op("*").Id("readyQueue")) }
+func inboxMethod() *jen.Statement { return jen.Func().Params(jen.Id("q").Op("*").Id("inbox")) }
+func wheelMethod() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
 
 func lf(name string) *jen.Statement { return jen.Id("l").Dot(name) }
 func rf(name string) *jen.Statement { return jen.Id("r").Dot(name) }

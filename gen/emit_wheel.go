@@ -45,7 +45,6 @@ func slab(i jen.Code) *jen.Statement { return wf("at").Call(i) }
 // timer count changes only when a timer is scheduled or leaves for good, not
 // as it moves between buckets and the due list.
 func (e *variantEmitter) emitWheel(f *jen.File) {
-	recv := func() *jen.Statement { return jen.Func().Params(jen.Id("w").Op("*").Id("wheel")) }
 	f.Comment("endOfTime is the end of loop time, 2^62 ns (about 146 years) after the loop")
 	f.Comment("began: a deadline past it is due then. Deadlines and periods stay below it, so")
 	f.Comment("that their arithmetic never overflows.")
@@ -124,9 +123,9 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		}, initBody...)
 		clearOccupied = jen.For(jen.Id("i").Op(":=").Range().Add(wf("occupied"))).Block(jen.Clear(wf("occupied").Index(jen.Id("i"))))
 	}
-	f.Add(recv()).Id("init").Params().Block(initBody...)
+	f.Add(wheelMethod()).Id("init").Params().Block(initBody...)
 	f.Comment("reset drops every timer; handles to them become stale.")
-	f.Add(recv()).Id("reset").Params().Block(
+	f.Add(wheelMethod()).Id("reset").Params().Block(
 		jen.For(jen.Id("i").Op(":=").Range().Add(wf("n"))).Block(
 			jen.If(jen.Id("t").Op(":=").Add(slab(jen.Id("i"))), jen.Id("t").Dot("list").Op("!=").Id("listFree")).Block(wf("release").Call(jen.Id("i"), jen.Id("t"))),
 		),
@@ -146,36 +145,36 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("scheduled after it finds no slab entry and is dropped, and its handle is the zero")
 	f.Comment("Timer: a closed loop does not hold closures scheduled by mistake (only the check")
 	f.Comment("before a new chunk of the slab, once in chunkSize timers, looks for this).")
-	f.Add(recv()).Id("discard").Params().Block(
+	f.Add(wheelMethod()).Id("discard").Params().Block(
 		wf("reset").Call(),
 		wf("chunks").Op(",").Add(wf("periods")).Op(",").Add(wf("made")).Op(",").Add(wf("discarded")).Op("=").Nil().Op(",").Nil().Op(",").Lit(0).Op(",").True(),
 	)
 
 	f.Comment("at returns slab entry i.")
-	f.Add(recv()).Id("at").Params(jen.Id("i").Int32()).Op("*").Id("timer").Block(
+	f.Add(wheelMethod()).Id("at").Params(jen.Id("i").Int32()).Op("*").Id("timer").Block(
 		jen.Return(jen.Op("&").Add(wf("chunks")).Index(jen.Id("i").Op(">>").Id("chunkBits")).Index(jen.Id("i").Op("&").Id("chunkMask"))),
 	)
-	f.Add(recv()).Id("pending").Params().Int().Block(jen.Return(wf("count")))
-	f.Add(recv()).Id("hasDue").Params().Bool().Block(jen.Return(wf("dueHead").Op(">=").Lit(0)))
+	f.Add(wheelMethod()).Id("pending").Params().Int().Block(jen.Return(wf("count")))
+	f.Add(wheelMethod()).Id("hasDue").Params().Bool().Block(jen.Return(wf("dueHead").Op(">=").Lit(0)))
 
 	f.Comment("schedule adds a timer due at loop time when (ns), repeating every period if > 0.")
-	f.Add(recv()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(e.scheduleBody()...)
+	f.Add(wheelMethod()).Id("schedule").Params(jen.Id("when").Int64(), jen.Id("period").Int64(), jen.Id("fn").Func().Params()).Qual(pkgCore, "Timer").Block(e.scheduleBody()...)
 
 	f.Comment("periodOf returns where timer i's CallEvery period is kept, or nil while its")
 	f.Comment("chunk of periods has never been needed (the period is then 0).")
-	f.Add(recv()).Id("periodOf").Params(jen.Id("i").Int32()).Op("*").Int64().Block(
+	f.Add(wheelMethod()).Id("periodOf").Params(jen.Id("i").Int32()).Op("*").Int64().Block(
 		jen.If(jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")), jen.Id("c").Op("<").Len(wf("periods")).Op("&&").Add(wf("periods")).Index(jen.Id("c")).Op("!=").Nil()).Block(
 			jen.Return(jen.Op("&").Add(wf("periods")).Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask"))),
 		),
 		jen.Return(jen.Nil()),
 	)
 	f.Comment("period returns timer i's CallEvery period, or 0 for a one-shot timer.")
-	f.Add(recv()).Id("period").Params(jen.Id("i").Int32()).Int64().Block(
+	f.Add(wheelMethod()).Id("period").Params(jen.Id("i").Int32()).Int64().Block(
 		jen.If(jen.Id("p").Op(":=").Add(wf("periodOf")).Call(jen.Id("i")), jen.Id("p").Op("!=").Nil()).Block(jen.Return(jen.Op("*").Id("p"))),
 		jen.Return(jen.Lit(0)),
 	)
 	f.Comment("setPeriod records timer i's period; release sets it back to 0.")
-	f.Add(recv()).Id("setPeriod").Params(jen.Id("i").Int32(), jen.Id("period").Int64()).Block(
+	f.Add(wheelMethod()).Id("setPeriod").Params(jen.Id("i").Int32(), jen.Id("period").Int64()).Block(
 		jen.Id("c").Op(":=").Int().Call(jen.Id("i").Op(">>").Id("chunkBits")),
 		jen.For(jen.Len(wf("periods")).Op("<=").Id("c")).Block(
 			wf("periods").Op("=").Append(wf("periods"), jen.Nil()),
@@ -186,20 +185,20 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 		wf("periods").Index(jen.Id("c")).Index(jen.Id("i").Op("&").Id("chunkMask")).Op("=").Id("period"),
 	)
 
-	f.Add(recv()).Id("setDeadline").Params(jen.Id("t").Op("*").Id("timer"), jen.Id("when").Int64()).Block(
+	f.Add(wheelMethod()).Id("setDeadline").Params(jen.Id("t").Op("*").Id("timer"), jen.Id("when").Int64()).Block(
 		jen.If(jen.Id("when").Op("<").Lit(0)).Block(jen.Id("when").Op("=").Lit(0)),
 		jen.Id("t").Dot("when").Op("=").Id("when"),
 	)
 
 	f.Comment("tickOf is t's deadline rounded up to a tick: it fires when that tick is processed.")
-	f.Add(recv()).Id("tickOf").Params(jen.Id("t").Op("*").Id("timer")).Uint64().Block(
+	f.Add(wheelMethod()).Id("tickOf").Params(jen.Id("t").Op("*").Id("timer")).Uint64().Block(
 		jen.Return(jen.Uint64().Call(jen.Id("t").Dot("when").Op("+").Add(e.num("w", "tickNanos")).Op("-").Lit(1)).Op("/").Add(e.numAs(jen.Uint64(), "w", "tickNanos"))),
 	)
 
 	f.Comment("place links timer i into the bucket its tick belongs in, relative to cur.")
-	f.Add(recv()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(e.placeBody()...)
+	f.Add(wheelMethod()).Id("place").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(e.placeBody()...)
 
-	f.Add(recv()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
+	f.Add(wheelMethod()).Id("link").Params(jen.Id("i"), jen.Id("b").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("list").Op(",").Id("t").Dot("next").Op(",").Id("t").Dot("prev").Op("=").Add(wf("labels")).Index(jen.Id("b")).Op(",").Lit(-1).Op(",").Add(wf("tail")).Index(jen.Id("b")),
 		jen.If(jen.Id("last").Op(":=").Add(wf("tail")).Index(jen.Id("b")), jen.Id("last").Op(">=").Lit(0)).Block(
 			slab(jen.Id("last")).Dot("next").Op("=").Id("i"),
@@ -211,13 +210,13 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("emptied clears the bookkeeping of bucket b, which has just become empty.")
-	f.Add(recv()).Id("emptied").Params(jen.Id("b").Int32()).Block(
+	f.Add(wheelMethod()).Id("emptied").Params(jen.Id("b").Int32()).Block(
 		wf("head").Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")).Op("=").Lit(-1).Op(",").Lit(-1),
 		wf("occupied").Index(jen.Id("b").Op("/").Add(e.numAs(jen.Int32(), "w", "wheelSlots"))).Index(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("/").Lit(64)).Op("&^=").Lit(1).Op("<<").Parens(jen.Id("b").Op("%").Add(e.numAs(jen.Int32(), "w", "wheelSlots")).Op("%").Lit(64)),
 	)
 
 	f.Comment("release returns timer i to the free list; its handles become stale.")
-	f.Add(recv()).Id("release").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
+	f.Add(wheelMethod()).Id("release").Params(jen.Id("i").Int32(), jen.Id("t").Op("*").Id("timer")).Block(
 		jen.Id("t").Dot("fn").Op("=").Nil(),
 		jen.If(jen.Id("p").Op(":=").Add(wf("periodOf")).Call(jen.Id("i")), jen.Id("p").Op("!=").Nil()).Block(jen.Op("*").Id("p").Op("=").Lit(0)),
 		jen.Id("t").Dot("gen").Op("++"),
@@ -233,7 +232,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("loop but with the memory already in place (a kept loop's 1M timeouts had cost 60")
 	f.Comment("ns a timer against a fresh loop's 46). Their generations stay as they are. Apart")
 	f.Comment("from release, so that both stay small enough to inline.")
-	f.Add(recv()).Id("countOut").Params().Block(
+	f.Add(wheelMethod()).Id("countOut").Params().Block(
 		wf("count").Op("--"),
 		jen.If(wf("count").Op("==").Lit(0)).Block(
 			wf("free").Op(",").Add(wf("n")).Op("=").Lit(-1).Op(",").Lit(0),
@@ -241,7 +240,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("findSet returns the first non-empty bucket of level at or after slot from.")
-	f.Add(recv()).Id("findSet").Params(jen.Id("level").Int(), jen.Id("from").Uint64()).Params(jen.Uint64(), jen.Bool()).Block(
+	f.Add(wheelMethod()).Id("findSet").Params(jen.Id("level").Int(), jen.Id("from").Uint64()).Params(jen.Uint64(), jen.Bool()).Block(
 		jen.For(jen.Id("word").Op(":=").Id("from").Op("/").Lit(64), jen.Id("word").Op("<").Add(e.num("w", "wheelWords")), jen.Id("word").Op("++")).Block(
 			jen.Id("bitset").Op(":=").Add(wf("occupied")).Index(jen.Id("level")).Index(jen.Id("word")),
 			jen.If(jen.Id("word").Op("==").Id("from").Op("/").Lit(64)).Block(
@@ -258,7 +257,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("to expire, an upper bucket to cascade, or the wrap of the top level from which")
 	f.Comment("a parked timer fits. With nothing in the wheel (count > 0 for due timers alone)")
 	f.Comment("it is MaxUint64: no tick has work.")
-	f.Add(recv()).Id("next").Params().Uint64().Block(
+	f.Add(wheelMethod()).Id("next").Params().Uint64().Block(
 		jen.For(jen.Id("level").Op(":=").Lit(0), jen.Id("level").Op("<").Add(e.num("w", "wheelLevels")), jen.Id("level").Op("++")).Block(
 			jen.Id("shift").Op(":=").Id("level").Op("*").Add(e.num("w", "wheelBits")),
 			jen.Id("from").Op(":=").Add(wf("cur")).Op(">>").Id("shift").Op("&").Add(e.num("w", "wheelMask")),
@@ -281,7 +280,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 
 	f.Comment("setCur moves cur to tick t (never past work: t <= next()), cascading the")
 	f.Comment("buckets that t reaches.")
-	f.Add(recv()).Id("setCur").Params(jen.Id("t").Uint64()).Block(
+	f.Add(wheelMethod()).Id("setCur").Params(jen.Id("t").Uint64()).Block(
 		wf("cur").Op("=").Id("t"),
 		jen.If(jen.Id("t").Op("&").Add(e.num("w", "wheelMask")).Op("!=").Lit(0)).Block(jen.Return()),
 		jen.Comment("Highest level first, so timers flow down through every level they need."),
@@ -308,7 +307,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 
 	f.Comment("advance processes every tick up to and including target: due timers move,")
 	f.Comment("in order, to the due list.")
-	f.Add(recv()).Id("advance").Params(jen.Id("target").Uint64()).Block(
+	f.Add(wheelMethod()).Id("advance").Params(jen.Id("target").Uint64()).Block(
 		jen.For(wf("count").Op(">").Lit(0)).Block(
 			jen.Id("t").Op(":=").Add(wf("next")).Call(),
 			jen.If(jen.Id("t").Op(">").Id("target")).Block(jen.Break()),
@@ -322,7 +321,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	)
 
 	f.Comment("expire moves level-0 bucket b, whose tick has come, onto the due list, whole.")
-	f.Add(recv()).Id("expire").Params(jen.Id("b").Int32()).Block(
+	f.Add(wheelMethod()).Id("expire").Params(jen.Id("b").Int32()).Block(
 		jen.Id("first").Op(",").Id("last").Op(":=").Add(wf("head")).Index(jen.Id("b")).Op(",").Add(wf("tail")).Index(jen.Id("b")),
 		jen.If(wf("dueTail").Op(">=").Lit(0)).Block(
 			slab(wf("dueTail")).Dot("next").Op("=").Id("first"),
@@ -352,7 +351,7 @@ func (e *variantEmitter) emitWheel(f *jen.File) {
 	f.Comment("A deadline is past once its tick has been processed, not as soon as now passes")
 	f.Comment("it: every timer fires up to a tick after its deadline, and judged against now, a")
 	f.Comment("CallEvery of one tick skipped every other period.")
-	f.Add(recv()).Id("fire").Params(jen.Id("now").Int64()).Func().Params().Block(
+	f.Add(wheelMethod()).Id("fire").Params(jen.Id("now").Int64()).Func().Params().Block(
 		jen.Id("i").Op(":=").Add(wf("dueHead")),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
 		wf("dueHead").Op("=").Id("t").Dot("next"),
