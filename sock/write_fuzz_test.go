@@ -16,8 +16,6 @@ type fuzzWriter struct {
 	c          *sock.Conn
 	high, low  int
 	paused     bool
-	pauses     int
-	resumes    int
 	closed     bool
 	closeErr   error
 	violations []string
@@ -32,7 +30,6 @@ func (w *fuzzWriter) OnPause(c *sock.Conn) {
 		w.violations = append(w.violations, fmt.Sprintf("OnPause with %d bytes queued, not above the high-water mark %d", b, w.high))
 	}
 	w.paused = true
-	w.pauses++
 }
 func (w *fuzzWriter) OnResume(c *sock.Conn) {
 	if !w.paused {
@@ -42,7 +39,6 @@ func (w *fuzzWriter) OnResume(c *sock.Conn) {
 		w.violations = append(w.violations, fmt.Sprintf("OnResume with %d bytes queued, above the low-water mark %d", b, w.low))
 	}
 	w.paused = false
-	w.resumes++
 }
 func (w *fuzzWriter) OnClose(_ *sock.Conn, err error) { w.closed, w.closeErr = true, err }
 
@@ -80,6 +76,7 @@ func FuzzWritesArriveWholeAndInOrder(f *testing.F) {
 		// The peer reads what it is allowed to, in order, then the rest
 		// once told to, until the end of the stream.
 		allow := make(chan int, len(ops))
+		defer close(allow) // a test that fails early leaves no reader waiting for orders
 		type result struct {
 			got []byte
 			err error
@@ -188,9 +185,6 @@ func FuzzWritesArriveWholeAndInOrder(f *testing.F) {
 		}
 		if len(w.violations) > 0 {
 			t.Fatalf("flow control: %q", w.violations)
-		}
-		if w.pauses != w.resumes && w.pauses != w.resumes+1 {
-			t.Fatalf("%d OnPause and %d OnResume calls", w.pauses, w.resumes)
 		}
 		peer.Close()
 	})
