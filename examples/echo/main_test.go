@@ -95,11 +95,12 @@ func startEcho(t *testing.T, args ...string) (*os.Process, string, func() (int, 
 	}()
 	wait := func() (int, string) {
 		t.Helper()
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
+		// Read stderr to its end before Wait: Wait closes the pipe once the
+		// process exits, and a read still pending then loses the last lines
+		// (a run lost "shutdown cut short" this way).
 		select {
-		case err := <-exited:
-			out := <-stderr
+		case out := <-stderr:
+			err := cmd.Wait()
 			var exit *exec.ExitError
 			if err != nil && !errors.As(err, &exit) {
 				t.Fatalf("waiting for echo: %v", err)
