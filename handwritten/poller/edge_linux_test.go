@@ -27,42 +27,49 @@ func TestWaitInterruptedBySignalIsNotAnError(t *testing.T) {
 			must(t, b.Open())
 			idle, _ := pipe(t)
 			must(t, b.Add(idle.fd, 1, Readable))
-			type result struct {
-				n   int
-				err error
-			}
-			tid := make(chan int, 1)
-			done := make(chan result, 1)
-			go func() {
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				tid <- unix.Gettid()
-				evs, err := b.Wait(timeout)
-				done <- result{len(evs), err}
-			}()
-			id := <-tid
-			var r result
-			deadline := time.After(failsafe)
-		signal:
-			for {
-				if err := unix.Tgkill(unix.Getpid(), id, unix.SIGURG); err != nil {
-					t.Fatalf("tgkill: %v", err)
-				}
-				select {
-				case r = <-done:
-					break signal
-				case <-time.After(5 * time.Millisecond):
-				case <-deadline:
-					b.Wake()
-					r = <-done
-					t.Logf("%s Wait(%d): no signal ended it within %v", m.name, timeout, failsafe)
-					break signal
-				}
-			}
+			r := waitUnderSignals(t, b, timeout)
 			if r.err != nil || r.n != 0 {
 				t.Errorf("%s: Wait(%d) interrupted by a signal = %d events, %v; want nothing, nil", m.name, timeout, r.n, r.err)
 			}
 			must(t, b.Close())
+		}
+	}
+}
+
+// waitResult is what a Wait returned: how many events, and the error.
+type waitResult struct {
+	n   int
+	err error
+}
+
+// waitUnderSignals runs b.Wait(timeout) on a thread of its own and sends that
+// thread SIGURG, which the runtime already handles, every 5 ms until the Wait
+// returns. If none has ended it within failsafe, it wakes b and logs that.
+func waitUnderSignals(t *testing.T, b backend, timeout int64) waitResult {
+	t.Helper()
+	tid := make(chan int, 1)
+	done := make(chan waitResult, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		tid <- unix.Gettid()
+		evs, err := b.Wait(timeout)
+		done <- waitResult{len(evs), err}
+	}()
+	id := <-tid
+	deadline := time.After(failsafe)
+	for {
+		if err := unix.Tgkill(unix.Getpid(), id, unix.SIGURG); err != nil {
+			t.Fatalf("tgkill: %v", err)
+		}
+		select {
+		case r := <-done:
+			return r
+		case <-time.After(5 * time.Millisecond):
+		case <-deadline:
+			b.Wake()
+			t.Logf("Wait(%d): no signal ended it within %v", timeout, failsafe)
+			return <-done
 		}
 	}
 }

@@ -108,8 +108,11 @@ func TestCloseAwaitsAStalledSignalWithoutSpinning(t *testing.T) {
 	if wall < stall/2 {
 		t.Errorf("Close returned after %v, with a Signal still in flight", wall)
 	}
-	// Spinning costs about as much CPU as wall time; sleeping, a few per cent.
-	if cpu > wall/2 {
+	// Spinning costs about as much CPU as wall time; sleeping, about 1% here.
+	// Yielding alone, with no sleep, cost 37-44% on a 2-core VM (the locked
+	// thread hands its P off and back on each yield), which a bound of half
+	// the wall time let pass in most runs; a tenth separates both.
+	if cpu > wall/10 {
 		t.Errorf("%v of CPU while Close waited %v for a Signal: the wait spins", cpu, wall)
 	}
 }
