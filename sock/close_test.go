@@ -1,7 +1,6 @@
 package sock_test
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -121,14 +120,7 @@ func TestCloseGivesUpAfterTheLingerTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return cmp.Or(err, serr)
-	}}
-	peer, err := d.Dial("tcp", ln.Addr().String())
+	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}

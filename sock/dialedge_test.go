@@ -90,7 +90,8 @@ func TestTimeoutsDoNotRunWhileConnecting(t *testing.T) {
 }
 
 // An idle timeout set while the connect is in progress starts when the
-// connection opens, not when it was set.
+// connection opens, not when it was set, and closes it once it has been
+// silent that long. (Not started at the open, it never ran.)
 func TestIdleTimeoutStartsWhenTheConnectionOpens(t *testing.T) {
 	l, vc := newVirtualLoop(t)
 	srv := &recorder{}
@@ -110,10 +111,13 @@ func TestIdleTimeoutStartsWhenTheConnectionOpens(t *testing.T) {
 	vc.Advance(2 * time.Second)
 	runIteration(t, l)
 	if cli.closed {
-		t.Errorf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
+		t.Fatalf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
 	}
-	c.Abort()
-	runUntil(t, l, "the close", func() bool { return cli.closed && srv.closed })
+	vc.Advance(9 * time.Second)
+	runUntil(t, l, "the idle timeout", func() bool { return cli.closed && srv.closed })
+	if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "idle") {
+		t.Errorf("OnClose(%v); want the idle timeout", cli.closeErr)
+	}
 }
 
 // runIteration runs the loop until the timers due now have run.

@@ -256,17 +256,25 @@ func listenAndDial(t testing.TB, l *loop.Loop, h sock.Handler, opts ...sock.Opti
 	return ln, peer
 }
 
+// smallRcvbuf gives a socket a 4 KiB receive buffer, so that most of what
+// is sent to it stays unacknowledged: a net.Dialer's or a
+// net.ListenConfig's Control.
+func smallRcvbuf(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+	})
+	return cmp.Or(err, serr)
+}
+
+// smallRcvbufDialer dials with a 4 KiB receive buffer.
+func smallRcvbufDialer() *net.Dialer { return &net.Dialer{Control: smallRcvbuf} }
+
 // smallRcvbufListener is a Go listener whose accepted sockets have a 4 KiB
-// receive buffer, so that most of what is sent to them stays unacknowledged.
+// receive buffer.
 func smallRcvbufListener(t *testing.T) net.Listener {
 	t.Helper()
-	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		return cmp.Or(err, serr)
-	}}
+	lc := net.ListenConfig{Control: smallRcvbuf}
 	pl, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

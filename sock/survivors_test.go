@@ -9,7 +9,6 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -312,16 +311,7 @@ func TestAnIdleTimeoutDoesNotCutCloseShort(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		}); err != nil {
-			return err
-		}
-		return serr
-	}}
-	peer, err := d.Dial("tcp", ln.Addr().String())
+	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,32 +323,6 @@ func TestAnIdleTimeoutDoesNotCutCloseShort(t *testing.T) {
 	if !errors.Is(h.closeErr, sock.ErrLinger) || errors.Is(h.closeErr, sock.ErrTimeout) {
 		t.Fatalf("OnClose(%v); want the linger timeout (the peer acknowledges nothing)", h.closeErr)
 	}
-}
-
-// An idle timeout set while a Dial connects runs from the open: a
-// connection silent after it is closed with it. (Not started at the open,
-// it never ran.)
-func TestIdleTimeoutSetWhileConnectingClosesASilentConnection(t *testing.T) {
-	l, vc := newVirtualLoop(t)
-	srv := &recorder{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli := &recorder{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetIdleTimeout(10 * time.Second)
-	runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
-	vc.Advance(11 * time.Second)
-	runUntil(t, l, "the idle timeout", func() bool { return cli.closed })
-	if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "idle") {
-		t.Errorf("OnClose(%v); want the idle timeout", cli.closeErr)
-	}
-	runUntil(t, l, "the server's close", func() bool { return srv.closed })
 }
 
 // An Abort with bytes queued stops watching the socket before closing it:

@@ -116,20 +116,6 @@ func listenAndDialSmall(t *testing.T, l *loop.Loop, h sock.Handler, opts ...sock
 	return peer
 }
 
-// smallRcvbufDialer dials with a 4 KiB receive buffer.
-func smallRcvbufDialer() *net.Dialer {
-	return &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		var serr error
-		err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
-}
-
 // peerInq returns how many received bytes wait in peer's kernel.
 func peerInq(t *testing.T, peer net.Conn) int {
 	t.Helper()
