@@ -113,18 +113,8 @@ func TestCloseGivesUpAfterTheLingerTimeout(t *testing.T) {
 	l := newLoop(t)
 	const size = 512 << 10
 	h := &respondThenClose{n: size, closeNow: make(chan struct{})}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h,
-		sock.WithSendBufferSize(4<<20), // the kernel takes the whole response
-		sock.WithLingerTimeout(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
+	// The kernel takes the whole response; the peer acknowledges little.
+	peer := listenAndDialSmall(t, l, h, sock.WithLingerTimeout(100*time.Millisecond))
 	if _, err := peer.Write([]byte("request")); err != nil {
 		t.Fatal(err)
 	}

@@ -98,24 +98,6 @@ func lingeringClose(t *testing.T, size int) (*loop.Loop, *loop.VirtualClock, *re
 	return l, vc, h, peer
 }
 
-// listenAndDialSmall listens on l with h and a 4 MiB send buffer (and opts),
-// and dials it from a peer with a 4 KiB receive buffer; both close at the
-// end of the test.
-func listenAndDialSmall(t *testing.T, l *loop.Loop, h sock.Handler, opts ...sock.Option) net.Conn {
-	t.Helper()
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, append([]sock.Option{sock.WithSendBufferSize(4 << 20)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
-	return peer
-}
-
 // peerInq returns how many received bytes wait in peer's kernel.
 func peerInq(t *testing.T, peer net.Conn) int {
 	t.Helper()
