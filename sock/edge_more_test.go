@@ -114,40 +114,6 @@ func TestOneReadinessReadsABoundedBatchOfDatagrams(t *testing.T) {
 	runUntil(t, l, "every datagram", func() bool { return len(*got) == sent })
 }
 
-// As for datagrams: connections that completed their handshake before the
-// loop looked are accepted in a batch, but a bounded one.
-func TestOneReadinessAcceptsABoundedBatch(t *testing.T) {
-	const dials = 100
-	raiseFDLimit(t, 4*dials+100)
-	l := newLoop(t)
-	srv := &echoServer{}
-	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var peers []net.Conn
-	defer func() {
-		for _, p := range peers {
-			p.Close()
-		}
-	}()
-	for range dials {
-		p, err := net.Dial("tcp4", ln.Addr().String()) // in the backlog once Dial returns
-		if err != nil {
-			t.Fatal(err)
-		}
-		peers = append(peers, p)
-	}
-	if err := l.RunOnce(true); err != nil {
-		t.Fatal(err)
-	}
-	if srv.opened <= 1 || srv.opened >= dials {
-		t.Errorf("one readiness accepted %d of %d queued connections; want a batch, more than 1 and fewer than all", srv.opened, dials)
-	}
-	runUntil(t, l, "every connection", func() bool { return srv.opened == dials })
-	srv.closeAll(t, l, ln)
-}
-
 // Listen documents SO_REUSEADDR so that a restarted server binds at once:
 // the connection the old server closed first sits in TIME_WAIT on the
 // listening port, which without the option makes bind fail.

@@ -110,9 +110,9 @@ func acceptQueue(t *testing.T, port int) int {
 
 // One readiness accepts exactly acceptBatch (64) connections when more
 // wait, as the README says: the test waits until the kernel's accept queue
-// holds all 100, then runs one iteration. (A batch of 65 passed
-// TestOneReadinessAcceptsABoundedBatch, which asks only for more than one
-// and fewer than all.)
+// holds all 100, then runs one iteration. (A batch of 65 passed the test
+// this one replaced, which asked only for more than one and fewer than
+// all.)
 func TestOneReadinessAcceptsSixtyFour(t *testing.T) {
 	const dials = 100
 	raiseFDLimit(t, 4*dials+100)
