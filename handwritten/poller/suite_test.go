@@ -499,11 +499,11 @@ func testWaitZeroReturnsAtOnce(t *testing.T, b backend) {
 }
 
 // testTimeoutNeverEarly checks that an idle Wait lasts at least its timeout,
-// including timeouts that are not whole milliseconds. EINTR may end a Wait
-// early by contract, so a short Wait is retried; a rounding error is short
-// every time.
+// including timeouts that are not whole milliseconds and one over a second
+// (whose seconds a timespec must keep). EINTR may end a Wait early by
+// contract, so a short Wait is retried; a rounding error is short every time.
 func testTimeoutNeverEarly(t *testing.T, b backend) {
-	for _, d := range []time.Duration{20 * time.Millisecond, 1500 * time.Microsecond, 1001 * time.Microsecond, 50 * time.Microsecond} {
+	for _, d := range []time.Duration{20 * time.Millisecond, 1500 * time.Microsecond, 1001 * time.Microsecond, 50 * time.Microsecond, time.Second + 500*time.Microsecond} {
 		early := 0
 		for range 3 {
 			start := time.Now()

@@ -5,44 +5,7 @@ package poller
 import (
 	"runtime"
 	"testing"
-	"time"
 )
-
-// TestAWaitOfMoreThanASecondLastsItsTimeout pins that a timeout of whole
-// seconds and a fraction keeps its seconds: each backend with an idle fd (or
-// none) waits at least 1.0005 s. The suite's other timeouts are all under a
-// second. EINTR may end a Wait early by contract, so an early Wait is
-// retried; a lost seconds field is early every time. (Catches: epoll_pwait2's
-// timespec built with its seconds dropped, or any such split of the timeout.)
-func TestAWaitOfMoreThanASecondLastsItsTimeout(t *testing.T) {
-	const d = time.Second + 500*time.Microsecond
-	for _, m := range backends() {
-		t.Run(m.name, func(t *testing.T) {
-			b := m.new()
-			must(t, b.Open())
-			t.Cleanup(func() { b.Close() })
-			if m.fds {
-				idle, _ := pipe(t)
-				must(t, b.Add(idle.fd, 1, Readable))
-			}
-			for try := 1; ; try++ {
-				start := time.Now()
-				evs, err := b.Wait(int64(d))
-				took := time.Since(start)
-				must(t, err)
-				if len(evs) != 0 {
-					t.Fatalf("Wait(%v) = %v, want nothing", d, evs)
-				}
-				if took >= d {
-					return
-				}
-				if try == 3 {
-					t.Fatalf("Wait(%v) returned early 3 times in a row, the last after %v", d, took)
-				}
-			}
-		})
-	}
-}
 
 // TestTheFirstWaitAfterTheRegistrationsGrewDoesNotAllocate pins that Wait
 // never allocates, not even the first one after many fds were added and all
