@@ -69,6 +69,8 @@ func TestBackends(t *testing.T) {
 		{"ModifyOfClosedFdFails", true, testModifyOfClosedFdFails},
 		{"ManyFdsAcrossWaits", true, testManyFdsAcrossWaits},
 		{"WaitDoesNotAllocate", true, testWaitDoesNotAllocate},
+		{"FirstWaitAfterGrowthDoesNotAllocate", true, testFirstWaitAfterGrowthDoesNotAllocate},
+		{"FailedModifyLeavesTheInterest", true, testFailedModifyLeavesTheInterest},
 		{"WaitZeroReturnsAtOnce", false, testWaitZeroReturnsAtOnce},
 		{"TimeoutNeverEarly", false, testTimeoutNeverEarly},
 		{"WakeUnblocksBlockedWait", false, testWakeUnblocksBlockedWait},
@@ -737,5 +739,62 @@ func testUseAfterClose(t *testing.T, b backend) {
 		if err := b.Delete(0); err != nil {
 			t.Errorf("Delete after Close: %v, want nil", err)
 		}
+	}
+}
+
+// testFirstWaitAfterGrowthDoesNotAllocate pins that Wait never allocates,
+// not even the first one after many fds were added and all became ready at
+// once: the result's room keeps up with the registrations at Add. (testing.AllocsPerRun warms up with one run, which hides an allocation
+// made only by the first Wait after the set grew.) (Catches: poll's Add
+// growing the result slice too late, so that Wait's append grows it.)
+func testFirstWaitAfterGrowthDoesNotAllocate(t *testing.T, b backend) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var before, after runtime.MemStats
+	for n := 1; n <= 40; n++ {
+		r, w := pipe(t)
+		must(t, b.Add(r.fd, uint32(n), Readable))
+		write(t, w)
+		runtime.ReadMemStats(&before)
+		evs, err := b.Wait(0)
+		runtime.ReadMemStats(&after)
+		must(t, err)
+		if len(evs) != n {
+			t.Fatalf("with %d ready fds registered, Wait(0) reported %d", n, len(evs))
+		}
+		if a := after.Mallocs - before.Mallocs; a != 0 {
+			t.Fatalf("the first Wait(0) after the %dth Add made %d allocations, want 0", n, a)
+		}
+	}
+}
+
+// testFailedModifyLeavesTheInterest pins that a Modify refused for an fd
+// closed since its Add changes nothing: when the number is then reused by a
+// writable socket, the registration left behind still asks for Readable only,
+// so a Wait reports nothing for it (poll keeps watching the number; the
+// kernel dropped it from epoll at close). (Catches: poll's Modify keeping the
+// new interest when the fd check fails, so the stale registration reports the
+// reused number as Writable.)
+func testFailedModifyLeavesTheInterest(t *testing.T, b backend) {
+	r, _ := pipe(t)
+	must(t, b.Add(r.fd, 1, Readable))
+	fd := r.fd
+	r.close()
+	if err := b.Modify(fd, 2, Readable|Writable); err == nil {
+		t.Fatalf("Modify of closed fd %d succeeded", fd)
+	}
+	a, _ := socketpair(t) // writable, not readable
+	if a.fd != fd {
+		must(t, b.Delete(fd))
+		t.Skipf("the kernel did not reuse fd %d (got %d)", fd, a.fd)
+	}
+	evs, err := b.Wait(0)
+	must(t, err)
+	if e, n := find(evs, fd); n != 0 {
+		t.Fatalf("fd %d, reused by a socket that is only writable, reported %+v after a failed Modify: want nothing (interest Readable)", fd, e)
+	}
+	must(t, b.Delete(fd))
+	var buf [1]byte
+	if _, err := unix.Read(a.fd, buf[:]); err != unix.EAGAIN {
+		t.Fatalf("read of the new socket: %v, want EAGAIN", err)
 	}
 }
