@@ -29,7 +29,8 @@ var (
 
 // Timer is a handle to a scheduled callback, for Cancel. The zero Timer
 // refers to no timer. A handle stays safe to use after its timer fired or was
-// cancelled: it never cancels a later timer.
+// cancelled: it does not cancel a later timer (barring 2^32 reuses of its
+// slot in between; see Cancel).
 type Timer = core.Timer
 
 // Params are the spec values of a generated variant (documented on

@@ -344,7 +344,7 @@ func prebuiltEchoServers(dir string, names []string) (servers []*echoServer, not
 }
 
 // echoBinHint says how to fill an -echo-bin directory.
-const echoBinHint = "build them with: go build -o DIR/echoserver ./bench/echoserver && (cd bench/peers && go build -o DIR/peers .)"
+const echoBinHint = "build them with (DIR an absolute path, as the cd needs): go build -o DIR/echoserver ./bench/echoserver && (cd bench/peers && go build -o DIR/peers .)"
 
 // echoServersFrom makes the selected servers from the two binaries that
 // binary returns, by name: "echoserver" (net and loop) and "peers" (gnet and

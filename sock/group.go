@@ -230,9 +230,10 @@ func (gl *groupLoop) check() {
 }
 
 // Shutdown closes the group gracefully: it stops accepting, Closes every
-// connection (each sends what it has queued and waits for the peer's end, as
-// Conn.Close does; OnClose runs as usual), and waits until they are all
-// closed or ctx ends. Then it aborts
+// connection (each sends what it has queued, shuts its sending side down and
+// waits until the peer has acknowledged what was sent or ended its own
+// stream, as Conn.Close does; OnClose runs as usual), and waits until they
+// are all closed or ctx ends. Then it aborts
 // what is left, stops the loops and waits for their goroutines. It returns
 // ctx.Err() if it had to cut the drain short (a connection was still open
 // when ctx ended, and was aborted), ErrClosed if Shutdown or Close was

@@ -67,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "do not write; exit 1 and list the stale files if -out differs from what the spec gives")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: loopgen [-spec FILE] [-out DIR] [-check]")
-		fmt.Fprintln(stderr, "       loopgen tune -grid 'key=v1,v2 ...' -pkg PKG -bench REGEXP [flags] (loopgen tune -h)")
+		fmt.Fprintln(stderr, "       loopgen tune -grid 'key=v1,v2 ...' [-pkg PKG] [-bench REGEXP] [flags] (loopgen tune -h)")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
