@@ -474,22 +474,42 @@ func TestQuickEchoJudgesNoTarget(t *testing.T) {
 }
 
 // The idle table's RSS columns come from the repetition that gave the median
-// bytes per connection, so that (after − before) / N agrees with it.
+// bytes per connection, so that (after − before) / N agrees with it; of an
+// even count, the lower middle one's, as idleStat says.
 func TestIdleColumnsAgree(t *testing.T) {
-	e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 200})
-	// Ordered differently by RSS before, by RSS after and by bytes per
-	// connection: medians taken column by column (5 MiB, 5 MiB + 200,000)
-	// are no one run's, and disagree with the median 250 B.
-	e.idle["loop"] = []idleRun{
-		{conns: 1000, before: 1 << 20, after: 1<<20 + 300_000},
-		{conns: 1000, before: 5 << 20, after: 5<<20 + 200_000},
-		{conns: 1000, before: 10 << 20, after: 10<<20 + 250_000},
-	}
-	med, lo, hi, before, after, ok := e.idleStat("loop")
-	if !ok || med != 250 || lo != 200 || hi != 300 {
-		t.Fatalf("idleStat = %v %v %v, %v; want median 250, range 200-300", med, lo, hi, ok)
-	}
-	if before != 10<<20 || after != 10<<20+250_000 {
-		t.Errorf("RSS before %d, after %d; want the median repetition's %d and %d", before, after, 10<<20, 10<<20+250_000)
+	for _, tc := range []struct {
+		name          string
+		runs          []idleRun
+		lo, hi        float64
+		before, after uint64
+	}{
+		// Ordered differently by RSS before, by RSS after and by bytes per
+		// connection: medians taken column by column (5 MiB, 5 MiB +
+		// 200,000) are no one run's, and disagree with the median 250 B.
+		{"odd", []idleRun{
+			{conns: 1000, before: 1 << 20, after: 1<<20 + 300_000},
+			{conns: 1000, before: 5 << 20, after: 5<<20 + 200_000},
+			{conns: 1000, before: 10 << 20, after: 10<<20 + 250_000},
+		}, 200, 300, 10 << 20, 10<<20 + 250_000},
+		// The middles give 200 and 300 B; the median is their mean, and
+		// the columns the lower one's. (Catches the upper one.)
+		{"even", []idleRun{
+			{conns: 1000, before: 4 << 20, after: 4<<20 + 400_000},
+			{conns: 1000, before: 1 << 20, after: 1<<20 + 100_000},
+			{conns: 1000, before: 3 << 20, after: 3<<20 + 300_000},
+			{conns: 1000, before: 2 << 20, after: 2<<20 + 200_000},
+		}, 100, 400, 2 << 20, 2<<20 + 200_000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 200})
+			e.idle["loop"] = tc.runs
+			med, lo, hi, before, after, ok := e.idleStat("loop")
+			if !ok || med != 250 || lo != tc.lo || hi != tc.hi {
+				t.Fatalf("idleStat = %v %v %v, %v; want median 250, range %v-%v", med, lo, hi, ok, tc.lo, tc.hi)
+			}
+			if before != tc.before || after != tc.after {
+				t.Errorf("RSS before %d, after %d; want the median repetition's %d and %d", before, after, tc.before, tc.after)
+			}
+		})
 	}
 }

@@ -236,25 +236,6 @@ func TestRecordKeepsEveryRepetition(t *testing.T) {
 	}
 }
 
-// With an even number of repetitions the idle table's RSS columns are the
-// lower middle repetition's, as idleStat says. (Catches the upper one.)
-func TestIdleColumnsOfAnEvenCountAreTheLowerMiddles(t *testing.T) {
-	e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 200})
-	e.idle["loop"] = []idleRun{
-		{conns: 1000, before: 4 << 20, after: 4<<20 + 400_000},
-		{conns: 1000, before: 1 << 20, after: 1<<20 + 100_000},
-		{conns: 1000, before: 3 << 20, after: 3<<20 + 300_000},
-		{conns: 1000, before: 2 << 20, after: 2<<20 + 200_000},
-	}
-	med, lo, hi, before, after, ok := e.idleStat("loop")
-	if !ok || med != 250 || lo != 100 || hi != 400 {
-		t.Fatalf("idleStat = %v %v %v, %v; want median 250, range 100-400", med, lo, hi, ok)
-	}
-	if before != 2<<20 || after != 2<<20+200_000 {
-		t.Errorf("RSS before %d, after %d; want the lower middle repetition's %d and %d", before, after, 2<<20, 2<<20+200_000)
-	}
-}
-
 // The echo table's ranges are the repetitions' lowest and highest: of three
 // repetitions, each figure's extremes are in different ones. Likewise the
 // CPU range of the other workloads' tables. (Catches a min taken as a max
