@@ -280,6 +280,10 @@ func (r *ranking) describe(row rankRow) string {
 		return "the base itself ranks first"
 	}
 	delta := fmt.Sprintf("%+.1f%% %s", (row.ratio-1)*100, r.metric)
+	if row.inRatio == 0 {
+		// The ratio is NaN: no benchmark has two medians to divide.
+		delta = "no ratio of " + r.metric
+	}
 	if row.toZero+row.offZero > 0 {
 		delta += fmt.Sprintf(" where neither median is zero; zero on %d benchmarks where the base is not, not zero on %d where the base is", row.toZero, row.offZero)
 	}

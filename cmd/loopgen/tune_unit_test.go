@@ -135,6 +135,27 @@ func TestRankZeroMedian(t *testing.T) {
 	}
 }
 
+// TestVerdictWithoutARatio: a candidate that wins by reaching zero on every
+// benchmark has no benchmark where neither median is zero, so no ratio; the
+// verdict (which -write puts into the spec's comment) says so instead of
+// "+NaN%".
+func TestVerdictWithoutARatio(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"queue_depth=16"}}
+	zero := &candidate{settings: []string{"queue_depth=65536"}}
+	p := &tunePlan{flags: tuneFlags{metric: "allocs/op"}, candidates: []*candidate{base, zero}}
+	res := tuneResult{
+		benchmarks: []string{"A"},
+		values: []map[string][]float64{
+			{"A": {5, 5, 6, 5, 5, 6}},
+			{"A": {0, 0, 0, 0, 0, 0}},
+		},
+	}
+	r := rankCandidates(p, res)
+	if r.winner != zero || strings.Contains(r.verdict, "NaN") || !strings.HasPrefix(r.verdict, "no ratio of allocs/op where neither median is zero; zero on 1 benchmarks where the base is not") {
+		t.Errorf("winner %q, verdict %q", r.winner.label(), r.verdict)
+	}
+}
+
 // TestTuneInterruptedWhilePlanning: a signal that kills the go list run
 // while the package is located is an interrupt (130), not bad input (2).
 func TestTuneInterruptedWhilePlanning(t *testing.T) {
