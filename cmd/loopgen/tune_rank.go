@@ -399,8 +399,22 @@ func (r *ranking) write(w io.Writer) {
 	if len(r.benchmarks) > 1 {
 		fmt.Fprintf(w, "\n## All benchmarks: geomean of medians relative to the base\n\n")
 		header("ratio", "better", "worse", "not measured")
+		zeros := false
 		for i, row := range r.rows {
-			fmt.Fprintf(w, "| %d | %s | %.3f | %d | %d | %d |\n", i+1, settings(row.c), row.ratio, row.better, row.worse, row.missing)
+			ratio := fmt.Sprintf("%.3f", row.ratio)
+			if math.IsNaN(row.ratio) {
+				ratio = "—"
+			}
+			if row.toZero > 0 || row.offZero > 0 {
+				// The rank rests on these before the ratio: without them
+				// a row would seem out of order.
+				ratio += fmt.Sprintf(" (zero on %d, off zero on %d)", row.toZero, row.offZero)
+				zeros = true
+			}
+			fmt.Fprintf(w, "| %d | %s | %s | %d | %d | %d |\n", i+1, settings(row.c), ratio, row.better, row.worse, row.missing)
+		}
+		if zeros {
+			fmt.Fprintf(w, "\nZero on K: K benchmarks where its median is zero and the base's is not; off zero: the reverse. These rank before the ratio, which is over the benchmarks where neither median is zero or both are (—: none).\n")
 		}
 	}
 	fmt.Fprintln(w)

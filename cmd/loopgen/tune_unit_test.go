@@ -140,6 +140,41 @@ func TestRankZeroMedian(t *testing.T) {
 	}
 }
 
+// TestAllBenchmarksTableShowsZerosAndNoRatio: a candidate that takes
+// allocs/op to zero everywhere has no ratio, and ranks first on its zeros.
+// The table said "NaN" there and showed nothing of what it ranked on, so
+// its first row seemed out of order.
+func TestAllBenchmarksTableShowsZerosAndNoRatio(t *testing.T) {
+	p := rankPlan("allocs/op", "512", "1024")
+	zero, fewer := p.candidates[1], p.candidates[2]
+	res := tuneResult{
+		benchmarks: []string{"A", "B"},
+		values: []map[string][]float64{
+			{"A": series6(5), "B": series6(8)},
+			{"A": {0, 0, 0, 0, 0, 0}, "B": {0, 0, 0, 0, 0, 0}},
+			{"A": series6(4), "B": series6(6)},
+		},
+	}
+	r := rankCandidates(p, res)
+	if r.rows[0].c != zero || r.rows[1].c != fewer {
+		t.Fatalf("ranked %s, %s first; want batch=512 (zero everywhere), then 1024", r.rows[0].c.label(), r.rows[1].c.label())
+	}
+	out := report(r)
+	for _, want := range []string{
+		"| 1 | 512 | — (zero on 2, off zero on 0) |",
+		"| 2 | 1024 | 0.775 |",
+		"| 3 | 256 (base) | 1.000 |",
+		"Zero on K: K benchmarks where its median is zero and the base's is not",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "NaN") {
+		t.Errorf("report prints NaN:\n%s", out)
+	}
+}
+
 // TestTuneInterruptedWhilePlanning: a signal that kills the go list run
 // while the package is located is an interrupt (130), not bad input (2).
 func TestTuneInterruptedWhilePlanning(t *testing.T) {
