@@ -54,29 +54,15 @@ type Listener struct {
 // returns, by package net (a server listens once, at its start). Loop
 // goroutine only.
 func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Listener, error) {
-	if l == nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, errNilLoop)
-	}
 	if !isTCP(network) && network != "unix" {
 		return nil, fmt.Errorf("sock: Listen: network %q is not tcp, tcp4, tcp6 or unix", network)
-	}
-	if err := loopUsable(l); err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
 	if h == nil {
 		return nil, fmt.Errorf("sock: listen %s %s: nil Handler", network, addr)
 	}
-	cfg, err := newConfig(opts)
+	cfg, ep, fd, err := bindListening(l, network, addr, unix.SOCK_STREAM, opts)
 	if err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
-	}
-	ep, err := resolve(network, addr, false)
-	if err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
-	}
-	fd, err := bindSocket(ep, unix.SOCK_STREAM, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+		return nil, err
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
 	cfg.unixStream = ep.family == unix.AF_UNIX
@@ -98,6 +84,34 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	}
 	ln.ls.listeners[ln] = struct{}{}
 	return ln, nil
+}
+
+// bindListening makes the checks Listen and ListenPacket share, reads opts,
+// and opens and binds the socket, of type sotype, that they listen on.
+// Errors say "sock: listen" with the network and address.
+func bindListening(l *loop.Loop, network, addr string, sotype int, opts []Option) (*config, endpoint, int, error) {
+	fail := func(err error) (*config, endpoint, int, error) {
+		return nil, endpoint{}, -1, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
+	if l == nil {
+		return fail(errNilLoop)
+	}
+	if err := loopUsable(l); err != nil {
+		return fail(err)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return fail(err)
+	}
+	ep, err := resolve(network, addr, false)
+	if err != nil {
+		return fail(err)
+	}
+	fd, err := bindSocket(ep, sotype, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	return cfg, ep, fd, nil
 }
 
 // bindSocket opens a socket of type sotype for ep, sets the listener

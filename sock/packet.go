@@ -60,29 +60,15 @@ type PacketConn struct {
 // WithRecvBufferSize apply. A host name in addr is looked up before
 // ListenPacket returns, by package net. Loop goroutine only.
 func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
-	if l == nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, errNilLoop)
-	}
 	if !isUDP(network) {
 		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)
-	}
-	if err := loopUsable(l); err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
 	if h == nil {
 		return nil, fmt.Errorf("sock: listen %s %s: nil PacketHandler", network, addr)
 	}
-	cfg, err := newConfig(opts)
+	cfg, ep, fd, err := bindListening(l, network, addr, unix.SOCK_DGRAM, opts)
 	if err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
-	}
-	ep, err := resolve(network, addr, false)
-	if err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
-	}
-	fd, err := bindSocket(ep, unix.SOCK_DGRAM, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+		return nil, err
 	}
 	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: ep.family, addr: ep.addr}
 	pc.th, _ = h.(TruncatedHandler)
