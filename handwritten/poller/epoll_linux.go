@@ -80,17 +80,8 @@ func (p *Epoll) Close() error {
 
 // Add starts watching fd for ev with tag seq; see the package doc.
 func (p *Epoll) Add(fd int, seq uint32, ev Events) error {
-	if !p.live {
-		return ErrClosed
-	}
-	if ev&(Readable|Writable) == 0 {
-		return errNoInterest
-	}
-	if !validFd(fd) {
-		return os.NewSyscallError("epoll_ctl", unix.EBADF)
-	}
-	if int32(fd) == p.wfd {
-		return errWakeFd
+	if err := p.checkInterest(fd, ev); err != nil {
+		return err
 	}
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd), Pad: int32(seq)}
 	err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &e)
@@ -111,8 +102,9 @@ func (p *Epoll) Add(fd int, seq uint32, ev Events) error {
 	return nil
 }
 
-// Modify changes the interest and seq of a registered fd.
-func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
+// checkInterest refuses, before any system call, what Add and Modify both
+// refuse.
+func (p *Epoll) checkInterest(fd int, ev Events) error {
 	if !p.live {
 		return ErrClosed
 	}
@@ -124,6 +116,14 @@ func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
 	}
 	if int32(fd) == p.wfd {
 		return errWakeFd
+	}
+	return nil
+}
+
+// Modify changes the interest and seq of a registered fd.
+func (p *Epoll) Modify(fd int, seq uint32, ev Events) error {
+	if err := p.checkInterest(fd, ev); err != nil {
+		return err
 	}
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd), Pad: int32(seq)}
 	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_MOD, fd, &e); err != nil {
