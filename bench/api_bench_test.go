@@ -11,7 +11,10 @@ import (
 // The Benchmark*API benchmarks drive the public API of package loop, which
 // forwards to the variant selected by build tags (the default without one)
 // with direct, inlinable calls: the figures a user of package loop gets.
-// Compare variants with -tags loop_<name>.
+// Compare variants with -tags loop_<name>. Their bodies repeat those of
+// the per-variant benchmarks on purpose: a helper shared with those, over an
+// interface or a type parameter (every pointer type shares one shape), would
+// call the loop's methods indirectly, which is what these measure without.
 
 func newAPILoop(b *testing.B, opts ...loop.Option) *loop.Loop {
 	b.Helper()
