@@ -19,6 +19,14 @@ func syntheticReport(t *testing.T, workload string, perOp map[string]map[int]flo
 // syntheticReportWith is syntheticReport run with options o.
 func syntheticReportWith(t *testing.T, o options, workload string, perOp map[string]map[int]float64, errs map[key]error) string {
 	t.Helper()
+	systems, res := syntheticRun(workload, perOp, errs)
+	return reportText(t, o, systems, res)
+}
+
+// syntheticRun is the run syntheticReport reports on: the systems, each of
+// the kind its name says, and their repetitions, whose wall and CPU time
+// per op are both perOp's.
+func syntheticRun(workload string, perOp map[string]map[int]float64, errs map[key]error) ([]System, results) {
 	res := results{runs: map[key][]Result{}, errs: errs, ranFor: map[string][]int{}}
 	var systems []System
 	for name, byN := range perOp {
@@ -57,6 +65,12 @@ func syntheticReportWith(t *testing.T, o options, workload string, perOp map[str
 			systems[0], systems[i] = systems[i], systems[0]
 		}
 	}
+	return systems, res
+}
+
+// reportText is the report on res written with options o.
+func reportText(t *testing.T, o options, systems []System, res results) string {
+	t.Helper()
 	var buf bytes.Buffer
 	if err := newReport(o, systems, nil, res).write(&buf); err != nil {
 		t.Fatal(err)
