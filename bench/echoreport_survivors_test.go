@@ -29,16 +29,6 @@ func echoReport(e *echoResults) string {
 	return b.String()
 }
 
-// wantLines fails t for each of wants that out lacks.
-func wantLines(t *testing.T, out string, wants ...string) {
-	t.Helper()
-	for _, want := range wants {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q:\n%s", want, out)
-		}
-	}
-}
-
 // A ratio of exactly 0.1 reads 0.10, and one of 0.05 reads 0.050, not 0.05:
 // three decimals start below 0.1, as ratioText says, not at it or lower.
 func TestRatioTextGivesThreeDecimalsJustBelowOneTenth(t *testing.T) {
@@ -59,7 +49,7 @@ func TestLoopBesideNodeSaysGOMAXPROCSWithoutAGroupLine(t *testing.T) {
 		map[string]float64{"loop": 5, "gnet": 7, "nbio": 6, "node": 10},
 		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200, "node": 50},
 		map[string]float64{"loop": 250, "node": 2000})
-	wantLines(t, echoReport(e), "node runs one event loop, loop GOMAXPROCS.\n")
+	wantIn(t, echoReport(e), "node runs one event loop, loop GOMAXPROCS.\n")
 }
 
 // Ranges that touch overlap: loop's 5–6 µs against nbio's 6 shares 6, at
@@ -70,7 +60,7 @@ func TestRangesThatTouchOverlap(t *testing.T) {
 		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
 		map[string]float64{"loop": 250})
 	withRepetition(e, "loop", 6, 100)
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 5.50 µs | 6.00 µs (nbio) | 0.92 | met (ranges overlap) |")
 
 	e = syntheticEcho(
@@ -78,7 +68,7 @@ func TestRangesThatTouchOverlap(t *testing.T) {
 		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
 		map[string]float64{"loop": 250})
 	withRepetition(e, "loop", 6, 100)
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 6.50 µs | 6.00 µs (nbio) | 1.08 | **missed** (ranges overlap) |")
 }
 
@@ -93,7 +83,7 @@ func TestOverlapIsWithThePeersRangeNotItsMedian(t *testing.T) {
 		map[string]float64{"loop": 250})
 	withRepetition(e, "loop", 7.5, 100)
 	withRepetition(e, "nbio", 7, 200)
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 7.00 µs | 6.00 µs (nbio) | 1.17 | **missed** (ranges overlap) |")
 }
 
@@ -105,7 +95,7 @@ func TestP99RangesOverlapOverTheRepetitions(t *testing.T) {
 		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200},
 		map[string]float64{"loop": 250})
 	withRepetition(e, "loop", 5, 240)
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 170 µs | 200 µs (nbio) | 0.85 | met (ranges overlap) |")
 }
 
@@ -116,7 +106,7 @@ func TestATieWithTheBestPeerMissesCPUAndMeetsP99(t *testing.T) {
 		map[string]float64{"loop": 6, "gnet": 7, "nbio": 6},
 		map[string]float64{"loop": 200, "gnet": 300, "nbio": 200},
 		map[string]float64{"loop": 250})
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 6.00 µs | 6.00 µs (nbio) | 1.00 | **missed** (ranges overlap) |",
 		"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 200 µs | 200 µs (nbio) | 1.00 | met (ranges overlap) |")
 }
@@ -128,7 +118,7 @@ func TestATieBetweenThePeersNamesTheFirst(t *testing.T) {
 		map[string]float64{"loop": 5, "gnet": 6, "nbio": 6},
 		map[string]float64{"loop": 100, "gnet": 200, "nbio": 200},
 		map[string]float64{"loop": 250})
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| server CPU per request at C=100, 64 B below the best of gnet and nbio | 5.00 µs | 6.00 µs (gnet) | 0.83 | met |",
 		"| p99 at C=100, 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (gnet) | 0.50 | met |")
 }
@@ -156,10 +146,10 @@ func TestTheCPUGoalsAreAtOneHundredAndOneThousandConnections(t *testing.T) {
 	atEveryPoint(e, []int{1, 100, 1000}, []int{64})
 	out := echoReport(e)
 	for _, c := range []string{"100", "1,000"} {
-		wantLines(t, out, "| server CPU per request at C="+c+", 64 B below the best of gnet and nbio | 5.00 µs | 6.00 µs (nbio) | 0.83 | met |")
+		wantIn(t, out, "| server CPU per request at C="+c+", 64 B below the best of gnet and nbio | 5.00 µs | 6.00 µs (nbio) | 0.83 | met |")
 	}
 	for _, c := range []string{"1", "100", "1,000"} {
-		wantLines(t, out, "| p99 at C="+c+", 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio) | 0.50 | met |")
+		wantIn(t, out, "| p99 at C="+c+", 64 B no worse than the better of gnet and nbio | 100 µs | 200 µs (nbio) | 0.50 | met |")
 	}
 	if strings.Contains(out, "server CPU per request at C=1, ") {
 		t.Errorf("a CPU goal at C=1:\n%s", out)
@@ -171,21 +161,21 @@ func TestTheCPUGoalsAreAtOneHundredAndOneThousandConnections(t *testing.T) {
 func TestTheRunLineListsTheConnectionsAndSizes(t *testing.T) {
 	e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 250})
 	atEveryPoint(e, []int{1, 100, 1000}, []int{64, 4096})
-	wantLines(t, echoReport(e), "; C = 1, 100, 1,000; S = 64 B, 4 KiB; idle point 1,000 connections; ")
+	wantIn(t, echoReport(e), "; C = 1, 100, 1,000; S = 64 B, 4 KiB; idle point 1,000 connections; ")
 }
 
 // The idle goal is "at most 300 B": 300 meets it, and a median under 300
 // meets it even if a repetition went over, with the ranges overlapping.
 func TestTheIdleGoalIsAtMostItsBytesByTheMedian(t *testing.T) {
 	e := syntheticEcho(map[string]float64{"loop": 5}, map[string]float64{"loop": 100}, map[string]float64{"loop": 300})
-	wantLines(t, echoReport(e), "| at most 300 B of server memory per idle connection | 300 B | 300 B | 1.00 | met (ranges overlap) |")
+	wantIn(t, echoReport(e), "| at most 300 B of server memory per idle connection | 300 B | 300 B | 1.00 | met (ranges overlap) |")
 
 	e.idle["loop"] = []idleRun{
 		{conns: 1000, before: 1 << 20, after: 1<<20 + 250_000},
 		{conns: 1000, before: 1 << 20, after: 1<<20 + 350_000},
 		{conns: 1000, before: 1 << 20, after: 1<<20 + 280_000},
 	}
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| at most 300 B of server memory per idle connection | 280 B | 300 B | 0.93 | met (ranges overlap) |",
 		// The idle table's range runs from the least to the most.
 		"| 280 | 250–350 |")
@@ -216,12 +206,12 @@ func TestLoopBesideNodeTakesLoopOverNode(t *testing.T) {
 		map[string]float64{"loop": 100, "gnet": 300, "nbio": 200, "node": 50},
 		map[string]float64{"loop": 249.6, "node": 2000})
 	e.runs[echoKey{"node", 100, 64}][0].wall = 2 * time.Second
-	wantLines(t, echoReport(e),
+	wantIn(t, echoReport(e),
 		"| C=100, 64 B | 100,000 ÷ 50,000 = 2.00 | 5.00 ÷ 10.00 = 0.50 | 100.0 ÷ 50.0 = 2.00 |",
 		"Memory per idle connection (1,000 connections): loop 250 B, node 2,000 B; loop ÷ node 0.12.")
 
 	delete(e.idle, "node")
-	wantLines(t, echoReport(e), "\nMemory per idle connection: not measured on both.\n")
+	wantIn(t, echoReport(e), "\nMemory per idle connection: not measured on both.\n")
 }
 
 // Node's paragraph in the server notes is there only where node ran.
@@ -243,7 +233,7 @@ func TestTheEchoReportSaysWhetherTheServersWerePinned(t *testing.T) {
 		t.Errorf("an unpinned run does not say it shares the CPUs:\n%s", out)
 	}
 	e.plan.cpus = "1"
-	wantLines(t, echoReport(e), "The servers run pinned to CPUs 1 (taskset")
+	wantIn(t, echoReport(e), "The servers run pinned to CPUs 1 (taskset")
 }
 
 // The Command line is the command that reproduces the run, exactly: -quick

@@ -16,6 +16,16 @@ func syntheticReport(t *testing.T, workload string, perOp map[string]map[int]flo
 	return syntheticReportWith(t, options{reps: 3, warmup: true, workloads: []string{workload}}, workload, perOp, errs)
 }
 
+// wantIn fails t for each of wants that the report out lacks.
+func wantIn(t *testing.T, out string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 // syntheticReportWith is syntheticReport run with options o.
 func syntheticReportWith(t *testing.T, o options, workload string, perOp map[string]map[int]float64, errs map[key]error) string {
 	t.Helper()
