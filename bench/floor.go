@@ -176,14 +176,14 @@ type fwTimer struct {
 	tick   uint64 // the tick it fires at
 	next   int32
 	prev   int32
-	bucket int32 // level*fwSlots + slot while scheduled
+	bucket int32 // level*fwSlots + slot while scheduled, -1 while free
 }
 
 // floorWheel is a bare hierarchical timing wheel: bucket lists in an
 // intrusive slab, a free list, cascading on level boundaries. It has what the
 // workloads need and nothing else: handles are bare slab indices (no
-// generations, so a handle must not be used after its timer fired or was
-// cancelled), timers fire in no set order within a tick, a callback must not
+// generations: cancelling a handle whose entry a later timer reuses cancels
+// that timer), timers fire in no set order within a tick, a callback must not
 // schedule timers, and deadlines past the horizon (about 4.7 h) panic.
 type floorWheel struct {
 	slab []fwTimer
@@ -242,9 +242,16 @@ func (w *floorWheel) place(i int32) {
 	w.head[b] = i
 }
 
-// cancel unlinks timer i, which must be scheduled, and frees its entry: O(1).
-func (w *floorWheel) cancel(i int32) {
+// cancel unlinks timer i and frees its entry: O(1). It does nothing and
+// reports false if the entry is free (its timer fired or was cancelled), so
+// that a span can count the cancels that took effect, as the variants count
+// theirs. That is no generation check: an entry reused by a later timer is
+// that timer's.
+func (w *floorWheel) cancel(i int32) bool {
 	t := &w.slab[i]
+	if t.bucket < 0 {
+		return false
+	}
 	if t.prev >= 0 {
 		w.slab[t.prev].next = t.next
 	} else {
@@ -254,11 +261,13 @@ func (w *floorWheel) cancel(i int32) {
 		w.slab[t.next].prev = t.prev
 	}
 	w.release(i)
+	return true
 }
 
+// release puts entry i on the free list, marked as in no bucket.
 func (w *floorWheel) release(i int32) {
 	t := &w.slab[i]
-	t.fn, t.next = nil, w.free
+	t.fn, t.next, t.bucket = nil, w.free, -1
 	w.free = i
 }
 
@@ -342,18 +351,21 @@ func runFloorWheel(w string, n int) (Result, error) {
 			for i := range n {
 				handles[i] = wh.schedule(ticksOf(int64(workTimeoutDelay(i))), fn)
 			}
+			cancelled := 0 // the ops, as in the afterfunc baseline
 			for i, h := range handles {
-				if workCancelledFirst(i) {
-					wh.cancel(h)
+				if workCancelledFirst(i) && wh.cancel(h) {
+					cancelled++
 				}
 			}
 			for i := 0; i < n; i += workTimeoutKeepEvery {
-				wh.cancel(handles[i])
+				if wh.cancel(handles[i]) {
+					cancelled++
+				}
 			}
 			if fired != 0 {
-				return n, errors.New("floor wheel: a timeout fired")
+				return cancelled, errors.New("floor wheel: a timeout fired")
 			}
-			return n, nil
+			return cancelled, nil
 		}
 	}
 	return measure(setup, span, nil)
