@@ -52,27 +52,34 @@ func runFloorSleep(w string, n int) (Result, error) {
 	if err := checkScale(n); err != nil {
 		return Result{}, err
 	}
-	// The distinct deadlines, in order: (i%10) ms for i < n.
-	var deadlines []time.Duration
-	for i := range min(n, 10) {
-		deadlines = append(deadlines, workTimerDelay(i))
-	}
-	slices.Sort(deadlines)
+	deadlines := floorSleepDeadlines(n)
 	span := func() (int, error) {
 		s, err := newSleeper()
 		if err != nil {
 			return 0, err
 		}
 		for _, d := range deadlines {
-			if d > 0 {
-				if err := s.until(d); err != nil {
-					return 0, err
-				}
+			if err := s.until(d); err != nil {
+				return 0, err
 			}
 		}
 		return n, nil
 	}
 	return measure(nil, span, nil)
+}
+
+// floorSleepDeadlines returns what floor-sleep sleeps until at scale n: the
+// distinct deadlines of the timers workload, (i%10) ms for i < n, in order,
+// less 0 ms, which is due at once and needs no sleep.
+func floorSleepDeadlines(n int) []time.Duration {
+	var deadlines []time.Duration
+	for i := range min(n, 10) {
+		if d := workTimerDelay(i); d > 0 {
+			deadlines = append(deadlines, d)
+		}
+	}
+	slices.Sort(deadlines)
+	return deadlines
 }
 
 // The floor ring is sized to hold all n callbacks before the span starts,
