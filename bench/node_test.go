@@ -21,9 +21,16 @@ import (
 // $1 is --expose-gc, $2 the script, then the script's own.
 func fakeNode(t *testing.T, body string) string {
 	t.Helper()
+	return fakeCommand(t, "node", body)
+}
+
+// fakeCommand puts an executable named name, a shell script with body, first
+// on PATH and returns the directory it is in.
+func fakeCommand(t *testing.T, name, body string) string {
+	t.Helper()
 	dir := t.TempDir()
 	src := "#!/bin/sh\n" + body + "\n"
-	if err := os.WriteFile(filepath.Join(dir, "node"), []byte(src), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
