@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -179,6 +180,48 @@ func TestKeptSystemIsWarmedWithoutAWarmupRound(t *testing.T) {
 			if got := len(res.runs[key{WorkTimeouts, kept.Name, n}]); got != 1 {
 				t.Errorf("warm-up round %v: N=%d has %d measured repetitions, want 1", warmup, n, got)
 			}
+		}
+	}
+}
+
+// The command's exit status: 2 and one line on stderr for bad input, 0
+// and the usage alone for -h (as the flag package's own ExitOnError has
+// it). -h exited 2 with "bench: flag: help requested" after the usage.
+// The cases run main in a child process (this test binary, told by
+// BENCH_TEST_MAIN_ARGS to be the command).
+func TestTheExitStatusIsTwoForBadInputAndZeroForHelp(t *testing.T) {
+	if args, ok := os.LookupEnv("BENCH_TEST_MAIN_ARGS"); ok {
+		os.Args = append([]string{"bench"}, strings.Fields(args)...)
+		main()
+		return
+	}
+	for _, c := range []struct {
+		args   string
+		code   int
+		stderr string
+	}{
+		{"-h", 0, "Usage of bench:"},
+		{"-reps 0", 2, "bench: -reps 0: want at least 1\n"},
+		{"-workload nope", 2, `bench: unknown workload "nope"`},
+		{"-nope", 2, "flag provided but not defined: -nope"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTheExitStatusIsTwoForBadInputAndZeroForHelp$")
+		cmd.Env = append(os.Environ(), "BENCH_TEST_MAIN_ARGS="+c.args)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		code := 0
+		if err := cmd.Run(); err != nil {
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) {
+				t.Fatal(err)
+			}
+			code = exit.ExitCode()
+		}
+		if code != c.code || !strings.Contains(stderr.String(), c.stderr) || strings.Contains(stdout.String(), "# Loop") {
+			t.Errorf("bench %s: exit %d, stderr %q, stdout %q; want exit %d, %q on stderr, no report", c.args, code, stderr.String(), stdout.String(), c.code, c.stderr)
+		}
+		if c.code == 0 && strings.Contains(stderr.String(), "bench: ") {
+			t.Errorf("bench %s: an error on stderr: %q", c.args, stderr.String())
 		}
 	}
 }
