@@ -174,16 +174,29 @@ func headerPath(spec, out string) string {
 	return filepath.ToSlash(rel)
 }
 
-// realDir is dir made absolute, with symbolic links resolved where it exists.
+// realDir is dir made absolute, with symbolic links resolved in the longest
+// part of it that exists. A dir not made yet (the parent of an -out that
+// WriteTree is about to create) is resolved through its nearest existing
+// ancestor, so that it reads the same before it is made as after: resolving
+// nothing gave a header relative to the unresolved path, which -check, once
+// the directory existed, called stale.
 func realDir(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		return real, nil
+	missing := ""
+	for p := abs; ; {
+		if real, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(real, missing), nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return abs, nil
+		}
+		missing = filepath.Join(filepath.Base(p), missing)
+		p = parent
 	}
-	return abs, nil
 }
 
 // isSpecError reports whether err is a mistake in the spec's text (a

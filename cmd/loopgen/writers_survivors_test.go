@@ -90,3 +90,25 @@ func TestHeaderRecordsTheSpecRelativeToAnOutNotMadeYet(t *testing.T) {
 		t.Errorf("-check right after generating = %d, want 0\n%s", code, stderr)
 	}
 }
+
+// TestCheckRightAfterGeneratingThroughASymlinkIntoANewDirectory: with the
+// module reached through a symbolic link (macOS's /tmp and /var are such
+// links) and an -out whose parent did not exist yet, the headers recorded
+// the spec relative to the unresolved path ("../../root/spec/loop.yaml"),
+// and -check, run at once with the same flags, called every file stale.
+func TestCheckRightAfterGeneratingThroughASymlinkIntoANewDirectory(t *testing.T) {
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	copyFile(t, shippedSpec, filepath.Join(root, "spec", "loop.yaml"))
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(root, link); err != nil {
+		t.Skipf("cannot make a symbolic link: %v", err)
+	}
+	spec, out := filepath.Join(link, "spec", "loop.yaml"), filepath.Join(link, "build", "generated")
+	if code, _, stderr := loopgen(t, "-spec", spec, "-out", out); code != 0 {
+		t.Fatalf("loopgen -spec %s -out %s = %d\n%s", spec, out, code, stderr)
+	}
+	if code, _, stderr := loopgen(t, "-check", "-spec", spec, "-out", out); code != 0 {
+		t.Errorf("-check with the same flags right after generating = %d, want 0\n%s", code, stderr)
+	}
+}
