@@ -87,8 +87,8 @@ func Diff(dir string, files map[string][]byte) ([]string, error) {
 // dir must not exist or be a directory of loopgen's output: every file in it,
 // at any depth, a *_gen.go file whose header says loopgen generated it (empty
 // directories may be there too). Anything else is refused with an error that
-// names it, and nothing is written: the old tree is deleted whole, so an -out
-// that named the module root, or a regular file, lost it.
+// names it, and nothing is written: since the old tree is deleted whole, an
+// -out that named the module root, or a regular file, would otherwise lose it.
 func WriteTree(dir string, files map[string][]byte) (err error) {
 	given := dir
 	dir = filepath.Clean(dir)
