@@ -228,7 +228,10 @@ func (l *Loop) Stop() { l.v.Stop() }
 // functions given to AtClose run; the poller and wake-up descriptors are
 // released. Closing twice does nothing. Once the loop is released,
 // CallSoon, CallLater, CallAt and CallEvery drop fn (nothing would run it;
-// the timer functions return the zero Timer).
+// the timer functions return the zero Timer). Close returns nil; its error
+// is there for io.Closer (the poller's descriptors are released whether or
+// not their close reports an error, and that often happens after Close has
+// returned, at the end of Run).
 //
 // Close is safe from a callback, and from any goroutine while Run is active:
 // it makes Run return, and Run releases the loop before it returns. On a loop

@@ -686,7 +686,9 @@ func (e *variantEmitter) emitRunControl(f *jen.File) {
 		),
 	)
 	f.Comment("release drops what is queued, and what is queued after it, and releases the poller")
-	f.Comment("and the clock.")
+	f.Comment("and the clock. The poller's close error is dropped: release often runs at the end of")
+	f.Comment("Run, long after Close returned, and a close(2) that fails has freed the descriptor")
+	f.Comment("all the same (Linux, and POSIX leaves it unspecified), so nobody could act on it.")
 	f.Add(loopMethod()).Id("release").Params().Block(
 		lf("inLoop").Op("=").False(),
 		lf("nowFresh").Op("=").False(),

@@ -493,7 +493,9 @@ func (l *Loop) teardown() {
 }
 
 // release drops what is queued, and what is queued after it, and releases the poller
-// and the clock.
+// and the clock. The poller's close error is dropped: release often runs at the end of
+// Run, long after Close returned, and a close(2) that fails has freed the descriptor
+// all the same (Linux, and POSIX leaves it unspecified), so nobody could act on it.
 func (l *Loop) release() {
 	l.inLoop = false
 	l.nowFresh = false
