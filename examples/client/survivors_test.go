@@ -87,20 +87,10 @@ func TestAFaithfulEchoPassesWithEveryByteCounted(t *testing.T) {
 // A server that never answers makes the client give up at -timeout with
 // status 1: exiting 0 there would pass a dead server.
 func TestATimeoutExits1(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	addr := oneConnectionServer(t, func(c net.Conn) {
 		io.Copy(io.Discard, c) // reads, never answers
-	}()
-	code, _, stderr := runClientOut(t, "-addr", ln.Addr().String(), "-conns", "1", "-msgs", "1", "-timeout", "300ms")
+	})
+	code, _, stderr := runClientOut(t, "-addr", addr, "-conns", "1", "-msgs", "1", "-timeout", "300ms")
 	if code != 1 || !strings.Contains(stderr, "client: timed out after 300ms with 1 connections still open") {
 		t.Errorf("exit status %d, stderr:\n%s\nwant 1 and the timeout", code, stderr)
 	}
@@ -121,18 +111,7 @@ func TestNothingToSendIsRefused(t *testing.T) {
 // the length check the comparison slices past the end of what was sent and
 // the client crashes.
 func TestAnEchoLongerThanSentIsReported(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
+	addr := oneConnectionServer(t, func(c net.Conn) {
 		msg, err := bufio.NewReader(c).ReadString('|')
 		if err != nil {
 			return
@@ -142,9 +121,30 @@ func TestAnEchoLongerThanSentIsReported(t *testing.T) {
 		// reaches past the capacity of the client's copy of what it sent.
 		c.Write([]byte(msg[:len(msg)-1] + strings.Repeat("X", 4096)))
 		io.Copy(io.Discard, c)
-	}()
-	code, _, stderr := runClientOut(t, "-addr", ln.Addr().String(), "-conns", "1", "-msgs", "1", "-timeout", "10s")
+	})
+	code, _, stderr := runClientOut(t, "-addr", addr, "-conns", "1", "-msgs", "1", "-timeout", "10s")
 	if code != 1 || !strings.Contains(stderr, "the echo differs from what was sent at byte") || strings.Contains(stderr, "panic") {
 		t.Errorf("exit status %d, stderr:\n%s\nwant 1 and the echo differs", code, stderr)
 	}
+}
+
+// oneConnectionServer listens on loopback, hands its first connection to
+// serve (with a 10 s deadline, and closes it after), and returns the address.
+func oneConnectionServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		serve(c)
+	}()
+	return ln.Addr().String()
 }

@@ -157,26 +157,44 @@ func TestAShutdownThatDrainsExits0(t *testing.T) {
 func TestAShutdownCutShortExits1(t *testing.T) {
 	proc, addr, wait := startEcho(t, "-grace", "200ms")
 	c := connectAndEcho(t, addr)
-	// Send without reading until nothing more goes: the echoes fill the
-	// socket buffers and the server's queue up to its high-water mark, and
-	// the server stops reading.
-	chunk := make([]byte, 64<<10)
-	for sent := 0; ; sent += len(chunk) {
-		if sent > 256<<20 {
-			t.Fatal("the server took 256 MiB without its echoes being read")
-		}
-		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
-		if _, err := c.Write(chunk); err != nil {
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
+	sendUntilPaused(t, c, func([]byte, int) {})
+	start := time.Now()
 	if err := proc.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	if code, stderr := wait(); code != 1 || !strings.Contains(stderr, "echo: shutdown cut short: context deadline exceeded") {
 		t.Errorf("exit status %d, stderr:\n%s\nwant 1 and \"echo: shutdown cut short: context deadline exceeded\"", code, stderr)
+	}
+	// -grace, not the 5 s default, bounds the wait: a server that ignored it
+	// would hold a deploy for as long whatever the operator asked. Far below
+	// 5 s and far above 200 ms, however slow the machine.
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("shutdown with -grace 200ms took %v: the grace period was not used", took)
+	}
+}
+
+// sendUntilPaused writes to c without reading its echoes until nothing more
+// goes: the echoes fill the socket buffers and the server's queue up to its
+// high-water mark, and the server stops reading. fill writes the bytes of
+// each chunk, which starts at offset of the stream, before it is sent; it
+// returns how many bytes went.
+func sendUntilPaused(t *testing.T, c net.Conn, fill func(chunk []byte, offset int)) int {
+	t.Helper()
+	chunk := make([]byte, 64<<10)
+	sent := 0
+	for {
+		if sent > 256<<20 {
+			t.Fatal("the server took 256 MiB without its echoes being read")
+		}
+		fill(chunk, sent)
+		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		n, err := c.Write(chunk)
+		sent += n
+		if err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatal(err)
+			}
+			return sent
+		}
 	}
 }

@@ -6,10 +6,8 @@ package main
 // bounded by deadlines of a few seconds.
 
 import (
-	"errors"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,37 +28,21 @@ func TestAClientThatReadsLateGetsEveryByteBack(t *testing.T) {
 	// A pattern that does not repeat at any small period, so a dropped or
 	// repeated chunk shows.
 	pattern := func(i int) byte { return byte(i*7 + i/251) }
-	chunk := make([]byte, 64<<10)
-	sent := 0
-	next := func() []byte {
+	fill := func(chunk []byte, offset int) {
 		for i := range chunk {
-			chunk[i] = pattern(sent + i)
-		}
-		return chunk
-	}
-	// Write without reading until the server stops taking more: it has
-	// paused reading.
-	for paused := false; !paused; {
-		if sent > 256<<20 {
-			t.Fatal("the server took 256 MiB without its echoes being read")
-		}
-		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
-		n, err := c.Write(next())
-		sent += n
-		if err != nil {
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatal(err)
-			}
-			paused = true
+			chunk[i] = pattern(offset + i)
 		}
 	}
+	sent := sendUntilPaused(t, c, fill)
 	// As much again, while reading: only a server that resumes takes it.
 	total := 2 * sent
 	writeErr := make(chan error, 1)
 	go func() {
 		c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		chunk := make([]byte, 64<<10)
 		for sent < total {
-			n, err := c.Write(next()[:min(len(chunk), total-sent)])
+			fill(chunk, sent)
+			n, err := c.Write(chunk[:min(len(chunk), total-sent)])
 			sent += n
 			if err != nil {
 				writeErr <- err
@@ -96,40 +78,6 @@ func TestAnIdleConnectionIsClosedAfterIdle(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Errorf("an idle connection read %d bytes, %v; want the server's end (EOF) after -idle 200ms", n, err)
-	}
-}
-
-// -grace bounds the shutdown: a server that waited its default 5 s instead
-// would hold a deploy for as long whatever the operator asked.
-func TestAShutdownCutShortTakesGraceNotTheDefault(t *testing.T) {
-	proc, addr, wait := startEcho(t, "-grace", "200ms", "-idle", "0")
-	c := connectAndEcho(t, addr)
-	// Echoes the client never reads keep the connection from draining, so
-	// the shutdown waits out the whole grace period.
-	chunk := make([]byte, 64<<10)
-	for sent := 0; ; sent += len(chunk) {
-		if sent > 256<<20 {
-			t.Fatal("the server took 256 MiB without its echoes being read")
-		}
-		c.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
-		if _, err := c.Write(chunk); err != nil {
-			if !errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Fatal(err)
-			}
-			break
-		}
-	}
-	start := time.Now()
-	if err := proc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	code, stderr := wait()
-	if code != 1 || !strings.Contains(stderr, "shutdown cut short") {
-		t.Errorf("exit status %d, stderr:\n%s\nwant 1 and shutdown cut short", code, stderr)
-	}
-	// Far below the 5 s default, far above 200 ms, however slow the machine.
-	if took := time.Since(start); took > 3*time.Second {
-		t.Errorf("shutdown with -grace 200ms took %v: the grace period was not used", took)
 	}
 }
 
