@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMain runs main itself when the test binary is started by runClient,
@@ -41,10 +42,9 @@ func runClient(t *testing.T, args ...string) (int, string) {
 	return 0, ""
 }
 
-// serveOnce listens on loopback for one connection, answers it with reply
-// and ends its side, then reads until the client closes. It returns the
-// address; the listener closes when the test ends.
-func serveOnce(t *testing.T, reply string) string {
+// oneConnectionServer listens on loopback, hands its first connection to
+// serve (with a 10 s deadline, and closes it after), and returns the address.
+func oneConnectionServer(t *testing.T, serve func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -57,11 +57,22 @@ func serveOnce(t *testing.T, reply string) string {
 			return
 		}
 		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		serve(c)
+	}()
+	return ln.Addr().String()
+}
+
+// serveOnce listens on loopback for one connection, answers it with reply
+// and ends its side, then reads until the client closes. It returns the
+// address; the listener closes when the test ends.
+func serveOnce(t *testing.T, reply string) string {
+	t.Helper()
+	return oneConnectionServer(t, func(c net.Conn) {
 		c.Write([]byte(reply))
 		c.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, c) // until the client has sent what it had and closed
-	}()
-	return ln.Addr().String()
+	})
 }
 
 // A server that ends the connection cleanly before echoing everything is

@@ -127,24 +127,3 @@ func TestAnEchoLongerThanSentIsReported(t *testing.T) {
 		t.Errorf("exit status %d, stderr:\n%s\nwant 1 and the echo differs", code, stderr)
 	}
 }
-
-// oneConnectionServer listens on loopback, hands its first connection to
-// serve (with a 10 s deadline, and closes it after), and returns the address.
-func oneConnectionServer(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		serve(c)
-	}()
-	return ln.Addr().String()
-}
