@@ -261,11 +261,12 @@ func TestTheDriverTemplateCallsWhatEachWorkloadMeasures(t *testing.T) {
 	}
 }
 
-// echoServerBinary builds bench/echoserver into a temporary directory.
+// echoServerBinary builds bench/echoserver as echoserver in a temporary
+// directory of its own (as -echo-bin expects it) and returns its path.
 func echoServerBinary(t *testing.T) string {
 	t.Helper()
 	if runtime.GOOS != "linux" {
-		t.Skip("the echo servers are run as on Linux")
+		t.Skip("the echo servers are run as on Linux (the workload reads /proc)")
 	}
 	if testing.Short() {
 		t.Skip("builds and runs servers")

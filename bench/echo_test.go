@@ -368,20 +368,7 @@ func TestEchoTargetsSayWhenRangesOverlap(t *testing.T) {
 // holds are taken from there while a missing binary leaves its servers out
 // with a note saying how to build it.
 func TestEchoBinTakesTheServersFromItsDirectory(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the echo workload reads /proc")
-	}
-	if testing.Short() {
-		t.Skip("builds a server")
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := goBuild(root, filepath.Join(dir, "echoserver"), "./bench/echoserver"); err != nil {
-		t.Fatal(err)
-	}
+	dir := filepath.Dir(echoServerBinary(t))
 	servers, notes := prebuiltEchoServers(dir, []string{"net", "gnet", "nbio"})
 	if len(servers) != 1 || servers[0].name != "net" || servers[0].bin != filepath.Join(dir, "echoserver") {
 		t.Fatalf("servers %+v, want net from %s", servers, dir)
