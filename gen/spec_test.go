@@ -264,7 +264,7 @@ var specRules = []struct {
 }
 
 func TestParseRejectsEachRuleWithExactMessage(t *testing.T) {
-	for _, tc := range slices.Concat(specRules, specEdgeRules, specKeyRules) {
+	for _, tc := range slices.Concat(specRules, specEdgeRules, specKeyRules, specSurvivorRules) {
 		t.Run(tc.name, func(t *testing.T) {
 			spec, err := Parse("t.yaml", []byte(tc.yaml))
 			if err == nil {
