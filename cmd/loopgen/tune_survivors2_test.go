@@ -87,8 +87,9 @@ func TestCandidateNameIgnoresNameAndDefault(t *testing.T) {
 // package; tune would otherwise benchmark the first of them and say nothing.
 func TestLocatePackageRefusesAPatternOfSeveralPackages(t *testing.T) {
 	_, _, _, err := locatePackage("../../handwritten/...")
-	if err == nil || !strings.Contains(err.Error(), "-pkg ../../handwritten/...: names 6 packages; give one") {
-		t.Errorf("locatePackage: %v, want it to refuse the 6 packages", err)
+	// The count is not pinned: it changes whenever handwritten/ gains a package.
+	if err == nil || !strings.Contains(err.Error(), "-pkg ../../handwritten/...: names ") || !strings.HasSuffix(err.Error(), " packages; give one") {
+		t.Errorf("locatePackage: %v, want it to refuse a pattern of several packages", err)
 	}
 }
 
