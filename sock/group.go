@@ -79,8 +79,15 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	}
 	gl.l = l
 	started <- nil
-	// Run returns nil after a Stop; only the Close that Shutdown or Close
-	// makes (ErrClosed on the next Run) ends the loop's goroutine.
+	// Run returns nil after a Stop; the Close that Shutdown or Close makes
+	// (ErrClosed on the next Run) ends the loop's goroutine. Run can also end
+	// without it: with a failing poller's error, or when a callback calls
+	// runtime.Goexit (t.Fatal in a handler). The loop is closed here then,
+	// on its own goroutine, so that what is open on it is closed (its
+	// listener stayed bound, taking connections nobody accepted) and
+	// Shutdown's drain does not wait for a loop that will never run it.
+	// Close on a closed loop does nothing.
+	defer l.Close()
 	for l.Run() == nil {
 	}
 }
