@@ -224,7 +224,10 @@ func (l *Loop) Stop() { l.v.Stop() }
 // Close shuts the loop down. From then on Post, Run, RunOnce, AddReader and
 // AddWriter return ErrClosed (ErrNoPoller for the last two on a variant
 // without a poller); what was posted or queued before runs once more
-// (and what that queues, for a few rounds); pending timers are dropped; the
+// (and what that queues, for a few rounds); pending timers are dropped,
+// also those already due in the iteration Close is made in (from a timer or
+// from another goroutine) and not yet run, while the readers and writers the
+// poller reported ready in that iteration still run, with Closed true; the
 // functions given to AtClose run; the poller and wake-up descriptors are
 // released. Closing twice does nothing. Once the loop is released,
 // CallSoon, CallLater, CallAt and CallEvery drop fn (nothing would run it;

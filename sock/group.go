@@ -86,7 +86,9 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	// on its own goroutine, so that what is open on it is closed (its
 	// listener stayed bound, taking connections nobody accepted) and
 	// Shutdown's drain does not wait for a loop that will never run it.
-	// Close on a closed loop does nothing.
+	// Close on a closed loop does nothing. A panic that ends the goroutine
+	// (a panic handler that panics) runs it too, with the sockets' OnClose,
+	// before the panic ends the process.
 	defer l.Close()
 	for l.Run() == nil {
 	}
