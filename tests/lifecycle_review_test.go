@@ -152,3 +152,48 @@ func TestNoAcceptedPostIsLostAcrossStopsRunOnceAndClose(t *testing.T) {
 		}
 	})
 }
+
+// Close's doc: a Close made during an iteration drops the timers still due
+// in it, and the readers the poller reported ready in it still run.
+func TestACloseInAnIterationDropsItsDueTimersAndRunsItsReadyReaders(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		l, vc := newVirtual(t, v)
+		fired := 0
+		for range 2 {
+			l.CallLater(v.Params.Tick, func() { fired++; l.Close() })
+		}
+		vc.Advance(2 * v.Params.Tick)
+		if err := l.RunOnce(false); err != nil && !errors.Is(err, core.ErrClosed) {
+			t.Fatal(err)
+		}
+		if fired != 1 {
+			t.Errorf("%d of two timers due in the iteration that closed ran, want 1", fired)
+		}
+
+		if v.Params.Poller == "none" {
+			return
+		}
+		l = newLoop(t, v, core.Config{})
+		read := 0
+		for range 2 {
+			var p [2]int
+			if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+				t.Fatal(err)
+			}
+			defer unix.Close(p[0])
+			defer unix.Close(p[1])
+			if _, err := unix.Write(p[1], []byte{1}); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.AddReader(p[0], func() { read++; l.Close() }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.RunOnce(false); err != nil && !errors.Is(err, core.ErrClosed) {
+			t.Fatal(err)
+		}
+		if read != 2 || !l.Closed() {
+			t.Errorf("%d of two readers ready in the iteration that closed ran (closed: %v), want both", read, l.Closed())
+		}
+	})
+}
