@@ -134,12 +134,15 @@ func runNbio() error {
 	eng.OnData(func(c *nbio.Conn, data []byte) {
 		_, _ = c.Write(data)
 	})
+	// Asked for before the address is printed: a signal that came before
+	// signal.Notify would kill the server instead of shutting it down.
+	stop := stopSignal()
 	if err := eng.Start(); err != nil {
 		return err
 	}
 	fmt.Printf("config nbio %s: nbio.NewEngine with NPoller %d (one poller per core), level-triggered epoll, the default %d KiB read buffer per poller, other options at their defaults; OnData writes data back with c.Write\n", version("github.com/lesismal/nbio"), eng.NPoller, eng.ReadBufferSize>>10)
 	fmt.Printf("listening %s\n", eng.Addrs[0])
-	<-stopSignal()
+	<-stop
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	return eng.Shutdown(ctx)
