@@ -28,7 +28,7 @@ func TestPostsWakeALoopAsItsWaitMovesBetweenParkAndKernel(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l := newLoop(t, v, core.Config{})
 		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+		if err := nonblockingPipe(&p); err != nil {
 			t.Fatal(err)
 		}
 		defer unix.Close(p[0])
@@ -177,7 +177,7 @@ func TestACloseInAnIterationDropsItsDueTimersAndRunsItsReadyReaders(t *testing.T
 		read := 0
 		for range 2 {
 			var p [2]int
-			if err := unix.Pipe2(p[:], unix.O_NONBLOCK|unix.O_CLOEXEC); err != nil {
+			if err := nonblockingPipe(&p); err != nil {
 				t.Fatal(err)
 			}
 			defer unix.Close(p[0])
