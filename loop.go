@@ -72,6 +72,11 @@ type options struct {
 // WithClock makes the loop read c instead of the monotonic clock: timers fire
 // only as c is advanced, and advancing c wakes the loop. A nil c makes New
 // fail: a test that meant to pass a clock would otherwise run on real time.
+// A loop that runs on a goroutine of its own (a sock.Group's) runs the timers
+// an Advance made due at its next iteration, after the I/O that iteration
+// found ready: a test that advances past a deadline and then sends a request
+// may see it answered first. To know the timers have run, Post to the loop
+// after the Advance and wait for that callback to run.
 func WithClock(c *VirtualClock) Option {
 	return func(o *options) {
 		if c == nil && o.err == nil {
@@ -125,7 +130,10 @@ func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 // wake-up per sleep, however many posts). A nil error means fn will run: it
 // is never dropped, even if Close follows at once. After Close it returns
 // ErrClosed; a nil fn is an error. Each goroutine's posts run in the order
-// it made them. While posts stream in, a variant with inbox.gather (the
+// it made them. A Post that finds the inbox full yields the calling goroutine
+// a few times before it spills (see the spec's overflow in the README): from
+// another loop's callback that holds up that loop too, so two loops that
+// flood each other with posts slow each other down. While posts stream in, a variant with inbox.gather (the
 // default's is 4µs) lets them gather into a batch for at most that long before
 // running them; a lone post runs at once.
 func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
