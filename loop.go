@@ -75,8 +75,11 @@ type options struct {
 // A loop that runs on a goroutine of its own (a sock.Group's) runs the timers
 // an Advance made due at its next iteration, after the I/O that iteration
 // found ready: a test that advances past a deadline and then sends a request
-// may see it answered first. To know the timers have run, Post to the loop
-// after the Advance and wait for that callback to run.
+// may see it answered first. To know the timers have run, Post a callback
+// after the Advance that queues the next step with CallSoon: that step runs
+// in a later iteration, which reads the clock afresh and runs the timers due
+// before its ready callbacks. (The posted callback alone may run in an
+// iteration that read the clock just before the Advance.)
 func WithClock(c *VirtualClock) Option {
 	return func(o *options) {
 		if c == nil && o.err == nil {
