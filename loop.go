@@ -136,9 +136,9 @@ func (l *Loop) CallSoon(fn func()) { l.v.CallSoon(fn) }
 // it made them. A Post that finds the inbox full yields the calling goroutine
 // a few times before it spills (see the spec's overflow in the README): from
 // another loop's callback that holds up that loop too, so two loops that
-// flood each other with posts slow each other down. While posts stream in, a variant with inbox.gather (the
-// default's is 4µs) lets them gather into a batch for at most that long before
-// running them; a lone post runs at once.
+// flood each other with posts slow each other down. While posts stream in, a
+// variant with inbox.gather (the default's is 4µs) lets them gather into a
+// batch for at most that long before running them; a lone post runs at once.
 func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at
