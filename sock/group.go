@@ -39,7 +39,9 @@ type groupLoop struct {
 }
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
-// on its own goroutine with runtime.LockOSThread, until Shutdown or Close.
+// on its own goroutine with runtime.LockOSThread, until Shutdown or Close. A
+// loop whose Run ends before that (a callback called runtime.Goexit, or its
+// poller failed) is closed then, with what is open on it; the others run on.
 // opts configure every loop (loop.WithPanicHandler, say). Each loop holds
 // an OS thread: n past the runtime's thread limit (debug.SetMaxThreads,
 // 10,000 by default) ends the process, as any program that many threads
