@@ -22,11 +22,12 @@ func processCPU(t *testing.T) time.Duration {
 // TestASpinningLoopBlocksOnceItsSpinIsOver: a variant with idle spin:<d>
 // busy-waits at most d before it blocks, on the real clock, with no timer
 // (the wait has no limit) and with a far one (the spin's time is taken off
-// the wait), and does not spin at all under a virtual clock. The spin yields with runtime.Gosched, which hands a locked
-// thread's P to another thread and back, so the loop's own thread is not a
-// fair measure of it (TestIdleLoopUnderAVirtualClockDoesNotSpin passed with
-// a spin that never ended): the process's CPU time is, over a stretch in
-// which nothing else in the process runs.
+// the wait), and does not spin at all under a virtual clock. The spin
+// yields with runtime.Gosched, which hands a locked thread's P to another
+// thread and back, so the loop's own thread is not a fair measure of it
+// (TestIdleLoopUnderAVirtualClockDoesNotSpin passed with a spin that never
+// ended): the process's CPU time is, over a stretch in which nothing else
+// in the process runs.
 func TestASpinningLoopBlocksOnceItsSpinIsOver(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		if v.Params.Spin == 0 {
