@@ -8,6 +8,7 @@ package sock_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/netip"
@@ -88,6 +89,84 @@ func ExampleGroup() {
 	fmt.Println("shutdown:", g.Shutdown(ctx))
 	// Output:
 	// ping
+	// shutdown: <nil>
+}
+
+// slowAnswers hands each request to a worker goroutine and writes the
+// answer when the worker posts it back to the connection's loop. Its maps
+// belong to that loop's goroutine.
+type slowAnswers struct {
+	sock.BaseHandler
+	working  map[*sock.Conn]bool // an answer is being worked out
+	draining map[*sock.Conn]bool // Shutdown began: close after the answer
+	handed   chan<- struct{}     // for the example: a request was handed off
+}
+
+func (h *slowAnswers) OnData(c *sock.Conn, p []byte) {
+	req := string(p)
+	h.working[c] = true
+	go func() {
+		time.Sleep(20 * time.Millisecond) // the work
+		c.Loop().Post(func() {
+			c.Write([]byte("answer to " + req))
+			delete(h.working, c)
+			if h.draining[c] {
+				c.Close()
+			}
+		})
+	}()
+	h.handed <- struct{}{}
+}
+
+// OnShutdown makes slowAnswers a sock.ShutdownHandler: an idle connection
+// closes at once, a busy one once its answer is written.
+func (h *slowAnswers) OnShutdown(c *sock.Conn) {
+	if !h.working[c] {
+		c.Close()
+		return
+	}
+	h.draining[c] = true
+}
+
+func (h *slowAnswers) OnClose(c *sock.Conn, _ error) {
+	delete(h.working, c)
+	delete(h.draining, c)
+}
+
+// A Shutdown that lets an answer computed elsewhere reach its client: with
+// OnShutdown the handler closes each connection when its work is done.
+func ExampleShutdownHandler() {
+	g, err := sock.NewGroup(1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	handed := make(chan struct{}, 1)
+	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+		return &slowAnswers{working: map[*sock.Conn]bool{}, draining: map[*sock.Conn]bool{}, handed: handed}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprint(c, "question")
+	<-handed
+
+	shutdown := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shutdown <- g.Shutdown(ctx)
+	}()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	answer, err := io.ReadAll(c) // until the server closes
+	fmt.Printf("%s (%v)\n", answer, err)
+	fmt.Println("shutdown:", <-shutdown)
+	// Output:
+	// answer to question (<nil>)
 	// shutdown: <nil>
 }
 

@@ -243,9 +243,11 @@ func (gl *groupLoop) check() {
 // Shutdown closes the group gracefully: it stops accepting, Closes every
 // connection (each sends what it has queued, shuts its sending side down and
 // waits until the peer has acknowledged what was sent or ended its own
-// stream, as Conn.Close does; OnClose runs as usual), and waits until they
-// are all closed or ctx ends. Then it aborts
-// what is left, stops the loops and waits for their goroutines. It returns
+// stream, as Conn.Close does; OnClose runs as usual), or, where the
+// connection's Handler is a ShutdownHandler, calls its OnShutdown instead,
+// and the handler Closes the connection once its work in flight is done.
+// It waits until they are all closed or ctx ends. Then it aborts what is
+// left, stops the loops and waits for their goroutines. It returns
 // ctx.Err() if it had to cut the drain short (a connection was still open
 // when ctx ended, and was aborted), ErrClosed if Shutdown or Close was
 // called before, and nil otherwise, also for a ctx that ended before
@@ -270,7 +272,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 			}
 			for _, ln := range gl.lns {
 				ln.Close()
-				ln.eachConn(func(c *Conn) { c.Close() })
+				ln.eachConn((*Conn).beginShutdown)
 			}
 			gl.check()
 		})
@@ -297,6 +299,31 @@ wait:
 		return nil
 	}
 	return err
+}
+
+// beginShutdown is a connection's part of a Shutdown: Close, or OnShutdown
+// for a ShutdownHandler. OnShutdown runs in a callback of its own, so that a
+// panic in it keeps no other connection from being told, and a handler
+// that closes other connections there does not cut eachConn's walk short.
+func (c *Conn) beginShutdown() {
+	sh, ok := c.cfg.h.(ShutdownHandler)
+	if !ok {
+		c.Close()
+		return
+	}
+	c.cfg.l.CallSoon(func() {
+		if c.flags&(fClosing|fClosed) != 0 {
+			return // closed meanwhile: there is nothing to tell
+		}
+		told := false
+		defer func() {
+			if !told && c.flags&(fClosing|fClosed) == 0 {
+				c.Close()
+			}
+		}()
+		sh.OnShutdown(c)
+		told = true
+	})
 }
 
 // Close aborts every listener and connection of the group (queued bytes are
