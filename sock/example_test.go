@@ -6,6 +6,8 @@
 package sock_test
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -168,6 +170,79 @@ func ExampleShutdownHandler() {
 	// Output:
 	// answer to question (<nil>)
 	// shutdown: <nil>
+}
+
+// lineState is a connection's unfinished line. OnData's p is the loop's
+// read buffer, reused once OnData returns, so the start of a line that a
+// read split keeps here until the rest comes.
+type lineState struct{ partial []byte }
+
+// maxLine bounds a line, so that a peer that never sends a newline cannot
+// make the server buffer without end.
+const maxLine = 4 << 10
+
+// shoutLines answers each line with it in upper case, however the reads
+// split the lines.
+type shoutLines struct{ sock.BaseHandler }
+
+func (shoutLines) OnOpen(c *sock.Conn) { c.Context = &lineState{} }
+
+func (shoutLines) OnData(c *sock.Conn, p []byte) {
+	st := c.Context.(*lineState)
+	for {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			break
+		}
+		line := p[:i+1]
+		if len(st.partial) > 0 { // the line began in an earlier read
+			st.partial = append(st.partial, line...)
+			line = st.partial
+		}
+		c.Write(bytes.ToUpper(line))
+		st.partial = st.partial[:0]
+		p = p[i+1:]
+	}
+	if len(st.partial)+len(p) > maxLine {
+		c.Write([]byte("line too long\n"))
+		c.Close()
+		return
+	}
+	st.partial = append(st.partial, p...)
+}
+
+// A line protocol: OnData gets whatever each read returned, so a handler
+// keeps the unfinished end of its input in Conn.Context.
+func Example_lines() {
+	g, err := sock.NewGroup(1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer g.Close()
+	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return shoutLines{} })
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "one line, then the st")
+	time.Sleep(10 * time.Millisecond) // most likely two reads on the server
+	fmt.Fprint(c, "art of another\nand its end\n")
+	r := bufio.NewReader(c)
+	for range 2 {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Print(line)
+	}
+	// Output:
+	// ONE LINE, THEN THE START OF ANOTHER
+	// AND ITS END
 }
 
 // udpEcho sends every datagram back to where it came from.
