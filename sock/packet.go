@@ -92,10 +92,16 @@ func (pc *PacketConn) Loop() *loop.Loop { return pc.l }
 // WriteTo sends p as one datagram to to, without blocking. A datagram the
 // kernel cannot take at once is dropped, as the network may drop it: the
 // error then wraps EAGAIN. An address with an IPv6 zone is refused, as
-// ListenPacket refuses one (zones are not supported yet).
+// ListenPacket refuses one (zones are not supported yet), and so is an
+// invalid one (the zero netip.Addr), as package net refuses it.
 func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	if pc.closed {
 		return 0, ErrClosed
+	}
+	if !to.Addr().IsValid() {
+		// Sent as it stood, an IPv6 socket would send it to "::", which
+		// the kernel reads as the local host.
+		return 0, fmt.Errorf("sock: WriteTo %v: invalid address", to)
 	}
 	if pc.family == unix.AF_INET && !to.Addr().Unmap().Is4() {
 		return 0, fmt.Errorf("sock: WriteTo %v from an IPv4 socket", to)

@@ -1,0 +1,42 @@
+package sock_test
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+)
+
+// WriteTo must refuse an invalid (zero) netip.Addr, as package net's
+// WriteToUDPAddrPort does. On an IPv6 socket it used to be sent as "::",
+// which the kernel reads as the local host: a datagram meant for an
+// address the caller failed to parse went to whatever listened on this
+// machine's port.
+func TestWriteToAnInvalidAddressFails(t *testing.T) {
+	for _, tc := range []struct{ network, addr string }{
+		{"udp4", "127.0.0.1:0"},
+		{"udp6", "[::1]:0"},
+		{"udp", "[::1]:0"},
+	} {
+		t.Run(tc.network+" "+tc.addr, func(t *testing.T) {
+			if tc.addr[0] == '[' && !hasIPv6Loopback() {
+				t.Skip("no IPv6 loopback")
+			}
+			l := newLoop(t)
+			pc, got, _ := listenUDP(t, l, tc.network, tc.addr)
+			self := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+			to := netip.AddrPortFrom(netip.Addr{}, self.Port())
+			if n, err := pc.WriteTo([]byte("nowhere"), to); err == nil || n != 0 {
+				t.Errorf("WriteTo(%v) = %d, %v; want 0 and an error", to, n, err)
+			}
+			// A datagram to itself, sent after: had the first gone out, on
+			// loopback it would be queued ahead of this one.
+			if _, err := pc.WriteTo([]byte("self"), self); err != nil {
+				t.Fatal(err)
+			}
+			runUntil(t, l, "the datagram to itself", func() bool { return len(*got) > 0 })
+			if string((*got)[0]) != "self" {
+				t.Errorf("received %q first; want only %q", *got, "self")
+			}
+		})
+	}
+}
