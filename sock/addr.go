@@ -18,7 +18,8 @@ type endpoint struct {
 	addr   net.Addr // as the user will see it
 }
 
-// isTCP, isUDP and isUnix name the networks each constructor takes.
+// isTCP and isUDP name the inet networks the constructors take (Listen
+// and Dial also take "unix"; "unixgram" is not supported).
 func isTCP(network string) bool {
 	return network == "tcp" || network == "tcp4" || network == "tcp6"
 }

@@ -36,10 +36,12 @@ type TruncatedHandler interface {
 	OnTruncated(pc *PacketConn, p []byte, from netip.AddrPort)
 }
 
-// PacketConn is a UDP socket on a loop. All its methods belong to the loop
-// goroutine. It has no deadlines (a datagram socket has no peer to wait
-// for: use the loop's timers) and no close event: the loop's Close closes
-// it without calling the handler.
+// PacketConn is a UDP socket on a loop. A readiness event reads up to 16
+// datagrams, for fairness with the loop's other sockets; more that wait are
+// read on the loop's next iterations, with no new traffic needed. All its
+// methods belong to the loop goroutine. It has no deadlines (a datagram
+// socket has no peer to wait for: use the loop's timers) and no close
+// event: the loop's Close closes it without calling the handler.
 type PacketConn struct {
 	// Context is the handler's state; sock never touches it.
 	Context any
@@ -90,8 +92,13 @@ func (pc *PacketConn) LocalAddr() net.Addr { return pc.addr }
 func (pc *PacketConn) Loop() *loop.Loop { return pc.l }
 
 // WriteTo sends p as one datagram to to, without blocking. A datagram the
-// kernel cannot take at once is dropped, as the network may drop it: the
-// error then wraps EAGAIN. An address with an IPv6 zone is refused, as
+// kernel cannot take at once (the socket's send buffer is full: see
+// WithSendBufferSize) is dropped, as the network may drop it: the error
+// then wraps EAGAIN. A nil error says only that the kernel took the
+// datagram: it may still drop it on the way out without a word (Linux
+// does when an interface's queue is full, where darwin and the BSDs
+// return ENOBUFS), and nothing reports a peer that is not listening. An
+// address with an IPv6 zone is refused, as
 // ListenPacket refuses one (zones are not supported yet), and so is an
 // invalid one (the zero netip.Addr), as package net refuses it.
 func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
