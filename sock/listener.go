@@ -130,6 +130,11 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 	if ep.family != unix.AF_UNIX {
 		if sotype == unix.SOCK_STREAM {
 			err = set(unix.SOL_SOCKET, unix.SO_REUSEADDR, 1, "SO_REUSEADDR")
+		} else {
+			// As package net sets it on every UDP socket: without it
+			// WriteTo to a broadcast address fails with EACCES, and a
+			// PacketConn's caller cannot reach the descriptor to set it.
+			err = set(unix.SOL_SOCKET, unix.SO_BROADCAST, 1, "SO_BROADCAST")
 		}
 		if err == nil && cfg.reusePort {
 			err = set(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")

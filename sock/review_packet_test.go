@@ -1,9 +1,14 @@
 package sock_test
 
 import (
+	"bytes"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
+	"time"
+
+	"github.com/loopgen/loop/sock"
 )
 
 // WriteTo must refuse an invalid (zero) netip.Addr, as package net's
@@ -38,5 +43,37 @@ func TestWriteToAnInvalidAddressFails(t *testing.T) {
 				t.Errorf("received %q first; want only %q", *got, "self")
 			}
 		})
+	}
+}
+
+// Package net sets SO_BROADCAST on every UDP socket, so its WriteTo reaches
+// a broadcast address; a PacketConn, whose descriptor the caller cannot
+// reach to set the option, must too. Without it sendto fails with EACCES.
+// Linux routes 127.255.255.255 as loopback's broadcast address, which keeps
+// the test on loopback.
+func TestWriteToABroadcastAddress(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("127.255.255.255 is a broadcast address on Linux's loopback only")
+	}
+	l := newLoop(t)
+	r, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 255, 255, 255)})
+	if err != nil {
+		t.Skipf("cannot bind loopback's broadcast address: %v", err)
+	}
+	defer r.Close()
+	pc, err := sock.ListenPacket(l, "udp4", "127.0.0.1:0", dropPackets{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	to := r.LocalAddr().(*net.UDPAddr).AddrPort()
+	if n, err := pc.WriteTo([]byte("to all"), to); n != 6 || err != nil {
+		t.Fatalf("WriteTo(%v) = %d, %v; want 6, nil", to, n, err)
+	}
+	r.SetReadDeadline(time.Now().Add(waitLimit))
+	buf := make([]byte, 16)
+	n, _, err := r.ReadFromUDPAddrPort(buf)
+	if err != nil || !bytes.Equal(buf[:n], []byte("to all")) {
+		t.Errorf("the broadcast receiver read %q, %v; want %q", buf[:n], err, "to all")
 	}
 }
