@@ -60,8 +60,9 @@ type PacketConn struct {
 // addr and reads its datagrams on l. Port 0 picks a free port: LocalAddr
 // tells which. SO_BROADCAST is set, as package net sets it, so WriteTo
 // reaches a broadcast address. WithReusePort, WithReadBufferSize,
-// WithSendBufferSize and WithRecvBufferSize apply. A host name in addr is looked up before
-// ListenPacket returns, by package net. Loop goroutine only.
+// WithSendBufferSize and WithRecvBufferSize apply. A host name in addr is
+// looked up before ListenPacket returns, by package net. Loop goroutine
+// only.
 func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
 	if !isUDP(network) {
 		return nil, fmt.Errorf("sock: ListenPacket: network %q is not udp, udp4 or udp6", network)
@@ -99,9 +100,9 @@ func (pc *PacketConn) Loop() *loop.Loop { return pc.l }
 // datagram: it may still drop it on the way out without a word (Linux
 // does when an interface's queue is full, where darwin and the BSDs
 // return ENOBUFS), and nothing reports a peer that is not listening. An
-// address with an IPv6 zone is refused, as
-// ListenPacket refuses one (zones are not supported yet), and so is an
-// invalid one (the zero netip.Addr), as package net refuses it.
+// address with an IPv6 zone is refused, as ListenPacket refuses one (zones
+// are not supported yet), and so is an invalid one (the zero netip.Addr),
+// as package net refuses it.
 func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	if pc.closed {
 		return 0, ErrClosed
