@@ -493,9 +493,11 @@ func (c *Conn) stopReading() {
 // pause_reading): the kernel's receive buffer fills and the peer's sends
 // stall. An echo server or a proxy calls it from OnPause, to pass a slow
 // reader's back-pressure on to the sender instead of buffering. The read
-// timeout does not run while reading is paused; the idle timeout does (no
-// byte is read), so a connection paused for a slow peer longer than it is
-// closed. What reading would have found waits too: the peer's end of stream
+// timeout does not run while reading is paused; the idle timeout does, and
+// then only sending counts (no byte is read): a paused connection is closed
+// once the kernel has taken nothing written for that long (its peer stopped
+// reading), not while a slow peer's reading lets the kernel take more. What
+// reading would have found waits too: the peer's end of stream
 // (OnEOF or OnClose) comes after ResumeReading, and so does a reset, unless
 // bytes are queued to write (the write fails) or a deadline ends it first.
 // It returns ErrClosed after Close: a closing connection reads (and
@@ -570,7 +572,10 @@ func (c *Conn) shutdownWrite() {
 // connection, and the reset discards what it had not delivered. The wait is
 // bounded by the linger timeout (WithLingerTimeout); past it the descriptor
 // is closed anyway, and OnClose receives an error wrapping ErrLinger if the
-// peer had not acknowledged everything sent. A Unix socket does not wait:
+// peer had not acknowledged everything sent. Off Linux the kernel does not
+// say what the peer has acknowledged: there only the peer's end of stream ends
+// the wait early, and past the linger timeout OnClose receives ErrLinger
+// itself, with no count. A Unix socket does not wait:
 // what it sent is in the peer's queue already, so it closes once its own
 // input is drained. A peer that never reads keeps a
 // closing connection open while bytes are queued: set a write timeout, or use

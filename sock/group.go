@@ -100,7 +100,7 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 // Shutdown drains listeners opened there with Listen as it drains the
 // group's own (opened before Shutdown began), but it does not close
 // connections dialed there gracefully (only the listeners' connections get
-// Close): they are aborted when the loops close, as everything still open
+// Close, or OnShutdown): they are aborted when the loops close, as everything still open
 // on a closing loop is.
 func (g *Group) Loops() []*loop.Loop {
 	ls := make([]*loop.Loop, len(g.loops))
