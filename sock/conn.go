@@ -735,12 +735,16 @@ func (c *Conn) lingerCheck() {
 	tm.lingerT = c.cfg.l.CallLater(step, tm.lingerFn)
 }
 
-// Abort closes the connection at once, discarding what is queued. OnClose
-// follows with nil if nothing was queued, or with an *UnsentError wrapping
-// ErrAborted. An Abort that cuts short a Close's wait (also the one a closing
-// loop makes) counts as unsent, besides what was queued, what the peer had not
-// acknowledged yet: the reset that closing the descriptor may cause discards
-// it. So does an Abort of a TCP connection with received bytes not yet read
+// Abort closes the connection at once, discarding what is queued. With
+// bytes queued a TCP connection is reset (SO_LINGER 0), so that its peer
+// reads ECONNRESET instead of an end of stream that would pass the cut-short
+// stream off as whole; the reset discards what the kernel had not delivered
+// too. OnClose follows with nil if nothing was queued, or with an
+// *UnsentError wrapping ErrAborted that counts what was queued and, where
+// closing resets or may reset the connection, what the peer had not
+// acknowledged yet (as far as the kernel says: Linux does): after that reset,
+// after an Abort that cuts short a Close's wait (also the one a closing loop
+// makes), and for a TCP connection with received bytes not yet read
 // (reading paused, or arrived since the last read), which closing resets.
 // On a connection already closed it returns ErrClosed.
 func (c *Conn) Abort() error {
@@ -753,10 +757,11 @@ func (c *Conn) Abort() error {
 			if c.flags&fWriteDone != 0 {
 				u-- // the FIN's sequence number: shutdown queued it
 			}
-			// Closing a socket with input not read resets it, which
-			// discards what the peer has not acknowledged; without, the
-			// kernel goes on sending it, as after any close.
-			if c.flags&fClosing != 0 || unreadInput(int(c.fd)) {
+			// A close that discards queued bytes is a reset (teardown),
+			// and so is closing a socket with input not read: a reset
+			// discards what the peer has not acknowledged; without one,
+			// the kernel goes on sending it, as after any close.
+			if n > 0 || c.flags&fClosing != 0 || unreadInput(int(c.fd)) {
 				n += u
 			}
 		}
@@ -770,20 +775,34 @@ func (c *Conn) Abort() error {
 }
 
 // fail closes the connection because of err, noting unsent bytes: those
-// queued, and during a Close's wait (a reset that ends it) those the peer
-// had not acknowledged at the last look.
+// queued, and those the peer has not acknowledged when closing with bytes
+// queued resets the connection (teardown), or, during a Close's wait (a
+// reset that ends it), at the last look.
 func (c *Conn) fail(err error) {
 	if c.flags&fClosed != 0 {
 		return
 	}
 	n := c.Buffered()
-	if c.flags&fClosing != 0 && c.tm != nil {
+	if c.cutsShort() {
+		// teardown resets the connection, which discards what the peer
+		// has not acknowledged too.
+		if u, known := unackedBytes(int(c.fd)); known {
+			n += u
+		}
+	} else if c.flags&fClosing != 0 && c.tm != nil {
 		n += c.tm.lingerUnacked
 	}
 	if n > 0 {
 		err = &UnsentError{Unsent: n, Err: err}
 	}
 	c.teardown(err)
+}
+
+// cutsShort reports whether closing the connection now discards bytes Write
+// accepted, on a connected TCP socket: a close that is then a reset. A Unix
+// socket has no reset to send (its peer reads end of stream).
+func (c *Conn) cutsShort() bool {
+	return c.Buffered() > 0 && !c.cfg.unixStream && c.flags&fConnecting == 0
 }
 
 // teardown releases everything and queues OnClose(err). OnClose runs from
@@ -810,6 +829,13 @@ func (c *Conn) teardown(err error) {
 		c.cfg.l.Cancel(tm.lingerT)
 	}
 	if fd >= 0 { // -1 while a Dial looks its host name up
+		if c.cutsShort() {
+			// Bytes Write accepted are discarded: a reset, not an end of
+			// stream, tells the peer that the stream was cut short (it
+			// would read a truncated stream as a whole one). It discards
+			// what the kernel has not delivered too; the count says so.
+			_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+		}
 		unix.Close(fd)
 	}
 	if d := c.cfg.dial; d != nil {
