@@ -34,8 +34,9 @@ type Group struct {
 type groupLoop struct {
 	l        *loop.Loop
 	lns      []*Listener
-	drained  func() // set by Shutdown: reports that lns and their conns are all closed
-	reported bool   // drained has run
+	drained  func()     // set by Shutdown: reports that lns and their conns are all closed
+	dialed   *dialDrain // set by Shutdown: the dialed connections it waits for
+	reported bool       // drained has run
 }
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
@@ -98,10 +99,10 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 
 // Loops returns the group's loops, for Dial, Listen or Post on them.
 // Shutdown drains listeners opened there with Listen as it drains the
-// group's own (opened before Shutdown began), but it does not close
-// connections dialed there gracefully (only the listeners' connections get
-// Close, or OnShutdown): they are aborted when the loops close, as everything still open
-// on a closing loop is.
+// group's own (opened before Shutdown began). Connections dialed there take
+// part in it when their Handler is a ShutdownHandler; the others are not
+// closed gracefully: they are aborted when the loops close, as everything
+// still open on a closing loop is.
 func (g *Group) Loops() []*loop.Loop {
 	ls := make([]*loop.Loop, len(g.loops))
 	for i, gl := range g.loops {
@@ -236,6 +237,9 @@ func (gl *groupLoop) check() {
 			return
 		}
 	}
+	if gl.dialed != nil && len(gl.dialed.open) > 0 {
+		return
+	}
 	gl.reported = true
 	gl.drained()
 }
@@ -245,13 +249,14 @@ func (gl *groupLoop) check() {
 // waits until the peer has acknowledged what was sent or ended its own
 // stream, as Conn.Close does; OnClose runs as usual), or, where the
 // connection's Handler is a ShutdownHandler, calls its OnShutdown instead,
-// and the handler Closes the connection once its work in flight is done.
-// It waits until they are all closed or ctx ends. Then it aborts what is
-// left, stops the loops and waits for their goroutines. It returns
-// ctx.Err() if it had to cut the drain short (a connection was still open
-// when ctx ended, and was aborted), ErrClosed if Shutdown or Close was
-// called before, and nil otherwise, also for a ctx that ended before
-// Shutdown found nothing to drain.
+// and the handler Closes the connection once its work in flight is done;
+// connections dialed on the group's loops with a ShutdownHandler are told
+// and waited for too. It waits until they are all closed or ctx ends. Then
+// it aborts what is left, stops the loops and waits for their goroutines.
+// It returns ctx.Err() if it had to cut the drain short (a connection was
+// still open when ctx ended, and was aborted), ErrClosed if Shutdown or
+// Close was called before, and nil otherwise, also for a ctx that ended
+// before Shutdown found nothing to drain.
 func (g *Group) Shutdown(ctx context.Context) error {
 	if !g.markClosed() {
 		return ErrClosed
@@ -273,6 +278,12 @@ func (g *Group) Shutdown(ctx context.Context) error {
 			for _, ln := range gl.lns {
 				ln.Close()
 				ln.eachConn((*Conn).beginShutdown)
+			}
+			ls := stateOf(gl.l, 0)
+			ls.drain = &dialDrain{open: map[*Conn]struct{}{}, gone: gl.check}
+			gl.dialed = ls.drain
+			for c := ls.dialed; c != nil; c = c.next {
+				ls.drainDialed(c)
 			}
 			gl.check()
 		})
@@ -366,6 +377,13 @@ func (g *Group) stop() (aborted bool) {
 						cut.Store(true)
 					}
 				})
+			}
+			if gl.dialed != nil {
+				for c := range gl.dialed.open {
+					if c.Abort() == nil {
+						cut.Store(true)
+					}
+				}
 			}
 			gl.l.Close()
 		})

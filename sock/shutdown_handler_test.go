@@ -321,3 +321,174 @@ func TestShutdownDoesNotTellAConnectionAlreadyClosing(t *testing.T) {
 	default:
 	}
 }
+
+// uploader is a ShutdownHandler on a dialed connection: it sends payload
+// in chunks as the connection drains, and closes once the peer says it
+// has everything ("done"). Told of a Shutdown, it finishes first; one
+// that stays told (hold) never closes.
+type uploader struct {
+	sock.BaseHandler
+	payload  []byte
+	sent     int
+	hold     bool
+	told     chan<- struct{}
+	closeErr chan<- error
+}
+
+func (u *uploader) OnOpen(c *sock.Conn)   { u.send(c) }
+func (u *uploader) OnResume(c *sock.Conn) { u.send(c) }
+func (u *uploader) send(c *sock.Conn) {
+	for u.sent < len(u.payload) && c.Buffered() < 64<<10 {
+		n := min(16<<10, len(u.payload)-u.sent)
+		c.Write(u.payload[u.sent : u.sent+n])
+		u.sent += n
+	}
+}
+func (u *uploader) OnData(c *sock.Conn, p []byte) {
+	if string(p) == "done" && !u.hold {
+		c.Close()
+	}
+}
+func (u *uploader) OnShutdown(*sock.Conn)           { u.told <- struct{}{} }
+func (u *uploader) OnClose(_ *sock.Conn, err error) { u.closeErr <- err }
+
+// slowSink accepts one connection on loopback, reads want bytes slowly,
+// answers "done" and then reads to the end. It reports how many bytes it
+// read and how its reading ended.
+func slowSink(t *testing.T, want int) (addr string, result <-chan error, got *int) {
+	t.Helper()
+	pl := smallRcvbufListener(t)
+	res := make(chan error, 1)
+	n := new(int)
+	go func() {
+		c, err := pl.Accept()
+		if err != nil {
+			res <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(waitLimit))
+		buf := make([]byte, 8<<10)
+		for *n < want {
+			k, err := c.Read(buf)
+			*n += k
+			if err != nil {
+				res <- err
+				return
+			}
+			time.Sleep(time.Millisecond) // slower than the uploader
+		}
+		c.Write([]byte("done"))
+		_, err = io.Copy(io.Discard, c)
+		res <- err
+	}()
+	return pl.Addr().String(), res, n
+}
+
+// TestShutdownWaitsForADialedShutdownHandler: a connection dialed on a
+// group's loop whose Handler is a ShutdownHandler is told and waited for,
+// as the listeners' are: its upload reaches the peer whole, and Shutdown
+// returns nil. Before, Shutdown saw nothing to drain and the loop's close
+// aborted the upload.
+func TestShutdownWaitsForADialedShutdownHandler(t *testing.T) {
+	g, _, _ := newGroup(t, 1)
+	payload := make([]byte, 2<<20)
+	addr, sunk, got := slowSink(t, len(payload))
+	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
+	dialed := make(chan error, 1)
+	g.Loops()[0].Post(func() {
+		_, err := sock.Dial(g.Loops()[0], "tcp", addr, &uploader{payload: payload, told: told, closeErr: closeErr})
+		dialed <- err
+	})
+	if err := recv(t, dialed, "Dial"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+	recv(t, told, "OnShutdown")
+	if err := recv(t, closeErr, "OnClose"); err != nil {
+		t.Errorf("OnClose(%v); want nil", err)
+	}
+	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
+		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
+	}
+}
+
+// TestShutdownAbortsADialedShutdownHandlerThatStaysOpen: a dialed
+// ShutdownHandler that never closes holds Shutdown up until ctx ends, and
+// Shutdown then says it cut the drain short.
+func TestShutdownAbortsADialedShutdownHandlerThatStaysOpen(t *testing.T) {
+	g, _, _ := newGroup(t, 1)
+	addr, _, _ := slowSink(t, 1)
+	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
+	dialed := make(chan error, 1)
+	g.Loops()[0].Post(func() {
+		_, err := sock.Dial(g.Loops()[0], "tcp", addr, &uploader{payload: []byte("x"), hold: true, told: told, closeErr: closeErr})
+		dialed <- err
+	})
+	if err := recv(t, dialed, "Dial"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown = %v; want context.DeadlineExceeded", err)
+	}
+	recv(t, told, "OnShutdown")
+	recv(t, closeErr, "OnClose")
+}
+
+// dialsOnShutdown is a listener's ShutdownHandler that, told of the
+// Shutdown, dials a connection to say goodbye (an uploader) and closes.
+type dialsOnShutdown struct {
+	sock.BaseHandler
+	to       string
+	up       *uploader
+	dialErr  chan<- error
+	accepted chan<- struct{}
+}
+
+func (d *dialsOnShutdown) OnOpen(*sock.Conn) { d.accepted <- struct{}{} }
+func (d *dialsOnShutdown) OnShutdown(c *sock.Conn) {
+	_, err := sock.Dial(c.Loop(), "tcp", d.to, d.up)
+	d.dialErr <- err
+	c.Close()
+}
+
+// TestShutdownWaitsForAShutdownHandlerDialedWhileItDrains: a connection
+// dialed after Shutdown began, with a ShutdownHandler, is told and waited
+// for too.
+func TestShutdownWaitsForAShutdownHandlerDialedWhileItDrains(t *testing.T) {
+	g, _, _ := newGroup(t, 1)
+	payload := []byte("goodbye")
+	sinkAddr, sunk, got := slowSink(t, len(payload))
+	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
+	dialErr, accepted := make(chan error, 1), make(chan struct{}, 1)
+	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+		return &dialsOnShutdown{to: sinkAddr, up: &uploader{payload: payload, told: told, closeErr: closeErr}, dialErr: dialErr, accepted: accepted}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := dialAndAsk(t, addr.String(), "", nil)
+	recv(t, accepted, "OnOpen")
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+	if err := recv(t, dialErr, "the Dial in OnShutdown"); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, told, "the dialed connection's OnShutdown")
+	if err := recv(t, closeErr, "the dialed connection's OnClose"); err != nil {
+		t.Errorf("OnClose(%v); want nil", err)
+	}
+	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
+		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
+	}
+	readToEOF(t, client)
+}

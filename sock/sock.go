@@ -147,18 +147,20 @@ type EOFHandler interface {
 
 // ShutdownHandler may be implemented by a Handler whose connections can have
 // work in flight when a Group's Shutdown begins: a request handed to another
-// loop or goroutine, whose answer is still to be written. Without it,
-// Shutdown Closes each connection of the group's listeners at once, and an
-// answer that comes later meets ErrClosed. With it, Shutdown calls
-// OnShutdown instead, once for each of those connections that Close or
-// Abort has not been called on, each in a loop callback of its own, and the
-// handler Closes the connection when its work is done: at once if it is
-// idle, or after writing the last answer. Until then the connection runs as
-// before (OnData too: a handler that takes no new requests says so to its
-// peer, or ignores them). Shutdown waits for those Closes until its ctx ends,
-// then aborts what is left and returns ctx.Err(). A panic in OnShutdown
-// Closes the connection, as if the handler did not implement it, and goes on
-// to the loop's panic handler.
+// loop or goroutine, whose answer is still to be written, or an upload a
+// proxy is passing on. Without it, Shutdown Closes each connection of the
+// group's listeners at once (an answer that comes later meets ErrClosed),
+// and aborts the connections dialed on the group's loops when it ends. With
+// it, Shutdown calls OnShutdown instead, for the listeners' connections and
+// the dialed ones alike (also those dialed while it drains), once for each
+// that Close or Abort has not been called on, each in a loop callback of its
+// own, and the handler Closes the connection when its work is done: at once
+// if it is idle, or after writing the last answer. Until then the
+// connection runs as before (OnData too: a handler that takes no new
+// requests says so to its peer, or ignores them). Shutdown waits for those
+// Closes until its ctx ends, then aborts what is left and returns
+// ctx.Err(). A panic in OnShutdown Closes the connection, as if the handler
+// did not implement it, and goes on to the loop's panic handler.
 type ShutdownHandler interface {
 	OnShutdown(c *Conn)
 }
@@ -410,6 +412,28 @@ type loopState struct {
 	listeners map[*Listener]struct{}
 	dialed    *Conn
 	packets   map[*PacketConn]struct{}
+
+	// drain is set by a Group's Shutdown on its loops: the dialed
+	// connections it waits for.
+	drain *dialDrain
+}
+
+// dialDrain is what a Group's Shutdown waits for on one loop besides its
+// listeners: the dialed connections whose Handler is a ShutdownHandler,
+// those dialed while it drains included.
+type dialDrain struct {
+	open map[*Conn]struct{}
+	gone func() // one of open has closed
+}
+
+// drainDialed makes a Shutdown wait for c if its Handler is a
+// ShutdownHandler, and tells it (OnShutdown) unless it is closing already.
+func (s *loopState) drainDialed(c *Conn) {
+	if _, ok := c.cfg.h.(ShutdownHandler); !ok || c.flags&fClosed != 0 {
+		return
+	}
+	s.drain.open[c] = struct{}{}
+	c.beginShutdown()
 }
 
 // lookupState finds l's state in states, or makes and records it.
@@ -475,6 +499,9 @@ func (s *loopState) trackDialed(c *Conn) {
 		s.dialed.prev = c
 	}
 	s.dialed = c
+	if s.drain != nil {
+		s.drainDialed(c)
+	}
 }
 
 // forgetDialed takes a dialed connection off that list, after its OnClose.
@@ -491,6 +518,12 @@ func (s *loopState) forgetDialed(c *Conn) {
 		c.next.prev = c.prev
 	}
 	c.prev, c.next = nil, nil
+	if d := s.drain; d != nil {
+		if _, ok := d.open[c]; ok {
+			delete(d.open, c)
+			d.gone()
+		}
+	}
 }
 
 // maxVec is the most buffers one gathered send passes to the kernel (the
