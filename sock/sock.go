@@ -129,8 +129,9 @@ type Handler interface {
 	// high-water mark: stop writing until OnResume.
 	OnPause(c *Conn)
 	// OnResume is called, after an OnPause, when the waiting bytes have
-	// drained to the low-water mark or below; after CloseWrite too, but not
-	// once Close was called.
+	// drained to the low-water mark or below. A CloseWrite does not change
+	// that (its flush calls OnResume when it passes the mark, though there
+	// is nothing more to write); a Close does: no OnResume comes after it.
 	OnResume(c *Conn)
 }
 
