@@ -34,9 +34,39 @@ type Group struct {
 type groupLoop struct {
 	l        *loop.Loop
 	lns      []*Listener
-	drained  func()     // set by Shutdown: reports that lns and their conns are all closed
+	drain    *drainWait // set by Shutdown: what it waits on
 	dialed   *dialDrain // set by Shutdown: the dialed connections it waits for
-	reported bool       // drained has run
+	reported bool       // the loop has reported itself drained, and not taken it back
+}
+
+// drainWait is what a Shutdown waits on: the loops that have yet to report
+// themselves drained. A loop that reported takes it back when a connection
+// is dialed there to be waited for, as long as the others have not all
+// reported yet.
+type drainWait struct {
+	mu   sync.Mutex
+	left int
+	done chan struct{} // closed when left reaches 0
+}
+
+// report says that one loop has nothing left to drain.
+func (w *drainWait) report() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.left--; w.left == 0 {
+		close(w.done)
+	}
+}
+
+// reopen takes a loop's report back, unless the drain is over.
+func (w *drainWait) reopen() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.left == 0 {
+		return false
+	}
+	w.left++
+	return true
 }
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
@@ -229,7 +259,7 @@ func (g *Group) isClosed() bool {
 // check reports, once, that a shutting-down loop has no listener and no
 // connection left open. Loop goroutine only.
 func (gl *groupLoop) check() {
-	if gl.drained == nil || gl.reported {
+	if gl.drain == nil || gl.reported {
 		return
 	}
 	for _, ln := range gl.lns {
@@ -241,7 +271,17 @@ func (gl *groupLoop) check() {
 		return
 	}
 	gl.reported = true
-	gl.drained()
+	gl.drain.report()
+}
+
+// waitFor notes that a connection was dialed on a shutting-down loop to be
+// waited for: a loop that had reported itself drained takes that back, so
+// that Shutdown waits for it, unless every loop has reported already (the
+// loops are being stopped). Loop goroutine only.
+func (gl *groupLoop) waitFor() {
+	if gl.reported && gl.drain.reopen() {
+		gl.reported = false
+	}
 }
 
 // Shutdown closes the group gracefully: it stops accepting, Closes every
@@ -261,10 +301,10 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	if !g.markClosed() {
 		return ErrClosed
 	}
-	drained := make(chan struct{}, len(g.loops))
+	drain := &drainWait{left: len(g.loops), done: make(chan struct{})}
 	for _, gl := range g.loops {
 		err := post(gl.l, func() {
-			gl.drained = func() { drained <- struct{}{} }
+			gl.drain = drain
 			// A listener opened on the loop with Listen (the way to have a Unix
 			// listener in a group) drains as the group's own do: left out, its
 			// connections were aborted when the loops closed, and Shutdown
@@ -280,7 +320,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 				ln.eachConn((*Conn).beginShutdown)
 			}
 			ls := stateOf(gl.l, 0)
-			ls.drain = &dialDrain{open: map[*Conn]struct{}{}, gone: gl.check}
+			ls.drain = &dialDrain{open: map[*Conn]struct{}{}, gone: gl.check, added: gl.waitFor}
 			gl.dialed = ls.drain
 			for c := ls.dialed; c != nil; c = c.next {
 				ls.drainDialed(c)
@@ -290,18 +330,14 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		if err != nil {
 			// Closed already (by a user holding Loops()): closing it closed
 			// what sock had open on it, so there is nothing to wait for.
-			drained <- struct{}{}
+			drain.report()
 		}
 	}
 	var err error
-wait:
-	for range g.loops {
-		select {
-		case <-drained:
-		case <-ctx.Done():
-			err = ctx.Err()
-			break wait
-		}
+	select {
+	case <-drain.done:
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
 	if !g.stop() {
 		// ctx ended first, but nothing was left to cut short: the drains had
@@ -363,7 +399,8 @@ func (g *Group) markClosed() bool {
 // stop aborts what is still open, closes each loop from its own goroutine
 // (the OnClose callbacks queued by the aborts still run: Close runs what
 // was queued before it), and waits for the goroutines to end. It reports
-// whether it aborted a connection of the group's listeners.
+// whether it aborted a connection Shutdown waited for (of the group's
+// listeners, or dialed with a ShutdownHandler).
 func (g *Group) stop() (aborted bool) {
 	var cut atomic.Bool
 	for _, gl := range g.loops {

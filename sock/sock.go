@@ -423,8 +423,9 @@ type loopState struct {
 // listeners: the dialed connections whose Handler is a ShutdownHandler,
 // those dialed while it drains included.
 type dialDrain struct {
-	open map[*Conn]struct{}
-	gone func() // one of open has closed
+	open  map[*Conn]struct{}
+	gone  func() // one of open has closed
+	added func() // one was added to open
 }
 
 // drainDialed makes a Shutdown wait for c if its Handler is a
@@ -434,6 +435,7 @@ func (s *loopState) drainDialed(c *Conn) {
 		return
 	}
 	s.drain.open[c] = struct{}{}
+	s.drain.added()
 	c.beginShutdown()
 }
 
