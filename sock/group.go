@@ -315,15 +315,17 @@ func (g *Group) Shutdown(ctx context.Context) error {
 					gl.lns = append(gl.lns, ln)
 				}
 			}
-			for _, ln := range gl.lns {
-				ln.Close()
-				ln.eachConn((*Conn).beginShutdown)
-			}
+			// The dialed connections are counted first: closing a listener
+			// with no connection checks whether the loop is drained.
 			ls := stateOf(gl.l, 0)
 			ls.drain = &dialDrain{open: map[*Conn]struct{}{}, gone: gl.check, added: gl.waitFor}
 			gl.dialed = ls.drain
 			for c := ls.dialed; c != nil; c = c.next {
 				ls.drainDialed(c)
+			}
+			for _, ln := range gl.lns {
+				ln.Close()
+				ln.eachConn((*Conn).beginShutdown)
 			}
 			gl.check()
 		})

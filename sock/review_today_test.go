@@ -73,3 +73,39 @@ func TestShutdownWaitsForAShutdownHandlerDialedOnALoopThatHadDrained(t *testing.
 	}
 	readToEOF(t, client)
 }
+
+// TestShutdownWaitsForADialedShutdownHandlerBesideAnIdleListener: a loop
+// with a listener that has no connection, and a dialed ShutdownHandler,
+// waits for the dialed one. Before, closing the idle listener reported the
+// loop drained before the dialed connections were looked at, and the
+// upload was aborted.
+func TestShutdownWaitsForADialedShutdownHandlerBesideAnIdleListener(t *testing.T) {
+	g, _, newHandler := newGroup(t, 1)
+	if _, err := g.Listen("tcp", "127.0.0.1:0", newHandler); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, 2<<20)
+	addr, sunk, got := slowSink(t, len(payload))
+	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
+	dialed := make(chan error, 1)
+	l := g.Loops()[0]
+	l.Post(func() {
+		_, err := sock.Dial(l, "tcp", addr, &uploader{payload: payload, told: told, closeErr: closeErr}, sock.WithSendBufferSize(16<<10), sock.WithHighWater(32<<10))
+		dialed <- err
+	})
+	if err := recv(t, dialed, "Dial"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+	recv(t, told, "OnShutdown")
+	if err := recv(t, closeErr, "OnClose"); err != nil {
+		t.Errorf("OnClose(%v); want nil: the upload was cut short", err)
+	}
+	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
+		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
+	}
+}
