@@ -87,7 +87,9 @@ var (
 // ErrLinger when the linger timeout ended it, ErrAborted when an Abort or the
 // loop's Close did): Unsent says how many, Err why (a reset, a timeout,
 // ErrAborted, ErrLinger). Bytes the kernel took are sent by it unless the
-// connection is reset.
+// connection is reset; a TCP connection closed with bytes still queued is
+// (SO_LINGER 0), and then Unsent also counts what the peer had not
+// acknowledged, where the kernel says (Linux).
 type UnsentError struct {
 	Unsent int
 	Err    error
@@ -116,14 +118,15 @@ type Handler interface {
 	// nil on a clean close (Close, once everything was sent and the peer has
 	// finished or acknowledged it all; or the peer's end of stream);
 	// otherwise it says why. It wraps *UnsentError when bytes Write accepted
-	// were still queued here, never given to the kernel, or when a Close's
-	// wait for the peer's acknowledgement was cut short (then the count
-	// includes what the peer had not acknowledged at the last look). Any
-	// error means that bytes the kernel had taken may not have arrived: a
-	// reset outside Close's wait discards them, and the kernel does not say
-	// how many (nor does it on a Unix socket whose peer closed with bytes it
-	// had not read: the ECONNRESET alone says so). A Dial that fails ends
-	// here without OnOpen.
+	// were still queued here, never given to the kernel (a TCP connection
+	// is then reset, and on Linux the count includes what the peer had not
+	// acknowledged, which the reset discards), or when a Close's wait for
+	// the peer's acknowledgement was cut short (then the count includes what
+	// the peer had not acknowledged at the last look). Any other error means
+	// that bytes the kernel had taken may not have arrived: a reset from the
+	// peer discards them, and the kernel does not say how many (nor does it
+	// on a Unix socket whose peer closed with bytes it had not read: the
+	// ECONNRESET alone says so). A Dial that fails ends here without OnOpen.
 	OnClose(c *Conn, err error)
 	// OnPause is called when the bytes waiting to be sent rise above the
 	// high-water mark: stop writing until OnResume.
