@@ -739,7 +739,7 @@ func (c *Conn) lingerCheck() {
 // bytes queued a TCP connection is reset (SO_LINGER 0), so that its peer
 // reads ECONNRESET instead of an end of stream that would pass the cut-short
 // stream off as whole; the reset discards what the kernel had not delivered
-// too. OnClose follows with nil if nothing was queued, or with an
+// too. OnClose follows with nil if nothing was lost, or with an
 // *UnsentError wrapping ErrAborted that counts what was queued and, where
 // closing resets or may reset the connection, what the peer had not
 // acknowledged yet (as far as the kernel says: Linux does): after that reset,
