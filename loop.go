@@ -79,7 +79,10 @@ type options struct {
 // after the Advance that queues the next step with CallSoon: that step runs
 // in a later iteration, which reads the clock afresh and runs the timers due
 // before its ready callbacks. (The posted callback alone may run in an
-// iteration that read the clock just before the Advance.)
+// iteration that read the clock just before the Advance.) Deadlines count
+// from the clock as the loop read it: a CallLater in a posted callback that
+// runs only after an Advance counts from the advanced time, so let posted
+// work run (the same barrier) before advancing past what it schedules.
 func WithClock(c *VirtualClock) Option {
 	return func(o *options) {
 		if c == nil && o.err == nil {
@@ -248,10 +251,13 @@ func (l *Loop) Stop() { l.v.Stop() }
 // returned, at the end of Run).
 //
 // Close is safe from a callback, and from any goroutine while Run is active:
-// it makes Run return, and Run releases the loop before it returns. On a loop
-// that is not running, Close does that work on the calling goroutine, which
-// then acts as the loop goroutine: do not call it while another goroutine is
-// using the loop between RunOnce calls.
+// it makes Run return, and Run releases the loop before it returns. Such a
+// Close returns at once, before that work is done: to know that everything
+// has run, wait for Run to return. On a loop that is not running, Close does
+// that work on the calling goroutine, which then acts as the loop goroutine:
+// do not call it while another goroutine is using the loop between RunOnce
+// calls. So a goroutine that starts Run while another may Close can see Run
+// return ErrClosed at once (the Close came first and did the work) or nil.
 func (l *Loop) Close() error { return l.v.Close() }
 
 // AtClose registers fn to run when the loop closes, as a callback after the
