@@ -36,8 +36,11 @@ import (
 // the name's addresses one after the other, in the order the resolver gave
 // them, until one connects, as asyncio's create_connection does (package
 // net races two at a time instead). If none does, OnClose receives the
-// first address's error. A service name as the port is looked up at once,
-// from the system's services file. Loop goroutine only.
+// first address's error, or the connect timeout's when that ends the dial:
+// the timeout bounds the whole dial, not each address (package net
+// divides it among them), so an address that never answers keeps the
+// ones after it from being tried. A service name as the port is looked up
+// at once, from the system's services file. Loop goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
 	if l == nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, errNilLoop)

@@ -36,10 +36,12 @@ var refusedOptions = []struct {
 	{"WithBacklog(2147483648)", sock.WithBacklog(1 << 31)},
 	{"WithSendBufferSize(2147483648)", sock.WithSendBufferSize(1 << 31)},
 	{"WithRecvBufferSize(1073741825)", sock.WithRecvBufferSize(1<<30 + 1)},
+	// A nil Option (an unset variable, say) panicked inside the constructor.
+	{"option 0 is nil", nil},
 }
 
-// A negative size or duration, or a size above 1 GiB, is a mistake, not a
-// request for the default:
+// A negative size or duration, a size above 1 GiB, or a nil Option is a
+// mistake, not a request for the default:
 // every constructor fails with an error naming the option, before it opens
 // anything (newLoop checks that no descriptor is left open, and the Unix
 // listener must leave no file behind).

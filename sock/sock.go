@@ -387,7 +387,10 @@ func newConfig(opts []Option) (*config, error) {
 		lingerTimeout:  DefaultLingerTimeout,
 		resolver:       net.DefaultResolver,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("option %d is nil", i)
+		}
 		o(c)
 	}
 	if !c.lowWaterSet {
