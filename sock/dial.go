@@ -22,7 +22,10 @@ import (
 // it fails with ECONNREFUSED. Writes made before the connection is open are
 // queued and sent once it is; a Close made meanwhile waits for them, so with
 // writes queued OnOpen still runs (and a Write there returns ErrClosed),
-// and with none, OnClose(nil) follows without OnOpen. Dial itself fails only
+// and with none, OnClose(nil) follows without OnOpen; so does an Abort or
+// the loop's Close before the connection opened, with nothing written (a
+// handler that must tell a dial that never connected from a closed
+// connection notes its OnOpen). Dial itself fails only
 // for a bad network or address (a Unix path longer than 107 bytes
 // included; the BSDs hold 103, and there a longer one fails in OnClose with
 // EINVAL), when no socket can be opened for a literal address, on a loop
