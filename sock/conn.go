@@ -782,6 +782,9 @@ func (c *Conn) fail(err error) {
 	if c.flags&fClosed != 0 {
 		return
 	}
+	if _, named := err.(*net.OpError); c.flags&fConnecting != 0 && !named {
+		err = c.dialError(err)
+	}
 	n := c.Buffered()
 	if c.cutsShort() {
 		// teardown resets the connection, which discards what the peer

@@ -16,7 +16,9 @@ import (
 // succeeds, h.OnOpen runs; when it fails (ECONNREFUSED, a connect timeout,
 // a host name that cannot be looked up, a peer that reset the connection
 // before the loop saw it open, EAGAIN from a Unix listener whose backlog is
-// full), h.OnClose runs with the error and OnOpen never does. A dial to a
+// full), h.OnClose runs with the error, a *net.OpError naming the network
+// and the address tried (or the name, during its lookup), and OnOpen never
+// does. A dial to a
 // local port nobody listens on never connects the socket to itself (a TCP
 // simultaneous open, when the kernel picks that port as the socket's own):
 // it fails with ECONNREFUSED. Writes made before the connection is open are
@@ -83,6 +85,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		cfg.unixStream = ep.family == unix.AF_UNIX
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
+	cfg.dialNetwork = network
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}
@@ -91,7 +94,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		c.timeouts().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
 	}
 	if host != "" {
-		c.lookUp(network, host, port)
+		c.lookUp(network, addr, host, port)
 	} else {
 		c.connect(fd, ep)
 	}
@@ -168,7 +171,7 @@ func (c *Conn) connectFailed(err error) {
 		return
 	}
 	if d.firstErr == nil {
-		d.firstErr = err
+		d.firstErr = c.dialError(err) // naming this address: the next replaces remote
 	}
 	if len(d.addrs) == 0 {
 		c.fail(d.firstErr)
@@ -188,6 +191,7 @@ func (c *Conn) connectFailed(err error) {
 // dialing is what a Dial to a host name needs until it has connected.
 type dialing struct {
 	network  string
+	addr     string // as given to Dial, for its error
 	port     int
 	addrs    []netip.Addr // the name's addresses not tried yet
 	firstErr error        // what the first address tried failed with
@@ -196,9 +200,9 @@ type dialing struct {
 
 // lookUp looks host up on a goroutine of its own and hands the addresses
 // to the loop (resolved). Closing the connection first cancels the lookup.
-func (c *Conn) lookUp(network, host string, port int) {
+func (c *Conn) lookUp(network, addr, host string, port int) {
 	ctx, cancel := context.WithCancel(context.Background())
-	c.cfg.dial = &dialing{network: network, port: port, cancel: cancel}
+	c.cfg.dial = &dialing{network: network, addr: addr, port: port, cancel: cancel}
 	ipNetwork := "ip" + network[len("tcp"):]
 	r, l := c.cfg.resolver, c.cfg.l
 	go func() {
@@ -323,6 +327,26 @@ func (c *Conn) connected() {
 	}
 	c.drained()
 }
+
+// dialError is what a dial that failed reports: err with the operation,
+// network and address, as package net's Dial reports it ("dial tcp
+// 127.0.0.1:9: connect: connection refused"). err stays in the chain, so
+// errors.Is(err, syscall.ECONNREFUSED) and errors.Is(err, ErrTimeout) hold.
+// The address is the one being tried, or, during a host name's lookup, the
+// name as given to Dial.
+func (c *Conn) dialError(err error) error {
+	addr := c.cfg.remote
+	if d := c.cfg.dial; d != nil && addr == nil {
+		addr = dialedName{d.network, d.addr}
+	}
+	return &net.OpError{Op: "dial", Net: c.cfg.dialNetwork, Addr: addr, Err: err}
+}
+
+// dialedName is a host name and port being looked up, as a net.Addr.
+type dialedName struct{ network, addr string }
+
+func (a dialedName) Network() string { return a.network }
+func (a dialedName) String() string  { return a.addr }
 
 // connectedToItself reports whether a TCP connect met its own socket: dialing
 // a local port that nobody listens on, in the ephemeral range, the kernel may

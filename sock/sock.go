@@ -23,8 +23,10 @@
 // # Errors
 //
 // Errors from the system are *os.SyscallError values, so errors.Is(err,
-// syscall.ECONNRESET) and the like work. ErrClosed, ErrTimeout and
-// *UnsentError say what this package decided.
+// syscall.ECONNRESET) and the like work. A Dial that fails gives OnClose a
+// *net.OpError around its error, naming the network and address, as package
+// net's Dial does ("dial tcp 127.0.0.1:9: connect: connection refused").
+// ErrClosed, ErrTimeout and *UnsentError say what this package decided.
 package sock
 
 import (
@@ -211,6 +213,7 @@ type config struct {
 	acceptError         func(error)
 	resolver            Resolver
 	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
+	dialNetwork         string   // the network given to Dial, for its errors
 	dial                *dialing // a Dial's lookup and the addresses it has yet to try
 
 	// Set by Listen and Dial: the loop, its shared state and the Handler of

@@ -72,7 +72,7 @@ func (h *checker) OnClose(c *sock.Conn, err error) {
 	case p != nil && p.bad: // reported by OnData
 		h.failed++
 	case p == nil: // the dial failed: OnOpen never ran
-		log.Printf("client: %v: could not connect: %v", c.RemoteAddr(), err)
+		log.Printf("client: could not connect: %v", err) // err names the address
 		h.failed++
 	case err != nil:
 		log.Printf("client: %v: %v (after %d of %d bytes were echoed)", c.RemoteAddr(), err, p.got, len(p.sent))

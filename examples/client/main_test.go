@@ -113,7 +113,7 @@ func TestARefusedConnectionIsReportedAsSuch(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit status %d, want 1; stderr:\n%s", code, stderr)
 	}
-	if !strings.Contains(stderr, "could not connect: connect: connection refused") || strings.Contains(stderr, "echo came back") {
+	if !strings.Contains(stderr, "client: could not connect: dial tcp "+addr+": connect: connection refused") || strings.Contains(stderr, "echo came back") {
 		t.Errorf("stderr does not report the refused connect alone:\n%s", stderr)
 	}
 }
