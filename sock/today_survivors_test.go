@@ -18,13 +18,20 @@ import (
 	"github.com/loopgen/loop/sock"
 )
 
-// closesWhenTold is a dialed ShutdownHandler that closes when told.
+// closesWhenTold is a dialed ShutdownHandler that closes when told (and
+// says so on told, if set).
 type closesWhenTold struct {
 	sock.BaseHandler
+	told   chan<- struct{}
 	closed chan<- error
 }
 
-func (h *closesWhenTold) OnShutdown(c *sock.Conn)         { c.Close() }
+func (h *closesWhenTold) OnShutdown(c *sock.Conn) {
+	if h.told != nil {
+		h.told <- struct{}{}
+	}
+	c.Close()
+}
 func (h *closesWhenTold) OnClose(_ *sock.Conn, err error) { h.closed <- err }
 
 // dialsAfterItsClose is a listener's handler whose OnClose posts a Dial of
@@ -302,4 +309,44 @@ type closeTo struct {
 func (c *closeTo) OnClose(conn *sock.Conn, err error) {
 	c.Handler.OnClose(conn, err)
 	c.closed <- err
+}
+
+// TestShutdownTellsEveryDialedShutdownHandler: two connections dialed on
+// one loop before Shutdown began are both told and waited for, not only
+// the first of the loop's list.
+func TestShutdownTellsEveryDialedShutdownHandler(t *testing.T) {
+	g, _, _ := newGroup(t, 1)
+	peer, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	told, closed := make(chan struct{}, 2), make(chan error, 2)
+	l := g.Loops()[0]
+	dialed := make(chan error, 1)
+	l.Post(func() {
+		for range 2 {
+			if _, err := sock.Dial(l, "tcp", peer.Addr().String(), &closesWhenTold{told: told, closed: closed}); err != nil {
+				dialed <- err
+				return
+			}
+		}
+		dialed <- nil
+	})
+	if err := recv(t, dialed, "the Dials"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+	if len(told) != 2 {
+		t.Errorf("OnShutdown ran %d times before Shutdown returned; want 2, once for each dialed connection", len(told))
+	}
+	for range 2 {
+		if err := recv(t, closed, "OnClose"); err != nil {
+			t.Errorf("OnClose(%v); want nil: each closed when told", err)
+		}
+	}
 }
