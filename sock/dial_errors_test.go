@@ -88,8 +88,8 @@ func TestADialOfANameNamesTheFirstAddressThatFailed(t *testing.T) {
 	checkDialError(t, cli.closeErr, "tcp", first, syscall.ECONNREFUSED, "dial tcp "+first+": connect: connection refused")
 }
 
-// A connect timeout during the lookup names the name as given to Dial, and
-// is still a timeout.
+// A connect timeout during the lookup names the name as given to Dial (its
+// Network the one given to Dial too), and is still a timeout.
 func TestAConnectTimeoutDuringTheLookupNamesTheName(t *testing.T) {
 	l, vc := newVirtualLoop(t)
 	res := newFakeResolver()
@@ -101,6 +101,10 @@ func TestAConnectTimeoutDuringTheLookupNamesTheName(t *testing.T) {
 	vc.Advance(time.Second)
 	runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
 	checkDialError(t, cli.closeErr, "tcp6", "slow.test:80", sock.ErrTimeout, "dial tcp6 slow.test:80: sock: connect timeout")
+	var oe *net.OpError
+	if errors.As(cli.closeErr, &oe) && oe.Addr.Network() != "tcp6" {
+		t.Errorf("the looked-up name's Network() is %q; want the network given to Dial", oe.Addr.Network())
+	}
 	var ne net.Error
 	if !errors.As(cli.closeErr, &ne) || !ne.Timeout() {
 		t.Errorf("OnClose(%v); want a net.Error whose Timeout is true", cli.closeErr)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -40,25 +39,6 @@ func readAll(t *testing.T, c net.Conn) ([]byte, error) {
 	return b, err
 }
 
-// dialSmall listens on l with h and a 16 KiB send buffer, and dials it
-// from a peer with a 4 KiB receive buffer that reads nothing until the test
-// does: most of what the kernel takes stays unacknowledged there, which a
-// reset discards.
-func dialSmall(t *testing.T, l *loop.Loop, h sock.Handler) net.Conn {
-	t.Helper()
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", h, sock.WithSendBufferSize(16<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := smallRcvbufDialer().Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { peer.Close() })
-	return peer
-}
-
 // TestAbortWithBytesQueuedResetsThePeer: an Abort that discards queued
 // bytes resets the connection, so the peer's read fails instead of ending
 // as if the stream were whole (before, the peer read a few KiB of 4 MiB
@@ -69,7 +49,7 @@ func TestAbortWithBytesQueuedResetsThePeer(t *testing.T) {
 	requirePoller(t, l)
 	payload := make([]byte, 4<<20)
 	h := &writeThen{payload: payload, next: func(c *sock.Conn) { c.Abort() }}
-	peer := dialSmall(t, l, h)
+	peer := listenAndDialSmall(t, l, h, sock.WithSendBufferSize(16<<10))
 	runUntil(t, l, "OnClose", func() bool { return h.closed })
 	got, err := readAll(t, peer)
 	if !errors.Is(err, syscall.ECONNRESET) {
@@ -112,7 +92,7 @@ func TestAWriteTimeoutWithBytesQueuedResetsThePeer(t *testing.T) {
 	requirePoller(t, l)
 	payload := make([]byte, 4<<20)
 	h := &writeThen{payload: payload, next: func(c *sock.Conn) { c.SetWriteTimeout(20 * time.Millisecond) }}
-	peer := dialSmall(t, l, h)
+	peer := listenAndDialSmall(t, l, h, sock.WithSendBufferSize(16<<10))
 	runUntil(t, l, "OnClose", func() bool { return h.closed })
 	if !errors.Is(h.closeErr, sock.ErrTimeout) {
 		t.Fatalf("OnClose(%v); want a write timeout", h.closeErr)

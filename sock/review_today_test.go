@@ -1,7 +1,6 @@
 package sock_test
 
 import (
-	"context"
 	"testing"
 
 	"github.com/loopgen/loop"
@@ -56,21 +55,11 @@ func TestShutdownWaitsForAShutdownHandlerDialedOnALoopThatHadDrained(t *testing.
 	}
 	client := dialAndAsk(t, addr, "", nil)
 	recv(t, accepted, "OnOpen")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
+	shutdownOK(t, g)
 	if err := recv(t, dialErr, "the Dial on the other loop"); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, told, "the dialed connection's OnShutdown")
-	if err := recv(t, closeErr, "the dialed connection's OnClose"); err != nil {
-		t.Errorf("OnClose(%v); want nil: the upload was cut short", err)
-	}
-	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
-		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
-	}
+	checkUploadArrived(t, told, closeErr, sunk, got, len(payload))
 	readToEOF(t, client)
 }
 
@@ -87,25 +76,7 @@ func TestShutdownWaitsForADialedShutdownHandlerBesideAnIdleListener(t *testing.T
 	payload := make([]byte, 2<<20)
 	addr, sunk, got := slowSink(t, len(payload))
 	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
-	dialed := make(chan error, 1)
-	l := g.Loops()[0]
-	l.Post(func() {
-		_, err := sock.Dial(l, "tcp", addr, &uploader{payload: payload, told: told, closeErr: closeErr}, sock.WithSendBufferSize(16<<10), sock.WithHighWater(32<<10))
-		dialed <- err
-	})
-	if err := recv(t, dialed, "Dial"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
-	recv(t, told, "OnShutdown")
-	if err := recv(t, closeErr, "OnClose"); err != nil {
-		t.Errorf("OnClose(%v); want nil: the upload was cut short", err)
-	}
-	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
-		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
-	}
+	dialOn(t, g.Loops()[0], addr, &uploader{payload: payload, told: told, closeErr: closeErr}, sock.WithSendBufferSize(16<<10), sock.WithHighWater(32<<10))
+	shutdownOK(t, g)
+	checkUploadArrived(t, told, closeErr, sunk, got, len(payload))
 }

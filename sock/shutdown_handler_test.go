@@ -385,6 +385,44 @@ func slowSink(t *testing.T, want int) (addr string, result <-chan error, got *in
 	return pl.Addr().String(), res, n
 }
 
+// dialOn dials addr over TCP from l's goroutine with h and opts, and
+// waits for Dial's error.
+func dialOn(t *testing.T, l *loop.Loop, addr string, h sock.Handler, opts ...sock.Option) {
+	t.Helper()
+	dialed := make(chan error, 1)
+	l.Post(func() {
+		_, err := sock.Dial(l, "tcp", addr, h, opts...)
+		dialed <- err
+	})
+	if err := recv(t, dialed, "Dial"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// shutdownOK shuts g down, wanting it to drain within waitLimit.
+func shutdownOK(t *testing.T, g *sock.Group) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+}
+
+// checkUploadArrived wants an uploader to have been told of the Shutdown
+// and closed cleanly, and its sink to have read all want bytes, then the
+// end.
+func checkUploadArrived(t *testing.T, told <-chan struct{}, closeErr, sunk <-chan error, got *int, want int) {
+	t.Helper()
+	recv(t, told, "the uploader's OnShutdown")
+	if err := recv(t, closeErr, "the uploader's OnClose"); err != nil {
+		t.Errorf("OnClose(%v); want nil: the upload was cut short", err)
+	}
+	if err := recv(t, sunk, "the sink's end"); err != nil || *got != want {
+		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, want, err)
+	}
+}
+
 // TestShutdownWaitsForADialedShutdownHandler: a connection dialed on a
 // group's loop whose Handler is a ShutdownHandler is told and waited for,
 // as the listeners' are: its upload reaches the peer whole, and Shutdown
@@ -395,26 +433,9 @@ func TestShutdownWaitsForADialedShutdownHandler(t *testing.T) {
 	payload := make([]byte, 2<<20)
 	addr, sunk, got := slowSink(t, len(payload))
 	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
-	dialed := make(chan error, 1)
-	g.Loops()[0].Post(func() {
-		_, err := sock.Dial(g.Loops()[0], "tcp", addr, &uploader{payload: payload, told: told, closeErr: closeErr})
-		dialed <- err
-	})
-	if err := recv(t, dialed, "Dial"); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
-	recv(t, told, "OnShutdown")
-	if err := recv(t, closeErr, "OnClose"); err != nil {
-		t.Errorf("OnClose(%v); want nil", err)
-	}
-	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
-		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
-	}
+	dialOn(t, g.Loops()[0], addr, &uploader{payload: payload, told: told, closeErr: closeErr})
+	shutdownOK(t, g)
+	checkUploadArrived(t, told, closeErr, sunk, got, len(payload))
 }
 
 // TestShutdownAbortsADialedShutdownHandlerThatStaysOpen: a dialed
@@ -424,14 +445,7 @@ func TestShutdownAbortsADialedShutdownHandlerThatStaysOpen(t *testing.T) {
 	g, _, _ := newGroup(t, 1)
 	addr, _, _ := slowSink(t, 1)
 	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
-	dialed := make(chan error, 1)
-	g.Loops()[0].Post(func() {
-		_, err := sock.Dial(g.Loops()[0], "tcp", addr, &uploader{payload: []byte("x"), hold: true, told: told, closeErr: closeErr})
-		dialed <- err
-	})
-	if err := recv(t, dialed, "Dial"); err != nil {
-		t.Fatal(err)
-	}
+	dialOn(t, g.Loops()[0], addr, &uploader{payload: []byte("x"), hold: true, told: told, closeErr: closeErr})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	if err := g.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
@@ -475,20 +489,10 @@ func TestShutdownWaitsForAShutdownHandlerDialedWhileItDrains(t *testing.T) {
 	}
 	client := dialAndAsk(t, addr.String(), "", nil)
 	recv(t, accepted, "OnOpen")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
+	shutdownOK(t, g)
 	if err := recv(t, dialErr, "the Dial in OnShutdown"); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, told, "the dialed connection's OnShutdown")
-	if err := recv(t, closeErr, "the dialed connection's OnClose"); err != nil {
-		t.Errorf("OnClose(%v); want nil", err)
-	}
-	if err := recv(t, sunk, "the sink's end"); err != nil || *got != len(payload) {
-		t.Errorf("the peer read %d of %d bytes, then %v; want all, then the end", *got, len(payload), err)
-	}
+	checkUploadArrived(t, told, closeErr, sunk, got, len(payload))
 	readToEOF(t, client)
 }

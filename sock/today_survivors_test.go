@@ -75,11 +75,7 @@ func TestADialAfterTheDrainEndedDoesNotReopenIt(t *testing.T) {
 	}
 	client := dialAndAsk(t, addr.String(), "", nil)
 	recv(t, accepted, "OnOpen")
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
+	shutdownOK(t, g)
 	readToEOF(t, client)
 	if err := recv(t, dialErr, "the Dial after the drain"); err != nil {
 		t.Fatalf("Dial = %v", err)
@@ -126,27 +122,6 @@ func TestShutdownAfterAListenRolledBack(t *testing.T) {
 	}
 }
 
-// TestALookupsNameKeepsItsNetwork: the name a dial looked up, as the
-// error's Addr, says the network given to Dial, as a net.Addr should.
-func TestALookupsNameKeepsItsNetwork(t *testing.T) {
-	l, vc := newVirtualLoop(t)
-	res := newFakeResolver()
-	cli := &opens{}
-	if _, err := sock.Dial(l, "tcp6", "slow.test:80", cli, sock.WithResolver(res), sock.WithConnectTimeout(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	res.next(t)
-	vc.Advance(time.Second)
-	runUntil(t, l, "the connect timeout", func() bool { return cli.closed })
-	var oe *net.OpError
-	if !errors.As(cli.closeErr, &oe) || oe.Addr == nil {
-		t.Fatalf("OnClose(%v); want a *net.OpError with an Addr", cli.closeErr)
-	}
-	if oe.Addr.Network() != "tcp6" || oe.Addr.String() != "slow.test:80" {
-		t.Errorf("the error's Addr is %s %q; want tcp6 \"slow.test:80\"", oe.Addr.Network(), oe.Addr.String())
-	}
-}
-
 // TestAnOpenConnectionsErrorIsNotADials: a connection that opened and then
 // fails (a write timeout here, on a dialed one) reports the failure as it
 // is, not as a dial's *net.OpError.
@@ -173,37 +148,49 @@ func TestAnOpenConnectionsErrorIsNotADials(t *testing.T) {
 	}
 }
 
-// TestAUnixWriteTimeoutCountsOnlyWhatWasQueued: a Unix connection closed
-// with bytes queued is not reset (there is no reset to send): its peer
-// reads all the kernel took, then its end, so OnClose counts as unsent only
-// what was still queued here.
-func TestAUnixWriteTimeoutCountsOnlyWhatWasQueued(t *testing.T) {
-	l := newLoop(t)
-	requirePoller(t, l)
-	payload := make([]byte, 4<<20)
-	h := &writeThen{payload: payload, next: func(c *sock.Conn) { c.SetWriteTimeout(20 * time.Millisecond) }}
-	path := filepath.Join(t.TempDir(), "s")
-	ln, err := sock.Listen(l, "unix", path, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	runUntil(t, l, "OnClose", func() bool { return h.closed })
-	var ue *sock.UnsentError
-	if !errors.As(h.closeErr, &ue) || !errors.Is(ue, sock.ErrTimeout) {
-		t.Fatalf("OnClose(%v); want an *UnsentError wrapping a write timeout", h.closeErr)
-	}
-	got, err := readAll(t, peer)
-	if err != nil {
-		t.Fatalf("the peer read %d bytes, then %v; want the end of stream", len(got), err)
-	}
-	if len(got)+ue.Unsent != len(payload) {
-		t.Errorf("the peer read %d bytes and OnClose counts %d unsent; want them to add up to %d", len(got), ue.Unsent, len(payload))
+// TestAUnixCloseWithBytesQueuedCountsOnlyThem: a Unix connection closed
+// with bytes queued (by a write timeout, or Abort) is not reset (there is
+// no reset to send): its peer reads all the kernel took, then its end, so
+// OnClose counts as unsent only what was still queued here, and the two
+// add up to what was written.
+func TestAUnixCloseWithBytesQueuedCountsOnlyThem(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		then func(*sock.Conn)
+		why  error
+	}{
+		{"write timeout", func(c *sock.Conn) { c.SetWriteTimeout(20 * time.Millisecond) }, sock.ErrTimeout},
+		{"Abort", func(c *sock.Conn) { c.Abort() }, sock.ErrAborted},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := newLoop(t)
+			requirePoller(t, l)
+			payload := make([]byte, 4<<20)
+			h := &writeThen{payload: payload, next: tc.then}
+			path := filepath.Join(t.TempDir(), "s")
+			ln, err := sock.Listen(l, "unix", path, h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			peer, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer peer.Close()
+			runUntil(t, l, "OnClose", func() bool { return h.closed })
+			var ue *sock.UnsentError
+			if !errors.As(h.closeErr, &ue) || !errors.Is(ue, tc.why) {
+				t.Fatalf("OnClose(%v); want an *UnsentError wrapping %v", h.closeErr, tc.why)
+			}
+			got, err := readAll(t, peer)
+			if err != nil {
+				t.Fatalf("the peer read %d bytes, then %v; want the end of stream", len(got), err)
+			}
+			if len(got)+ue.Unsent != len(payload) {
+				t.Errorf("the peer read %d bytes and OnClose counts %d unsent; want them to add up to %d", len(got), ue.Unsent, len(payload))
+			}
+		})
 	}
 }
 
@@ -228,40 +215,6 @@ func TestARefusedDialCountsTheOneByteWritten(t *testing.T) {
 	}
 }
 
-// TestAUnixAbortCountsOnlyWhatWasQueued: an Abort of a Unix connection with
-// bytes queued discards those alone: the peer reads all the kernel took,
-// then its end (a Unix socket has no reset), so OnClose's count and what
-// the peer read add up to what was written.
-func TestAUnixAbortCountsOnlyWhatWasQueued(t *testing.T) {
-	l := newLoop(t)
-	requirePoller(t, l)
-	payload := make([]byte, 4<<20)
-	h := &writeThen{payload: payload, next: func(c *sock.Conn) { c.Abort() }}
-	path := filepath.Join(t.TempDir(), "s")
-	ln, err := sock.Listen(l, "unix", path, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	runUntil(t, l, "OnClose", func() bool { return h.closed })
-	var ue *sock.UnsentError
-	if !errors.As(h.closeErr, &ue) || !errors.Is(ue, sock.ErrAborted) {
-		t.Fatalf("OnClose(%v); want an *UnsentError wrapping ErrAborted", h.closeErr)
-	}
-	got, err := readAll(t, peer)
-	if err != nil {
-		t.Fatalf("the peer read %d bytes, then %v; want the end of stream", len(got), err)
-	}
-	if len(got)+ue.Unsent != len(payload) {
-		t.Errorf("the peer read %d bytes and OnClose counts %d unsent; want them to add up to %d", len(got), ue.Unsent, len(payload))
-	}
-}
-
 // TestShutdownDoesNotWaitForADialedPlainHandler: a connection dialed on a
 // group's loop whose Handler is not a ShutdownHandler is not drained: its
 // upload to a peer that reads nothing does not hold Shutdown up until ctx
@@ -273,14 +226,7 @@ func TestShutdownDoesNotWaitForADialedPlainHandler(t *testing.T) {
 	h := &writeThen{payload: make([]byte, 4<<20), next: func(*sock.Conn) { opened <- struct{}{} }}
 	closed := make(chan error, 1)
 	l := g.Loops()[0]
-	dialed := make(chan error, 1)
-	l.Post(func() {
-		_, err := sock.Dial(l, "tcp", pl.Addr().String(), &closeTo{Handler: h, closed: closed})
-		dialed <- err
-	})
-	if err := recv(t, dialed, "Dial"); err != nil {
-		t.Fatal(err)
-	}
+	dialOn(t, l, pl.Addr().String(), &closeTo{Handler: h, closed: closed})
 	peer, err := pl.Accept()
 	if err != nil {
 		t.Fatal(err)
@@ -336,11 +282,7 @@ func TestShutdownTellsEveryDialedShutdownHandler(t *testing.T) {
 	if err := recv(t, dialed, "the Dials"); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
+	shutdownOK(t, g)
 	if len(told) != 2 {
 		t.Errorf("OnShutdown ran %d times before Shutdown returned; want 2, once for each dialed connection", len(told))
 	}
