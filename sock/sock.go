@@ -151,22 +151,23 @@ type EOFHandler interface {
 	OnEOF(c *Conn) (keepOpen bool)
 }
 
-// ShutdownHandler may be implemented by a Handler whose connections can have
-// work in flight when a Group's Shutdown begins: a request handed to another
-// loop or goroutine, whose answer is still to be written, or an upload a
-// proxy is passing on. Without it, Shutdown Closes each connection of the
-// group's listeners at once (an answer that comes later meets ErrClosed),
-// and aborts the connections dialed on the group's loops when it ends. With
-// it, Shutdown calls OnShutdown instead, for the listeners' connections and
-// the dialed ones alike (also those dialed while it drains), once for each
-// that Close or Abort has not been called on, each in a loop callback of its
-// own, and the handler Closes the connection when its work is done: at once
-// if it is idle, or after writing the last answer. Until then the
-// connection runs as before (OnData too: a handler that takes no new
-// requests says so to its peer, or ignores them). Shutdown waits for those
-// Closes until its ctx ends, then aborts what is left and returns
-// ctx.Err(). A panic in OnShutdown Closes the connection, as if the handler
-// did not implement it, and goes on to the loop's panic handler.
+// ShutdownHandler may be implemented by a Handler whose connections can
+// have work in flight when a Group's Shutdown begins: a request handed to
+// another loop or goroutine, whose answer is still to be written, or an
+// upload a proxy is passing on. Without it, Shutdown Closes each connection
+// of the group's listeners at once (an answer that comes later meets
+// ErrClosed), and aborts the connections dialed on the group's loops when
+// it ends. With it, Shutdown calls OnShutdown instead, for the listeners'
+// connections and the dialed ones alike (also those dialed while it drains,
+// which may be told before their OnOpen), once for each that Close or Abort
+// has not been called on, each in a loop callback of its own, and the
+// handler Closes the connection when its work is done: at once if it is
+// idle, or after writing the last answer. Until then the connection runs as
+// before (OnData too: a handler that takes no new requests says so to its
+// peer, or ignores them). Shutdown waits for those Closes until its ctx
+// ends, then aborts what is left and returns ctx.Err(). A panic in
+// OnShutdown Closes the connection, as if the handler did not implement it,
+// and goes on to the loop's panic handler.
 type ShutdownHandler interface {
 	OnShutdown(c *Conn)
 }
