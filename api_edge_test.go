@@ -143,3 +143,32 @@ func TestTheZeroLoopSaysItWasNotMadeByNew(t *testing.T) {
 	check("RunOnce", func() error { return l.RunOnce(false) })
 	check("Run", l.Run)
 }
+
+// TestATimerMadeByACallbackCloseRunsNeverFires: Close runs what was queued
+// before it; a timer such a callback makes is dropped with the others,
+// though its Timer is not the zero one (Close's doc says both).
+func TestATimerMadeByACallbackCloseRunsNeverFires(t *testing.T) {
+	l, err := loop.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tm loop.Timer
+	ran, fired := false, false
+	l.CallSoon(func() {
+		ran = true
+		tm = l.CallLater(time.Nanosecond, func() { fired = true })
+	})
+	l.Close()
+	if !ran {
+		t.Fatal("Close did not run the callback queued before it")
+	}
+	if tm == (loop.Timer{}) {
+		t.Error("the timer made during Close's drain is the zero Timer; the doc says it is not")
+	}
+	if err := l.RunOnce(false); !errors.Is(err, loop.ErrClosed) {
+		t.Errorf("RunOnce after Close = %v; want ErrClosed", err)
+	}
+	if fired {
+		t.Error("a timer made during Close's drain fired")
+	}
+}

@@ -243,9 +243,10 @@ func (l *Loop) Stop() { l.v.Stop() }
 // from another goroutine) and not yet run, while the readers and writers the
 // poller reported ready in that iteration still run, with Closed true; the
 // functions given to AtClose run; the poller and wake-up descriptors are
-// released. Closing twice does nothing. Once the loop is released,
-// CallSoon, CallLater, CallAt and CallEvery drop fn (nothing would run it;
-// the timer functions return the zero Timer). Close returns nil; its error
+// released. Closing twice does nothing. A timer made by a callback Close
+// runs never fires either, though its Timer is not the zero one. Once the
+// loop is released, CallSoon, CallLater, CallAt and CallEvery drop fn
+// (nothing would run it; the timer functions return the zero Timer). Close returns nil; its error
 // is there for io.Closer (the poller's descriptors are released whether or
 // not their close reports an error, and that often happens after Close has
 // returned, at the end of Run).
