@@ -107,14 +107,7 @@ func TestShutdownAfterAListenRolledBack(t *testing.T) {
 	if v := recv(t, panics, "the panic handler"); v != "newHandler panics" {
 		t.Errorf("panic handler got %v; want newHandler's panic", v)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil", err)
-	}
-	if ctx.Err() != nil {
-		t.Error("Shutdown waited for ctx to end; want it to find nothing to drain")
-	}
+	shutdownWithoutWaiting(t, g, "it to find nothing to drain")
 	select {
 	case v := <-panics:
 		t.Errorf("the loop panicked again: %v", v)
@@ -233,14 +226,7 @@ func TestShutdownDoesNotWaitForADialedPlainHandler(t *testing.T) {
 	}
 	defer peer.Close()
 	recv(t, opened, "OnOpen")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := g.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown = %v; want nil: nothing was to be drained", err)
-	}
-	if ctx.Err() != nil {
-		t.Error("Shutdown waited for ctx to end; want it not to wait for a connection whose Handler is not a ShutdownHandler")
-	}
+	shutdownWithoutWaiting(t, g, "it not to wait for a connection whose Handler is not a ShutdownHandler")
 	if err := recv(t, closed, "OnClose"); !errors.Is(err, sock.ErrAborted) {
 		t.Errorf("OnClose(%v); want ErrAborted: the upload was cut short", err)
 	}
@@ -290,5 +276,19 @@ func TestShutdownTellsEveryDialedShutdownHandler(t *testing.T) {
 		if err := recv(t, closed, "OnClose"); err != nil {
 			t.Errorf("OnClose(%v); want nil: each closed when told", err)
 		}
+	}
+}
+
+// shutdownWithoutWaiting shuts g down with 2 s to drain, wanting nil and a
+// Shutdown that did not wait for its ctx to end (want says why not).
+func shutdownWithoutWaiting(t *testing.T, g *sock.Group, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v; want nil", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("Shutdown waited for ctx to end; want %s", want)
 	}
 }
