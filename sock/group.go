@@ -25,8 +25,29 @@ type Group struct {
 	loops []*groupLoop
 	wg    sync.WaitGroup // one per loop goroutine
 
-	mu     sync.Mutex
-	closed bool // Shutdown or Close was called
+	mu       sync.Mutex
+	closedBy string // "shut down" or "closed" once Shutdown or Close was called, "" before
+}
+
+// closedError is what a Group's methods return when there is nothing left
+// for them to do. It wraps ErrClosed, which these methods returned alone
+// before: its text speaks of a connection, which left a reader of a
+// Group's error looking for the wrong thing.
+type closedError struct {
+	op   string // the method, with the listener's address where there is one
+	what string // what closed it
+}
+
+func (e *closedError) Error() string { return "sock: " + e.op + ": " + e.what }
+
+// Unwrap makes errors.Is(err, ErrClosed) hold.
+func (e *closedError) Unwrap() error { return ErrClosed }
+
+// closedErr is the error of op on a group that is shut down or closed.
+func (g *Group) closedErr(op string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return &closedError{op: op, what: "the group is " + g.closedBy}
 }
 
 // groupLoop is one loop of a Group and its listeners. Everything but l
@@ -151,7 +172,8 @@ func (g *Group) Loops() []*loop.Loop {
 // socket without SO_REUSEPORT fails with EADDRINUSE; one held by
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
 // Listen, a second copy of the server) does not: the kernel then spreads
-// the connections over both sets of listeners.
+// the connections over both sets of listeners. Once Shutdown or Close was
+// called, it returns an error wrapping ErrClosed that says which.
 func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (net.Addr, error) {
 	if !isTCP(network) {
 		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
@@ -164,6 +186,7 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 		return nil, fmt.Errorf("sock: Group.Listen %s %s: %w", network, addr, err)
 	}
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())
+	op := "Group.Listen " + network + " " + addr
 	var bound net.Addr
 	type opening struct {
 		gl *groupLoop
@@ -177,7 +200,7 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 			at = bound.String()
 		}
 		var ln *Listener
-		err := g.on(gl, func() error {
+		err := g.on(gl, op, func() error {
 			var err error
 			ln, err = Listen(gl.l, network, at, newHandler(), opts...)
 			if err == nil {
@@ -188,7 +211,7 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 		})
 		if err != nil {
 			for _, o := range opened {
-				g.on(o.gl, func() error {
+				g.on(o.gl, op, func() error {
 					o.gl.lns = slices.DeleteFunc(o.gl.lns, func(x *Listener) bool { return x == o.ln })
 					err := o.ln.Close()
 					// What it accepted meanwhile would be out of
@@ -213,20 +236,20 @@ var errPanicked = errors.New("sock: Group: panic on the loop goroutine (see the 
 
 // on runs fn on gl's loop and waits for it. A panic in fn (in a user's
 // newHandler, say) is answered with errPanicked, so that the wait ends.
-// Once Shutdown or Close was called, fn does not run and on returns
-// ErrClosed: the group is checked again on the loop, since a Shutdown that
+// Once Shutdown or Close was called, fn does not run and on returns op's
+// closedErr: the group is checked again on the loop, since a Shutdown that
 // began after the first check may have posted its drain before fn, and a
 // listener opened after the drain would never be closed by it.
-func (g *Group) on(gl *groupLoop, fn func() error) error {
+func (g *Group) on(gl *groupLoop, op string, fn func() error) error {
 	if g.isClosed() {
-		return ErrClosed
+		return g.closedErr(op)
 	}
 	done := make(chan error, 1)
 	if err := post(gl.l, func() {
 		err := errPanicked
 		defer func() { done <- err }()
 		if g.isClosed() {
-			err = ErrClosed
+			err = g.closedErr(op)
 			return
 		}
 		err = fn()
@@ -253,7 +276,7 @@ func post(l *loop.Loop, fn func()) error {
 func (g *Group) isClosed() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.closed
+	return g.closedBy != ""
 }
 
 // check reports, once, that a shutting-down loop has no listener and no
@@ -294,12 +317,13 @@ func (gl *groupLoop) waitFor() {
 // and waited for too. It waits until they are all closed or ctx ends. Then
 // it aborts what is left, stops the loops and waits for their goroutines.
 // It returns ctx.Err() if it had to cut the drain short (a connection was
-// still open when ctx ended, and was aborted), ErrClosed if Shutdown or
-// Close was called before, and nil otherwise, also for a ctx that ended
-// before Shutdown found nothing to drain.
+// still open when ctx ended, and was aborted), an error wrapping ErrClosed
+// that says which if Shutdown or Close was called before, and nil
+// otherwise, also for a ctx that ended before Shutdown found nothing to
+// drain.
 func (g *Group) Shutdown(ctx context.Context) error {
-	if !g.markClosed() {
-		return ErrClosed
+	if !g.markClosed("shut down") {
+		return g.closedErr("Group.Shutdown")
 	}
 	drain := &drainWait{left: len(g.loops), done: make(chan struct{})}
 	for _, gl := range g.loops {
@@ -377,24 +401,26 @@ func (c *Conn) beginShutdown() {
 
 // Close aborts every listener and connection of the group (queued bytes are
 // discarded; OnClose says so), stops the loops and waits for their
-// goroutines. It returns ErrClosed if Shutdown or Close was called before:
-// unlike http.Server's Close, it does not cut a running Shutdown short (its
-// ctx does that).
+// goroutines. It returns an error wrapping ErrClosed that says which if
+// Shutdown or Close was called before: unlike http.Server's Close, it does
+// not cut a running Shutdown short (its ctx does that).
 func (g *Group) Close() error {
-	if !g.markClosed() {
-		return ErrClosed
+	if !g.markClosed("closed") {
+		return g.closedErr("Group.Close")
 	}
 	g.stop()
 	return nil
 }
 
-func (g *Group) markClosed() bool {
+// markClosed notes how the group was closed, and reports whether it was
+// the first to.
+func (g *Group) markClosed(how string) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed {
+	if g.closedBy != "" {
 		return false
 	}
-	g.closed = true
+	g.closedBy = how
 	return true
 }
 
