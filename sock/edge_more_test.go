@@ -226,7 +226,7 @@ func TestGroupListenOnPortZeroServesOnEveryLoop(t *testing.T) {
 	var mu sync.Mutex
 	counts := make([]int, 0, 2)
 	opened := make(chan struct{}, dials)
-	addr, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler {
 		mu.Lock()
 		defer mu.Unlock()
 		counts = append(counts, 0)
@@ -235,6 +235,7 @@ func TestGroupListenOnPortZeroServesOnEveryLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	for range dials {
 		c, err := net.Dial("tcp4", addr.String())
 		if err != nil {
@@ -274,10 +275,11 @@ func TestGroupShutdownCountsEachLoopOnce(t *testing.T) {
 			close: func(*sock.Conn, error) {},
 		}
 	}
-	addr, err := g.Listen("tcp4", "127.0.0.1:0", newHandler, sock.WithSendBufferSize(16<<10))
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", newHandler, sock.WithSendBufferSize(16<<10))
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	if _, err := g.Listen("tcp4", "127.0.0.1:0", newHandler); err != nil {
 		t.Fatal(err)
 	}

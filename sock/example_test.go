@@ -9,11 +9,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/loopgen/loop"
@@ -72,10 +74,11 @@ func ExampleGroup() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
 	if err != nil {
 		log.Fatal(err)
 	}
+	addr := ln.Addr()
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		log.Fatal(err)
@@ -143,12 +146,13 @@ func ExampleShutdownHandler() {
 		log.Fatal(err)
 	}
 	handed := make(chan struct{}, 1)
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
 		return &slowAnswers{working: map[*sock.Conn]bool{}, draining: map[*sock.Conn]bool{}, handed: handed}
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	addr := ln.Addr()
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		log.Fatal(err)
@@ -219,10 +223,11 @@ func Example_lines() {
 		log.Fatal(err)
 	}
 	defer g.Close()
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return shoutLines{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return shoutLines{} })
 	if err != nil {
 		log.Fatal(err)
 	}
+	addr := ln.Addr()
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		log.Fatal(err)
@@ -276,4 +281,37 @@ func ExampleListenPacket() {
 	c.Write([]byte("datagram"))
 	l.Run()
 	// Output: datagram
+}
+
+// Stopping accepting on one port while the group serves on the other:
+// connections already accepted there are served on, and drained by the
+// group's Shutdown as the others are.
+func ExampleGroupListener_Close() {
+	g, err := sock.NewGroup(2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	old, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} }); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("close:", old.Close())
+	_, err = net.Dial("tcp", old.Addr().String())
+	fmt.Println("refused:", errors.Is(err, syscall.ECONNREFUSED))
+	err = old.Close()
+	fmt.Println("close again is ErrClosed:", errors.Is(err, sock.ErrClosed))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", g.Shutdown(ctx))
+	_, err = g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	fmt.Println(err)
+	// Output:
+	// close: <nil>
+	// refused: true
+	// close again is ErrClosed: true
+	// shutdown: <nil>
+	// sock: Group.Listen tcp 127.0.0.1:0: the group is shut down
 }

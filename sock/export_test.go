@@ -6,3 +6,15 @@ func SetTestHookDialSocket(t interface{ Cleanup(func()) }, f func(fd int)) {
 	testHookDialSocket = f
 	t.Cleanup(func() { testHookDialSocket = nil })
 }
+
+// GroupListeners returns how many listeners each of g's loops keeps for
+// Shutdown and Close to reach, asking each loop on its goroutine.
+func GroupListeners(g *Group) ([]int, error) {
+	ns := make([]int, len(g.loops))
+	for i, gl := range g.loops {
+		if err := g.on(gl, "GroupListeners", func() error { ns[i] = len(gl.lns); return nil }); err != nil {
+			return nil, err
+		}
+	}
+	return ns, nil
+}

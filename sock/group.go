@@ -19,8 +19,9 @@ import (
 // SO_REUSEPORT socket on the same address, so that the kernel spreads
 // connections across them and no two loops share anything. Its methods are
 // safe from any goroutine except the group's own loop goroutines: Listen,
-// Shutdown and Close wait for every loop, so a callback on one of them that
-// calls them waits for itself for good. Call them with go from there.
+// Shutdown and Close (and GroupListener.Close) wait for every loop, so a
+// callback on one of them that calls them waits for itself for good. Call
+// them with go from there.
 type Group struct {
 	loops []*groupLoop
 	wg    sync.WaitGroup // one per loop goroutine
@@ -29,10 +30,10 @@ type Group struct {
 	closedBy string // "shut down" or "closed" once Shutdown or Close was called, "" before
 }
 
-// closedError is what a Group's methods return when there is nothing left
-// for them to do. It wraps ErrClosed, which these methods returned alone
-// before: its text speaks of a connection, which left a reader of a
-// Group's error looking for the wrong thing.
+// closedError is what a Group's methods and a GroupListener's Close return
+// when there is nothing left for them to do. It wraps ErrClosed, which these
+// methods returned alone before: its text speaks of a connection, which
+// left a reader of a Group's error looking for the wrong thing.
 type closedError struct {
 	op   string // the method, with the listener's address where there is one
 	what string // what closed it
@@ -162,19 +163,87 @@ func (g *Group) Loops() []*loop.Loop {
 	return ls
 }
 
+// GroupListener is what a Group's Listen opened: one listener on each of
+// the group's loops, all bound to one address. Its methods are safe from any
+// goroutine except the group's loop goroutines, as the Group's are.
+type GroupListener struct {
+	g       *Group
+	network string
+	addr    net.Addr
+	lns     []*Listener // lns[i] accepts on g.loops[i]; touched on that loop only
+	closed  atomic.Bool // Close was called
+}
+
+// Addr returns the address the group's listeners share, with the port the
+// kernel picked when port 0 was asked for.
+func (gln *GroupListener) Addr() net.Addr { return gln.addr }
+
+// Close stops accepting on this address: it closes the listener of every
+// loop, on that loop's goroutine, and waits until they are all closed.
+// Connections they accepted stay open and are served as before: the
+// group's Shutdown still drains them, and its Close still aborts them. A
+// second Close returns an error wrapping ErrClosed. Once the group's
+// Shutdown or Close was called, the group closes its listeners itself, and
+// Close returns an error wrapping ErrClosed that says which of the two
+// did. Like Listen, it waits for every loop: from a callback on one of the
+// group's loops, call it with go.
+func (gln *GroupListener) Close() error {
+	op := "GroupListener.Close " + gln.network + " " + gln.addr.String()
+	if !gln.closed.CompareAndSwap(false, true) {
+		return &closedError{op: op, what: "the listener is closed already"}
+	}
+	for i, gl := range gln.g.loops {
+		ln := gln.lns[i]
+		err := gln.g.on(gl, op, func() error {
+			gl.unlisten(ln)
+			return nil
+		})
+		if errors.Is(err, loop.ErrClosed) {
+			// The loop's goroutine ended (a callback called runtime.Goexit)
+			// and closed the loop, and the listener with it.
+			continue
+		}
+		if err != nil {
+			// The group is shut down or closed, and has closed the rest
+			// (or is about to): there is no waiting for those loops.
+			return err
+		}
+	}
+	return nil
+}
+
+// unlisten closes ln, one of this loop's group listeners. It stays in lns
+// while it has connections: Shutdown tells them through it and check waits
+// for them, stop aborts them. Loop goroutine only.
+func (gl *groupLoop) unlisten(ln *Listener) {
+	ln.Close()
+	gl.prune()
+}
+
+// prune drops the listeners that are closed and have no connection left:
+// neither Shutdown nor stop has anything to do with them, and a program
+// that opens and closes a listener over and over must not grow lns for
+// ever. Not while lns is being walked (Shutdown's and stop's loops close
+// listeners). Loop goroutine only.
+func (gl *groupLoop) prune() {
+	gl.lns = slices.DeleteFunc(gl.lns, func(ln *Listener) bool { return ln.closed && ln.nconns == 0 })
+}
+
 // Listen opens one listener per loop on network ("tcp", "tcp4" or "tcp6")
-// and addr, each with SO_REUSEPORT, and returns the address they share (with
-// the port picked, for port 0). newHandler is called once per loop, on that
-// loop's goroutine, and the handler it returns serves every connection
-// that loop accepts: a handler's state is then confined to one loop and
-// needs no lock. If any loop fails to listen, none listens (and a
+// and addr, each with SO_REUSEPORT, and returns them as a GroupListener,
+// whose Addr is the address they share (with the port picked, for port 0)
+// and whose Close stops accepting there while the group's other listeners
+// and every connection are served on. newHandler is called once per loop,
+// on that loop's goroutine, and the handler it returns serves every
+// connection that loop accepts: a handler's state is then confined to one
+// loop and needs no lock. If any loop fails to listen, none listens (and a
 // connection accepted in the meantime is aborted). An address held by a
 // socket without SO_REUSEPORT fails with EADDRINUSE; one held by
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
 // Listen, a second copy of the server) does not: the kernel then spreads
 // the connections over both sets of listeners. Once Shutdown or Close was
 // called, it returns an error wrapping ErrClosed that says which.
-func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (net.Addr, error) {
+func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (*GroupListener, error) {
 	if !isTCP(network) {
 		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
 	}
@@ -193,6 +262,7 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 		ln *Listener
 	}
 	var opened []opening
+	gln := &GroupListener{g: g, network: network}
 	for _, gl := range g.loops {
 		// The first listener picks the port; the others bind that one.
 		at := addr
@@ -205,6 +275,7 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 			ln, err = Listen(gl.l, network, at, newHandler(), opts...)
 			if err == nil {
 				ln.onGone = gl.check
+				gl.prune()
 				gl.lns = append(gl.lns, ln)
 			}
 			return err
@@ -223,11 +294,13 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 			return nil, err
 		}
 		opened = append(opened, opening{gl, ln})
+		gln.lns = append(gln.lns, ln)
 		if bound == nil {
 			bound = ln.Addr()
 		}
 	}
-	return bound, nil
+	gln.addr = bound
+	return gln, nil
 }
 
 // errPanicked is what on returns when fn panicked (the loop recovered the
@@ -316,6 +389,8 @@ func (gl *groupLoop) waitFor() {
 // connections dialed on the group's loops with a ShutdownHandler are told
 // and waited for too. It waits until they are all closed or ctx ends. Then
 // it aborts what is left, stops the loops and waits for their goroutines.
+// Listeners closed by GroupListener.Close are stopped already, and their
+// connections are drained and waited for as the others are.
 // It returns ctx.Err() if it had to cut the drain short (a connection was
 // still open when ctx ended, and was aborted), an error wrapping ErrClosed
 // that says which if Shutdown or Close was called before, and nil
@@ -400,10 +475,11 @@ func (c *Conn) beginShutdown() {
 }
 
 // Close aborts every listener and connection of the group (queued bytes are
-// discarded; OnClose says so), stops the loops and waits for their
-// goroutines. It returns an error wrapping ErrClosed that says which if
-// Shutdown or Close was called before: unlike http.Server's Close, it does
-// not cut a running Shutdown short (its ctx does that).
+// discarded; OnClose says so), those accepted by a listener closed with
+// GroupListener.Close too, stops the loops and waits for their goroutines.
+// It returns an error wrapping ErrClosed that says which if Shutdown or
+// Close was called before: unlike http.Server's Close, it does not cut a
+// running Shutdown short (its ctx does that).
 func (g *Group) Close() error {
 	if !g.markClosed("closed") {
 		return g.closedErr("Group.Close")

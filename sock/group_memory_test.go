@@ -24,10 +24,11 @@ func TestGroupMemoryPerConnectionDoesNotGrowWithItsLoops(t *testing.T) {
 	raiseFDLimit(t, 2*(conns+warm)+200)
 	perConn := func(loops int) float64 {
 		g, _, newHandler := newGroup(t, loops)
-		addr, err := g.Listen("tcp4", "127.0.0.1:0", newHandler)
+		gln, err := g.Listen("tcp4", "127.0.0.1:0", newHandler)
 		if err != nil {
 			t.Fatal(err)
 		}
+		addr := gln.Addr()
 		dial := func(n int) []net.Conn {
 			cs := make([]net.Conn, 0, n)
 			for range n {

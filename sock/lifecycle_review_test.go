@@ -33,10 +33,11 @@ func (h goexitOnOpen) OnOpen(*sock.Conn) {
 func TestGroupStopsALoopWhoseRunEndedOnItsOwn(t *testing.T) {
 	g, _, _ := newGroup(t, 1)
 	exiting := make(chan struct{})
-	addr, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler { return goexitOnOpen{exiting: exiting} })
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler { return goexitOnOpen{exiting: exiting} })
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	c, err := net.DialTimeout("tcp4", addr.String(), waitLimit)
 	if err != nil {
 		t.Fatal(err)

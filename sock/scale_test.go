@@ -79,10 +79,11 @@ func TestGroupThousandConnections(t *testing.T) {
 	const conns, msgs = 1000, 100
 	raiseFDLimit(t, 2*conns+200)
 	g, hs, newHandler := newGroup(t, 2)
-	addr, err := g.Listen("tcp4", "127.0.0.1:0", newHandler)
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", newHandler)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	errs := make(chan error, conns)
 	var wg sync.WaitGroup
 	for i := range conns {
@@ -154,10 +155,11 @@ func echoClient(addr string, id, msgs int) error {
 func TestGroupShutdownWhileClientsSend(t *testing.T) {
 	const clients = 20
 	g, hs, newHandler := newGroup(t, 2)
-	addr, err := g.Listen("tcp", "127.0.0.1:0", newHandler)
+	gln, err := g.Listen("tcp", "127.0.0.1:0", newHandler)
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	echoed := make(chan struct{}, clients)
 	ends := make(chan error, clients) // how each client's reading ended
 	var wg sync.WaitGroup
@@ -233,7 +235,7 @@ func TestGroupShutdownWhileClientsSend(t *testing.T) {
 func TestGroupShutdownCutShort(t *testing.T) {
 	g, hs, newHandler := newGroup(t, 1)
 	greeting := make([]byte, 4<<20)
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
 		h := newHandler().(*groupEcho)
 		h.greeting = greeting
 		return h
@@ -241,6 +243,7 @@ func TestGroupShutdownCutShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	c, err := net.Dial("tcp", addr.String()) // and never read
 	if err != nil {
 		t.Fatal(err)
@@ -278,12 +281,13 @@ func TestGroupShutdownSurvivesPanickingOnClose(t *testing.T) {
 	panics := make(chan any, 10)
 	g, _, _ := newGroup(t, 1, loop.WithPanicHandler(func(v any) { panics <- v }))
 	opened := make(chan struct{}, 1)
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
 		return openSignal{panickyHandler{}, opened}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	c, err := net.Dial("tcp", addr.String())
 	if err != nil {
 		t.Fatal(err)

@@ -48,9 +48,9 @@ var (
 	// Abort or a failure; by Close, CloseWrite and Abort on a connection
 	// already closed; by the deadline setters once the connection is closed;
 	// and by a closed Listener's or PacketConn's methods. A Group's methods
-	// after its Shutdown or Close return an error of their own that names
-	// the method and what closed the group, and wraps ErrClosed: test them
-	// with errors.Is.
+	// after its Shutdown or Close, and a GroupListener's Close after the
+	// first, return an error of their own that names the method and what
+	// closed it, and wraps ErrClosed: test them with errors.Is.
 	ErrClosed = errors.New("sock: use of a closed connection")
 
 	// ErrTimeout is wrapped by the error OnClose receives when an idle,

@@ -67,12 +67,13 @@ func TestADialAfterTheDrainEndedDoesNotReopenIt(t *testing.T) {
 	defer sink.Close()
 	accepted, dialErr := make(chan struct{}, 1), make(chan error, 1)
 	upClosed := make(chan error, 1)
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
 		return &dialsAfterItsClose{to: sink.Addr().String(), up: &closesWhenTold{closed: upClosed}, accepted: accepted, dialErr: dialErr}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	addr := gln.Addr()
 	client := dialAndAsk(t, addr.String(), "", nil)
 	recv(t, accepted, "OnOpen")
 	shutdownOK(t, g)

@@ -36,12 +36,12 @@ func runLoop(ready func(net.Addr), stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	addr, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
 	if err != nil {
 		g.Close()
 		return err
 	}
-	ready(addr)
+	ready(ln.Addr())
 	<-stop
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()

@@ -58,11 +58,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	bound, err := g.Listen("tcp", *addr, func() sock.Handler { return echo{} })
+	ln, err := g.Listen("tcp", *addr, func() sock.Handler { return echo{} })
 	if err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("echo: listening on %v with %d loops", bound, len(g.Loops()))
+	log.Printf("echo: listening on %v with %d loops", ln.Addr(), len(g.Loops()))
 
 	<-sig
 	ctx, cancel := context.WithTimeout(context.Background(), *grace)
