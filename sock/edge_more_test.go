@@ -226,7 +226,7 @@ func TestGroupListenOnPortZeroServesOnEveryLoop(t *testing.T) {
 	var mu sync.Mutex
 	counts := make([]int, 0, 2)
 	opened := make(chan struct{}, dials)
-	gln, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		mu.Lock()
 		defer mu.Unlock()
 		counts = append(counts, 0)
@@ -266,7 +266,7 @@ func TestGroupListenOnPortZeroServesOnEveryLoop(t *testing.T) {
 func TestGroupShutdownCountsEachLoopOnce(t *testing.T) {
 	g, _, _ := newGroup(t, 2)
 	open := make(chan struct{}, 1)
-	newHandler := func() sock.Handler {
+	newHandler := func(*loop.Loop) sock.Handler {
 		return &funcHandler{
 			open: func(c *sock.Conn) {
 				c.Write(make([]byte, 4<<20))

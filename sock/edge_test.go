@@ -154,7 +154,7 @@ func TestGroupListenSurvivesPanickingNewHandler(t *testing.T) {
 	g, _, _ := newGroup(t, 2, loop.WithPanicHandler(func(v any) { panics <- v }))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler { panic("newHandler panics") })
+		_, err := g.Listen("tcp4", "127.0.0.1:0", func(*loop.Loop) sock.Handler { panic("newHandler panics") })
 		errc <- err
 	}()
 	select {
@@ -188,7 +188,7 @@ func TestGroupListenRollbackClosesAcceptedConnections(t *testing.T) {
 	opened := make(chan struct{}, 1)
 	var client net.Conn
 	calls := 0
-	newHandler := func() sock.Handler {
+	newHandler := func(*loop.Loop) sock.Handler {
 		calls++ // one loop at a time: Listen waits for each
 		if calls == 1 {
 			return openSignal{opened: opened}

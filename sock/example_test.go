@@ -74,7 +74,7 @@ func ExampleGroup() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return echoHandler{} })
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func ExampleShutdownHandler() {
 		log.Fatal(err)
 	}
 	handed := make(chan struct{}, 1)
-	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		return &slowAnswers{working: map[*sock.Conn]bool{}, draining: map[*sock.Conn]bool{}, handed: handed}
 	})
 	if err != nil {
@@ -223,7 +223,7 @@ func Example_lines() {
 		log.Fatal(err)
 	}
 	defer g.Close()
-	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return shoutLines{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return shoutLines{} })
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -291,11 +291,11 @@ func ExampleGroupListener_Close() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	old, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	old, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return echoHandler{} })
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} }); err != nil {
+	if _, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return echoHandler{} }); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("close:", old.Close())
@@ -306,7 +306,7 @@ func ExampleGroupListener_Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	fmt.Println("shutdown:", g.Shutdown(ctx))
-	_, err = g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	_, err = g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return echoHandler{} })
 	fmt.Println(err)
 	// Output:
 	// close: <nil>
@@ -314,4 +314,37 @@ func ExampleGroupListener_Close() {
 	// close again is ErrClosed: true
 	// shutdown: <nil>
 	// sock: Group.Listen tcp 127.0.0.1:0: the group is shut down
+}
+
+// Per-loop state made on its own loop once the group runs: a heartbeat
+// timer on each loop, and a count that only its loop touches, read back on
+// that loop by a second Each.
+func ExampleGroup_Each() {
+	g, err := sock.NewGroup(2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer g.Close()
+	beats := make([]int, len(g.Loops())) // beats[i] belongs to loop i
+	err = g.Each(func(i int, l *loop.Loop) error {
+		l.CallEvery(time.Millisecond, func() { beats[i]++ })
+		return nil
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	beaten := func(i int, l *loop.Loop) error {
+		if beats[i] == 0 {
+			return fmt.Errorf("loop %d: no heartbeat yet", i)
+		}
+		return nil
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if err = g.Each(beaten); err == nil {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	fmt.Println("every loop beat:", err == nil)
+	// Output: every loop beat: true
 }

@@ -234,16 +234,17 @@ func (gl *groupLoop) prune() {
 // whose Addr is the address they share (with the port picked, for port 0)
 // and whose Close stops accepting there while the group's other listeners
 // and every connection are served on. newHandler is called once per loop,
-// on that loop's goroutine, and the handler it returns serves every
-// connection that loop accepts: a handler's state is then confined to one
-// loop and needs no lock. If any loop fails to listen, none listens (and a
+// on that loop's goroutine and with that loop, and the handler it returns
+// serves every connection that loop accepts: a handler's state (a cache, a
+// timer made with l.CallEvery) is then confined to one loop and needs no
+// lock. If any loop fails to listen, none listens (and a
 // connection accepted in the meantime is aborted). An address held by a
 // socket without SO_REUSEPORT fails with EADDRINUSE; one held by
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
 // Listen, a second copy of the server) does not: the kernel then spreads
 // the connections over both sets of listeners. Once Shutdown or Close was
 // called, it returns an error wrapping ErrClosed that says which.
-func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...Option) (*GroupListener, error) {
+func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler, opts ...Option) (*GroupListener, error) {
 	if !isTCP(network) {
 		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
 	}
@@ -272,7 +273,7 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 		var ln *Listener
 		err := g.on(gl, op, func() error {
 			var err error
-			ln, err = Listen(gl.l, network, at, newHandler(), opts...)
+			ln, err = Listen(gl.l, network, at, newHandler(gl.l), opts...)
 			if err == nil {
 				ln.onGone = gl.check
 				gl.prune()
@@ -301,6 +302,49 @@ func (g *Group) Listen(network, addr string, newHandler func() Handler, opts ...
 	}
 	gln.addr = bound
 	return gln, nil
+}
+
+// Each calls fn once for every loop of the group, with the loop's index in
+// Loops() and the loop, on that loop's goroutine, and waits until every
+// call has returned: the way to make per-loop state that belongs on its
+// loop (a timer, a PacketConn, a dialed connection) once the loops run.
+// The calls run at the same time, one on each loop. Each returns the
+// errors fn returned, joined with errors.Join, each naming its loop; a
+// panic in fn goes to the loop's panic handler (loop.WithPanicHandler) and
+// is reported as that loop's error; a loop whose goroutine has ended
+// (its Run failed) reports loop.ErrClosed. Once Shutdown or Close was
+// called, fn runs on no loop and Each returns an error wrapping ErrClosed;
+// one called while Each runs may keep fn from the loops it reaches first,
+// and Each then returns that error alone.
+// Like Listen, it waits for every loop: from a callback on one of the
+// group's loops, call it with go.
+func (g *Group) Each(fn func(i int, l *loop.Loop) error) error {
+	if fn == nil {
+		return errors.New("sock: Group.Each: nil fn")
+	}
+	errs := make([]error, len(g.loops))
+	var wg sync.WaitGroup
+	for i, gl := range g.loops {
+		wg.Go(func() {
+			err := g.on(gl, "Group.Each", func() error { return fn(i, gl.l) })
+			var closed *closedError
+			switch {
+			case err == nil:
+			case errors.As(err, &closed):
+				errs[i] = err // the same for every loop: the group's, not the loop's
+			default:
+				errs[i] = fmt.Errorf("sock: Group.Each: loop %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		var closed *closedError
+		if errors.As(err, &closed) {
+			return err
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // errPanicked is what on returns when fn panicked (the loop recovered the

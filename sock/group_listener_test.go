@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -29,10 +30,10 @@ func (loopTagged) OnData(c *sock.Conn, p []byte) { c.Write(p) }
 // perLoop returns a newHandler for g.Listen that hands make the index of
 // the loop it is called for: Listen calls it once per loop, in the order of
 // g.Loops().
-func perLoop(make func(i int) sock.Handler) func() sock.Handler {
+func perLoop(make func(i int) sock.Handler) func(*loop.Loop) sock.Handler {
 	var mu sync.Mutex
 	next := 0
-	return func() sock.Handler {
+	return func(*loop.Loop) sock.Handler {
 		mu.Lock()
 		defer mu.Unlock()
 		next++

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -33,7 +34,7 @@ func (h goexitOnOpen) OnOpen(*sock.Conn) {
 func TestGroupStopsALoopWhoseRunEndedOnItsOwn(t *testing.T) {
 	g, _, _ := newGroup(t, 1)
 	exiting := make(chan struct{})
-	gln, err := g.Listen("tcp4", "127.0.0.1:0", func() sock.Handler { return goexitOnOpen{exiting: exiting} })
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return goexitOnOpen{exiting: exiting} })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -88,7 +89,7 @@ func TestGroupListenRefusesAnOptionBeforeAskingItsLoops(t *testing.T) {
 	}
 	defer g.Close()
 	called := 0
-	_, err = g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { called++; return sock.BaseHandler{} }, sock.WithBacklog(-5))
+	_, err = g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { called++; return sock.BaseHandler{} }, sock.WithBacklog(-5))
 	if err == nil || !strings.Contains(err.Error(), "WithBacklog(-5)") {
 		t.Fatalf("Group.Listen with WithBacklog(-5): error %v, want one naming the option", err)
 	}

@@ -228,7 +228,7 @@ func TestOnShutdownIsNotCalledForAConnectionAnotherOneAborted(t *testing.T) {
 	g, _, _ := newGroup(t, 1)
 	opened, told := make(chan struct{}, 3), make(chan struct{}, 3)
 	closed := make(chan error, 3)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		return &abortsTheOthers{conns: map[*sock.Conn]bool{}, opened: opened, told: told, closed: closed}
 	})
 	if err != nil {

@@ -45,7 +45,7 @@ func (h *groupEcho) OnClose(_ *sock.Conn, err error) {
 // newGroup starts a group of n loops, skipping on a variant without a
 // poller, and returns a function that makes the per-loop handlers and
 // remembers them.
-func newGroup(t *testing.T, n int, opts ...loop.Option) (*sock.Group, *[]*groupEcho, func() sock.Handler) {
+func newGroup(t *testing.T, n int, opts ...loop.Option) (*sock.Group, *[]*groupEcho, func(*loop.Loop) sock.Handler) {
 	t.Helper()
 	checkFDs(t)
 	// The variant is the whole binary's: a loop of our own answers for the
@@ -63,7 +63,7 @@ func newGroup(t *testing.T, n int, opts ...loop.Option) (*sock.Group, *[]*groupE
 	t.Cleanup(func() { g.Close() })
 	var mu sync.Mutex
 	var hs []*groupEcho
-	return g, &hs, func() sock.Handler {
+	return g, &hs, func(*loop.Loop) sock.Handler {
 		h := &groupEcho{}
 		mu.Lock()
 		hs = append(hs, h)
@@ -235,8 +235,8 @@ func TestGroupShutdownWhileClientsSend(t *testing.T) {
 func TestGroupShutdownCutShort(t *testing.T) {
 	g, hs, newHandler := newGroup(t, 1)
 	greeting := make([]byte, 4<<20)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
-		h := newHandler().(*groupEcho)
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(l *loop.Loop) sock.Handler {
+		h := newHandler(l).(*groupEcho)
 		h.greeting = greeting
 		return h
 	}, sock.WithSendBufferSize(64<<10))
@@ -281,7 +281,7 @@ func TestGroupShutdownSurvivesPanickingOnClose(t *testing.T) {
 	panics := make(chan any, 10)
 	g, _, _ := newGroup(t, 1, loop.WithPanicHandler(func(v any) { panics <- v }))
 	opened := make(chan struct{}, 1)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		return openSignal{panickyHandler{}, opened}
 	})
 	if err != nil {

@@ -90,7 +90,7 @@ func shutdownGroup(t *testing.T, opts []loop.Option, setup func(*deferredAnswers
 	release := make(chan struct{})
 	received, told := make(chan string, 10), make(chan string, 10)
 	closeErrs := make(chan error, 10)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		h := newDeferredAnswers(g.Loops()[0], release, received, told, closeErrs)
 		if setup != nil {
 			setup(h)
@@ -284,7 +284,7 @@ func TestShutdownDoesNotTellAConnectionAlreadyClosing(t *testing.T) {
 	told, closing := make(chan struct{}, 1), make(chan struct{}, 1)
 	closeErrs := make(chan error, 1)
 	reply := make([]byte, 4<<20)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		return &closesOnRequest{reply: reply, told: told, closeErrs: closeErrs, closing: closing}
 	}, sock.WithSendBufferSize(64<<10))
 	if err != nil {
@@ -483,7 +483,7 @@ func TestShutdownWaitsForAShutdownHandlerDialedWhileItDrains(t *testing.T) {
 	sinkAddr, sunk, got := slowSink(t, len(payload))
 	told, closeErr := make(chan struct{}, 1), make(chan error, 1)
 	dialErr, accepted := make(chan error, 1), make(chan struct{}, 1)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		return &dialsOnShutdown{to: sinkAddr, up: &uploader{payload: payload, told: told, closeErr: closeErr}, dialErr: dialErr, accepted: accepted}
 	})
 	if err != nil {

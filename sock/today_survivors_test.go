@@ -67,7 +67,7 @@ func TestADialAfterTheDrainEndedDoesNotReopenIt(t *testing.T) {
 	defer sink.Close()
 	accepted, dialErr := make(chan struct{}, 1), make(chan error, 1)
 	upClosed := make(chan error, 1)
-	gln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	gln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		return &dialsAfterItsClose{to: sink.Addr().String(), up: &closesWhenTold{closed: upClosed}, accepted: accepted, dialErr: dialErr}
 	})
 	if err != nil {
@@ -97,7 +97,7 @@ func TestShutdownAfterAListenRolledBack(t *testing.T) {
 	panics := make(chan any, 4)
 	g, _, _ := newGroup(t, 2, loop.WithPanicHandler(func(v any) { panics <- v }))
 	var calls atomic.Int32
-	if _, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler {
+	if _, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
 		if calls.Add(1) == 2 {
 			panic("newHandler panics")
 		}

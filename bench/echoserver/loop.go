@@ -36,7 +36,7 @@ func runLoop(ready func(net.Addr), stop <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
-	ln, err := g.Listen("tcp", "127.0.0.1:0", func() sock.Handler { return echoHandler{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return echoHandler{} })
 	if err != nil {
 		g.Close()
 		return err

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -58,7 +59,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := g.Listen("tcp", *addr, func() sock.Handler { return echo{} })
+	ln, err := g.Listen("tcp", *addr, func(*loop.Loop) sock.Handler { return echo{} })
 	if err != nil {
 		log.Fatal(err)
 	}
