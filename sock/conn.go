@@ -868,7 +868,9 @@ func (c *Conn) teardown(err error) {
 // connection still connecting, it starts when the connection opens (the
 // connect has WithConnectTimeout). Once Close was called, what arrives is
 // discarded and does not count as read: a peer that sends and never reads
-// what Close is flushing cannot hold the connection open that way. d <= 0
+// what Close is flushing cannot hold the connection open that way. What
+// the server sends counts too, so heartbeats keep a silent peer from ever
+// being idle: SetReadTimeout drops one that stopped talking. d <= 0
 // turns it off. It returns ErrClosed after Close (the linger timeout bounds
 // a closing connection once its queue is sent) and once the connection is
 // closed.
