@@ -843,6 +843,7 @@ func (c *Conn) teardown(err error) {
 	}
 	if d := c.cfg.dial; d != nil {
 		d.cancel() // a lookup under way ends
+		c.cfg.l.Cancel(d.attemptT)
 		c.cfg.dial = nil
 	}
 	if o := c.out; o != nil {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"time"
 
 	"github.com/loopgen/loop"
 	"golang.org/x/sys/unix"
@@ -41,11 +42,13 @@ import (
 // the name's addresses one after the other, in the order the resolver gave
 // them, until one connects, as asyncio's create_connection does (package
 // net races two at a time instead). If none does, OnClose receives the
-// first address's error, or the connect timeout's when that ends the dial:
-// the timeout bounds the whole dial, not each address (package net
-// divides it among them), so an address that never answers keeps the
-// ones after it from being tried. A service name as the port is looked up
-// at once, from the system's services file. Loop goroutine only.
+// first address's error, or the connect timeout's when that ends the dial.
+// The connect timeout bounds the whole dial, and, as in package net, an
+// address with others after it gets only its share of the time left (the
+// time left divided by the addresses left, but at least 2 s, or all of
+// it if less is left), so that one that never answers does not keep the
+// others from being tried. A service name as the port is looked up at
+// once, from the system's services file. Loop goroutine only.
 func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn, error) {
 	if l == nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, errNilLoop)
@@ -95,6 +98,9 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	}
 	if host != "" {
 		c.lookUp(network, addr, host, port)
+		if cfg.connectTimeout > 0 {
+			c.cfg.dial.deadline = l.Now().Add(cfg.connectTimeout)
+		}
 	} else {
 		c.connect(fd, ep)
 	}
@@ -170,6 +176,7 @@ func (c *Conn) connectFailed(err error) {
 		c.fail(err)
 		return
 	}
+	c.cfg.l.Cancel(d.attemptT)
 	if d.firstErr == nil {
 		d.firstErr = c.dialError(err) // naming this address: the next replaces remote
 	}
@@ -196,6 +203,23 @@ type dialing struct {
 	addrs    []netip.Addr // the name's addresses not tried yet
 	firstErr error        // what the first address tried failed with
 	cancel   context.CancelFunc
+	deadline time.Time  // the connect timeout's end, on the loop's clock; zero without one
+	attemptT loop.Timer // ends the attempt under way when others are left to try
+}
+
+// minAttempt is the least time an address gets before the next is tried,
+// unless the dial's connect timeout leaves less: package net's figure.
+const minAttempt = 2 * time.Second
+
+// attemptTimeout is how long the address about to be tried gets when
+// others are left after it: an equal share of the time left, but at least
+// minAttempt, or all of it if less is left.
+func attemptTimeout(left time.Duration, addrsLeft int) time.Duration {
+	share := left / time.Duration(addrsLeft)
+	if share < minAttempt {
+		share = min(minAttempt, left)
+	}
+	return share
 }
 
 // lookUp looks host up on a goroutine of its own and hands the addresses
@@ -262,6 +286,13 @@ func (c *Conn) tryNext() {
 		c.connectFailed(err)
 		return
 	}
+	if !d.deadline.IsZero() && len(d.addrs) > 0 {
+		l := c.cfg.l
+		timeout := attemptTimeout(d.deadline.Sub(l.Now()), len(d.addrs)+1)
+		d.attemptT = l.CallLater(timeout, func() {
+			c.connectFailed(c.dialError(errConnectTimeout))
+		})
+	}
 	c.connect(fd, ep)
 }
 
@@ -287,6 +318,9 @@ func (c *Conn) connected() {
 		return
 	}
 	c.flags &^= fConnecting
+	if d := c.cfg.dial; d != nil {
+		c.cfg.l.Cancel(d.attemptT)
+	}
 	c.cfg.dial = nil // a host name's other addresses are not needed now
 	if c.tm != nil {
 		c.cfg.l.Cancel(c.tm.connectT)

@@ -324,8 +324,10 @@ func WithRecvBufferSize(n int) Option {
 }
 
 // WithConnectTimeout bounds how long Dial waits for the connection: past d,
-// OnClose receives an error wrapping ErrTimeout. 0 (the default) waits as
-// long as the kernel does; a negative d is refused.
+// OnClose receives an error wrapping ErrTimeout. For a host name with
+// several addresses, d is shared among them as package net shares it (see
+// Dial). 0 (the default) waits as long as the kernel does, on each address;
+// a negative d is refused.
 func WithConnectTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d < 0 {
