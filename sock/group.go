@@ -170,8 +170,9 @@ type GroupListener struct {
 	g       *Group
 	network string
 	addr    net.Addr
-	lns     []*Listener // lns[i] accepts on g.loops[i]; touched on that loop only
-	closed  atomic.Bool // Close was called
+	lns     []*Listener   // lns[i] accepts on g.loops[i]; each *Listener is touched on its loop only
+	closed  atomic.Bool   // Close was called
+	done    chan struct{} // closed when the first Close has returned
 }
 
 // Addr returns the address the group's listeners share, with the port the
@@ -185,13 +186,18 @@ func (gln *GroupListener) Addr() net.Addr { return gln.addr }
 // second Close returns an error wrapping ErrClosed. Once the group's
 // Shutdown or Close was called, the group closes its listeners itself, and
 // Close returns an error wrapping ErrClosed that says which of the two
-// did. Like Listen, it waits for every loop: from a callback on one of the
-// group's loops, call it with go.
+// did. A loop whose goroutine has ended (a callback called
+// runtime.Goexit) closed its listener then, and is skipped. A Close made
+// while the first still runs waits for it, so that no Close returns while
+// the address still accepts. Like Listen, it waits for every loop: from a
+// callback on one of the group's loops, call it with go.
 func (gln *GroupListener) Close() error {
 	op := "GroupListener.Close " + gln.network + " " + gln.addr.String()
 	if !gln.closed.CompareAndSwap(false, true) {
+		<-gln.done
 		return &closedError{op: op, what: "the listener is closed already"}
 	}
+	defer close(gln.done)
 	for i, gl := range gln.g.loops {
 		ln := gln.lns[i]
 		err := gln.g.on(gl, op, func() error {
@@ -263,7 +269,7 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 		ln *Listener
 	}
 	var opened []opening
-	gln := &GroupListener{g: g, network: network}
+	gln := &GroupListener{g: g, network: network, done: make(chan struct{})}
 	for _, gl := range g.loops {
 		// The first listener picks the port; the others bind that one.
 		at := addr

@@ -211,6 +211,43 @@ func TestGroupListenerCloseTwice(t *testing.T) {
 	shutdownOK(t, g)
 }
 
+// TestConcurrentGroupListenerClosesWaitForTheFirst: of two Closes made
+// while a loop is busy, neither returns before that loop's listener is
+// closed: a second Close that said "closed already" at once left a caller
+// who took it for "the port is free" wrong (a review found it).
+func TestConcurrentGroupListenerClosesWaitForTheFirst(t *testing.T) {
+	g, _, newHandler := newGroup(t, 1)
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", newHandler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, blocked := make(chan struct{}), make(chan struct{})
+	if err := g.Loops()[0].Post(func() { close(blocked); <-block }); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, blocked, "the loop to block")
+	closes := make(chan error, 2)
+	for range 2 {
+		go func() { closes <- gln.Close() }()
+	}
+	select {
+	case err := <-closes:
+		close(block)
+		t.Fatalf("a Close returned (%v) while the loop, busy, had not closed its listener", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(block)
+	errs := []error{recv(t, closes, "a Close"), recv(t, closes, "the other Close")}
+	if (errs[0] == nil) == (errs[1] == nil) || !errors.Is(errors.Join(errs...), sock.ErrClosed) {
+		t.Fatalf("the two Closes returned %v; want nil and an ErrClosed", errs)
+	}
+	if c, err := net.DialTimeout("tcp4", gln.Addr().String(), waitLimit); err == nil {
+		c.Close()
+		t.Fatal("the address still accepts after both Closes returned")
+	}
+	shutdownOK(t, g)
+}
+
 // TestListenAndCloseOverAndOverKeepsNoListener: a program that opens and
 // closes listeners for ever does not grow what the group keeps for
 // Shutdown.
