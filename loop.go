@@ -60,7 +60,8 @@ type Loop struct {
 	v generated.Loop
 }
 
-// Option configures New.
+// Option configures New. Given twice, an option's later value wins (a
+// second WithPanicHandler replaces the first).
 type Option func(*options)
 
 // options is what the Options set, and the first mistake among them.
@@ -170,8 +171,12 @@ func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 // a late run does not delay the next ones, and periods whose deadline is at
 // or before the end of the tick being run are skipped (a run up to a tick
 // late, as any timer may be, misses no period; a loop more than a tick late
-// skips). So a d shorter than the wheel's tick runs once a tick, and a test
-// on a virtual clock that steps it by d, not by ticks, may see fewer runs.
+// skips). So a d shorter than the wheel's tick runs once a tick. A test on
+// a virtual clock that lets the loop run an iteration after each Advance
+// sees every run if each step is at most a tick, or at most d less a tick
+// (10ms steps for a d of 50ms on a 1ms tick); a longer step can leave a run
+// late enough that the next period is skipped, and one Advance past
+// several periods sees one run.
 // A run that panics does not stop it. Cancel stops it (also from inside
 // fn). d <= 0 panics. A nil fn panics.
 func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEvery(d, fn) }

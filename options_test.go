@@ -29,3 +29,24 @@ func TestNewRefusesANilClockAndANilOption(t *testing.T) {
 	}
 	l.Close()
 }
+
+// Given twice, an option's later value wins, as Option's doc says (a
+// user's trial read loop.go to learn it).
+func TestTheLaterOfTwoOptionsWins(t *testing.T) {
+	var got []string
+	l, err := loop.New(
+		loop.WithPanicHandler(func(any) { got = append(got, "first") }),
+		loop.WithPanicHandler(func(any) { got = append(got, "second") }),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.CallSoon(func() { panic("boom") })
+	if err := l.RunOnce(false); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != "second" {
+		t.Fatalf("panic handlers ran: %v, want the second alone", got)
+	}
+}
