@@ -290,6 +290,47 @@ func ExampleLoop_RunOnce() {
 	// frame 3
 }
 
+// A host that waits on events of its own (a GUI toolkit's, a game's)
+// embeds the loop with RunOnce(false) and waits no longer than NextWake
+// says; with no timer scheduled, it waits for its own events alone.
+func ExampleLoop_NextWake() {
+	l, err := loop.New()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	hostEvents := make(chan string, 1)
+	hostEvents <- "click"
+	done := false
+	l.CallLater(20*time.Millisecond, func() {
+		fmt.Println("the timer ran, on the host's goroutine")
+		done = true
+	})
+	for {
+		if err := l.RunOnce(false); err != nil {
+			fmt.Println(err)
+			return
+		}
+		if done {
+			break
+		}
+		wait := time.Minute // the host's own longest wait
+		if d, ok := l.NextWake(); ok {
+			wait = d
+		}
+		select {
+		case ev := <-hostEvents:
+			fmt.Println("host event:", ev)
+		case <-time.After(wait):
+		}
+	}
+	// Output:
+	// host event: click
+	// the timer ran, on the host's goroutine
+}
+
 func ExampleWithPanicHandler() {
 	l, err := loop.New(loop.WithPanicHandler(func(recovered any) {
 		fmt.Println("recovered:", recovered)

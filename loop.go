@@ -287,6 +287,19 @@ func (l *Loop) Stats() Stats { return l.v.Stats() }
 // Loop goroutine only.
 func (l *Loop) Pending() int { return l.v.Pending() }
 
+// NextWake returns how long the loop has nothing to do, for a host that
+// embeds it (RunOnce(false) from the host's own loop) and waits on its own
+// events: 0 when a callback is queued or posted or a timer is due, so
+// RunOnce(false) has work now; the time until the timer wheel's next work
+// otherwise, which may come before the next timer's deadline (the wheel
+// moves timers between its levels then, and RunOnce runs no callback);
+// and false when no timer is scheduled, so that only I/O or a Post can
+// give the loop work (a Post from another goroutine wakes only a loop
+// blocked in Run or RunOnce(true), not a host's own wait). Under a virtual
+// clock the duration is on that clock: a test can Advance by it, then call
+// RunOnce(false). Loop goroutine only.
+func (l *Loop) NextWake() (d time.Duration, ok bool) { return l.v.NextWake() }
+
 // Closed reports whether Close has been called (asyncio's is_closed): from
 // then on Post, Run, RunOnce, AddReader and AddWriter return ErrClosed, also
 // in the callbacks queued before Close, which still run. Any goroutine.

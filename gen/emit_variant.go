@@ -431,6 +431,24 @@ func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
 		jen.Return(lf("ready").Dot("len").Call().Op("+").Add(lf("inbox")).Dot("len").Call().Op("+").Add(lf("timers")).Dot("pending").Call()),
 	)
 
+	f.Comment("NextWake returns how long the loop has nothing to do, for a host that embeds it")
+	f.Comment("with RunOnce(false) and waits on its own: 0 when a callback is queued or posted or")
+	f.Comment("a timer is due; the time until the wheel's next timer work otherwise (on the")
+	f.Comment("virtual clock, under one); false when no timer is scheduled, so that only I/O or a")
+	f.Comment("post can give it work. Loop goroutine only.")
+	f.Add(loopMethod()).Id("NextWake").Params().Params(jen.Qual("time", "Duration"), jen.Bool()).Block(
+		jen.If(lf("ready").Dot("len").Call().Op(">").Lit(0).Op("||").Add(lf("inbox")).Dot("nonEmpty").Call()).Block(
+			jen.Return(jen.Lit(0), jen.True()),
+		),
+		jen.If(lf("timers").Dot("count").Op("==").Lit(0)).Block(jen.Return(jen.Lit(0), jen.False())),
+		jen.Id("next").Op(":=").Add(lf("timers")).Dot("next").Call(),
+		jen.If(jen.Id("next").Op("==").Qual("math", "MaxUint64")).Block(
+			jen.Return(jen.Lit(0), jen.True()).Comment("due timers alone"),
+		),
+		jen.Id("d").Op(":=").Int64().Call(jen.Id("next")).Op("*").Add(e.num("l", "tickNanos")).Op("-").Add(lf("monotime")).Call(),
+		jen.Return(jen.Qual("time", "Duration").Call(jen.Max(jen.Id("d"), jen.Lit(0))), jen.True()),
+	)
+
 	f.Comment("Closed reports whether Close has been called: from then on Post, Run, RunOnce,")
 	f.Comment("AddReader and AddWriter fail with ErrClosed, also while the callbacks queued")
 	f.Comment("before Close still run. Any goroutine.")

@@ -130,6 +130,26 @@ func (l *Loop) Pending() int {
 	return l.ready.len() + l.inbox.len() + l.timers.pending()
 }
 
+// NextWake returns how long the loop has nothing to do, for a host that embeds it
+// with RunOnce(false) and waits on its own: 0 when a callback is queued or posted or
+// a timer is due; the time until the wheel's next timer work otherwise (on the
+// virtual clock, under one); false when no timer is scheduled, so that only I/O or a
+// post can give it work. Loop goroutine only.
+func (l *Loop) NextWake() (time.Duration, bool) {
+	if l.ready.len() > 0 || l.inbox.nonEmpty() {
+		return 0, true
+	}
+	if l.timers.count == 0 {
+		return 0, false
+	}
+	next := l.timers.next()
+	if next == math.MaxUint64 {
+		return 0, true // due timers alone
+	}
+	d := int64(next)*tickNanos - l.monotime()
+	return time.Duration(max(d, 0)), true
+}
+
 // Closed reports whether Close has been called: from then on Post, Run, RunOnce,
 // AddReader and AddWriter fail with ErrClosed, also while the callbacks queued
 // before Close still run. Any goroutine.

@@ -136,6 +136,7 @@ type Loop interface {
 	Variant() Params
 	Stats() Stats
 	Pending() int
+	NextWake() (time.Duration, bool)
 	Closed() bool
 }
 
