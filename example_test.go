@@ -210,6 +210,33 @@ func ExampleLoop_Cancel() {
 	// new timer fired
 }
 
+// An idle timeout re-armed on every bit of activity: the timer moves,
+// its handle stays the same.
+func ExampleLoop_Reschedule() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	idle := l.CallLater(time.Minute, func() {
+		fmt.Println("idle for a minute at", vc.Elapsed().Round(time.Second))
+	})
+	for range 3 { // activity every 40 s keeps it from firing
+		vc.Advance(40 * time.Second)
+		l.RunOnce(false)
+		l.Reschedule(idle, time.Minute)
+	}
+	vc.Advance(upToTick(l, time.Minute))
+	l.RunOnce(false)
+	fmt.Println("moved after it fired:", l.Reschedule(idle, time.Minute))
+	// Output:
+	// idle for a minute at 3m0s
+	// moved after it fired: false
+}
+
 func ExampleLoop_AddReader() {
 	l, err := loop.New()
 	if err != nil {

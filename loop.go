@@ -188,6 +188,17 @@ func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEver
 // point per loop, so a mix-up goes unnoticed with odds of 2^-31).
 func (l *Loop) Cancel(t Timer) bool { return l.v.Cancel(t) }
 
+// Reschedule moves the pending timer t to fire d from now, keeping its handle
+// and callback; a CallEvery timer runs next d from now and every period from
+// then on. d <= 0 makes it due at the loop's present: it runs within a tick
+// (unlike CallLater's, such a d does not turn it into a CallSoon). It returns
+// false, and does nothing, where Cancel would: for a timer that already fired
+// or was cancelled, the zero Timer, a stale handle or another loop's; then
+// make a new one with CallLater. O(1), no allocation: re-arming a deadline on
+// every bit of activity (an idle timeout) is one call, and the handle stays
+// the same.
+func (l *Loop) Reschedule(t Timer, d time.Duration) bool { return l.v.Reschedule(t, d) }
+
 // Now returns the loop's current time (the virtual clock's, under WithClock).
 func (l *Loop) Now() time.Time { return l.v.Now() }
 

@@ -172,3 +172,49 @@ func BenchmarkCancelAPI(b *testing.B) {
 		b.Fatalf("%d of %d cancels found no pending timer", missed, total)
 	}
 }
+
+// BenchmarkRearmAPI re-arms one of 1,024 idle deadlines (a minute ahead, as
+// a connection's idle timeout is on each read) per op, with 100,000 other
+// timers pending and the virtual clock moving a tick every 64 ops: with
+// Reschedule, and with the Cancel and CallLater it replaces. ns/op is one
+// re-arm; the deadlines must all be pending once at the end, none fired.
+func BenchmarkRearmAPI(b *testing.B) {
+	for _, how := range []string{"reschedule", "cancel+calllater"} {
+		b.Run("how="+how, func(b *testing.B) {
+			vc := loop.NewVirtualClock(time.Unix(0, 0))
+			l := newAPILoop(b, loop.WithClock(vc))
+			fn := func() {}
+			for i := range 100_000 {
+				// A day out: a long run moves the clock hours, never that far.
+				l.CallLater(24*time.Hour+time.Duration(i)*time.Millisecond/100, fn)
+			}
+			fired := 0
+			expire := func() { fired++ }
+			deadlines := make([]loop.Timer, 1024)
+			for i := range deadlines {
+				deadlines[i] = l.CallLater(time.Minute, expire)
+			}
+			tick := l.Variant().Tick
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				h := &deadlines[i%len(deadlines)]
+				if how == "reschedule" {
+					if !l.Reschedule(*h, time.Minute) {
+						b.Fatal("Reschedule found an idle deadline not pending")
+					}
+				} else {
+					l.Cancel(*h)
+					*h = l.CallLater(time.Minute, expire)
+				}
+				if i++; i%64 == 0 {
+					vc.Advance(tick)
+					l.RunOnce(false)
+				}
+			}
+			if fired != 0 || l.Pending() != 100_000+len(deadlines) {
+				b.Fatalf("%d deadlines fired, %d timers pending; want 0 and %d", fired, l.Pending(), 100_000+len(deadlines))
+			}
+		})
+	}
+}

@@ -565,6 +565,14 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),
 		jen.Block(e.cancelBody()...),
 	)
+
+	f.Comment("Reschedule moves the pending timer t to fire d from now (d <= 0: at the loop's")
+	f.Comment("present, so within a tick), keeping its handle, callback and period, and reports")
+	f.Comment("whether it did: false, doing nothing, where Cancel would. O(1).")
+	f.Add(loopMethod()).Id("Reschedule").Params(jen.Id("t").Qual(pkgCore, "Timer"), jen.Id("d").Qual("time", "Duration")).Bool().Block(
+		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),
+		jen.Block(e.rescheduleBody(lf("deadline").Call(jen.Max(jen.Id("d"), jen.Lit(0))))...),
+	)
 }
 
 // emitRunControl writes what starts and ends the loop: Run, RunOnce and Stop,

@@ -412,8 +412,8 @@ func (e *variantEmitter) placeBody() []jen.Code {
 }
 
 // unlinkBody is the code that takes timer t out of its bucket or the due
-// list. Cancelling is its only use, and it is written out there: as a
-// function of its own it was one more call on every cancel.
+// list. It is written out in Cancel and Reschedule: as a function of its own
+// it was one more call on every cancel.
 func (e *variantEmitter) unlinkBody() []jen.Code {
 	return []jen.Code{
 		jen.Comment("Take t out of its bucket or the due list."),
@@ -468,6 +468,23 @@ func (e *variantEmitter) scheduleBody() []jen.Code {
 		wf("setDeadline").Call(jen.Id("t"), jen.Id("when")),
 		jen.Block(e.placeBody()...),
 		jen.Return(jen.Qual(pkgCore, "MakeTimer").Call(jen.Id("i"), jen.Id("t").Dot("gen"))),
+	}
+}
+
+// rescheduleBody is the code that moves the timer handle h refers to, if it
+// is still pending, to the deadline when (loop time, ns), and says whether it
+// did, for a function with w (the wheel) and h in scope: its slab entry, and
+// so its handle, stays as it is.
+func (e *variantEmitter) rescheduleBody(when *jen.Statement) []jen.Code {
+	return []jen.Code{
+		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
+		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
+		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
+		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
+		jen.Block(e.unlinkBody()...),
+		wf("setDeadline").Call(jen.Id("t"), when),
+		wf("place").Call(jen.Id("i"), jen.Id("t")),
+		jen.Return(jen.True()),
 	}
 }
 

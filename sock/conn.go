@@ -62,8 +62,8 @@ type outbuf struct {
 }
 
 // timeouts are a connection's deadlines on the loop's timer wheel. Each
-// timer is re-armed (Cancel, then CallLater: O(1), no allocation) when the
-// activity it watches happens.
+// timer is re-armed (Reschedule: O(1), no allocation) when the activity it
+// watches happens.
 type timeouts struct {
 	idle, read, write deadline
 	connectT          loop.Timer
@@ -933,8 +933,9 @@ func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool)
 // rearm starts dl's timer over, if dl is set: the activity it watches
 // just happened.
 func (c *Conn) rearm(dl *deadline) {
-	if dl.d > 0 {
-		c.cfg.l.Cancel(dl.t)
+	// Reschedule moves a pending timer in place; one that was cancelled (a
+	// read deadline while reading is paused, say) or never made is made anew.
+	if dl.d > 0 && !c.cfg.l.Reschedule(dl.t, dl.d) {
 		dl.t = c.cfg.l.CallLater(dl.d, dl.fire)
 	}
 }

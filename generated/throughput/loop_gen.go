@@ -358,6 +358,50 @@ func (l *Loop) Cancel(t core.Timer) bool {
 	}
 }
 
+// Reschedule moves the pending timer t to fire d from now (d <= 0: at the loop's
+// present, so within a tick), keeping its handle, callback and period, and reports
+// whether it did: false, doing nothing, where Cancel would. O(1).
+func (l *Loop) Reschedule(t core.Timer, d time.Duration) bool {
+	w, h := &l.timers, t
+	{
+		i, gen, ok := h.Slot()
+		if !ok || i < 0 || i >= w.n {
+			return false
+		}
+		t := w.at(i)
+		if t.gen != gen || t.list == listFree {
+			return false
+		}
+		{
+			// Take t out of its bucket or the due list.
+			b := t.list & bucketMask
+			inBucket := t.list >= 0 && w.labels[b] == t.list
+			var head, tail *int32
+			if inBucket {
+				head, tail = &w.head[b], &w.tail[b]
+			} else {
+				head, tail = &w.dueHead, &w.dueTail
+			}
+			if t.prev >= 0 {
+				w.at(t.prev).next = t.next
+			} else {
+				*head = t.next
+			}
+			if t.next >= 0 {
+				w.at(t.next).prev = t.prev
+			} else {
+				*tail = t.prev
+			}
+			if inBucket && *head < 0 {
+				w.emptied(b)
+			}
+		}
+		w.setDeadline(t, l.deadline(max(d, 0)))
+		w.place(i, t)
+		return true
+	}
+}
+
 // Run runs the loop until Stop or Close. It returns ErrRunning if the loop is
 // already running and ErrClosed once it is closed; it may be called again after
 // it returns, and what is still queued then runs.

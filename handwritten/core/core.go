@@ -123,6 +123,7 @@ type Loop interface {
 	CallAt(t time.Time, fn func()) Timer
 	CallEvery(d time.Duration, fn func()) Timer
 	Cancel(t Timer) bool
+	Reschedule(t Timer, d time.Duration) bool
 	Now() time.Time
 	AddReader(fd int, fn func()) error
 	AddWriter(fd int, fn func()) error
