@@ -15,7 +15,7 @@ import (
 )
 
 // Group runs several loops, one per core by default, each on its own
-// goroutine locked to its own OS thread, and listens on each with its own
+// goroutine, and listens on each with its own
 // SO_REUSEPORT socket on the same address, so that the kernel spreads
 // connections across them and no two loops share anything. Its methods are
 // safe from any goroutine except the group's own loop goroutines: Listen,
@@ -92,13 +92,14 @@ func (w *drainWait) reopen() bool {
 }
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
-// on its own goroutine with runtime.LockOSThread, until Shutdown or Close. A
+// on its own goroutine, until Shutdown or Close. A
 // loop whose Run ends before that (a callback called runtime.Goexit, or its
 // poller failed) is closed then, with what is open on it; the others run on.
-// opts configure every loop (loop.WithPanicHandler, say). Each loop holds
-// an OS thread: n past the runtime's thread limit (debug.SetMaxThreads,
-// 10,000 by default) ends the process, as any program that many threads
-// would; more loops than cores gain nothing.
+// opts configure every loop (loop.WithPanicHandler, say). A loop waiting
+// in the kernel for readiness holds an OS thread: n past the runtime's
+// thread limit (debug.SetMaxThreads, 10,000 by default) ends the process,
+// as any program that many threads would; more loops than cores gain
+// nothing.
 func NewGroup(n int, opts ...loop.Option) (*Group, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
@@ -122,11 +123,15 @@ func NewGroup(n int, opts ...loop.Option) (*Group, error) {
 // runs it, since a loop belongs to its goroutine from the start.
 func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	defer g.wg.Done()
-	// Locked: on a 2-core VM, p99 at C=100 was 4,047-4,112 µs with the lock
-	// and 4,358-4,489 without. Unlocked served C=1 faster (21.4-25.2k against
-	// 17.1-17.7k requests/s), with the same p99. See the README's echo runs.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// Not locked to its thread (runtime.LockOSThread), as it was until
+	// 2026-11-29: on a 2-core Intel Xeon VM, in one echo run with both
+	// builds side by side (3 repetitions), the locked loops served C=1 at
+	// 15.4k requests/s, p50 64 µs, 23.1 µs of server CPU a request, and the
+	// unlocked ones at 35.0k, 7.3 µs and 10.6 µs; at C=100 and 1,000 CPU a
+	// request was within 5% either way (3.90 against 4.11 µs at C=100, 64 B)
+	// and p99 at C=100 5% higher unlocked (2,802 against 2,671 µs). A locked
+	// loop that blocks hands its P to another thread and waits to be handed
+	// it back. docs/performance-notes.md has the runs.
 	l, err := loop.New(opts...)
 	if err != nil {
 		started <- err

@@ -19,7 +19,7 @@ func init() {
 			variant = l.Variant().Name
 			l.Close()
 		}
-		return fmt.Sprintf("sock.Group of %d loops (one per core: GOMAXPROCS), each on its own locked OS thread with its own SO_REUSEPORT listener; variant %s; sock's defaults (one %d KiB read buffer per loop); OnData writes p back with c.Write",
+		return fmt.Sprintf("sock.Group of %d loops (one per core: GOMAXPROCS), each on its own goroutine with its own SO_REUSEPORT listener; variant %s; sock's defaults (one %d KiB read buffer per loop); OnData writes p back with c.Write",
 			runtime.GOMAXPROCS(0), variant, sock.DefaultReadBufferSize>>10)
 	}}
 }
