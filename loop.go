@@ -190,8 +190,9 @@ func (l *Loop) Cancel(t Timer) bool { return l.v.Cancel(t) }
 
 // Reschedule moves the pending timer t to fire d from now, keeping its handle
 // and callback; a CallEvery timer runs next d from now and every period from
-// then on. d <= 0 makes it due at the loop's present: it runs within a tick
-// (unlike CallLater's, such a d does not turn it into a CallSoon). It returns
+// then on. d <= 0 places it at the next tick: it runs within a tick (on a
+// virtual clock, once the clock has moved on to that tick; unlike
+// CallLater's, such a d does not turn it into a CallSoon). It returns
 // false, and does nothing, where Cancel would: for a timer that already fired
 // or was cancelled, the zero Timer, a stale handle or another loop's; then
 // make a new one with CallLater. O(1), no allocation: re-arming a deadline on

@@ -437,7 +437,8 @@ func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
 	f.Comment("virtual clock, under one); false when no timer is scheduled, so that only I/O or a")
 	f.Comment("post can give it work. Loop goroutine only.")
 	f.Add(loopMethod()).Id("NextWake").Params().Params(jen.Qual("time", "Duration"), jen.Bool()).Block(
-		jen.If(lf("ready").Dot("len").Call().Op(">").Lit(0).Op("||").Add(lf("inbox")).Dot("nonEmpty").Call()).Block(
+		jen.Comment("The due list holds timers a panic cut off from their iteration's firing."),
+		jen.If(lf("ready").Dot("len").Call().Op(">").Lit(0).Op("||").Add(lf("inbox")).Dot("nonEmpty").Call().Op("||").Add(lf("timers")).Dot("hasDue").Call()).Block(
 			jen.Return(jen.Lit(0), jen.True()),
 		),
 		jen.If(lf("timers").Dot("count").Op("==").Lit(0)).Block(jen.Return(jen.Lit(0), jen.False())),
@@ -566,9 +567,9 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 		jen.Block(e.cancelBody()...),
 	)
 
-	f.Comment("Reschedule moves the pending timer t to fire d from now (d <= 0: at the loop's")
-	f.Comment("present, so within a tick), keeping its handle, callback and period, and reports")
-	f.Comment("whether it did: false, doing nothing, where Cancel would. O(1).")
+	f.Comment("Reschedule moves the pending timer t to fire d from now (d <= 0: at the next")
+	f.Comment("tick), keeping its handle, callback and period, and reports whether it did:")
+	f.Comment("false, doing nothing, where Cancel would. O(1).")
 	f.Add(loopMethod()).Id("Reschedule").Params(jen.Id("t").Qual(pkgCore, "Timer"), jen.Id("d").Qual("time", "Duration")).Bool().Block(
 		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),
 		jen.Block(e.rescheduleBody(lf("deadline").Call(jen.Max(jen.Id("d"), jen.Lit(0))))...),

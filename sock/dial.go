@@ -287,11 +287,15 @@ func (c *Conn) tryNext() {
 		return
 	}
 	if !d.deadline.IsZero() && len(d.addrs) > 0 {
+		// With no time left, the dial's own timer, due within a tick, ends
+		// it: a CallLater of 0 would be a CallSoon that no Cancel can stop,
+		// and would fail a connection that had opened meanwhile.
 		l := c.cfg.l
-		timeout := attemptTimeout(d.deadline.Sub(l.Now()), len(d.addrs)+1)
-		d.attemptT = l.CallLater(timeout, func() {
-			c.connectFailed(c.dialError(errConnectTimeout))
-		})
+		if timeout := attemptTimeout(d.deadline.Sub(l.Now()), len(d.addrs)+1); timeout > 0 {
+			d.attemptT = l.CallLater(timeout, func() {
+				c.connectFailed(c.dialError(errConnectTimeout))
+			})
+		}
 	}
 	c.connect(fd, ep)
 }

@@ -149,3 +149,44 @@ func TestDialsLastAddressGetsAllTheTimeLeft(t *testing.T) {
 		t.Errorf("OnClose(%v): want a *net.OpError naming an address after the first", cli.closeErr)
 	}
 }
+
+// TestDialWithNoTimeLeftDoesNotFailAnOpenConnection: a lookup that answers
+// once the connect timeout's deadline has passed, but before its timer's
+// tick, left the first address an attempt of 0, which CallLater made a
+// CallSoon that no Cancel stopped: the address connected, OnOpen ran, and
+// then the attempt's callback failed the open connection (a review found
+// it). Now the dial's own timer ends such a dial, and one that connects
+// first stays open.
+func TestDialWithNoTimeLeftDoesNotFailAnOpenConnection(t *testing.T) {
+	l, vc := newVirtualLoop(t)
+	ln, err := sock.Listen(l, "tcp4", "127.0.0.1:0", &recorder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	vc.Advance(l.Variant().Tick / 2) // so that the deadline falls mid-tick
+	res := newFakeResolver()
+	cli := &opens{}
+	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
+		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := res.next(t)
+	vc.Advance(10 * time.Second) // at the deadline, short of its timer's tick
+	q.reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.2")}
+	runUntil(t, l, "OnOpen or OnClose", func() bool { return cli.openCount+cli.closeCount > 0 })
+	for range 5 {
+		l.RunOnce(false)
+	}
+	if cli.openCount == 1 && cli.closeCount != 0 {
+		t.Fatalf("the connection opened, then its dial failed it: %v", cli.closeErr)
+	}
+	if cli.openCount != 1 {
+		// The clock stays short of the dial timer's tick: nothing may end it.
+		t.Fatalf("the dial did not open (OnClose(%v)); the clock never reached its timeout's tick", cli.closeErr)
+	}
+	c.Close()
+	runUntil(t, l, "the close", func() bool { return cli.closeCount == 1 })
+}

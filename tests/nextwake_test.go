@@ -117,3 +117,28 @@ func TestNextWake(t *testing.T) {
 		settle(t, l, vc, 40, func() bool { return runs == 10 })
 	})
 }
+
+// A timer that panics ends its iteration's firing, and the timers due with
+// it wait on the due list for the next iteration: NextWake must say they
+// are work now, not the time to the wheel's next work (it said 56 minutes
+// before, on every variant: a review found it).
+func TestNextWakeSeesTimersLeftDueByAPanic(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		vc := clock.NewVirtual(epoch)
+		l := newLoop(t, v, core.Config{Clock: vc, PanicHandler: func(any) {}})
+		ran := false
+		l.CallLater(v.Params.Tick, func() { panic("boom") })
+		l.CallLater(v.Params.Tick, func() { ran = true })
+		l.CallLater(time.Hour, func() {})
+		vc.Advance(2 * v.Params.Tick)
+		runOnce(t, l)
+		if ran {
+			t.Fatal("the timer due after the one that panicked ran in the same iteration; the test needs it left due")
+		}
+		wantWake(t, l, "a timer left due by a panic", 0, true)
+		runOnce(t, l)
+		if !ran {
+			t.Fatal("the timer left due did not run in the next iteration")
+		}
+	})
+}

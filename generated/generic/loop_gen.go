@@ -166,7 +166,8 @@ func (l *Loop) Pending() int {
 // virtual clock, under one); false when no timer is scheduled, so that only I/O or a
 // post can give it work. Loop goroutine only.
 func (l *Loop) NextWake() (time.Duration, bool) {
-	if l.ready.len() > 0 || l.inbox.nonEmpty() {
+	// The due list holds timers a panic cut off from their iteration's firing.
+	if l.ready.len() > 0 || l.inbox.nonEmpty() || l.timers.hasDue() {
 		return 0, true
 	}
 	if l.timers.count == 0 {
@@ -384,9 +385,9 @@ func (l *Loop) Cancel(t core.Timer) bool {
 	}
 }
 
-// Reschedule moves the pending timer t to fire d from now (d <= 0: at the loop's
-// present, so within a tick), keeping its handle, callback and period, and reports
-// whether it did: false, doing nothing, where Cancel would. O(1).
+// Reschedule moves the pending timer t to fire d from now (d <= 0: at the next
+// tick), keeping its handle, callback and period, and reports whether it did:
+// false, doing nothing, where Cancel would. O(1).
 func (l *Loop) Reschedule(t core.Timer, d time.Duration) bool {
 	w, h := &l.timers, t
 	{
