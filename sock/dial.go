@@ -292,9 +292,8 @@ func (c *Conn) tryNext() {
 		// and would fail a connection that had opened meanwhile.
 		l := c.cfg.l
 		if timeout := attemptTimeout(d.deadline.Sub(l.Now()), len(d.addrs)+1); timeout > 0 {
-			d.attemptT = l.CallLater(timeout, func() {
-				c.connectFailed(c.dialError(errConnectTimeout))
-			})
+			// connectFailed names the address in the error it keeps.
+			d.attemptT = l.CallLater(timeout, func() { c.connectFailed(errConnectTimeout) })
 		}
 	}
 	c.connect(fd, ep)

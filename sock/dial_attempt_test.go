@@ -190,3 +190,29 @@ func TestDialWithNoTimeLeftDoesNotFailAnOpenConnection(t *testing.T) {
 	c.Close()
 	runUntil(t, l, "the close", func() bool { return cli.closeCount == 1 })
 }
+
+// TestADialWhoseFirstAddressTimedOutSaysSoOnce: the first address's share
+// ends (a black hole), the second refuses, and OnClose gets the first
+// address's error, naming it once: the attempt's timeout was wrapped as a
+// dial error twice ("dial tcp A: dial tcp A: sock: connect timeout"; a
+// mutation round found it).
+func TestADialWhoseFirstAddressTimedOutSaysSoOnce(t *testing.T) {
+	port := blackHole(t, [4]byte{127, 0, 0, 1}, 0)
+	l, vc := newVirtualLoop(t)
+	res := newFakeResolver()
+	cli := &opens{}
+	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
+		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 127.0.0.5 listens on nothing: refused at once.
+	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.5")}
+	runUntil(t, l, "the connect to the first address to start", func() bool { return c.RemoteAddr() != nil })
+	vc.Advance(5 * time.Second)
+	runUntil(t, l, "the dial to fail", func() bool { return cli.closeCount > 0 })
+	want := fmt.Sprintf("dial tcp 127.0.0.1:%d: sock: connect timeout", port)
+	if cli.openCount != 0 || cli.closeErr == nil || cli.closeErr.Error() != want || !errors.Is(cli.closeErr, sock.ErrTimeout) {
+		t.Fatalf("OnOpen %d, OnClose(%v); want %q, wrapping ErrTimeout", cli.openCount, cli.closeErr, want)
+	}
+}
