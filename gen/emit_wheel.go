@@ -476,15 +476,24 @@ func (e *variantEmitter) scheduleBody() []jen.Code {
 // did, for a function with w (the wheel) and h in scope: its slab entry, and
 // so its handle, stays as it is.
 func (e *variantEmitter) rescheduleBody(when *jen.Statement) []jen.Code {
+	return append(pendingTimer(),
+		jen.Block(e.unlinkBody()...),
+		wf("setDeadline").Call(jen.Id("t"), when),
+		wf("place").Call(jen.Id("i"), jen.Id("t")),
+		jen.Return(jen.True()),
+	)
+}
+
+// pendingTimer is the code that finds the slab entry i, t, of the timer
+// handle h refers to, and returns false unless that timer is pending: a
+// zero, stale or foreign handle, or one whose timer fired or was
+// cancelled, finds none.
+func pendingTimer() []jen.Code {
 	return []jen.Code{
 		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
 		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
 		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
 		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
-		jen.Block(e.unlinkBody()...),
-		wf("setDeadline").Call(jen.Id("t"), when),
-		wf("place").Call(jen.Id("i"), jen.Id("t")),
-		jen.Return(jen.True()),
 	}
 }
 
@@ -493,14 +502,10 @@ func (e *variantEmitter) rescheduleBody(when *jen.Statement) []jen.Code {
 // wheel) and h in scope. It is written out in the Loop's Cancel, its only
 // caller, so that a Cancel is one call, not three.
 func (e *variantEmitter) cancelBody() []jen.Code {
-	return []jen.Code{
-		jen.List(jen.Id("i"), jen.Id("gen"), jen.Id("ok")).Op(":=").Id("h").Dot("Slot").Call(),
-		jen.If(jen.Op("!").Id("ok").Op("||").Id("i").Op("<").Lit(0).Op("||").Id("i").Op(">=").Add(wf("n"))).Block(jen.Return(jen.False())),
-		jen.Id("t").Op(":=").Add(slab(jen.Id("i"))),
-		jen.If(jen.Id("t").Dot("gen").Op("!=").Id("gen").Op("||").Id("t").Dot("list").Op("==").Id("listFree")).Block(jen.Return(jen.False())),
+	return append(pendingTimer(),
 		jen.Block(e.unlinkBody()...),
 		wf("release").Call(jen.Id("i"), jen.Id("t")),
 		wf("countOut").Call(),
 		jen.Return(jen.True()),
-	}
+	)
 }
