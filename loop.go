@@ -190,9 +190,12 @@ func (l *Loop) Cancel(t Timer) bool { return l.v.Cancel(t) }
 
 // Reschedule moves the pending timer t to fire d from now, keeping its handle
 // and callback; a CallEvery timer runs next d from now and every period from
-// then on. d <= 0 places it at the next tick: it runs within a tick (on a
-// virtual clock, once the clock has moved on to that tick; unlike
-// CallLater's, such a d does not turn it into a CallSoon). It returns
+// then on. d <= 0 gives it a deadline of now: like any timer's, it runs in
+// the first iteration that processes its deadline's tick, which is the
+// next one when the clock stands on a tick the loop has not processed yet,
+// and otherwise up to a tick later (on a virtual clock, once the clock has
+// moved on). Unlike CallLater's, such a d does not turn it into a
+// CallSoon. It returns
 // false, and does nothing, where Cancel would: for a timer that already fired
 // or was cancelled, the zero Timer, a stale handle or another loop's; then
 // make a new one with CallLater. O(1), no allocation: re-arming a deadline on

@@ -567,9 +567,9 @@ func (e *variantEmitter) emitScheduling(f *jen.File) {
 		jen.Block(e.cancelBody()...),
 	)
 
-	f.Comment("Reschedule moves the pending timer t to fire d from now (d <= 0: at the next")
-	f.Comment("tick), keeping its handle, callback and period, and reports whether it did:")
-	f.Comment("false, doing nothing, where Cancel would. O(1).")
+	f.Comment("Reschedule moves the pending timer t to fire d from now (d <= 0: now, so in the")
+	f.Comment("first iteration that processes this tick), keeping its handle, callback and")
+	f.Comment("period, and reports whether it did: false, doing nothing, where Cancel would. O(1).")
 	f.Add(loopMethod()).Id("Reschedule").Params(jen.Id("t").Qual(pkgCore, "Timer"), jen.Id("d").Qual("time", "Duration")).Bool().Block(
 		jen.List(jen.Id("w"), jen.Id("h")).Op(":=").List(jen.Op("&").Add(lf("timers")), jen.Id("t")),
 		jen.Block(e.rescheduleBody(lf("deadline").Call(jen.Max(jen.Id("d"), jen.Lit(0))))...),

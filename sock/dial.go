@@ -42,7 +42,8 @@ import (
 // the name's addresses one after the other, in the order the resolver gave
 // them, until one connects, as asyncio's create_connection does (package
 // net races two at a time instead). If none does, OnClose receives the
-// first address's error, or the connect timeout's when that ends the dial.
+// first address's error, or the connect timeout's, naming the address
+// being tried, when that ends the dial.
 // The connect timeout bounds the whole dial, and, as in package net, an
 // address with others after it gets only its share of the time left (the
 // time left divided by the addresses left, but at least 2 s, or all of

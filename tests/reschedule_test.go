@@ -235,3 +235,39 @@ func TestRescheduleAllocatesNothing(t *testing.T) {
 		}
 	})
 }
+
+// Reschedule with d <= 0 gives the timer a deadline of now, as its doc
+// says: where the clock stands on a tick the loop has not processed (a
+// loop that has not run yet), the next iteration runs it without the clock
+// moving; where the loop has processed the clock's tick, it waits for the
+// clock to move on (a user's trial found the first case, which the doc
+// then denied).
+func TestRescheduleToNowRunsWhenTheLoopNextProcessesTheTick(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		tick := v.Params.Tick
+		l, vc := newVirtual(t, v)
+		ran := 0
+		h := l.CallLater(time.Minute, func() { ran++ })
+		if !l.Reschedule(h, 0) {
+			t.Fatal("Reschedule returned false")
+		}
+		runOnce(t, l)
+		if ran != 1 {
+			t.Fatalf("on a loop that had not run, Reschedule(t, 0) then an iteration ran it %d times, want 1", ran)
+		}
+		vc.Advance(tick + tick/2) // mid-tick, and the loop processes up to here
+		runOnce(t, l)
+		h = l.CallLater(time.Minute, func() { ran++ })
+		l.Reschedule(h, 0)
+		runOnce(t, l)
+		runOnce(t, l)
+		if ran != 1 {
+			t.Fatalf("with the clock's tick processed, Reschedule(t, 0) ran without the clock moving")
+		}
+		vc.Advance(tick)
+		runOnce(t, l)
+		if ran != 2 {
+			t.Fatalf("after the clock moved a tick, the timer rescheduled to now ran %d times in all, want 2", ran)
+		}
+	})
+}

@@ -357,9 +357,9 @@ func (l *Loop) Cancel(t core.Timer) bool {
 	}
 }
 
-// Reschedule moves the pending timer t to fire d from now (d <= 0: at the next
-// tick), keeping its handle, callback and period, and reports whether it did:
-// false, doing nothing, where Cancel would. O(1).
+// Reschedule moves the pending timer t to fire d from now (d <= 0: now, so in the
+// first iteration that processes this tick), keeping its handle, callback and
+// period, and reports whether it did: false, doing nothing, where Cancel would. O(1).
 func (l *Loop) Reschedule(t core.Timer, d time.Duration) bool {
 	w, h := &l.timers, t
 	{
