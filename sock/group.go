@@ -248,7 +248,8 @@ func (gl *groupLoop) prune() {
 // on that loop's goroutine and with that loop, and the handler it returns
 // serves every connection that loop accepts: a handler's state (a cache, a
 // timer made with l.CallEvery) is then confined to one loop and needs no
-// lock. If any loop fails to listen, none listens (and a
+// lock. The loop's index, where per-loop state made with Each is kept by
+// index, is slices.Index(g.Loops(), l). If any loop fails to listen, none listens (and a
 // connection accepted in the meantime is aborted). An address held by a
 // socket without SO_REUSEPORT fails with EADDRINUSE; one held by
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
