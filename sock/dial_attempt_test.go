@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 	"golang.org/x/sys/unix"
 )
@@ -51,6 +52,19 @@ func blackHole(t *testing.T, ip [4]byte, port int) int {
 	return 0
 }
 
+// dialSvc dials "svc.test:port" on l with a fake resolver and the connect
+// timeout, and returns the connection, its handler and the resolver, whose
+// lookup the test answers.
+func dialSvc(t *testing.T, l *loop.Loop, port int, timeout time.Duration) (*sock.Conn, *opens, *fakeResolver) {
+	t.Helper()
+	res, cli := newFakeResolver(), &opens{}
+	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli, sock.WithResolver(res), sock.WithConnectTimeout(timeout))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, cli, res
+}
+
 // TestDialGivesEachAddressItsShareOfTheConnectTimeout: a name whose first
 // address never answers (a full accept queue on 127.0.0.1) and whose second
 // listens (127.0.0.2, the same port) connects to the second once the
@@ -65,13 +79,7 @@ func TestDialGivesEachAddressItsShareOfTheConnectTimeout(t *testing.T) {
 		t.Skipf("no second loopback address to listen on: %v", err)
 	}
 	defer ln.Close()
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 10*time.Second)
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.2")}
 	runUntil(t, l, "the connect to the first address to start", func() bool { return c.RemoteAddr() != nil })
 	if got := c.RemoteAddr().String(); got != "127.0.0.1:"+strconv.Itoa(port) {
@@ -114,13 +122,7 @@ func TestDialsLastAddressGetsAllTheTimeLeft(t *testing.T) {
 	blackHole(t, [4]byte{127, 0, 0, 3}, port)
 	p := strconv.Itoa(port)
 	l, vc := newVirtualLoop(t)
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(3*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 3*time.Second)
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.3", "127.0.0.4")}
 	runUntil(t, l, "the first connect to start", func() bool { return c.RemoteAddr() != nil })
 	trying := func(when, want string) {
@@ -166,13 +168,7 @@ func TestDialWithNoTimeLeftDoesNotFailAnOpenConnection(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	vc.Advance(l.Variant().Tick / 2) // so that the deadline falls mid-tick
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 10*time.Second)
 	q := res.next(t)
 	vc.Advance(10 * time.Second) // at the deadline, short of its timer's tick
 	q.reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.2")}
@@ -199,13 +195,7 @@ func TestDialWithNoTimeLeftDoesNotFailAnOpenConnection(t *testing.T) {
 func TestADialWhoseFirstAddressTimedOutSaysSoOnce(t *testing.T) {
 	port := blackHole(t, [4]byte{127, 0, 0, 1}, 0)
 	l, vc := newVirtualLoop(t)
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 10*time.Second)
 	// 127.0.0.5 listens on nothing: refused at once.
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.5")}
 	runUntil(t, l, "the connect to the first address to start", func() bool { return c.RemoteAddr() != nil })

@@ -15,13 +15,7 @@ import (
 func TestCloseWhileDialingANameLeavesNoAttemptTimer(t *testing.T) {
 	port := blackHole(t, [4]byte{127, 0, 0, 1}, 0)
 	l, vc := newVirtualLoop(t)
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 10*time.Second)
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.2")}
 	runUntil(t, l, "the connect to the first address to start", func() bool { return c.RemoteAddr() != nil })
 	c.Close()
@@ -49,13 +43,7 @@ func TestAConnectWithinItsShareStaysOpen(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+strconv.Itoa(port), cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(10*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 10*time.Second)
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.2", "127.0.0.1")}
 	runUntil(t, l, "the first address to connect", func() bool { return cli.openCount+cli.closeCount > 0 })
 	if cli.openCount != 1 {
@@ -81,13 +69,7 @@ func TestARefusedAddressDoesNotShortenTheNextOnesShare(t *testing.T) {
 	port := blackHole(t, [4]byte{127, 0, 0, 3}, 0)
 	p := strconv.Itoa(port)
 	l, vc := newVirtualLoop(t)
-	res := newFakeResolver()
-	cli := &opens{}
-	c, err := sock.Dial(l, "tcp", "svc.test:"+p, cli,
-		sock.WithResolver(res), sock.WithConnectTimeout(9*time.Second))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, cli, res := dialSvc(t, l, port, 9*time.Second)
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.3", "127.0.0.4")}
 	runUntil(t, l, "the second address to be tried", func() bool {
 		return cli.closeCount > 0 || c.RemoteAddr() != nil && c.RemoteAddr().String() == "127.0.0.3:"+p
