@@ -370,14 +370,14 @@ var errPanicked = errors.New("sock: Group: panic on the loop goroutine (see the 
 // began after the first check may have posted its drain before fn, and a
 // listener opened after the drain would never be closed by it.
 func (g *Group) on(gl *groupLoop, op string, fn func() error) error {
-	if g.isClosed() {
+	if g.Closing() {
 		return g.closedErr(op)
 	}
 	done := make(chan error, 1)
 	if err := post(gl.l, func() {
 		err := errPanicked
 		defer func() { done <- err }()
-		if g.isClosed() {
+		if g.Closing() {
 			err = g.closedErr(op)
 			return
 		}
@@ -402,7 +402,12 @@ func post(l *loop.Loop, fn func()) error {
 	}
 }
 
-func (g *Group) isClosed() bool {
+// Closing reports whether Shutdown or Close has been called, from the
+// moment the call begins: a handler busy with a long piece of work (a
+// fan-out to many connections) can ask it to stop early, where the loop
+// itself learns of the Shutdown only when the callback that drains it
+// runs. Safe from any goroutine, the group's loops included.
+func (g *Group) Closing() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.closedBy != ""

@@ -171,3 +171,53 @@ func TestEachOnAClosedGroup(t *testing.T) {
 		t.Fatalf("Each after Shutdown = %v, want %q wrapping ErrClosed", err, "sock: Group.Each: the group is shut down")
 	}
 }
+
+// closingWatcher records, from its loop, what g.Closing says when Shutdown
+// tells its connection, before the drain has closed anything.
+type closingWatcher struct {
+	sock.BaseHandler
+	g      *sock.Group
+	opened chan<- struct{}
+	seen   chan<- bool
+}
+
+func (h closingWatcher) OnOpen(*sock.Conn) { h.opened <- struct{}{} }
+func (h closingWatcher) OnShutdown(c *sock.Conn) {
+	h.seen <- h.g.Closing()
+	c.Close()
+}
+
+// TestGroupClosingIsTrueFromTheStartOfShutdown: Closing is false while the
+// group serves and true, on the group's own loop, as soon as Shutdown has
+// begun (a user's trial wanted a long OnData to see it, where the loop's
+// own Closed stays false until the drain's callback runs).
+func TestGroupClosingIsTrueFromTheStartOfShutdown(t *testing.T) {
+	g, _, _ := newGroup(t, 2)
+	opened, seen := make(chan struct{}, 1), make(chan bool, 1)
+	gln, err := g.Listen("tcp4", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
+		return closingWatcher{g: g, opened: opened, seen: seen}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp4", gln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	recv(t, opened, "OnOpen")
+	if g.Closing() {
+		t.Fatal("Closing is true before Shutdown")
+	}
+	done := make(chan error, 1)
+	go func() { done <- g.Shutdown(context.Background()) }()
+	if !recv(t, seen, "OnShutdown") {
+		t.Fatal("Closing was false on the group's loop while Shutdown told its connection")
+	}
+	if err := recv(t, done, "Shutdown"); err != nil {
+		t.Fatal(err)
+	}
+	if !g.Closing() {
+		t.Fatal("Closing is false after Shutdown returned")
+	}
+}
