@@ -310,9 +310,12 @@ func (l *Loop) Pending() int { return l.v.Pending() }
 // moves timers between its levels then, and RunOnce runs no callback);
 // and false when no timer is scheduled, so that only I/O or a Post can
 // give the loop work (a Post from another goroutine wakes only a loop
-// blocked in Run or RunOnce(true), not a host's own wait). Under a virtual
-// clock the duration is on that clock: a test can Advance by it, then call
-// RunOnce(false). Loop goroutine only.
+// blocked in Run or RunOnce(true), not a host's own wait). Nor does fd
+// readiness show in it: a host whose loop watches descriptors (sockets)
+// caps its wait at the latency it can bear, or runs the loop on a
+// goroutine of its own with Run and has callbacks hand results back. Under
+// a virtual clock the duration is on that clock: a test can Advance by it,
+// then call RunOnce(false). Loop goroutine only.
 func (l *Loop) NextWake() (d time.Duration, ok bool) { return l.v.NextWake() }
 
 // Closed reports whether Close has been called (asyncio's is_closed): from
