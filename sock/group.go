@@ -129,9 +129,11 @@ func (g *Group) run(gl *groupLoop, started chan<- error, opts []loop.Option) {
 	// 15.4k requests/s, p50 64 µs, 23.1 µs of server CPU a request, and the
 	// unlocked ones at 35.0k, 7.3 µs and 10.6 µs; at C=100 and 1,000 CPU a
 	// request was within 5% either way (3.90 against 4.11 µs at C=100, 64 B)
-	// and p99 at C=100 5% higher unlocked (2,802 against 2,671 µs). A locked
-	// loop that blocks hands its P to another thread and waits to be handed
-	// it back. docs/performance-notes.md has the runs.
+	// and p99 at C=100 5% higher unlocked (2,802 against 2,671 µs). Why the
+	// lock cost so much at C=1 was not pinned down: an earlier perf record
+	// showed each of a locked loop's yields handing its P to another thread
+	// and back (two futex wake-ups), but a request's own wake-up path was
+	// not traced. docs/performance-notes.md has the runs.
 	l, err := loop.New(opts...)
 	if err != nil {
 		started <- err
