@@ -214,7 +214,7 @@ func specDefaults() Variant {
 	return Variant{
 		QueueDepth: 4096,
 		Overflow:   OverflowGrow,
-		Batch:      256,
+		Batch:      1024,
 		Inbox:      Inbox{Kind: InboxMPSC, Depth: 4096, Gather: 4 * time.Microsecond},
 		Wheel:      Wheel{Tick: time.Millisecond, Slots: 64, Levels: 4},
 		Poller:     PollerAuto,

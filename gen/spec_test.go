@@ -351,7 +351,7 @@ func TestShippedSpecParses(t *testing.T) {
 		t.Errorf("default poller = %q, want auto", got)
 	}
 	want := map[string]Variant{
-		"balanced": {Name: "balanced", Default: true, QueueDepth: 4096, Overflow: OverflowGrow, Batch: 256,
+		"balanced": {Name: "balanced", Default: true, QueueDepth: 4096, Overflow: OverflowGrow, Batch: 1024,
 			Inbox: Inbox{InboxMPSC, 4096, 4 * time.Microsecond}, Wheel: Wheel{time.Millisecond, 64, 4}, Poller: PollerAuto, Recover: true},
 		"latency": {Name: "latency", QueueDepth: 1024, Overflow: OverflowGrow, Batch: 32,
 			Inbox: Inbox{InboxMPSC, 1024, 0}, Wheel: Wheel{100 * time.Microsecond, 256, 3}, Poller: PollerEpoll,

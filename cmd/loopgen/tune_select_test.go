@@ -129,12 +129,12 @@ func TestWriteCheckedForEveryCandidate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := string(data) + "  - name: tuned\n    batch: &b 256\n"
+	spec := string(data) + "  - name: tuned\n    batch: &b 1024\n"
 	file := filepath.Join(t.TempDir(), "loop.yaml")
 	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err = planTune(tuneFlags{spec: file, grid: "batch=256,64", write: "tuned", count: 1, benchtime: "1x", pkg: "./nosuch"})
+	_, err = planTune(tuneFlags{spec: file, grid: "batch=1024,64", write: "tuned", count: 1, benchtime: "1x", pkg: "./nosuch"})
 	if err == nil || !strings.Contains(err.Error(), "-write tuned: for the grid point batch=64: ") || !strings.Contains(err.Error(), "not a plain scalar") {
 		t.Errorf("planTune: %v; want -write refused for the grid point batch=64", err)
 	}

@@ -330,7 +330,7 @@ func TestTunePrunesTheCacheBeforeMeasuring(t *testing.T) {
 	// A spec generated/ does not match: the run stops at that check, after
 	// the pruning and before any building.
 	spec := filepath.Join(t.TempDir(), "loop.yaml")
-	if err := os.WriteFile(spec, bytes.Replace(data, []byte("batch: 256"), []byte("batch: 128"), 1), 0o644); err != nil {
+	if err := os.WriteFile(spec, bytes.Replace(data, []byte("batch: 1024"), []byte("batch: 128"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cache := t.TempDir()
@@ -410,8 +410,8 @@ func TestTuneInterleavesThenWritesTheWinner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The probe runs the base once, then the rounds: 256 4, 4 256, ...
-	if want := "256\n" + "256\n4\n" + "4\n256\n" + "256\n4\n" + "4\n256\n" + "256\n4\n"; string(got) != want {
+	// The probe runs the base once, then the rounds: 1024 4, 4 1024, ...
+	if want := "1024\n" + "1024\n4\n" + "4\n1024\n" + "1024\n4\n" + "4\n1024\n" + "1024\n4\n"; string(got) != want {
 		t.Errorf("measured in the order\n%s\nwant\n%s", got, want)
 	}
 	if want := "\nWrote variant tuned into spec/loop.yaml and generated generated; build with -tags loop_tuned.\n"; !strings.HasSuffix(stdout, want) {

@@ -229,7 +229,7 @@ func TestTuneEndToEnd(t *testing.T) {
 	// The ranking: batch=4 first and significantly faster (its loop is 64
 	// times shorter), the base second.
 	rows := regexp.MustCompile(`(?m)^\| (\d) \| (\S+)( \(base\))? \| .*\| (\S*) \| (\S*) \|$`).FindAllStringSubmatch(stdout, -1)
-	if len(rows) != 2 || rows[0][1] != "1" || rows[0][2] != "4" || rows[1][2] != "256" || rows[1][3] != " (base)" {
+	if len(rows) != 2 || rows[0][1] != "1" || rows[0][2] != "4" || rows[1][2] != "1024" || rows[1][3] != " (base)" {
 		t.Fatalf("ranking table:\n%s\nrows: %q", stdout, rows)
 	}
 	if !strings.HasPrefix(rows[0][4], "-") {
@@ -366,7 +366,7 @@ func TestTuneBadInput(t *testing.T) {
 		{"no grid", nil, "-grid is empty"},
 		{"malformed grid", []string{"-grid", "batch"}, `-grid: "batch" is not key=v1,v2 (a parameter`},
 		{"name is not tunable", []string{"-grid", "name=x"}, "-grid: name cannot be tuned"},
-		{"grid of the base alone", []string{"-grid", "batch=256"}, "-grid gives no variant other than the base balanced"},
+		{"grid of the base alone", []string{"-grid", "batch=1024"}, "-grid gives no variant other than the base balanced"},
 		{"unknown base", []string{"-grid", "batch=4", "-base", "fast"}, "-base fast: no such variant in spec/loop.yaml (have: " + strings.Join(have, ", ") + ")"},
 		{"bad -write name", []string{"-grid", "batch=4", "-write", "Tuned"}, `-write Tuned: variant Tuned: name: "Tuned" is not a valid variant name`},
 		{"package that does not exist", []string{"-grid", "batch=4", "-pkg", "./nosuch"}, "-pkg ./nosuch: "},
@@ -467,7 +467,7 @@ func TestTuneSpecOfAnotherTree(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(other), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(other, bytes.Replace(data, []byte("batch: 256"), []byte("batch: 128"), 1), 0o644); err != nil {
+	if err := os.WriteFile(other, bytes.Replace(data, []byte("batch: 1024"), []byte("batch: 128"), 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr := tune(t, context.Background(), tuneHooks{},

@@ -34,7 +34,7 @@ const _ = core.GeneratedAPIVersion2
 // Params are the default variant's (balanced) spec values under the name "generic": what New
 // runs with, and a start for NewWithParams (change the numbers and the poller).
 var Params = core.Params{
-	Batch:      256,
+	Batch:      1024,
 	Gather:     4000,
 	Inbox:      "mpsc",
 	InboxDepth: 4096,
