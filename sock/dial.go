@@ -135,6 +135,10 @@ func openStream(family int, cfg *config) (int, error) {
 		// Best effort, as in package net: a socket without it still works.
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
+	if family != unix.AF_UNIX && cfg.keepAlive != nil {
+		// Best effort too; its values were checked when it was given.
+		_ = setKeepAlive(fd, cfg.keepAlive)
+	}
 	if err := setBufferSizes(fd, cfg); err != nil {
 		unix.Close(fd)
 		return -1, err

@@ -18,3 +18,6 @@ func GroupListeners(g *Group) ([]int, error) {
 	}
 	return ns, nil
 }
+
+// ConnFD returns c's descriptor, for a test to read its socket options.
+func ConnFD(c *Conn) int { return int(c.fd) }

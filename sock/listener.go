@@ -276,6 +276,10 @@ func (ln *Listener) open(fd int, peer netip.AddrPort, unixPeer string) bool {
 			// Best effort, as in package net.
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 		}
+		if ln.cfg.keepAlive != nil {
+			// Best effort too; its values were checked when it was given.
+			_ = setKeepAlive(fd, ln.cfg.keepAlive)
+		}
 	}
 	if ln.cfg.unixStream {
 		// Best effort too, as TCP_NODELAY: the connection works without.

@@ -209,7 +209,8 @@ type config struct {
 	backlog             int
 	reusePort           bool
 	noDelay             bool
-	sendBuf, recvBuf    int // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
+	keepAlive           *keepAlive // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
+	sendBuf, recvBuf    int        // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
 	connectTimeout      time.Duration
 	lingerTimeout       time.Duration
 	unixStream          bool // set by Listen and Dial: the connections are AF_UNIX
