@@ -148,7 +148,9 @@ func (l *Loop) Post(fn func()) error { return l.v.Post(fn) }
 // CallLater runs fn once, no earlier than d from now and, on an idle loop, at
 // most one wheel tick later, plus the time the system takes to wake the loop's
 // thread (see the README). Equal deadlines run in the order scheduled.
-// d <= 0 behaves as CallSoon and returns the zero Timer. Inside a callback,
+// d <= 0 behaves as CallSoon and returns the zero Timer, which Cancel and
+// Reschedule do nothing with: unlike asyncio's call_later(0), such a call
+// cannot be taken back (see the README's Coming from asyncio). Inside a callback,
 // "now" is the clock as read when the callback first scheduled a timer (one
 // read per callback that schedules, not per call), so callbacks that ran
 // before it cannot make it early; to measure from the exact present after a
@@ -182,7 +184,9 @@ func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 func (l *Loop) CallEvery(d time.Duration, fn func()) Timer { return l.v.CallEvery(d, fn) }
 
 // Cancel stops t and reports whether it was still pending: false for a timer
-// that already fired or was cancelled, and for the zero Timer. O(1). A Timer
+// that already fired or was cancelled, and for the zero Timer, which is what
+// CallLater with d <= 0 and CallAt of a past t return (their fn runs
+// regardless). O(1). A Timer
 // belongs to the loop that made it: another loop's Cancel returns false for it
 // and cancels nothing (handles carry a generation that starts at a random
 // point per loop, so a mix-up goes unnoticed with odds of 2^-31).
