@@ -135,6 +135,18 @@ func (c *Conn) Buffered() int {
 	return c.out.n
 }
 
+// WritePaused reports whether OnPause has been called and OnResume not
+// since: the unsent bytes went above the high-water mark and have not come
+// down to the low-water mark. OnPause runs inside the Write that crossed the
+// mark, so a handler answering a pipeline of requests can ask this between
+// replies, keep the requests it has not answered, and go on in OnResume,
+// with no flag of its own. False once the connection is closed.
+func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosed) == fPaused }
+
+// ReadPaused reports whether PauseReading is in effect: called, and
+// ResumeReading not since. False once the connection is closed.
+func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosed) == fReadPaused }
+
 // Write sends p, or as much of it as the kernel takes at once, and copies
 // the rest to be sent when the socket is writable; it never blocks. It
 // returns len(p) and nil when all of p was sent or queued. When the queue
