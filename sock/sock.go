@@ -110,6 +110,16 @@ func (e *UnsentError) Unwrap() error { return e.Err }
 // Handler receives a connection's events, on the loop goroutine. One Handler
 // may serve many connections (Listen gives every accepted connection the
 // same one); keep per-connection state in Conn.Context.
+//
+// A panic in one of its methods is the loop's: the loop's panic handler
+// gets it (loop.WithPanicHandler; a variant with recover: false lets it
+// through), and the connection stays as the panic left it, open and served
+// unless it had been closed before: a trial's OnData panicked on one
+// request and answered the next. OnPause and OnResume run inside the Write,
+// Close or flush that crossed the mark, so a panic there also ends the
+// method that called them (the rest of an OnData's replies are not
+// written). The exceptions, which close the connection, are EOFHandler's
+// OnEOF and ShutdownHandler's OnShutdown.
 type Handler interface {
 	// OnOpen is called once the connection is established: after accept, or
 	// when a Dial connected.
