@@ -212,7 +212,15 @@ func (l *Loop) Now() time.Time { return l.v.Now() }
 
 // AddReader calls fn on the loop goroutine whenever fd is readable
 // (level-triggered, like asyncio's add_reader), replacing an earlier reader
-// of fd. The fd stays the caller's: remove it before closing it.
+// of fd. The fd stays the caller's: remove it before closing it. Sockets,
+// pipes and terminals behave alike on every backend; other files do not:
+// epoll refuses regular files and directories (EPERM) where poll and
+// kqueue take them, and on darwin kqueue does not tell a reader of a named
+// FIFO that its last writer has closed (Go's os package keeps FIFOs out of
+// its poller on darwin for that reason).
+// Adding a watch the poller refuses (such as a writer on a pipe whose
+// reader has gone, which FreeBSD's kqueue refuses with EPIPE) returns the
+// error and leaves fd's other watch as it was.
 // A nil fn panics.
 func (l *Loop) AddReader(fd int, fn func()) error { return l.v.AddReader(fd, fn) }
 

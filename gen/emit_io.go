@@ -174,7 +174,8 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	}
 	f.Comment("watch adds ev to fd's interest with fn as its callback. A bogus fd, which the")
 	f.Comment("poller refuses, is not watched afterwards: a new one is not added, and one whose")
-	f.Comment("registration the poller has forgotten goes with both its callbacks.")
+	f.Comment("registration the poller has forgotten goes with both its callbacks. A change the")
+	f.Comment("poller refuses for another reason leaves the fd's registration as it was.")
 	var noPoller jen.Code = jen.Null()
 	if e.generic {
 		// As a poller: none variant does: ErrNoPoller whatever the fd, closed or not.
@@ -193,12 +194,20 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 		jen.Comment("where Modify cannot tell the new file from the old (poll, kqueue)."),
 		jen.If(jen.List(jen.Id("r"), jen.Id("i")).Op(":=").Add(lf("io")).Dot("lookup").Call(jen.Id("fd")), jen.Id("r").Op("!=").Nil()).Block(
 			jen.Id("seq").Op(":=").Add(lf("io")).Dot("take").Call(jen.Id("i")),
-			jen.If(lf("poller").Dot("Modify").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("ev").Op("|").Id("r").Dot("ev")).Op("==").Nil()).Block(
+			jen.Err().Op(":=").Add(lf("poller")).Dot("Modify").Call(jen.Id("fd"), jen.Id("seq"), jen.Id("ev").Op("|").Id("r").Dot("ev")),
+			jen.If(jen.Err().Op("==").Nil()).Block(
 				lf("io").Dot("drop").Call(jen.Id("r").Dot("seq")),
 				jen.Id("r").Dot("seq").Op("=").Id("seq"),
 				jen.Id("r").Dot("ev").Op("|=").Id("ev"),
 				callback(),
 				jen.Return(jen.Nil()),
+			),
+			jen.If(jen.Op("!").Qual(pkgPoller, "Forgotten").Call(jen.Err())).Block(
+				jen.Comment("The change itself was refused (FreeBSD refuses a write filter on a pipe"),
+				jen.Comment("whose reader has gone, with EPIPE): what was registered stands, callbacks"),
+				jen.Comment("and all, and the caller hears why."),
+				lf("io").Dot("drop").Call(jen.Id("seq")),
+				jen.Return(jen.Qual("fmt", "Errorf").Call(jen.Lit("loop: watch fd %d: %w"), jen.Id("fd"), jen.Err())),
 			),
 			jen.Comment("Modify fails, even when only the callback changes, for a number whose"),
 			jen.Comment("registration the poller has forgotten: epoll forgets a file when it is closed,"),

@@ -874,6 +874,85 @@ func TestSpillYieldsAreBudgetedPerSpill(t *testing.T) {
 }
 `
 
+// e2eWatchInternalTest is a white-box test of the generic build's watch,
+// written into its package in the e2e tree: it puts a poller in front of
+// the real one that refuses Modify as a kernel would, which no Linux
+// backend can be made to do (FreeBSD's kqueue refuses a write filter on a
+// pipe whose reader has gone).
+const e2eWatchInternalTest = `package generic
+
+import (
+	"errors"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/loopgen/loop/handwritten/core"
+	"github.com/loopgen/loop/handwritten/poller"
+)
+
+// refusing is a poller that fails the next Modify with err.
+type refusing struct {
+	poller.Backend
+	err error
+}
+
+func (p *refusing) Modify(fd int, seq uint32, ev poller.Events) error {
+	if err := p.err; err != nil {
+		p.err = nil
+		return err
+	}
+	return p.Backend.Modify(fd, seq, ev)
+}
+
+// A Modify refused for a reason of its own leaves the fd's registration,
+// its reader included, and AddWriter returns the refusal; one that says
+// the poller forgot the fd (ENOENT) drops the old registration and adds the
+// fd afresh, as for a number closed and reused.
+func TestWatchKeepsTheRegistrationWhenModifyIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		refusal    syscall.Errno
+		readerKept bool
+	}{{syscall.EPIPE, true}, {syscall.ENOENT, false}} {
+		p := Params
+		p.Poller = "poll"
+		l, err := NewWithParams(p, core.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read := 0
+		if err := l.AddReader(fds[0], func() { read++; syscall.Read(fds[0], make([]byte, 8)) }); err != nil {
+			t.Fatal(err)
+		}
+		rp := &refusing{Backend: l.poller, err: os.NewSyscallError("kevent", tc.refusal)}
+		l.poller = rp
+		err = l.AddWriter(fds[0], func() {})
+		switch {
+		case tc.readerKept && !errors.Is(err, tc.refusal):
+			t.Errorf("%v: AddWriter returned %v, want the refusal", tc.refusal, err)
+		case !tc.readerKept && err != nil:
+			t.Errorf("%v: AddWriter returned %v, want the fd added afresh", tc.refusal, err)
+		}
+		syscall.Write(fds[1], []byte("x"))
+		if err := l.RunOnce(false); err != nil {
+			t.Fatal(err)
+		}
+		if got := read > 0; got != tc.readerKept {
+			t.Errorf("%v: the reader ran %d times after the refused Modify, want it kept %v", tc.refusal, read, tc.readerKept)
+		}
+		l.RemoveReader(fds[0])
+		l.RemoveWriter(fds[0])
+		l.Close()
+		syscall.Close(fds[0])
+		syscall.Close(fds[1])
+	}
+}
+`
+
 // TestGeneratedCodeBuildsAndRuns writes what Generate gives for the bounded
 // and spin cases into a tree inside this module (testdata is invisible to
 // ./..., but explicit paths build), then vets it with and without variant
@@ -925,6 +1004,7 @@ func TestGeneratedCodeBuildsAndRuns(t *testing.T) {
 			// that blocks when idle; spinspill the same inbox, with a loop that spins.
 			files["plain/inbox_internal_test.go"] = []byte(e2eInboxInternalTest)
 			files["spinspill/inbox_internal_test.go"] = []byte(strings.Replace(e2eInboxInternalTest, "package plain", "package spinspill", 1))
+			files["generic/watch_internal_test.go"] = []byte(e2eWatchInternalTest)
 		}
 		if err := gen.WriteTree(filepath.Join(root, name), files); err != nil {
 			t.Fatal(err)

@@ -170,7 +170,8 @@ func (l *Loop) RemoveWriter(fd int) bool {
 
 // watch adds ev to fd's interest with fn as its callback. A bogus fd, which the
 // poller refuses, is not watched afterwards: a new one is not added, and one whose
-// registration the poller has forgotten goes with both its callbacks.
+// registration the poller has forgotten goes with both its callbacks. A change the
+// poller refuses for another reason leaves the fd's registration as it was.
 func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	// The kernel takes an fd as a C int: a larger number would name another fd.
 	if fd < 0 || fd > math.MaxInt32 {
@@ -185,7 +186,8 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 	// where Modify cannot tell the new file from the old (poll, kqueue).
 	if r, i := l.io.lookup(fd); r != nil {
 		seq := l.io.take(i)
-		if l.poller.Modify(fd, seq, ev|r.ev) == nil {
+		err := l.poller.Modify(fd, seq, ev|r.ev)
+		if err == nil {
 			l.io.drop(r.seq)
 			r.seq = seq
 			r.ev |= ev
@@ -195,6 +197,13 @@ func (l *Loop) watch(fd int, ev poller.Events, fn func()) error {
 				r.write = fn
 			}
 			return nil
+		}
+		if !poller.Forgotten(err) {
+			// The change itself was refused (FreeBSD refuses a write filter on a pipe
+			// whose reader has gone, with EPIPE): what was registered stands, callbacks
+			// and all, and the caller hears why.
+			l.io.drop(seq)
+			return fmt.Errorf("loop: watch fd %d: %w", fd, err)
 		}
 		// Modify fails, even when only the callback changes, for a number whose
 		// registration the poller has forgotten: epoll forgets a file when it is closed,

@@ -150,8 +150,12 @@ func (p *Kqueue) setReg(fd int, r *kqueueReg, seq uint32, ev Events) error {
 		k++
 	}
 	if err := p.change(p.ch[:k]); err != nil {
-		if r.ev == 0 {
-			p.remove(fd, ev) // a first add may have gone in before the second failed
+		// kevent stops at the failing change: a new read filter may have gone in
+		// before the write filter failed (FreeBSD refuses one on a pipe whose
+		// reader has gone, with EPIPE). Take back what this call added, so the
+		// kernel holds what regs says.
+		if added := ev &^ r.ev; added != 0 {
+			p.remove(fd, added)
 		}
 		return os.NewSyscallError("kevent", err)
 	}
@@ -246,26 +250,33 @@ func (p *Kqueue) Wait(timeout int64) ([]Event, error) {
 			p.park.drop()
 			continue
 		}
-		var ev Events
-		switch e.Filter {
-		case unix.EVFILT_READ:
-			ev = Readable
-			if e.Flags&unix.EV_EOF != 0 && e.Fflags != 0 {
-				ev |= Errored // end of file with a pending socket error
-			}
-		case unix.EVFILT_WRITE:
-			ev = Writable
-			if e.Flags&unix.EV_EOF != 0 {
-				ev |= Errored | Readable // the reader is gone: a hang-up
-			}
-		}
-		if e.Flags&unix.EV_ERROR != 0 {
-			ev |= Errored
-		}
 		if fd >= len(p.regs) {
 			continue // not registered by us: cannot happen, but never index past regs
 		}
 		r := &p.regs[fd]
+		var ev, filter Events
+		switch e.Filter {
+		case unix.EVFILT_READ:
+			ev, filter = Readable, Readable
+			if e.Flags&unix.EV_EOF != 0 && e.Fflags != 0 {
+				ev |= Errored // end of file with a pending socket error
+			}
+		case unix.EVFILT_WRITE:
+			ev, filter = Writable, Writable
+			if e.Flags&unix.EV_EOF != 0 {
+				ev |= Errored | Readable // the reader is gone: a hang-up
+			}
+		}
+		if r.ev&filter == 0 {
+			// A filter regs does not want, left in the kernel by a change that
+			// failed halfway: reported, level-triggered, it would end every Wait
+			// at once. Deleted, as regs is what the loop asked for.
+			p.remove(fd, filter)
+			continue
+		}
+		if e.Flags&unix.EV_ERROR != 0 {
+			ev |= Errored
+		}
 		if r.gen == p.gen && int(r.at) < k && p.out[r.at].Fd == int32(fd) {
 			p.out[r.at].Ev |= ev // the fd's other filter; checked, as gen wraps
 			continue

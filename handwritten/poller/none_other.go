@@ -90,3 +90,7 @@ func (p *None) Wake() error {
 	}
 	return nil
 }
+
+// Forgotten reports whether err, from Modify, says that the poller no longer
+// has fd's registration. Here no backend registers anything: every error is.
+func Forgotten(err error) bool { return err != nil }

@@ -5,6 +5,7 @@ package poller
 import (
 	"errors"
 	"math"
+	"syscall"
 )
 
 // errNoInterest is returned by Add and Modify when ev names neither Readable
@@ -32,3 +33,13 @@ func msTimeout(ns int64) int {
 // a C int, so a larger number would be cut to its low 32 bits and name
 // another descriptor.
 func validFd(fd int) bool { return fd >= 0 && fd <= math.MaxInt32 }
+
+// Forgotten reports whether err, from Modify, says that the poller no longer
+// has fd's registration (ENOENT, EBADF): epoll drops a file's registration
+// when the file is closed, so a number closed and reused without a Delete
+// is unknown to it. Any other error is a refusal of the change itself (such
+// as FreeBSD's EPIPE for a write filter on a pipe whose reader has gone),
+// after which the registration stands as it was.
+func Forgotten(err error) bool {
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EBADF)
+}
