@@ -93,6 +93,9 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}
+	if d := cfg.idleTimeout; d > 0 {
+		c.SetIdleTimeout(d) // from the open on, as set while connecting
+	}
 	cfg.ls.trackDialed(c)
 	if cfg.connectTimeout > 0 {
 		c.timeouts().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })

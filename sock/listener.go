@@ -308,6 +308,9 @@ func (ln *Listener) open(fd int, peer netip.AddrPort, unixPeer string) bool {
 	}
 	ln.conns = c
 	ln.nconns++
+	if d := ln.cfg.idleTimeout; d > 0 {
+		c.SetIdleTimeout(d)
+	}
 	ln.h.OnOpen(c)
 	return true
 }

@@ -219,8 +219,9 @@ type config struct {
 	backlog             int
 	reusePort           bool
 	noDelay             bool
-	keepAlive           *keepAlive // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
-	sendBuf, recvBuf    int        // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
+	keepAlive           *keepAlive    // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
+	idleTimeout         time.Duration // WithIdleTimeout's; 0 for none
+	sendBuf, recvBuf    int           // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
 	connectTimeout      time.Duration
 	lingerTimeout       time.Duration
 	unixStream          bool // set by Listen and Dial: the connections are AF_UNIX
@@ -312,6 +313,21 @@ func WithReadBufferSize(n int) Option {
 // one above 1 GiB, is refused.
 func WithBacklog(n int) Option {
 	return func(c *config) { c.size("WithBacklog", n, &c.backlog) }
+}
+
+// WithIdleTimeout gives every stream connection of the call an idle
+// timeout of d, as SetIdleTimeout(d) would (a listener's connections before
+// OnOpen, which may change it; a dialed one's starts when it opens): a
+// server's default for silent peers in one place. 0 sets none (the
+// default); a negative d is refused.
+func WithIdleTimeout(d time.Duration) Option {
+	return func(c *config) {
+		if d < 0 {
+			c.refuse("WithIdleTimeout", d, "must not be negative (0 means none)")
+			return
+		}
+		c.idleTimeout = d
+	}
 }
 
 // WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
