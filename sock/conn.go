@@ -549,7 +549,7 @@ func (c *Conn) ResumeReading() error {
 // CloseWrite sends what is queued, then shuts down the sending direction
 // (the peer reads end of stream); reading goes on. Once the peer has
 // finished too, the connection closes with OnClose(nil). Later writes
-// return ErrClosed.
+// return ErrClosed, and so does a second CloseWrite, or one after Close.
 func (c *Conn) CloseWrite() error {
 	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
 		return ErrClosed

@@ -46,7 +46,7 @@ import (
 var (
 	// ErrClosed is returned by Write and Writev after Close, CloseWrite,
 	// Abort or a failure; by Close, CloseWrite and Abort on a connection
-	// already closed; by the deadline setters once the connection is closed;
+	// already closed, and by a CloseWrite after the first; by the deadline setters once the connection is closed;
 	// and by a closed Listener's or PacketConn's methods. A Group's methods
 	// after its Shutdown or Close, and a GroupListener's Close after the
 	// first, return an error of their own that names the method and what
