@@ -46,8 +46,10 @@ import (
 var (
 	// ErrClosed is returned by Write and Writev after Close, CloseWrite,
 	// Abort or a failure; by Close, CloseWrite and Abort on a connection
-	// already closed, and by a CloseWrite after the first; by the deadline setters once the connection is closed;
-	// and by a closed Listener's or PacketConn's methods. A Group's methods
+	// already closed, and by a CloseWrite after the first; by PauseReading,
+	// SetIdleTimeout and SetReadTimeout after Close, and by SetWriteTimeout
+	// and ResumeReading once the connection is closed; and by a closed
+	// Listener's or PacketConn's methods. A Group's methods
 	// after its Shutdown or Close, and a GroupListener's Close after the
 	// first, return an error of their own that names the method and what
 	// closed it, and wraps ErrClosed: test them with errors.Is.
