@@ -130,6 +130,7 @@ func (p *Kqueue) Modify(fd int, seq uint32, ev Events) error {
 // already registered (EV_ADD on an existing filter modifies it): the kernel
 // drops an fd's filters when the fd is closed, so regs may claim a filter the
 // kernel no longer has. Adds go first so that a failed add changes nothing.
+// A change that only removes filters adds none (see setReg).
 func (p *Kqueue) set(fd int, seq uint32, ev Events) error {
 	return p.setReg(fd, &p.regs[fd], seq, ev)
 }
@@ -139,6 +140,18 @@ func (p *Kqueue) setReg(fd int, r *kqueueReg, seq uint32, ev Events) error {
 	ev &= Readable | Writable
 	if ev == 0 {
 		return errNoInterest
+	}
+	if r.ev != 0 && ev != r.ev && ev&^r.ev == 0 {
+		// Only a removal (RemoveReader with a writer kept, say): the kept filter
+		// is not added again. Were it, FreeBSD would refuse a write filter on a
+		// pipe whose reader has gone (EPIPE), and the change would fail with the
+		// read filter still in the kernel, reported under the old seq, which
+		// the loop drops: every Wait would return at once. (A kept filter the
+		// kernel dropped when the fd was closed stays dropped: it belonged to
+		// the closed file.)
+		p.remove(fd, r.ev&^ev)
+		r.seq, r.ev = seq, ev
+		return nil
 	}
 	k := 0
 	if ev&Readable != 0 {
