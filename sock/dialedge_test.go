@@ -89,34 +89,45 @@ func TestTimeoutsDoNotRunWhileConnecting(t *testing.T) {
 	}
 }
 
-// An idle timeout set while the connect is in progress starts when the
-// connection opens, not when it was set, and closes it once it has been
-// silent that long. (Not started at the open, it never ran.)
+// An idle timeout set while the connect is in progress, by SetIdleTimeout
+// or by the Dial's WithIdleTimeout, starts when the connection opens, not
+// when it was set, and closes it once it has been silent that long. (Not
+// started at the open, it never ran.)
 func TestIdleTimeoutStartsWhenTheConnectionOpens(t *testing.T) {
-	l, vc := newVirtualLoop(t)
-	srv := &recorder{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli := &recorder{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetIdleTimeout(10 * time.Second)
-	vc.Advance(9 * time.Second) // a slow connect, as the loop sees it
-	runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
-	vc.Advance(2 * time.Second)
-	runIteration(t, l)
-	if cli.closed {
-		t.Fatalf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
-	}
-	vc.Advance(9 * time.Second)
-	runUntil(t, l, "the idle timeout", func() bool { return cli.closed && srv.closed })
-	if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "idle") {
-		t.Errorf("OnClose(%v); want the idle timeout", cli.closeErr)
+	for _, byOption := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithIdleTimeout=%v", byOption), func(t *testing.T) {
+			l, vc := newVirtualLoop(t)
+			srv := &recorder{}
+			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			cli := &recorder{}
+			var opts []sock.Option
+			if byOption {
+				opts = append(opts, sock.WithIdleTimeout(10*time.Second))
+			}
+			c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !byOption {
+				c.SetIdleTimeout(10 * time.Second)
+			}
+			vc.Advance(9 * time.Second) // a slow connect, as the loop sees it
+			runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
+			vc.Advance(2 * time.Second)
+			runIteration(t, l)
+			if cli.closed {
+				t.Fatalf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
+			}
+			vc.Advance(9 * time.Second)
+			runUntil(t, l, "the idle timeout", func() bool { return cli.closed && srv.closed })
+			if !errors.Is(cli.closeErr, sock.ErrTimeout) || !strings.Contains(cli.closeErr.Error(), "idle") {
+				t.Errorf("OnClose(%v); want the idle timeout", cli.closeErr)
+			}
+		})
 	}
 }
 

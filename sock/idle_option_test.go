@@ -53,34 +53,6 @@ func TestOnOpenMayChangeWithIdleTimeout(t *testing.T) {
 	}
 }
 
-// TestWithIdleTimeoutOnADialStartsWhenItOpens: a dialed connection's
-// idle timeout from the option counts from the open, not from Dial.
-func TestWithIdleTimeoutOnADialStartsWhenItOpens(t *testing.T) {
-	l, vc := newVirtualLoop(t)
-	srv := &recorder{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli := &recorder{}
-	if _, err := sock.Dial(l, "tcp", ln.Addr().String(), cli, sock.WithIdleTimeout(10*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	vc.Advance(9 * time.Second) // a slow connect, as the loop sees it
-	runUntil(t, l, "the open", func() bool { return cli.opened && srv.opened })
-	vc.Advance(2 * time.Second)
-	runIteration(t, l)
-	if cli.closed {
-		t.Fatalf("a 10 s idle timeout closed the connection 2 s after OnOpen: %v", cli.closeErr)
-	}
-	vc.Advance(9 * time.Second)
-	runUntil(t, l, "the idle timeout", func() bool { return cli.closed })
-	if !errors.Is(cli.closeErr, sock.ErrTimeout) {
-		t.Errorf("OnClose(%v); want the idle timeout", cli.closeErr)
-	}
-}
-
 // TestWithIdleTimeoutRefusesANegativeDuration: the call fails, naming the
 // option, before anything is opened.
 func TestWithIdleTimeoutRefusesANegativeDuration(t *testing.T) {

@@ -323,13 +323,7 @@ func WithBacklog(n int) Option {
 // server's default for silent peers in one place. 0 sets none (the
 // default); a negative d is refused.
 func WithIdleTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d < 0 {
-			c.refuse("WithIdleTimeout", d, "must not be negative (0 means none)")
-			return
-		}
-		c.idleTimeout = d
-	}
+	return func(c *config) { c.duration("WithIdleTimeout", d, "none", &c.idleTimeout) }
 }
 
 // WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
@@ -358,13 +352,17 @@ func WithRecvBufferSize(n int) Option {
 // Dial). 0 (the default) waits as long as the kernel does, on each address;
 // a negative d is refused.
 func WithConnectTimeout(d time.Duration) Option {
-	return func(c *config) {
-		if d < 0 {
-			c.refuse("WithConnectTimeout", d, "must not be negative (0 means no limit)")
-			return
-		}
-		c.connectTimeout = d
+	return func(c *config) { c.duration("WithConnectTimeout", d, "no limit", &c.connectTimeout) }
+}
+
+// duration records d, a duration option's value, at dst, and refuses a
+// negative one; zero says what 0 means.
+func (c *config) duration(option string, d time.Duration, zero string, dst *time.Duration) {
+	if d < 0 {
+		c.refuse(option, d, "must not be negative (0 means "+zero+")")
+		return
 	}
+	*dst = d
 }
 
 // DefaultLingerTimeout is how long a closing connection waits for the peer
