@@ -140,12 +140,14 @@ func (c *Conn) Buffered() int {
 // down to the low-water mark. OnPause runs inside the Write that crossed the
 // mark, so a handler answering a pipeline of requests can ask this between
 // replies, keep the requests it has not answered, and go on in OnResume,
-// with no flag of its own. False once the connection is closed.
-func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosed) == fPaused }
+// with no flag of its own. False from Close on (no OnResume comes after
+// it, and writes are refused) and once the connection is closed.
+func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosing|fClosed) == fPaused }
 
 // ReadPaused reports whether PauseReading is in effect: called, and
-// ResumeReading not since. False once the connection is closed.
-func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosed) == fReadPaused }
+// ResumeReading not since. False from Close on (a closing connection reads,
+// and discards, what arrives) and once the connection is closed.
+func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed) == fReadPaused }
 
 // Write sends p, or as much of it as the kernel takes at once, and copies
 // the rest to be sent when the socket is writable; it never blocks. It

@@ -122,3 +122,40 @@ type connKeeper struct {
 }
 
 func (k connKeeper) OnOpen(c *sock.Conn) { *k.c = c }
+
+// pauseThenClose pauses its reading, writes until the connection pauses,
+// then closes, and notes WritePaused and ReadPaused just after the Close.
+type pauseThenClose struct {
+	sock.BaseHandler
+	opened, paused         bool
+	writePaused, readPause bool
+}
+
+func (h *pauseThenClose) OnOpen(c *sock.Conn) {
+	h.opened = true
+	c.PauseReading()
+	chunk := pattern(8 << 10)
+	for i := 0; i < 1024 && !c.WritePaused(); i++ {
+		c.Write(chunk)
+	}
+	h.paused = c.WritePaused()
+	c.Close()
+	h.writePaused, h.readPause = c.WritePaused(), c.ReadPaused()
+}
+
+// TestPausedIsFalseFromClose: from Close on, with its flush still to run,
+// WritePaused is false (no OnResume comes after Close) and so is
+// ReadPaused (a closing connection reads and discards what arrives). Found
+// in review.
+func TestPausedIsFalseFromClose(t *testing.T) {
+	l := newLoop(t)
+	h := &pauseThenClose{}
+	listenAndDial(t, l, h, sock.WithHighWater(64<<10), sock.WithSendBufferSize(64<<10))
+	runUntil(t, l, "OnOpen", func() bool { return h.opened })
+	if !h.paused {
+		t.Skip("the kernel took 8 MiB without the connection pausing")
+	}
+	if h.writePaused || h.readPause {
+		t.Errorf("just after Close: WritePaused %v, ReadPaused %v; want both false", h.writePaused, h.readPause)
+	}
+}
