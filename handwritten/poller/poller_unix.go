@@ -35,11 +35,13 @@ func msTimeout(ns int64) int {
 func validFd(fd int) bool { return fd >= 0 && fd <= math.MaxInt32 }
 
 // Forgotten reports whether err, from Modify, says that the poller no longer
-// has fd's registration (ENOENT, EBADF): epoll drops a file's registration
-// when the file is closed, so a number closed and reused without a Delete
-// is unknown to it. Any other error is a refusal of the change itself (such
-// as FreeBSD's EPIPE for a write filter on a pipe whose reader has gone),
-// after which the registration stands as it was.
+// has fd's registration: epoll drops a file's registration when the file is
+// closed, so a number closed and reused without a Delete is unknown to it
+// (ENOENT), names nothing (EBADF), or names a file that epoll cannot watch at
+// all (EPERM: a regular file), which it cannot have a registration for. Any
+// other error is a refusal of the change itself (such as FreeBSD's EPIPE
+// for a write filter on a pipe whose reader has gone), after which the
+// registration stands as it was.
 func Forgotten(err error) bool {
-	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EBADF)
+	return errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EBADF) || errors.Is(err, syscall.EPERM)
 }
