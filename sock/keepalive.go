@@ -1,6 +1,7 @@
 package sock
 
 import (
+	"fmt"
 	"net"
 	"time"
 
@@ -37,7 +38,10 @@ type keepAlive struct {
 // many idle connections pays for every probe; SetIdleTimeout is the
 // loop's own way to drop connections that stay silent. Darwin sets Idle
 // with TCP_KEEPALIVE; Unix systems other than Linux, FreeBSD and Darwin
-// set SO_KEEPALIVE alone. Unix and UDP sockets ignore the option.
+// set SO_KEEPALIVE alone. Unix and UDP sockets ignore the option, though
+// its values are checked all the same. It is set on each connection as
+// best it can be: a value the system refuses there leaves the connection
+// open, with what was set before it.
 func WithKeepAlive(ka net.KeepAliveConfig) Option {
 	return func(c *config) {
 		if !ka.Enable {
@@ -47,18 +51,18 @@ func WithKeepAlive(ka net.KeepAliveConfig) Option {
 		k := &keepAlive{count: -1}
 		var ok bool
 		if k.idle, ok = keepAliveSeconds(ka.Idle); !ok {
-			c.refuse("WithKeepAlive", ka, "Idle must be at most 32767s")
+			c.refuse("WithKeepAlive", fmt.Sprintf("%+v", ka), "Idle must be at most 32767s")
 			return
 		}
 		if k.interval, ok = keepAliveSeconds(ka.Interval); !ok {
-			c.refuse("WithKeepAlive", ka, "Interval must be at most 32767s")
+			c.refuse("WithKeepAlive", fmt.Sprintf("%+v", ka), "Interval must be at most 32767s")
 			return
 		}
 		switch {
 		case ka.Count == 0:
 			k.count = defaultKeepAliveCount
 		case ka.Count > maxKeepAliveCount:
-			c.refuse("WithKeepAlive", ka, "Count must be at most 127")
+			c.refuse("WithKeepAlive", fmt.Sprintf("%+v", ka), "Count must be at most 127")
 			return
 		case ka.Count > 0:
 			k.count = ka.Count

@@ -117,8 +117,8 @@ func (e *UnsentError) Unwrap() error { return e.Err }
 // gets it (loop.WithPanicHandler; a variant with recover: false lets it
 // through), and the connection stays as the panic left it, open and served
 // unless it had been closed before: a trial's OnData panicked on one
-// request and answered the next. OnPause and OnResume run inside the Write,
-// Close or flush that crossed the mark, so a panic there also ends the
+// request and answered the next. OnPause and OnResume run inside the Write
+// (or Writev) or the flush that crossed the mark, so a panic there also ends the
 // method that called them (the rest of an OnData's replies are not
 // written). The exceptions, which close the connection, are EOFHandler's
 // OnEOF and ShutdownHandler's OnShutdown.
