@@ -256,7 +256,8 @@ func (gl *groupLoop) prune() {
 // socket without SO_REUSEPORT fails with EADDRINUSE; one held by
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
 // Listen, a second copy of the server) does not: the kernel then spreads
-// the connections over both sets of listeners. Once Shutdown or Close was
+// the connections over both sets of listeners, unless WithExclusiveAddress
+// is given. Once Shutdown or Close was
 // called, it returns an error wrapping ErrClosed that says which.
 func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler, opts ...Option) (*GroupListener, error) {
 	if !isTCP(network) {
@@ -279,15 +280,16 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 	var opened []opening
 	gln := &GroupListener{g: g, network: network, done: make(chan struct{})}
 	for _, gl := range g.loops {
-		// The first listener picks the port; the others bind that one.
-		at := addr
+		// The first listener picks the port; the others bind that one, beside
+		// it (WithExclusiveAddress is for the first only).
+		at, lopts := addr, opts
 		if bound != nil {
-			at = bound.String()
+			at, lopts = bound.String(), append(opts[:len(opts):len(opts)], joinExisting)
 		}
 		var ln *Listener
 		err := g.on(gl, op, func() error {
 			var err error
-			ln, err = Listen(gl.l, network, at, newHandler(gl.l), opts...)
+			ln, err = Listen(gl.l, network, at, newHandler(gl.l), lopts...)
 			if err == nil {
 				ln.onGone = gl.check
 				gl.prune()
@@ -317,6 +319,10 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 	gln.addr = bound
 	return gln, nil
 }
+
+// joinExisting undoes WithExclusiveAddress for the group's listeners after
+// the first, which bind beside it.
+func joinExisting(c *config) { c.exclusive = false }
 
 // Each calls fn once for every loop of the group, with the loop's index in
 // Loops() and the loop, on that loop's goroutine, and waits until every

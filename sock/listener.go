@@ -136,7 +136,7 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 			// PacketConn's caller cannot reach the descriptor to set it.
 			err = set(unix.SOL_SOCKET, unix.SO_BROADCAST, 1, "SO_BROADCAST")
 		}
-		if err == nil && cfg.reusePort {
+		if err == nil && cfg.reusePort && !cfg.exclusive {
 			err = set(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")
 		}
 		if err == nil && ep.family == unix.AF_INET6 {
@@ -157,6 +157,12 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 		if e := unix.Bind(fd, ep.sa); e != nil {
 			err = os.NewSyscallError("bind", e)
 		}
+	}
+	if err == nil && cfg.reusePort && cfg.exclusive && ep.family != unix.AF_UNIX {
+		// Bound without it, the socket found the address free of every other
+		// socket; set now, before listen, it lets the sockets of the same
+		// group bind beside it.
+		err = set(unix.SOL_SOCKET, unix.SO_REUSEPORT, 1, "SO_REUSEPORT")
 	}
 	if err != nil {
 		unix.Close(fd)

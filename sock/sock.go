@@ -220,6 +220,7 @@ type config struct {
 	readBufferSize      int
 	backlog             int
 	reusePort           bool
+	exclusive           bool // WithExclusiveAddress: SO_REUSEPORT set only once bound
 	noDelay             bool
 	keepAlive           *keepAlive    // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
 	idleTimeout         time.Duration // WithIdleTimeout's; 0 for none
@@ -301,6 +302,17 @@ func WithLowWater(n int) Option {
 // sockets (one per loop, as Group does) can listen on the same address and
 // the kernel spreads connections among them.
 func WithReusePort() Option { return func(c *config) { c.reusePort = true } }
+
+// WithExclusiveAddress makes Group.Listen, or Listen with WithReusePort,
+// fail with EADDRINUSE when a socket holds the address already, also one
+// with SO_REUSEPORT: another copy of the server, which would otherwise get
+// a share of the connections (a trial's second key-value server did, and
+// answered half its clients from an empty map). The first listening socket
+// binds without SO_REUSEPORT and sets it only once bound, which Linux
+// allows, so the group's own listeners still share the address. It keeps
+// no later socket out: a copy started afterwards without this option still
+// joins. Without SO_REUSEPORT, Listen is exclusive anyway.
+func WithExclusiveAddress() Option { return func(c *config) { c.exclusive = true } }
 
 // WithReadBufferSize sets the size of the loop's shared read buffer: the
 // most one OnData can receive (default DefaultReadBufferSize). The loop's
