@@ -348,3 +348,29 @@ func ExampleGroup_Each() {
 	fmt.Println("every loop beat:", err == nil)
 	// Output: every loop beat: true
 }
+
+// A stateful server (its data in its loops' memory) that must not run
+// twice on one address: with WithExclusiveAddress a second copy started by
+// mistake fails to listen, where without it SO_REUSEPORT would hand it
+// half the connections.
+func ExampleWithExclusiveAddress() {
+	newHandler := func(*loop.Loop) sock.Handler { return echoHandler{} }
+	first, err := sock.NewGroup(2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer first.Close()
+	ln, err := first.Listen("tcp", "127.0.0.1:0", newHandler, sock.WithExclusiveAddress())
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	second, err := sock.NewGroup(2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer second.Close()
+	_, err = second.Listen("tcp", ln.Addr().String(), newHandler, sock.WithExclusiveAddress())
+	fmt.Println("second copy refused:", errors.Is(err, syscall.EADDRINUSE))
+	// Output: second copy refused: true
+}
