@@ -43,11 +43,7 @@ type abortWhilePaused struct {
 
 func (h *abortWhilePaused) OnOpen(c *sock.Conn) {
 	h.opened = true
-	chunk := pattern(8 << 10)
-	for i := 0; i < 1024 && !c.WritePaused(); i++ {
-		c.Write(chunk)
-	}
-	h.before = c.WritePaused()
+	h.before = writeUntilPaused(c)
 	c.Abort()
 	h.after = c.WritePaused()
 }

@@ -131,14 +131,20 @@ type pauseThenClose struct {
 	writePaused, readPause bool
 }
 
-func (h *pauseThenClose) OnOpen(c *sock.Conn) {
-	h.opened = true
-	c.PauseReading()
+// writeUntilPaused writes 8 KiB at a time, up to 8 MiB, until c pauses,
+// and reports whether it did.
+func writeUntilPaused(c *sock.Conn) bool {
 	chunk := pattern(8 << 10)
 	for i := 0; i < 1024 && !c.WritePaused(); i++ {
 		c.Write(chunk)
 	}
-	h.paused = c.WritePaused()
+	return c.WritePaused()
+}
+
+func (h *pauseThenClose) OnOpen(c *sock.Conn) {
+	h.opened = true
+	c.PauseReading()
+	h.paused = writeUntilPaused(c)
 	c.Close()
 	h.writePaused, h.readPause = c.WritePaused(), c.ReadPaused()
 }
