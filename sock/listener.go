@@ -153,6 +153,17 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 		// open sets them on each.
 		err = setBufferSizes(fd, cfg)
 	}
+	if err == nil && sotype == unix.SOCK_STREAM && ep.family != unix.AF_UNIX && acceptInheritsTCPOptions {
+		// Set once here instead of on every accepted connection: a system
+		// call less per accept (five with keep-alive). Best effort, as open
+		// would have set them; its values were checked when it was given.
+		if cfg.noDelay {
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		}
+		if cfg.keepAlive != nil {
+			_ = setKeepAlive(fd, cfg.keepAlive)
+		}
+	}
 	if err == nil {
 		if e := unix.Bind(fd, ep.sa); e != nil {
 			err = os.NewSyscallError("bind", e)
@@ -278,13 +289,17 @@ func (ln *Listener) open(fd int, peer netip.AddrPort, unixPeer string) bool {
 	c := newConn(ln.cfg, fd)
 	if peer.IsValid() {
 		c.peer = peer
-		if ln.cfg.noDelay {
-			// Best effort, as in package net.
-			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		}
-		if ln.cfg.keepAlive != nil {
-			// Best effort too; its values were checked when it was given.
-			_ = setKeepAlive(fd, ln.cfg.keepAlive)
+		// Where accepted connections inherit them, bindSocket set them on
+		// the listening socket.
+		if !acceptInheritsTCPOptions {
+			if ln.cfg.noDelay {
+				// Best effort, as in package net.
+				_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+			}
+			if ln.cfg.keepAlive != nil {
+				// Best effort too; its values were checked when it was given.
+				_ = setKeepAlive(fd, ln.cfg.keepAlive)
+			}
 		}
 	}
 	if ln.cfg.unixStream {

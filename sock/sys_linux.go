@@ -28,6 +28,14 @@ type sysVec struct {
 	rsaLen uint32
 }
 
+// acceptInheritsTCPOptions says that a connection accepted here starts with
+// its listening socket's TCP_NODELAY, SO_KEEPALIVE and keep-alive times
+// (Linux copies the listener's socket when it makes the connection's), so
+// Listen sets them once on the listening socket instead of one system call
+// each on every accepted connection. TestNoDelayFollowsTheOption and
+// TestKeepAliveOnAcceptedConnections read them back on accepted ones.
+const acceptInheritsTCPOptions = true
+
 // sysSocket opens a non-blocking, close-on-exec socket in one call.
 func sysSocket(family, typ int) (int, error) {
 	return unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)

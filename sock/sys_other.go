@@ -15,6 +15,11 @@ type sysVec struct {
 	unixPeer string // see sysAcceptedUnixName
 }
 
+// acceptInheritsTCPOptions is false where it was not checked that accepted
+// connections start with their listener's TCP_NODELAY and keep-alive times:
+// open sets them on each.
+const acceptInheritsTCPOptions = false
+
 // sysSocket opens a non-blocking, close-on-exec socket. Where socket(2)
 // takes no such flags, ForkLock keeps a concurrent fork from inheriting the
 // descriptor before it is marked close-on-exec, as package net does.
