@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package sock puts TCP, Unix-domain and UDP sockets on a loop.Loop: a
 // listener that accepts on the loop, connections that read into one buffer
 // shared by the whole loop and write without ever blocking it, with flow
@@ -9,7 +11,8 @@
 // OnOpen, OnData, OnClose, OnPause and OnResume, always on the loop
 // goroutine. There is no goroutine per connection, and no read buffer per
 // connection: an idle connection costs about 185 bytes of Go heap (see the
-// README for how that is measured).
+// README for how that is measured). It builds on Unix systems only: Linux,
+// darwin and the BSDs.
 //
 // # Goroutines
 //
