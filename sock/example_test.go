@@ -176,47 +176,44 @@ func ExampleShutdownHandler() {
 	// shutdown: <nil>
 }
 
-// lineState is a connection's unfinished line. OnData's p is the loop's
-// read buffer, reused once OnData returns, so the start of a line that a
-// read split keeps here until the rest comes.
-type lineState struct{ partial []byte }
-
 // maxLine bounds a line, so that a peer that never sends a newline cannot
-// make the server buffer without end.
+// make the server keep its input without end.
 const maxLine = 4 << 10
 
 // shoutLines answers each line with it in upper case, however the reads
-// split the lines.
+// split the lines. A connection's Splitter keeps the start of a line that a
+// read cut until the rest comes.
 type shoutLines struct{ sock.BaseHandler }
 
-func (shoutLines) OnOpen(c *sock.Conn) { c.Context = &lineState{} }
+func (shoutLines) OnOpen(c *sock.Conn) { c.Context = sock.NewSplitter(bufio.ScanLines, maxLine) }
 
-func (shoutLines) OnData(c *sock.Conn, p []byte) {
-	st := c.Context.(*lineState)
-	for {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			break
+func (h shoutLines) OnData(c *sock.Conn, p []byte) { h.answer(c, p) }
+
+// answer answers the lines in p and in what the splitter kept. When the
+// peer reads the answers more slowly than it sends lines, it holds the rest
+// and stops reading until OnResume, instead of queueing answers without end.
+func (shoutLines) answer(c *sock.Conn, p []byte) {
+	err := c.Context.(*sock.Splitter).Feed(p, func(line []byte) error {
+		c.Write(append(bytes.ToUpper(line), '\n'))
+		if c.WritePaused() {
+			c.PauseReading()
+			return sock.HoldRest
 		}
-		line := p[:i+1]
-		if len(st.partial) > 0 { // the line began in an earlier read
-			st.partial = append(st.partial, line...)
-			line = st.partial
-		}
-		c.Write(bytes.ToUpper(line))
-		st.partial = st.partial[:0]
-		p = p[i+1:]
-	}
-	if len(st.partial)+len(p) > maxLine {
+		return nil
+	})
+	if err != nil { // bufio.ErrTooLong
 		c.Write([]byte("line too long\n"))
 		c.Close()
-		return
 	}
-	st.partial = append(st.partial, p...)
+}
+
+func (h shoutLines) OnResume(c *sock.Conn) {
+	c.ResumeReading()
+	h.answer(c, nil) // the lines held when the writes paused
 }
 
 // A line protocol: OnData gets whatever each read returned, so a handler
-// keeps the unfinished end of its input in Conn.Context.
+// cuts it into lines with a Splitter kept in Conn.Context.
 func Example_lines() {
 	g, err := sock.NewGroup(1)
 	if err != nil {

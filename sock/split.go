@@ -1,0 +1,222 @@
+//go:build unix
+
+package sock
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// HoldRest is what a token handler given to Splitter.Feed returns to stop
+// after the token it was given: the token counts as handled, the input after
+// it stays in the Splitter, and Feed returns nil. A handler returns it when it
+// cannot take more work now (Conn.WritePaused turned true while it answered,
+// say); a later Feed, with nil once OnResume comes, goes on from there. It is
+// not an error, as fs.SkipAll is not.
+//
+//lint:ignore ST1012 a control value, named as fs.SkipAll and io.EOF are
+var HoldRest = errors.New("sock: hold the rest of the input")
+
+// maxEmptyTokens bounds tokens in a row that advance nothing, as
+// bufio.Scanner does: a split function that keeps returning them would
+// otherwise loop for ever.
+const maxEmptyTokens = 100
+
+// Splitter cuts a stream into tokens, however reads divide it, with a
+// bufio.SplitFunc: bufio.ScanLines for a line protocol, or one that finds a
+// length-prefixed frame. OnData hands it each read with Feed, which calls a
+// function once per whole token, in order; the splitter keeps only what is
+// left over (an unfinished token, or tokens after a HoldRest) until the next
+// Feed. A Conn's Splitter belongs in its Context, made in OnOpen.
+//
+// Tokens that lie whole in a read are handed out of it, not copied, and a
+// kept unfinished token is copied once, so that a connection whose tokens
+// come whole costs no memory and allocates nothing, and one whose tokens are
+// cut allocates only until its buffer has grown to its largest token. A
+// token (what fn gets) is valid only during the call, as Scanner.Bytes's is:
+// copy what must outlive it.
+//
+// The zero Splitter is not usable; make one with NewSplitter. A Splitter is
+// not safe for use by several goroutines at once, which on a loop does not
+// arise.
+type Splitter struct {
+	split bufio.SplitFunc
+	max   int
+	buf   []byte // kept input: buf[off:] is not yet handed out
+	off   int
+}
+
+// NewSplitter returns a Splitter that cuts tokens with split, and refuses
+// (with bufio.ErrTooLong) an unfinished token that has grown past maxToken
+// bytes: the bound on what a peer that never finishes one can make it keep.
+// It panics if split is nil or maxToken is not positive, as those are
+// mistakes in the program, not in its input.
+func NewSplitter(split bufio.SplitFunc, maxToken int) *Splitter {
+	if split == nil {
+		panic("sock: NewSplitter with a nil split function")
+	}
+	if maxToken <= 0 {
+		panic(fmt.Sprintf("sock: NewSplitter with maxToken %d; it must be positive", maxToken))
+	}
+	return &Splitter{split: split, max: maxToken}
+}
+
+// Buffered returns how many bytes the splitter keeps: an unfinished token,
+// or input held after a HoldRest.
+func (s *Splitter) Buffered() int { return len(s.buf) - s.off }
+
+// Feed adds p, the next bytes of the stream, to what the splitter kept, and
+// calls fn with each whole token found, in order. It returns nil once every
+// whole token was handed out or fn returned HoldRest, and otherwise the
+// first error: fn's, the split function's, bufio.ErrFinalToken after the
+// token that the split function said was the last, or bufio.ErrTooLong for
+// an unfinished token past the bound. The input after the token that
+// stopped it stays kept, so that a Feed of nil (or of more input) goes on
+// where it stopped; after bufio.ErrTooLong the stream cannot be cut
+// further, and Feed drops what it is given: close the connection.
+//
+// Feed does not keep p: what it keeps, it copies. A handler that holds input
+// should also PauseReading: every Feed appends its p to what is kept, held
+// input included, and only an unfinished token is bounded by maxToken.
+func (s *Splitter) Feed(p []byte, fn func(token []byte) error) error {
+	if s.off < len(s.buf) {
+		var err error
+		if p, err = s.feedKept(p, fn); err != nil || p == nil {
+			return stopped(err)
+		}
+	}
+	// Nothing is kept: cut p itself, and keep what is left of it.
+	rest, err := s.cut(p, false, fn)
+	if len(rest) > 0 {
+		s.buf = append(s.buf[:0], rest...)
+		s.off = 0
+		if err == nil && len(rest) > s.max {
+			err = bufio.ErrTooLong
+		}
+	}
+	return stopped(err)
+}
+
+// stopped is Feed's and End's result for cut's error: HoldRest is not one.
+func stopped(err error) error {
+	if err == HoldRest {
+		return nil
+	}
+	return err
+}
+
+// feedKept cuts the kept input, taking from p as its unfinished token needs,
+// until what was kept before this Feed is handed out. It returns the part of
+// p to go on with, for Feed to cut without copying, or nil when there is
+// nothing more to do: all of p is kept, or cut's error (HoldRest included)
+// stopped it.
+func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
+	base := len(s.buf)
+	copied := 0 // s.buf[base:] holds copies of p[:copied]
+	for {
+		rest, err := s.cut(s.buf[s.off:], false, fn)
+		s.off = len(s.buf) - len(rest)
+		if s.off >= base {
+			// What was kept before is handed out: forget the copies and go
+			// on in p itself, from where the handed-out tokens ended.
+			p = p[s.off-base:]
+			s.buf, s.off = s.buf[:0], 0
+			if err != nil {
+				s.buf = append(s.buf, p...)
+				return nil, err
+			}
+			return p, nil
+		}
+		if err != nil {
+			s.buf = append(s.buf, p[copied:]...)
+			return nil, err
+		}
+		if s.Buffered() > s.max {
+			s.compact()
+			return nil, bufio.ErrTooLong
+		}
+		if copied == len(p) {
+			s.compact()
+			return nil, nil
+		}
+		// The kept token is unfinished: copy more of p, at least as much as
+		// is kept, so that a long token is cut O(its length) times in all.
+		n := min(len(p)-copied, max(s.Buffered(), 512))
+		s.buf = append(s.buf, p[copied:copied+n]...)
+		copied += n
+	}
+}
+
+// cut hands out the whole tokens of b and returns what is left of it: an
+// unfinished token, or the rest after fn returned HoldRest or an error
+// stopped it (the error is then returned, HoldRest included).
+func (s *Splitter) cut(b []byte, atEOF bool, fn func([]byte) error) ([]byte, error) {
+	empty := 0
+	for len(b) > 0 || atEOF {
+		advance, token, err := s.split(b, atEOF)
+		final := err == bufio.ErrFinalToken
+		if err != nil && !final {
+			return b, err
+		}
+		if advance < 0 || advance > len(b) {
+			return b, fmt.Errorf("sock: split function advanced %d bytes of %d", advance, len(b))
+		}
+		b = b[advance:]
+		if token == nil && !final {
+			if advance == 0 {
+				return b, nil // an unfinished token: wait for more
+			}
+			continue
+		}
+		if advance > 0 {
+			empty = 0
+		} else if empty++; empty > maxEmptyTokens {
+			return b, fmt.Errorf("sock: split function returned %d tokens in a row without advancing", empty)
+		}
+		if token != nil {
+			if err := fn(token); err != nil {
+				return b, err
+			}
+		}
+		if final {
+			return b, bufio.ErrFinalToken
+		}
+		if atEOF && len(b) == 0 {
+			return b, nil // the last token of the stream
+		}
+	}
+	return b, nil
+}
+
+// compact moves the kept input to the start of the buffer, so that it does
+// not creep towards the end and grow the buffer for nothing.
+func (s *Splitter) compact() {
+	if s.off > 0 {
+		n := copy(s.buf, s.buf[s.off:])
+		s.buf, s.off = s.buf[:n], 0
+	}
+}
+
+// End is Feed at the end of the stream (from OnEOF, or from OnClose with a
+// nil error): it hands out what is kept as the split function cuts it when
+// no more input will come (bufio.ScanLines, for one, gives a last line
+// without its newline), and returns io.ErrUnexpectedEOF if the split
+// function still finds an unfinished token there. Input that fn holds again
+// with HoldRest stays kept, and End returns nil: End again goes on. Once End
+// returns nil with nothing kept, the splitter may serve another stream.
+func (s *Splitter) End(fn func(token []byte) error) error {
+	rest, err := s.cut(s.buf[s.off:], true, fn)
+	s.off = len(s.buf) - len(rest)
+	switch {
+	case err != nil:
+		return stopped(err)
+	case len(rest) > 0:
+		// A split function that asks for more at the end of the stream:
+		// an unfinished token.
+		return io.ErrUnexpectedEOF
+	}
+	s.buf, s.off = s.buf[:0], 0
+	return nil
+}
