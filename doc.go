@@ -15,4 +15,10 @@
 //
 // Timer tests need no sleeping: WithClock installs a VirtualClock that moves
 // only when the test advances it.
+//
+// Package github.com/loopgen/loop/sock puts TCP, Unix-domain and UDP
+// sockets on a Loop, in the style of asyncio's protocols: a Handler's
+// methods run on the loop goroutine, with flow control, deadlines on the
+// timer wheel, and Group, which runs one loop per core. It does not build
+// on Windows.
 package loop

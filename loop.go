@@ -38,7 +38,9 @@ type Timer = core.Timer
 // timer directly, and String).
 type Params = core.Params
 
-// Stats are a loop's counters (kept by variants generated with stats: true).
+// Stats are a loop's counters (documented on handwritten/core.Stats, with
+// its fields: Iterations, Callbacks, Timers, Events, Polls and Gathers).
+// Variants generated with stats: true keep them; the others report zeros.
 type Stats = core.Stats
 
 // VirtualClock is a clock that moves only when told to, for tests of timer
