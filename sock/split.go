@@ -77,6 +77,9 @@ func (s *Splitter) Buffered() int { return len(s.buf) - s.off }
 // where it stopped; after bufio.ErrTooLong the stream cannot be cut
 // further, and Feed drops what it is given: close the connection.
 //
+// fn must not call Feed or End on the same Splitter: the Feed under way
+// has not yet recorded what it handed out.
+//
 // Feed does not keep p: what it keeps, it copies. A handler that holds input
 // should also PauseReading: every Feed appends its p to what is kept, held
 // input included, and only an unfinished token is bounded by maxToken.
