@@ -281,7 +281,11 @@ func (c *config) size(option string, n int, dst *int) {
 
 // WithHighWater sets the number of buffered, unsent bytes above which
 // OnPause is called (default DefaultHighWater). 0 keeps the default; a
-// negative n, or one above 1 GiB, is refused.
+// negative n, or one above 1 GiB, is refused. The bytes counted are those
+// the kernel has not taken yet, and the kernel takes far more on a TCP
+// connection (on Linux its send buffer grows to net.ipv4.tcp_wmem's largest,
+// 4 MiB by default) than on a Unix one (net.core.wmem_default, 208 KiB): the
+// same mark pauses a Unix connection sooner.
 func WithHighWater(n int) Option {
 	return func(c *config) { c.size("WithHighWater", n, &c.highWater) }
 }
