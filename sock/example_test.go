@@ -124,8 +124,16 @@ func (h *slowAnswers) OnData(c *sock.Conn, p []byte) {
 }
 
 // OnShutdown makes slowAnswers a sock.ShutdownHandler: an idle connection
-// closes at once, a busy one once its answer is written.
+// closes at once, a busy one once its answer is written. A client that does
+// not read what it was sent would keep its Close waiting for the rest of the
+// Shutdown: it is aborted if it is that far behind already (WritePaused),
+// and given five seconds to read otherwise.
 func (h *slowAnswers) OnShutdown(c *sock.Conn) {
+	if c.WritePaused() {
+		c.Abort()
+		return
+	}
+	c.SetWriteTimeout(5 * time.Second)
 	if !h.working[c] {
 		c.Close()
 		return

@@ -461,7 +461,11 @@ func (gl *groupLoop) waitFor() {
 // and waited for too. It waits until they are all closed or ctx ends. Then
 // it aborts what is left, stops the loops and waits for their goroutines.
 // Listeners closed by GroupListener.Close are stopped already, and their
-// connections are drained and waited for as the others are.
+// connections are drained and waited for as the others are. A peer that
+// never reads keeps its connection's Close waiting until ctx ends: a
+// ShutdownHandler whose OnShutdown Aborts a connection that is WritePaused,
+// or sets a write timeout before it Closes one, ends such connections
+// sooner, as ExampleShutdownHandler does.
 // It returns ctx.Err() if it had to cut the drain short (a connection was
 // still open when ctx ended, and was aborted), an error wrapping ErrClosed
 // that says which if Shutdown or Close was called before, and nil
