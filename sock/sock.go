@@ -104,9 +104,12 @@ type UnsentError struct {
 	Err    error
 }
 
-// Error says how many bytes were not sent, and why.
+// Error says how many bytes did not reach the peer, and why. The words
+// avoid "not sent": the count may include bytes the kernel sent and the
+// peer never acknowledged, which read as a broken memory bound to a trial
+// whose queue was capped far below the count.
 func (e *UnsentError) Error() string {
-	return fmt.Sprintf("sock: %d written bytes not sent: %v", e.Unsent, e.Err)
+	return fmt.Sprintf("sock: %d written bytes not delivered (queued, or sent and not acknowledged): %v", e.Unsent, e.Err)
 }
 
 // Unwrap returns the reason the bytes were not sent.
