@@ -25,6 +25,12 @@ var (
 	// ErrNoPoller is returned by AddReader and AddWriter on a variant
 	// generated with poller: none.
 	ErrNoPoller = poller.ErrNoPoller
+	// ErrWrongGoroutine is returned (wrapped, naming the method) by
+	// AddReader and AddWriter called while the loop waits for work, which
+	// shows that they were called from another goroutine than the loop's;
+	// package sock's Listen, Dial and ListenPacket return it too. See
+	// Waiting.
+	ErrWrongGoroutine = core.ErrWrongGoroutine
 )
 
 // Timer is a handle to a scheduled callback, for Cancel. The zero Timer
@@ -54,7 +60,8 @@ func NewVirtualClock(start time.Time) *VirtualClock { return clock.NewVirtual(st
 
 // Loop is an event loop. Its methods belong to the goroutine that runs it
 // (the loop goroutine; before Run, the goroutine that will call Run), except
-// Post and Stop, which are safe from any goroutine, and Close (see Close).
+// Post, Stop, Closed and Waiting, which are safe from any goroutine, and
+// Close (see Close).
 // Make one with New: the zero Loop has no poller, queues or clock, so its
 // Post, Run and RunOnce return an error saying so, and its other methods may
 // panic.
@@ -223,12 +230,14 @@ func (l *Loop) Now() time.Time { return l.v.Now() }
 // Adding a watch the poller refuses (such as a writer on a pipe whose
 // reader has gone, which FreeBSD's kqueue refuses with EPIPE) returns the
 // error and leaves fd's other watch as it was.
-// A nil fn panics.
+// Called while the loop waits, so from another goroutine, it returns an
+// error wrapping ErrWrongGoroutine (see Waiting). A nil fn panics.
 func (l *Loop) AddReader(fd int, fn func()) error { return l.v.AddReader(fd, fn) }
 
 // AddWriter calls fn on the loop goroutine whenever fd is writable,
 // replacing an earlier writer of fd.
-// A nil fn panics.
+// Called while the loop waits, it returns an error wrapping
+// ErrWrongGoroutine, as AddReader does. A nil fn panics.
 func (l *Loop) AddWriter(fd int, fn func()) error { return l.v.AddWriter(fd, fn) }
 
 // RemoveReader stops watching fd for reading and reports whether it was
@@ -336,3 +345,17 @@ func (l *Loop) NextWake() (d time.Duration, ok bool) { return l.v.NextWake() }
 // then on Post, Run, RunOnce, AddReader and AddWriter return ErrClosed, also
 // in the callbacks queued before Close, which still run. Any goroutine.
 func (l *Loop) Closed() bool { return l.v.Closed() }
+
+// Waiting reports whether the loop goroutine is blocked waiting for work (in
+// Run or RunOnce(true)), or has announced that it is about to be. No
+// callback runs then, so a goroutine that sees true is not the loop
+// goroutine: a method that belongs to the loop goroutine, called now, is
+// called from the wrong one. False proves nothing (the loop may be running
+// callbacks, or not be running at all). AddReader and AddWriter return
+// ErrWrongGoroutine when they see it, and so do package sock's Listen, Dial
+// and ListenPacket: the mistake of setting up a socket from main on a loop
+// that already runs elsewhere (a sock.Group's; use Group.Each or l.Post)
+// then fails with an error that says so, where it would otherwise race with
+// the loop (as the race detector reports). The methods on the hot paths
+// (CallSoon, CallLater, Cancel, Conn.Write) do not check. Any goroutine.
+func (l *Loop) Waiting() bool { return l.v.Waiting() }

@@ -456,6 +456,13 @@ func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
 	f.Add(loopMethod()).Id("Closed").Params().Bool().Block(
 		jen.Return(lf("closing").Dot("Load").Call()),
 	)
+
+	f.Comment("Waiting reports whether the loop goroutine is blocked waiting for work, or has")
+	f.Comment("announced that it is about to be: no callback runs then, so a goroutine that")
+	f.Comment("sees true is not the loop goroutine. Any goroutine.")
+	f.Add(loopMethod()).Id("Waiting").Params().Bool().Block(
+		jen.Return(lf("sleeping").Dot("Load").Call()),
+	)
 }
 
 // emitScheduling writes the API that queues work: CallSoon, Post (and wake),

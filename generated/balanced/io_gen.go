@@ -142,18 +142,28 @@ func (t *ioTable) release(fd int, r *ioReg, i int32) {
 
 // AddReader calls fn on the loop goroutine whenever fd is readable (level-triggered,
 // as asyncio's add_reader), replacing an earlier reader of fd. Remove the fd before closing it.
+// Called while the loop waits, it is not on the loop goroutine: it returns
+// core.ErrWrongGoroutine and leaves the fd alone.
 func (l *Loop) AddReader(fd int, fn func()) error {
 	if fn == nil {
 		panic("loop: AddReader with a nil func")
+	}
+	if l.sleeping.Load() {
+		return fmt.Errorf("loop: AddReader: %w", core.ErrWrongGoroutine)
 	}
 	return l.watch(fd, poller.Readable, fn)
 }
 
 // AddWriter calls fn on the loop goroutine whenever fd is writable, replacing an
 // earlier writer of fd.
+// Called while the loop waits, it is not on the loop goroutine: it returns
+// core.ErrWrongGoroutine and leaves the fd alone.
 func (l *Loop) AddWriter(fd int, fn func()) error {
 	if fn == nil {
 		panic("loop: AddWriter with a nil func")
+	}
+	if l.sleeping.Load() {
+		return fmt.Errorf("loop: AddWriter: %w", core.ErrWrongGoroutine)
 	}
 	return l.watch(fd, poller.Writable, fn)
 }

@@ -160,6 +160,13 @@ func (l *Loop) Closed() bool {
 	return l.closing.Load()
 }
 
+// Waiting reports whether the loop goroutine is blocked waiting for work, or has
+// announced that it is about to be: no callback runs then, so a goroutine that
+// sees true is not the loop goroutine. Any goroutine.
+func (l *Loop) Waiting() bool {
+	return l.sleeping.Load()
+}
+
 // CallSoon queues fn to run on a later iteration, after callbacks queued before it.
 func (l *Loop) CallSoon(fn func()) {
 	if fn == nil {

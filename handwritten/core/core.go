@@ -32,6 +32,9 @@ var (
 	ErrRunning = errors.New("loop: already running")
 	// ErrQueueFull: Post on a variant with overflow: reject found its inbox full.
 	ErrQueueFull = errors.New("loop: inbox full (variant has overflow: reject)")
+	// ErrWrongGoroutine: a method that belongs to the loop goroutine was called
+	// while the loop waited for work, so from another goroutine.
+	ErrWrongGoroutine = errors.New("called from another goroutine while the loop waits: hand the call to the loop goroutine with Post")
 )
 
 // Params are the spec values a variant was generated from.
@@ -139,6 +142,7 @@ type Loop interface {
 	Pending() int
 	NextWake() (time.Duration, bool)
 	Closed() bool
+	Waiting() bool
 }
 
 // ReportPanic is the panic handler used when none is configured: it prints
