@@ -19,7 +19,9 @@
 // Every method of Conn, Listener and PacketConn belongs to the goroutine
 // that runs the loop the socket was created on, as do Listen, Dial and
 // ListenPacket themselves. From another goroutine, hand the call to the loop
-// with l.Post. Group's methods are the exception: they are safe from any
+// with l.Post (or, on a Group's loops, Group.Each). Listen, Dial and
+// ListenPacket called from another goroutine while the loop waits for work
+// fail with an error wrapping loop.ErrWrongGoroutine. Group's methods are the exception: they are safe from any
 // goroutine but the group's own loops', since they wait for those loops (a
 // callback on one calls them with go).
 //
@@ -527,13 +529,19 @@ func lookupState(l *loop.Loop) (s *loopState, made bool) {
 // (loop.ErrNoPoller, which Listen, Dial and ListenPacket report before any
 // other check of l or of the options), or Close has been called
 // (loop.ErrClosed; also while the callbacks queued before it run, before
-// closeAll closes the loop's sockets).
+// closeAll closes the loop's sockets), or the caller is not on the loop
+// goroutine, as the loop waiting for work shows (loop.ErrWrongGoroutine).
 func loopUsable(l *loop.Loop) error {
 	if l.Variant().Poller == "none" {
 		return loop.ErrNoPoller
 	}
 	if l.Closed() {
 		return loop.ErrClosed
+	}
+	if l.Waiting() {
+		// Called from another goroutine (main, setting up a socket on a
+		// Group's loop): say so before touching the loop's state.
+		return loop.ErrWrongGoroutine
 	}
 	return nil
 }
