@@ -26,6 +26,7 @@ func TestSocketsMadeFromAnotherGoroutineAreRefused(t *testing.T) {
 	}
 	defer g.Close()
 	l := g.Loops()[0]
+	requirePoller(t, l)
 	deadline := time.Now().Add(waitLimit)
 	for !l.Waiting() {
 		if time.Now().After(deadline) {
