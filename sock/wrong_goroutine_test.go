@@ -26,7 +26,9 @@ func TestSocketsMadeFromAnotherGoroutineAreRefused(t *testing.T) {
 	}
 	defer g.Close()
 	l := g.Loops()[0]
-	requirePoller(t, l)
+	if l.Variant().Poller == "none" { // not requirePoller: it would add a reader from here
+		t.Skipf("this loop variant (%s) has no poller, so it has no sockets", l.Variant().Name)
+	}
 	deadline := time.Now().Add(waitLimit)
 	for !l.Waiting() {
 		if time.Now().After(deadline) {
