@@ -49,8 +49,10 @@ type Splitter struct {
 }
 
 // NewSplitter returns a Splitter that cuts tokens with split, and refuses
-// (with bufio.ErrTooLong) an unfinished token that has grown past maxToken
-// bytes: the bound on what a peer that never finishes one can make it keep.
+// (with bufio.ErrTooLong) a token still unfinished at the end of a Feed once
+// it has grown past maxToken bytes: what a peer that never finishes one can
+// make it keep is then at most maxToken and the read that passed it. A
+// token that a read finishes is handed out however long it is.
 // It panics if split is nil or maxToken is not positive, as those are
 // mistakes in the program, not in its input.
 func NewSplitter(split bufio.SplitFunc, maxToken int) *Splitter {
@@ -91,7 +93,7 @@ func (s *Splitter) Feed(p []byte, fn func(token []byte) error) error {
 		}
 	}
 	// Nothing is kept: cut p itself, and keep what is left of it.
-	rest, err := s.cut(p, false, fn)
+	rest, err := s.cut(p, false, fn, len(p)+1)
 	if len(rest) > 0 {
 		s.buf = append(s.buf[:0], rest...)
 		s.off = 0
@@ -119,7 +121,9 @@ func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
 	base := len(s.buf)
 	copied := 0 // s.buf[base:] holds copies of p[:copied]
 	for {
-		rest, err := s.cut(s.buf[s.off:], false, fn)
+		// Cut no further than the first token that ends in the copies: the
+		// tokens after it lie whole in p, and are handed out of it.
+		rest, err := s.cut(s.buf[s.off:], false, fn, base-s.off)
 		s.off = len(s.buf) - len(rest)
 		if s.off >= base {
 			// What was kept before is handed out: forget the copies and go
@@ -136,7 +140,11 @@ func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
 			s.buf = append(s.buf, p[copied:]...)
 			return nil, err
 		}
-		if s.Buffered() > s.max {
+		// The kept token is unfinished. Past the bound it is refused, once
+		// all of p is in (p may still finish it: a whole token is handed
+		// out however long), or at once when it was past the bound before
+		// this Feed (Feed refused it then, and drops what comes after).
+		if s.Buffered() > s.max && (copied == 0 || copied == len(p)) {
 			s.compact()
 			return nil, bufio.ErrTooLong
 		}
@@ -144,8 +152,8 @@ func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
 			s.compact()
 			return nil, nil
 		}
-		// The kept token is unfinished: copy more of p, at least as much as
-		// is kept, so that a long token is cut O(its length) times in all.
+		// Copy more of p, at least as much as is kept, so that a long token
+		// is cut O(its length) times in all.
 		n := min(len(p)-copied, max(s.Buffered(), 512))
 		s.buf = append(s.buf, p[copied:copied+n]...)
 		copied += n
@@ -154,10 +162,11 @@ func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
 
 // cut hands out the whole tokens of b and returns what is left of it: an
 // unfinished token, or the rest after fn returned HoldRest or an error
-// stopped it (the error is then returned, HoldRest included).
-func (s *Splitter) cut(b []byte, atEOF bool, fn func([]byte) error) ([]byte, error) {
+// stopped it (the error is then returned, HoldRest included). It stops,
+// too, after the first token that ends past b's first until bytes.
+func (s *Splitter) cut(b []byte, atEOF bool, fn func([]byte) error, until int) ([]byte, error) {
 	empty := 0
-	for len(b) > 0 || atEOF {
+	for start := len(b); len(b) > 0 || atEOF; {
 		advance, token, err := s.split(b, atEOF)
 		final := err == bufio.ErrFinalToken
 		if err != nil && !final {
@@ -189,6 +198,9 @@ func (s *Splitter) cut(b []byte, atEOF bool, fn func([]byte) error) ([]byte, err
 		if atEOF && len(b) == 0 {
 			return b, nil // the last token of the stream
 		}
+		if start-len(b) >= until {
+			return b, nil
+		}
 	}
 	return b, nil
 }
@@ -210,7 +222,7 @@ func (s *Splitter) compact() {
 // with HoldRest stays kept, and End returns nil: End again goes on. Once End
 // returns nil with nothing kept, the splitter may serve another stream.
 func (s *Splitter) End(fn func(token []byte) error) error {
-	rest, err := s.cut(s.buf[s.off:], true, fn)
+	rest, err := s.cut(s.buf[s.off:], true, fn, len(s.buf)-s.off+1)
 	s.off = len(s.buf) - len(rest)
 	switch {
 	case err != nil:
