@@ -19,9 +19,10 @@ import (
 //lint:ignore ST1012 a control value, named as fs.SkipAll and io.EOF are
 var HoldRest = errors.New("sock: hold the rest of the input")
 
-// maxEmptyTokens bounds tokens in a row that advance nothing, as
-// bufio.Scanner does: a split function that keeps returning them would
-// otherwise loop for ever.
+// maxEmptyTokens bounds tokens in a row that advance nothing: a split
+// function that keeps returning them would otherwise loop for ever.
+// bufio.Scanner panics after as many at the end of its input; Feed and End
+// return an error.
 const maxEmptyTokens = 100
 
 // Splitter cuts a stream into tokens, however reads divide it, with a
@@ -46,6 +47,7 @@ type Splitter struct {
 	max   int
 	buf   []byte // kept input: buf[off:] is not yet handed out
 	off   int
+	ended error // bufio.ErrTooLong or bufio.ErrFinalToken, once returned
 }
 
 // NewSplitter returns a Splitter that cuts tokens with split, and refuses
@@ -76,8 +78,10 @@ func (s *Splitter) Buffered() int { return len(s.buf) - s.off }
 // token that the split function said was the last, or bufio.ErrTooLong for
 // an unfinished token past the bound. The input after the token that
 // stopped it stays kept, so that a Feed of nil (or of more input) goes on
-// where it stopped; after bufio.ErrTooLong the stream cannot be cut
-// further, and Feed drops what it is given: close the connection.
+// where it stopped. After bufio.ErrTooLong or bufio.ErrFinalToken the
+// stream cannot be cut further: every later Feed and End returns the same
+// error, hands out nothing and drops what it is given (close the
+// connection, or read what follows the last token some other way).
 //
 // fn must not call Feed or End on the same Splitter: the Feed under way
 // has not yet recorded what it handed out.
@@ -86,10 +90,13 @@ func (s *Splitter) Buffered() int { return len(s.buf) - s.off }
 // should also PauseReading: every Feed appends its p to what is kept, held
 // input included, and only an unfinished token is bounded by maxToken.
 func (s *Splitter) Feed(p []byte, fn func(token []byte) error) error {
+	if s.ended != nil {
+		return s.ended
+	}
 	if s.off < len(s.buf) {
 		var err error
 		if p, err = s.feedKept(p, fn); err != nil || p == nil {
-			return stopped(err)
+			return s.stopped(err)
 		}
 	}
 	// Nothing is kept: cut p itself, and keep what is left of it.
@@ -101,13 +108,17 @@ func (s *Splitter) Feed(p []byte, fn func(token []byte) error) error {
 			err = bufio.ErrTooLong
 		}
 	}
-	return stopped(err)
+	return s.stopped(err)
 }
 
-// stopped is Feed's and End's result for cut's error: HoldRest is not one.
-func stopped(err error) error {
-	if err == HoldRest {
+// stopped is Feed's and End's result for cut's error: HoldRest is not one,
+// and the errors after which the stream can be cut no further are kept.
+func (s *Splitter) stopped(err error) error {
+	switch err {
+	case HoldRest:
 		return nil
+	case bufio.ErrTooLong, bufio.ErrFinalToken:
+		s.ended = err
 	}
 	return err
 }
@@ -140,11 +151,11 @@ func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
 			s.buf = append(s.buf, p[copied:]...)
 			return nil, err
 		}
-		// The kept token is unfinished. Past the bound it is refused, once
-		// all of p is in (p may still finish it: a whole token is handed
-		// out however long), or at once when it was past the bound before
-		// this Feed (Feed refused it then, and drops what comes after).
-		if s.Buffered() > s.max && (copied == 0 || copied == len(p)) {
+		// The kept token is unfinished. Past the bound it is refused once
+		// all of p is in: until then p may finish it, and a token that a
+		// read finishes is handed out however long (one kept by HoldRest
+		// too).
+		if copied == len(p) && s.Buffered() > s.max {
 			s.compact()
 			return nil, bufio.ErrTooLong
 		}
@@ -188,15 +199,13 @@ func (s *Splitter) cut(b []byte, atEOF bool, fn func([]byte) error, until int) (
 			return b, fmt.Errorf("sock: split function returned %d tokens in a row without advancing", empty)
 		}
 		if token != nil {
-			if err := fn(token); err != nil {
+			// HoldRest on the last token still ends the stream.
+			if err := fn(token); err != nil && !(final && err == HoldRest) {
 				return b, err
 			}
 		}
 		if final {
 			return b, bufio.ErrFinalToken
-		}
-		if atEOF && len(b) == 0 {
-			return b, nil // the last token of the stream
 		}
 		if start-len(b) >= until {
 			return b, nil
@@ -219,14 +228,29 @@ func (s *Splitter) compact() {
 // no more input will come (bufio.ScanLines, for one, gives a last line
 // without its newline), and returns io.ErrUnexpectedEOF if the split
 // function still finds an unfinished token there. Input that fn holds again
-// with HoldRest stays kept, and End returns nil: End again goes on. Once End
-// returns nil with nothing kept, the splitter may serve another stream.
+// with HoldRest stays kept, and End returns nil: End again goes on. As
+// bufio.Scanner does, End asks the split function again after each token,
+// until it returns none, so that one that ends the stream with a token of
+// its own (an empty last field) is asked with the kept input used up. Once
+// End returns nil with nothing kept, the splitter may serve another stream;
+// after bufio.ErrTooLong or bufio.ErrFinalToken it may not.
 func (s *Splitter) End(fn func(token []byte) error) error {
-	rest, err := s.cut(s.buf[s.off:], true, fn, len(s.buf)-s.off+1)
+	if s.ended != nil {
+		return s.ended
+	}
+	b := s.buf[s.off:]
+	if b == nil {
+		// Nothing was ever kept. The split function gets an empty slice,
+		// not nil, as Scanner gives it: one that returns its data as the
+		// last token (bufio's ExampleScanner_emptyFinalToken) would
+		// otherwise return nil, which is no token.
+		b = []byte{}
+	}
+	rest, err := s.cut(b, true, fn, len(b)+1)
 	s.off = len(s.buf) - len(rest)
 	switch {
 	case err != nil:
-		return stopped(err)
+		return s.stopped(err)
 	case len(rest) > 0:
 		// A split function that asks for more at the end of the stream:
 		// an unfinished token.

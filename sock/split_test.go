@@ -266,8 +266,30 @@ func TestSplitterEnd(t *testing.T) {
 	if err := s.Feed([]byte("x"), func([]byte) error { return nil }); err == nil {
 		t.Error("a split function that never advances: Feed returned nil")
 	}
-	// A split function that gives an empty token at the end of the stream,
-	// and asks for more before: End hands it out once, not again and again.
+	// At the end of the stream End asks the split function again after
+	// each token, as bufio.Scanner does: one that ends the stream with a
+	// token of its own gets asked with the input used up, and one that
+	// gives empty tokens there for ever is stopped after 100 (Scanner
+	// panics), not looped on.
+	terminated := func(b []byte, atEOF bool) (int, []byte, error) {
+		if atEOF && len(b) == 0 {
+			return 0, []byte("END"), bufio.ErrFinalToken
+		}
+		return bufio.ScanLines(b, atEOF)
+	}
+	for _, stream := range []string{"a\nb", "a\nb\n"} {
+		got = nil
+		s = sock.NewSplitter(terminated, 100)
+		if err := s.Feed([]byte(stream), collect(&got)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.End(collect(&got)); err != bufio.ErrFinalToken || !slices.Equal(got, []string{"a", "b", "END"}) {
+			t.Errorf("%q with a terminator: End %v, tokens %q; want bufio.ErrFinalToken and [a b END]", stream, err, got)
+		}
+		if err := s.End(collect(&got)); err != bufio.ErrFinalToken || len(got) != 3 {
+			t.Errorf("End again after the final token: %v, %d tokens; want bufio.ErrFinalToken and nothing more", err, len(got))
+		}
+	}
 	s = sock.NewSplitter(func(b []byte, atEOF bool) (int, []byte, error) {
 		if atEOF && len(b) == 0 {
 			return 0, []byte{}, nil
@@ -275,8 +297,8 @@ func TestSplitterEnd(t *testing.T) {
 		return 0, nil, nil
 	}, 100)
 	calls = 0
-	if err := s.End(func([]byte) error { calls++; return nil }); err != nil || calls != 1 {
-		t.Errorf("an empty last token: End %v after %d calls; want nil after 1", err, calls)
+	if err := s.End(func([]byte) error { calls++; return nil }); err == nil || calls != 100 {
+		t.Errorf("empty tokens for ever at the end: End %v after %d calls; want an error after 100", err, calls)
 	}
 	s = sock.NewSplitter(func(b []byte, _ bool) (int, []byte, error) { return 1, b[:1], bufio.ErrFinalToken }, 100)
 	got = nil
