@@ -356,6 +356,7 @@ func (l *Loop) Closed() bool { return l.v.Closed() }
 // and ListenPacket: the mistake of setting up a socket from main on a loop
 // that already runs elsewhere (a sock.Group's; use Group.Each or l.Post)
 // then fails with an error that says so, where it would otherwise race with
-// the loop (as the race detector reports). The methods on the hot paths
-// (CallSoon, CallLater, Cancel, Conn.Write) do not check. Any goroutine.
+// the loop (which the race detector may report). Only those check: the
+// other methods, those on the hot paths among them (CallSoon, CallLater,
+// Cancel, Conn.Write), do not. Any goroutine.
 func (l *Loop) Waiting() bool { return l.v.Waiting() }

@@ -154,7 +154,7 @@ func (e *variantEmitter) emitIO(f *jen.File) {
 	for _, pair := range []struct{ name, ev string }{{"AddReader", "Readable"}, {"AddWriter", "Writable"}} {
 		comment(pair.name)
 		f.Comment("Called while the loop waits, it is not on the loop goroutine: it returns")
-		f.Comment("core.ErrWrongGoroutine and leaves the fd alone.")
+		f.Comment("an error wrapping core.ErrWrongGoroutine and leaves the fd alone.")
 		f.Add(loopMethod()).Id(pair.name).Params(fdFn...).Error().Block(
 			jen.If(jen.Id("fn").Op("==").Nil()).Block(jen.Panic(jen.Lit("loop: "+pair.name+" with a nil func"))),
 			jen.If(lf("sleeping").Dot("Load").Call()).Block(

@@ -143,7 +143,7 @@ func (t *ioTable) release(fd int, r *ioReg, i int32) {
 // AddReader calls fn on the loop goroutine whenever fd is readable (level-triggered,
 // as asyncio's add_reader), replacing an earlier reader of fd. Remove the fd before closing it.
 // Called while the loop waits, it is not on the loop goroutine: it returns
-// core.ErrWrongGoroutine and leaves the fd alone.
+// an error wrapping core.ErrWrongGoroutine and leaves the fd alone.
 func (l *Loop) AddReader(fd int, fn func()) error {
 	if fn == nil {
 		panic("loop: AddReader with a nil func")
@@ -157,7 +157,7 @@ func (l *Loop) AddReader(fd int, fn func()) error {
 // AddWriter calls fn on the loop goroutine whenever fd is writable, replacing an
 // earlier writer of fd.
 // Called while the loop waits, it is not on the loop goroutine: it returns
-// core.ErrWrongGoroutine and leaves the fd alone.
+// an error wrapping core.ErrWrongGoroutine and leaves the fd alone.
 func (l *Loop) AddWriter(fd int, fn func()) error {
 	if fn == nil {
 		panic("loop: AddWriter with a nil func")
