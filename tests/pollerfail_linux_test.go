@@ -25,25 +25,15 @@ func TestAFailingPollerEndsRunWithItsError(t *testing.T) {
 		if v.Params.Poller == "none" {
 			t.Skip("no poller")
 		}
-		before := openFds(t, "anon_inode:[eventpoll]")
 		handled := 0
 		var l core.Loop
-		l = newLoop(t, v, core.Config{PanicHandler: func(any) {
+		l, epfd := newEpollLoop(t, v, core.Config{PanicHandler: func(any) {
 			// Bounds the old behaviour, so that the test fails instead of
 			// spinning until it times out.
 			if handled++; handled == 100 {
 				l.Stop()
 			}
 		}})
-		var epfd string
-		for fd := range openFds(t, "anon_inode:[eventpoll]") {
-			if !before[fd] {
-				epfd = fd
-			}
-		}
-		if epfd == "" {
-			t.Skip("the loop's poller has no epoll descriptor here")
-		}
 		// An fd registered, so that the loop waits in the kernel rather than
 		// on a channel.
 		var p [2]int
@@ -60,11 +50,7 @@ func TestAFailingPollerEndsRunWithItsError(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer null.Close()
-		fd, err := strconv.Atoi(epfd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Dup2(int(null.Fd()), fd); err != nil {
+		if err := unix.Dup2(int(null.Fd()), epfd); err != nil {
 			t.Fatal(err)
 		}
 		done := make(chan error, 1)
@@ -88,4 +74,24 @@ func TestAFailingPollerEndsRunWithItsError(t *testing.T) {
 			t.Logf("Close: %v", err)
 		}
 	})
+}
+
+// newEpollLoop makes a loop of variant v, as newLoop does, and finds its
+// epoll descriptor (the one that appeared with it), for a test that makes
+// the poller fail from outside; it skips the test where there is none.
+func newEpollLoop(t *testing.T, v all.Variant, cfg core.Config) (core.Loop, int) {
+	t.Helper()
+	before := openFds(t, "anon_inode:[eventpoll]")
+	l := newLoop(t, v, cfg)
+	for fd := range openFds(t, "anon_inode:[eventpoll]") {
+		if !before[fd] {
+			n, err := strconv.Atoi(fd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l, n
+		}
+	}
+	t.Skip("the loop's poller has no epoll descriptor here")
+	return nil, -1
 }

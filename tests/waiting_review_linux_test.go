@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"strconv"
 	"testing"
 
 	"github.com/loopgen/loop/generated/all"
@@ -17,17 +16,7 @@ func TestARunEndedByItsPollerIsNotLeftWaiting(t *testing.T) {
 		if v.Params.Poller == "none" {
 			t.Skip("no poller")
 		}
-		before := openFds(t, "anon_inode:[eventpoll]")
-		l := newLoop(t, v, core.Config{})
-		epfd := -1
-		for fd := range openFds(t, "anon_inode:[eventpoll]") {
-			if !before[fd] {
-				epfd, _ = strconv.Atoi(fd)
-			}
-		}
-		if epfd < 0 {
-			t.Skip("the loop's poller has no epoll descriptor here")
-		}
+		l, epfd := newEpollLoop(t, v, core.Config{})
 		a, _ := socketpair(t)
 		if err := l.AddReader(a, func() {}); err != nil {
 			t.Fatal(err)
