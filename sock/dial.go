@@ -136,13 +136,8 @@ func openStream(family int, cfg *config) (int, error) {
 	if err != nil {
 		return -1, os.NewSyscallError("socket", err)
 	}
-	if family != unix.AF_UNIX && cfg.noDelay {
-		// Best effort, as in package net: a socket without it still works.
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	}
-	if family != unix.AF_UNIX && cfg.keepAlive != nil {
-		// Best effort too; its values were checked when it was given.
-		_ = setKeepAlive(fd, cfg.keepAlive)
+	if family != unix.AF_UNIX {
+		setTCPOptions(fd, cfg)
 	}
 	if err := setBufferSizes(fd, cfg); err != nil {
 		unix.Close(fd)

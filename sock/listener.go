@@ -157,14 +157,8 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 	}
 	if err == nil && sotype == unix.SOCK_STREAM && ep.family != unix.AF_UNIX && acceptInheritsTCPOptions {
 		// Set once here instead of on every accepted connection: a system
-		// call less per accept (five with keep-alive). Best effort, as open
-		// would have set them; its values were checked when it was given.
-		if cfg.noDelay {
-			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-		}
-		if cfg.keepAlive != nil {
-			_ = setKeepAlive(fd, cfg.keepAlive)
-		}
+		// call less per accept (five with keep-alive).
+		setTCPOptions(fd, cfg)
 	}
 	if err == nil {
 		if e := unix.Bind(fd, ep.sa); e != nil {
@@ -182,6 +176,18 @@ func bindSocket(ep endpoint, sotype int, cfg *config) (int, error) {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// setTCPOptions sets TCP_NODELAY and keep-alive on the TCP socket fd as cfg
+// asks. Best effort, as in package net: a socket without them still works
+// (keep-alive's values were checked when the option was given).
+func setTCPOptions(fd int, cfg *config) {
+	if cfg.noDelay {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if cfg.keepAlive != nil {
+		_ = setKeepAlive(fd, cfg.keepAlive)
+	}
 }
 
 // setBufferSizes sets SO_SNDBUF and SO_RCVBUF where cfg asks for them.
@@ -294,14 +300,7 @@ func (ln *Listener) open(fd int, peer netip.AddrPort, unixPeer string) bool {
 		// Where accepted connections inherit them, bindSocket set them on
 		// the listening socket.
 		if !acceptInheritsTCPOptions {
-			if ln.cfg.noDelay {
-				// Best effort, as in package net.
-				_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-			}
-			if ln.cfg.keepAlive != nil {
-				// Best effort too; its values were checked when it was given.
-				_ = setKeepAlive(fd, ln.cfg.keepAlive)
-			}
+			setTCPOptions(fd, ln.cfg)
 		}
 	}
 	if ln.cfg.unixStream {
