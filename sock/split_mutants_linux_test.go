@@ -61,7 +61,7 @@ func TestListeningSocketCarriesNoDelayAndKeepAlive(t *testing.T) {
 func TestKeepAliveLeavesUDPAndUnixListeningSocketsAlone(t *testing.T) {
 	l := newLoop(t)
 	on := sock.WithKeepAlive(net.KeepAliveConfig{Enable: true, Idle: 30 * time.Second})
-	pc, err := sock.ListenPacket(l, "udp4", "127.0.0.1:0", udpEcho{}, on)
+	pc, err := sock.ListenPacket(l, "udp4", "127.0.0.1:0", packetSink{}, on)
 	if err != nil {
 		t.Fatal(err)
 	}
