@@ -5,7 +5,9 @@
 // shared by the whole loop and write without ever blocking it, with flow
 // control (OnPause and OnResume around high and low water marks, as asyncio's
 // pause_writing and resume_writing), per-connection deadlines on the loop's
-// timer wheel, and Group, which runs one loop per core behind SO_REUSEPORT.
+// timer wheel, Group, which runs one loop per core behind SO_REUSEPORT, and
+// Splitter, which cuts a connection's input into messages with a
+// bufio.SplitFunc however the reads divide it.
 //
 // It is callback-driven, like asyncio's protocols: a Handler receives
 // OnOpen, OnData, OnClose, OnPause and OnResume, always on the loop
