@@ -39,6 +39,17 @@ const maxEmptyTokens = 100
 // token (what fn gets) is valid only during the call, as Scanner.Bytes's is:
 // copy what must outlive it.
 //
+// The split function is asked in order and never ahead: it is called for a
+// token only once fn has returned for the one before, and after it asked
+// for more input, or after fn returned HoldRest, it is asked again from the
+// same place. So a split function may keep state that fn sets, as one for
+// a protocol of lines and counted blocks does: fn reads a header line that
+// announces n bytes, and the split function then hands out the next n
+// bytes as one token. A split function scans what is kept each time it is
+// asked, so a token that a peer sends a byte at a time costs time
+// quadratic in its length, as with bufio.Scanner: keep maxToken no larger
+// than the protocol needs.
+//
 // The zero Splitter is not usable; make one with NewSplitter. A Splitter is
 // not safe for use by several goroutines at once, which on a loop does not
 // arise.
@@ -53,9 +64,11 @@ type Splitter struct {
 // NewSplitter returns a Splitter that cuts tokens with split, and refuses
 // (with bufio.ErrTooLong) a token still unfinished at the end of a Feed once
 // it has grown past maxToken bytes: what a peer that never finishes one can
-// make it keep is then at most maxToken and the read that passed it. A
-// token that a read finishes is handed out however long it is.
-// It panics if split is nil or maxToken is not positive, as those are
+// make it keep is then at most maxToken and the read that passed it. The
+// bound is on what the splitter keeps, not on a token's size: a token that a
+// read finishes is handed out however long it is, so a protocol whose
+// messages have a size limit checks it itself (in the header that gives a
+// block's length, say). It panics if split is nil or maxToken is not positive, as those are
 // mistakes in the program, not in its input.
 func NewSplitter(split bufio.SplitFunc, maxToken int) *Splitter {
 	if split == nil {
@@ -68,8 +81,14 @@ func NewSplitter(split bufio.SplitFunc, maxToken int) *Splitter {
 }
 
 // Buffered returns how many bytes the splitter keeps: an unfinished token,
-// or input held after a HoldRest.
+// or input held after a HoldRest (none after bufio.ErrTooLong).
 func (s *Splitter) Buffered() int { return len(s.buf) - s.off }
+
+// Rest returns the input the splitter keeps, not yet handed out: after
+// bufio.ErrFinalToken, what followed the last token, for a protocol that
+// switches to another framing there (an upgrade, a raw transfer) to take
+// on. The slice is the splitter's own, valid until the next Feed or End.
+func (s *Splitter) Rest() []byte { return s.buf[s.off:] }
 
 // Feed adds p, the next bytes of the stream, to what the splitter kept, and
 // calls fn with each whole token found, in order. It returns nil once every
@@ -117,7 +136,10 @@ func (s *Splitter) stopped(err error) error {
 	switch err {
 	case HoldRest:
 		return nil
-	case bufio.ErrTooLong, bufio.ErrFinalToken:
+	case bufio.ErrTooLong:
+		// Nothing more will be cut or handed out: let the buffer go.
+		s.ended, s.buf, s.off = err, nil, 0
+	case bufio.ErrFinalToken:
 		s.ended = err
 	}
 	return err
@@ -226,8 +248,12 @@ func (s *Splitter) compact() {
 // End is Feed at the end of the stream (from OnEOF, or from OnClose with a
 // nil error): it hands out what is kept as the split function cuts it when
 // no more input will come (bufio.ScanLines, for one, gives a last line
-// without its newline), and returns io.ErrUnexpectedEOF if the split
-// function still finds an unfinished token there. Input that fn holds again
+// without its newline), and returns io.ErrUnexpectedEOF if input is left
+// that the split function does not make a token of. With nothing kept, End
+// cannot tell a split function that waits for more from one that has
+// finished, and returns nil, as bufio.Scanner ends without an error: one
+// whose protocol is in the middle of a message then (a counted block
+// announced and not begun) says so itself. Input that fn holds again
 // with HoldRest stays kept, and End returns nil: End again goes on. As
 // bufio.Scanner does, End asks the split function again after each token,
 // until it returns none, so that one that ends the stream with a token of

@@ -61,3 +61,42 @@ func TestSplitterHandsOutTheTokensAfterACutOneFromTheRead(t *testing.T) {
 		t.Errorf("the cut token %q, %d of the 2 whole ones handed out of the read; want abc and 2", cut, fromRead)
 	}
 }
+
+// TestSplitterRestIsWhatFollows: Rest is the input kept and not handed out:
+// what follows the final token (for a protocol that switches framing
+// there), or what a HoldRest kept; after bufio.ErrTooLong nothing is kept.
+func TestSplitterRestIsWhatFollows(t *testing.T) {
+	upgrade := func(data []byte, atEOF bool) (int, []byte, error) {
+		adv, tok, err := bufio.ScanLines(data, atEOF)
+		if string(tok) == "UPGRADE" {
+			return adv, tok, bufio.ErrFinalToken
+		}
+		return adv, tok, err
+	}
+	s := sock.NewSplitter(upgrade, 100)
+	if err := s.Feed([]byte("a\nUP"), func([]byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Feed([]byte("GRADE\n\x00\x01raw"), func([]byte) error { return nil }); err != bufio.ErrFinalToken {
+		t.Fatalf("Feed = %v, want bufio.ErrFinalToken", err)
+	}
+	if got := string(s.Rest()); got != "\x00\x01raw" {
+		t.Errorf("Rest after the final token = %q, want what followed it", got)
+	}
+
+	s = sock.NewSplitter(bufio.ScanLines, 100)
+	if err := s.Feed([]byte("one\ntwo\nthr"), func([]byte) error { return sock.HoldRest }); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(s.Rest()); got != "two\nthr" || s.Buffered() != len(got) {
+		t.Errorf("Rest after a HoldRest = %q (Buffered %d), want the held input", got, s.Buffered())
+	}
+
+	s = sock.NewSplitter(bufio.ScanLines, 10)
+	if err := s.Feed([]byte(strings.Repeat("x", 50)), func([]byte) error { return nil }); err != bufio.ErrTooLong {
+		t.Fatalf("Feed = %v, want bufio.ErrTooLong", err)
+	}
+	if s.Buffered() != 0 || len(s.Rest()) != 0 {
+		t.Errorf("after bufio.ErrTooLong the splitter keeps %d bytes, want none", s.Buffered())
+	}
+}
