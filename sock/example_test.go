@@ -220,6 +220,18 @@ func (h shoutLines) OnResume(c *sock.Conn) {
 	h.answer(c, nil) // the lines held when the writes paused
 }
 
+// OnEOF makes shoutLines a sock.EOFHandler: at the peer's end of stream it
+// answers a last line that came without its newline, then lets the
+// connection close (false), which sends the answers first. Held lines are
+// not lost here: while reading is paused the end of stream is not seen.
+func (shoutLines) OnEOF(c *sock.Conn) bool {
+	c.Context.(*sock.Splitter).End(func(line []byte) error {
+		c.Write(append(bytes.ToUpper(line), '\n'))
+		return nil
+	})
+	return false
+}
+
 // A line protocol: OnData gets whatever each read returned, so a handler
 // cuts it into lines with a Splitter kept in Conn.Context.
 func Example_lines() {
@@ -241,18 +253,16 @@ func Example_lines() {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	fmt.Fprint(c, "one line, then the st")
 	time.Sleep(10 * time.Millisecond) // most likely two reads on the server
-	fmt.Fprint(c, "art of another\nand its end\n")
-	r := bufio.NewReader(c)
-	for range 2 {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			log.Fatal(err)
-		}
-		fmt.Print(line)
+	fmt.Fprint(c, "art of another\nand a last line, without its newline")
+	c.(*net.TCPConn).CloseWrite() // the end of stream: OnEOF answers the last line
+	answers, err := io.ReadAll(c) // until the server closes
+	if err != nil {
+		log.Fatal(err)
 	}
+	fmt.Print(string(answers))
 	// Output:
 	// ONE LINE, THEN THE START OF ANOTHER
-	// AND ITS END
+	// AND A LAST LINE, WITHOUT ITS NEWLINE
 }
 
 // udpEcho sends every datagram back to where it came from.
