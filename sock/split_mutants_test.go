@@ -376,7 +376,7 @@ func TestSplitterKeepsAllInputAfterASplitError(t *testing.T) {
 		if len(data) >= 2 && int(data[0])<<8|int(data[1]) > 100 {
 			return 0, nil, bad
 		}
-		return scanLengthPrefixed(data, atEOF)
+		return scanFrames(data, atEOF)
 	}
 	s := sock.NewSplitter(frames, 100)
 	none := func([]byte) error { return nil }

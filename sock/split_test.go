@@ -15,19 +15,6 @@ import (
 	"github.com/loopgen/loop/sock"
 )
 
-// scanLengthPrefixed is a split function for frames of a 2-byte big-endian
-// length and that many bytes, the other common shape of a protocol.
-func scanLengthPrefixed(data []byte, atEOF bool) (int, []byte, error) {
-	if len(data) < 2 {
-		return 0, nil, nil
-	}
-	n := int(binary.BigEndian.Uint16(data))
-	if len(data) < 2+n {
-		return 0, nil, nil
-	}
-	return 2 + n, data[2 : 2+n], nil
-}
-
 // scanned is what bufio.Scanner gives for the whole stream at once: what
 // the Splitter must give however the stream is cut.
 func scanned(t *testing.T, stream []byte, split bufio.SplitFunc) []string {
@@ -99,7 +86,7 @@ func TestSplitterGivesWhatScannerGives(t *testing.T) {
 		split  bufio.SplitFunc
 	}{
 		{"lines", lines.Bytes(), bufio.ScanLines},
-		{"frames", frames.Bytes(), scanLengthPrefixed},
+		{"frames", frames.Bytes(), scanFrames},
 		{"words", lines.Bytes(), bufio.ScanWords},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -237,7 +224,7 @@ func TestSplitterEnd(t *testing.T) {
 	}
 
 	got = nil
-	s = sock.NewSplitter(scanLengthPrefixed, 100)
+	s = sock.NewSplitter(scanFrames, 100)
 	if err := s.Feed([]byte{0, 5, 'h', 'e'}, collect(&got)); err != nil {
 		t.Fatal(err)
 	}
