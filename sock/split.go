@@ -96,11 +96,12 @@ func (s *Splitter) Rest() []byte { return s.buf[s.off:] }
 // first error: fn's, the split function's, bufio.ErrFinalToken after the
 // token that the split function said was the last, or bufio.ErrTooLong for
 // an unfinished token past the bound. The input after the token that
-// stopped it stays kept, so that a Feed of nil (or of more input) goes on
-// where it stopped. After bufio.ErrTooLong or bufio.ErrFinalToken the
-// stream cannot be cut further: every later Feed and End returns the same
-// error, hands out nothing and drops what it is given (close the
-// connection, or read what follows the last token some other way).
+// stopped it stays kept (see Rest), so that a Feed of nil (or of more
+// input) goes on where it stopped; bufio.ErrTooLong lets it go. After
+// bufio.ErrTooLong or bufio.ErrFinalToken the stream cannot be cut
+// further: every later Feed and End returns the same error, hands out
+// nothing and drops what it is given (close the connection, or, after the
+// final token, take Rest and read what follows some other way).
 //
 // fn must not call Feed or End on the same Splitter: the Feed under way
 // has not yet recorded what it handed out.
