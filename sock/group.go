@@ -172,6 +172,19 @@ func (g *Group) Loops() []*loop.Loop {
 	return ls
 }
 
+// Index returns l's index in Loops (the index Each gives its fn), or -1 if
+// l is not one of the group's loops: for a newHandler, which Listen gives
+// the loop, to find per-loop state that Each made by index. Safe from any
+// goroutine, the group's loops included.
+func (g *Group) Index(l *loop.Loop) int {
+	for i, gl := range g.loops {
+		if gl.l == l {
+			return i
+		}
+	}
+	return -1
+}
+
 // GroupListener is what a Group's Listen opened: one listener on each of
 // the group's loops, all bound to one address. Its methods are safe from any
 // goroutine except the group's loop goroutines, as the Group's are.
@@ -253,7 +266,7 @@ func (gl *groupLoop) prune() {
 // serves every connection that loop accepts: a handler's state (a cache, a
 // timer made with l.CallEvery) is then confined to one loop and needs no
 // lock. The loop's index, where per-loop state made with Each is kept by
-// index, is slices.Index(g.Loops(), l). If any loop fails to listen, none listens (and a
+// index, is g.Index(l). If any loop fails to listen, none listens (and a
 // connection accepted in the meantime is aborted). An address held by a
 // socket without SO_REUSEPORT fails with EADDRINUSE; one held by
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
