@@ -22,13 +22,13 @@ type Conn struct {
 	// Context is the handler's per-connection state; sock never touches it.
 	Context any
 
-	cfg    *config   // shared with the listener's other connections: the loop, the Handler
-	ln     *Listener // the listener that accepted it; nil when dialed
-	prev   *Conn     // in ln's list of connections
-	next   *Conn     //
-	out    *outbuf   // nil until a write could not be sent at once
-	tm     *timeouts // nil until a timeout is set
-	onRead func()    // c.onReadable, made once: the loop's reader for fd
+	cfg    *config    // shared with the listener's other connections: the loop, the Handler
+	ln     *Listener  // the listener that accepted it; nil when dialed
+	prev   *Conn      // in ln's list of connections
+	next   *Conn      //
+	out    *outbuf    // nil until a write could not be sent at once
+	ext    *connExtra // nil until a timeout is set or Messages keeps input
+	onRead func()     // c.onReadable, made once: the loop's reader for fd
 	peer   netip.AddrPort
 	fd     int32
 	flags  connFlags
@@ -38,16 +38,17 @@ type Conn struct {
 type connFlags uint16
 
 const (
-	fConnecting connFlags = 1 << iota // Dial's connect has not completed
-	fReading                          // onRead is registered with the loop
-	fWriting                          // out.onWrite is registered with the loop
-	fEOF                              // the peer has finished sending
-	fShutWrite                        // CloseWrite was called: no more writes
-	fWriteDone                        // shutdown(SHUT_WR) was done
-	fClosing                          // Close was called: flush, then close
-	fClosed                           // the descriptor is closed; OnClose is queued
-	fPaused                           // OnPause was called, OnResume not yet
-	fReadPaused                       // PauseReading was called, ResumeReading not yet
+	fConnecting          connFlags = 1 << iota // Dial's connect has not completed
+	fReading                                   // onRead is registered with the loop
+	fWriting                                   // out.onWrite is registered with the loop
+	fEOF                                       // the peer has finished sending
+	fShutWrite                                 // CloseWrite was called: no more writes
+	fWriteDone                                 // shutdown(SHUT_WR) was done
+	fClosing                                   // Close was called: flush, then close
+	fClosed                                    // the descriptor is closed; OnClose is queued
+	fPaused                                    // OnPause was called, OnResume not yet
+	fReadPaused                                // PauseReading was called, ResumeReading not yet
+	fReadPausedForWrites                       // Messages paused reading at OnPause, to resume it at OnResume
 )
 
 // chunkSize is the size of the chunks unsent bytes wait in.
@@ -63,10 +64,12 @@ type outbuf struct {
 	onWrite func() // c.onWritable, made once: the loop's writer for fd
 }
 
-// timeouts are a connection's deadlines on the loop's timer wheel. Each
-// timer is re-armed (Reschedule: O(1), no allocation) when the activity it
-// watches happens.
-type timeouts struct {
+// connExtra is what only some connections need, made on first use, so that
+// a connection without it costs nothing for it: its deadlines on the loop's
+// timer wheel, the wait after Close, and the input a Messages handler keeps.
+// Each timer is re-armed (Reschedule: O(1), no allocation) when the
+// activity it watches happens.
+type connExtra struct {
 	idle, read, write deadline
 	connectT          loop.Timer
 
@@ -77,6 +80,8 @@ type timeouts struct {
 	lingerLeft    time.Duration
 	lingerFn      func() // c.lingerCheck, made once
 	lingerUnacked int    // what the peer had not acknowledged at the last look: a reset discards it, and then the kernel's count reads 0
+
+	framing *framing // a Messages handler's kept input; nil while it keeps none
 }
 
 // deadline is one kind of timeout: how long it allows (0: off), its timer
@@ -258,8 +263,8 @@ func (c *Conn) sent(n int, err error, op string) (int, error) {
 
 // wrote notes that the kernel took n bytes: the idle timer starts over.
 func (c *Conn) wrote(n int) {
-	if n > 0 && c.tm != nil {
-		c.rearm(&c.tm.idle)
+	if n > 0 && c.ext != nil {
+		c.rearm(&c.ext.idle)
 	}
 }
 
@@ -306,10 +311,10 @@ func (c *Conn) queued(wasEmpty bool) {
 		}
 		c.flags |= fWriting
 	}
-	if wasEmpty && c.tm != nil && c.flags&fConnecting == 0 {
+	if wasEmpty && c.ext != nil && c.flags&fConnecting == 0 {
 		// While connecting nothing can be sent: the connect timeout bounds
 		// that wait, and connected starts this one.
-		c.rearm(&c.tm.write)
+		c.rearm(&c.ext.write)
 	}
 	if c.flags&fPaused == 0 && o.n > c.cfg.highWater {
 		c.flags |= fPaused
@@ -393,8 +398,8 @@ func (c *Conn) consume(n int) {
 	if o.n == 0 {
 		o.chunks = o.chunks[:0]
 	}
-	if c.tm != nil && o.n > 0 {
-		c.rearm(&c.tm.write)
+	if c.ext != nil && o.n > 0 {
+		c.rearm(&c.ext.write)
 	}
 }
 
@@ -415,8 +420,8 @@ func (c *Conn) drained() {
 		c.cfg.l.RemoveWriter(int(c.fd))
 		c.flags &^= fWriting
 	}
-	if c.tm != nil {
-		c.cfg.l.Cancel(c.tm.write.t)
+	if c.ext != nil {
+		c.cfg.l.Cancel(c.ext.write.t)
 	}
 	o.chunks = nil // the emptied slice header's array would outlive its use
 	if c.flags&fClosing != 0 {
@@ -456,9 +461,9 @@ func (c *Conn) onReadable() {
 		// Read only so that the descriptor is not closed with unread input:
 		// Close promised the handler no more data.
 	default:
-		if c.tm != nil {
-			c.rearm(&c.tm.read)
-			c.rearm(&c.tm.idle)
+		if c.ext != nil {
+			c.rearm(&c.ext.read)
+			c.rearm(&c.ext.idle)
 		}
 		c.cfg.h.OnData(c, c.cfg.ls.rbuf[:n])
 	}
@@ -500,8 +505,8 @@ func (c *Conn) stopReading() {
 		c.cfg.l.RemoveReader(int(c.fd))
 		c.flags &^= fReading
 	}
-	if c.tm != nil {
-		c.cfg.l.Cancel(c.tm.read.t)
+	if c.ext != nil {
+		c.cfg.l.Cancel(c.ext.read.t)
 	}
 }
 
@@ -537,6 +542,9 @@ func (c *Conn) ResumeReading() error {
 		return ErrClosed
 	}
 	c.flags &^= fReadPaused
+	if c.ext != nil && c.ext.framing != nil && c.flags&fClosing == 0 {
+		c.ext.framing.resumed() // messages held when reading paused
+	}
 	if c.flags&(fReading|fConnecting|fEOF|fClosing) != 0 {
 		return nil
 	}
@@ -544,8 +552,8 @@ func (c *Conn) ResumeReading() error {
 		return err
 	}
 	c.flags |= fReading
-	if c.tm != nil {
-		c.rearm(&c.tm.read)
+	if c.ext != nil {
+		c.rearm(&c.ext.read)
 	}
 	return nil
 }
@@ -601,8 +609,8 @@ func (c *Conn) Close() error {
 		return ErrClosed
 	}
 	c.flags |= fClosing
-	if c.tm != nil {
-		c.cfg.l.Cancel(c.tm.read.t) // no more data is expected for the handler
+	if c.ext != nil {
+		c.cfg.l.Cancel(c.ext.read.t) // no more data is expected for the handler
 	}
 	// Even if the handler paused reading: input is discarded from now on,
 	// and a peer blocked on sending to us can then read what we flush.
@@ -634,7 +642,7 @@ func (c *Conn) readToDiscard() bool {
 // stream, which closes the connection (gotEOF). A connection whose peer has
 // finished already, or that never connected, closes at once.
 func (c *Conn) linger() {
-	if c.tm != nil && c.tm.lingerFn != nil {
+	if c.ext != nil && c.ext.lingerFn != nil {
 		// Lingering already: a Close from a dialed connection's OnOpen began
 		// it, and connected's flush then ends here again.
 		return
@@ -669,7 +677,7 @@ func (c *Conn) linger() {
 	if !c.readToDiscard() {
 		return
 	}
-	tm := c.timeouts()
+	tm := c.extra()
 	// The peer's end is what is awaited now, with a timeout of its own.
 	c.cfg.l.Cancel(tm.idle.t)
 	c.cfg.l.Cancel(tm.read.t)
@@ -724,7 +732,7 @@ func (c *Conn) lingerCheck() {
 	if c.flags&fClosed != 0 {
 		return
 	}
-	tm := c.tm
+	tm := c.ext
 	n, known := unackedBytes(int(c.fd))
 	if n > 0 {
 		n-- // the FIN's sequence number: shutdown queued it
@@ -808,8 +816,8 @@ func (c *Conn) fail(err error) {
 		if u, known := unackedBytes(int(c.fd)); known {
 			n += u
 		}
-	} else if c.flags&fClosing != 0 && c.tm != nil {
-		n += c.tm.lingerUnacked
+	} else if c.flags&fClosing != 0 && c.ext != nil {
+		n += c.ext.lingerUnacked
 	}
 	if n > 0 {
 		err = &UnsentError{Unsent: n, Err: err}
@@ -840,7 +848,7 @@ func (c *Conn) teardown(err error) {
 		c.cfg.l.RemoveWriter(fd)
 	}
 	c.flags &^= fReading | fWriting
-	if tm := c.tm; tm != nil {
+	if tm := c.ext; tm != nil {
 		c.cfg.l.Cancel(tm.idle.t)
 		c.cfg.l.Cancel(tm.read.t)
 		c.cfg.l.Cancel(tm.write.t)
@@ -895,7 +903,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.timeouts().idle, d, errIdleTimeout, c.flags&fConnecting == 0)
+	c.setTimeout(&c.extra().idle, d, errIdleTimeout, c.flags&fConnecting == 0)
 	return nil
 }
 
@@ -906,7 +914,7 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.timeouts().read, d, errReadTimeout, c.flags&fReading != 0)
+	c.setTimeout(&c.extra().read, d, errReadTimeout, c.flags&fReading != 0)
 	return nil
 }
 
@@ -919,17 +927,16 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.timeouts().write, d, errWriteTimeout, c.Buffered() > 0 && c.flags&fConnecting == 0)
+	c.setTimeout(&c.extra().write, d, errWriteTimeout, c.Buffered() > 0 && c.flags&fConnecting == 0)
 	return nil
 }
 
-// timeouts returns the connection's deadlines, made on first use: a
-// connection without any costs nothing for them.
-func (c *Conn) timeouts() *timeouts {
-	if c.tm == nil {
-		c.tm = &timeouts{}
+// extra returns the connection's connExtra, made on first use.
+func (c *Conn) extra() *connExtra {
+	if c.ext == nil {
+		c.ext = &connExtra{}
 	}
-	return c.tm
+	return c.ext
 }
 
 // setTimeout sets dl to d, making its callback (which fails the connection

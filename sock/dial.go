@@ -100,7 +100,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	}
 	cfg.ls.trackDialed(c)
 	if cfg.connectTimeout > 0 {
-		c.timeouts().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
+		c.extra().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
 	}
 	if host != "" {
 		c.lookUp(network, addr, host, port)
@@ -330,10 +330,10 @@ func (c *Conn) connected() {
 		c.cfg.l.Cancel(d.attemptT)
 	}
 	c.cfg.dial = nil // a host name's other addresses are not needed now
-	if c.tm != nil {
-		c.cfg.l.Cancel(c.tm.connectT)
+	if c.ext != nil {
+		c.cfg.l.Cancel(c.ext.connectT)
 		// Set while connecting, when the peer had no part in the wait.
-		c.rearm(&c.tm.idle)
+		c.rearm(&c.ext.idle)
 	}
 	if c.flags&fClosing != 0 {
 		// Closed while connecting: what arrives is read and discarded from
@@ -348,9 +348,9 @@ func (c *Conn) connected() {
 			return
 		}
 		c.flags |= fReading
-		if c.tm != nil {
+		if c.ext != nil {
 			// Set while connecting, when there was nothing to read yet.
-			c.rearm(&c.tm.read)
+			c.rearm(&c.ext.read)
 		}
 	}
 	c.cfg.h.OnOpen(c)
@@ -363,9 +363,9 @@ func (c *Conn) connected() {
 		c.fail(err)
 		return
 	}
-	if c.tm != nil && c.Buffered() > 0 {
+	if c.ext != nil && c.Buffered() > 0 {
 		// Not started while connecting: the peer can stop reading only now.
-		c.rearm(&c.tm.write)
+		c.rearm(&c.ext.write)
 	}
 	c.drained()
 }

@@ -188,59 +188,34 @@ func ExampleShutdownHandler() {
 // make the server keep its input without end.
 const maxLine = 4 << 10
 
-// shoutLines answers each line with it in upper case, however the reads
-// split the lines. A connection's Splitter keeps the start of a line that a
-// read cut until the rest comes.
+// shoutLines answers each line with it in upper case. sock.Messages cuts
+// the lines however the reads split them, holds them while the answers
+// outrun the peer, and hands out a last line that comes without its
+// newline at the peer's end of stream.
 type shoutLines struct{ sock.BaseHandler }
 
-func (shoutLines) OnOpen(c *sock.Conn) { c.Context = sock.NewSplitter(bufio.ScanLines, maxLine) }
-
-func (h shoutLines) OnData(c *sock.Conn, p []byte) { h.answer(c, p) }
-
-// answer answers the lines in p and in what the splitter kept. When the
-// peer reads the answers more slowly than it sends lines, it holds the rest
-// and stops reading until OnResume, instead of queueing answers without end.
-func (shoutLines) answer(c *sock.Conn, p []byte) {
-	err := c.Context.(*sock.Splitter).Feed(p, func(line []byte) error {
-		c.Write(append(bytes.ToUpper(line), '\n'))
-		if c.WritePaused() {
-			c.PauseReading()
-			return sock.HoldRest
-		}
-		return nil
-	})
-	if err != nil { // bufio.ErrTooLong
-		c.Write([]byte("line too long\n"))
-		c.Close()
-	}
+func (shoutLines) OnMessage(c *sock.Conn, line []byte) {
+	c.Write(append(bytes.ToUpper(line), '\n'))
 }
 
-func (h shoutLines) OnResume(c *sock.Conn) {
-	c.ResumeReading()
-	h.answer(c, nil) // the lines held when the writes paused
+// OnSplitError makes shoutLines a sock.SplitErrorHandler: a line longer
+// than maxLine is answered, not just cut off by a close.
+func (shoutLines) OnSplitError(c *sock.Conn, err error) {
+	c.Write([]byte("line too long\n"))
+	c.Close()
 }
 
-// OnEOF makes shoutLines a sock.EOFHandler: at the peer's end of stream it
-// answers a last line that came without its newline, then lets the
-// connection close (false), which sends the answers first. Held lines are
-// not lost here: while reading is paused the end of stream is not seen.
-func (shoutLines) OnEOF(c *sock.Conn) bool {
-	c.Context.(*sock.Splitter).End(func(line []byte) error {
-		c.Write(append(bytes.ToUpper(line), '\n'))
-		return nil
-	})
-	return false
-}
-
-// A line protocol: OnData gets whatever each read returned, so a handler
-// cuts it into lines with a Splitter kept in Conn.Context.
+// A line protocol: OnData would get whatever each read returned, so
+// sock.Messages cuts it into lines for the handler, with bufio.ScanLines.
 func Example_lines() {
 	g, err := sock.NewGroup(1)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer g.Close()
-	ln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return shoutLines{} })
+	ln, err := g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler {
+		return sock.Messages(bufio.ScanLines, maxLine, shoutLines{})
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -254,7 +229,7 @@ func Example_lines() {
 	fmt.Fprint(c, "one line, then the st")
 	time.Sleep(10 * time.Millisecond) // most likely two reads on the server
 	fmt.Fprint(c, "art of another\nand a last line, without its newline")
-	c.(*net.TCPConn).CloseWrite() // the end of stream: OnEOF answers the last line
+	c.(*net.TCPConn).CloseWrite() // the end of stream: the last line is answered
 	answers, err := io.ReadAll(c) // until the server closes
 	if err != nil {
 		log.Fatal(err)

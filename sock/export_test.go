@@ -21,3 +21,12 @@ func GroupListeners(g *Group) ([]int, error) {
 
 // ConnFD returns c's descriptor, for a test to read its socket options.
 func ConnFD(c *Conn) int { return int(c.fd) }
+
+// MessagesKept returns how many bytes of input a Messages handler keeps for
+// c, and the capacity of the buffer it keeps them in.
+func MessagesKept(c *Conn) (n, capacity int) {
+	if f := c.framing(); f != nil {
+		return f.s.Buffered(), cap(f.s.buf)
+	}
+	return 0, 0
+}

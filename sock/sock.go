@@ -6,8 +6,10 @@
 // control (OnPause and OnResume around high and low water marks, as asyncio's
 // pause_writing and resume_writing), per-connection deadlines on the loop's
 // timer wheel, Group, which runs one loop per core behind SO_REUSEPORT, and
-// Splitter, which cuts a connection's input into messages with a
-// bufio.SplitFunc however the reads divide it.
+// Messages, which cuts a connection's input into messages with a
+// bufio.SplitFunc however the reads divide it, for a handler that gets
+// whole messages (Splitter does the cutting, for a handler that does it
+// itself).
 //
 // It is callback-driven, like asyncio's protocols: a Handler receives
 // OnOpen, OnData, OnClose, OnPause and OnResume, always on the loop

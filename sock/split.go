@@ -30,7 +30,8 @@ const maxEmptyTokens = 100
 // length-prefixed frame. OnData hands it each read with Feed, which calls a
 // function once per whole token, in order; the splitter keeps only what is
 // left over (an unfinished token, or tokens after a HoldRest) until the next
-// Feed. A Conn's Splitter belongs in its Context, made in OnOpen.
+// Feed. A Conn's Splitter belongs in its Context, made in OnOpen; Messages
+// does all that, and the flow control below, for a handler of its own.
 //
 // Tokens that lie whole in a read are handed out of it, not copied, and a
 // kept unfinished token is copied once, so that a connection whose tokens

@@ -1,0 +1,369 @@
+//go:build unix
+
+package sock
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+)
+
+// MessageHandler receives a connection's messages, cut from its input by
+// the split function given to Messages, and the other events of Handler.
+// Embed BaseHandler for the methods a protocol does not need (its OnData is
+// never called). All its methods run on the loop goroutine.
+//
+// It may also implement EOFHandler (OnEOF comes after the last message,
+// the one the split function makes of what is left at the end of stream),
+// ShutdownHandler, and SplitErrorHandler.
+type MessageHandler interface {
+	OnOpen(c *Conn)
+	// OnMessage is called with each message, in order. msg is valid only
+	// during the call (it lies in the loop's read buffer, or in what the
+	// connection kept of an earlier read): copy what must outlive it.
+	OnMessage(c *Conn, msg []byte)
+	OnClose(c *Conn, err error)
+	OnPause(c *Conn)
+	OnResume(c *Conn)
+}
+
+// SplitErrorHandler may be implemented by a MessageHandler that answers
+// input it cannot cut (a line past the bound, a frame whose header the split
+// function refuses) instead of having the connection closed. OnSplitError
+// gets bufio.ErrTooLong, the split function's error, or io.ErrUnexpectedEOF
+// for an unfinished message at the peer's end of stream. No message comes
+// after it, and input that follows is dropped; the connection stays open
+// until the handler closes it (after writing an answer, say), or the peer's
+// end of stream does.
+type SplitErrorHandler interface {
+	OnSplitError(c *Conn, err error)
+}
+
+// maxKeptCapacity is the largest buffer a connection keeps for cut messages
+// once it has handed them all out: one that a long message grew is let go,
+// so that an idle connection does not hold its largest message's size.
+const maxKeptCapacity = 4 << 10
+
+// Messages returns a Handler that cuts each connection's input into
+// messages with split, however the reads divide it, and calls h.OnMessage
+// with each: bufio.ScanLines for a line protocol, or a split function that
+// finds a length-prefixed frame. It does for every connection what a
+// Handler does with a Splitter of its own (NewSplitter's doc tells how
+// split is called, and what maxMessage bounds), with flow control and the
+// end of stream wired in, and leaves Conn.Context to h.
+//
+// Messages that lie whole in a read are handed out of the loop's read
+// buffer, not copied. A connection keeps input only while a read has ended
+// inside a message (or messages wait, below), bounded by maxMessage; the
+// buffer it keeps them in is let go once emptied if a long message grew it
+// past 4 KiB. A connection whose messages come whole costs nothing more and
+// allocates nothing.
+//
+// Flow control: when the bytes waiting to be sent rise above the high-water
+// mark (OnPause), reading pauses, and the messages already read wait; at
+// OnResume they are handed out and reading resumes. So a peer that sends
+// requests faster than it reads the answers holds the connection's memory
+// at about the high-water mark and one read. h's OnPause and OnResume are
+// called as well. OnMessage may also PauseReading itself: the messages after
+// it wait, and are handed out soon after ResumeReading (from the loop, not
+// inside the call). After Close or Abort no message comes.
+//
+// At the peer's end of stream, what the split function makes of the kept
+// input (bufio.ScanLines gives a last line without its newline) is handed
+// out, then h's OnEOF decides if h is an EOFHandler, and otherwise the
+// connection closes as Close does, sending what was written first.
+//
+// bufio.ErrTooLong (an unfinished message past maxMessage), an error from
+// split, or io.ErrUnexpectedEOF (a message left unfinished at the end of
+// stream) goes to h's OnSplitError if h is a SplitErrorHandler; otherwise
+// the connection is closed as Close does, and OnClose receives the error
+// unless the close itself failed. A split function that returns
+// bufio.ErrFinalToken ends the stream there: after that message, the
+// connection is closed as Close does and the input after it is dropped (a
+// protocol that switches framing uses a Splitter and its Rest). A panic in
+// OnMessage goes to the loop's panic handler, as Handler's do, and closes
+// the connection: what it had read is no longer in order.
+//
+// It panics if split or h is nil or maxMessage is not positive.
+func Messages(split bufio.SplitFunc, maxMessage int, h MessageHandler) Handler {
+	if split == nil || h == nil {
+		panic("sock: Messages with a nil split function or MessageHandler")
+	}
+	if maxMessage <= 0 {
+		panic(fmt.Sprintf("sock: Messages with maxMessage %d; it must be positive", maxMessage))
+	}
+	m := &messages{split: split, max: maxMessage, h: h}
+	m.eh, _ = h.(EOFHandler)
+	m.seh, _ = h.(SplitErrorHandler)
+	if sh, ok := h.(ShutdownHandler); ok {
+		return messagesShutdown{m, sh}
+	}
+	return m
+}
+
+// messages is the Handler that Messages returns.
+type messages struct {
+	split bufio.SplitFunc
+	max   int
+	h     MessageHandler
+	eh    EOFHandler        // h, if it is one
+	seh   SplitErrorHandler // h, if it is one
+}
+
+// messagesShutdown is messages for an h that is a ShutdownHandler: the
+// method's presence changes what Shutdown does, so only it has one.
+type messagesShutdown struct {
+	*messages
+	sh ShutdownHandler
+}
+
+func (m messagesShutdown) OnShutdown(c *Conn) { m.sh.OnShutdown(c) }
+
+// framing is what a connection of a Messages handler keeps between reads.
+type framing struct {
+	s         Splitter
+	err       error // what ended the cutting: no message comes after it
+	m         *messages
+	c         *Conn
+	eof       bool   // the peer's end of stream came while messages waited
+	scheduled bool   // a feedHeld is queued on the loop
+	feed      func() // f.feedHeld, made on first use
+}
+
+func (m *messages) OnOpen(c *Conn) { m.h.OnOpen(c) }
+
+func (m *messages) OnData(c *Conn, p []byte) {
+	f := c.framing()
+	if c.flags&(fPaused|fReadPaused) != 0 {
+		// Messages wait (a handler resumed reading while writes are
+		// paused): keep p uncut, so that none is handed out before OnResume.
+		if f == nil {
+			f = m.keep(c, &Splitter{split: m.split, max: m.max})
+		}
+		if f.err == nil {
+			f.s.buf = append(f.s.buf, p...)
+		}
+		return
+	}
+	if f == nil {
+		// Nothing is kept: cut p with a splitter on the stack, and make the
+		// connection's own only if something is left to keep.
+		s := Splitter{split: m.split, max: m.max}
+		done := false
+		defer m.closeIfPanicked(c, &done)
+		err := s.Feed(p, func(msg []byte) error { return m.deliver(c, msg) })
+		done = true
+		if err == nil && s.Buffered() == 0 {
+			return
+		}
+		f = m.keep(c, &s)
+		m.failed(c, f, err)
+		return
+	}
+	if f.err != nil {
+		return // after an error or the final message, input is dropped
+	}
+	m.feedKept(c, f, p)
+}
+
+// feedKept feeds p to the connection's kept input.
+func (m *messages) feedKept(c *Conn, f *framing, p []byte) {
+	done := false
+	defer m.closeIfPanicked(c, &done)
+	err := f.s.Feed(p, func(msg []byte) error { return m.deliver(c, msg) })
+	done = true
+	if err == nil && f.s.Buffered() == 0 && cap(f.s.buf) > maxKeptCapacity {
+		f.s.buf, f.s.off = nil, 0
+	}
+	m.failed(c, f, err)
+}
+
+// deliver hands one message to h, and holds the rest when h can take no
+// more now: writes or reading paused, or the connection closing.
+func (m *messages) deliver(c *Conn, msg []byte) error {
+	m.h.OnMessage(c, msg)
+	if c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 {
+		return HoldRest
+	}
+	return nil
+}
+
+// closeIfPanicked closes c when OnMessage panicked (done still false): the
+// splitter's state is then unknown, so what follows cannot be cut in order.
+// The panic goes on to the loop.
+func (m *messages) closeIfPanicked(c *Conn, done *bool) {
+	if *done {
+		return
+	}
+	f := c.framing()
+	if f == nil {
+		f = m.keep(c, &Splitter{split: m.split, max: m.max})
+	}
+	f.err = errMessagePanicked
+	if c.flags&(fClosing|fClosed) == 0 {
+		c.Close()
+	}
+}
+
+// errMessagePanicked is what stops a connection's messages after a panic in
+// OnMessage. OnClose does not get it: the loop's panic handler got the panic.
+var errMessagePanicked = errors.New("sock: OnMessage panicked")
+
+// keep makes c's framing from s, which a Feed on the stack left holding
+// input (or ended).
+func (m *messages) keep(c *Conn, s *Splitter) *framing {
+	f := &framing{s: *s, m: m, c: c}
+	c.extra().framing = f
+	return f
+}
+
+// failed acts on the error a Feed or End returned.
+func (m *messages) failed(c *Conn, f *framing, err error) {
+	if err == nil {
+		return
+	}
+	f.err = err
+	switch {
+	case err == bufio.ErrFinalToken:
+		c.Close()
+	case m.seh != nil:
+		m.seh.OnSplitError(c, err)
+	default:
+		c.Close()
+	}
+}
+
+func (m *messages) OnPause(c *Conn) {
+	if c.flags&fReadPaused == 0 && c.PauseReading() == nil {
+		c.flags |= fReadPausedForWrites
+	}
+	m.h.OnPause(c)
+}
+
+func (m *messages) OnResume(c *Conn) {
+	if c.flags&fReadPausedForWrites != 0 {
+		c.flags &^= fReadPausedForWrites
+		if c.flags&fReadPaused != 0 {
+			c.ResumeReading()
+		}
+	}
+	if f := c.framing(); f != nil && c.flags&(fReadPaused|fClosing|fClosed) == 0 {
+		f.resumed() // the messages that waited
+	}
+	m.h.OnResume(c)
+}
+
+// OnEOF hands out what the split function makes of the kept input at the
+// end of stream; if messages must wait (writes paused), it keeps the
+// connection open until they are handed out.
+func (m *messages) OnEOF(c *Conn) bool {
+	f := c.framing()
+	if f == nil {
+		s := Splitter{split: m.split, max: m.max}
+		done := false
+		defer m.closeIfPanicked(c, &done)
+		err := s.End(func(msg []byte) error { return m.deliver(c, msg) })
+		done = true
+		if err == nil && s.Buffered() == 0 {
+			return m.eofDone(c)
+		}
+		f = m.keep(c, &s)
+		if err != nil {
+			m.failed(c, f, err)
+			return m.eofDone(c)
+		}
+		f.eof = true // messages wait; feedHeld goes on
+		return true
+	} else if f.err == nil && !m.endKept(c, f) {
+		return true // messages wait; feedHeld goes on
+	}
+	return m.eofDone(c)
+}
+
+// endKept ends the kept input, and reports whether it is all handed out
+// (or failed): false when messages wait for OnResume or ResumeReading.
+func (m *messages) endKept(c *Conn, f *framing) bool {
+	done := false
+	defer m.closeIfPanicked(c, &done)
+	err := f.s.End(func(msg []byte) error { return m.deliver(c, msg) })
+	done = true
+	if err != nil {
+		m.failed(c, f, err)
+		return true
+	}
+	if f.s.Buffered() > 0 {
+		f.eof = true
+		return false
+	}
+	f.eof = false
+	return true
+}
+
+// eofDone is what OnEOF returns once the messages are handed out: h's
+// decision, or a close. A connection closed on the way stays closed.
+func (m *messages) eofDone(c *Conn) bool {
+	if c.flags&(fClosing|fClosed) != 0 {
+		return false
+	}
+	if m.eh != nil {
+		return m.eh.OnEOF(c)
+	}
+	return false
+}
+
+func (m *messages) OnClose(c *Conn, err error) {
+	if f := c.framing(); f != nil {
+		if err == nil && m.seh == nil && f.err != bufio.ErrFinalToken && f.err != errMessagePanicked {
+			err = f.err
+		}
+		c.ext.framing = nil
+	}
+	m.h.OnClose(c, err)
+}
+
+// framing returns c's kept input, or nil.
+func (c *Conn) framing() *framing {
+	if c.ext == nil {
+		return nil
+	}
+	return c.ext.framing
+}
+
+// resumed queues the hand-out of the messages that waited while reading
+// was paused, once ResumeReading is called: from the loop, so that
+// OnMessage never runs inside a ResumeReading that a handler called.
+func (f *framing) resumed() {
+	if f.scheduled || f.err != nil || (f.s.Buffered() == 0 && !f.eof) {
+		return
+	}
+	if f.feed == nil {
+		f.feed = f.feedHeld
+	}
+	f.scheduled = true
+	f.c.cfg.l.CallSoon(f.feed)
+}
+
+// feedHeld hands out the messages that waited, unless reading paused again
+// or the connection closed meanwhile.
+func (f *framing) feedHeld() {
+	f.scheduled = false
+	c, m := f.c, f.m
+	if c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 || f.err != nil || c.framing() != f {
+		return // OnResume or ResumeReading queues it again
+	}
+	if !f.eof {
+		m.feedKept(c, f, nil)
+		return
+	}
+	if !m.endKept(c, f) {
+		return // writes paused again
+	}
+	if c.flags&(fClosing|fClosed) != 0 {
+		return
+	}
+	if m.eh != nil {
+		c.askEOF(m.eh)
+		return
+	}
+	c.Close()
+}
