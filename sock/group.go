@@ -201,6 +201,21 @@ type GroupListener struct {
 // kernel picked when port 0 was asked for.
 func (gln *GroupListener) Addr() net.Addr { return gln.addr }
 
+// Conns returns how many of the connections accepted on this address are
+// open on each of the group's loops, in the order of Loops, asking each
+// loop on its goroutine (as Each does, so not from one of the group's
+// loops). After the group's Shutdown or Close it returns an error wrapping
+// ErrClosed.
+func (gln *GroupListener) Conns() ([]int, error) {
+	ns := make([]int, len(gln.lns))
+	for i, ln := range gln.lns {
+		if err := gln.g.on(gln.g.loops[i], "Conns", func() error { ns[i] = ln.nconns; return nil }); err != nil {
+			return nil, err
+		}
+	}
+	return ns, nil
+}
+
 // Close stops accepting on this address: it closes the listener of every
 // loop, on that loop's goroutine, and waits until they are all closed.
 // Connections they accepted stay open and are served as before: the

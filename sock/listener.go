@@ -44,6 +44,7 @@ type Listener struct {
 
 	conns  *Conn  // the open connections it accepted, a list through prev/next
 	nconns int    //
+	full   bool   // accepting stopped at WithMaxConns's limit, until a connection closes
 	onGone func() // Group's hook: runs after each connection's OnClose
 }
 
@@ -209,6 +210,10 @@ func setBufferSizes(fd int, cfg *config) error {
 // kernel picked when port 0 was asked for.
 func (ln *Listener) Addr() net.Addr { return ln.addr }
 
+// Conns returns how many of the connections the listener accepted are open:
+// their OnClose has not been called yet.
+func (ln *Listener) Conns() int { return ln.nconns }
+
 // Loop returns the loop the listener accepts on.
 func (ln *Listener) Loop() *loop.Loop { return ln.l }
 
@@ -244,6 +249,12 @@ func (ln *Listener) release() {
 func (ln *Listener) accept() {
 	for range acceptBatch {
 		if ln.closed {
+			return
+		}
+		if limit := ln.cfg.maxConns; limit > 0 && ln.nconns >= limit {
+			// forget accepts again when one of them closes.
+			ln.l.RemoveReader(ln.fd)
+			ln.full = true
 			return
 		}
 		fd, peer, err := sysAccept(&ln.ls.sysVec, ln.fd)
@@ -351,6 +362,10 @@ func (ln *Listener) forget(c *Conn) {
 	ln.nconns--
 	if ln.closed && ln.nconns == 0 {
 		delete(ln.ls.listeners, ln)
+	}
+	if ln.full && ln.nconns < ln.cfg.maxConns {
+		ln.full = false
+		ln.resume()
 	}
 	if ln.onGone != nil {
 		ln.onGone()

@@ -231,6 +231,7 @@ type config struct {
 	lowWaterSet         bool
 	readBufferSize      int
 	backlog             int
+	maxConns            int // WithMaxConns's; 0 for no limit
 	reusePort           bool
 	exclusive           bool // WithExclusiveAddress: SO_REUSEPORT set only once bound
 	noDelay             bool
@@ -343,6 +344,19 @@ func WithReadBufferSize(n int) Option {
 // one above 1 GiB, is refused.
 func WithBacklog(n int) Option {
 	return func(c *config) { c.size("WithBacklog", n, &c.backlog) }
+}
+
+// WithMaxConns makes a Listener stop accepting while n of the connections
+// it accepted are open (their OnClose not yet called), and take the next
+// waiting one as each of them closes, as golang.org/x/net/netutil's
+// LimitListener does: a server with a known capacity (descriptors, memory)
+// stays within it, and the connections beyond it wait in the kernel's
+// accept queue (see WithBacklog) instead of being accepted and starved.
+// With Group.Listen the limit is per loop: n on each of the group's loops.
+// 0 sets no limit (the default); a negative n is refused. Dial and
+// ListenPacket ignore it.
+func WithMaxConns(n int) Option {
+	return func(c *config) { c.size("WithMaxConns", n, &c.maxConns) }
 }
 
 // WithIdleTimeout gives every stream connection of the call an idle
