@@ -125,6 +125,11 @@ func TestAddFromTheLoopGoroutineIsNeverRefused(t *testing.T) {
 // not left waiting when Run returns.
 func TestWaitingOnAVirtualClock(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		// A 1ms timer armed mid-tick is due at the first tick edge at or
+		// after its deadline, so up to a tick later: each Advance must
+		// cover 1ms and a tick, or the timer waits for a second Advance
+		// that never comes (a 2ms step timed out on a 10ms tick).
+		step := max(2*time.Millisecond, time.Millisecond+v.Params.Tick)
 		l, vc := newVirtual(t, v)
 		var ticks atomic.Int64
 		var tick func()
@@ -140,7 +145,7 @@ func TestWaitingOnAVirtualClock(t *testing.T) {
 			for range 200 {
 				waitFor(t, "the loop to wait", l.Waiting)
 				before := ticks.Load()
-				vc.Advance(2 * time.Millisecond)
+				vc.Advance(step)
 				waitFor(t, "a timer", func() bool { return ticks.Load() > before })
 			}
 		})
