@@ -11,7 +11,9 @@
 //	loopgen tune -grid 'key=v1,v2 ...' [flags]         measure variants derived from one and rank them
 //
 // A bad spec exits with status 2 and one line per problem, as
-// file:line:col: path.to.field: what is wrong. Generation is all or nothing:
+// file:line:col: path.to.field: what is wrong, where file is a relative
+// -spec as the headers record it (below), spec/loop.yaml under go generate
+// too, so that it opens from the module root. Generation is all or nothing:
 // the new tree is written beside the old one and swapped in, so a failed run
 // leaves generated/ exactly as it was. Because -out is replaced whole, it
 // must not exist or hold only *_gen.go files with loopgen's header: anything
@@ -33,9 +35,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/loopgen/loop/gen"
@@ -81,7 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	spec, err := gen.ParseFile(*specPath)
+	shown := shownSpecPath(*specPath, *out)
+	spec, err := parseSpecFile(*specPath, shown)
 	if err != nil {
 		// A spec's own mistakes come as file:line:col lines, as a
 		// compiler's do, for editors to jump to; a file that cannot be
@@ -93,7 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if msg := benchTemplateMissing(spec, *out); msg != "" {
-		fmt.Fprintf(stderr, "loopgen: %s: %s\n", *specPath, msg)
+		fmt.Fprintf(stderr, "loopgen: %s: %s\n", shown, msg)
 		return 2
 	}
 	files, err := gen.Generate(spec, gen.Options{Invocation: "loopgen -spec " + headerPath(*specPath, *out)})
@@ -172,6 +177,40 @@ func headerPath(spec, out string) string {
 		return filepath.ToSlash(filepath.Clean(spec))
 	}
 	return filepath.ToSlash(rel)
+}
+
+// shownSpecPath is the spec path that loopgen's messages give: as the
+// generated headers record it (relative to the directory that holds out, the
+// module root) when spec is a relative path inside that directory. go
+// generate runs loopgen in spec/ with -spec loop.yaml, and a message naming
+// loop.yaml:170:5 could not be opened from the module root, where the user
+// ran go generate ./...; spec/loop.yaml:170:5 can. An absolute spec stays
+// absolute (it opens from anywhere: the recipe for tuning from another
+// module gives absolute paths), and so does one outside out's parent, which
+// a path relative to that directory would only obscure.
+func shownSpecPath(spec, out string) string {
+	if filepath.IsAbs(spec) {
+		return spec
+	}
+	rel := headerPath(spec, out)
+	if rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return filepath.Clean(spec)
+	}
+	return rel
+}
+
+// parseSpecFile reads the spec at path and parses it, naming it shown in
+// every message, a failure to read it included.
+func parseSpecFile(path, shown string) (*gen.Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Path = shown
+		}
+		return nil, err
+	}
+	return gen.Parse(shown, data)
 }
 
 // realDir is dir made absolute, with symbolic links resolved in the longest

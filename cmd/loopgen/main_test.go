@@ -257,6 +257,49 @@ func TestBadSpecExits2AndLeavesOutUntouched(t *testing.T) {
 	}
 }
 
+// Under go generate, loopgen runs in spec/ with -spec loop.yaml, and its
+// messages named loop.yaml:4:18, which does not open from the module root
+// where go generate ./... was typed. A relative -spec is now named as the
+// generated headers name it, relative to the directory that holds -out,
+// from any directory, a file that cannot be read included.
+func TestSpecErrorsNameTheSpecRelativeToTheModuleRoot(t *testing.T) {
+	root := copyShipped(t)
+	bad := "variants:\n  - name: balanced\n    default: true\n    queue_depth: 1000\n"
+	if err := os.WriteFile(filepath.Join(root, "spec", "loop.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ dir, spec, out string }{
+		{"spec", "loop.yaml", "../generated"}, // the go:generate line
+		{".", "spec/loop.yaml", "generated"},
+		{"cmd/loopgen", "../../spec/./loop.yaml", "../../generated"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			dir := filepath.Join(root, tc.dir)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Chdir(dir)
+			for _, check := range []bool{false, true} {
+				args := []string{"-spec", tc.spec, "-out", tc.out}
+				if check {
+					args = append(args, "-check")
+				}
+				code, _, stderr := loopgen(t, args...)
+				if want := "spec/loop.yaml:4:18: variants[0].queue_depth: "; code != 2 || !strings.HasPrefix(stderr, want) {
+					t.Errorf("loopgen %q in %s = %d, stderr %q; want 2 and a line starting %q", args, tc.dir, code, stderr, want)
+				}
+			}
+		})
+	}
+	t.Run("unreadable", func(t *testing.T) {
+		t.Chdir(filepath.Join(root, "spec"))
+		code, _, stderr := loopgen(t, "-spec", "nope.yaml", "-out", "../generated")
+		if want := "loopgen: open spec/nope.yaml: "; code != 2 || !strings.HasPrefix(stderr, want) {
+			t.Errorf("loopgen -spec nope.yaml in spec/ = %d, stderr %q; want 2 and a line starting %q", code, stderr, want)
+		}
+	})
+}
+
 func TestMissingSpecExits2(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "generated")
 	code, _, stderr := loopgen(t, "-spec", filepath.Join(t.TempDir(), "nope.yaml"), "-out", out)
