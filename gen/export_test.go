@@ -8,3 +8,7 @@ func FailOldTreeRemoval(err error) (restore func()) {
 	removeOldTree = func(string) error { return err }
 	return func() { removeOldTree = os.RemoveAll }
 }
+
+// ShippedSpec is shippedSpec, the copy of the shipped spec that the tests
+// read, for the golden test.
+const ShippedSpec = shippedSpec

@@ -25,10 +25,17 @@ var update = flag.Bool("update", false, "rewrite gen/testdata/golden/*.txtar fro
 // goldenInvocation is what every golden case records in its headers.
 const goldenInvocation = "loopgen -spec spec.yaml"
 
-// goldenShipped is the golden case whose spec is the real spec/loop.yaml, read
-// from disk, so that a change to the shipped spec's values or to the emitter
-// shows up as a golden diff. It holds no spec.yaml section: a copy would turn
-// every edit of the spec's comments into a golden diff too.
+// goldenShipped is the golden case of the variants the project ships. Its
+// input is shippedSpec, a copy of spec/loop.yaml as shipped, not the file
+// itself: the real spec is the user's to edit (docs/variants.md tells them to
+// add variants to it, and loopgen tune -write rewrites it), and a golden case
+// that read it broke go test ./gen on every such edit until -update. What the
+// real spec gives is kept honest by loopgen -check, which compares
+// generated/ with it; this case pins the emitter on a fixed input. After
+// changing the shipped variants, refresh the copy and the case:
+//
+//	cp spec/loop.yaml gen/testdata/specs/shipped.yaml
+//	go test ./gen -run TestGolden -update
 const goldenShipped = "shipped.txtar"
 
 // The golden cases, and the emitter switches each one pins (shipped.txtar
@@ -46,8 +53,8 @@ const goldenShipped = "shipped.txtar"
 // spin and block, recover and stats on and off), and all.Generic.
 //
 // A case's spec.yaml section is its input (shipped.txtar has none: its input
-// is spec/loop.yaml); every other section is a file Generate returns, named by
-// its path below generated/.
+// is gen.ShippedSpec, which the tests of package gen share); every other section
+// is a file Generate returns, named by its path below generated/.
 const goldenDir = "testdata/golden"
 
 func TestGolden(t *testing.T) {
@@ -87,9 +94,9 @@ func testGoldenFile(t *testing.T, name string) {
 	shipped := filepath.Base(name) == goldenShipped
 	switch {
 	case shipped && ok && !*update:
-		t.Fatalf("%s: has a spec.yaml section; its input is spec/loop.yaml (remove the section)", name)
+		t.Fatalf("%s: has a spec.yaml section; its input is %s (remove the section)", name, gen.ShippedSpec)
 	case shipped:
-		data, err := os.ReadFile("../spec/loop.yaml")
+		data, err := os.ReadFile(gen.ShippedSpec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -115,8 +122,9 @@ func testGoldenFile(t *testing.T, name string) {
 		out := &txtar.Archive{Comment: ar.Comment}
 		if shipped {
 			if len(out.Comment) == 0 {
-				out.Comment = []byte("What the shipped spec/loop.yaml generates (the test reads that file; there is\n" +
-					"no spec.yaml section here). A change to the spec's values or to the emitter\n" +
+				out.Comment = []byte("What the shipped variants generate. The input is gen/" + gen.ShippedSpec + ",\n" +
+					"a copy of spec/loop.yaml as shipped (there is no spec.yaml section here), so\n" +
+					"that editing spec/loop.yaml does not change this case; a change to the emitter\n" +
 					"shows up as a diff of this file.\n" +
 					"Regenerate with: go test ./gen -run TestGolden -update\n")
 			}
@@ -222,7 +230,7 @@ func TestLineDiff(t *testing.T) {
 }
 
 // goldenSpecs returns the specs of every golden case (the shipped one from
-// spec/loop.yaml), by case name.
+// gen.ShippedSpec), by case name.
 func goldenSpecs(t *testing.T) map[string]*gen.Spec {
 	t.Helper()
 	names, err := filepath.Glob(filepath.Join(goldenDir, "*.txtar"))
@@ -233,7 +241,7 @@ func goldenSpecs(t *testing.T) map[string]*gen.Spec {
 	for _, name := range names {
 		var data []byte
 		if filepath.Base(name) == goldenShipped {
-			data, err = os.ReadFile("../spec/loop.yaml")
+			data, err = os.ReadFile(gen.ShippedSpec)
 		} else {
 			data, err = goldenSection(name, "spec.yaml")
 		}

@@ -80,7 +80,7 @@ func TestRankReportsUnmeasuredCandidates(t *testing.T) {
 // TestGridSizeIsBounded: a grid of more points than maxGridPoints is refused
 // before it is expanded, with the size of each axis.
 func TestGridSizeIsBounded(t *testing.T) {
-	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestSkippedBenchmarks(t *testing.T) {
 // would replace anchors its batch, a value the base leaves alone but a
 // candidate with another batch would have to edit.
 func TestWriteCheckedForEveryCandidate(t *testing.T) {
-	data, err := os.ReadFile("../../spec/loop.yaml")
+	data, err := os.ReadFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestCheckBenchPatternSplitsAfterClosedGroups(t *testing.T) {
 // default variant keeps it the default (the spec needs one), and a new
 // variant is never the default, even written from the default's values.
 func TestWrittenVariantIsTheDefaultExactlyWhenItReplacesIt(t *testing.T) {
-	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,7 +311,7 @@ func TestPlanTuneDefaultCacheIsLoopgenTune(t *testing.T) {
 	if err != nil {
 		t.Skip("no user cache directory here:", err)
 	}
-	p, err := planTune(tuneFlags{spec: "../../spec/loop.yaml", grid: "batch=4", bench: ".", pkg: ".", count: 1, benchtime: "1x"})
+	p, err := planTune(tuneFlags{spec: shippedCopy, grid: "batch=4", bench: ".", pkg: ".", count: 1, benchtime: "1x"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestPlanTuneDefaultCacheIsLoopgenTune(t *testing.T) {
 // TestTunePrunesTheCacheBeforeMeasuring: every run, even one that then
 // fails, prunes the cache; else nothing ever would.
 func TestTunePrunesTheCacheBeforeMeasuring(t *testing.T) {
-	data, err := os.ReadFile("../../spec/loop.yaml")
+	data, err := os.ReadFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}

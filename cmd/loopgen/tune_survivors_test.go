@@ -273,7 +273,7 @@ func TestReportBaseWinnerWithEnoughMeasurements(t *testing.T) {
 // and a key given twice are each refused by name. Given twice, batch=4 would
 // be overwritten by batch=8 and never measured, under the label of both.
 func TestParseGridRefuses(t *testing.T) {
-	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,7 +291,7 @@ func TestParseGridRefuses(t *testing.T) {
 // TestParseGridKeepsEachValueOnce: values that the spec reads as the same
 // are one value of the axis, counted once against maxGridPoints.
 func TestParseGridKeepsEachValueOnce(t *testing.T) {
-	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestParseGridKeepsEachValueOnce(t *testing.T) {
 // the values it was built with, on a grid deep enough for the walk's
 // settings to be appended in place (four axes).
 func TestGridCandidatesLabelTheirOwnValues(t *testing.T) {
-	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +339,7 @@ func TestGridCandidatesLabelTheirOwnValues(t *testing.T) {
 // spec's variants, among them its default; one that claimed default too
 // would take the generic build and all.Variants' default from it.
 func TestGridCandidatesAreNotTheDefault(t *testing.T) {
-	spec, err := gen.ParseFile("../../spec/loop.yaml")
+	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}

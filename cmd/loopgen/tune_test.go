@@ -56,8 +56,8 @@ func BenchmarkSkipped(b *testing.B) {
 `
 
 // moduleCopy copies what package loop needs to build (go.mod, the root
-// package, handwritten/, generated/, spec/) into a temporary directory, adds
-// the tunetest package, and makes it the working directory: tune then edits
+// package, handwritten/) into a temporary directory, with shippedCopy as its
+// spec and generated/ made from that, adds the tunetest package, and makes it the working directory: tune then edits
 // that copy's spec and generated/, never the repository's.
 func moduleCopy(t *testing.T) string {
 	t.Helper()
@@ -85,10 +85,10 @@ func moduleCopyWith(t *testing.T, extra ...string) string {
 			t.Fatal(err)
 		}
 	}
-	for _, f := range []string{"go.mod", "go.sum", "doc.go", "loop.go", "spec/loop.yaml"} {
+	for _, f := range []string{"go.mod", "go.sum", "doc.go", "loop.go"} {
 		copyFile(f)
 	}
-	for _, dir := range []string{"handwritten", "generated"} {
+	for _, dir := range []string{"handwritten"} {
 		err := filepath.WalkDir(filepath.Join(src, dir), func(path string, d fs.DirEntry, err error) error {
 			if err != nil || d.IsDir() || strings.HasSuffix(path, "_test.go") {
 				return err
@@ -111,6 +111,22 @@ func moduleCopyWith(t *testing.T, extra ...string) string {
 				copyFile(filepath.Join(dir, name))
 			}
 		}
+	}
+	// The shipped variants, not the user's: the tests tune around their
+	// values. generated/ is made from them, as go generate would.
+	spec, err := os.ReadFile(shippedCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dst, "spec"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "spec", "loop.yaml"), spec, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var genOut, genErr bytes.Buffer
+	if code := run([]string{"-spec", filepath.Join(dst, "spec", "loop.yaml"), "-out", filepath.Join(dst, "generated")}, &genOut, &genErr); code != 0 {
+		t.Fatalf("generating the module copy's generated/: exit %d\n%s", code, genErr.String())
 	}
 	if err := os.MkdirAll(filepath.Join(dst, "tunetest"), 0o755); err != nil {
 		t.Fatal(err)
@@ -342,7 +358,7 @@ func TestTuneBadInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module copy")
 	}
-	shipped, err := gen.ParseFile("../../spec/loop.yaml") // before moduleCopy moves the test elsewhere
+	shipped, err := gen.ParseFile(shippedCopy) // before moduleCopy moves the test elsewhere
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -291,7 +291,7 @@ func TestMeasureCacheKeyRun(t *testing.T) {
 func writePlan(t *testing.T) (*tunePlan, *ranking, string) {
 	t.Helper()
 	dir := t.TempDir()
-	data, err := os.ReadFile("../../spec/loop.yaml")
+	data, err := os.ReadFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
