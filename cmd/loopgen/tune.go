@@ -209,6 +209,9 @@ func planTune(f tuneFlags) (*tunePlan, error) {
 	if p.candidates, err = gridCandidates(p.base, p.axes); err != nil {
 		return nil, err
 	}
+	if err := checkWriteOverOther(spec, p.base, p.axes, f.write); err != nil {
+		return nil, err
+	}
 	if f.write != "" {
 		// A dry run for every candidate, since any may win, so that a bad
 		// name or a value the spec cannot take in place is found now, not
@@ -317,6 +320,41 @@ func writtenVariant(s *gen.Spec, v *gen.Variant, name string) gen.Variant {
 		w.Default = old.Default
 	}
 	return w
+}
+
+// checkWriteOverOther refuses a -write over an existing variant other than
+// the base whose values outside the grid differ from the base's. Every
+// candidate carries the base's values outside the grid, so the winner
+// written over that variant would turn them into the base's: a trial's
+// reject/256/poll/stats variant, written over with -base balanced and a
+// grid of batch, became grow/4096/auto/no stats, values nobody had asked to
+// change. Writing only the grid's values would give a variant that was never
+// measured, and a warning would come after the spec was rewritten, perhaps
+// hours into the run; refusing here costs nothing, before any building.
+// The user meant to tune that variant (-base NAME) or to add another
+// (-write a new name); the message lists the values and says both.
+func checkWriteOverOther(spec *gen.Spec, base *gen.Variant, axes []tuneAxis, name string) error {
+	old, ok := spec.Lookup(name)
+	if name == "" || !ok || old.Name == base.Name {
+		return nil
+	}
+	var changed []string
+	for _, k := range tunableKeys() {
+		if slices.ContainsFunc(axes, func(a tuneAxis) bool { return a.key == k }) {
+			continue
+		}
+		was, _ := old.Get(k)
+		now, _ := base.Get(k)
+		if was != now {
+			changed = append(changed, fmt.Sprintf("%s %s (%s has %s)", k, was, base.Name, now))
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	return fmt.Errorf("-write %s: %s is a variant other than the base %s, and the candidates have %s's values outside the grid: "+
+		"writing the winner over %s would also change %s; give -base %s to tune %s itself, or -write a new name",
+		name, name, base.Name, base.Name, name, strings.Join(changed, ", "), name, name)
 }
 
 // parseGrid reads 'key=v1,v2 key=v1,...', checking every key and every value

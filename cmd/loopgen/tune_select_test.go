@@ -139,3 +139,53 @@ func TestWriteCheckedForEveryCandidate(t *testing.T) {
 		t.Errorf("planTune: %v; want -write refused for the grid point batch=64", err)
 	}
 }
+
+// TestWriteOverAnotherVariantIsRefusedWhenItWouldChangeValuesOutsideTheGrid:
+// -write over an existing variant other than the base turned its values
+// outside the grid into the base's (a trial's reject/256/poll/stats variant
+// became grow/4096/auto/false after a grid of batch from balanced). tune
+// now refuses before any building and lists those values; the base, a new
+// name, and a variant that has the base's values outside the grid are
+// written as before.
+func TestWriteOverAnotherVariantIsRefusedWhenItWouldChangeValuesOutsideTheGrid(t *testing.T) {
+	data, err := os.ReadFile(shippedCopy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(data) +
+		"  - name: mine\n    overflow: reject\n    batch: 256\n    inbox:\n      depth: 256\n    poller: poll\n    stats: true\n" +
+		"  - name: close\n    batch: 64\n"
+	file := filepath.Join(t.TempDir(), "loop.yaml")
+	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(base, grid, write string) error {
+		// ./nosuch: planTune fails on the package, after every check of
+		// the spec and the grid, where a run that was let through stops.
+		_, err := planTune(tuneFlags{spec: file, base: base, grid: grid, write: write, count: 1, benchtime: "1x", pkg: "./nosuch"})
+		return err
+	}
+	err = plan("balanced", "batch=64,1024", "mine")
+	want := "-write mine: mine is a variant other than the base balanced, and the candidates have balanced's values outside the grid: " +
+		"writing the winner over mine would also change overflow reject (balanced has grow), inbox.depth 256 (balanced has 4096), " +
+		"poller poll (balanced has auto), stats true (balanced has false); give -base mine to tune mine itself, or -write a new name"
+	if err == nil || err.Error() != want {
+		t.Errorf("-base balanced -write mine: %v\nwant %s", err, want)
+	}
+	// On the grid, a value is the tuning's to change: not listed.
+	err = plan("balanced", "batch=64,1024 poller=poll,epoll", "mine")
+	if err == nil || strings.Contains(err.Error(), "poller") || !strings.Contains(err.Error(), "would also change overflow reject (balanced has grow), inbox.depth 256 (balanced has 4096), stats true") {
+		t.Errorf("-grid with poller -write mine: %v; want the values outside the grid listed, poller not", err)
+	}
+	for _, tc := range []struct{ base, write string }{
+		{"mine", "mine"},         // the base itself
+		{"balanced", "balanced"}, // the base, by its default
+		{"", "balanced"},
+		{"balanced", "fresh"}, // a new variant
+		{"balanced", "close"}, // differs from the base only on the grid
+	} {
+		if err := plan(tc.base, "batch=64,1024", tc.write); err == nil || !strings.HasPrefix(err.Error(), "-pkg ./nosuch") {
+			t.Errorf("-base %q -write %s: %v; want it let through to the package check", tc.base, tc.write, err)
+		}
+	}
+}
