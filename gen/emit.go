@@ -19,11 +19,12 @@ package gen
 // A new spec parameter goes through these places: in spec.go, its Variant
 // field, its row in specFields, its limits and its value in specDefaults
 // (Parse, Validate, Set, Get, PutVariant and tune then know it); in
-// handwritten/core, its Params field; in emitParams, a constant (for a
-// number) and its entry in specParams; in emit_generic.go, its entry in the
-// generic build's Params and its check in emitValidate (a number's limits, or
-// a switch's compiled-in value), and for a number a genericParams row of the
-// constant's name; describe, and describeSwitches for a switch. The code it
+// handwritten/core, its Params field and its place in Params.String (which
+// describe reuses for the generated docs); in variantParams, its field; in
+// emitParams, a constant (for a number) and its entry in specParams; in emit_generic.go,
+// its entry in the generic build's Params and its check in emitValidate (a
+// number's limits, or a switch's compiled-in value), and for a number a
+// genericParams row of the constant's name; describeSwitches for a switch. The code it
 // changes then reads a number through e.num or e.numAs (a constant in a
 // variant, a field in the generic build) and tests a switch on e.v (a switch
 // that is off emits nothing).
@@ -37,6 +38,8 @@ import (
 	"strings"
 
 	"github.com/dave/jennifer/jen"
+
+	"github.com/loopgen/loop/handwritten/core"
 )
 
 // Module is the import path of the module the generated code belongs to.
@@ -271,16 +274,33 @@ func emitAll(s *Spec) *jen.File {
 }
 
 // describe spells v's parameters on one line, for the doc comments of its
-// package, its Loop and its select file.
+// package, its Loop and its select file. It is core.Params.String, what the
+// variant's Variant().String() reports at run time, less the name that
+// begins it: one summary, with every value. The docs had one of their own
+// that left out overflow, recover and stats, so go doc did not show that
+// Post can fail under overflow: reject.
 func describe(v *Variant) string {
-	idle := "block"
-	if v.Spin > 0 {
-		idle = "spin:" + specDuration(v.Spin)
+	p := variantParams(v)
+	return strings.TrimPrefix(p.String(), p.Name+": ")
+}
+
+// variantParams is v as the core.Params that its generated specParams
+// returns.
+func variantParams(v *Variant) core.Params {
+	return core.Params{
+		Name:       v.Name,
+		QueueDepth: v.QueueDepth,
+		Overflow:   string(v.Overflow),
+		Batch:      v.Batch,
+		Inbox:      string(v.Inbox.Kind),
+		InboxDepth: v.Inbox.Depth,
+		Gather:     v.Inbox.Gather,
+		Tick:       v.Wheel.Tick,
+		Slots:      v.Wheel.Slots,
+		Levels:     v.Wheel.Levels,
+		Poller:     string(v.Poller),
+		Spin:       v.Spin,
+		Recover:    v.Recover,
+		Stats:      v.Stats,
 	}
-	gather := "off"
-	if v.Inbox.Gather > 0 {
-		gather = specDuration(v.Inbox.Gather)
-	}
-	return fmt.Sprintf("queue_depth %d, batch %d, %s inbox of %d (gather %s), wheel %v×%d^%d, poller %s, idle %s",
-		v.QueueDepth, v.Batch, v.Inbox.Kind, v.Inbox.Depth, gather, v.Wheel.Tick, v.Wheel.Slots, v.Wheel.Levels, v.Poller, idle)
 }

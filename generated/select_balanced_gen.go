@@ -6,7 +6,7 @@ package generated
 
 import "github.com/loopgen/loop/generated/balanced"
 
-// Loop is the balanced variant, selected by the loop_balanced build tag or by no variant tag: queue_depth 4096, batch 1024, mpsc inbox of 4096 (gather 4us), wheel 1ms×64^4, poller auto, idle block.
+// Loop is the balanced variant, selected by the loop_balanced build tag or by no variant tag: queue_depth=4096 overflow=grow batch=1024 inbox=mpsc/4096 gather=4µs wheel=1ms×64^4 poller=auto idle=block recover=true stats=false.
 type Loop = balanced.Loop
 
 // Params are the spec values of the selected variant.

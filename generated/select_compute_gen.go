@@ -6,7 +6,7 @@ package generated
 
 import "github.com/loopgen/loop/generated/compute"
 
-// Loop is the compute variant, selected by the loop_compute build tag: queue_depth 16384, batch 512, mutex inbox of 4096 (gather off), wheel 1ms×64^4, poller none, idle block.
+// Loop is the compute variant, selected by the loop_compute build tag: queue_depth=16384 overflow=grow batch=512 inbox=mutex/4096 gather=0s wheel=1ms×64^4 poller=none idle=block recover=true stats=false.
 type Loop = compute.Loop
 
 // Params are the spec values of the selected variant.

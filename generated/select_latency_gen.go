@@ -6,7 +6,7 @@ package generated
 
 import "github.com/loopgen/loop/generated/latency"
 
-// Loop is the latency variant, selected by the loop_latency build tag: queue_depth 1024, batch 32, mpsc inbox of 1024 (gather off), wheel 100µs×256^3, poller epoll, idle spin:50us.
+// Loop is the latency variant, selected by the loop_latency build tag: queue_depth=1024 overflow=grow batch=32 inbox=mpsc/1024 gather=0s wheel=100µs×256^3 poller=epoll idle=spin:50µs recover=true stats=false.
 type Loop = latency.Loop
 
 // Params are the spec values of the selected variant.

@@ -6,7 +6,7 @@ package generated
 
 import "github.com/loopgen/loop/generated/throughput"
 
-// Loop is the throughput variant, selected by the loop_throughput build tag: queue_depth 65536, batch 1024, mpsc inbox of 16384 (gather 8us), wheel 1ms×64^4, poller poll, idle block.
+// Loop is the throughput variant, selected by the loop_throughput build tag: queue_depth=65536 overflow=grow batch=1024 inbox=mpsc/16384 gather=8µs wheel=1ms×64^4 poller=poll idle=block recover=true stats=true.
 type Loop = throughput.Loop
 
 // Params are the spec values of the selected variant.

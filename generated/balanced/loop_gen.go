@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Loop is the balanced variant's event loop: queue_depth 4096, batch 1024, mpsc inbox of 4096 (gather 4us), wheel 1ms×64^4, poller auto, idle block.
+// Loop is the balanced variant's event loop: queue_depth=4096 overflow=grow batch=1024 inbox=mpsc/4096 gather=4µs wheel=1ms×64^4 poller=auto idle=block recover=true stats=false.
 // Create it with New (or Init on a zero Loop). Its methods have the semantics
 // documented on package loop; methods not marked safe for any goroutine belong
 // to the loop goroutine (or, before Run, to the goroutine that will call it).

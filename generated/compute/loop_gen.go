@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Loop is the compute variant's event loop: queue_depth 16384, batch 512, mutex inbox of 4096 (gather off), wheel 1ms×64^4, poller none, idle block.
+// Loop is the compute variant's event loop: queue_depth=16384 overflow=grow batch=512 inbox=mutex/4096 gather=0s wheel=1ms×64^4 poller=none idle=block recover=true stats=false.
 // Create it with New (or Init on a zero Loop). Its methods have the semantics
 // documented on package loop; methods not marked safe for any goroutine belong
 // to the loop goroutine (or, before Run, to the goroutine that will call it).

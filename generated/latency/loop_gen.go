@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Loop is the latency variant's event loop: queue_depth 1024, batch 32, mpsc inbox of 1024 (gather off), wheel 100µs×256^3, poller epoll, idle spin:50us.
+// Loop is the latency variant's event loop: queue_depth=1024 overflow=grow batch=32 inbox=mpsc/1024 gather=0s wheel=100µs×256^3 poller=epoll idle=spin:50µs recover=true stats=false.
 // Create it with New (or Init on a zero Loop). Its methods have the semantics
 // documented on package loop; methods not marked safe for any goroutine belong
 // to the loop goroutine (or, before Run, to the goroutine that will call it).

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Loop is the throughput variant's event loop: queue_depth 65536, batch 1024, mpsc inbox of 16384 (gather 8us), wheel 1ms×64^4, poller poll, idle block.
+// Loop is the throughput variant's event loop: queue_depth=65536 overflow=grow batch=1024 inbox=mpsc/16384 gather=8µs wheel=1ms×64^4 poller=poll idle=block recover=true stats=true.
 // Create it with New (or Init on a zero Loop). Its methods have the semantics
 // documented on package loop; methods not marked safe for any goroutine belong
 // to the loop goroutine (or, before Run, to the goroutine that will call it).
