@@ -20,8 +20,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/loopgen/loop/gen"
 )
 
@@ -554,22 +552,14 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 	defer os.RemoveAll(tmp)
 
 	total := len(p.candidates) * (1 + p.flags.count)
-	bar := progressbar.NewOptions(total,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetDescription("tune"),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(stderr) }),
-	)
-	defer bar.Exit()
+	bar := newTuneProgress(stderr, total)
+	defer bar.exit()
 
 	if err := p.checkGenerated(); err != nil {
 		return res, err
 	}
 	for i, c := range p.candidates {
-		bar.Describe(fmt.Sprintf("build %d/%d", i+1, len(p.candidates)))
+		bar.describe(fmt.Sprintf("build %d/%d", i+1, len(p.candidates)))
 		if err := p.build(ctx, tmp, c); err != nil {
 			if interrupted(ctx, err) {
 				return res, errInterrupted
@@ -584,14 +574,14 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 				return res, err
 			}
 		}
-		bar.Add(1)
+		bar.add(1)
 	}
 	p.runID = runIdentity(p.candidates)
 	n := len(p.candidates)
 	for round := range p.flags.count {
 		for _, i := range roundOrder(round, n) {
 			c := p.candidates[i]
-			bar.Describe(fmt.Sprintf("round %d/%d", round+1, p.flags.count))
+			bar.describe(fmt.Sprintf("round %d/%d", round+1, p.flags.count))
 			out, fromCache, err := p.measure(ctx, c, round)
 			if err != nil {
 				if interrupted(ctx, err) {
@@ -606,7 +596,7 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 			if fromCache {
 				res.cached++
 			}
-			bar.Add(1)
+			bar.add(1)
 			if hooks.afterMeasure != nil {
 				hooks.afterMeasure(res.measured)
 			}
@@ -615,7 +605,7 @@ func (p *tunePlan) run(ctx context.Context, stderr io.Writer, hooks tuneHooks) (
 			}
 		}
 	}
-	bar.Finish()
+	bar.finish()
 	return res, nil
 }
 

@@ -417,6 +417,11 @@ func TestTuneInterleavesThenWritesTheWinner(t *testing.T) {
 	if want := "\nWrote variant tuned into spec/loop.yaml and generated generated; build with -tags loop_tuned.\n"; !strings.HasSuffix(stdout, want) {
 		t.Errorf("stdout:\n%s\nwant it to end in %q", stdout, want)
 	}
+	// stderr is no terminal: the progress comes as lines, without the
+	// bar's \r frames.
+	if strings.Contains(stderr, "\r") || !strings.Contains(stderr, "loopgen tune: round 5/5; ") || !strings.Contains(stderr, "loopgen tune: 12 builds and measurements done in ") {
+		t.Errorf("stderr, which is no terminal:\n%q\nwant lines of progress and no \\r", stderr)
+	}
 }
 
 // TestTuneBuildFailureExits1: a benchmark package that does not build is a
