@@ -96,7 +96,11 @@ func runTune(ctx context.Context, args []string, stdout, stderr io.Writer, hooks
 	pruneTuneCache(plan.cacheDir, time.Now())
 	res, err := plan.run(ctx, stderr, hooks)
 	if errors.Is(err, errInterrupted) {
-		fmt.Fprintf(stderr, "loopgen tune: interrupted; %d measurements are cached in %s, and the same command resumes from them\n", res.measured, plan.cacheDir)
+		verb := "are"
+		if res.measured == 1 {
+			verb = "is"
+		}
+		fmt.Fprintf(stderr, "loopgen tune: interrupted; %s %s cached in %s, and the same command resumes from them\n", count(res.measured, "measurement"), verb, plan.cacheDir)
 		return 130
 	}
 	var bad badInputError
@@ -375,15 +379,23 @@ func parseGrid(grid string, base *gen.Variant) ([]tuneAxis, error) {
 			return nil, fmt.Errorf("-grid: %s given twice", key)
 		}
 		a := tuneAxis{key: key}
+		given := map[string]string{} // the value as given, by its canonical form
 		for _, val := range strings.Split(list, ",") {
 			w := *base
 			if err := w.Set(key, val); err != nil {
 				return nil, fmt.Errorf("-grid: %s=%s: %w", key, val, err)
 			}
 			canonical, _ := w.Get(key)
-			if !slices.Contains(a.values, canonical) {
-				a.values = append(a.values, canonical)
+			// Dropping it, as tune did, hid a typo (64,64 for 64,640) behind
+			// a smaller grid than the one asked for.
+			if first, dup := given[canonical]; dup {
+				if first == val {
+					return nil, fmt.Errorf("-grid: %s=%s: %s given twice", key, list, val)
+				}
+				return nil, fmt.Errorf("-grid: %s=%s: %s and %s are the same value, %s", key, list, first, val, canonical)
 			}
+			given[canonical] = val
+			a.values = append(a.values, canonical)
 		}
 		axes = append(axes, a)
 	}

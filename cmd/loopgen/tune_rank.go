@@ -285,11 +285,11 @@ func (r *ranking) describe(row rankRow) string {
 		delta = "no ratio of " + r.metric
 	}
 	if row.toZero+row.offZero > 0 {
-		delta += fmt.Sprintf(" where neither median is zero; zero on %d benchmarks where the base is not, not zero on %d where the base is", row.toZero, row.offZero)
+		delta += fmt.Sprintf(" where neither median is zero; zero on %s where the base is not, not zero on %d where the base is", count(row.toZero, "benchmark"), row.offZero)
 	}
 	level := fmt.Sprintf("alpha %.2f", benchmath.DefaultThresholds.CompareAlpha)
 	if r.comparisons > 1 {
-		level = fmt.Sprintf("alpha %.2g for better: %.2f over %d comparisons; %.2f for worse", r.alpha, benchmath.DefaultThresholds.CompareAlpha, r.comparisons, benchmath.DefaultThresholds.CompareAlpha)
+		level = fmt.Sprintf("alpha %.2g for better: %.2f over %s; %.2f for worse", r.alpha, benchmath.DefaultThresholds.CompareAlpha, count(r.comparisons, "comparison"), benchmath.DefaultThresholds.CompareAlpha)
 	}
 	if r.needCount > 0 {
 		level += fmt.Sprintf("; with these measurements no comparison can reach that: -count %d could", r.needCount)
@@ -305,8 +305,8 @@ func (r *ranking) describe(row rankRow) string {
 	if k := len(r.benchmarks) - len(row.cmp); k > 0 {
 		unmeasured = fmt.Sprintf(", not compared on %d (no measurements of it or of the base)", k)
 	}
-	return fmt.Sprintf("%s geomean over %d benchmarks; significantly better on %d, worse on %d%s (%s)",
-		delta, row.inRatio, row.better, row.worse, unmeasured, level)
+	return fmt.Sprintf("%s geomean over %s; significantly better on %d, worse on %d%s (%s)",
+		delta, count(row.inRatio, "benchmark"), row.better, row.worse, unmeasured, level)
 }
 
 // format writes a value of the metric with an SI prefix: 27.7n (sec/op).
@@ -327,13 +327,15 @@ func (r *ranking) interval(s benchmath.Summary) string {
 func (r *ranking) write(w io.Writer) {
 	p := r.plan
 	fmt.Fprintf(w, "# loopgen tune: %s, base %s\n\n", p.pkgPath, p.base.Name)
-	fmt.Fprintf(w, "%d candidates × %d benchmarks (-bench %q), %d measurements each at -benchtime %s, interleaved; %d measurements, %d of them from the cache (%s).\n",
-		len(p.candidates), len(r.benchmarks), p.flags.bench, p.flags.count, p.flags.benchtime, r.measured, r.cached, p.cacheDir)
+	fmt.Fprintf(w, "%s × %s (-bench %q), %s each at -benchtime %s, interleaved; %s, %d of them from the cache (%s).\n",
+		count(len(p.candidates), "candidate"), count(len(r.benchmarks), "benchmark"), p.flags.bench, count(p.flags.count, "measurement"),
+		p.flags.benchtime, count(r.measured, "measurement"), r.cached, p.cacheDir)
 	fmt.Fprintf(w, "Medians with 95%% confidence intervals; vs base and p from a Mann-Whitney U test, as benchstat computes them (~: not significant at alpha %.2f).\n",
 		benchmath.DefaultThresholds.CompareAlpha)
 	if r.comparisons > 1 {
-		fmt.Fprintf(w, "The winner is the best of %d candidates, each compared on %d benchmarks: it counts as significantly better on a benchmark only at p < %.2g (%.2f over those %d comparisons), and as worse at p < %.2f.\n",
-			len(p.candidates)-1, len(r.benchmarks), r.alpha, benchmath.DefaultThresholds.CompareAlpha, r.comparisons, benchmath.DefaultThresholds.CompareAlpha)
+		fmt.Fprintf(w, "The winner is the best of %s, each compared on %s: it counts as significantly better on a benchmark only at p < %.2g (%.2f over those %s), and as worse at p < %.2f.\n",
+			count(len(p.candidates)-1, "candidate"), count(len(r.benchmarks), "benchmark"), r.alpha, benchmath.DefaultThresholds.CompareAlpha,
+			count(r.comparisons, "comparison"), benchmath.DefaultThresholds.CompareAlpha)
 	}
 	keys := make([]string, len(p.axes))
 	for i, a := range p.axes {
@@ -433,13 +435,22 @@ func (r *ranking) write(w io.Writer) {
 			why := "not significantly better than the base on any benchmark"
 			switch {
 			case row.missing > 0:
-				why = fmt.Sprintf("not measured on %d benchmarks", row.missing)
+				why = "not measured on " + count(row.missing, "benchmark")
 			case row.worse > 0:
-				why = fmt.Sprintf("significantly worse than the base on %d benchmarks", row.worse)
+				why = "significantly worse than the base on " + count(row.worse, "benchmark")
 			}
 			fmt.Fprintf(w, "Ranked above it but %s: %s.\n", why, row.c.label())
 		}
 	default:
 		fmt.Fprintf(w, "Best: %s: %s. Not significantly better than the base %s.\n", r.winner.label(), r.verdict, p.base.Name)
 	}
+}
+
+// count is n and noun, in the plural unless n is 1: "1 benchmark",
+// "3 benchmarks" (the report said "1 benchmarks").
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -38,7 +38,7 @@ func TestRankWinnerIsWorseNowhere(t *testing.T) {
 	}
 	var out bytes.Buffer
 	r.write(&out)
-	if !strings.Contains(out.String(), "Winner: batch=64: ") || !strings.Contains(out.String(), "Ranked above it but significantly worse than the base on 1 benchmarks: batch=4.") {
+	if !strings.Contains(out.String(), "Winner: batch=64: ") || !strings.Contains(out.String(), "Ranked above it but significantly worse than the base on 1 benchmark: batch=4.") {
 		t.Errorf("report:\n%s", out.String())
 	}
 
@@ -186,6 +186,26 @@ func TestWriteOverAnotherVariantIsRefusedWhenItWouldChangeValuesOutsideTheGrid(t
 	} {
 		if err := plan(tc.base, "batch=64,1024", tc.write); err == nil || !strings.HasPrefix(err.Error(), "-pkg ./nosuch") {
 			t.Errorf("-base %q -write %s: %v; want it let through to the package check", tc.base, tc.write, err)
+		}
+	}
+}
+
+// TestReportCountsInTheSingular: one benchmark, one other candidate and one
+// measurement each read as such; the report said "1 benchmarks".
+func TestReportCountsInTheSingular(t *testing.T) {
+	base := &candidate{isBase: true, settings: []string{"batch=256"}}
+	other := &candidate{settings: []string{"batch=4"}}
+	p := &tunePlan{flags: tuneFlags{metric: "sec/op", bench: "A", count: 1, benchtime: "1x"}, pkgPath: "example.com/b",
+		candidates: []*candidate{base, other}, base: &gen.Variant{Name: "balanced"}, axes: []tuneAxis{{key: "batch"}}}
+	res := tuneResult{benchmarks: []string{"A"}, values: []map[string][]float64{{"A": {100}}, {"A": {90}}}, measured: 2}
+	var out bytes.Buffer
+	rankCandidates(p, res).write(&out)
+	if want := "2 candidates × 1 benchmark (-bench \"A\"), 1 measurement each at -benchtime 1x, interleaved; 2 measurements, 0 of them from the cache"; !strings.Contains(out.String(), want) {
+		t.Errorf("report:\n%s\nwant it to contain %q", out.String(), want)
+	}
+	for n, want := range map[int]string{0: "0 benchmarks", 1: "1 benchmark", 2: "2 benchmarks"} {
+		if got := count(n, "benchmark"); got != want {
+			t.Errorf("count(%d, benchmark) = %q, want %q", n, got, want)
 		}
 	}
 }

@@ -270,37 +270,28 @@ func TestReportBaseWinnerWithEnoughMeasurements(t *testing.T) {
 }
 
 // TestParseGridRefuses: a key with no values, a key that is not a parameter,
-// and a key given twice are each refused by name. Given twice, batch=4 would
-// be overwritten by batch=8 and never measured, under the label of both.
+// a key given twice and a value given twice are each refused by name. Given
+// twice, batch=4 would be overwritten by batch=8 and never measured, under
+// the label of both. A value given twice, or spelled twice (100us and
+// 0.1ms), was dropped without a word, and the grid was smaller than the one
+// asked for (64,64 for 64,640).
 func TestParseGridRefuses(t *testing.T) {
 	spec, err := gen.ParseFile(shippedCopy)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for grid, want := range map[string]string{
-		"batch=":          `-grid: "batch=" is not key=v1,v2`,
-		"default=true":    "-grid: default cannot be tuned",
-		"batch=4 batch=8": "-grid: batch given twice",
+		"batch=":                          `-grid: "batch=" is not key=v1,v2`,
+		"default=true":                    "-grid: default cannot be tuned",
+		"batch=4 batch=8":                 "-grid: batch given twice",
+		"batch=64,64":                     "-grid: batch=64,64: 64 given twice",
+		"batch=4 queue_depth=16,32,16":    "-grid: queue_depth=16,32,16: 16 given twice",
+		"wheel.tick=100us,0.1ms,100000ns": "-grid: wheel.tick=100us,0.1ms,100000ns: 100us and 0.1ms are the same value, 100us",
+		"poller=poll,epoll,poll":          "-grid: poller=poll,epoll,poll: poll given twice",
 	} {
 		if axes, err := parseGrid(grid, spec.Default()); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: axes %v, error %v; want %q", grid, axes, err, want)
 		}
-	}
-}
-
-// TestParseGridKeepsEachValueOnce: values that the spec reads as the same
-// are one value of the axis, counted once against maxGridPoints.
-func TestParseGridKeepsEachValueOnce(t *testing.T) {
-	spec, err := gen.ParseFile(shippedCopy)
-	if err != nil {
-		t.Fatal(err)
-	}
-	axes, err := parseGrid("wheel.tick=100us,0.1ms,100000ns", spec.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(axes) != 1 || !slices.Equal(axes[0].values, []string{"100us"}) {
-		t.Errorf("axes %v, want wheel.tick with the one value 100us", axes)
 	}
 }
 

@@ -226,7 +226,7 @@ func TestTuneEndToEnd(t *testing.T) {
 	// TMPDIR, one measurement cached.
 	ctx, cancel = context.WithCancel(context.Background())
 	code, _, stderr = tune(t, ctx, tuneHooks{afterMeasure: func(int) { cancel() }}, args...)
-	if code != 130 || !strings.Contains(stderr, "interrupted; 1 measurements are cached") {
+	if code != 130 || !strings.Contains(stderr, "interrupted; 1 measurement is cached") {
 		t.Fatalf("interrupted run: exit %d, stderr:\n%s", code, stderr)
 	}
 	assertEmpty(t, tmp)

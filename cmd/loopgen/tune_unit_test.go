@@ -135,7 +135,7 @@ func TestRankZeroMedian(t *testing.T) {
 	if r.winner != zero || !r.significant {
 		t.Errorf("winner %q (significant %v), want queue_depth=65536 significantly better: %s", r.winner.label(), r.significant, r.verdict)
 	}
-	if !strings.HasPrefix(r.verdict, "no ratio of allocs/op where neither median is zero; zero on 1 benchmarks where the base is not") {
+	if !strings.HasPrefix(r.verdict, "no ratio of allocs/op where neither median is zero; zero on 1 benchmark where the base is not") {
 		t.Errorf("verdict %q, want it to say there is no ratio", r.verdict)
 	}
 }
