@@ -64,7 +64,7 @@ func TestCloseInOnOpenLingersOnce(t *testing.T) {
 }
 
 // The same double linger, seen by a user: the two lingerCheck chains share
-// lingerLeft, so a connection Closed from OnOpen gives up (ErrLinger) after
+// the linger timeout's state, so a connection Closed from OnOpen gives up (ErrLinger) after
 // about half of the linger timeout it was given.
 func TestCloseInOnOpenKeepsTheWholeLingerTimeout(t *testing.T) {
 	l, vc := newVirtualLoop(t)

@@ -74,10 +74,13 @@ type connExtra struct {
 	connectT          loop.Timer
 
 	// After Close: the next look at what the peer has acknowledged, how
-	// long the last wait was, and how much of the linger timeout is left.
+	// long the last wait was, and when the linger timeout ends. The end is a
+	// time, not a count of what is left less each wait: a wait lasts at
+	// least its step and up to a tick more, so on a coarse tick the count
+	// ran far past the timeout (1 s ticks made a 10 s timeout last minutes).
 	lingerT       loop.Timer
 	lingerStep    time.Duration
-	lingerLeft    time.Duration
+	lingerEnd     time.Time
 	lingerFn      func() // c.lingerCheck, made once
 	lingerUnacked int    // what the peer had not acknowledged at the last look: a reset discards it, and then the kernel's count reads 0
 
@@ -681,7 +684,7 @@ func (c *Conn) linger() {
 	// The peer's end is what is awaited now, with a timeout of its own.
 	c.cfg.l.Cancel(tm.idle.t)
 	c.cfg.l.Cancel(tm.read.t)
-	tm.lingerLeft, tm.lingerStep, tm.lingerFn = c.cfg.lingerTimeout, 0, c.lingerCheck
+	tm.lingerEnd, tm.lingerStep, tm.lingerFn = c.cfg.l.Now().Add(c.cfg.lingerTimeout), 0, c.lingerCheck
 	c.lingerCheck()
 }
 
@@ -733,6 +736,7 @@ func (c *Conn) lingerCheck() {
 		return
 	}
 	tm := c.ext
+	left := tm.lingerEnd.Sub(c.cfg.l.Now())
 	n, known := unackedBytes(int(c.fd))
 	if n > 0 {
 		n-- // the FIN's sequence number: shutdown queued it
@@ -744,18 +748,18 @@ func (c *Conn) lingerCheck() {
 	case known && n == 0:
 		c.teardown(nil)
 		return
-	case tm.lingerLeft <= 0 && !known:
+	case left <= 0 && !known:
 		c.teardown(ErrLinger)
 		return
-	case tm.lingerLeft <= 0:
+	case left <= 0:
 		c.teardown(&UnsentError{Unsent: n, Err: ErrLinger})
 		return
 	}
-	step := min(max(2*tm.lingerStep, time.Millisecond), maxLingerStep, tm.lingerLeft)
+	step := min(max(2*tm.lingerStep, time.Millisecond), maxLingerStep, left)
 	if !known {
-		step = tm.lingerLeft // nothing to ask: wait for the end of stream
+		step = left // nothing to ask: wait for the end of stream
 	}
-	tm.lingerStep, tm.lingerLeft = step, tm.lingerLeft-step
+	tm.lingerStep = step
 	tm.lingerT = c.cfg.l.CallLater(step, tm.lingerFn)
 }
 

@@ -92,7 +92,7 @@ func TestDialGivesEachAddressItsShareOfTheConnectTimeout(t *testing.T) {
 	if cli.openCount != 0 || cli.closeCount != 0 {
 		t.Fatalf("before the first address's share ended: OnOpen %d, OnClose %d (%v)", cli.openCount, cli.closeCount, cli.closeErr)
 	}
-	vc.Advance(time.Millisecond)
+	vc.Advance(time.Millisecond + l.Variant().Tick) // a timer fires at the first tick at or after its deadline
 	runUntil(t, l, "the second address to connect", func() bool { return cli.openCount+cli.closeCount > 0 })
 	if cli.openCount != 1 {
 		t.Fatalf("OnOpen ran %d times, OnClose(%v): the second address should have connected", cli.openCount, cli.closeErr)
@@ -135,13 +135,20 @@ func TestDialsLastAddressGetsAllTheTimeLeft(t *testing.T) {
 			t.Fatalf("%s: trying %s, want %s:%s", when, got, want, p)
 		}
 	}
-	vc.Advance(2*time.Second - time.Millisecond)
+	// A timer fires at the first tick at or after its deadline: up to a
+	// tick late, never early.
+	tick := l.Variant().Tick
+	if tick >= 500*time.Millisecond {
+		t.Skipf("a tick of %v cannot tell the shares of 2 s and 1 s apart", tick)
+	}
+	at := func(d time.Duration) { vc.AdvanceTo(vc.Start().Add(d)) }
+	at(2*time.Second - time.Millisecond)
 	trying("just before 2 s", "127.0.0.1")
-	vc.Advance(time.Millisecond)
+	at(2*time.Second + tick)
 	trying("at 2 s", "127.0.0.3")
-	vc.Advance(time.Second - time.Millisecond)
+	at(3*time.Second - time.Millisecond)
 	trying("just before 3 s", "127.0.0.3")
-	vc.Advance(time.Millisecond)
+	at(3*time.Second + tick)
 	runUntil(t, l, "the dial to time out", func() bool { return cli.closeCount > 0 })
 	if cli.openCount != 0 || !errors.Is(cli.closeErr, sock.ErrTimeout) {
 		t.Fatalf("OnOpen %d, OnClose(%v); want the connect timeout", cli.openCount, cli.closeErr)
@@ -199,7 +206,7 @@ func TestADialWhoseFirstAddressTimedOutSaysSoOnce(t *testing.T) {
 	// 127.0.0.5 listens on nothing: refused at once.
 	res.next(t).reply <- answer{addrs: addrs("127.0.0.1", "127.0.0.5")}
 	runUntil(t, l, "the connect to the first address to start", func() bool { return c.RemoteAddr() != nil })
-	vc.Advance(5 * time.Second)
+	vc.Advance(5*time.Second + l.Variant().Tick) // the first's share, and up to a tick as its timer fires
 	runUntil(t, l, "the dial to fail", func() bool { return cli.closeCount > 0 })
 	want := fmt.Sprintf("dial tcp 127.0.0.1:%d: sock: connect timeout", port)
 	if cli.openCount != 0 || cli.closeErr == nil || cli.closeErr.Error() != want || !errors.Is(cli.closeErr, sock.ErrTimeout) {
