@@ -155,7 +155,8 @@ func (c *Conn) Buffered() int {
 func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosing|fClosed) == fPaused }
 
 // ReadPaused reports whether PauseReading is in effect: called, and
-// ResumeReading not since. False from Close on (a closing connection reads,
+// ResumeReading not since, or, under a Messages handler, reading paused for
+// writes (from OnPause to OnResume). False from Close on (a closing connection reads,
 // and discards, what arrives) and once the connection is closed.
 func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed) == fReadPaused }
 
@@ -476,6 +477,13 @@ func (c *Conn) onReadable() {
 func (c *Conn) gotEOF() {
 	c.flags |= fEOF
 	c.stopReading()
+	if m := c.messages(); m != nil && c.flags&(fShutWrite|fClosing) == fShutWrite {
+		// After CloseWrite too, Messages hands out what the end of stream
+		// finishes (OnEOF is not asked): the last message, or the error.
+		if m.OnEOF(c) || c.flags&fClosed != 0 {
+			return // messages wait; Messages closes the connection after them
+		}
+	}
 	switch {
 	case c.flags&fWriteDone != 0:
 		c.teardown(nil) // both directions are finished
@@ -531,7 +539,9 @@ func (c *Conn) PauseReading() error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.flags |= fReadPaused
+	// The pause is the handler's now, also if Messages paused reading for
+	// writes before: OnResume must not undo it.
+	c.flags = c.flags&^fReadPausedForWrites | fReadPaused
 	c.stopReading()
 	return nil
 }
@@ -545,8 +555,8 @@ func (c *Conn) ResumeReading() error {
 		return ErrClosed
 	}
 	c.flags &^= fReadPaused
-	if c.ext != nil && c.ext.framing != nil && c.flags&fClosing == 0 {
-		c.ext.framing.resumed() // messages held when reading paused
+	if m := c.messages(); m != nil && c.flags&fClosing == 0 && m.resumeReading(c) {
+		return nil // writes are paused: reading resumes at OnResume
 	}
 	if c.flags&(fReading|fConnecting|fEOF|fClosing) != 0 {
 		return nil

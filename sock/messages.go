@@ -66,7 +66,9 @@ const maxKeptCapacity = 4 << 10
 // at about the high-water mark and one read. h's OnPause and OnResume are
 // called as well. OnMessage may also PauseReading itself: the messages after
 // it wait, and are handed out soon after ResumeReading (from the loop, not
-// inside the call). After Close or Abort no message comes.
+// inside the call), and so does the end of stream. A ResumeReading while
+// writes are paused leaves reading paused (ReadPaused stays true) until
+// OnResume. After Close or Abort no message comes.
 //
 // At the peer's end of stream, what the split function makes of the kept
 // input (bufio.ScanLines gives a last line without its newline) is handed
@@ -126,6 +128,7 @@ type framing struct {
 	m         *messages
 	c         *Conn
 	eof       bool   // the peer's end of stream came while messages waited
+	ended     bool   // End handed out everything: only OnEOF or the close is left
 	scheduled bool   // a feedHeld is queued on the loop
 	feed      func() // f.feedHeld, made on first use
 }
@@ -254,8 +257,8 @@ func (m *messages) OnResume(c *Conn) {
 }
 
 // OnEOF hands out what the split function makes of the kept input at the
-// end of stream; if messages must wait (writes paused), it keeps the
-// connection open until they are handed out.
+// end of stream; if messages must wait (writes paused, or the handler's
+// PauseReading), it keeps the connection open until they are handed out.
 func (m *messages) OnEOF(c *Conn) bool {
 	f := c.framing()
 	if f == nil {
@@ -264,7 +267,7 @@ func (m *messages) OnEOF(c *Conn) bool {
 		defer m.closeIfPanicked(c, &done)
 		err := s.End(func(msg []byte) error { return m.deliver(c, msg) })
 		done = true
-		if err == nil && s.Buffered() == 0 {
+		if err == nil && s.Buffered() == 0 && !handlerPaused(c) {
 			return m.eofDone(c)
 		}
 		f = m.keep(c, &s)
@@ -272,7 +275,9 @@ func (m *messages) OnEOF(c *Conn) bool {
 			m.failed(c, f, err)
 			return m.eofDone(c)
 		}
-		f.eof = true // messages wait; feedHeld goes on
+		// Messages wait, or only the end does (the handler's pause):
+		// feedHeld goes on.
+		f.eof, f.ended = true, err == nil && s.Buffered() == 0
 		return true
 	} else if f.err == nil && !m.endKept(c, f) {
 		return true // messages wait; feedHeld goes on
@@ -283,20 +288,32 @@ func (m *messages) OnEOF(c *Conn) bool {
 // endKept ends the kept input, and reports whether it is all handed out
 // (or failed): false when messages wait for OnResume or ResumeReading.
 func (m *messages) endKept(c *Conn, f *framing) bool {
-	done := false
-	defer m.closeIfPanicked(c, &done)
-	err := f.s.End(func(msg []byte) error { return m.deliver(c, msg) })
-	done = true
-	if err != nil {
-		m.failed(c, f, err)
-		return true
+	if !f.ended {
+		done := false
+		defer m.closeIfPanicked(c, &done)
+		err := f.s.End(func(msg []byte) error { return m.deliver(c, msg) })
+		done = true
+		if err != nil {
+			m.failed(c, f, err)
+			return true
+		}
+		f.ended = f.s.Buffered() == 0
 	}
-	if f.s.Buffered() > 0 {
+	if !f.ended || handlerPaused(c) {
+		// Messages wait, or the end does: the handler paused reading in
+		// the last message, and the end of stream comes after its
+		// ResumeReading, as PauseReading's doc says.
 		f.eof = true
 		return false
 	}
 	f.eof = false
 	return true
+}
+
+// handlerPaused reports whether the handler's own PauseReading is in
+// effect (not the one Messages made at OnPause) on an open connection.
+func handlerPaused(c *Conn) bool {
+	return c.flags&(fReadPaused|fReadPausedForWrites|fClosing|fClosed) == fReadPaused
 }
 
 // eofDone is what OnEOF returns once the messages are handed out: h's
@@ -305,7 +322,7 @@ func (m *messages) eofDone(c *Conn) bool {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return false
 	}
-	if m.eh != nil {
+	if m.eh != nil && c.flags&fShutWrite == 0 { // after CloseWrite, OnEOF is not asked
 		return m.eh.OnEOF(c)
 	}
 	return false
@@ -361,9 +378,35 @@ func (f *framing) feedHeld() {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return
 	}
-	if m.eh != nil {
+	if m.eh != nil && c.flags&fShutWrite == 0 {
 		c.askEOF(m.eh)
 		return
 	}
 	c.Close()
+}
+
+// messages returns c's Messages handler, or nil.
+func (c *Conn) messages() *messages {
+	switch h := c.cfg.h.(type) {
+	case *messages:
+		return h
+	case messagesShutdown:
+		return h.messages
+	}
+	return nil
+}
+
+// resumeReading is Messages' part of a ResumeReading: it queues the
+// messages that waited, and reports true when writes are paused, so that
+// reading stays paused (for writes: OnResume resumes it) and the peer's
+// requests are not read and kept without bound meanwhile.
+func (m *messages) resumeReading(c *Conn) bool {
+	if c.flags&fPaused != 0 {
+		c.flags |= fReadPaused | fReadPausedForWrites
+		return true
+	}
+	if f := c.framing(); f != nil {
+		f.resumed() // messages held when reading paused
+	}
+	return false
 }

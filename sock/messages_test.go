@@ -221,6 +221,7 @@ func TestMessagesWaitWhileWritesArePaused(t *testing.T) {
 		l.Post(func() {})
 	}()
 	var answers []byte
+	gotAnswers := false // the peer's read can end before OnClose runs
 	runUntil(t, l, "every answer and the close", func() bool {
 		if h.pauses > 0 && !once {
 			once = true
@@ -228,10 +229,10 @@ func TestMessagesWaitWhileWritesArePaused(t *testing.T) {
 		}
 		select {
 		case answers = <-done:
-			return h.closed
+			gotAnswers = true
 		default:
-			return false
 		}
+		return gotAnswers && h.closed
 	})
 	if !bytes.Equal(answers, want) {
 		t.Fatalf("%d bytes of answers, want %d; first difference at %d", len(answers), len(want), firstByteDifference(answers, want))
@@ -661,7 +662,7 @@ func TestMessagesAtTheEndWaitForOnResume(t *testing.T) {
 		l.Post(func() {})
 	}()
 	var answers []byte
-	once := false
+	once, gotAnswers := false, false // the peer's read can end before OnClose runs
 	runUntil(t, l, "every answer and the close", func() bool {
 		if h.pauses > 0 && !once {
 			once = true
@@ -669,10 +670,10 @@ func TestMessagesAtTheEndWaitForOnResume(t *testing.T) {
 		}
 		select {
 		case answers = <-done:
-			return h.closed
+			gotAnswers = true
 		default:
-			return false
 		}
+		return gotAnswers && h.closed
 	})
 	if !bytes.Equal(answers, want.Bytes()) {
 		t.Fatalf("%d bytes of answers, want %d; first difference at %d", len(answers), want.Len(), firstByteDifference(answers, want.Bytes()))
