@@ -80,9 +80,9 @@ type connExtra struct {
 	// ran far past the timeout (1 s ticks made a 10 s timeout last minutes).
 	lingerT       loop.Timer
 	lingerStep    time.Duration
-	lingerEnd     time.Time
-	lingerFn      func() // c.lingerCheck, made once
-	lingerUnacked int    // what the peer had not acknowledged at the last look: a reset discards it, and then the kernel's count reads 0
+	lingerEnd     time.Duration // from the loop state's epoch
+	lingerFn      func()        // c.lingerCheck, made once
+	lingerUnacked int           // what the peer had not acknowledged at the last look: a reset discards it, and then the kernel's count reads 0
 
 	framing *framing // a Messages handler's kept input; nil while it keeps none
 }
@@ -694,7 +694,7 @@ func (c *Conn) linger() {
 	// The peer's end is what is awaited now, with a timeout of its own.
 	c.cfg.l.Cancel(tm.idle.t)
 	c.cfg.l.Cancel(tm.read.t)
-	tm.lingerEnd, tm.lingerStep, tm.lingerFn = c.cfg.l.Now().Add(c.cfg.lingerTimeout), 0, c.lingerCheck
+	tm.lingerEnd, tm.lingerStep, tm.lingerFn = c.sinceEpoch()+c.cfg.lingerTimeout, 0, c.lingerCheck
 	c.lingerCheck()
 }
 
@@ -746,7 +746,7 @@ func (c *Conn) lingerCheck() {
 		return
 	}
 	tm := c.ext
-	left := tm.lingerEnd.Sub(c.cfg.l.Now())
+	left := tm.lingerEnd - c.sinceEpoch()
 	n, known := unackedBytes(int(c.fd))
 	if n > 0 {
 		n-- // the FIN's sequence number: shutdown queued it
@@ -944,6 +944,9 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	c.setTimeout(&c.extra().write, d, errWriteTimeout, c.Buffered() > 0 && c.flags&fConnecting == 0)
 	return nil
 }
+
+// sinceEpoch is the loop's time as a duration from its state's epoch.
+func (c *Conn) sinceEpoch() time.Duration { return c.cfg.l.Now().Sub(c.cfg.ls.epoch) }
 
 // extra returns the connection's connExtra, made on first use.
 func (c *Conn) extra() *connExtra {

@@ -500,6 +500,11 @@ type loopState struct {
 	// drain is set by a Group's Shutdown on its loops: the dialed
 	// connections it waits for.
 	drain *dialDrain
+
+	// epoch is a time of the loop's clock that connections measure their
+	// linger deadlines from, so that each keeps 8 bytes for one, not a
+	// time.Time's 24.
+	epoch time.Time
 }
 
 // dialDrain is what a Group's Shutdown waits for on one loop besides its
@@ -531,7 +536,7 @@ func lookupState(l *loop.Loop) (s *loopState, made bool) {
 	if s = ws.Value(); s != nil {
 		return s, false
 	}
-	s = &loopState{listeners: map[*Listener]struct{}{}, packets: map[*PacketConn]struct{}{}}
+	s = &loopState{listeners: map[*Listener]struct{}{}, packets: map[*PacketConn]struct{}{}, epoch: l.Now()}
 	states[key] = weak.Make(s)
 	if !known {
 		runtime.AddCleanup(l, func(k weak.Pointer[loop.Loop]) {
