@@ -40,8 +40,8 @@ type SplitErrorHandler interface {
 }
 
 // maxKeptCapacity is the largest buffer a connection keeps for cut messages
-// once it has handed them all out: one that a long message grew is let go,
-// so that an idle connection does not hold its largest message's size.
+// once what it keeps is short: one that a long message grew is let go, so
+// that an idle connection does not hold its largest message's size.
 const maxKeptCapacity = 4 << 10
 
 // Messages returns a Handler that cuts each connection's input into
@@ -54,10 +54,13 @@ const maxKeptCapacity = 4 << 10
 //
 // Messages that lie whole in a read are handed out of the loop's read
 // buffer, not copied. A connection keeps input only while a read has ended
-// inside a message (or messages wait, below), bounded by maxMessage; the
-// buffer it keeps them in is let go once emptied if a long message grew it
-// past 4 KiB. A connection whose messages come whole costs nothing more and
-// allocates nothing.
+// inside a message (or messages wait, below), bounded by maxMessage. A
+// buffer that a long message grew past 4 KiB is let go once what is kept
+// is short again (what is left is copied to a small one), so that an idle
+// connection does not hold its longest message's size. A connection whose
+// messages come whole allocates nothing; once a read has cut one, it keeps
+// about a hundred bytes of state, and a buffer of at most 4 KiB between
+// long messages.
 //
 // Flow control: when the bytes waiting to be sent rise above the high-water
 // mark (OnPause), reading pauses, and the messages already read wait; at
@@ -175,10 +178,23 @@ func (m *messages) feedKept(c *Conn, f *framing, p []byte) {
 	defer m.closeIfPanicked(c, &done)
 	err := f.s.Feed(p, func(msg []byte) error { return m.deliver(c, msg) })
 	done = true
-	if err == nil && f.s.Buffered() == 0 && cap(f.s.buf) > maxKeptCapacity {
-		f.s.buf, f.s.off = nil, 0
+	if err == nil && cap(f.s.buf) > maxKeptCapacity {
+		f.shrink()
 	}
 	m.failed(c, f, err)
+}
+
+// shrink lets go of a buffer that a long message grew, once what is kept
+// is short: with none kept, or the start of a short message copied into a
+// buffer of its own, so that a connection idle in the middle of a message
+// does not hold its longest message's size.
+func (f *framing) shrink() {
+	switch n := f.s.Buffered(); {
+	case n == 0:
+		f.s.buf, f.s.off = nil, 0
+	case n <= maxKeptCapacity/2:
+		f.s.buf, f.s.off = append(make([]byte, 0, maxKeptCapacity), f.s.buf[f.s.off:]...), 0
+	}
 }
 
 // deliver hands one message to h, and holds the rest when h can take no

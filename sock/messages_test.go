@@ -682,3 +682,31 @@ func TestMessagesAtTheEndWaitForOnResume(t *testing.T) {
 		t.Errorf("OnEOF after %d messages (want %d), %d OnResume", h.eofAt, records, h.resumes)
 	}
 }
+
+// TestMessagesLetALongBufferGoMidMessage: after a long message, a read that
+// ends in the start of a short one leaves that start in a small buffer,
+// not in the one the long message grew.
+func TestMessagesLetALongBufferGoMidMessage(t *testing.T) {
+	l := newLoop(t)
+	h := &lineHandler{}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1<<20, h))
+	long := strings.Repeat("z", 100<<10)
+	peer.Write([]byte(long[:50<<10]))
+	runUntil(t, l, "half the line kept", func() bool {
+		if h.conn == nil {
+			return false
+		}
+		kept, _ := sock.MessagesKept(h.conn)
+		return kept > 0
+	})
+	peer.Write([]byte(long[50<<10:] + "\nshort\npar"))
+	runUntil(t, l, "two lines", func() bool { return len(h.msgs) == 2 })
+	if kept, capacity := sock.MessagesKept(h.conn); kept != 3 || capacity > 4<<10 {
+		t.Errorf("after the long line %d bytes kept in a buffer of %d; want 3 in at most 4 KiB", kept, capacity)
+	}
+	peer.Write([]byte("t\n"))
+	runUntil(t, l, "the cut line", func() bool { return len(h.msgs) == 3 })
+	if h.msgs[2] != "part" {
+		t.Errorf("the third line is %q, want part", h.msgs[2])
+	}
+}
