@@ -202,18 +202,16 @@ type GroupListener struct {
 func (gln *GroupListener) Addr() net.Addr { return gln.addr }
 
 // Conns returns how many of the connections accepted on this address are
-// open on each of the group's loops, in the order of Loops, asking each
-// loop on its goroutine (as Each does, so not from one of the group's
-// loops). After the group's Shutdown or Close it returns an error wrapping
-// ErrClosed.
-func (gln *GroupListener) Conns() ([]int, error) {
+// open on each of the group's loops, in the order of Loops. It reads counts
+// the loops keep as they accept and close, so it is safe from any
+// goroutine, the group's loops included (a handler's STATS command), and
+// after Shutdown or Close; the counts may be a moment behind the loops.
+func (gln *GroupListener) Conns() []int {
 	ns := make([]int, len(gln.lns))
 	for i, ln := range gln.lns {
-		if err := gln.g.on(gln.g.loops[i], "Conns", func() error { ns[i] = ln.nconns; return nil }); err != nil {
-			return nil, err
-		}
+		ns[i] = int(ln.shared.Load())
 	}
-	return ns, nil
+	return ns
 }
 
 // Close stops accepting on this address: it closes the listener of every

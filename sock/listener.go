@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/loopgen/loop"
@@ -42,10 +43,11 @@ type Listener struct {
 	backoff  time.Duration
 	retry    loop.Timer
 
-	conns  *Conn  // the open connections it accepted, a list through prev/next
-	nconns int    //
-	full   bool   // accepting stopped at WithMaxConns's limit, until a connection closes
-	onGone func() // Group's hook: runs after each connection's OnClose
+	conns  *Conn        // the open connections it accepted, a list through prev/next
+	nconns int          //
+	full   bool         // accepting stopped at WithMaxConns's limit, until a connection closes
+	shared atomic.Int64 // nconns, for GroupListener.Conns to read from any goroutine
+	onGone func()       // Group's hook: runs after each connection's OnClose
 }
 
 // Listen opens a listening socket on network ("tcp", "tcp4", "tcp6" or
@@ -341,6 +343,7 @@ func (ln *Listener) open(fd int, peer netip.AddrPort, unixPeer string) bool {
 	}
 	ln.conns = c
 	ln.nconns++
+	ln.shared.Store(int64(ln.nconns))
 	if d := ln.cfg.idleTimeout; d > 0 {
 		c.SetIdleTimeout(d)
 	}
@@ -360,6 +363,7 @@ func (ln *Listener) forget(c *Conn) {
 	}
 	c.prev, c.next, c.ln = nil, nil, nil
 	ln.nconns--
+	ln.shared.Store(int64(ln.nconns))
 	if ln.closed && ln.nconns == 0 {
 		delete(ln.ls.listeners, ln)
 	}

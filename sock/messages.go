@@ -89,15 +89,46 @@ const maxKeptCapacity = 4 << 10
 // OnMessage goes to the loop's panic handler, as Handler's do, and closes
 // the connection: what it had read is no longer in order.
 //
+// One split function serves every connection of the Handler, and is not
+// told which one it cuts for: a split function with state of its own (a
+// header line that announces a counted block) needs one per connection,
+// which MessagesPerConn makes. The Handler Messages returns must be the
+// connection's own (given to Listen or Dial, or returned by Group.Listen's
+// newHandler), not called by another Handler wrapped around it: ResumeReading
+// and the end of stream after CloseWrite find it by its type.
+//
 // It panics if split or h is nil or maxMessage is not positive.
 func Messages(split bufio.SplitFunc, maxMessage int, h MessageHandler) Handler {
-	if split == nil || h == nil {
-		panic("sock: Messages with a nil split function or MessageHandler")
+	if split == nil {
+		panic("sock: Messages with a nil split function")
+	}
+	return newMessages(split, nil, maxMessage, h)
+}
+
+// MessagesPerConn is Messages with a split function for each connection,
+// made by newSplit when the connection opens, after h's OnOpen (so it may
+// use what OnOpen put in Context): for a split function with state of its
+// own, such as one that hands out the counted block a header line
+// announced, which the handler reads and sets. Each connection then keeps
+// its splitter (about a hundred bytes) from its OnOpen to its OnClose.
+//
+// It panics if newSplit or h is nil or maxMessage is not positive, and a
+// connection's OnOpen panics if newSplit returns nil.
+func MessagesPerConn(newSplit func(c *Conn) bufio.SplitFunc, maxMessage int, h MessageHandler) Handler {
+	if newSplit == nil {
+		panic("sock: MessagesPerConn with a nil newSplit")
+	}
+	return newMessages(nil, newSplit, maxMessage, h)
+}
+
+func newMessages(split bufio.SplitFunc, newSplit func(*Conn) bufio.SplitFunc, maxMessage int, h MessageHandler) Handler {
+	if h == nil {
+		panic("sock: Messages with a nil MessageHandler")
 	}
 	if maxMessage <= 0 {
 		panic(fmt.Sprintf("sock: Messages with maxMessage %d; it must be positive", maxMessage))
 	}
-	m := &messages{split: split, max: maxMessage, h: h}
+	m := &messages{split: split, newSplit: newSplit, max: maxMessage, h: h}
 	m.eh, _ = h.(EOFHandler)
 	m.seh, _ = h.(SplitErrorHandler)
 	if sh, ok := h.(ShutdownHandler); ok {
@@ -108,11 +139,12 @@ func Messages(split bufio.SplitFunc, maxMessage int, h MessageHandler) Handler {
 
 // messages is the Handler that Messages returns.
 type messages struct {
-	split bufio.SplitFunc
-	max   int
-	h     MessageHandler
-	eh    EOFHandler        // h, if it is one
-	seh   SplitErrorHandler // h, if it is one
+	split    bufio.SplitFunc
+	newSplit func(*Conn) bufio.SplitFunc // MessagesPerConn's; split is nil then
+	max      int
+	h        MessageHandler
+	eh       EOFHandler        // h, if it is one
+	seh      SplitErrorHandler // h, if it is one
 }
 
 // messagesShutdown is messages for an h that is a ShutdownHandler: the
@@ -136,7 +168,24 @@ type framing struct {
 	feed      func() // f.feedHeld, made on first use
 }
 
-func (m *messages) OnOpen(c *Conn) { m.h.OnOpen(c) }
+func (m *messages) OnOpen(c *Conn) {
+	m.h.OnOpen(c)
+	if m.newSplit != nil && c.flags&(fClosing|fClosed) == 0 && c.framing() == nil {
+		m.newFraming(c)
+	}
+}
+
+// newFraming makes c's framing, with MessagesPerConn's split function for
+// c or Messages' shared one.
+func (m *messages) newFraming(c *Conn) *framing {
+	s := Splitter{split: m.split, max: m.max}
+	if m.newSplit != nil {
+		if s.split = m.newSplit(c); s.split == nil {
+			panic("sock: MessagesPerConn's newSplit returned a nil split function")
+		}
+	}
+	return m.keep(c, &s)
+}
 
 func (m *messages) OnData(c *Conn, p []byte) {
 	f := c.framing()
@@ -144,12 +193,15 @@ func (m *messages) OnData(c *Conn, p []byte) {
 		// Messages wait (a handler resumed reading while writes are
 		// paused): keep p uncut, so that none is handed out before OnResume.
 		if f == nil {
-			f = m.keep(c, &Splitter{split: m.split, max: m.max})
+			f = m.newFraming(c)
 		}
 		if f.err == nil {
 			f.s.buf = append(f.s.buf, p...)
 		}
 		return
+	}
+	if f == nil && m.newSplit != nil {
+		f = m.newFraming(c) // a connection whose OnOpen has not run
 	}
 	if f == nil {
 		// Nothing is kept: cut p with a splitter on the stack, and make the
@@ -216,7 +268,7 @@ func (m *messages) closeIfPanicked(c *Conn, done *bool) {
 	}
 	f := c.framing()
 	if f == nil {
-		f = m.keep(c, &Splitter{split: m.split, max: m.max})
+		f = m.keep(c, &Splitter{max: m.max}) // only to record the end
 	}
 	f.err = errMessagePanicked
 	if c.flags&(fClosing|fClosed) == 0 {
@@ -277,6 +329,9 @@ func (m *messages) OnResume(c *Conn) {
 // PauseReading), it keeps the connection open until they are handed out.
 func (m *messages) OnEOF(c *Conn) bool {
 	f := c.framing()
+	if f == nil && m.newSplit != nil {
+		f = m.newFraming(c)
+	}
 	if f == nil {
 		s := Splitter{split: m.split, max: m.max}
 		done := false

@@ -493,9 +493,13 @@ func TestMessagesKeepsTheOptionalInterfaces(t *testing.T) {
 // that is not positive are the program's mistakes, and panic at once.
 func TestMessagesRefusesMistakes(t *testing.T) {
 	for name, call := range map[string]func(){
-		"nil split":  func() { sock.Messages(nil, 1, &lineHandler{}) },
-		"nil h":      func() { sock.Messages(bufio.ScanLines, 1, nil) },
-		"zero bound": func() { sock.Messages(bufio.ScanLines, 0, &lineHandler{}) },
+		"nil split":    func() { sock.Messages(nil, 1, &lineHandler{}) },
+		"nil h":        func() { sock.Messages(bufio.ScanLines, 1, nil) },
+		"zero bound":   func() { sock.Messages(bufio.ScanLines, 0, &lineHandler{}) },
+		"nil newSplit": func() { sock.MessagesPerConn(nil, 1, &lineHandler{}) },
+		"nil h per conn": func() {
+			sock.MessagesPerConn(func(*sock.Conn) bufio.SplitFunc { return bufio.ScanLines }, 1, nil)
+		},
 	} {
 		func() {
 			defer func() {
@@ -708,5 +712,89 @@ func TestMessagesLetALongBufferGoMidMessage(t *testing.T) {
 	runUntil(t, l, "the cut line", func() bool { return len(h.msgs) == 3 })
 	if h.msgs[2] != "part" {
 		t.Errorf("the third line is %q, want part", h.msgs[2])
+	}
+}
+
+// blockState is a connection's state in a protocol of lines and counted
+// blocks: "set N" announces a block of N bytes, which follows.
+type blockState struct{ pending int }
+
+// blockSplit cuts lines, or the block its state announces.
+func blockSplit(st *blockState) bufio.SplitFunc {
+	return func(data []byte, atEOF bool) (int, []byte, error) {
+		if st.pending > 0 {
+			if len(data) < st.pending {
+				return 0, nil, nil
+			}
+			return st.pending, data[:st.pending], nil
+		}
+		return bufio.ScanLines(data, atEOF)
+	}
+}
+
+// blockServer stores blocks and answers lines; what it got is in order,
+// each prefixed with its connection's name.
+type blockServer struct {
+	sock.BaseHandler
+	got []string
+}
+
+func (h *blockServer) OnOpen(c *sock.Conn) { c.Context = &blockState{} }
+
+func (h *blockServer) OnMessage(c *sock.Conn, msg []byte) {
+	st := c.Context.(*blockState)
+	var n int
+	if st.pending > 0 {
+		st.pending = 0
+		h.got = append(h.got, "block "+string(msg))
+		c.Write([]byte("STORED\n"))
+	} else if _, err := fmt.Sscanf(string(msg), "set %d", &n); err == nil {
+		st.pending = n
+		h.got = append(h.got, "header "+string(msg))
+	} else {
+		h.got = append(h.got, "line "+string(msg))
+		c.Write([]byte("LINE " + string(msg) + "\n"))
+	}
+}
+
+// TestMessagesPerConnKeepsEachConnectionsSplitState: with a split function
+// whose state the handler sets, a header on one connection does not make
+// another's line a block (a trial's memcached-like server, on Messages,
+// cut B's "get x" as A's block); MessagesPerConn gives each its own.
+func TestMessagesPerConnKeepsEachConnectionsSplitState(t *testing.T) {
+	l := newLoop(t)
+	h := &blockServer{}
+	newSplit := func(c *sock.Conn) bufio.SplitFunc { return blockSplit(c.Context.(*blockState)) }
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.MessagesPerConn(newSplit, 1024, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(waitLimit))
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := dial(), dial()
+	a.Write([]byte("set 5\n"))
+	runUntil(t, l, "A's header", func() bool { return len(h.got) == 1 })
+	b.Write([]byte("get x\n"))
+	runUntil(t, l, "B's line", func() bool { return len(h.got) == 2 })
+	a.Write([]byte("hello"))
+	runUntil(t, l, "A's block", func() bool { return len(h.got) == 3 })
+	want := []string{"header set 5", "line get x", "block hello"}
+	sameMessages(t, h.got, want)
+	for name, tc := range map[string]struct {
+		c    net.Conn
+		want string
+	}{"A": {a, "STORED\n"}, "B": {b, "LINE get x\n"}} {
+		buf := make([]byte, len(tc.want))
+		if _, err := io.ReadFull(tc.c, buf); err != nil || string(buf) != tc.want {
+			t.Errorf("%s read %q (%v), want %q", name, buf, err, tc.want)
+		}
 	}
 }
