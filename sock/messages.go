@@ -187,7 +187,17 @@ func (m *messages) newFraming(c *Conn) *framing {
 	return m.keep(c, &s)
 }
 
+// OnData hands out the messages p completes, with c corked: their answers
+// go out in one send when they are all handed out.
 func (m *messages) OnData(c *Conn, p []byte) {
+	corked := c.cork()
+	m.onData(c, p)
+	if corked {
+		c.uncork()
+	}
+}
+
+func (m *messages) onData(c *Conn, p []byte) {
 	f := c.framing()
 	if c.flags&(fPaused|fReadPaused) != 0 {
 		// Messages wait (a handler resumed reading while writes are
@@ -328,6 +338,15 @@ func (m *messages) OnResume(c *Conn) {
 // end of stream; if messages must wait (writes paused, or the handler's
 // PauseReading), it keeps the connection open until they are handed out.
 func (m *messages) OnEOF(c *Conn) bool {
+	corked := c.cork()
+	keep := m.onEOF(c)
+	if corked {
+		c.uncork()
+	}
+	return keep
+}
+
+func (m *messages) onEOF(c *Conn) bool {
 	f := c.framing()
 	if f == nil && m.newSplit != nil {
 		f = m.newFraming(c)
@@ -434,6 +453,14 @@ func (f *framing) resumed() {
 // feedHeld hands out the messages that waited, unless reading paused again
 // or the connection closed meanwhile.
 func (f *framing) feedHeld() {
+	corked := f.c.cork()
+	f.feedHeldCorked()
+	if corked {
+		f.c.uncork()
+	}
+}
+
+func (f *framing) feedHeldCorked() {
 	f.scheduled = false
 	c, m := f.c, f.m
 	if c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 || f.err != nil || c.framing() != f {

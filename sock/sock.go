@@ -501,6 +501,11 @@ type loopState struct {
 	// connections it waits for.
 	drain *dialDrain
 
+	// cork gathers the writes of the corked connection, corked (at most
+	// one at a time: see Conn.cork).
+	cork   []byte
+	corked *Conn
+
 	// epoch is a time of the loop's clock that connections measure their
 	// linger deadlines from, so that each keeps 8 bytes for one, not a
 	// time.Time's 24.
