@@ -62,6 +62,13 @@ const maxKeptCapacity = 4 << 10
 // about a hundred bytes of state, and a buffer of at most 4 KiB between
 // long messages.
 //
+// What OnMessage writes while one read's messages are handed out goes out
+// together, in one send when they have all been handed out (Close and
+// CloseWrite send it at once; past 16 KiB it is sent as it grows), not in
+// a system call each: 100 pipelined lines, answered one by one, cost 70 ns
+// a message in place of 1,318 (BenchmarkMessagesPipelined). Buffered counts
+// it meanwhile.
+//
 // Flow control: when the bytes waiting to be sent rise above the high-water
 // mark (OnPause), reading pauses, and the messages already read wait; at
 // OnResume they are handed out and reading resumes. So a peer that sends
