@@ -157,7 +157,9 @@ type Handler interface {
 	// ECONNRESET alone says so). A Dial that fails ends here without OnOpen.
 	OnClose(c *Conn, err error)
 	// OnPause is called when the bytes waiting to be sent rise above the
-	// high-water mark: stop writing until OnResume.
+	// high-water mark: stop writing until OnResume. On a dialed connection
+	// written to before it connects, it may come before OnOpen (inside
+	// that Write), so a handler that makes its state in OnOpen checks it.
 	OnPause(c *Conn)
 	// OnResume is called, after an OnPause, when the waiting bytes have
 	// drained to the low-water mark or below. A CloseWrite does not change
@@ -353,6 +355,10 @@ func WithBacklog(n int) Option {
 // stays within it, and the connections beyond it wait in the kernel's
 // accept queue (see WithBacklog) instead of being accepted and starved.
 // With Group.Listen the limit is per loop: n on each of the group's loops.
+// The kernel spreads connections among the loops by a hash of their
+// addresses, not by load, so a loop at its limit leaves those hashed to it
+// waiting while another loop may have room (a trial saw [3 0] open with
+// five waiting).
 // 0 sets no limit (the default); a negative n is refused. Dial and
 // ListenPacket ignore it.
 func WithMaxConns(n int) Option {
