@@ -18,6 +18,9 @@ import (
 // Reads are driven by the loop: whatever arrives goes to the Handler's
 // OnData. Writes never block: Write sends what the kernel takes at once and
 // keeps the rest in chunks that the loop sends when the socket is writable.
+// Under a Messages handler, what is written while it hands out one read's
+// messages is gathered and sent in one go when they are all handed out (see
+// Messages).
 type Conn struct {
 	// Context is the handler's per-connection state; sock never touches it.
 	Context any
@@ -138,7 +141,10 @@ func (c *Conn) RemoteAddr() net.Addr {
 // Loop returns the loop the connection belongs to.
 func (c *Conn) Loop() *loop.Loop { return c.cfg.l }
 
-// Buffered returns how many written bytes wait to be sent.
+// Buffered returns how many written bytes wait to be sent: queued, and,
+// while a Messages handler hands out messages, gathered to be sent when
+// they are all handed out (those count as unsent if the connection fails,
+// not for OnPause or the write timeout).
 func (c *Conn) Buffered() int {
 	n := 0
 	if c.out != nil {
@@ -153,10 +159,12 @@ func (c *Conn) Buffered() int {
 // WritePaused reports whether OnPause has been called and OnResume not
 // since: the unsent bytes went above the high-water mark and have not come
 // down to the low-water mark. OnPause runs inside the Write that crossed the
-// mark, so a handler answering a pipeline of requests can ask this between
-// replies, keep the requests it has not answered, and go on in OnResume,
-// with no flag of its own. False from Close on (no OnResume comes after
-// it, and writes are refused) and once the connection is closed.
+// mark (or, under a Messages handler, inside the send of what OnMessage
+// gathered, once the queue holds some of it), so a handler answering a
+// pipeline of requests can ask this between replies, keep the requests it
+// has not answered, and go on in OnResume, with no flag of its own. False
+// from Close on (no OnResume comes after it, and writes are refused) and
+// once the connection is closed.
 func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosing|fClosed) == fPaused }
 
 // ReadPaused reports whether PauseReading is in effect: called, and
@@ -166,8 +174,12 @@ func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosing|fClosed) ==
 func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed) == fReadPaused }
 
 // Write sends p, or as much of it as the kernel takes at once, and copies
-// the rest to be sent when the socket is writable; it never blocks. It
-// returns len(p) and nil when all of p was sent or queued. When the queue
+// the rest to be sent when the socket is writable; it never blocks. Under a
+// Messages handler, while it hands out one read's messages (OnMessage, and
+// the OnEOF it asks), p is instead gathered, when nothing is queued and up
+// to 16 KiB, with what was written before it, and sent when the messages are
+// handed out, or by Close, CloseWrite or Abort. It returns
+// len(p) and nil when all of p was sent, gathered or queued. When the queue
 // rises above the high-water mark, OnPause is called before Write returns.
 // After Close, Abort, CloseWrite or a failure it returns ErrClosed. If the
 // connection fails while sending, Write returns that error and the
@@ -180,8 +192,15 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	if c.flags&fCorked != 0 && c.gather(p) {
-		return len(p), nil
+	// The queue as it was before this Write: what a gather too long for
+	// the cork buffer spills joins it before p, and OnPause comes after both.
+	wasEmpty := c.out == nil || c.out.n == 0
+	if c.flags&fCorked != 0 {
+		if gathered, err := c.gather(p); err != nil {
+			return 0, err
+		} else if gathered {
+			return len(p), nil
+		}
 	}
 	sent := 0
 	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
@@ -195,13 +214,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 		}
 		sent = n
 	}
-	c.queue(p[sent:])
+	c.appendOut(p[sent:])
+	c.queued(wasEmpty)
 	return len(p), nil
 }
 
 // Writev is Write for several buffers, sent in one system call (up to 64 of
 // them) when nothing is queued: a header and a body need not be copied
-// together first.
+// together first. Under a Messages handler they are gathered as Write's are.
 func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
 		return 0, ErrClosed
@@ -213,8 +233,13 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	if total == 0 {
 		return 0, nil
 	}
-	if c.flags&fCorked != 0 && c.gather(bufs...) {
-		return total, nil
+	wasEmpty := c.out == nil || c.out.n == 0 // as in Write
+	if c.flags&fCorked != 0 {
+		if gathered, err := c.gather(bufs...); err != nil {
+			return 0, err
+		} else if gathered {
+			return total, nil
+		}
 	}
 	sent := 0
 	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
@@ -230,7 +255,6 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	}
 	// Every buffer is queued before OnPause can run: what OnPause writes
 	// comes after all of them, and an Abort from it counts all of them.
-	wasEmpty := c.Buffered() == 0
 	for _, b := range bufs {
 		if sent >= len(b) {
 			sent -= len(b)
@@ -267,52 +291,61 @@ func (c *Conn) cork() bool {
 
 // gather adds bufs to the cork buffer and reports true, or reports false
 // when they must take the usual way: after bytes already queued (order),
-// or too many to gather, which first sends what was gathered.
-func (c *Conn) gather(bufs ...[]byte) bool {
+// or too many to gather, which first spills what was gathered. The error
+// is that spill's failed send (c is closed then).
+func (c *Conn) gather(bufs ...[]byte) (bool, error) {
 	ls := c.cfg.ls
 	if c.out != nil && c.out.n > 0 {
-		return false
+		return false, nil
 	}
 	n := len(ls.cork)
 	for _, b := range bufs {
 		n += len(b)
 	}
 	if n > maxCork {
-		c.sendCork()
-		return false
+		return false, c.spill()
 	}
 	for _, b := range bufs {
 		ls.cork = append(ls.cork, b...)
 	}
-	return true
+	return true, nil
 }
 
-// sendCork sends what c gathered, queueing what the kernel does not take,
-// and empties the cork buffer; c stays corked.
-func (c *Conn) sendCork() {
+// spill sends what c gathered and empties the cork buffer, appending what
+// the kernel does not take to the queue; c stays corked. It calls nothing
+// of the handler (its caller calls queued, for the writer and OnPause, once
+// its own bytes are queued too: an OnPause that Aborts or writes comes
+// after all of them). A failed send fails c, counting what was gathered as
+// not delivered, and is returned.
+func (c *Conn) spill() error {
 	ls := c.cfg.ls
 	if len(ls.cork) == 0 {
-		return
+		return nil
 	}
-	b := ls.cork
-	n, err := c.send(b)
+	n, err := c.send(ls.cork)
 	if err != nil {
-		c.fail(err) // counts b as not delivered; teardown drops it
-		return
+		c.fail(err) // counts the cork in Buffered; teardown drops it
+		return err
+	}
+	if n < len(ls.cork) {
+		c.appendOut(ls.cork[n:])
 	}
 	ls.cork = ls.cork[:0]
-	if n < len(b) {
-		c.queue(b[n:]) // copies, before anything can gather again
-	}
+	return nil
 }
 
-// uncork sends what c gathered and ends the cork.
+// uncork sends what c gathered and ends the cork, before anything of the
+// handler can run (OnPause, which may panic): a cork must not outlive it.
 func (c *Conn) uncork() {
 	if c.flags&fCorked == 0 {
 		return
 	}
-	c.sendCork()
+	wasEmpty := c.out == nil || c.out.n == 0 // else nothing was gathered
+	err := c.spill()
 	c.dropCork()
+	if err == nil && wasEmpty {
+		c.queued(true)
+	}
 }
 
 // dropCork ends the cork and forgets what was gathered (teardown counted
@@ -363,14 +396,6 @@ func (c *Conn) wrote(n int) {
 	if n > 0 && c.ext != nil {
 		c.rearm(&c.ext.idle)
 	}
-}
-
-// queue appends p to the unsent bytes, watches for writability, and calls
-// OnPause on crossing the high-water mark.
-func (c *Conn) queue(p []byte) {
-	wasEmpty := c.Buffered() == 0
-	c.appendOut(p)
-	c.queued(wasEmpty)
 }
 
 // appendOut appends p to the unsent bytes.
@@ -874,7 +899,10 @@ func (c *Conn) lingerCheck() {
 	tm.lingerT = c.cfg.l.CallLater(step, tm.lingerFn)
 }
 
-// Abort closes the connection at once, discarding what is queued. With
+// Abort closes the connection at once, discarding what is queued (what a
+// Messages handler's OnMessage wrote before it and gathered is sent first,
+// as far as the kernel takes it at once, as it would have been if written
+// without the gathering). With
 // bytes queued a TCP connection is reset (SO_LINGER 0), so that its peer
 // reads ECONNRESET instead of an end of stream that would pass the cut-short
 // stream off as whole; the reset discards what the kernel had not delivered
@@ -889,6 +917,14 @@ func (c *Conn) lingerCheck() {
 func (c *Conn) Abort() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
+	}
+	if c.flags&fCorked != 0 {
+		// An answer written just before an Abort went out before the
+		// gathering; it still does. What the kernel does not take is
+		// queued, and counted below.
+		if c.spill() != nil {
+			return nil // the send failed: OnClose says why
+		}
 	}
 	n := c.Buffered()
 	if !c.cfg.unixStream && c.flags&fConnecting == 0 {
@@ -1044,7 +1080,9 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.extra().write, d, errWriteTimeout, c.Buffered() > 0 && c.flags&fConnecting == 0)
+	// Only bytes queued: what a Messages handler gathered (see cork) is sent
+	// when OnMessage returns, and the timeout starts if some stay queued.
+	c.setTimeout(&c.extra().write, d, errWriteTimeout, c.out != nil && c.out.n > 0 && c.flags&fConnecting == 0)
 	return nil
 }
 

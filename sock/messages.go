@@ -62,12 +62,15 @@ const maxKeptCapacity = 4 << 10
 // about a hundred bytes of state, and a buffer of at most 4 KiB between
 // long messages.
 //
-// What OnMessage writes while one read's messages are handed out goes out
-// together, in one send when they have all been handed out (Close and
-// CloseWrite send it at once; past 16 KiB it is sent as it grows), not in
-// a system call each: 100 pipelined lines, answered one by one, cost 70 ns
-// a message in place of 1,318 (BenchmarkMessagesPipelined). Buffered counts
-// it meanwhile.
+// Writes are gathered: while it hands out the messages of one read (and
+// at the end of stream, and after a pause), what OnMessage or OnEOF
+// writes on the connection goes to a buffer of the loop, up to 16 KiB, and
+// is sent in one system call when they are all handed out (or sooner: past
+// 16 KiB, or at Close, CloseWrite or Abort), not in one each: 100
+// pipelined lines, answered one by one, cost 70 ns a message in place of
+// 1,318 (BenchmarkMessagesPipelined). Until then it counts in Buffered, and
+// as unsent if the connection fails; OnPause and the write timeout see it
+// only once it is queued. Writes to other connections are not gathered.
 //
 // Flow control: when the bytes waiting to be sent rise above the high-water
 // mark (OnPause), reading pauses, and the messages already read wait; at
@@ -197,11 +200,10 @@ func (m *messages) newFraming(c *Conn) *framing {
 // OnData hands out the messages p completes, with c corked: their answers
 // go out in one send when they are all handed out.
 func (m *messages) OnData(c *Conn, p []byte) {
-	corked := c.cork()
-	m.onData(c, p)
-	if corked {
-		c.uncork()
+	if c.cork() {
+		defer c.uncork() // also after a panic (in OnSplitError, say): a cork left set keeps c's writes unsent
 	}
+	m.onData(c, p)
 }
 
 func (m *messages) onData(c *Conn, p []byte) {
@@ -345,12 +347,10 @@ func (m *messages) OnResume(c *Conn) {
 // end of stream; if messages must wait (writes paused, or the handler's
 // PauseReading), it keeps the connection open until they are handed out.
 func (m *messages) OnEOF(c *Conn) bool {
-	corked := c.cork()
-	keep := m.onEOF(c)
-	if corked {
-		c.uncork()
+	if c.cork() {
+		defer c.uncork() // as in OnData
 	}
-	return keep
+	return m.onEOF(c)
 }
 
 func (m *messages) onEOF(c *Conn) bool {
@@ -460,11 +460,10 @@ func (f *framing) resumed() {
 // feedHeld hands out the messages that waited, unless reading paused again
 // or the connection closed meanwhile.
 func (f *framing) feedHeld() {
-	corked := f.c.cork()
-	f.feedHeldCorked()
-	if corked {
-		f.c.uncork()
+	if f.c.cork() {
+		defer f.c.uncork() // as in OnData
 	}
+	f.feedHeldCorked()
 }
 
 func (f *framing) feedHeldCorked() {

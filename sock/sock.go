@@ -132,7 +132,9 @@ func (e *UnsentError) Unwrap() error { return e.Err }
 // request and answered the next. OnPause and OnResume run inside the Write
 // (or Writev) or the flush that crossed the mark, so a panic there also ends the
 // method that called them (the rest of an OnData's replies are not
-// written). The exceptions, which close the connection, are EOFHandler's
+// written); under a Messages handler OnPause may also run in the send of
+// what its OnMessage calls gathered (after they return), or in the Close or
+// CloseWrite that sends it. The exceptions, which close the connection, are EOFHandler's
 // OnEOF and ShutdownHandler's OnShutdown.
 type Handler interface {
 	// OnOpen is called once the connection is established: after accept, or

@@ -1,0 +1,309 @@
+package sock_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+	"golang.org/x/sys/unix"
+)
+
+// corkHandler is a MessageHandler whose OnMessage and OnPause a test
+// supplies; it records the connection and its close.
+type corkHandler struct {
+	sock.BaseHandler
+	conn      *sock.Conn
+	onMessage func(c *sock.Conn, msg []byte)
+	onPause   func(c *sock.Conn)
+	pauses    int
+	resumes   int
+	closed    bool
+	closeErr  error
+}
+
+func (h *corkHandler) OnOpen(c *sock.Conn) { h.conn = c }
+func (h *corkHandler) OnMessage(c *sock.Conn, msg []byte) {
+	if h.onMessage != nil {
+		h.onMessage(c, msg)
+	}
+}
+func (h *corkHandler) OnPause(c *sock.Conn) {
+	h.pauses++
+	if h.onPause != nil {
+		h.onPause(c)
+	}
+}
+func (h *corkHandler) OnResume(*sock.Conn)             { h.resumes++ }
+func (h *corkHandler) OnClose(_ *sock.Conn, err error) { h.closed, h.closeErr = true, err }
+
+// fillKernel writes to fd, behind package sock's back, until the kernel
+// takes no more (EAGAIN): the next send the connection makes takes
+// nothing, and the connection's own queue is still empty.
+func fillKernel(t *testing.T, fd int) int {
+	t.Helper()
+	buf := make([]byte, 4<<10)
+	total := 0
+	for {
+		n, err := unix.Write(fd, buf)
+		if err == unix.EAGAIN {
+			return total
+		}
+		if err != nil {
+			t.Fatalf("filling the socket: %v", err)
+		}
+		total += n
+		if total > 64<<20 {
+			t.Fatal("the kernel took 64 MiB and still takes more")
+		}
+	}
+}
+
+// readAllOf reads everything the peer is sent until its end of stream or
+// an error, on a goroutine, and posts the outcome to l.
+func readAllOf(l *loop.Loop, peer net.Conn, done *bool, got *[]byte) {
+	peer.SetReadDeadline(time.Now().Add(waitLimit))
+	go func() {
+		b, _ := io.ReadAll(peer)
+		l.Post(func() { *got, *done = b, true })
+	}()
+}
+
+// TestCorkWriteTimeoutAfterAnAnswerThatWasSent: a write timeout set in
+// OnMessage after an answer sees the answer in the cork (Buffered counts
+// it) and starts; uncork then sends the answer whole, and nothing stops
+// the timer, so a connection with nothing queued fails with ErrTimeout.
+// Without the cork the answer was sent at once and the timeout not started.
+func TestCorkWriteTimeoutAfterAnAnswerThatWasSent(t *testing.T) {
+	l, vc := newVirtualLoop(t)
+	h := &corkHandler{onMessage: func(c *sock.Conn, msg []byte) {
+		c.Write([]byte("pong\n"))
+		c.SetWriteTimeout(time.Second) // bounds what waits in the queue from now on
+	}}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 64, h))
+	if _, err := peer.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	peer.SetReadDeadline(time.Now().Add(waitLimit))
+	var line string
+	read := false
+	go func() {
+		s, _ := bufio.NewReader(peer).ReadString('\n')
+		l.Post(func() { line, read = s, true })
+	}()
+	runUntil(t, l, "the answer", func() bool { return read })
+	if line != "pong\n" {
+		t.Fatalf("the peer read %q", line)
+	}
+	if b := h.conn.Buffered(); b != 0 {
+		t.Fatalf("Buffered() = %d after the peer read the answer", b)
+	}
+	for i := 0; i < 50 && !h.closed; i++ {
+		vc.Advance(100 * time.Millisecond)
+		for range 3 {
+			l.RunOnce(false)
+		}
+	}
+	if h.closed {
+		t.Fatalf("OnClose(%v) with nothing queued: the write timeout ran for an answer the kernel had taken", h.closeErr)
+	}
+	h.conn.Abort()
+	runUntil(t, l, "the close", func() bool { return h.closed })
+}
+
+// TestCorkWriteReportsTheFailedSendOfWhatWasGathered: a Write too long to
+// gather sends what was gathered first; when that send fails (the Unix
+// peer has gone: EPIPE), the connection is torn down, and Write went on to
+// send its own bytes on the descriptor teardown had just closed. Write must
+// return the send's error, as its doc says, and touch no descriptor after
+// the close (the number may be another socket's by then).
+func TestCorkWriteReportsTheFailedSendOfWhatWasGathered(t *testing.T) {
+	l := newLoop(t)
+	var n int
+	var werr error
+	wrote := false
+	h := &corkHandler{onMessage: func(c *sock.Conn, msg []byte) {
+		c.Write(bytes.Repeat([]byte("a"), 100)) // gathered
+		n, werr = c.Write(make([]byte, 20<<10)) // too long: the 100 go first, and fail
+		wrote = true
+	}}
+	ln, err := sock.Listen(l, "unix", filepath.Join(t.TempDir(), "s"), sock.Messages(bufio.ScanLines, 64, h))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("unix", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := peer.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	peer.Close() // the server reads "go\n", and its sends fail with EPIPE
+	runUntil(t, l, "the close", func() bool { return wrote && h.closed })
+	if !errors.Is(werr, syscall.EPIPE) {
+		t.Errorf("the long Write returned (%d, %v); want the failed send's EPIPE", n, werr)
+	}
+	var ue *sock.UnsentError
+	if !errors.As(h.closeErr, &ue) || ue.Unsent < 100 || !errors.Is(h.closeErr, syscall.EPIPE) {
+		t.Errorf("OnClose(%v); want an UnsentError of EPIPE counting the 100 gathered bytes", h.closeErr)
+	}
+}
+
+// TestCorkAbortInOnPauseDuringASpill: a Write too long to gather sends what
+// was gathered first; the kernel takes none of it, and queueing it crossed
+// the high-water mark, so OnPause ran inside that Write before the Write's
+// own bytes were queued. An Abort there closes the descriptor, and the
+// Write then sent its bytes to the descriptor number anyway: here a socket
+// opened meanwhile has that number, and receives them. As Writev's comment
+// says, every byte of a Write must be queued before OnPause can run, so
+// that what OnPause does (an Abort that counts them) comes after them.
+func TestCorkAbortInOnPauseDuringASpill(t *testing.T) {
+	l := newLoop(t)
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sp[0])
+	defer unix.Close(sp[1])
+	unix.SetNonblock(sp[1], true)
+	a := bytes.Repeat([]byte("a"), 12<<10)
+	b := bytes.Repeat([]byte("b"), 8<<10)
+	reused := -1
+	var n int
+	var werr error
+	wrote, tookA := false, false
+	h := &corkHandler{}
+	h.onMessage = func(c *sock.Conn, msg []byte) {
+		fd := sock.ConnFD(c)
+		fillKernel(t, fd)
+		c.Write(a) // gathered
+		tookA = c.Buffered() == len(a)
+		n, werr = c.Write(b) // too long: a goes first, the kernel takes none of it
+		wrote = true
+	}
+	h.onPause = func(c *sock.Conn) {
+		fd := sock.ConnFD(c)
+		c.Abort()
+		// Another goroutine opens a socket, or a file, and gets the number
+		// the Abort freed.
+		if err := unix.Dup3(sp[0], fd, unix.O_CLOEXEC); err != nil {
+			t.Errorf("dup3: %v", err)
+			return
+		}
+		reused = fd
+	}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 64, h),
+		sock.WithSendBufferSize(16<<10), sock.WithHighWater(1024))
+	if _, err := peer.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "the Abort", func() bool { return wrote && h.closed })
+	if reused >= 0 {
+		defer unix.Close(reused)
+	}
+	if !tookA || h.pauses == 0 {
+		t.Skipf("the kernel took part of the gathered bytes (pauses %d)", h.pauses)
+	}
+	stray := make([]byte, 64<<10)
+	if k, _ := unix.Read(sp[1], stray); k > 0 {
+		t.Errorf("%d bytes of the Write went to descriptor %d after the Abort closed it, into another socket", k, reused)
+	}
+	if werr != nil && !errors.Is(werr, sock.ErrClosed) {
+		t.Errorf("the Write returned (%d, %v): a send on the descriptor the Abort closed", n, werr)
+	}
+	if werr == nil {
+		var ue *sock.UnsentError
+		if !errors.As(h.closeErr, &ue) || ue.Unsent < len(a)+len(b) {
+			t.Errorf("OnClose(%v); the Write returned %d, nil: want an UnsentError counting at least %d", h.closeErr, n, len(a)+len(b))
+		}
+	}
+}
+
+// splitErrorPanicker answers a line too long with an error, then panics.
+type splitErrorPanicker struct{ corkHandler }
+
+func (h *splitErrorPanicker) OnSplitError(c *sock.Conn, err error) {
+	c.Write([]byte("ERR too long\n"))
+	panic("OnSplitError")
+}
+
+// TestCorkSurvivesAPanicInOnSplitError: a panic in OnSplitError leaves
+// OnData without its uncork. The connection stays open (an OnSplitError
+// that returns leaves it to the handler), but corked for good: the error
+// answer and everything written later wait in the loop's cork buffer, and
+// no other connection of the loop can cork again.
+func TestCorkSurvivesAPanicInOnSplitError(t *testing.T) {
+	var panics []any
+	l := newLoop(t, loop.WithPanicHandler(func(v any) { panics = append(panics, v) }))
+	h := &splitErrorPanicker{}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 8, h))
+	if _, err := peer.Write([]byte("an unfinished line longer than eight bytes")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "the panic", func() bool { return len(panics) > 0 })
+	later := -1
+	l.Post(func() {
+		h.conn.Write([]byte("later\n")) // from a timer, say: the kernel has room
+		later = h.conn.Buffered()
+	})
+	runUntil(t, l, "the later write", func() bool { return later >= 0 })
+	if later != 0 {
+		t.Fatalf("Buffered() = %d after a later Write with the kernel taking all: the connection is still corked", later)
+	}
+	want := "ERR too long\nlater\n"
+	peer.SetReadDeadline(time.Now().Add(waitLimit))
+	got := make([]byte, len(want))
+	if _, err := io.ReadFull(peer, got); err != nil || string(got) != want {
+		t.Fatalf("the peer read %q (%v); want %q", got, err, want)
+	}
+	h.conn.Abort()
+	runUntil(t, l, "the close", func() bool { return h.closed })
+}
+
+// TestCorkSurvivesAPanicInOnPause: uncork's send leaves bytes queued past
+// the high-water mark, so OnPause runs inside uncork, before it ends the
+// cork; a panicking OnPause leaves the connection corked for good, and once
+// its queue has drained its writes wait in the cork buffer, unsent.
+func TestCorkSurvivesAPanicInOnPause(t *testing.T) {
+	var panics []any
+	l := newLoop(t, loop.WithPanicHandler(func(v any) { panics = append(panics, v) }))
+	h := &corkHandler{}
+	h.onMessage = func(c *sock.Conn, msg []byte) {
+		fillKernel(t, sock.ConnFD(c))
+		c.Write(bytes.Repeat([]byte("a"), 4<<10)) // gathered; uncork queues it
+	}
+	h.onPause = func(*sock.Conn) { panic("OnPause") }
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 64, h),
+		sock.WithSendBufferSize(16<<10), sock.WithHighWater(1024))
+	if _, err := peer.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "the panic", func() bool { return len(panics) > 0 })
+	var got []byte
+	done := false
+	readAllOf(l, peer, &done, &got)
+	runUntil(t, l, "the queue to drain", func() bool { return h.resumes > 0 })
+	later := -1
+	l.Post(func() {
+		h.conn.Write([]byte("later\n"))
+		later = h.conn.Buffered()
+	})
+	runUntil(t, l, "the later write", func() bool { return later >= 0 })
+	if later != 0 {
+		t.Errorf("Buffered() = %d after a Write on a drained connection: it is still corked, and the bytes wait unsent", later)
+	}
+	h.conn.Close()
+	runUntil(t, l, "the peer's end of stream", func() bool { return done })
+	if !bytes.HasSuffix(got, []byte("later\n")) {
+		t.Errorf("the peer's stream does not end with the later write")
+	}
+	runUntil(t, l, "the close", func() bool { return h.closed })
+}
