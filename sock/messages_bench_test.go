@@ -46,7 +46,7 @@ func BenchmarkMessages(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			h := &countMessages{}
 			m := Messages(bufio.ScanLines, 4096, h)
-			c := &Conn{fd: -1}
+			c := &Conn{fd: -1, cfg: &config{ls: &loopState{}}}
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
