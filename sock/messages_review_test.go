@@ -298,20 +298,9 @@ func TestMessagesReviewNoMessageAtTheEndWhileWritesArePaused(t *testing.T) {
 	if h.whileWritesPaused != 0 {
 		t.Errorf("%d messages (%q) came while writes were paused", h.whileWritesPaused, h.msgs)
 	}
-	read := make(chan []byte, 1)
-	go func() {
-		b, _ := io.ReadAll(peer)
-		read <- b
-		l.Post(func() {})
-	}()
 	var got []byte
-	runUntil(t, l, "every message and the close", func() bool {
-		select {
-		case got = <-read:
-		default:
-		}
-		return got != nil && h.closed
-	})
+	peerRead := readingPeer(l, peer, nil, &got)
+	runUntil(t, l, "every message and the close", func() bool { return peerRead() && h.closed })
 	if strings.Join(h.msgs, "|") != "pause|x|y|last" || h.closeErr != nil {
 		t.Errorf("messages %q, OnClose %v", h.msgs, h.closeErr)
 	}
@@ -340,14 +329,11 @@ func TestMessagesReviewEndWaitsForTheHandlersResume(t *testing.T) {
 	}
 	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1024, h))
 	peer.SetDeadline(time.Now().Add(waitLimit))
-	read := make(chan []byte, 1)
-	go func() {
+	var got []byte
+	peerRead := readingPeer(l, peer, func() {
 		peer.Write([]byte("a\nb"))
 		peer.(*net.TCPConn).CloseWrite()
-		b, _ := io.ReadAll(peer)
-		read <- b
-		l.Post(func() {})
-	}()
+	}, &got)
 	var writeErrs []error
 	for answered := 0; answered < 2; answered++ {
 		runUntil(t, l, "a message to work on", func() bool { return len(pending) > 0 || h.closed })
@@ -365,14 +351,7 @@ func TestMessagesReviewEndWaitsForTheHandlersResume(t *testing.T) {
 		h.ownPause = false
 		h.conn.ResumeReading()
 	}
-	var got []byte
-	runUntil(t, l, "the close and the peer's read", func() bool {
-		select {
-		case got = <-read:
-		default:
-		}
-		return got != nil && h.closed
-	})
+	runUntil(t, l, "the close and the peer's read", func() bool { return peerRead() && h.closed })
 	if string(got) != "A\nB\n" || len(writeErrs) != 0 {
 		t.Errorf("the peer read %q, want both answers; the answers' writes failed with %v", got, writeErrs)
 	}
@@ -409,26 +388,41 @@ func TestMessagesReviewNoOnEOFAfterCloseWrite(t *testing.T) {
 	peer := listenAndDialSmall(t, l, sock.Messages(bufio.ScanLines, 1024, h),
 		sock.WithHighWater(4<<20), sock.WithSendBufferSize(16<<10))
 	peer.SetDeadline(time.Now().Add(waitLimit))
-	read := make(chan []byte, 1)
-	go func() {
+	var got []byte
+	peerRead := readingPeer(l, peer, func() {
 		peer.Write([]byte("a\nlast"))
 		peer.(*net.TCPConn).CloseWrite()
-		b, _ := io.ReadAll(peer)
-		read <- b
-		l.Post(func() {})
-	}()
-	var got []byte
-	runUntil(t, l, "the close and the peer's read", func() bool {
-		select {
-		case got = <-read:
-		default:
-		}
-		return got != nil && h.closed
-	})
+	}, &got)
+	runUntil(t, l, "the close and the peer's read", func() bool { return peerRead() && h.closed })
 	if h.eofCalls != 0 {
 		t.Errorf("OnEOF called %d times after CloseWrite", h.eofCalls)
 	}
 	if strings.Join(h.msgs, "|") != "a|last" || !bytes.Equal(got, answer) || h.closeErr != nil {
 		t.Errorf("messages %q, the peer read %d bytes (want %d), OnClose %v", h.msgs, len(got), len(answer), h.closeErr)
+	}
+}
+
+// readingPeer starts a goroutine that calls first (if not nil), then reads
+// peer to its end and wakes l. The func it returns, for a runUntil
+// condition on l's goroutine, reports whether the read has ended, and then
+// *got holds what it read.
+func readingPeer(l *loop.Loop, peer net.Conn, first func(), got *[]byte) func() bool {
+	read := make(chan []byte, 1)
+	go func() {
+		if first != nil {
+			first()
+		}
+		b, _ := io.ReadAll(peer)
+		read <- b
+		l.Post(func() {})
+	}()
+	return func() bool {
+		if *got == nil {
+			select {
+			case *got = <-read:
+			default:
+			}
+		}
+		return *got != nil
 	}
 }

@@ -512,9 +512,11 @@ func TestMessagesRefusesMistakes(t *testing.T) {
 	}
 }
 
-// TestMessagesLetALongBufferGo: once a long message cut across reads has
-// been handed out, the connection does not keep the buffer it grew.
-func TestMessagesLetALongBufferGo(t *testing.T) {
+// longLineThen sends a 100 KiB line in two reads, so that the connection
+// keeps its first half, then tail, and returns the handler once the long
+// line and the lines of tail are handed out, with its loop and the peer.
+func longLineThen(t *testing.T, tail string, lines int) (*lineHandler, *loop.Loop, net.Conn) {
+	t.Helper()
 	l := newLoop(t)
 	h := &lineHandler{}
 	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1<<20, h))
@@ -527,13 +529,35 @@ func TestMessagesLetALongBufferGo(t *testing.T) {
 		kept, _ := sock.MessagesKept(h.conn)
 		return kept > 0
 	})
-	peer.Write([]byte(long[50<<10:] + "\n"))
-	runUntil(t, l, "the long line", func() bool { return len(h.msgs) == 1 })
+	peer.Write([]byte(long[50<<10:] + "\n" + tail))
+	runUntil(t, l, "the lines", func() bool { return len(h.msgs) == 1+lines })
 	if len(h.msgs[0]) != len(long) {
 		t.Fatalf("a line of %d bytes, want %d", len(h.msgs[0]), len(long))
 	}
+	return h, l, peer
+}
+
+// TestMessagesLetALongBufferGo: once a long message cut across reads has
+// been handed out, the connection does not keep the buffer it grew.
+func TestMessagesLetALongBufferGo(t *testing.T) {
+	h, _, _ := longLineThen(t, "", 0)
 	if kept, capacity := sock.MessagesKept(h.conn); kept != 0 || capacity > 4<<10 {
 		t.Errorf("after the long line %d bytes kept in a buffer of %d", kept, capacity)
+	}
+}
+
+// TestMessagesLetALongBufferGoMidMessage: after a long message, a read that
+// ends in the start of a short one leaves that start in a small buffer,
+// not in the one the long message grew.
+func TestMessagesLetALongBufferGoMidMessage(t *testing.T) {
+	h, l, peer := longLineThen(t, "short\npar", 1)
+	if kept, capacity := sock.MessagesKept(h.conn); kept != 3 || capacity > 4<<10 {
+		t.Errorf("after the long line %d bytes kept in a buffer of %d; want 3 in at most 4 KiB", kept, capacity)
+	}
+	peer.Write([]byte("t\n"))
+	runUntil(t, l, "the cut line", func() bool { return len(h.msgs) == 3 })
+	if h.msgs[2] != "part" {
+		t.Errorf("the third line is %q, want part", h.msgs[2])
 	}
 }
 
@@ -684,34 +708,6 @@ func TestMessagesAtTheEndWaitForOnResume(t *testing.T) {
 	}
 	if h.eofAt != records || h.resumes == 0 {
 		t.Errorf("OnEOF after %d messages (want %d), %d OnResume", h.eofAt, records, h.resumes)
-	}
-}
-
-// TestMessagesLetALongBufferGoMidMessage: after a long message, a read that
-// ends in the start of a short one leaves that start in a small buffer,
-// not in the one the long message grew.
-func TestMessagesLetALongBufferGoMidMessage(t *testing.T) {
-	l := newLoop(t)
-	h := &lineHandler{}
-	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1<<20, h))
-	long := strings.Repeat("z", 100<<10)
-	peer.Write([]byte(long[:50<<10]))
-	runUntil(t, l, "half the line kept", func() bool {
-		if h.conn == nil {
-			return false
-		}
-		kept, _ := sock.MessagesKept(h.conn)
-		return kept > 0
-	})
-	peer.Write([]byte(long[50<<10:] + "\nshort\npar"))
-	runUntil(t, l, "two lines", func() bool { return len(h.msgs) == 2 })
-	if kept, capacity := sock.MessagesKept(h.conn); kept != 3 || capacity > 4<<10 {
-		t.Errorf("after the long line %d bytes kept in a buffer of %d; want 3 in at most 4 KiB", kept, capacity)
-	}
-	peer.Write([]byte("t\n"))
-	runUntil(t, l, "the cut line", func() bool { return len(h.msgs) == 3 })
-	if h.msgs[2] != "part" {
-		t.Errorf("the third line is %q, want part", h.msgs[2])
 	}
 }
 
