@@ -210,29 +210,19 @@ func TestMessagesWaitWhileWritesArePaused(t *testing.T) {
 	}
 	want := bytes.ToUpper(sent.Bytes())
 	paused := make(chan struct{})
-	var once bool
-	done := make(chan []byte, 1)
-	go func() {
+	var answers []byte
+	peerRead := readingPeer(l, peer, func() {
 		peer.Write(sent.Bytes())
 		peer.(*net.TCPConn).CloseWrite()
-		<-paused
-		b, _ := io.ReadAll(peer) // until the server closes
-		done <- b
-		l.Post(func() {})
-	}()
-	var answers []byte
-	gotAnswers := false // the peer's read can end before OnClose runs
+		<-paused // read only once the server had to wait
+	}, &answers)
+	once := false
 	runUntil(t, l, "every answer and the close", func() bool {
 		if h.pauses > 0 && !once {
 			once = true
 			close(paused)
 		}
-		select {
-		case answers = <-done:
-			gotAnswers = true
-		default:
-		}
-		return gotAnswers && h.closed
+		return peerRead() && h.closed // the peer's read can end before OnClose runs
 	})
 	if !bytes.Equal(answers, want) {
 		t.Fatalf("%d bytes of answers, want %d; first difference at %d", len(answers), len(want), firstByteDifference(answers, want))
@@ -680,28 +670,19 @@ func TestMessagesAtTheEndWaitForOnResume(t *testing.T) {
 	}
 	fmt.Fprintf(&want, "%d messages\n", records)
 	paused := make(chan struct{})
-	done := make(chan []byte, 1)
-	go func() {
+	var answers []byte
+	peerRead := readingPeer(l, peer, func() {
 		peer.Write(sent)
 		peer.(*net.TCPConn).CloseWrite()
 		<-paused
-		b, _ := io.ReadAll(peer)
-		done <- b
-		l.Post(func() {})
-	}()
-	var answers []byte
-	once, gotAnswers := false, false // the peer's read can end before OnClose runs
+	}, &answers)
+	once := false
 	runUntil(t, l, "every answer and the close", func() bool {
 		if h.pauses > 0 && !once {
 			once = true
 			close(paused)
 		}
-		select {
-		case answers = <-done:
-			gotAnswers = true
-		default:
-		}
-		return gotAnswers && h.closed
+		return peerRead() && h.closed
 	})
 	if !bytes.Equal(answers, want.Bytes()) {
 		t.Fatalf("%d bytes of answers, want %d; first difference at %d", len(answers), want.Len(), firstByteDifference(answers, want.Bytes()))
