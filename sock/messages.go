@@ -362,9 +362,9 @@ func (m *messages) onEOF(c *Conn) bool {
 		s := Splitter{split: m.split, max: m.max}
 		done := false
 		defer m.closeIfPanicked(c, &done)
-		err := s.End(func(msg []byte) error { return m.deliver(c, msg) })
+		held, err := m.end(c, &s)
 		done = true
-		if err == nil && s.Buffered() == 0 && !handlerPaused(c) {
+		if err == nil && s.Buffered() == 0 && !held && !handlerPaused(c) {
 			return m.eofDone(c)
 		}
 		f = m.keep(c, &s)
@@ -372,9 +372,10 @@ func (m *messages) onEOF(c *Conn) bool {
 			m.failed(c, f, err)
 			return m.eofDone(c)
 		}
-		// Messages wait, or only the end does (the handler's pause):
-		// feedHeld goes on.
-		f.eof, f.ended = true, err == nil && s.Buffered() == 0
+		// Messages wait, or the split function is still to be asked for
+		// more (a message was held, with nothing kept after it): feedHeld
+		// goes on.
+		f.eof, f.ended = true, false
 		return true
 	} else if f.err == nil && !m.endKept(c, f) {
 		return true // messages wait; feedHeld goes on
@@ -388,13 +389,16 @@ func (m *messages) endKept(c *Conn, f *framing) bool {
 	if !f.ended {
 		done := false
 		defer m.closeIfPanicked(c, &done)
-		err := f.s.End(func(msg []byte) error { return m.deliver(c, msg) })
+		held, err := m.end(c, &f.s)
 		done = true
 		if err != nil {
 			m.failed(c, f, err)
 			return true
 		}
-		f.ended = f.s.Buffered() == 0
+		// After a held message End must be asked again, even with nothing
+		// kept: the split function may have more to hand out at the end
+		// of stream (a message of its own, an empty last field).
+		f.ended = f.s.Buffered() == 0 && !held
 	}
 	if !f.ended || handlerPaused(c) {
 		// Messages wait, or the end does: the handler paused reading in
@@ -405,6 +409,18 @@ func (m *messages) endKept(c *Conn, f *framing) bool {
 	}
 	f.eof = false
 	return true
+}
+
+// end is s.End handing the messages to h, and reports whether the last
+// one held the rest because writes or reading paused: End then stopped
+// without asking the split function for more.
+func (m *messages) end(c *Conn, s *Splitter) (held bool, err error) {
+	err = s.End(func(msg []byte) error {
+		err := m.deliver(c, msg)
+		held = err == HoldRest && c.flags&(fClosing|fClosed) == 0
+		return err
+	})
+	return held, err
 }
 
 // handlerPaused reports whether the handler's own PauseReading is in
