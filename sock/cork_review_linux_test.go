@@ -1,0 +1,81 @@
+package sock_test
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/loopgen/loop/sock"
+	"golang.org/x/sys/unix"
+)
+
+// TestCorkAbortInOnPauseDuringASpill: a Write too long to gather sends what
+// was gathered first; the kernel takes none of it, and queueing it crossed
+// the high-water mark, so OnPause ran inside that Write before the Write's
+// own bytes were queued. An Abort there closes the descriptor, and the
+// Write then sent its bytes to the descriptor number anyway: here a socket
+// opened meanwhile has that number, and receives them. As Writev's comment
+// says, every byte of a Write must be queued before OnPause can run, so
+// that what OnPause does (an Abort that counts them) comes after them.
+func TestCorkAbortInOnPauseDuringASpill(t *testing.T) {
+	l := newLoop(t)
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(sp[0])
+	defer unix.Close(sp[1])
+	unix.SetNonblock(sp[1], true)
+	a := bytes.Repeat([]byte("a"), 12<<10)
+	b := bytes.Repeat([]byte("b"), 8<<10)
+	reused := -1
+	var n int
+	var werr error
+	wrote, tookA := false, false
+	h := &corkHandler{}
+	h.onMessage = func(c *sock.Conn, msg []byte) {
+		fd := sock.ConnFD(c)
+		fillKernel(t, fd)
+		c.Write(a) // gathered
+		tookA = c.Buffered() == len(a)
+		n, werr = c.Write(b) // too long: a goes first, the kernel takes none of it
+		wrote = true
+	}
+	h.onPause = func(c *sock.Conn) {
+		fd := sock.ConnFD(c)
+		c.Abort()
+		// Another goroutine opens a socket, or a file, and gets the number
+		// the Abort freed.
+		if err := unix.Dup3(sp[0], fd, unix.O_CLOEXEC); err != nil {
+			t.Errorf("dup3: %v", err)
+			return
+		}
+		reused = fd
+	}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 64, h),
+		sock.WithSendBufferSize(16<<10), sock.WithHighWater(1024))
+	if _, err := peer.Write([]byte("go\n")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "the Abort", func() bool { return wrote && h.closed })
+	if reused >= 0 {
+		defer unix.Close(reused)
+	}
+	if !tookA || h.pauses == 0 {
+		t.Skipf("the kernel took part of the gathered bytes (pauses %d)", h.pauses)
+	}
+	stray := make([]byte, 64<<10)
+	if k, _ := unix.Read(sp[1], stray); k > 0 {
+		t.Errorf("%d bytes of the Write went to descriptor %d after the Abort closed it, into another socket", k, reused)
+	}
+	if werr != nil && !errors.Is(werr, sock.ErrClosed) {
+		t.Errorf("the Write returned (%d, %v): a send on the descriptor the Abort closed", n, werr)
+	}
+	if werr == nil {
+		var ue *sock.UnsentError
+		if !errors.As(h.closeErr, &ue) || ue.Unsent < len(a)+len(b) {
+			t.Errorf("OnClose(%v); the Write returned %d, nil: want an UnsentError counting at least %d", h.closeErr, n, len(a)+len(b))
+		}
+	}
+}
