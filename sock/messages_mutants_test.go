@@ -200,26 +200,7 @@ func TestMessagesMutantsOnResumeKeepsAPauseMadeBeforeOnPause(t *testing.T) {
 	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1024, h),
 		sock.WithHighWater(16<<10), sock.WithSendBufferSize(16<<10))
 	peer.SetDeadline(time.Now().Add(waitLimit))
-	read := make(chan error, 1)
-	go func() {
-		peer.Write([]byte("work\nnext\n"))
-		_, err := io.ReadFull(peer, make([]byte, len(answer)))
-		read <- err
-		l.Post(func() {})
-	}()
-	var readErr error
-	gotAnswer := false
-	runUntil(t, l, "the answer read and OnResume", func() bool {
-		select {
-		case readErr = <-read:
-			gotAnswer = true
-		default:
-		}
-		return gotAnswer && h.resumes > 0
-	})
-	if readErr != nil {
-		t.Fatalf("the peer read the answer with %v", readErr)
-	}
+	sendAndReadAnswer(t, l, peer, "work\nnext\n", len(answer), func() bool { return h.resumes > 0 })
 	if h.pauses == 0 {
 		t.Fatal("the answer never paused writes: the test did not test")
 	}

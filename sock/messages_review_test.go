@@ -175,26 +175,7 @@ func TestMessagesReviewOnResumeKeepsTheHandlersPause(t *testing.T) {
 	peer := listenAndDialSmall(t, l, sock.Messages(bufio.ScanLines, 1024, h),
 		sock.WithHighWater(high), sock.WithSendBufferSize(16<<10))
 	peer.SetDeadline(time.Now().Add(waitLimit))
-	read := make(chan error, 1)
-	go func() {
-		peer.Write([]byte("big\nnext\n"))
-		_, err := io.ReadFull(peer, make([]byte, len(answer)))
-		read <- err
-		l.Post(func() {})
-	}()
-	var readErr error
-	gotAnswer := false
-	runUntil(t, l, "the answer read and OnResume", func() bool {
-		select {
-		case readErr = <-read:
-			gotAnswer = true
-		default:
-		}
-		return gotAnswer && h.resumes > 0
-	})
-	if readErr != nil {
-		t.Fatalf("the peer read the answer with %v", readErr)
-	}
+	sendAndReadAnswer(t, l, peer, "big\nnext\n", len(answer), func() bool { return h.resumes > 0 })
 	if h.pauses == 0 {
 		t.Fatal("the answer never paused writes: the test did not test")
 	}
@@ -424,5 +405,33 @@ func readingPeer(l *loop.Loop, peer net.Conn, first func(), got *[]byte) func() 
 			}
 		}
 		return *got != nil
+	}
+}
+
+// sendAndReadAnswer has the peer send req and read n bytes of answer on a
+// goroutine, and runs l until it has, and until resumed holds.
+func sendAndReadAnswer(t *testing.T, l *loop.Loop, peer net.Conn, req string, n int, resumed func() bool) {
+	t.Helper()
+	read := make(chan error, 1)
+	go func() {
+		peer.Write([]byte(req))
+		_, err := io.ReadFull(peer, make([]byte, n))
+		read <- err
+		l.Post(func() {})
+	}()
+	var readErr error
+	gotAnswer := false
+	runUntil(t, l, "the answer read and OnResume", func() bool {
+		if !gotAnswer {
+			select {
+			case readErr = <-read:
+				gotAnswer = true
+			default:
+			}
+		}
+		return gotAnswer && resumed()
+	})
+	if readErr != nil {
+		t.Fatalf("the peer read the answer with %v", readErr)
 	}
 }
