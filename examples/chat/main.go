@@ -1,0 +1,196 @@
+// Command chat is a line-based chat server on package sock: every line a
+// client sends goes to every other client, as "#N: line", N being the
+// sender's number. Try it with two or more terminals:
+//
+//	go run ./examples/chat -addr 127.0.0.1:7001
+//	nc 127.0.0.1 7001
+//
+// It runs one loop per core (sock.Group). A connection belongs to the loop
+// that accepted it, and so do its writes: each loop keeps a room of its own
+// connections, and a line said on one loop reaches the other rooms through
+// their loops' Post, as one copy of the line that every loop only reads.
+// Nothing is locked.
+//
+// sock.Messages cuts the input into lines, however the reads split them, and
+// gathers the answers to one read into one send. A client that stops reading
+// is not buffered for without bound: past the high-water mark its own input
+// is paused (so it cannot send more while it does not read), and past
+// -backlog bytes waiting for it, it is cut off.
+//
+// On SIGINT or SIGTERM the server tells every client it is going, lets each
+// take what is queued for it (for -grace at most) and exits; 1 if some
+// client had not taken everything by then.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/loopgen/loop"
+	"github.com/loopgen/loop/sock"
+)
+
+// config is what the flags set.
+type config struct {
+	maxLine int // longest line taken, in bytes
+	backlog int // bytes waiting for one client past which it is cut off
+}
+
+// room is one loop's share of the chat: the connections that loop accepted.
+// Its methods run on that loop's goroutine, so they need no lock.
+type room struct {
+	sock.BaseHandler
+	cfg   config
+	l     *loop.Loop
+	conns map[*sock.Conn]struct{}
+	rooms []*room       // every loop's room, this one included
+	ids   *atomic.Int64 // client numbers, shared by the rooms
+}
+
+// client is a connection's Context.
+type client struct{ id int64 }
+
+func (r *room) OnOpen(c *sock.Conn) {
+	id := r.ids.Add(1)
+	c.Context = &client{id: id}
+	r.conns[c] = struct{}{}
+	c.Write(fmt.Appendf(nil, "welcome, you are #%d\n", id))
+	r.say(c, fmt.Appendf(nil, "#%d joined\n", id))
+}
+
+func (r *room) OnMessage(c *sock.Conn, msg []byte) {
+	if len(msg) > r.cfg.maxLine {
+		// Messages bounds what a connection keeps of a line still
+		// unfinished, not a line that one read brings whole: that is the
+		// protocol's to check.
+		r.refuse(c)
+		return
+	}
+	if len(msg) == 0 {
+		return
+	}
+	// msg lies in the loop's read buffer and is valid only during this
+	// call: the other loops get a copy, made once, which nobody changes.
+	line := fmt.Appendf(make([]byte, 0, len(msg)+24), "#%d: %s\n", c.Context.(*client).id, msg)
+	r.say(c, line)
+}
+
+func (r *room) OnClose(c *sock.Conn, err error) {
+	if _, ok := r.conns[c]; !ok {
+		return // its OnOpen never ran
+	}
+	delete(r.conns, c)
+	r.say(nil, fmt.Appendf(nil, "#%d left\n", c.Context.(*client).id))
+}
+
+// OnSplitError is called for a line that grew past -max-line unfinished:
+// what follows it cannot be cut into lines any more.
+func (r *room) OnSplitError(c *sock.Conn, err error) { r.refuse(c) }
+
+// refuse answers a line longer than -max-line, and closes.
+func (r *room) refuse(c *sock.Conn) {
+	fmt.Fprintf(writer{c}, "line too long (at most %d bytes): bye\n", r.cfg.maxLine)
+	c.Close()
+}
+
+// OnShutdown tells the client the server is going; Close then sends
+// everything still queued for it before the connection ends.
+func (r *room) OnShutdown(c *sock.Conn) {
+	c.Write([]byte("server shutting down: bye\n"))
+	c.Close()
+}
+
+// say sends line to every client but from (nil: to all of them): this
+// room's now, the other rooms' on their own loops, after what this loop
+// has sent them before. A client that joins another loop meanwhile hears
+// it too: it may hear of a join that came just before its own.
+func (r *room) say(from *sock.Conn, line []byte) {
+	r.deliver(from, line)
+	for _, other := range r.rooms {
+		if other != r {
+			// An error here means the other loop is closing (the server is
+			// shutting down): its clients are being told, and no more.
+			other.l.Post(func() { other.deliver(from, line) })
+		}
+	}
+}
+
+// deliver writes line to this room's clients but from, and cuts off those
+// that have let more than -backlog bytes wait for them.
+func (r *room) deliver(from *sock.Conn, line []byte) {
+	for c := range r.conns {
+		if c == from {
+			continue
+		}
+		c.Write(line) // an error says c is closing, and OnClose will drop it
+		if c.Buffered() > r.cfg.backlog {
+			c.Abort()
+		}
+	}
+}
+
+// writer lets fmt.Fprintf write to a connection.
+type writer struct{ c *sock.Conn }
+
+func (w writer) Write(p []byte) (int, error) { return w.c.Write(p) }
+
+// listen opens the chat on addr, on every loop of g.
+func listen(g *sock.Group, addr string, cfg config) (*sock.GroupListener, error) {
+	loops := g.Loops()
+	rooms := make([]*room, len(loops))
+	ids := new(atomic.Int64)
+	for i, l := range loops {
+		rooms[i] = &room{cfg: cfg, l: l, conns: make(map[*sock.Conn]struct{}), rooms: rooms, ids: ids}
+	}
+	return g.Listen("tcp", addr, func(l *loop.Loop) sock.Handler {
+		return sock.Messages(bufio.ScanLines, cfg.maxLine, rooms[g.Index(l)])
+	})
+}
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:7001", "address to listen on")
+	loops := flag.Int("loops", 0, "event loops (0: one per core)")
+	maxLine := flag.Int("max-line", 4096, "longest line taken, in bytes")
+	backlog := flag.Int("backlog", 1<<20, "bytes waiting for one client past which it is cut off")
+	grace := flag.Duration("grace", 5*time.Second, "on SIGINT or SIGTERM, how long clients may take to read what is queued for them")
+	flag.Parse()
+	switch {
+	case *loops < 0:
+		log.Fatalf("chat: -loops must be 0 (one per core) or more (got %d)", *loops)
+	case *maxLine < 1:
+		log.Fatalf("chat: -max-line must be 1 or more (got %d)", *maxLine)
+	case *backlog < 1:
+		log.Fatalf("chat: -backlog must be 1 or more (got %d)", *backlog)
+	case *grace < 0:
+		log.Fatalf("chat: -grace must be 0 (close at once) or more (got %v)", *grace)
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	g, err := sock.NewGroup(*loops)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ln, err := listen(g, *addr, config{maxLine: *maxLine, backlog: *backlog})
+	if err != nil {
+		log.Fatal(err)
+	}
+	log.Printf("chat: listening on %v with %d loops", ln.Addr(), len(g.Loops()))
+
+	<-sig
+	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+	err = g.Shutdown(ctx)
+	cancel()
+	if err != nil {
+		log.Fatalf("chat: shutdown cut short: %v", err)
+	}
+	log.Printf("chat: shut down")
+}
