@@ -184,8 +184,8 @@ func ExampleShutdownHandler() {
 	// shutdown: <nil>
 }
 
-// maxLine bounds a line, so that a peer that never sends a newline cannot
-// make the server keep its input without end.
+// maxLine bounds a line: a longer one is refused, so that a peer that never
+// sends a newline cannot make the server keep its input without end.
 const maxLine = 4 << 10
 
 // shoutLines answers each line with it in upper case. sock.Messages cuts

@@ -88,7 +88,8 @@ const maxKeptCapacity = 4 << 10
 // out, then h's OnEOF decides if h is an EOFHandler, and otherwise the
 // connection closes as Close does, sending what was written first.
 //
-// bufio.ErrTooLong (an unfinished message past maxMessage), an error from
+// bufio.ErrTooLong (a message longer than maxMessage, whole in a read or
+// unfinished past it: no longer message is handed out), an error from
 // split, or io.ErrUnexpectedEOF (a message left unfinished at the end of
 // stream) goes to h's OnSplitError if h is a SplitErrorHandler; otherwise
 // the connection is closed as Close does, and OnClose receives the error

@@ -316,6 +316,23 @@ func TestMessagesTooLongClosesWithTheError(t *testing.T) {
 	}
 }
 
+// TestMessagesTooLongWholeInARead: a line past the bound that one read
+// brings whole is refused as one cut by the reads is, and the lines after
+// it are not handed out. (It was handed out: whether a line was too long
+// depended on where the reads cut the stream.)
+func TestMessagesTooLongWholeInARead(t *testing.T) {
+	l := newLoop(t)
+	h := &lineHandler{shout: true}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 16, h))
+	peer.SetDeadline(time.Now().Add(waitLimit))
+	peer.Write([]byte("short\n" + strings.Repeat("y", 16) + "\n" + strings.Repeat("z", 17) + "\nafter\n"))
+	runUntil(t, l, "the close", func() bool { return h.closed })
+	if !errors.Is(h.closeErr, bufio.ErrTooLong) {
+		t.Errorf("OnClose got %v, want bufio.ErrTooLong", h.closeErr)
+	}
+	sameMessages(t, h.msgs, []string{"short", strings.Repeat("y", 16)})
+}
+
 // errorAnswerer is a SplitErrorHandler: it answers the error and closes.
 type errorAnswerer struct {
 	lineHandler

@@ -62,15 +62,14 @@ type Splitter struct {
 	ended error // bufio.ErrTooLong or bufio.ErrFinalToken, once returned
 }
 
-// NewSplitter returns a Splitter that cuts tokens with split, and refuses
-// (with bufio.ErrTooLong) a token still unfinished at the end of a Feed once
-// it has grown past maxToken bytes: what a peer that never finishes one can
-// make it keep is then at most maxToken and the read that passed it. The
-// bound is on what the splitter keeps, not on a token's size: a token that a
-// read finishes is handed out however long it is, so a protocol whose
-// messages have a size limit checks it itself (in the header that gives a
-// block's length, say). It panics if split is nil or maxToken is not positive, as those are
-// mistakes in the program, not in its input.
+// NewSplitter returns a Splitter that cuts tokens with split and refuses
+// (with bufio.ErrTooLong) a token longer than maxToken bytes, however the
+// reads cut the stream: one that lies whole in a read, as bufio.Scanner
+// does with a token larger than its buffer, and one still unfinished at the
+// end of a Feed once what is kept of it has grown past maxToken, so that
+// what a peer that never finishes one can make it keep is at most maxToken
+// and the read that passed it. It panics if split is nil or maxToken is not
+// positive, as those are mistakes in the program, not in its input.
 func NewSplitter(split bufio.SplitFunc, maxToken int) *Splitter {
 	if split == nil {
 		panic("sock: NewSplitter with a nil split function")
@@ -96,7 +95,7 @@ func (s *Splitter) Rest() []byte { return s.buf[s.off:] }
 // whole token was handed out or fn returned HoldRest, and otherwise the
 // first error: fn's, the split function's, bufio.ErrFinalToken after the
 // token that the split function said was the last, or bufio.ErrTooLong for
-// an unfinished token past the bound. The input after the token that
+// a token past the bound (after the tokens before it), or an unfinished one. The input after the token that
 // stopped it stays kept (see Rest), so that a Feed of nil (or of more
 // input) goes on where it stopped; bufio.ErrTooLong lets it go. After
 // bufio.ErrTooLong or bufio.ErrFinalToken the stream cannot be cut
@@ -109,7 +108,7 @@ func (s *Splitter) Rest() []byte { return s.buf[s.off:] }
 //
 // Feed does not keep p: what it keeps, it copies. A handler that holds input
 // should also PauseReading: every Feed appends its p to what is kept, held
-// input included, and only an unfinished token is bounded by maxToken.
+// input included, and only each token is bounded by maxToken, not input held.
 func (s *Splitter) Feed(p []byte, fn func(token []byte) error) error {
 	if s.ended != nil {
 		return s.ended
@@ -176,9 +175,9 @@ func (s *Splitter) feedKept(p []byte, fn func([]byte) error) ([]byte, error) {
 			return nil, err
 		}
 		// The kept token is unfinished. Past the bound it is refused once
-		// all of p is in: until then p may finish it, and a token that a
-		// read finishes is handed out however long (one kept by HoldRest
-		// too).
+		// all of p is in: until then p may finish it, and the kept input
+		// may be tokens held by HoldRest, each within the bound, followed
+		// by an unfinished one (cut refuses a finished token too long).
 		if copied == len(p) && s.Buffered() > s.max {
 			s.compact()
 			return nil, bufio.ErrTooLong
@@ -223,6 +222,9 @@ func (s *Splitter) cut(b []byte, atEOF bool, fn func([]byte) error, until int) (
 			return b, fmt.Errorf("sock: split function returned %d tokens in a row without advancing", empty)
 		}
 		if token != nil {
+			if len(token) > s.max {
+				return b, bufio.ErrTooLong
+			}
 			// HoldRest on the last token still ends the stream.
 			if err := fn(token); err != nil && !(final && err == HoldRest) {
 				return b, err

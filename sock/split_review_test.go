@@ -106,30 +106,39 @@ func TestSplitterEndAfterTooLongHandsOutNothing(t *testing.T) {
 	}
 }
 
-// TestSplitterHeldLongTokenFinishedByARead: "A token that a read finishes is
-// handed out however long it is". Input held by HoldRest is not bounded, and
-// may end in an unfinished token longer than maxToken; a Feed whose p
-// finishes it refused it with bufio.ErrTooLong at once (feedKept takes a
-// kept token past the bound, before any of p is copied, for one that an
-// earlier Feed refused, which after a HoldRest no Feed did).
-func TestSplitterHeldLongTokenFinishedByARead(t *testing.T) {
-	s := sock.NewSplitter(bufio.ScanLines, 10)
-	var got []string
-	first := true
-	fn := func(tok []byte) error {
-		got = append(got, string(tok))
-		if first {
-			first = false
-			return sock.HoldRest
+// TestSplitterHeldInputPastTheBoundFinishedByARead: input held by HoldRest
+// is not bounded, and may be longer than maxToken in all while each of its
+// tokens is not; a Feed whose p finishes its last token hands them all out.
+// It refused them with bufio.ErrTooLong at once (feedKept took kept input
+// past the bound, before any of p was copied, for a token that an earlier
+// Feed refused, which after a HoldRest no Feed did). A held token that
+// comes out longer than maxToken is refused, as any is.
+func TestSplitterHeldInputPastTheBoundFinishedByARead(t *testing.T) {
+	for _, tc := range []struct {
+		held string
+		want []string
+		err  error
+	}{
+		{"bbbbbbbb\ncccccc", []string{"a", "bbbbbbbb", "ccccccy"}, nil},
+		{strings.Repeat("x", 20), []string{"a"}, bufio.ErrTooLong},
+	} {
+		s := sock.NewSplitter(bufio.ScanLines, 10)
+		var got []string
+		first := true
+		fn := func(tok []byte) error {
+			got = append(got, string(tok))
+			if first {
+				first = false
+				return sock.HoldRest
+			}
+			return nil
 		}
-		return nil
-	}
-	long := strings.Repeat("x", 20)
-	if err := s.Feed([]byte("a\n"+long), fn); err != nil {
-		t.Fatalf("Feed with a HoldRest = %v, want nil", err)
-	}
-	err := s.Feed([]byte("y\n"), fn)
-	if err != nil || !slices.Equal(got, []string{"a", long + "y"}) {
-		t.Errorf("a held long token finished by a read: Feed = %v, tokens %q; want nil and [a %sy]", err, got, long)
+		if err := s.Feed([]byte("a\n"+tc.held), fn); err != nil {
+			t.Fatalf("Feed with a HoldRest = %v, want nil", err)
+		}
+		err := s.Feed([]byte("y\n"), fn)
+		if err != tc.err || !slices.Equal(got, tc.want) {
+			t.Errorf("held %q finished by a read: Feed = %v, tokens %q; want %v and %q", tc.held, err, got, tc.err, tc.want)
+		}
 	}
 }

@@ -67,13 +67,6 @@ func (r *room) OnOpen(c *sock.Conn) {
 }
 
 func (r *room) OnMessage(c *sock.Conn, msg []byte) {
-	if len(msg) > r.cfg.maxLine {
-		// Messages bounds what a connection keeps of a line still
-		// unfinished, not a line that one read brings whole: that is the
-		// protocol's to check.
-		r.refuse(c)
-		return
-	}
 	if len(msg) == 0 {
 		return
 	}
@@ -91,12 +84,9 @@ func (r *room) OnClose(c *sock.Conn, err error) {
 	r.say(nil, fmt.Appendf(nil, "#%d left\n", c.Context.(*client).id))
 }
 
-// OnSplitError is called for a line that grew past -max-line unfinished:
-// what follows it cannot be cut into lines any more.
-func (r *room) OnSplitError(c *sock.Conn, err error) { r.refuse(c) }
-
-// refuse answers a line longer than -max-line, and closes.
-func (r *room) refuse(c *sock.Conn) {
+// OnSplitError answers a line longer than -max-line (bufio.ErrTooLong),
+// then closes: what follows it cannot be cut into lines any more.
+func (r *room) OnSplitError(c *sock.Conn, err error) {
 	fmt.Fprintf(writer{c}, "line too long (at most %d bytes): bye\n", r.cfg.maxLine)
 	c.Close()
 }
