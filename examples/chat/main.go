@@ -87,7 +87,7 @@ func (r *room) OnClose(c *sock.Conn, err error) {
 // OnSplitError answers a line longer than -max-line (bufio.ErrTooLong),
 // then closes: what follows it cannot be cut into lines any more.
 func (r *room) OnSplitError(c *sock.Conn, err error) {
-	fmt.Fprintf(writer{c}, "line too long (at most %d bytes): bye\n", r.cfg.maxLine)
+	fmt.Fprintf(c, "line too long (at most %d bytes): bye\n", r.cfg.maxLine)
 	c.Close()
 }
 
@@ -126,11 +126,6 @@ func (r *room) deliver(from *sock.Conn, line []byte) {
 		}
 	}
 }
-
-// writer lets fmt.Fprintf write to a connection.
-type writer struct{ c *sock.Conn }
-
-func (w writer) Write(p []byte) (int, error) { return w.c.Write(p) }
 
 // listen opens the chat on addr, on every loop of g.
 func listen(g *sock.Group, addr string, cfg config) (*sock.GroupListener, error) {
