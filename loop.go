@@ -269,7 +269,10 @@ func (l *Loop) Run() error { return l.v.Run() }
 // iteration) waits again. Under a virtual clock with nothing due, it waits
 // until another goroutine advances the clock (or calls Stop or Close): a
 // goroutine that steps time itself calls RunOnce(false) after each Advance.
-// A Stop made before or during RunOnce is consumed by it.
+// A Stop made before or during RunOnce is consumed by it. A Close from
+// another goroutine that ends its wait makes it release the loop (what was
+// queued runs, then the AtClose functions) and return nil, with Closed
+// true; every later call returns ErrClosed.
 func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
 
 // Stop makes Run return after the current iteration; what is still queued
@@ -300,7 +303,9 @@ func (l *Loop) Stop() { l.v.Stop() }
 // has run, wait for Run to return. On a loop that is not running, Close does
 // that work on the calling goroutine, which then acts as the loop goroutine:
 // do not call it while another goroutine is using the loop between RunOnce
-// calls. So a goroutine that starts Run while another may Close can see Run
+// calls: a host that drives the loop with RunOnce closes it itself, or has
+// it closed from a callback (l.Post(func() { l.Close() }) from another
+// goroutine), so that the release runs in its next RunOnce. So a goroutine that starts Run while another may Close can see Run
 // return ErrClosed at once (the Close came first and did the work) or nil.
 func (l *Loop) Close() error { return l.v.Close() }
 
