@@ -140,38 +140,63 @@ func listen(g *sock.Group, addr string, cfg config) (*sock.GroupListener, error)
 	})
 }
 
-func main() {
-	addr := flag.String("addr", "127.0.0.1:7001", "address to listen on")
-	loops := flag.Int("loops", 0, "event loops (0: one per core)")
-	maxLine := flag.Int("max-line", 4096, "longest line taken, in bytes")
-	backlog := flag.Int("backlog", 1<<20, "bytes waiting for one client past which it is cut off")
-	grace := flag.Duration("grace", 5*time.Second, "on SIGINT or SIGTERM, how long clients may take to read what is queued for them")
-	flag.Parse()
-	switch {
-	case *loops < 0:
-		log.Fatalf("chat: -loops must be 0 (one per core) or more (got %d)", *loops)
-	case *maxLine < 1:
-		log.Fatalf("chat: -max-line must be 1 or more (got %d)", *maxLine)
-	case *backlog < 1:
-		log.Fatalf("chat: -backlog must be 1 or more (got %d)", *backlog)
-	case *grace < 0:
-		log.Fatalf("chat: -grace must be 0 (close at once) or more (got %v)", *grace)
-	}
+// options are the command line's.
+type options struct {
+	addr  string
+	loops int
+	grace time.Duration
+	config
+}
 
+// parseFlags reads the command line (without the program's name).
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:7001", "address to listen on")
+	fs.IntVar(&o.loops, "loops", 0, "event loops (0: one per core)")
+	fs.IntVar(&o.maxLine, "max-line", 4096, "longest line taken, in bytes")
+	fs.IntVar(&o.backlog, "backlog", 1<<20, "bytes waiting for one client past which it is cut off")
+	fs.DurationVar(&o.grace, "grace", 5*time.Second, "on SIGINT or SIGTERM, how long clients may take to read what is queued for them")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case o.loops < 0:
+		return o, fmt.Errorf("-loops must be 0 (one per core) or more (got %d)", o.loops)
+	case o.maxLine < 1:
+		return o, fmt.Errorf("-max-line must be 1 or more (got %d)", o.maxLine)
+	case o.backlog < 1:
+		return o, fmt.Errorf("-backlog must be 1 or more (got %d)", o.backlog)
+	case o.grace < 0:
+		return o, fmt.Errorf("-grace must be 0 (close at once) or more (got %v)", o.grace)
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err == flag.ErrHelp {
+		os.Exit(0)
+	}
+	if err != nil {
+		log.Fatalf("chat: %v", err)
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	g, err := sock.NewGroup(*loops)
+	g, err := sock.NewGroup(o.loops)
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := listen(g, *addr, config{maxLine: *maxLine, backlog: *backlog})
+	ln, err := listen(g, o.addr, o.config)
 	if err != nil {
 		log.Fatal(err)
 	}
 	log.Printf("chat: listening on %v with %d loops", ln.Addr(), len(g.Loops()))
 
 	<-sig
-	ctx, cancel := context.WithTimeout(context.Background(), *grace)
+	ctx, cancel := context.WithTimeout(context.Background(), o.grace)
 	err = g.Shutdown(ctx)
 	cancel()
 	if err != nil {

@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,13 +16,7 @@ import (
 	"github.com/loopgen/loop"
 )
 
-// TestMain runs main itself when the test binary is started by runChat.
 func TestMain(m *testing.M) {
-	if args, ok := os.LookupEnv("CHAT_TEST_ARGS"); ok {
-		os.Args = append([]string{"chat"}, strings.Fields(args)...)
-		main()
-		os.Exit(0)
-	}
 	// Under a variant without a poller (go test -tags loop_compute ./...)
 	// there are no sockets, and nothing here to test.
 	if l, err := loop.New(); err == nil && l.Variant().Poller == "none" {
@@ -262,42 +254,24 @@ func TestShutdownTellsEveryClient(t *testing.T) {
 	}
 }
 
-// runChat runs the server with args and returns its exit status and stderr;
-// one still running after 10 s is killed and reported.
-func runChat(t *testing.T, args ...string) (int, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CHAT_TEST_ARGS="+strings.Join(args, " "))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		t.Fatalf("chat %s did not exit; stderr:\n%s", strings.Join(args, " "), stderr.String())
-	}
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, stderr.String()
-	case errors.As(err, &exit):
-		return exit.ExitCode(), stderr.String()
-	}
-	t.Fatalf("running chat: %v", err)
-	return 0, ""
-}
-
 // Flags out of range are refused with a message that says what is allowed.
 func TestBadFlagsAreRefused(t *testing.T) {
-	for _, tc := range []struct{ flag, value, want string }{
-		{"-loops", "-1", "-loops must be 0 (one per core) or more (got -1)"},
-		{"-max-line", "0", "-max-line must be 1 or more (got 0)"},
-		{"-backlog", "0", "-backlog must be 1 or more (got 0)"},
-		{"-grace", "-1s", "-grace must be 0 (close at once) or more (got -1s)"},
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-loops", "-1"}, "-loops must be 0 (one per core) or more (got -1)"},
+		{[]string{"-max-line", "0"}, "-max-line must be 1 or more (got 0)"},
+		{[]string{"-backlog", "0"}, "-backlog must be 1 or more (got 0)"},
+		{[]string{"-grace", "-1s"}, "-grace must be 0 (close at once) or more (got -1s)"},
+		{[]string{"127.0.0.1:7001"}, `unexpected arguments ["127.0.0.1:7001"]`},
 	} {
-		code, stderr := runChat(t, "-addr", "127.0.0.1:0", tc.flag, tc.value)
-		if code != 1 || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%s %s: exit status %d, stderr:\n%s\nwant 1 and %s", tc.flag, tc.value, code, stderr, tc.want)
+		if _, err := parseFlags(tc.args); err == nil || err.Error() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.args, err, tc.want)
 		}
+	}
+	o, err := parseFlags([]string{"-max-line", "80", "-loops", "3"})
+	if err != nil || o.maxLine != 80 || o.loops != 3 || o.backlog != 1<<20 || o.grace != 5*time.Second || o.addr != "127.0.0.1:7001" {
+		t.Errorf("parseFlags: %+v, %v", o, err)
 	}
 }
