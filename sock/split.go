@@ -68,7 +68,10 @@ type Splitter struct {
 // does with a token larger than its buffer, and one still unfinished at the
 // end of a Feed once what is kept of it has grown past maxToken, so that
 // what a peer that never finishes one can make it keep is at most maxToken
-// and the read that passed it. It panics if split is nil or maxToken is not
+// and the read that passed it. What is kept counts the token's framing too
+// (a length header, the \r of a line's \r\n): leave room for it, or a
+// token of maxToken bytes that reads cut is refused where a read that
+// brings it whole hands it out. It panics if split is nil or maxToken is not
 // positive, as those are mistakes in the program, not in its input.
 func NewSplitter(split bufio.SplitFunc, maxToken int) *Splitter {
 	if split == nil {
