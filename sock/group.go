@@ -94,8 +94,10 @@ func (w *drainWait) reopen() bool {
 }
 
 // NewGroup starts n loops (runtime.GOMAXPROCS(0) when n <= 0), each running
-// on its own goroutine, until Shutdown or Close. A
-// loop whose Run ends before that (a callback called runtime.Goexit, or its
+// on its own goroutine, until Shutdown or Close, and returns once each waits
+// for work, so that a Listen, Dial or ListenPacket made on an idle one from
+// the caller's goroutine (not through Each) fails with an error wrapping
+// loop.ErrWrongGoroutine instead of racing with the loop. A loop whose Run ends before that (a callback called runtime.Goexit, or its
 // poller failed) is closed then, with what is open on it; the others run on.
 // opts configure every loop (loop.WithPanicHandler, say). A loop waiting
 // in the kernel for readiness holds an OS thread: n past the runtime's
@@ -117,8 +119,26 @@ func NewGroup(n int, opts ...loop.Option) (*Group, error) {
 			return nil, fmt.Errorf("sock: NewGroup: %w", err)
 		}
 		g.loops = append(g.loops, gl)
+		untilWaiting(gl.l)
 	}
 	return g, nil
+}
+
+// untilWaiting returns once l waits for work (or after a second, or once
+// closed: a loop whose Run failed). NewGroup returns only then, so that the
+// mistake of a Listen, Dial or ListenPacket on the loop from the goroutine
+// that made the group, in place of Each, meets a loop that Waiting shows
+// is elsewhere and fails with loop.ErrWrongGoroutine: just after Run began
+// it was taken, racing with the loop (in 90 of 100 tries on a 2-core VM).
+func untilWaiting(l *loop.Loop) {
+	deadline := time.Now().Add(time.Second)
+	for tries := 0; !l.Waiting() && !l.Closed() && time.Now().Before(deadline); tries++ {
+		if tries < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
 }
 
 // run is a loop's goroutine. The loop is made here, on the goroutine that
