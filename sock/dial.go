@@ -68,7 +68,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 	if h == nil {
 		return nil, fmt.Errorf("sock: dial %s %s: nil Handler", network, addr)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newConfig(forDial, opts)
 	if err != nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}

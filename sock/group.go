@@ -315,7 +315,7 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 		return nil, fmt.Errorf("sock: Group.Listen %s %s: nil newHandler", network, addr)
 	}
 	// Checked here too, so that a refused option fails before any loop is asked.
-	if _, err := newConfig(opts); err != nil {
+	if _, err := newConfig(forListen, opts); err != nil {
 		return nil, fmt.Errorf("sock: Group.Listen %s %s: %w", network, addr, err)
 	}
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())

@@ -40,12 +40,13 @@ type keepAlive struct {
 // many idle connections pays for every probe; SetIdleTimeout is the
 // loop's own way to drop connections that stay silent. Darwin sets Idle
 // with TCP_KEEPALIVE; Unix systems other than Linux, FreeBSD and Darwin
-// set SO_KEEPALIVE alone. Unix and UDP sockets ignore the option, though
-// its values are checked all the same. It is set on each connection as
+// set SO_KEEPALIVE alone. Unix sockets ignore the option, though its
+// values are checked all the same; ListenPacket refuses it. It is set on each connection as
 // best it can be: a value the system refuses there leaves the connection
 // open, with what was set before it.
 func WithKeepAlive(ka net.KeepAliveConfig) Option {
 	return func(c *config) {
+		c.only("WithKeepAlive", forStream)
 		if !ka.Enable {
 			c.keepAlive = nil // a new socket has it off
 			return

@@ -39,7 +39,7 @@ func TestKeepAliveNegativeFieldsKeepWhatTheSocketHad(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			cfg, err := newConfig([]Option{WithKeepAlive(tc.ka)})
+			cfg, err := newConfig(forDial, []Option{WithKeepAlive(tc.ka)})
 			if err != nil {
 				t.Fatal(err)
 			}

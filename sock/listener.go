@@ -104,7 +104,11 @@ func bindListening(l *loop.Loop, network, addr string, sotype int, opts []Option
 	if err := loopUsable(l); err != nil {
 		return fail(err)
 	}
-	cfg, err := newConfig(opts)
+	kind := forListen
+	if sotype == unix.SOCK_DGRAM {
+		kind = forPacket
+	}
+	cfg, err := newConfig(kind, opts)
 	if err != nil {
 		return fail(err)
 	}

@@ -23,9 +23,9 @@ func TestNegativeDurationsSayWhatZeroMeans(t *testing.T) {
 		{sock.WithConnectTimeout(-time.Second), "0 means no limit"},
 		{sock.WithIdleTimeout(-time.Second), "0 means none"},
 	} {
-		ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.BaseHandler{}, tc.opt)
+		c, err := sock.Dial(l, "tcp", "127.0.0.1:9", sock.BaseHandler{}, tc.opt)
 		if err == nil {
-			ln.Close()
+			c.Abort()
 			t.Fatalf("a negative duration was taken")
 		}
 		if !strings.Contains(err.Error(), tc.want) {

@@ -1,6 +1,7 @@
 package sock_test
 
 import (
+	"net"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -17,28 +18,72 @@ type dropPackets struct{}
 func (dropPackets) OnPacket(*sock.PacketConn, []byte, netip.AddrPort) {}
 
 // refusedOptions are options given values they do not take, each with the
-// name its error must carry.
+// name its error must carry, and the calls it applies to (the others refuse
+// it for that: TestMisappliedOptionsAreRefused).
 var refusedOptions = []struct {
-	name string
-	opt  sock.Option
+	name  string
+	opt   sock.Option
+	calls string
 }{
-	{"WithHighWater(-1)", sock.WithHighWater(-1)},
-	{"WithLowWater(-1)", sock.WithLowWater(-1)},
-	{"WithReadBufferSize(-4096)", sock.WithReadBufferSize(-4096)},
-	{"WithBacklog(-1)", sock.WithBacklog(-1)},
-	{"WithSendBufferSize(-1)", sock.WithSendBufferSize(-1)},
-	{"WithRecvBufferSize(-1)", sock.WithRecvBufferSize(-1)},
-	{"WithConnectTimeout(-1s)", sock.WithConnectTimeout(-time.Second)},
-	{"WithLingerTimeout(-1ns)", sock.WithLingerTimeout(-1)},
+	{"WithHighWater(-1)", sock.WithHighWater(-1), stream},
+	{"WithLowWater(-1)", sock.WithLowWater(-1), stream},
+	{"WithReadBufferSize(-4096)", sock.WithReadBufferSize(-4096), every},
+	{"WithBacklog(-1)", sock.WithBacklog(-1), listen},
+	{"WithSendBufferSize(-1)", sock.WithSendBufferSize(-1), every},
+	{"WithRecvBufferSize(-1)", sock.WithRecvBufferSize(-1), every},
+	{"WithConnectTimeout(-1s)", sock.WithConnectTimeout(-time.Second), "Dial"},
+	{"WithLingerTimeout(-1ns)", sock.WithLingerTimeout(-1), stream},
 	// Sizes above 1 GiB: the read buffer's used to panic in makeslice once
 	// the socket was open, and leak it.
-	{"WithReadBufferSize(4611686018427387904)", sock.WithReadBufferSize(1 << 62)},
-	{"WithHighWater(1073741825)", sock.WithHighWater(1<<30 + 1)},
-	{"WithBacklog(2147483648)", sock.WithBacklog(1 << 31)},
-	{"WithSendBufferSize(2147483648)", sock.WithSendBufferSize(1 << 31)},
-	{"WithRecvBufferSize(1073741825)", sock.WithRecvBufferSize(1<<30 + 1)},
+	{"WithReadBufferSize(4611686018427387904)", sock.WithReadBufferSize(1 << 62), every},
+	{"WithHighWater(1073741825)", sock.WithHighWater(1<<30 + 1), stream},
+	{"WithBacklog(2147483648)", sock.WithBacklog(1 << 31), listen},
+	{"WithSendBufferSize(2147483648)", sock.WithSendBufferSize(1 << 31), every},
+	{"WithRecvBufferSize(1073741825)", sock.WithRecvBufferSize(1<<30 + 1), every},
 	// A nil Option (an unset variable, say) panicked inside the constructor.
-	{"option 0 is nil", nil},
+	{"option 0 is nil", nil, every},
+}
+
+// The calls of optionCalls an option applies to.
+const (
+	listen = "Listen tcp, Listen unix"
+	stream = listen + ", Dial"
+	every  = stream + ", ListenPacket"
+)
+
+// optionCalls makes the calls an option can be given to, on l, with path
+// for the Unix listener.
+func optionCalls(l *loop.Loop, path string, opt sock.Option) map[string]func() error {
+	return map[string]func() error{
+		"Listen tcp": func() error {
+			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.BaseHandler{}, opt)
+			if err == nil {
+				ln.Close()
+			}
+			return err
+		},
+		"Listen unix": func() error {
+			ln, err := sock.Listen(l, "unix", path, sock.BaseHandler{}, opt)
+			if err == nil {
+				ln.Close()
+			}
+			return err
+		},
+		"Dial": func() error {
+			c, err := sock.Dial(l, "tcp", "127.0.0.1:9", sock.BaseHandler{}, opt)
+			if err == nil {
+				c.Abort()
+			}
+			return err
+		},
+		"ListenPacket": func() error {
+			pc, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", dropPackets{}, opt)
+			if err == nil {
+				pc.Close()
+			}
+			return err
+		},
+	}
 }
 
 // A negative size or duration, a size above 1 GiB, or a nil Option is a
@@ -51,25 +96,10 @@ func TestRefusedOptionFailsTheCallBeforeOpening(t *testing.T) {
 		t.Run(ro.name, func(t *testing.T) {
 			l := newLoop(t)
 			path := filepath.Join(t.TempDir(), "s")
-			calls := map[string]func() error{
-				"Listen tcp": func() error {
-					_, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.BaseHandler{}, ro.opt)
-					return err
-				},
-				"Listen unix": func() error {
-					_, err := sock.Listen(l, "unix", path, sock.BaseHandler{}, ro.opt)
-					return err
-				},
-				"Dial": func() error {
-					_, err := sock.Dial(l, "tcp", "127.0.0.1:9", sock.BaseHandler{}, ro.opt)
-					return err
-				},
-				"ListenPacket": func() error {
-					_, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", dropPackets{}, ro.opt)
-					return err
-				},
-			}
-			for what, call := range calls {
+			for what, call := range optionCalls(l, path, ro.opt) {
+				if !strings.Contains(ro.calls, what) {
+					continue // TestMisappliedOptionsAreRefused's
+				}
 				err := call()
 				if err == nil || !strings.Contains(err.Error(), ro.name) {
 					t.Errorf("%s with %s: error %v, want one naming %s", what, ro.name, err, ro.name)
@@ -144,10 +174,65 @@ func TestZeroOptionsKeepTheDefaults(t *testing.T) {
 	l := newLoop(t)
 	zero := []sock.Option{sock.WithHighWater(0), sock.WithLowWater(0), sock.WithReadBufferSize(0),
 		sock.WithBacklog(0), sock.WithSendBufferSize(0), sock.WithRecvBufferSize(0),
-		sock.WithConnectTimeout(0), sock.WithLingerTimeout(0)}
+		sock.WithLingerTimeout(0)}
 	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.BaseHandler{}, zero...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.Close()
+	c, err := sock.Dial(l, "tcp", "127.0.0.1:9", sock.BaseHandler{}, sock.WithConnectTimeout(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Abort()
+}
+
+// An option given to a call it does not apply to (WithIdleTimeout to
+// ListenPacket, which looked like a per-peer timeout; WithBacklog to Dial)
+// fails the call with an error that names it and where it applies, before
+// anything is opened: such options were ignored without a word.
+func TestMisappliedOptionsAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		opt   sock.Option
+		calls string // where it applies
+		want  string
+	}{
+		{sock.WithHighWater(1), stream, "WithHighWater applies to Listen, Group.Listen and Dial only"},
+		{sock.WithLowWater(1), stream, "WithLowWater applies to Listen, Group.Listen and Dial only"},
+		{sock.WithReusePort(), listen + ", ListenPacket", "WithReusePort applies to Listen, Group.Listen and ListenPacket only"},
+		{sock.WithExclusiveAddress(), listen + ", ListenPacket", "WithExclusiveAddress applies to Listen, Group.Listen and ListenPacket only"},
+		{sock.WithBacklog(1), listen, "WithBacklog applies to Listen and Group.Listen only"},
+		{sock.WithMaxConns(1), listen, "WithMaxConns applies to Listen and Group.Listen only"},
+		{sock.WithIdleTimeout(time.Second), stream, "WithIdleTimeout applies to Listen, Group.Listen and Dial only"},
+		{sock.WithNoDelay(false), stream, "WithNoDelay applies to Listen, Group.Listen and Dial only"},
+		{sock.WithKeepAlive(net.KeepAliveConfig{Enable: true}), stream, "WithKeepAlive applies to Listen, Group.Listen and Dial only"},
+		{sock.WithConnectTimeout(time.Second), "Dial", "WithConnectTimeout applies to Dial only"},
+		{sock.WithLingerTimeout(time.Second), stream, "WithLingerTimeout applies to Listen, Group.Listen and Dial only"},
+		{sock.WithAcceptErrorHandler(func(error) {}), listen, "WithAcceptErrorHandler applies to Listen and Group.Listen only"},
+		{sock.WithResolver(net.DefaultResolver), "Dial", "WithResolver applies to Dial only"},
+	} {
+		l := newLoop(t)
+		path := filepath.Join(t.TempDir(), "s")
+		for what, call := range optionCalls(l, path, tc.opt) {
+			err := call()
+			switch applies := strings.Contains(tc.calls, what); {
+			case applies && err != nil:
+				t.Errorf("%s: %v; want %q to apply", what, err, tc.want[:strings.Index(tc.want, " ")])
+			case !applies && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("%s: error %v; want one saying %q", what, err, tc.want)
+			}
+		}
+		if m, _ := filepath.Glob(path); len(m) > 0 {
+			t.Errorf("a refused Listen left %s behind", path)
+		}
+	}
+	g, err := sock.NewGroup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	_, err = g.Listen("tcp", "127.0.0.1:0", func(*loop.Loop) sock.Handler { return sock.BaseHandler{} }, sock.WithResolver(net.DefaultResolver))
+	if err == nil || !strings.Contains(err.Error(), "WithResolver applies to Dial only") {
+		t.Errorf("Group.Listen with WithResolver: error %v, want one saying it applies to Dial only", err)
+	}
 }

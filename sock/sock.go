@@ -45,6 +45,7 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"weak"
@@ -259,13 +260,48 @@ type config struct {
 	ls *loopState
 	h  Handler
 
-	err error // the first option given a value it refuses
+	kind callKind // the call the options are given to
+	err  error    // the first option given a value it refuses, or not applying to the call
 }
 
 // Option configures Listen, Dial, ListenPacket and Group.Listen. An option
 // given a value it refuses (a negative size or duration) makes the call it
-// was passed to fail with an error that names it, before anything is opened.
+// was passed to fail with an error that names it, before anything is opened;
+// so does one that does not apply to that call (WithIdleTimeout given to
+// ListenPacket, WithBacklog to Dial), which would otherwise go unnoticed.
+// Each option's doc says where it applies.
 type Option func(*config)
+
+// callKind is the kind of call an Option is given to, for the options that
+// apply to some of them only.
+type callKind uint8
+
+const (
+	forListen callKind = 1 << iota // Listen and Group.Listen
+	forDial
+	forPacket // ListenPacket
+	forStream = forListen | forDial
+)
+
+// only refuses the option when the call is not of one of kinds.
+func (c *config) only(option string, kinds callKind) {
+	if c.kind&kinds == 0 && c.err == nil {
+		var calls []string
+		for _, k := range []struct {
+			kind callKind
+			name string
+		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}} {
+			if kinds&k.kind != 0 {
+				calls = append(calls, k.name)
+			}
+		}
+		list := calls[len(calls)-1]
+		if len(calls) > 1 {
+			list = strings.Join(calls[:len(calls)-1], ", ") + " and " + list
+		}
+		c.err = fmt.Errorf("%s applies to %s only", option, list)
+	}
+}
 
 // refuse records that an option was given a value it does not take; the
 // first such value is the one reported.
@@ -301,7 +337,10 @@ func (c *config) size(option string, n int, dst *int) {
 // 4 MiB by default) than on a Unix one (net.core.wmem_default, 208 KiB): the
 // same mark pauses a Unix connection sooner.
 func WithHighWater(n int) Option {
-	return func(c *config) { c.size("WithHighWater", n, &c.highWater) }
+	return func(c *config) {
+		c.only("WithHighWater", forStream)
+		c.size("WithHighWater", n, &c.highWater)
+	}
 }
 
 // WithLowWater sets the number of buffered bytes at or below which OnResume
@@ -311,6 +350,7 @@ func WithHighWater(n int) Option {
 // mark; a negative n is refused.
 func WithLowWater(n int) Option {
 	return func(c *config) {
+		c.only("WithLowWater", forStream)
 		if n < 0 {
 			c.refuse("WithLowWater", n, "must not be negative")
 			return
@@ -319,13 +359,19 @@ func WithLowWater(n int) Option {
 	}
 }
 
-// WithReusePort sets SO_REUSEPORT on the listening socket, so that several
-// sockets (one per loop, as Group does) can listen on the same address and
-// the kernel spreads connections among them.
-func WithReusePort() Option { return func(c *config) { c.reusePort = true } }
+// WithReusePort sets SO_REUSEPORT on the listening socket (Listen's or
+// ListenPacket's), so that several sockets (one per loop, as Group does)
+// can listen on the same address and the kernel spreads connections, or
+// datagrams by their sender, among them.
+func WithReusePort() Option {
+	return func(c *config) {
+		c.only("WithReusePort", forListen|forPacket)
+		c.reusePort = true
+	}
+}
 
-// WithExclusiveAddress makes Group.Listen, or Listen with WithReusePort,
-// fail with EADDRINUSE when a socket holds the address already, also one
+// WithExclusiveAddress makes Group.Listen, or Listen or ListenPacket with
+// WithReusePort, fail with EADDRINUSE when a socket holds the address already, also one
 // with SO_REUSEPORT: another copy of the server, which would otherwise get
 // a share of the connections (a trial's second key-value server did, and
 // answered half its clients from an empty map). The first listening socket
@@ -333,7 +379,12 @@ func WithReusePort() Option { return func(c *config) { c.reusePort = true } }
 // allows, so the group's own listeners still share the address. It keeps
 // no later socket out: a copy started afterwards without this option still
 // joins. Without SO_REUSEPORT, Listen is exclusive anyway.
-func WithExclusiveAddress() Option { return func(c *config) { c.exclusive = true } }
+func WithExclusiveAddress() Option {
+	return func(c *config) {
+		c.only("WithExclusiveAddress", forListen|forPacket)
+		c.exclusive = true
+	}
+}
 
 // WithReadBufferSize sets the size of the loop's shared read buffer: the
 // most one OnData can receive (default DefaultReadBufferSize). The loop's
@@ -347,7 +398,10 @@ func WithReadBufferSize(n int) Option {
 // caps it at net.core.somaxconn). 0 keeps the default; a negative n, or
 // one above 1 GiB, is refused.
 func WithBacklog(n int) Option {
-	return func(c *config) { c.size("WithBacklog", n, &c.backlog) }
+	return func(c *config) {
+		c.only("WithBacklog", forListen)
+		c.size("WithBacklog", n, &c.backlog)
+	}
 }
 
 // WithMaxConns makes a Listener stop accepting while n of the connections
@@ -362,9 +416,12 @@ func WithBacklog(n int) Option {
 // waiting while another loop may have room (a trial saw [3 0] open with
 // five waiting).
 // 0 sets no limit (the default); a negative n is refused. Dial and
-// ListenPacket ignore it.
+// ListenPacket refuse the option.
 func WithMaxConns(n int) Option {
-	return func(c *config) { c.size("WithMaxConns", n, &c.maxConns) }
+	return func(c *config) {
+		c.only("WithMaxConns", forListen)
+		c.size("WithMaxConns", n, &c.maxConns)
+	}
 }
 
 // WithIdleTimeout gives every stream connection of the call an idle
@@ -373,15 +430,23 @@ func WithMaxConns(n int) Option {
 // server's default for silent peers in one place. 0 sets none (the
 // default); a negative d is refused.
 func WithIdleTimeout(d time.Duration) Option {
-	return func(c *config) { c.duration("WithIdleTimeout", d, "none", &c.idleTimeout) }
+	return func(c *config) {
+		c.only("WithIdleTimeout", forStream)
+		c.duration("WithIdleTimeout", d, "none", &c.idleTimeout)
+	}
 }
 
 // WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
 // package net: small writes go out at once instead of waiting for Nagle).
-func WithNoDelay(on bool) Option { return func(c *config) { c.noDelay = on } }
+func WithNoDelay(on bool) Option {
+	return func(c *config) {
+		c.only("WithNoDelay", forStream)
+		c.noDelay = on
+	}
+}
 
 // WithSendBufferSize sets the kernel's send buffer (SO_SNDBUF) of each
-// connection (Linux doubles the value; without this option it sizes the
+// connection, and of a PacketConn (Linux doubles the value; without this option it sizes the
 // buffer itself, up to megabytes). A small one makes flow control set in
 // early, as a slow network would. 0 leaves the kernel's size; a negative
 // n, or one above 1 GiB, is refused.
@@ -402,7 +467,10 @@ func WithRecvBufferSize(n int) Option {
 // Dial). 0 (the default) waits as long as the kernel does, on each address;
 // a negative d is refused.
 func WithConnectTimeout(d time.Duration) Option {
-	return func(c *config) { c.duration("WithConnectTimeout", d, "no limit", &c.connectTimeout) }
+	return func(c *config) {
+		c.only("WithConnectTimeout", forDial)
+		c.duration("WithConnectTimeout", d, "no limit", &c.connectTimeout)
+	}
 }
 
 // duration records d, a duration option's value, at dst, and refuses a
@@ -425,6 +493,7 @@ const DefaultLingerTimeout = 5 * time.Second
 // negative d is refused).
 func WithLingerTimeout(d time.Duration) Option {
 	return func(c *config) {
+		c.only("WithLingerTimeout", forStream)
 		switch {
 		case d < 0:
 			c.refuse("WithLingerTimeout", d, "must not be negative (0 means the default)")
@@ -439,7 +508,10 @@ func WithLingerTimeout(d time.Duration) Option {
 // unexpected), for logging. It runs on the loop goroutine. The listener
 // retries by itself on a timer that backs off from 10ms to 1s.
 func WithAcceptErrorHandler(fn func(error)) Option {
-	return func(c *config) { c.acceptError = fn }
+	return func(c *config) {
+		c.only("WithAcceptErrorHandler", forListen)
+		c.acceptError = fn
+	}
 }
 
 // Resolver looks up the addresses of a host name for Dial. *net.Resolver
@@ -453,6 +525,7 @@ type Resolver interface {
 // the loop; it is cancelled when the connection is closed first.
 func WithResolver(r Resolver) Option {
 	return func(c *config) {
+		c.only("WithResolver", forDial)
 		if r == nil {
 			c.refuse("WithResolver", r, "must not be nil")
 			return
@@ -461,10 +534,11 @@ func WithResolver(r Resolver) Option {
 	}
 }
 
-// newConfig applies opts to the defaults. It fails when an option refused
-// its value.
-func newConfig(opts []Option) (*config, error) {
+// newConfig applies opts, given to a call of kind, to the defaults. It fails
+// when an option refused its value, or does not apply to the call.
+func newConfig(kind callKind, opts []Option) (*config, error) {
 	c := &config{
+		kind:           kind,
 		highWater:      DefaultHighWater,
 		readBufferSize: DefaultReadBufferSize,
 		backlog:        DefaultBacklog,
