@@ -114,7 +114,8 @@ func endpointAddr(ep endpoint, ip net.IP, port int, dial bool, sotype int) net.A
 // would bind or connect on the wrong link, or fail with EINVAL.
 func noZone(zone string) error {
 	if zone != "" {
-		return fmt.Errorf("sock: IPv6 zones are not supported (%%%s)", zone)
+		// No "sock: ": every caller's error names the package already.
+		return fmt.Errorf("IPv6 zones are not supported (%%%s)", zone)
 	}
 	return nil
 }

@@ -20,7 +20,11 @@ const packetBatch = 16
 type PacketHandler interface {
 	// OnPacket is called for each datagram. p is the loop's shared read
 	// buffer, valid only during the call. from is the sender (without an
-	// IPv6 zone: zones are not supported yet). A datagram
+	// IPv6 zone: zones are not supported yet); an IPv4 sender on a
+	// dual-stack socket comes as an IPv4 address, not IPv4-mapped IPv6
+	// (as net.UDPConn.ReadFrom's *net.UDPAddr prints it, where its
+	// ReadFromUDPAddrPort gives ::ffff:a.b.c.d), so that a map keyed by sender
+	// sees one key per peer, and WriteTo takes it as it is. A datagram
 	// longer than the buffer (see WithReadBufferSize) is cut short to fit,
 	// as package net's ReadFrom does, unless the handler is also a
 	// TruncatedHandler.
@@ -127,12 +131,20 @@ func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 		if err == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return 0, os.NewSyscallError("sendto", err)
+		switch err {
+		case nil:
+			return len(p), nil
+		case unix.EAGAIN:
+			// A drop, perhaps one of many in a burst: made once.
+			return 0, errSendtoAgain
 		}
-		return len(p), nil
+		return 0, fmt.Errorf("sock: WriteTo %v: %w", to, os.NewSyscallError("sendto", err))
 	}
 }
+
+// errSendtoAgain is WriteTo's error for a datagram the send buffer could
+// not take.
+var errSendtoAgain = os.NewSyscallError("sendto", unix.EAGAIN)
 
 // Close stops reading and closes the socket; datagrams the kernel holds
 // that were not read yet are discarded. It returns ErrClosed if already
