@@ -20,16 +20,9 @@ import (
 // that what OnPause does (an Abort that counts them) comes after them.
 func TestCorkAbortInOnPauseDuringASpill(t *testing.T) {
 	l := newLoop(t)
-	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(sp[0])
-	defer unix.Close(sp[1])
-	unix.SetNonblock(sp[1], true)
+	thief := newFDThief(t)
 	a := bytes.Repeat([]byte("a"), 12<<10)
 	b := bytes.Repeat([]byte("b"), 8<<10)
-	reused := -1
 	var n int
 	var werr error
 	wrote, tookA := false, false
@@ -45,13 +38,7 @@ func TestCorkAbortInOnPauseDuringASpill(t *testing.T) {
 	h.onPause = func(c *sock.Conn) {
 		fd := sock.ConnFD(c)
 		c.Abort()
-		// Another goroutine opens a socket, or a file, and gets the number
-		// the Abort freed.
-		if err := unix.Dup3(sp[0], fd, unix.O_CLOEXEC); err != nil {
-			t.Errorf("dup3: %v", err)
-			return
-		}
-		reused = fd
+		thief.steal(t, fd) // the number the Abort freed
 	}
 	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 64, h),
 		sock.WithSendBufferSize(16<<10), sock.WithHighWater(1024))
@@ -59,15 +46,11 @@ func TestCorkAbortInOnPauseDuringASpill(t *testing.T) {
 		t.Fatal(err)
 	}
 	runUntil(t, l, "the Abort", func() bool { return wrote && h.closed })
-	if reused >= 0 {
-		defer unix.Close(reused)
-	}
 	if !tookA || h.pauses == 0 {
 		t.Skipf("the kernel took part of the gathered bytes (pauses %d)", h.pauses)
 	}
-	stray := make([]byte, 64<<10)
-	if k, _ := unix.Read(sp[1], stray); k > 0 {
-		t.Errorf("%d bytes of the Write went to descriptor %d after the Abort closed it, into another socket", k, reused)
+	if k := thief.stray(); k > 0 {
+		t.Errorf("%d bytes of the Write went to descriptor %d after the Abort closed it, into another socket", k, thief.stolen)
 	}
 	if werr != nil && !errors.Is(werr, sock.ErrClosed) {
 		t.Errorf("the Write returned (%d, %v): a send on the descriptor the Abort closed", n, werr)
@@ -78,4 +61,45 @@ func TestCorkAbortInOnPauseDuringASpill(t *testing.T) {
 			t.Errorf("OnClose(%v); the Write returned %d, nil: want an UnsentError counting at least %d", h.closeErr, n, len(a)+len(b))
 		}
 	}
+}
+
+// fdThief stands for another goroutine that opens a socket and gets the
+// descriptor number a connection under test has just freed: steal puts one
+// end of a socketpair at that number, and stray says how many bytes were
+// sent there, which belonged to the closed connection.
+type fdThief struct {
+	sp     [2]int
+	stolen int // the number stolen, or -1
+}
+
+func newFDThief(t *testing.T) *fdThief {
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.SetNonblock(sp[1], true)
+	th := &fdThief{sp: sp, stolen: -1}
+	t.Cleanup(func() {
+		if th.stolen >= 0 {
+			unix.Close(th.stolen)
+		}
+		unix.Close(sp[0])
+		unix.Close(sp[1])
+	})
+	return th
+}
+
+// steal makes fd another socket's (loop goroutine, inside a callback).
+func (th *fdThief) steal(t *testing.T, fd int) {
+	if err := unix.Dup3(th.sp[0], fd, unix.O_CLOEXEC); err != nil {
+		t.Errorf("dup3: %v", err)
+		return
+	}
+	th.stolen = fd
+}
+
+// stray returns how many bytes were sent to the stolen number.
+func (th *fdThief) stray() int {
+	k, _ := unix.Read(th.sp[1], make([]byte, 64<<10))
+	return max(k, 0)
 }

@@ -179,23 +179,32 @@ func TestCorkSurvivesAPanicInOnSplitError(t *testing.T) {
 		t.Fatal(err)
 	}
 	runUntil(t, l, "the panic", func() bool { return len(panics) > 0 })
+	uncorkedAfterThePanic(t, l, peer, h.conn, func() bool { return h.closed })
+}
+
+// uncorkedAfterThePanic checks that c, whose OnSplitError answered "ERR too
+// long" and panicked, is not left corked: a later Write (from a timer, say,
+// with room in the kernel) is sent at once, and the peer reads both. Then
+// it aborts c, and runs l until closed reports it closed.
+func uncorkedAfterThePanic(t *testing.T, l *loop.Loop, peer net.Conn, c *sock.Conn, closed func() bool) {
+	t.Helper()
 	later := -1
 	l.Post(func() {
-		h.conn.Write([]byte("later\n")) // from a timer, say: the kernel has room
-		later = h.conn.Buffered()
+		c.Write([]byte("later\n"))
+		later = c.Buffered()
 	})
 	runUntil(t, l, "the later write", func() bool { return later >= 0 })
 	if later != 0 {
-		t.Fatalf("Buffered() = %d after a later Write with the kernel taking all: the connection is still corked", later)
+		t.Errorf("Buffered() = %d after a later Write with the kernel taking all: the connection is still corked", later)
 	}
 	want := "ERR too long\nlater\n"
 	peer.SetReadDeadline(time.Now().Add(waitLimit))
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(peer, got); err != nil || string(got) != want {
-		t.Fatalf("the peer read %q (%v); want %q", got, err, want)
+		t.Errorf("the peer read %q (%v); want %q", got, err, want)
 	}
-	h.conn.Abort()
-	runUntil(t, l, "the close", func() bool { return h.closed })
+	c.Abort()
+	runUntil(t, l, "the close", func() bool { return closed() })
 }
 
 // TestCorkSurvivesAPanicInOnPause: uncork's send leaves bytes queued past
