@@ -276,9 +276,12 @@ const maxCork = 16 << 10
 // send at uncork, instead of one system call each: Messages corks a
 // connection while it hands out one read's messages, whose answers are
 // often many and small (a trial's pipelining server made 100,000 sends for
-// 531 reads). It reports false, and does nothing, when it cannot: another
-// connection of the loop is corked (its handler wrote here), or c is not
-// open for writing.
+// 531 reads). It reports false, and does nothing, when it cannot: c is not
+// open for writing, or another connection of the loop is corked. No path
+// does the latter now (a connection is corked only while its own messages
+// are handed out, and handlers' callbacks do not nest: a mutation round
+// found the check unobservable), but the buffer is the loop's, and two
+// connections' bytes in it would go to one peer.
 func (c *Conn) cork() bool {
 	ls := c.cfg.ls
 	if ls.corked != nil || c.flags&(fCorked|fConnecting|fShutWrite|fClosing|fClosed) != 0 {
