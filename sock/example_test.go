@@ -273,6 +273,50 @@ func ExampleListenPacket() {
 	// Output: datagram
 }
 
+// countingEcho answers each datagram with it and how many its sender has
+// sent. counts is one loop's: its senders' datagrams come to it alone.
+type countingEcho struct{ counts map[netip.AddrPort]int }
+
+func (h countingEcho) OnPacket(pc *sock.PacketConn, p []byte, from netip.AddrPort) {
+	h.counts[from]++
+	pc.WriteTo(fmt.Appendf(nil, "%s #%d", p, h.counts[from]), from)
+}
+
+// A UDP server on every loop of a group: each sender's datagrams go to
+// one loop, which keeps that sender's count without a lock.
+func ExampleGroup_ListenPacket() {
+	g, err := sock.NewGroup(2)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer g.Close()
+	gpc, err := g.ListenPacket("udp", "127.0.0.1:0", func(*loop.Loop) sock.PacketHandler {
+		return countingEcho{counts: map[netip.AddrPort]int{}}
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := net.Dial("udp", gpc.LocalAddr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 64)
+	for range 3 {
+		c.Write([]byte("ping"))
+		n, err := c.Read(buf)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("%s\n", buf[:n])
+	}
+	// Output:
+	// ping #1
+	// ping #2
+	// ping #3
+}
+
 // Stopping accepting on one port while the group serves on the other:
 // connections already accepted there are served on, and drained by the
 // group's Shutdown as the others are.

@@ -19,9 +19,10 @@ import (
 // Group runs several loops, one per core by default, each on its own
 // goroutine, and listens on each with its own
 // SO_REUSEPORT socket on the same address, so that the kernel spreads
-// connections across them and no two loops share anything. Its methods are
-// safe from any goroutine except the group's own loop goroutines: Listen,
-// Shutdown and Close (and GroupListener.Close) wait for every loop, so a
+// connections (or datagrams, by sender) across them and no two loops share
+// anything. Its methods are safe from any goroutine except the group's own
+// loop goroutines: Listen, ListenPacket, Each, Shutdown and Close (and the
+// Close of what Listen and ListenPacket return) wait for every loop, so a
 // callback on one of them that calls them waits for itself for good. Call
 // them with go from there.
 type Group struct {
@@ -309,7 +310,7 @@ func (gl *groupLoop) prune() {
 // called, it returns an error wrapping ErrClosed that says which.
 func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler, opts ...Option) (*GroupListener, error) {
 	if !isTCP(network) {
-		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (SO_REUSEPORT is for TCP)", network)
+		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (for udp, Group.ListenPacket)", network)
 	}
 	if newHandler == nil {
 		return nil, fmt.Errorf("sock: Group.Listen %s %s: nil newHandler", network, addr)
