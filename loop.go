@@ -22,9 +22,12 @@ var (
 	// ErrQueueFull is returned by Post on a variant with overflow: reject
 	// whose inbox is full.
 	ErrQueueFull = core.ErrQueueFull
-	// ErrNoPoller is returned by AddReader and AddWriter on a variant
-	// generated with poller: none.
+	// ErrNoPoller is returned by AddReader, AddWriter and BackendFd on a
+	// variant generated with poller: none.
 	ErrNoPoller = poller.ErrNoPoller
+	// ErrNoBackendFd is returned by BackendFd on a variant whose poller is
+	// poll(2), which has no descriptor that stands for all it watches.
+	ErrNoBackendFd = poller.ErrNoFd
 	// ErrWrongGoroutine is returned (wrapped, naming the method) by
 	// AddReader and AddWriter called while the loop waits for work, which
 	// shows that they were called from another goroutine than the loop's;
@@ -338,13 +341,47 @@ func (l *Loop) Pending() int { return l.v.Pending() }
 // moves timers between its levels then, and RunOnce runs no callback);
 // and false when no timer is scheduled, so that only I/O or a Post can
 // give the loop work (a Post from another goroutine wakes only a loop
-// blocked in Run or RunOnce(true), not a host's own wait). Nor does fd
-// readiness show in it: a host whose loop watches descriptors (sockets)
-// caps its wait at the latency it can bear, or runs the loop on a
-// goroutine of its own with Run and has callbacks hand results back. Under
-// a virtual clock the duration is on that clock: a test can Advance by it,
-// then call RunOnce(false). Loop goroutine only.
+// blocked in Run or RunOnce(true), or a host that waits on BackendFd after
+// PrepareWait). Nor does fd readiness show in it: a host whose loop
+// watches descriptors (sockets) waits on BackendFd, caps its wait at the
+// latency it can bear, or runs the loop on a goroutine of its own with Run
+// and has callbacks hand results back. Under a virtual clock the duration
+// is on that clock: a test can Advance by it, then call RunOnce(false).
+// Loop goroutine only.
 func (l *Loop) NextWake() (d time.Duration, ok bool) { return l.v.NextWake() }
+
+// BackendFd returns a descriptor that a host which embeds the loop waits on
+// in its own event loop (poll, epoll or kqueue, or a GUI toolkit's watch of
+// a descriptor), as libuv's uv_backend_fd: it is readable when a watched
+// descriptor is ready and, after PrepareWait, when a Post, a Stop or a
+// virtual clock's advance comes. The host's turn is then:
+//
+//	d, ok := l.PrepareWait()  // how long it may wait (ok false: no limit)
+//	// wait for BackendFd to be readable, beside the host's own events, at most d
+//	l.RunOnce(false)          // always, whatever ended the wait
+//
+// It is the epoll instance (Linux) or the kqueue (darwin, the BSDs), the
+// loop's own: read nothing from it, and do not close it or watch it with
+// the loop itself. A variant with the poll(2) poller has none
+// (ErrNoBackendFd), nor one without a poller (ErrNoPoller); after Close it
+// returns ErrClosed. Loop goroutine only.
+func (l *Loop) BackendFd() (int, error) { return l.v.BackendFd() }
+
+// PrepareWait tells the loop that its host is about to wait on BackendFd,
+// and returns how long it may: NextWake's answer, with 0 when there is work
+// now (no wait then). From then until the next RunOnce the loop counts as
+// waiting, as it does when it blocks itself: a Post, Stop or clock advance
+// from another goroutine makes BackendFd readable, and Waiting reports true,
+// so AddReader, AddWriter and package sock's Listen, Dial and ListenPacket
+// refuse (ErrWrongGoroutine): call RunOnce(false) after the wait, before
+// anything else on the loop. That RunOnce takes the wake-up out of the
+// descriptor, so that the next wait does not end at once (one that comes
+// after it, from a Post that saw the wait announced, ends one wait early).
+// To close the loop from another goroutine, Post l.Close, which wakes the
+// host: a Close made there directly releases the descriptor the host waits
+// on. On a variant without a poller it returns NextWake's answer and
+// announces nothing. Loop goroutine only.
+func (l *Loop) PrepareWait() (d time.Duration, ok bool) { return l.v.PrepareWait() }
 
 // Closed reports whether Close has been called (asyncio's is_closed): from
 // then on Post, Run, RunOnce, AddReader and AddWriter return ErrClosed, also

@@ -254,7 +254,10 @@ func (e *variantEmitter) emitLoopType(f *jen.File) {
 		)
 	}
 	if e.hasPoller() {
-		fields = append(fields, jen.Id("io").Id("ioTable"))
+		fields = append(fields,
+			jen.Id("io").Id("ioTable"),
+			jen.Id("hostWaited").Bool().Comment("PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)"),
+		)
 		if e.v.Spin > 0 {
 			fields = append(fields, jen.Id("peeked").Index().Qual(pkgPoller, "Event").Comment("readiness the spin saw: the iteration dispatches it instead of waiting again"))
 		}
@@ -449,6 +452,8 @@ func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
 		jen.Id("d").Op(":=").Int64().Call(jen.Id("next")).Op("*").Add(e.num("l", "tickNanos")).Op("-").Add(lf("monotime")).Call(),
 		jen.Return(jen.Qual("time", "Duration").Call(jen.Max(jen.Id("d"), jen.Lit(0))), jen.True()),
 	)
+
+	e.emitHostWait(f)
 
 	f.Comment("Closed reports whether Close has been called: from then on Post, Run, RunOnce,")
 	f.Comment("AddReader and AddWriter fail with ErrClosed, also while the callbacks queued")
@@ -940,7 +945,7 @@ func (e *variantEmitter) blockDecision() []jen.Code {
 func (e *variantEmitter) waitCondition() jen.Code {
 	waitCond := jen.Id("timeout").Op("!=").Lit(0)
 	if e.hasPoller() {
-		waitCond = waitCond.Op("||").Add(lf("poller")).Dot("Registered").Call().Op(">").Lit(0)
+		waitCond = waitCond.Op("||").Add(lf("poller")).Dot("Registered").Call().Op(">").Lit(0).Op("||").Add(lf("hostWaited"))
 	}
 	return waitCond
 }
@@ -1028,6 +1033,7 @@ func (e *variantEmitter) emitWait(f *jen.File) {
 		jen.List(jen.Id("events"), jen.Id("err")).Op(":=").Add(lf("poller")).Dot("Wait").Call(jen.Id("timeout")),
 		lf("sleeping").Dot("Store").Call(jen.False()),
 		lf("wakePending").Dot("Store").Call(jen.False()),
+		e.clearHostWait(),
 		e.count("Polls"),
 		jen.If(jen.Err().Op("!=").Nil()).Block(
 			jen.Comment("A wait that fails (its descriptors closed from outside, say) fails"),
@@ -1181,5 +1187,54 @@ func (e *variantEmitter) emitBatchRunners(f *jen.File) {
 			e.countBefore("Timers"),
 			lf("timers").Dot("fire").Call(lf("now")).Call(),
 		),
+	)
+}
+
+// clearHostWait is wait's reset of hostWaited: the Wait it follows drained
+// the wake-up a Post may have written during the host's wait.
+func (e *variantEmitter) clearHostWait() jen.Code {
+	if !e.hasPoller() {
+		return jen.Null()
+	}
+	return lf("hostWaited").Op("=").False()
+}
+
+// emitHostWait writes PrepareWait and BackendFd, with which a host that
+// embeds the loop (RunOnce(false) from its own event loop) waits on the
+// loop's poller beside its own events: PrepareWait announces the wait as
+// iterate announces its own, so that a Post wakes the poller's descriptor,
+// and the RunOnce after it asks the poller (hostWaited), whose Wait drains
+// that wake-up. A variant without a poller has no descriptor: its
+// PrepareWait only answers as NextWake does.
+func (e *variantEmitter) emitHostWait(f *jen.File) {
+	f.Comment("PrepareWait tells the loop that its host is about to wait on BackendFd, and")
+	f.Comment("returns how long it may (NextWake's answer). Loop goroutine only.")
+	body := []jen.Code{
+		jen.List(jen.Id("d"), jen.Id("ok")).Op(":=").Add(lf("NextWake")).Call(),
+	}
+	if e.hasPoller() {
+		body = append(body,
+			jen.If(jen.Id("ok").Op("&&").Id("d").Op("==").Lit(0)).Block(
+				jen.Return(jen.Lit(0), jen.True()).Comment("work now: no wait"),
+			),
+			jen.Comment("Announce the wait, then look again, as iterate does before it blocks: a"),
+			jen.Comment("Post that missed the flag claimed its slot before this check."),
+			lf("sleeping").Dot("Store").Call(jen.True()),
+			jen.If(lf("inbox").Dot("claimed").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call()).Block(
+				lf("sleeping").Dot("Store").Call(jen.False()),
+				jen.Return(jen.Lit(0), jen.True()),
+			),
+			lf("hostWaited").Op("=").True(),
+		)
+	}
+	body = append(body, jen.Return(jen.Id("d"), jen.Id("ok")))
+	f.Add(loopMethod()).Id("PrepareWait").Params().Params(jen.Qual("time", "Duration"), jen.Bool()).Block(body...)
+
+	f.Comment("BackendFd returns the poller's descriptor, readable when the loop has I/O to")
+	f.Comment("dispatch or, after PrepareWait, a Post, Stop or clock advance to take. Loop")
+	f.Comment("goroutine only.")
+	f.Add(loopMethod()).Id("BackendFd").Params().Params(jen.Int(), jen.Error()).Block(
+		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Lit(-1), jen.Qual(pkgCore, "ErrClosed"))),
+		jen.Return(lf("poller").Dot("Fd").Call()),
 	)
 }

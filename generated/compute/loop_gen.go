@@ -151,6 +151,23 @@ func (l *Loop) NextWake() (time.Duration, bool) {
 	return time.Duration(max(d, 0)), true
 }
 
+// PrepareWait tells the loop that its host is about to wait on BackendFd, and
+// returns how long it may (NextWake's answer). Loop goroutine only.
+func (l *Loop) PrepareWait() (time.Duration, bool) {
+	d, ok := l.NextWake()
+	return d, ok
+}
+
+// BackendFd returns the poller's descriptor, readable when the loop has I/O to
+// dispatch or, after PrepareWait, a Post, Stop or clock advance to take. Loop
+// goroutine only.
+func (l *Loop) BackendFd() (int, error) {
+	if l.closing.Load() {
+		return -1, core.ErrClosed
+	}
+	return l.poller.Fd()
+}
+
 // Closed reports whether Close has been called: from then on Post, Run, RunOnce,
 // AddReader and AddWriter fail with ErrClosed, also while the callbacks queued
 // before Close still run. Any goroutine.

@@ -33,6 +33,7 @@ type Loop struct {
 	ready       readyQueue
 	timers      wheel
 	io          ioTable
+	hostWaited  bool           // PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)
 	peeked      []poller.Event // readiness the spin saw: the iteration dispatches it instead of waiting again
 	poller      poller.Epoll
 	pollErr     error          // a failed poller wait, for Run or RunOnce to return
@@ -151,6 +152,34 @@ func (l *Loop) NextWake() (time.Duration, bool) {
 	}
 	d := int64(next)*tickNanos - l.monotime()
 	return time.Duration(max(d, 0)), true
+}
+
+// PrepareWait tells the loop that its host is about to wait on BackendFd, and
+// returns how long it may (NextWake's answer). Loop goroutine only.
+func (l *Loop) PrepareWait() (time.Duration, bool) {
+	d, ok := l.NextWake()
+	if ok && d == 0 {
+		return 0, true // work now: no wait
+	}
+	// Announce the wait, then look again, as iterate does before it blocks: a
+	// Post that missed the flag claimed its slot before this check.
+	l.sleeping.Store(true)
+	if l.inbox.claimed() || l.stopReq.Load() || l.clockMoved.Load() {
+		l.sleeping.Store(false)
+		return 0, true
+	}
+	l.hostWaited = true
+	return d, ok
+}
+
+// BackendFd returns the poller's descriptor, readable when the loop has I/O to
+// dispatch or, after PrepareWait, a Post, Stop or clock advance to take. Loop
+// goroutine only.
+func (l *Loop) BackendFd() (int, error) {
+	if l.closing.Load() {
+		return -1, core.ErrClosed
+	}
+	return l.poller.Fd()
 }
 
 // Closed reports whether Close has been called: from then on Post, Run, RunOnce,
@@ -685,7 +714,7 @@ func (l *Loop) iterate(block bool) (ran bool) {
 			l.drained += n
 		}
 	}
-	if timeout != 0 || l.poller.Registered() > 0 {
+	if timeout != 0 || l.poller.Registered() > 0 || l.hostWaited {
 		events := l.peeked
 		if events != nil {
 			l.peeked = nil
@@ -753,6 +782,7 @@ func (l *Loop) wait(timeout int64) []poller.Event {
 	events, err := l.poller.Wait(timeout)
 	l.sleeping.Store(false)
 	l.wakePending.Store(false)
+	l.hostWaited = false
 	if err != nil {
 		// A wait that fails (its descriptors closed from outside, say) fails
 		// again at once: Run and RunOnce return the error instead of spinning.

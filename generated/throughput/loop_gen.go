@@ -35,6 +35,7 @@ type Loop struct {
 	gatherOK    bool // GOMAXPROCS was above 1 when asked: producers can post while the loop waits
 	gatherKnown bool // gatherOK was set in this Run or RunOnce
 	io          ioTable
+	hostWaited  bool // PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)
 	poller      poller.Poll
 	pollErr     error          // a failed poller wait, for Run or RunOnce to return
 	epoch       time.Time      // loop time 0
@@ -153,6 +154,34 @@ func (l *Loop) NextWake() (time.Duration, bool) {
 	}
 	d := int64(next)*tickNanos - l.monotime()
 	return time.Duration(max(d, 0)), true
+}
+
+// PrepareWait tells the loop that its host is about to wait on BackendFd, and
+// returns how long it may (NextWake's answer). Loop goroutine only.
+func (l *Loop) PrepareWait() (time.Duration, bool) {
+	d, ok := l.NextWake()
+	if ok && d == 0 {
+		return 0, true // work now: no wait
+	}
+	// Announce the wait, then look again, as iterate does before it blocks: a
+	// Post that missed the flag claimed its slot before this check.
+	l.sleeping.Store(true)
+	if l.inbox.claimed() || l.stopReq.Load() || l.clockMoved.Load() {
+		l.sleeping.Store(false)
+		return 0, true
+	}
+	l.hostWaited = true
+	return d, ok
+}
+
+// BackendFd returns the poller's descriptor, readable when the loop has I/O to
+// dispatch or, after PrepareWait, a Post, Stop or clock advance to take. Loop
+// goroutine only.
+func (l *Loop) BackendFd() (int, error) {
+	if l.closing.Load() {
+		return -1, core.ErrClosed
+	}
+	return l.poller.Fd()
 }
 
 // Closed reports whether Close has been called: from then on Post, Run, RunOnce,
@@ -687,7 +716,7 @@ func (l *Loop) iterate(block bool) (ran bool) {
 			l.drained += n
 		}
 	}
-	if timeout != 0 || l.poller.Registered() > 0 {
+	if timeout != 0 || l.poller.Registered() > 0 || l.hostWaited {
 		events := l.wait(timeout)
 		// The wait may have blocked: I/O callbacks schedule timers from a fresh time.
 		l.now = l.monotime()
@@ -750,6 +779,7 @@ func (l *Loop) wait(timeout int64) []poller.Event {
 	events, err := l.poller.Wait(timeout)
 	l.sleeping.Store(false)
 	l.wakePending.Store(false)
+	l.hostWaited = false
 	l.stats.Polls++
 	if err != nil {
 		// A wait that fails (its descriptors closed from outside, say) fails

@@ -141,6 +141,8 @@ type Loop interface {
 	Stats() Stats
 	Pending() int
 	NextWake() (time.Duration, bool)
+	PrepareWait() (time.Duration, bool)
+	BackendFd() (int, error)
 	Closed() bool
 	Waiting() bool
 }

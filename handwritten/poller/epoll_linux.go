@@ -252,3 +252,13 @@ func fromEpoll(e uint32) Events {
 	}
 	return ev
 }
+
+// Fd returns the epoll instance, readable whenever a Wait would return
+// events or a Wake is pending (the wake-up is in its set), for a host that
+// waits on it in its own loop.
+func (p *Epoll) Fd() (int, error) {
+	if !p.live {
+		return -1, ErrClosed
+	}
+	return p.epfd, nil
+}

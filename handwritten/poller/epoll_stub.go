@@ -31,3 +31,6 @@ func (p *Epoll) Wake() error { return errEpoll }
 
 // Registered returns 0.
 func (p *Epoll) Registered() int { return 0 }
+
+// Fd returns an error wrapping ErrUnsupported.
+func (p *Epoll) Fd() (int, error) { return -1, errEpoll }

@@ -311,3 +311,13 @@ func (p *Kqueue) Wake() error {
 
 // Registered is how many user fds are registered.
 func (p *Kqueue) Registered() int { return p.n }
+
+// Fd returns the kqueue, readable whenever a Wait would return events or a
+// Wake is pending (the wake-up is in its set), for a host that waits on it
+// in its own loop.
+func (p *Kqueue) Fd() (int, error) {
+	if !p.live {
+		return -1, ErrClosed
+	}
+	return p.kq, nil
+}

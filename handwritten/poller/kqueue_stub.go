@@ -31,3 +31,6 @@ func (p *Kqueue) Wake() error { return errKqueue }
 
 // Registered returns 0.
 func (p *Kqueue) Registered() int { return 0 }
+
+// Fd returns an error wrapping ErrUnsupported.
+func (p *Kqueue) Fd() (int, error) { return -1, errKqueue }

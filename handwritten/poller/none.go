@@ -14,3 +14,6 @@ func (n *None) Delete(fd int) error { return ErrNoPoller }
 
 // Registered returns 0: None watches no fds.
 func (n *None) Registered() int { return 0 }
+
+// Fd returns ErrNoPoller: None watches no fds.
+func (n *None) Fd() (int, error) { return -1, ErrNoPoller }

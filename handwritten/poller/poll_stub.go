@@ -31,3 +31,6 @@ func (p *Poll) Wake() error { return errPoll }
 
 // Registered returns 0.
 func (p *Poll) Registered() int { return 0 }
+
+// Fd returns an error wrapping ErrUnsupported.
+func (p *Poll) Fd() (int, error) { return -1, errPoll }

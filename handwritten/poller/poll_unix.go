@@ -220,3 +220,6 @@ func fromPoll(pfd *unix.PollFd) Events {
 	}
 	return ev
 }
+
+// Fd returns ErrNoFd: poll(2) has no descriptor that stands for its list.
+func (p *Poll) Fd() (int, error) { return -1, ErrNoFd }

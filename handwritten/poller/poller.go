@@ -37,9 +37,13 @@ var (
 	// on darwin". Test with errors.Is.
 	ErrUnsupported = errors.New("poller: backend not available on this platform")
 
-	// ErrClosed is returned by Add, Modify and Wait on a backend that is not
-	// open, and by Wake once it is closed. It is wake.ErrClosed.
+	// ErrClosed is returned by Add, Modify, Wait and Fd on a backend that is
+	// not open, and by Wake once it is closed. It is wake.ErrClosed.
 	ErrClosed = wake.ErrClosed
+
+	// ErrNoFd is returned by Poll's Fd: poll(2) is handed its list of
+	// descriptors at each call, and no one descriptor stands for them.
+	ErrNoFd = errors.New("loop: this variant's poller (poll) has no descriptor to wait on; embed a variant with epoll or kqueue")
 )
 
 // errOpen is returned by Open on a backend that is already open.
@@ -69,6 +73,7 @@ type Backend interface {
 	Wait(timeout int64) ([]Event, error)
 	Wake() error
 	Registered() int
+	Fd() (int, error)
 }
 
 // Every backend, on every platform, is a Backend: a compile error here means
