@@ -114,7 +114,8 @@ func endpointAddr(ep endpoint, ip net.IP, port int, dial bool, sotype int) net.A
 // would bind or connect on the wrong link, or fail with EINVAL.
 func noZone(zone string) error {
 	if zone != "" {
-		// No "sock: ": every caller's error names the package already.
+		// No "sock: ": the callers' errors say it, or name the operation
+		// (Dial's *net.OpError).
 		return fmt.Errorf("IPv6 zones are not supported (%%%s)", zone)
 	}
 	return nil

@@ -328,7 +328,7 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 	}
 	var opened []opening
 	gln := &GroupListener{g: g, network: network, done: make(chan struct{})}
-	for _, gl := range g.loops {
+	for i, gl := range g.loops {
 		// The first listener picks the port; the others bind that one, beside
 		// it (WithExclusiveAddress is for the first only).
 		at, lopts := addr, opts
@@ -347,6 +347,7 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 			return err
 		})
 		if err != nil {
+			err = g.loopErr(op, i, err)
 			for _, o := range opened {
 				g.on(o.gl, op, func() error {
 					o.gl.lns = slices.DeleteFunc(o.gl.lns, func(x *Listener) bool { return x == o.ln })
@@ -367,6 +368,18 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 	}
 	gln.addr = bound
 	return gln, nil
+}
+
+// loopErr is the error of op that loop i's part returned: after the first
+// loop, it names the call and the loop (the part's own error names the
+// address the first loop bound, not the one asked for); a closed group's
+// error stays as it is.
+func (g *Group) loopErr(op string, i int, err error) error {
+	var closed *closedError
+	if i == 0 || errors.As(err, &closed) {
+		return err
+	}
+	return fmt.Errorf("sock: %s: loop %d: %w", op, i, err)
 }
 
 // joinExisting undoes WithExclusiveAddress for the group's listeners after

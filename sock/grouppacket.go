@@ -12,9 +12,10 @@ import (
 )
 
 // GroupPacketConn is what a Group's ListenPacket opened: a UDP socket on
-// each of the group's loops, all bound to one address. Its methods are safe
-// from any goroutine except the group's loop goroutines, as the Group's
-// are.
+// each of the group's loops, all bound to one address. LocalAddr and
+// PacketConns are safe from any goroutine; Close waits for every loop, so
+// it is not for the group's loop goroutines (call it with go from there),
+// as the Group's own methods are not.
 type GroupPacketConn struct {
 	g       *Group
 	network string
@@ -54,7 +55,7 @@ func (g *Group) ListenPacket(network, addr string, newHandler func(*loop.Loop) P
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())
 	op := "Group.ListenPacket " + network + " " + addr
 	gpc := &GroupPacketConn{g: g, network: network, done: make(chan struct{})}
-	for _, gl := range g.loops {
+	for i, gl := range g.loops {
 		// The first socket picks the port; the others bind that one, beside
 		// it (WithExclusiveAddress is for the first only).
 		at, lopts := addr, opts
@@ -68,10 +69,10 @@ func (g *Group) ListenPacket(network, addr string, newHandler func(*loop.Loop) P
 			return err
 		})
 		if err != nil {
-			for i, opened := range gpc.pcs {
-				g.on(g.loops[i], op, opened.Close)
+			for j, opened := range gpc.pcs {
+				g.on(g.loops[j], op, opened.Close)
 			}
-			return nil, err
+			return nil, g.loopErr(op, i, err)
 		}
 		gpc.pcs = append(gpc.pcs, pc)
 		if gpc.addr == nil {

@@ -199,8 +199,8 @@ func TestMisappliedOptionsAreRefused(t *testing.T) {
 	}{
 		{sock.WithHighWater(1), stream, "WithHighWater applies to Listen, Group.Listen and Dial only"},
 		{sock.WithLowWater(1), stream, "WithLowWater applies to Listen, Group.Listen and Dial only"},
-		{sock.WithReusePort(), listen + ", ListenPacket", "WithReusePort applies to Listen, Group.Listen and ListenPacket only"},
-		{sock.WithExclusiveAddress(), listen + ", ListenPacket", "WithExclusiveAddress applies to Listen, Group.Listen and ListenPacket only"},
+		{sock.WithReusePort(), listen + ", ListenPacket", "WithReusePort applies to Listen, Group.Listen, ListenPacket and Group.ListenPacket only"},
+		{sock.WithExclusiveAddress(), listen + ", ListenPacket", "WithExclusiveAddress applies to Listen, Group.Listen, ListenPacket and Group.ListenPacket only"},
 		{sock.WithBacklog(1), listen, "WithBacklog applies to Listen and Group.Listen only"},
 		{sock.WithMaxConns(1), listen, "WithMaxConns applies to Listen and Group.Listen only"},
 		{sock.WithIdleTimeout(time.Second), stream, "WithIdleTimeout applies to Listen, Group.Listen and Dial only"},

@@ -65,8 +65,9 @@ type PacketConn struct {
 // ListenPacket opens a UDP socket on network ("udp", "udp4" or "udp6") and
 // addr and reads its datagrams on l. Port 0 picks a free port: LocalAddr
 // tells which. SO_BROADCAST is set, as package net sets it, so WriteTo
-// reaches a broadcast address. WithReusePort, WithReadBufferSize,
-// WithSendBufferSize and WithRecvBufferSize apply. A host name in addr is
+// reaches a broadcast address. WithReusePort, WithExclusiveAddress,
+// WithReadBufferSize, WithSendBufferSize and WithRecvBufferSize apply; the
+// other options are refused. A host name in addr is
 // looked up before ListenPacket returns, by package net. Loop goroutine
 // only.
 func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {

@@ -290,7 +290,7 @@ func (c *config) only(option string, kinds callKind) {
 		for _, k := range []struct {
 			kind callKind
 			name string
-		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}} {
+		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}, {forPacket, "Group.ListenPacket"}} {
 			if kinds&k.kind != 0 {
 				calls = append(calls, k.name)
 			}

@@ -7,9 +7,9 @@
 //
 // It runs one loop per core (sock.Group). A connection belongs to the loop
 // that accepted it, and so do its writes: each loop keeps a room of its own
-// connections, and a line said on one loop reaches the other rooms through
-// their loops' Post, as one copy of the line that every loop only reads.
-// Nothing is locked.
+// connections, and the lines said on one loop in one iteration reach the
+// other rooms in one Post to each loop, the same copy of each line, which
+// every loop only reads. Nothing is locked.
 //
 // sock.Messages cuts the input into lines, however the reads split them, and
 // gathers the answers to one read into one send. A client that stops reading
@@ -53,6 +53,9 @@ type room struct {
 	conns map[*sock.Conn]struct{}
 	rooms []*room       // every loop's room, this one included
 	ids   *atomic.Int64 // client numbers, shared by the rooms
+
+	outbox   [][][]byte // by room: lines said here since the last flush, for that room's loop
+	flushing bool       // a flush is queued
 }
 
 // client is a connection's Context.
@@ -99,17 +102,41 @@ func (r *room) OnShutdown(c *sock.Conn) {
 }
 
 // say sends line to every client but from (nil: to all of them): this
-// room's now, the other rooms' on their own loops, after what this loop
-// has sent them before. A client that joins another loop meanwhile hears
-// it too: it may hear of a join that came just before its own.
+// room's now, the other rooms' with the next flush, after what this loop
+// has said before. A client that joins another loop meanwhile hears it too:
+// it may hear of a join that came just before its own.
 func (r *room) say(from *sock.Conn, line []byte) {
 	r.deliver(from, line)
-	for _, other := range r.rooms {
+	for i, other := range r.rooms {
 		if other != r {
-			// An error here means the other loop is closing (the server is
-			// shutting down): its clients are being told, and no more.
-			other.l.Post(func() { other.deliver(from, line) })
+			r.outbox[i] = append(r.outbox[i], line)
 		}
+	}
+	if !r.flushing {
+		r.flushing = true
+		r.l.CallSoon(r.flush) // next iteration: after this one's reads
+	}
+}
+
+// flush hands each other room what was said here since the last flush, in
+// one Post: a Post a line would cost the other loop an inbox slot and
+// perhaps a wake-up for every line, where a busy loop says many lines in
+// one iteration.
+func (r *room) flush() {
+	r.flushing = false
+	for i, lines := range r.outbox {
+		if len(lines) == 0 {
+			continue
+		}
+		other := r.rooms[i]
+		r.outbox[i] = nil // the batch is the other loop's now
+		// An error here means the other loop is closing (the server is
+		// shutting down): its clients are being told, and no more.
+		other.l.Post(func() {
+			for _, line := range lines {
+				other.deliver(nil, line)
+			}
+		})
 	}
 }
 
@@ -133,7 +160,7 @@ func listen(g *sock.Group, addr string, cfg config) (*sock.GroupListener, error)
 	rooms := make([]*room, len(loops))
 	ids := new(atomic.Int64)
 	for i, l := range loops {
-		rooms[i] = &room{cfg: cfg, l: l, conns: make(map[*sock.Conn]struct{}), rooms: rooms, ids: ids}
+		rooms[i] = &room{cfg: cfg, l: l, conns: make(map[*sock.Conn]struct{}), rooms: rooms, ids: ids, outbox: make([][][]byte, len(loops))}
 	}
 	return g.Listen("tcp", addr, func(l *loop.Loop) sock.Handler {
 		return sock.Messages(bufio.ScanLines, cfg.maxLine, rooms[g.Index(l)])
