@@ -178,7 +178,8 @@ func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed)
 // Messages handler, while it hands out one read's messages (OnMessage, and
 // the OnEOF it asks), p is instead gathered, when nothing is queued and up
 // to 16 KiB, with what was written before it, and sent when the messages are
-// handed out, or by Close, CloseWrite or Abort. It returns
+// handed out, or by Close, CloseWrite or Abort; a p that would pass 16 KiB
+// is sent after what was gathered, in one system call with it. It returns
 // len(p) and nil when all of p was sent, gathered or queued. When the queue
 // rises above the high-water mark, OnPause is called before Write returns.
 // After Close, Abort, CloseWrite or a failure it returns ErrClosed. If the
@@ -195,16 +196,19 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// The queue as it was before this Write: what a gather too long for
 	// the cork buffer spills joins it before p, and OnPause comes after both.
 	wasEmpty := c.out == nil || c.out.n == 0
-	if c.flags&fCorked != 0 {
-		if gathered, err := c.gather(p); err != nil {
-			return 0, err
-		} else if gathered {
-			return len(p), nil
-		}
+	if c.flags&fCorked != 0 && c.gather(p) {
+		return len(p), nil
 	}
 	sent := 0
-	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
-		n, err := c.send(p)
+	if c.flags&fConnecting == 0 && wasEmpty {
+		var n int
+		var err error
+		if c.flags&fCorked != 0 && len(c.cfg.ls.cork) > 0 {
+			// Too long to gather: it goes in one system call with what was.
+			n, err = c.sendAfterGathered(p)
+		} else {
+			n, err = c.send(p)
+		}
 		if err != nil {
 			c.fail(err)
 			return n, err
@@ -234,16 +238,18 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 		return 0, nil
 	}
 	wasEmpty := c.out == nil || c.out.n == 0 // as in Write
-	if c.flags&fCorked != 0 {
-		if gathered, err := c.gather(bufs...); err != nil {
-			return 0, err
-		} else if gathered {
-			return total, nil
-		}
+	if c.flags&fCorked != 0 && c.gather(bufs...) {
+		return total, nil
 	}
 	sent := 0
-	if c.flags&fConnecting == 0 && c.Buffered() == 0 {
-		n, err := c.sendv(bufs)
+	if c.flags&fConnecting == 0 && wasEmpty {
+		var n int
+		var err error
+		if c.flags&fCorked != 0 && len(c.cfg.ls.cork) > 0 {
+			n, err = c.sendAfterGathered(bufs...) // as in Write
+		} else {
+			n, err = c.sendv(bufs)
+		}
 		if err != nil {
 			c.fail(err)
 			return n, err
@@ -294,24 +300,49 @@ func (c *Conn) cork() bool {
 
 // gather adds bufs to the cork buffer and reports true, or reports false
 // when they must take the usual way: after bytes already queued (order),
-// or too many to gather, which first spills what was gathered. The error
-// is that spill's failed send (c is closed then).
-func (c *Conn) gather(bufs ...[]byte) (bool, error) {
+// or too many to gather, which the caller sends after what was gathered
+// (sendAfterGathered), in one system call.
+func (c *Conn) gather(bufs ...[]byte) bool {
 	ls := c.cfg.ls
 	if c.out != nil && c.out.n > 0 {
-		return false, nil
+		return false
 	}
 	n := len(ls.cork)
 	for _, b := range bufs {
 		n += len(b)
 	}
 	if n > maxCork {
-		return false, c.spill()
+		return false
 	}
 	for _, b := range bufs {
 		ls.cork = append(ls.cork, b...)
 	}
-	return true, nil
+	return true
+}
+
+// sendAfterGathered sends what c gathered and then bufs, in one system
+// call, for a Write too long to gather: the cork buffer is emptied, and
+// what the kernel does not take of it is queued; it returns how much of
+// bufs went (none if not all of the gathered bytes did). A failed send is
+// returned for the caller to fail c with, which counts the gathered bytes
+// as not delivered. It calls nothing of the handler: the caller queues
+// the rest of bufs, then calls queued (for the writer and OnPause).
+func (c *Conn) sendAfterGathered(bufs ...[]byte) (int, error) {
+	ls := c.cfg.ls
+	all := append(append(ls.vec[:0], ls.cork), bufs...)
+	n, err := c.sendv(all)
+	clear(all) // the scratch must not keep the caller's buffers alive
+	ls.vec = all[:0]
+	if err != nil {
+		return 0, err
+	}
+	gathered := len(ls.cork)
+	if n < gathered {
+		c.appendOut(ls.cork[n:])
+		n = gathered
+	}
+	ls.cork = ls.cork[:0]
+	return n - gathered, nil
 }
 
 // spill sends what c gathered and empties the cork buffer, appending what
