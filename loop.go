@@ -362,7 +362,9 @@ func (l *Loop) NextWake() (d time.Duration, ok bool) { return l.v.NextWake() }
 //
 // It is the epoll instance (Linux) or the kqueue (darwin, the BSDs), the
 // loop's own: read nothing from it, and do not close it or watch it with
-// the loop itself. A variant with the poll(2) poller has none
+// the loop itself. Watch it level-triggered (not EPOLLET or EV_CLEAR): it
+// stays readable while the loop has readiness it has not dispatched, and an
+// edge-triggered watch hears of that once, then waits for good. A variant with the poll(2) poller has none
 // (ErrNoBackendFd), nor one without a poller (ErrNoPoller); after Close it
 // returns ErrClosed. Loop goroutine only.
 func (l *Loop) BackendFd() (int, error) { return l.v.BackendFd() }
@@ -377,10 +379,15 @@ func (l *Loop) BackendFd() (int, error) { return l.v.BackendFd() }
 // anything else on the loop. That RunOnce takes the wake-up out of the
 // descriptor, so that the next wait does not end at once (one that comes
 // after it, from a Post that saw the wait announced, ends one wait early).
-// To close the loop from another goroutine, Post l.Close, which wakes the
-// host: a Close made there directly releases the descriptor the host waits
-// on. On a variant without a poller it returns NextWake's answer and
-// announces nothing. Loop goroutine only.
+// On a closed loop it returns 0 (no wait: the descriptor is released, and
+// RunOnce says ErrClosed). To close the loop from another goroutine, post
+// the Close, l.Post(func() { l.Close() }), which wakes the host: a Close
+// made there directly releases the descriptor while the host waits on it,
+// which does not end that wait (and its number may be reused). While a
+// Post is between its two steps (its producer descheduled halfway), the
+// wait it allows is short (50 µs), as Run's own is then, instead of 0: the
+// RunOnce after it could not take that post yet. On a variant without a
+// poller it returns NextWake's answer. Loop goroutine only.
 func (l *Loop) PrepareWait() (d time.Duration, ok bool) { return l.v.PrepareWait() }
 
 // Closed reports whether Close has been called (asyncio's is_closed): from
@@ -389,10 +396,11 @@ func (l *Loop) PrepareWait() (d time.Duration, ok bool) { return l.v.PrepareWait
 func (l *Loop) Closed() bool { return l.v.Closed() }
 
 // Waiting reports whether the loop goroutine is blocked waiting for work (in
-// Run or RunOnce(true)), or has announced that it is about to be. No
-// callback runs then, so a goroutine that sees true is not the loop
-// goroutine: a method that belongs to the loop goroutine, called now, is
-// called from the wrong one. False proves nothing (the loop may be running
+// Run or RunOnce(true)), or has announced that it is about to be, or its
+// host has announced a wait with PrepareWait and not yet called RunOnce.
+// No callback runs then, so a goroutine that sees true is not the loop
+// goroutine (but for a host between PrepareWait and RunOnce): a method that
+// belongs to the loop goroutine, called now, is called from the wrong one. False proves nothing (the loop may be running
 // callbacks, or not be running at all). AddReader and AddWriter return
 // ErrWrongGoroutine when they see it, and so do package sock's Listen, Dial
 // and ListenPacket: the mistake of setting up a socket from main on a loop

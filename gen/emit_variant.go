@@ -463,8 +463,9 @@ func (e *variantEmitter) emitClockAndQueries(f *jen.File) {
 	)
 
 	f.Comment("Waiting reports whether the loop goroutine is blocked waiting for work, or has")
-	f.Comment("announced that it is about to be: no callback runs then, so a goroutine that")
-	f.Comment("sees true is not the loop goroutine. Any goroutine.")
+	f.Comment("announced that it is about to be (its host too, with PrepareWait, until RunOnce):")
+	f.Comment("no callback runs then, so a goroutine that sees true is not the loop goroutine,")
+	f.Comment("but for such a host. Any goroutine.")
 	f.Add(loopMethod()).Id("Waiting").Params().Bool().Block(
 		jen.Return(lf("sleeping").Dot("Load").Call()),
 	)
@@ -1209,27 +1210,74 @@ func (e *variantEmitter) clearHostWait() jen.Code {
 func (e *variantEmitter) emitHostWait(f *jen.File) {
 	f.Comment("PrepareWait tells the loop that its host is about to wait on BackendFd, and")
 	f.Comment("returns how long it may (NextWake's answer). Loop goroutine only.")
-	body := []jen.Code{
-		jen.List(jen.Id("d"), jen.Id("ok")).Op(":=").Add(lf("NextWake")).Call(),
-	}
+	body := []jen.Code{}
 	if e.hasPoller() {
 		body = append(body,
-			jen.If(jen.Id("ok").Op("&&").Id("d").Op("==").Lit(0)).Block(
+			jen.If(lf("closing").Dot("Load").Call()).Block(
+				jen.Comment("No wait: the descriptor is released or about to be, and RunOnce"),
+				jen.Comment("says ErrClosed."),
+				jen.Return(jen.Lit(0), jen.True()),
+			),
+		)
+	}
+	body = append(body, jen.List(jen.Id("d"), jen.Id("ok")).Op(":=").Add(lf("NextWake")).Call())
+	if !e.hasPoller() {
+		body = append(body, jen.Return(jen.Id("d"), jen.Id("ok")))
+		f.Add(loopMethod()).Id("PrepareWait").Params().Params(jen.Qual("time", "Duration"), jen.Bool()).Block(body...)
+		e.emitBackendFd(f)
+		return
+	}
+	// stalled is true while the only work is a post between its two steps:
+	// drain takes nothing until it is published, so the host waits a little
+	// for it, as Run does (awaitPublish), instead of spinning.
+	stalled := jen.False()
+	if e.v.Inbox.Kind == InboxMPSC {
+		stalled = lf("ready").Dot("len").Call().Op("==").Lit(0).Op("&&").Op("!").Add(lf("timers")).Dot("hasDue").Call().Op("&&").Add(lf("inbox")).Dot("unpublished").Call()
+	}
+	body = append(body,
+		jen.If(jen.Id("ok").Op("&&").Id("d").Op("==").Lit(0)).Block(
+			jen.If(jen.Op("!").Parens(stalled)).Block(
 				jen.Return(jen.Lit(0), jen.True()).Comment("work now: no wait"),
 			),
-			jen.Comment("Announce the wait, then look again, as iterate does before it blocks: a"),
-			jen.Comment("Post that missed the flag claimed its slot before this check."),
-			lf("sleeping").Dot("Store").Call(jen.True()),
+		),
+		jen.Comment("Announce the wait, then look again, as iterate does before it blocks: a"),
+		jen.Comment("Post that missed the flag claimed its slot before this check."),
+		lf("sleeping").Dot("Store").Call(jen.True()),
+	)
+	if e.v.Inbox.Kind == InboxMPSC {
+		body = append(body,
+			jen.If(lf("stopReq").Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call().Op("||").Add(lf("inbox")).Dot("claimed").Call().Op("&&").Op("!").Add(lf("inbox")).Dot("unpublished").Call()).Block(
+				lf("sleeping").Dot("Store").Call(jen.False()),
+				jen.Return(jen.Lit(0), jen.True()),
+			),
+			jen.If(lf("inbox").Dot("unpublished").Call()).Block(
+				jen.Comment("A producer between its two steps: its wake-up ends the wait once it"),
+				jen.Comment("publishes, unless it read the flag before it was set; the short"),
+				jen.Comment("timeout covers that, as awaitPublish's first wait does."),
+				jen.If(jen.Op("!").Id("ok").Op("||").Id("d").Op("==").Lit(0).Op("||").Id("d").Op(">").Id("publishWaitNanos")).Block(
+					jen.Id("d").Op("=").Id("publishWaitNanos"),
+				),
+				jen.Id("ok").Op("=").True(),
+			),
+		)
+	} else {
+		body = append(body,
 			jen.If(lf("inbox").Dot("claimed").Call().Op("||").Add(lf("stopReq")).Dot("Load").Call().Op("||").Add(lf("clockMoved")).Dot("Load").Call()).Block(
 				lf("sleeping").Dot("Store").Call(jen.False()),
 				jen.Return(jen.Lit(0), jen.True()),
 			),
-			lf("hostWaited").Op("=").True(),
 		)
 	}
-	body = append(body, jen.Return(jen.Id("d"), jen.Id("ok")))
+	body = append(body,
+		lf("hostWaited").Op("=").True(),
+		jen.Return(jen.Id("d"), jen.Id("ok")),
+	)
 	f.Add(loopMethod()).Id("PrepareWait").Params().Params(jen.Qual("time", "Duration"), jen.Bool()).Block(body...)
+	e.emitBackendFd(f)
+}
 
+// emitBackendFd writes BackendFd.
+func (e *variantEmitter) emitBackendFd(f *jen.File) {
 	f.Comment("BackendFd returns the poller's descriptor, readable when the loop has I/O to")
 	f.Comment("dispatch or, after PrepareWait, a Post, Stop or clock advance to take. Loop")
 	f.Comment("goroutine only.")

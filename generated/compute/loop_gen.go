@@ -176,8 +176,9 @@ func (l *Loop) Closed() bool {
 }
 
 // Waiting reports whether the loop goroutine is blocked waiting for work, or has
-// announced that it is about to be: no callback runs then, so a goroutine that
-// sees true is not the loop goroutine. Any goroutine.
+// announced that it is about to be (its host too, with PrepareWait, until RunOnce):
+// no callback runs then, so a goroutine that sees true is not the loop goroutine,
+// but for such a host. Any goroutine.
 func (l *Loop) Waiting() bool {
 	return l.sleeping.Load()
 }

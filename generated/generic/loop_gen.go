@@ -185,16 +185,32 @@ func (l *Loop) NextWake() (time.Duration, bool) {
 // PrepareWait tells the loop that its host is about to wait on BackendFd, and
 // returns how long it may (NextWake's answer). Loop goroutine only.
 func (l *Loop) PrepareWait() (time.Duration, bool) {
+	if l.closing.Load() {
+		// No wait: the descriptor is released or about to be, and RunOnce
+		// says ErrClosed.
+		return 0, true
+	}
 	d, ok := l.NextWake()
 	if ok && d == 0 {
-		return 0, true // work now: no wait
+		if !(l.ready.len() == 0 && !l.timers.hasDue() && l.inbox.unpublished()) {
+			return 0, true // work now: no wait
+		}
 	}
 	// Announce the wait, then look again, as iterate does before it blocks: a
 	// Post that missed the flag claimed its slot before this check.
 	l.sleeping.Store(true)
-	if l.inbox.claimed() || l.stopReq.Load() || l.clockMoved.Load() {
+	if l.stopReq.Load() || l.clockMoved.Load() || l.inbox.claimed() && !l.inbox.unpublished() {
 		l.sleeping.Store(false)
 		return 0, true
+	}
+	if l.inbox.unpublished() {
+		// A producer between its two steps: its wake-up ends the wait once it
+		// publishes, unless it read the flag before it was set; the short
+		// timeout covers that, as awaitPublish's first wait does.
+		if !ok || d == 0 || d > publishWaitNanos {
+			d = publishWaitNanos
+		}
+		ok = true
 	}
 	l.hostWaited = true
 	return d, ok
@@ -218,8 +234,9 @@ func (l *Loop) Closed() bool {
 }
 
 // Waiting reports whether the loop goroutine is blocked waiting for work, or has
-// announced that it is about to be: no callback runs then, so a goroutine that
-// sees true is not the loop goroutine. Any goroutine.
+// announced that it is about to be (its host too, with PrepareWait, until RunOnce):
+// no callback runs then, so a goroutine that sees true is not the loop goroutine,
+// but for such a host. Any goroutine.
 func (l *Loop) Waiting() bool {
 	return l.sleeping.Load()
 }

@@ -34,7 +34,7 @@ var (
 	ErrQueueFull = errors.New("loop: inbox full (variant has overflow: reject)")
 	// ErrWrongGoroutine: a method that belongs to the loop goroutine was called
 	// while the loop waited for work, so from another goroutine.
-	ErrWrongGoroutine = errors.New("called from another goroutine while the loop waits: hand the call to the loop goroutine with Post")
+	ErrWrongGoroutine = errors.New("called from another goroutine while the loop waits: hand the call to the loop goroutine with Post (or, in a host that embeds the loop, call RunOnce after the wait PrepareWait announced, first)")
 )
 
 // Params are the spec values a variant was generated from.
