@@ -167,6 +167,14 @@ func (c *Conn) Buffered() int {
 // once the connection is closed.
 func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosing|fClosed) == fPaused }
 
+// Closing reports whether the connection is closing or closed: Close or
+// Abort was called, or it failed (a reset, a timeout), so that Write
+// returns ErrClosed and OnClose has come or will, as asyncio's
+// is_closing does. A timer or a posted answer that outlived its request
+// asks it before it writes. A CloseWrite alone does not close: reading
+// goes on.
+func (c *Conn) Closing() bool { return c.flags&(fClosing|fClosed) != 0 }
+
 // ReadPaused reports whether PauseReading is in effect: called, and
 // ResumeReading not since, or, under a Messages handler, reading paused for
 // writes (from OnPause to OnResume). False from Close on (a closing connection reads,
