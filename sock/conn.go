@@ -629,8 +629,19 @@ func (c *Conn) onReadable() {
 			c.rearm(&c.ext.read)
 			c.rearm(&c.ext.idle)
 		}
+		if c.cfg.gatherWrites && c.cork() {
+			c.onDataGathered(n)
+			return
+		}
 		c.cfg.h.OnData(c, c.cfg.ls.rbuf[:n])
 	}
+}
+
+// onDataGathered calls OnData with c corked (WithWriteGathering), and sends
+// what it wrote when it returns, or panics: a cork must not outlive it.
+func (c *Conn) onDataGathered(n int) {
+	defer c.uncork()
+	c.cfg.h.OnData(c, c.cfg.ls.rbuf[:n])
 }
 
 // gotEOF handles the peer's end of stream.

@@ -205,6 +205,7 @@ func TestMisappliedOptionsAreRefused(t *testing.T) {
 		{sock.WithMaxConns(1), listen, "WithMaxConns applies to Listen and Group.Listen only"},
 		{sock.WithIdleTimeout(time.Second), stream, "WithIdleTimeout applies to Listen, Group.Listen and Dial only"},
 		{sock.WithNoDelay(false), stream, "WithNoDelay applies to Listen, Group.Listen and Dial only"},
+		{sock.WithWriteGathering(), stream, "WithWriteGathering applies to Listen, Group.Listen and Dial only"},
 		{sock.WithKeepAlive(net.KeepAliveConfig{Enable: true}), stream, "WithKeepAlive applies to Listen, Group.Listen and Dial only"},
 		{sock.WithConnectTimeout(time.Second), "Dial", "WithConnectTimeout applies to Dial only"},
 		{sock.WithLingerTimeout(time.Second), stream, "WithLingerTimeout applies to Listen, Group.Listen and Dial only"},

@@ -240,6 +240,7 @@ type config struct {
 	reusePort           bool
 	exclusive           bool // WithExclusiveAddress: SO_REUSEPORT set only once bound
 	noDelay             bool
+	gatherWrites        bool          // WithWriteGathering: OnData runs corked
 	keepAlive           *keepAlive    // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
 	idleTimeout         time.Duration // WithIdleTimeout's; 0 for none
 	sendBuf, recvBuf    int           // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
@@ -442,6 +443,24 @@ func WithNoDelay(on bool) Option {
 	return func(c *config) {
 		c.only("WithNoDelay", forStream)
 		c.noDelay = on
+	}
+}
+
+// WithWriteGathering gathers what a Handler's OnData writes on its own
+// connection into one send, made when OnData returns (or sooner: with a
+// write that would take it past 16 KiB, in that write's system call, or
+// at Close, CloseWrite or Abort), as Messages does for OnMessage: a
+// handler that answers a pipeline of requests one Write each makes one
+// system call a read, not one a request. The bytes gathered are copied
+// once more than a Write that sends at once copies them: a handler that
+// writes once per read gains nothing from it. Until they are sent they
+// count in Buffered, and as unsent if the connection fails; OnPause and the
+// write timeout see them once queued. It applies to Listen, Group.Listen
+// and Dial.
+func WithWriteGathering() Option {
+	return func(c *config) {
+		c.only("WithWriteGathering", forStream)
+		c.gatherWrites = true
 	}
 }
 
