@@ -1154,7 +1154,7 @@ func (c *Conn) extra() *connExtra {
 // with err) on first use, and starts its timer over when armNow.
 func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool) {
 	if dl.fire == nil && d > 0 {
-		dl.fire = func() { c.fail(err) }
+		dl.fire = func() { c.timedOut(err) }
 	}
 	dl.d = max(d, 0)
 	c.cfg.l.Cancel(dl.t)
@@ -1162,6 +1162,38 @@ func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool)
 	if d > 0 && armNow {
 		dl.t = c.cfg.l.CallLater(d, dl.fire)
 	}
+}
+
+// timedOut acts on an expired timeout: the handler's OnTimeout decides, if
+// it is a TimeoutHandler and Close has not been called; otherwise, or if
+// OnTimeout panics, the connection fails with err.
+func (c *Conn) timedOut(err error) {
+	th := c.timeoutHandler()
+	if th == nil || c.flags&(fClosing|fClosed) != 0 {
+		c.fail(err)
+		return
+	}
+	done := false
+	defer func() {
+		if !done {
+			c.fail(err)
+		}
+	}()
+	th.OnTimeout(c, err)
+	done = true
+}
+
+// timeoutHandler returns c's handler as a TimeoutHandler, looking under
+// Messages at the MessageHandler, or nil.
+func (c *Conn) timeoutHandler() TimeoutHandler {
+	if th, ok := c.cfg.h.(TimeoutHandler); ok {
+		return th
+	}
+	if m := c.messages(); m != nil {
+		th, _ := m.h.(TimeoutHandler)
+		return th
+	}
+	return nil
 }
 
 // rearm starts dl's timer over, if dl is set: the activity it watches

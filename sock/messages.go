@@ -15,7 +15,7 @@ import (
 //
 // It may also implement EOFHandler (OnEOF comes after the last message,
 // the one the split function makes of what is left at the end of stream),
-// ShutdownHandler, and SplitErrorHandler.
+// ShutdownHandler, SplitErrorHandler and TimeoutHandler.
 type MessageHandler interface {
 	OnOpen(c *Conn)
 	// OnMessage is called with each message, in order. msg is valid only

@@ -135,8 +135,9 @@ func (e *UnsentError) Unwrap() error { return e.Err }
 // method that called them (the rest of an OnData's replies are not
 // written); under a Messages handler OnPause may also run in the send of
 // what its OnMessage calls gathered (after they return), or in the Close or
-// CloseWrite that sends it. The exceptions, which close the connection, are EOFHandler's
-// OnEOF and ShutdownHandler's OnShutdown.
+// CloseWrite that sends it. The exceptions, which close the connection, are
+// EOFHandler's OnEOF, ShutdownHandler's OnShutdown and TimeoutHandler's
+// OnTimeout.
 type Handler interface {
 	// OnOpen is called once the connection is established: after accept, or
 	// when a Dial connected.
@@ -201,6 +202,24 @@ type EOFHandler interface {
 // and goes on to the loop's panic handler.
 type ShutdownHandler interface {
 	OnShutdown(c *Conn)
+}
+
+// TimeoutHandler may be implemented by a Handler (or a MessageHandler
+// under Messages) that answers a timeout before the connection ends: an
+// HTTP server's 408, a line server's goodbye. When the connection's idle,
+// read or write timeout expires (SetIdleTimeout, SetReadTimeout,
+// SetWriteTimeout, WithIdleTimeout), OnTimeout is called with an error
+// that wraps ErrTimeout and names which, instead of the connection closing
+// with it; the handler then Closes the connection (after a last Write, say)
+// or Aborts it (a write timeout: the peer does not read, and a goodbye
+// would wait behind the rest), or leaves it open, and the timeout starts
+// again with the next activity it watches, as after any. It is not asked
+// once Close was called (the linger timeout bounds a closing connection).
+// A panic in OnTimeout closes the connection with the timeout's error, as
+// if the handler did not implement it, and goes on to the loop's panic
+// handler.
+type TimeoutHandler interface {
+	OnTimeout(c *Conn, err error)
 }
 
 // BaseHandler implements every Handler method as a no-op; embed it and
