@@ -31,7 +31,7 @@ var (
 	// ErrWrongGoroutine is returned (wrapped, naming the method) by
 	// AddReader and AddWriter called while the loop waits for work, which
 	// shows that they were called from another goroutine than the loop's;
-	// package sock's Listen, Dial and ListenPacket return it too. See
+	// package sock's Listen, Dial, ListenPacket and DialPacket return it too. See
 	// Waiting.
 	ErrWrongGoroutine = core.ErrWrongGoroutine
 )
@@ -374,7 +374,7 @@ func (l *Loop) BackendFd() (int, error) { return l.v.BackendFd() }
 // now (no wait then). From then until the next RunOnce the loop counts as
 // waiting, as it does when it blocks itself: a Post, Stop or clock advance
 // from another goroutine makes BackendFd readable, and Waiting reports true,
-// so AddReader, AddWriter and package sock's Listen, Dial and ListenPacket
+// so AddReader, AddWriter and package sock's Listen, Dial, ListenPacket and DialPacket
 // refuse (ErrWrongGoroutine): call RunOnce(false) after the wait, before
 // anything else on the loop. That RunOnce takes the wake-up out of the
 // descriptor, so that the next wait does not end at once (one that comes

@@ -77,6 +77,9 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		}
 		return ep, err
 	case isUDP(network):
+		if dial && addr == "" {
+			return endpoint{}, errors.New("missing address") // as for TCP
+		}
 		ua, err := net.ResolveUDPAddr(network, addr)
 		if err != nil {
 			return endpoint{}, err

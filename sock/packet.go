@@ -3,6 +3,7 @@
 package sock
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -42,7 +43,9 @@ type TruncatedHandler interface {
 	OnTruncated(pc *PacketConn, p []byte, from netip.AddrPort)
 }
 
-// PacketConn is a UDP socket on a loop. A readiness event reads up to 16
+// PacketConn is a UDP socket on a loop, made by ListenPacket (bound to an
+// address, for any peer) or DialPacket (connected to one). A readiness
+// event reads up to 16
 // datagrams, for fairness with the loop's other sockets; more that wait are
 // read on the loop's next iterations, with no new traffic needed. All its
 // methods belong to the loop goroutine. It has no deadlines (a datagram
@@ -55,11 +58,23 @@ type PacketConn struct {
 	l      *loop.Loop
 	ls     *loopState
 	h      PacketHandler
-	th     TruncatedHandler // h, if it is one
+	th     TruncatedHandler   // h, if it is one
+	eh     PacketErrorHandler // h, if it is one
 	fd     int
 	family int
 	addr   net.Addr
+	remote net.Addr // DialPacket's peer; nil for ListenPacket
 	closed bool
+}
+
+// PacketErrorHandler may be implemented by a PacketHandler that wants the
+// errors a read reports, instead of their being dropped: on a socket made
+// by DialPacket, ECONNREFUSED once the peer's host has answered that
+// nothing listens on its port (an ICMP port unreachable). The socket stays
+// open: a peer that starts listening later is reached by the next Write.
+// (A ListenPacket socket hears of no such error on Linux.)
+type PacketErrorHandler interface {
+	OnPacketError(pc *PacketConn, err error)
 }
 
 // ListenPacket opens a UDP socket on network ("udp", "udp4" or "udp6") and
@@ -82,17 +97,123 @@ func ListenPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...O
 		return nil, err
 	}
 	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: ep.family, addr: ep.addr}
-	pc.th, _ = h.(TruncatedHandler)
-	if sa, err := unix.Getsockname(fd); err == nil {
-		pc.addr = netAddr(sa, unix.SOCK_DGRAM)
-	}
-	if err := l.AddReader(fd, pc.onReadable); err != nil {
-		unix.Close(fd)
+	if err := pc.start(); err != nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
-	pc.ls.packets[pc] = struct{}{}
 	return pc, nil
 }
+
+// start reads pc's socket on its loop, with the address it is bound to; on
+// failure it closes the socket.
+func (pc *PacketConn) start() error {
+	pc.th, _ = pc.h.(TruncatedHandler)
+	pc.eh, _ = pc.h.(PacketErrorHandler)
+	if sa, err := unix.Getsockname(pc.fd); err == nil {
+		pc.addr = netAddr(sa, unix.SOCK_DGRAM)
+	}
+	if err := pc.l.AddReader(pc.fd, pc.onReadable); err != nil {
+		unix.Close(pc.fd)
+		return err
+	}
+	pc.ls.packets[pc] = struct{}{}
+	return nil
+}
+
+// DialPacket opens a UDP socket on network ("udp", "udp4" or "udp6")
+// connected to addr, as a client's: the kernel picks its local address and
+// port, takes datagrams from addr alone, and Write sends to it. When addr's
+// host answers that nothing listens there (an ICMP port unreachable), the
+// next read reports ECONNREFUSED, to OnPacketError if h is a
+// PacketErrorHandler, and a Write may too: so a client learns that its
+// server is down, which an unconnected socket is not told. A host name in
+// addr is looked up before DialPacket returns, by package net.
+// WithReadBufferSize, WithSendBufferSize and WithRecvBufferSize apply; the
+// other options are refused. Loop goroutine only.
+func DialPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
+	if !isUDP(network) {
+		return nil, fmt.Errorf("sock: DialPacket: network %q is not udp, udp4 or udp6", network)
+	}
+	fail := func(err error) (*PacketConn, error) {
+		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+	}
+	switch {
+	case l == nil:
+		return fail(errNilLoop)
+	case h == nil:
+		return fail(errors.New("nil PacketHandler"))
+	}
+	if err := loopUsable(l); err != nil {
+		return fail(err)
+	}
+	cfg, err := newConfig(forDialPacket, opts)
+	if err != nil {
+		return fail(err)
+	}
+	ep, err := resolve(network, addr, true)
+	if err != nil {
+		return fail(err)
+	}
+	fd, err := sysSocket(ep.family, unix.SOCK_DGRAM)
+	if err != nil {
+		return fail(os.NewSyscallError("socket", err))
+	}
+	// As package net sets it on every UDP socket: a broadcast peer needs it.
+	err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1)
+	if err != nil {
+		err = os.NewSyscallError("setsockopt SO_BROADCAST", err)
+	}
+	if err == nil {
+		err = setBufferSizes(fd, cfg)
+	}
+	if err == nil {
+		if e := unix.Connect(fd, ep.sa); e != nil {
+			err = os.NewSyscallError("connect", e)
+		}
+	}
+	if err != nil {
+		unix.Close(fd)
+		return fail(err)
+	}
+	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: ep.family, remote: ep.addr}
+	if err := pc.start(); err != nil {
+		return fail(err)
+	}
+	return pc, nil
+}
+
+// RemoteAddr returns the peer of a socket made by DialPacket, or nil for
+// one made by ListenPacket.
+func (pc *PacketConn) RemoteAddr() net.Addr { return pc.remote }
+
+// Write sends p as one datagram to the peer of a socket made by
+// DialPacket, without blocking, as WriteTo does (a datagram the send
+// buffer cannot take is dropped, with an error wrapping EAGAIN). An error
+// wrapping ECONNREFUSED says that the peer's host answered an earlier
+// datagram: nothing listens there. On a socket made by ListenPacket, which
+// has no peer, it fails.
+func (pc *PacketConn) Write(p []byte) (int, error) {
+	switch {
+	case pc.closed:
+		return 0, ErrClosed
+	case pc.remote == nil:
+		return 0, errNoPeer
+	}
+	for {
+		_, err := sysSend(pc.fd, p)
+		switch err {
+		case unix.EINTR:
+			continue
+		case nil:
+			return len(p), nil
+		case unix.EAGAIN:
+			return 0, errSendtoAgain
+		}
+		return 0, fmt.Errorf("sock: Write to %v: %w", pc.remote, os.NewSyscallError("send", err))
+	}
+}
+
+// errNoPeer is Write's error on a socket made by ListenPacket.
+var errNoPeer = errors.New("sock: Write on a PacketConn from ListenPacket, which has no peer: use WriteTo")
 
 // LocalAddr returns the address the socket is bound to.
 func (pc *PacketConn) LocalAddr() net.Addr { return pc.addr }
@@ -173,7 +294,12 @@ func (pc *PacketConn) onReadable() {
 		}
 		n, truncated, from, err := sysRecvfrom(&pc.ls.sysVec, pc.fd, pc.ls.rbuf)
 		if err != nil {
-			return // EAGAIN; or an error that reading cleared, so no spin
+			// EAGAIN; or an error that reading cleared, so no spin: a
+			// PacketErrorHandler hears of it.
+			if err != unix.EAGAIN && err != unix.EINTR && pc.eh != nil {
+				pc.eh.OnPacketError(pc, os.NewSyscallError("recvfrom", err))
+			}
+			return
 		}
 		if truncated && pc.th != nil {
 			pc.th.OnTruncated(pc, pc.ls.rbuf[:n], from)

@@ -284,7 +284,8 @@ type config struct {
 	err  error    // the first option given a value it refuses, or not applying to the call
 }
 
-// Option configures Listen, Dial, ListenPacket and Group.Listen. An option
+// Option configures Listen, Dial, ListenPacket, DialPacket, Group.Listen and
+// Group.ListenPacket. An option
 // given a value it refuses (a negative size or duration) makes the call it
 // was passed to fail with an error that names it, before anything is opened;
 // so does one that does not apply to that call (WithIdleTimeout given to
@@ -299,8 +300,9 @@ type callKind uint8
 const (
 	forListen callKind = 1 << iota // Listen and Group.Listen
 	forDial
-	forPacket // ListenPacket
-	forStream = forListen | forDial
+	forPacket     // ListenPacket and Group.ListenPacket
+	forDialPacket // DialPacket
+	forStream     = forListen | forDial
 )
 
 // only refuses the option when the call is not of one of kinds.
@@ -310,7 +312,7 @@ func (c *config) only(option string, kinds callKind) {
 		for _, k := range []struct {
 			kind callKind
 			name string
-		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}, {forPacket, "Group.ListenPacket"}} {
+		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}, {forPacket, "Group.ListenPacket"}, {forDialPacket, "DialPacket"}} {
 			if kinds&k.kind != 0 {
 				calls = append(calls, k.name)
 			}
@@ -674,7 +676,7 @@ func lookupState(l *loop.Loop) (s *loopState, made bool) {
 }
 
 // loopUsable says why l cannot take sockets: its variant has no poller
-// (loop.ErrNoPoller, which Listen, Dial and ListenPacket report before any
+// (loop.ErrNoPoller, which Listen, Dial, ListenPacket and DialPacket report before any
 // other check of l or of the options), or Close has been called
 // (loop.ErrClosed; also while the callbacks queued before it run, before
 // closeAll closes the loop's sockets), or the caller is not on the loop
@@ -694,7 +696,7 @@ func loopUsable(l *loop.Loop) error {
 	return nil
 }
 
-// errNilLoop is what Listen, Dial and ListenPacket return for a nil loop.
+// errNilLoop is what Listen, Dial, ListenPacket and DialPacket return for a nil loop.
 var errNilLoop = errors.New("nil *loop.Loop")
 
 // closeAll closes what is still open on a loop that is closing (it runs
