@@ -242,6 +242,7 @@ func (e *variantEmitter) emitLoopType(f *jen.File) {
 		jen.Id("now").Int64().Comment("loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers"),
 		jen.Id("inLoop").Bool().Comment("Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines"),
 		jen.Id("nowFresh").Bool().Comment("now was read since the running callback started: deadlines may use it"),
+		e.hostWaitedField(),
 		jen.Id("yieldedAt").Int64().Comment("loop time of the last yield before a wait (see yield)"),
 		jen.Id("drained").Int().Comment("posts the last iteration took from the inbox: they stream in while it is above 0"),
 		jen.Id("ready").Id("readyQueue"),
@@ -254,10 +255,7 @@ func (e *variantEmitter) emitLoopType(f *jen.File) {
 		)
 	}
 	if e.hasPoller() {
-		fields = append(fields,
-			jen.Id("io").Id("ioTable"),
-			jen.Id("hostWaited").Bool().Comment("PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)"),
-		)
+		fields = append(fields, jen.Id("io").Id("ioTable"))
 		if e.v.Spin > 0 {
 			fields = append(fields, jen.Id("peeked").Index().Qual(pkgPoller, "Event").Comment("readiness the spin saw: the iteration dispatches it instead of waiting again"))
 		}
@@ -1285,4 +1283,14 @@ func (e *variantEmitter) emitBackendFd(f *jen.File) {
 		jen.If(lf("closing").Dot("Load").Call()).Block(jen.Return(jen.Lit(-1), jen.Qual(pkgCore, "ErrClosed"))),
 		jen.Return(lf("poller").Dot("Fd").Call()),
 	)
+}
+
+// hostWaitedField is the Loop's hostWaited, beside the other bools so that
+// it takes their padding and moves no field (a variant without a poller
+// has none).
+func (e *variantEmitter) hostWaitedField() jen.Code {
+	if !e.hasPoller() {
+		return jen.Null()
+	}
+	return jen.Id("hostWaited").Bool().Comment("PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)")
 }

@@ -30,6 +30,7 @@ type Loop struct {
 	now         int64  // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool   // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
 	nowFresh    bool   // now was read since the running callback started: deadlines may use it
+	hostWaited  bool   // PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)
 	yieldedAt   int64  // loop time of the last yield before a wait (see yield)
 	drained     int    // posts the last iteration took from the inbox: they stream in while it is above 0
 	ready       readyQueue
@@ -37,7 +38,6 @@ type Loop struct {
 	gatherOK    bool // GOMAXPROCS was above 1 when asked: producers can post while the loop waits
 	gatherKnown bool // gatherOK was set in this Run or RunOnce
 	io          ioTable
-	hostWaited  bool // PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)
 	poller      poller.Backend
 	pollErr     error          // a failed poller wait, for Run or RunOnce to return
 	epoch       time.Time      // loop time 0

@@ -28,12 +28,12 @@ type Loop struct {
 	now         int64 // loop time in ns since epoch: read at each iteration, after waiting, after I/O callbacks, after timers
 	inLoop      bool  // Run or RunOnce is executing on this goroutine: now is fresh enough for deadlines
 	nowFresh    bool  // now was read since the running callback started: deadlines may use it
+	hostWaited  bool  // PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)
 	yieldedAt   int64 // loop time of the last yield before a wait (see yield)
 	drained     int   // posts the last iteration took from the inbox: they stream in while it is above 0
 	ready       readyQueue
 	timers      wheel
 	io          ioTable
-	hostWaited  bool           // PrepareWait announced a host's wait: the next iteration asks the poller, whose Wait drains a wake-up (see PrepareWait)
 	peeked      []poller.Event // readiness the spin saw: the iteration dispatches it instead of waiting again
 	poller      poller.Epoll
 	pollErr     error          // a failed poller wait, for Run or RunOnce to return
