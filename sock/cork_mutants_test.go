@@ -534,7 +534,7 @@ func TestCorkMutantSurvivesAPanicInOnSplitErrorOfAHeldMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	runUntil(t, l, "the panic", func() bool { return len(panics) > 0 })
-	uncorkedAfterThePanic(t, l, peer, h.conn, func() bool { return h.closed })
+	uncorkedAfterThePanic(t, l, peer, h.conn, "ERR too long\n", func() bool { return h.closed })
 }
 
 // TestCorkMutantNothingGatheredSendsNothing: an uncork with nothing

@@ -19,6 +19,7 @@ type lineAnswerer struct {
 	conn     *sock.Conn
 	buffered []int
 	panicAt  string // a line that makes OnData panic after its answer
+	noNotes  bool   // keep no Buffered notes (a benchmark's)
 }
 
 func (h *lineAnswerer) OnOpen(c *sock.Conn) { h.conn = c }
@@ -26,7 +27,9 @@ func (h *lineAnswerer) OnOpen(c *sock.Conn) { h.conn = c }
 func (h *lineAnswerer) OnData(c *sock.Conn, p []byte) {
 	for line := range bytes.Lines(p) {
 		c.Write(bytes.ToUpper(line))
-		h.buffered = append(h.buffered, c.Buffered())
+		if !h.noNotes {
+			h.buffered = append(h.buffered, c.Buffered())
+		}
 		if string(line) == h.panicAt {
 			panic("answered, then failed")
 		}
@@ -82,21 +85,7 @@ func TestWithWriteGatheringSurvivesAPanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	runUntil(t, l, "the panic", func() bool { return panics > 0 })
-	later := -1
-	l.Post(func() {
-		h.conn.Write([]byte("later\n"))
-		later = h.conn.Buffered()
-	})
-	runUntil(t, l, "the later write", func() bool { return later >= 0 })
-	if later != 0 {
-		t.Errorf("Buffered() = %d after a Write with the kernel taking all: the connection is still corked", later)
-	}
-	want := "BOOM\nlater\n"
-	got := make([]byte, len(want))
-	peer.SetReadDeadline(time.Now().Add(waitLimit))
-	if _, err := io.ReadFull(peer, got); err != nil || string(got) != want {
-		t.Errorf("the peer read %q (%v), want %q", got, err, want)
-	}
+	uncorkedAfterThePanic(t, l, peer, h.conn, "BOOM\n", nil)
 }
 
 // A dialed connection gathers too.
@@ -142,43 +131,13 @@ func TestWithWriteGatheringOnADial(t *testing.T) {
 // line's share of the round, as in BenchmarkMessagesPipelined.
 func BenchmarkWriteGathering(b *testing.B) {
 	for _, gather := range []bool{false, true} {
-		name := "off"
+		name, opts := "off", []sock.Option(nil)
 		if gather {
-			name = "on"
+			name, opts = "on", []sock.Option{sock.WithWriteGathering()}
 		}
 		b.Run(name, func(b *testing.B) {
-			l := newLoop(b)
-			srv := &lineAnswerer{}
-			var opts []sock.Option
-			if gather {
-				opts = append(opts, sock.WithWriteGathering())
-			}
-			ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", srv, opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer ln.Close()
-			cli := &countingClient{}
-			c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			runUntil(b, l, "the connection", func() bool { return cli.opened && srv.conn != nil })
-			const lines = 100
-			batch := bytes.Repeat([]byte("get key:00000000 value:0000000000000000\n"), lines)
-			b.ReportAllocs()
-			for b.Loop() {
-				srv.buffered = srv.buffered[:0]
-				want := cli.got + len(batch)
-				c.Write(batch)
-				for cli.got < want {
-					if err := l.RunOnce(true); err != nil {
-						b.Fatal(err)
-					}
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/msg")
+			srv := &lineAnswerer{noNotes: true}
+			benchPipelined(b, srv, func() bool { return srv.conn != nil }, opts...)
 		})
 	}
 }
