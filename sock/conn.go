@@ -201,8 +201,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	// The queue as it was before this Write: what a gather too long for
-	// the cork buffer spills joins it before p, and OnPause comes after both.
+	// The queue as it was before this Write: what was gathered, sent with a
+	// p too long to gather, is queued before p where the kernel leaves some,
+	// and OnPause comes after both.
 	wasEmpty := c.out == nil || c.out.n == 0
 	if c.flags&fCorked != 0 && c.gather(p) {
 		return len(p), nil
