@@ -1155,7 +1155,7 @@ func (c *Conn) extra() *connExtra {
 // with err) on first use, and starts its timer over when armNow.
 func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool) {
 	if dl.fire == nil && d > 0 {
-		dl.fire = func() { c.timedOut(err) }
+		dl.fire = func() { c.timedOut(dl, err) }
 	}
 	dl.d = max(d, 0)
 	c.cfg.l.Cancel(dl.t)
@@ -1165,10 +1165,15 @@ func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool)
 	}
 }
 
-// timedOut acts on an expired timeout: the handler's OnTimeout decides, if
-// it is a TimeoutHandler and Close has not been called; otherwise, or if
-// OnTimeout panics, the connection fails with err.
-func (c *Conn) timedOut(err error) {
+// timedOut acts on dl's expired timeout: the handler's OnTimeout decides,
+// if it is a TimeoutHandler and Close has not been called; otherwise, or if
+// OnTimeout panics, the connection fails with err. After OnTimeout the
+// timeout starts again, where it runs (reading, for a read timeout; bytes
+// queued, for a write timeout): a handler that kept the connection is asked
+// again after another d without activity, and one that closed it with a
+// peer that reads nothing sees the connection fail then, instead of its
+// Close waiting for ever.
+func (c *Conn) timedOut(dl *deadline, err error) {
 	th := c.timeoutHandler()
 	if th == nil || c.flags&(fClosing|fClosed) != 0 {
 		c.fail(err)
@@ -1182,6 +1187,16 @@ func (c *Conn) timedOut(err error) {
 	}()
 	th.OnTimeout(c, err)
 	done = true
+	runs := c.flags&fClosed == 0
+	switch {
+	case dl == &c.ext.read:
+		runs = runs && c.flags&fReading != 0
+	case dl == &c.ext.write:
+		runs = runs && c.out != nil && c.out.n > 0
+	}
+	if runs {
+		c.rearm(dl)
+	}
 }
 
 // timeoutHandler returns c's handler as a TimeoutHandler, looking under

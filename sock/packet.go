@@ -125,7 +125,9 @@ func (pc *PacketConn) start() error {
 // host answers that nothing listens there (an ICMP port unreachable), the
 // next read reports ECONNREFUSED, to OnPacketError if h is a
 // PacketErrorHandler, and a Write may too: so a client learns that its
-// server is down, which an unconnected socket is not told. A host name in
+// server is down, which an unconnected socket is not told. Send with
+// Write: a WriteTo elsewhere goes out, but no answer from there arrives,
+// and a refusal the peer's host sent may fail it instead. A host name in
 // addr is looked up before DialPacket returns, by package net.
 // WithReadBufferSize, WithSendBufferSize and WithRecvBufferSize apply; the
 // other options are refused. Loop goroutine only.

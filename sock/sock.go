@@ -212,9 +212,12 @@ type ShutdownHandler interface {
 // that wraps ErrTimeout and names which, instead of the connection closing
 // with it; the handler then Closes the connection (after a last Write, say)
 // or Aborts it (a write timeout: the peer does not read, and a goodbye
-// would wait behind the rest), or leaves it open, and the timeout starts
-// again with the next activity it watches, as after any. It is not asked
-// once Close was called (the linger timeout bounds a closing connection).
+// would wait behind the rest), or leaves it open. The timeout then starts
+// again, as it does with each activity it watches: a connection kept is
+// asked again after another such stretch, and one closed whose peer reads
+// nothing fails then with the timeout's error (a Close waits for its queue
+// to be sent, which such a peer never lets happen). It is not asked once
+// Close was called (the linger timeout bounds a closing connection).
 // A panic in OnTimeout closes the connection with the timeout's error, as
 // if the handler did not implement it, and goes on to the loop's panic
 // handler.
