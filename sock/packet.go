@@ -39,8 +39,10 @@ type PacketHandler interface {
 type TruncatedHandler interface {
 	// OnTruncated is called instead of OnPacket for a datagram longer than
 	// the loop's read buffer: p holds its first len(p) bytes, and the rest
-	// is lost.
-	OnTruncated(pc *PacketConn, p []byte, from netip.AddrPort)
+	// is lost. size is the datagram's length, as Linux reports it, for a
+	// handler that logs it or sizes the buffer; on darwin and the BSDs,
+	// which do not say, it is -1.
+	OnTruncated(pc *PacketConn, p []byte, size int, from netip.AddrPort)
 }
 
 // PacketConn is a UDP socket on a loop, made by ListenPacket (bound to an
@@ -294,7 +296,7 @@ func (pc *PacketConn) onReadable() {
 		if pc.closed {
 			return
 		}
-		n, truncated, from, err := sysRecvfrom(&pc.ls.sysVec, pc.fd, pc.ls.rbuf)
+		n, size, from, err := sysRecvfrom(&pc.ls.sysVec, pc.fd, pc.ls.rbuf)
 		if err != nil {
 			// EAGAIN; or an error that reading cleared, so no spin: a
 			// PacketErrorHandler hears of it.
@@ -303,8 +305,8 @@ func (pc *PacketConn) onReadable() {
 			}
 			return
 		}
-		if truncated && pc.th != nil {
-			pc.th.OnTruncated(pc, pc.ls.rbuf[:n], from)
+		if size != n && pc.th != nil {
+			pc.th.OnTruncated(pc, pc.ls.rbuf[:n], size, from)
 			continue
 		}
 		pc.h.OnPacket(pc, pc.ls.rbuf[:n], from)

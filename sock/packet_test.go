@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -20,10 +21,14 @@ func (h *packetLog) OnPacket(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
 }
 
 // truncLog is a packetLog that is also a TruncatedHandler.
-type truncLog struct{ packetLog }
+type truncLog struct {
+	packetLog
+	sizes []int // each cut datagram's length, as OnTruncated was told it
+}
 
-func (h *truncLog) OnTruncated(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
+func (h *truncLog) OnTruncated(_ *sock.PacketConn, p []byte, size int, _ netip.AddrPort) {
 	h.cut = append(h.cut, bytes.Clone(p))
+	h.sizes = append(h.sizes, size)
 }
 
 // sendDatagrams sends each of msgs as one datagram to pc from a socket of
@@ -63,6 +68,13 @@ func TestDatagramLongerThanReadBufferIsReported(t *testing.T) {
 	sendDatagrams(t, pc, &h.packetLog, long, short, exact)
 	if len(h.cut) != 1 || !bytes.Equal(h.cut[0], long[:size]) {
 		t.Errorf("OnTruncated got %q; want the first %d bytes of the 100-byte datagram", h.cut, size)
+	}
+	wantSize := len(long) // Linux says how long the datagram was
+	if runtime.GOOS != "linux" {
+		wantSize = -1
+	}
+	if len(h.sizes) != 1 || h.sizes[0] != wantSize {
+		t.Errorf("OnTruncated was told the sizes %v; want [%d]", h.sizes, wantSize)
 	}
 	if len(h.whole) != 2 || !bytes.Equal(h.whole[0], short) || !bytes.Equal(h.whole[1], exact) {
 		t.Errorf("OnPacket got %q; want %q and the %d-byte datagram", h.whole, short, size)

@@ -142,20 +142,21 @@ func sysSendv(s *sysVec, fd int, bufs [][]byte) (int, error) {
 	return int(n), nil
 }
 
-// sysRecvfrom reads one datagram into p and returns its sender, and whether
-// the datagram was longer than p (the rest is lost). A raw
-// recvfrom, because unix.Recvfrom allocates a Sockaddr for every datagram.
-func sysRecvfrom(s *sysVec, fd int, p []byte) (n int, truncated bool, from netip.AddrPort, err error) {
+// sysRecvfrom reads one datagram into p and returns its sender and its
+// length, which is more than len(p) for a datagram cut short (the rest is
+// lost). A raw recvfrom, because unix.Recvfrom allocates a Sockaddr for
+// every datagram.
+func sysRecvfrom(s *sysVec, fd int, p []byte) (n, size int, from netip.AddrPort, err error) {
 	s.rsaLen = unix.SizeofSockaddrAny
 	// With MSG_TRUNC, Linux returns a datagram's real length even when p
 	// holds only its start.
 	r, _, e := syscall.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), unix.MSG_TRUNC,
 		uintptr(unsafe.Pointer(&s.rsa)), uintptr(unsafe.Pointer(&s.rsaLen)))
 	if e != 0 {
-		return 0, false, netip.AddrPort{}, e
+		return 0, 0, netip.AddrPort{}, e
 	}
-	n = int(r)
-	return min(n, len(p)), n > len(p), rawAddrPort(&s.rsa), nil
+	size = int(r)
+	return min(size, len(p)), size, rawAddrPort(&s.rsa), nil
 }
 
 // sysSendto sends p as one datagram to to, on a socket of the given

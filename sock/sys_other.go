@@ -83,15 +83,19 @@ func sysSendv(_ *sysVec, fd int, bufs [][]byte) (int, error) {
 	return unix.SendmsgBuffers(fd, bufs, nil, nil, 0)
 }
 
-// sysRecvfrom reads one datagram into p and returns its sender, and whether
-// the datagram was longer than p (the rest is lost).
-func sysRecvfrom(_ *sysVec, fd int, p []byte) (n int, truncated bool, from netip.AddrPort, err error) {
+// sysRecvfrom reads one datagram into p and returns its sender and its
+// length, or for a datagram cut short (the rest is lost), which these
+// systems flag without saying its length, -1.
+func sysRecvfrom(_ *sysVec, fd int, p []byte) (n, size int, from netip.AddrPort, err error) {
 	n, _, flags, sa, err := unix.Recvmsg(fd, p, nil, 0)
 	if err != nil {
-		return 0, false, netip.AddrPort{}, err
+		return 0, 0, netip.AddrPort{}, err
 	}
 	from, _ = addrPortOf(sa)
-	return n, flags&unix.MSG_TRUNC != 0, from, nil
+	if flags&unix.MSG_TRUNC != 0 {
+		return n, -1, from, nil
+	}
+	return n, n, from, nil
 }
 
 // sysSendto sends p as one datagram to to, on a socket of the given
