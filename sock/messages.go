@@ -44,6 +44,12 @@ type SplitErrorHandler interface {
 // that an idle connection does not hold its largest message's size.
 const maxKeptCapacity = 4 << 10
 
+// maxSpareCapacity is the largest buffer a loop keeps, once a connection
+// lets it go, for the next connection whose messages must wait: a
+// handler that pauses in every burst of pipelined requests would
+// otherwise make a buffer for each burst, and let it go after.
+const maxSpareCapacity = 64 << 10
+
 // Messages returns a Handler that cuts each connection's input into
 // messages with split, however the reads divide it, and calls h.OnMessage
 // with each: bufio.ScanLines for a line protocol, or a split function that
@@ -217,6 +223,7 @@ func (m *messages) onData(c *Conn, p []byte) {
 			f = m.newFraming(c)
 		}
 		if f.err == nil {
+			f.takeSpare() // shrink gives it back once the messages are handed out
 			f.s.buf = append(f.s.buf, p...)
 		}
 		return
@@ -247,11 +254,15 @@ func (m *messages) onData(c *Conn, p []byte) {
 
 // feedKept feeds p to the connection's kept input.
 func (m *messages) feedKept(c *Conn, f *framing, p []byte) {
+	lent := f.takeSpare()
 	done := false
 	defer m.closeIfPanicked(c, &done)
 	err := f.s.Feed(p, func(msg []byte) error { return m.deliver(c, msg) })
 	done = true
-	if err == nil && cap(f.s.buf) > maxKeptCapacity {
+	switch {
+	case lent:
+		f.returnSpare()
+	case err == nil && cap(f.s.buf) > maxKeptCapacity:
 		f.shrink()
 	}
 	m.failed(c, f, err)
@@ -264,9 +275,51 @@ func (m *messages) feedKept(c *Conn, f *framing, p []byte) {
 func (f *framing) shrink() {
 	switch n := f.s.Buffered(); {
 	case n == 0:
+		f.giveSpare(f.s.buf)
 		f.s.buf, f.s.off = nil, 0
 	case n <= maxKeptCapacity/2:
+		long := f.s.buf
 		f.s.buf, f.s.off = append(make([]byte, 0, maxKeptCapacity), f.s.buf[f.s.off:]...), 0
+		f.giveSpare(long)
+	}
+}
+
+// takeSpare lends a connection that keeps nothing the buffer its loop
+// kept from one that held messages, if any, and reports whether it did:
+// what the Feed that follows must keep goes there.
+func (f *framing) takeSpare() bool {
+	ls := f.c.cfg.ls
+	if cap(f.s.buf) != 0 || ls.spareKept == nil {
+		return false
+	}
+	f.s.buf, f.s.off, ls.spareKept = ls.spareKept, 0, nil
+	return true
+}
+
+// returnSpare gives back, after the Feed, the buffer takeSpare lent,
+// unless messages wait in it (reading or writes paused, or a close under
+// way), which need it until they are handed out, when shrink gives it
+// back. An unfinished message is copied into a buffer of its own, so that
+// an idle connection does not hold the loop's spare.
+func (f *framing) returnSpare() {
+	switch n := f.s.Buffered(); {
+	case f.c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 && n > 0:
+		return
+	case n > 0:
+		lent := f.s.buf
+		f.s.buf, f.s.off = append([]byte(nil), f.s.buf[f.s.off:]...), 0
+		f.giveSpare(lent)
+	default:
+		f.giveSpare(f.s.buf)
+		f.s.buf, f.s.off = nil, 0
+	}
+}
+
+// giveSpare keeps b on the loop for takeSpare, if it is the largest seen
+// within maxSpareCapacity: the loop keeps one such buffer at most.
+func (f *framing) giveSpare(b []byte) {
+	if ls := f.c.cfg.ls; cap(b) > cap(ls.spareKept) && cap(b) <= maxSpareCapacity {
+		ls.spareKept = b[:0]
 	}
 }
 

@@ -631,6 +631,10 @@ type loopState struct {
 	cork   []byte
 	corked *Conn
 
+	// spareKept is a buffer that held a connection's waiting messages, for
+	// the next to reuse (see takeSpare).
+	spareKept []byte
+
 	// epoch is a time of the loop's clock that connections measure their
 	// linger deadlines from, so that each keeps 8 bytes for one, not a
 	// time.Time's 24.
