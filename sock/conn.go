@@ -479,7 +479,7 @@ func (c *Conn) queued(wasEmpty bool) {
 	if wasEmpty && c.ext != nil && c.flags&fConnecting == 0 {
 		// While connecting nothing can be sent: the connect timeout bounds
 		// that wait, and connected starts this one.
-		c.rearm(&c.ext.write)
+		c.restart(&c.ext.write)
 	}
 	if c.flags&fPaused == 0 && o.n > c.cfg.highWater {
 		c.flags |= fPaused
@@ -1103,9 +1103,14 @@ func (c *Conn) teardown(err error) {
 // what Close is flushing cannot hold the connection open that way. What
 // the server sends counts too, so heartbeats keep a silent peer from ever
 // being idle: SetReadTimeout drops one that stopped talking. d <= 0
-// turns it off. It returns ErrClosed after Close (the linger timeout bounds
-// a closing connection once its queue is sent) and once the connection is
-// closed.
+// turns it off. It returns ErrClosed after Close (the linger timeout
+// bounds a closing connection once its queue is sent) and once the
+// connection is closed.
+//
+// This timeout and the read and write ones count from the clock as it
+// reads at the call (or at the Write that queues bytes, for the write
+// timeout), not as the loop read it earlier in the callback: set late in
+// a long callback, they come no earlier for it.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
@@ -1160,8 +1165,8 @@ func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool)
 	dl.d = max(d, 0)
 	c.cfg.l.Cancel(dl.t)
 	dl.t = loop.Timer{}
-	if d > 0 && armNow {
-		dl.t = c.cfg.l.CallLater(d, dl.fire)
+	if armNow {
+		c.restart(dl)
 	}
 }
 
@@ -1195,7 +1200,7 @@ func (c *Conn) timedOut(dl *deadline, err error) {
 		runs = runs && c.out != nil && c.out.n > 0
 	}
 	if runs {
-		c.rearm(dl)
+		c.restart(dl) // after OnTimeout, which may have worked a while
 	}
 }
 
@@ -1212,8 +1217,20 @@ func (c *Conn) timeoutHandler() TimeoutHandler {
 	return nil
 }
 
+// restart starts dl's timer over, if dl is set, from the clock's present:
+// for a handler's call, which may come late in a long callback, where
+// rearm's Reschedule would count from the loop's reading of the clock at
+// the callback's first timer, and could fire early by the work done since.
+func (c *Conn) restart(dl *deadline) {
+	if dl.d > 0 {
+		l := c.cfg.l
+		l.Cancel(dl.t)
+		dl.t = l.CallAt(l.Now().Add(dl.d), dl.fire)
+	}
+}
+
 // rearm starts dl's timer over, if dl is set: the activity it watches
-// just happened.
+// just happened, at the start of the loop's callback for it.
 func (c *Conn) rearm(dl *deadline) {
 	// Reschedule moves a pending timer in place; one that was cancelled (a
 	// read deadline while reading is paused, say) or never made is made anew.

@@ -99,14 +99,17 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		c.SetIdleTimeout(d) // from the open on, as set while connecting
 	}
 	cfg.ls.trackDialed(c)
+	var deadline time.Time
 	if cfg.connectTimeout > 0 {
-		c.extra().connectT = l.CallLater(cfg.connectTimeout, func() { c.fail(errConnectTimeout) })
+		// From the clock, not CallLater's reading of it at the callback's
+		// first timer: a callback that dials a thousand targets would give
+		// the last ones less than d.
+		deadline = l.Now().Add(cfg.connectTimeout)
+		c.extra().connectT = l.CallAt(deadline, func() { c.fail(errConnectTimeout) })
 	}
 	if host != "" {
 		c.lookUp(network, addr, host, port)
-		if cfg.connectTimeout > 0 {
-			c.cfg.dial.deadline = l.Now().Add(cfg.connectTimeout)
-		}
+		c.cfg.dial.deadline = deadline
 	} else {
 		c.connect(fd, ep)
 	}
@@ -296,9 +299,10 @@ func (c *Conn) tryNext() {
 		// it: a CallLater of 0 would be a CallSoon that no Cancel can stop,
 		// and would fail a connection that had opened meanwhile.
 		l := c.cfg.l
-		if timeout := attemptTimeout(d.deadline.Sub(l.Now()), len(d.addrs)+1); timeout > 0 {
+		now := l.Now()
+		if timeout := attemptTimeout(d.deadline.Sub(now), len(d.addrs)+1); timeout > 0 {
 			// connectFailed names the address in the error it keeps.
-			d.attemptT = l.CallLater(timeout, func() { c.connectFailed(errConnectTimeout) })
+			d.attemptT = l.CallAt(now.Add(timeout), func() { c.connectFailed(errConnectTimeout) })
 		}
 	}
 	c.connect(fd, ep)

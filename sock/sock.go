@@ -504,8 +504,10 @@ func WithRecvBufferSize(n int) Option {
 	return func(c *config) { c.size("WithRecvBufferSize", n, &c.recvBuf) }
 }
 
-// WithConnectTimeout bounds how long Dial waits for the connection: past d,
-// OnClose receives an error wrapping ErrTimeout. For a host name with
+// WithConnectTimeout bounds how long Dial waits for the connection: past d
+// from the Dial call (read from the clock then, so a callback that dials
+// many gives the last as long as the first), OnClose receives an error
+// wrapping ErrTimeout. For a host name with
 // several addresses, d is shared among them as package net shares it (see
 // Dial). 0 (the default) waits as long as the kernel does, on each address;
 // a negative d is refused.
