@@ -4,6 +4,7 @@ package sock
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -166,6 +167,13 @@ func (c *Conn) connect(fd int, ep endpoint) {
 	switch err {
 	case nil, unix.EINPROGRESS, unix.EISCONN:
 		if err := c.cfg.l.AddWriter(fd, c.out.onWrite); err != nil {
+			if errors.Is(err, loop.ErrClosed) {
+				// A name's lookup answered just before the loop's Close, or
+				// the address before failed in its last iteration: end as
+				// Close ends every dial not yet open, not with its error.
+				c.Abort()
+				return
+			}
 			c.fail(err)
 			return
 		}
@@ -238,6 +246,18 @@ func (c *Conn) lookUp(network, addr, host string, port int) {
 	ipNetwork := "ip" + network[len("tcp"):]
 	r, l := c.cfg.resolver, c.cfg.l
 	go func() {
+		defer func() {
+			// A resolver's panic goes to the loop, whose callbacks' panics
+			// the program handles (WithPanicHandler), after it failed the
+			// dial; it would otherwise end the program from a goroutine the
+			// program never made.
+			if v := recover(); v != nil {
+				err := fmt.Errorf("lookup %s: the resolver panicked: %v", host, v)
+				if post(l, func() { c.resolved(host, nil, err); panic(v) }) != nil {
+					panic(v) // the loop is closed: nothing else can take it
+				}
+			}
+		}()
 		ips, err := r.LookupNetIP(ctx, ipNetwork, host)
 		// post waits out a full inbox (overflow: reject), which would leave
 		// the connection connecting for good. A closed loop refuses the post:

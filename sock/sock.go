@@ -567,7 +567,10 @@ type Resolver interface {
 
 // WithResolver sets what Dial looks host names up with (default
 // net.DefaultResolver). The lookup runs on a goroutine of its own, never on
-// the loop; it is cancelled when the connection is closed first.
+// the loop; it is cancelled when the connection is closed first. A
+// resolver that panics fails the dial (OnClose's error says so), and the
+// panic is raised again on the loop, as a callback's would be, for
+// loop.WithPanicHandler.
 func WithResolver(r Resolver) Option {
 	return func(c *config) {
 		c.only("WithResolver", forDial)
