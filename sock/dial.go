@@ -31,11 +31,12 @@ import (
 // and with none, OnClose(nil) follows without OnOpen; so does an Abort or
 // the loop's Close before the connection opened, with nothing written (a
 // handler that must tell a dial that never connected from a closed
-// connection notes its OnOpen). Dial itself fails only
-// for a bad network or address (a Unix path longer than 107 bytes
-// included; the BSDs hold 103, and there a longer one fails in OnClose with
-// EINVAL), when no socket can be opened for a literal address, on a loop
-// whose Close has been called (an error wrapping loop.ErrClosed), and on a
+// connection notes its OnOpen). Dial itself fails only for a bad network
+// or address (a Unix path longer than 107 bytes included; the BSDs hold
+// 103, and there a longer one fails in OnClose with EINVAL), when no socket
+// can be opened for a literal address (a *net.OpError around the system's
+// error, as OnClose gets it for a name's address), on a loop whose Close
+// has been called (an error wrapping loop.ErrClosed), and on a
 // variant without a poller (loop.ErrNoPoller). An empty or unspecified host
 // dials the local system, as package net does.
 //
@@ -84,7 +85,8 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 		}
 		if fd, err = openStream(ep.family, cfg); err != nil {
-			return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
+			// As OnClose gets the system's refusal of a name's dial.
+			return nil, &net.OpError{Op: "dial", Net: network, Addr: netAddr(ep.sa, unix.SOCK_STREAM), Err: err}
 		}
 		if testHookDialSocket != nil {
 			testHookDialSocket(fd)

@@ -234,3 +234,21 @@ func TestAcceptBackoffStartsOverAfterASuccess(t *testing.T) {
 		t.Fatalf("%d accept failures, want 9: one for each retry", failures)
 	}
 }
+
+// TestDialWithoutADescriptorFailsWithAnOpError: a Dial to a literal address
+// that gets no socket (EMFILE) fails at once with a *net.OpError naming the
+// address, as OnClose's error is for a name's dial that gets none (a
+// user's trial found a plain wrapped error there, which errors.As could not
+// take as a *net.OpError).
+func TestDialWithoutADescriptorFailsWithAnOpError(t *testing.T) {
+	l := newLoop(t)
+	starveDescriptors(t, 0)
+	_, err := sock.Dial(l, "tcp", "127.0.0.1:9", &recorder{})
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "dial" || op.Addr == nil || op.Addr.String() != "127.0.0.1:9" || !errors.Is(err, unix.EMFILE) {
+		t.Fatalf("Dial with no descriptor left returned %#v (%v); want a *net.OpError of dial to 127.0.0.1:9 around EMFILE", err, err)
+	}
+	if got, want := err.Error(), "dial tcp 127.0.0.1:9: socket: too many open files"; got != want {
+		t.Errorf("Dial's error says %q; want %q", got, want)
+	}
+}
