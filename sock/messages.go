@@ -66,7 +66,9 @@ const maxSpareCapacity = 64 << 10
 // connection does not hold its longest message's size. A connection whose
 // messages come whole allocates nothing; once a read has cut one, it keeps
 // about a hundred bytes of state, and a buffer of at most 4 KiB between
-// long messages.
+// long messages. The buffer that messages waited in (up to 64 KiB) goes
+// to the loop, for the next connection whose messages must wait: a
+// handler that pauses in every burst allocates nothing for it.
 //
 // Writes are gathered: while it hands out the messages of one read (and
 // at the end of stream, and after a pause), what OnMessage or OnEOF
