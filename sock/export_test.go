@@ -30,3 +30,7 @@ func MessagesKept(c *Conn) (n, capacity int) {
 	}
 	return 0, 0
 }
+
+// SpareKept returns the capacity of the buffer that c's loop keeps for the
+// next connection whose messages must wait.
+func SpareKept(c *Conn) int { return cap(c.cfg.ls.spareKept) }

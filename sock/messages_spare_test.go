@@ -95,3 +95,43 @@ func TestMessagesHeldAcrossPausesAllocateNothing(t *testing.T) {
 		t.Errorf("after a cut line, a burst held at a pause allocates %v times; want 0", allocs)
 	}
 }
+
+// TestMessagesSpareIsBounded: the buffer a burst of 200 KiB waited in is
+// not kept for the loop (a spare past 64 KiB would hold a burst's size
+// for good); one of 10 KiB is.
+func TestMessagesSpareIsBounded(t *testing.T) {
+	l := newLoop(t)
+	srv := &pausingCounter{}
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.Messages(bufio.ScanLines, 1024, srv), sock.WithReadBufferSize(256<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cli := &countingClient{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	runUntil(t, l, "the connection", func() bool { return cli.opened && srv.conn != nil })
+	line := append(bytes.Repeat([]byte("x"), 99), '\n')
+	for _, tc := range []struct {
+		lines, held int // held: how much the test needs to wait
+		kept        bool
+	}{{2000, 64<<10 + 1, false}, {100, 4 << 10, true}} {
+		srv.n, srv.perBurst = 0, tc.lines
+		c.Write(bytes.Repeat(line, tc.lines))
+		maxKept := 0
+		runUntil(t, l, "the burst", func() bool {
+			n, _ := sock.MessagesKept(srv.conn)
+			maxKept = max(maxKept, n)
+			return srv.n == tc.lines
+		})
+		if maxKept < tc.held {
+			t.Fatalf("at most %d bytes of a burst of %d lines waited; the test needs %d to wait", maxKept, tc.lines, tc.held)
+		}
+		if spare := sock.SpareKept(srv.conn); tc.kept != (spare > 0) || spare > 64<<10 {
+			t.Errorf("after a burst of %d bytes waited, the loop keeps a spare of %d bytes; want one: %v, at most 64 KiB", tc.lines*len(line), spare, tc.kept)
+		}
+	}
+}
