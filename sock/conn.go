@@ -1192,10 +1192,13 @@ func (c *Conn) timedOut(dl *deadline, err error) {
 	}()
 	th.OnTimeout(c, err)
 	done = true
-	runs := c.flags&fClosed == 0
+	// A Close in OnTimeout ends the read timeout, and once the queue is
+	// sent the linger timeout bounds the close, as after a Close anywhere
+	// else; until then the idle and write timeouts bound its flush.
+	runs := c.flags&fClosed == 0 && c.ext.lingerFn == nil
 	switch {
 	case dl == &c.ext.read:
-		runs = runs && c.flags&fReading != 0
+		runs = runs && c.flags&(fReading|fClosing) == fReading
 	case dl == &c.ext.write:
 		runs = runs && c.out != nil && c.out.n > 0
 	}

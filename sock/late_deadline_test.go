@@ -8,7 +8,6 @@ import (
 
 	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
-	"golang.org/x/sys/unix"
 )
 
 // The tests in this file stand a long computation in a callback for the
@@ -131,22 +130,15 @@ func TestTimeoutAfterOnTimeoutCountsFromItsEnd(t *testing.T) {
 	}
 }
 
-// fillKernelBuffers writes to c's socket directly, past the connection's
-// queue, until neither its send buffer nor its peer's receive buffer takes
-// more, so that nothing moves until the peer reads.
+// fillKernelBuffers fills c's socket past the connection's queue until
+// neither its send buffer nor its peer's receive buffer has taken more for
+// 50 ms, so that nothing moves until the peer reads.
 func fillKernelBuffers(t *testing.T, c *sock.Conn) {
 	t.Helper()
-	junk := make([]byte, 64<<10)
-	quiet := time.Now()
-	for time.Since(quiet) < 50*time.Millisecond {
-		c.Control(func(fd uintptr) {
-			if n, err := unix.Write(int(fd), junk); n > 0 {
-				quiet = time.Now()
-			} else if err != unix.EAGAIN {
-				t.Fatal(err)
-			}
-		})
-		time.Sleep(time.Millisecond)
+	for quiet := time.Now(); time.Since(quiet) < 50*time.Millisecond; time.Sleep(time.Millisecond) {
+		if fillKernel(t, sock.ConnFD(c)) > 0 {
+			quiet = time.Now()
+		}
 	}
 }
 

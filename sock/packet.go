@@ -210,7 +210,7 @@ func (pc *PacketConn) Write(p []byte) (int, error) {
 		case nil:
 			return len(p), nil
 		case unix.EAGAIN:
-			return 0, errSendtoAgain
+			return 0, errSendAgain
 		}
 		return 0, fmt.Errorf("sock: Write to %v: %w", pc.remote, os.NewSyscallError("send", err))
 	}
@@ -268,9 +268,13 @@ func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	}
 }
 
-// errSendtoAgain is WriteTo's error for a datagram the send buffer could
-// not take.
-var errSendtoAgain = os.NewSyscallError("sendto", unix.EAGAIN)
+// errSendtoAgain and errSendAgain are WriteTo's and Write's errors for a
+// datagram the send buffer could not take: made once, as it may come for
+// every datagram of a burst.
+var (
+	errSendtoAgain = os.NewSyscallError("sendto", unix.EAGAIN)
+	errSendAgain   = os.NewSyscallError("send", unix.EAGAIN)
+)
 
 // Close stops reading and closes the socket; datagrams the kernel holds
 // that were not read yet are discarded. It returns ErrClosed if already
