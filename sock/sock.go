@@ -213,11 +213,14 @@ type ShutdownHandler interface {
 // with it; the handler then Closes the connection (after a last Write, say)
 // or Aborts it (a write timeout: the peer does not read, and a goodbye
 // would wait behind the rest), or leaves it open. The timeout then starts
-// again, as it does with each activity it watches: a connection kept is
-// asked again after another such stretch, and one closed whose peer reads
-// nothing fails then with the timeout's error (a Close waits for its queue
-// to be sent, which such a peer never lets happen). It is not asked once
-// Close was called (the linger timeout bounds a closing connection).
+// again, from the end of OnTimeout, as it does with each activity it
+// watches: a connection kept is asked again after another such stretch,
+// and one closed whose peer reads nothing fails then with an idle or
+// write timeout's error (a Close waits for its queue to be sent, which
+// such a peer never lets happen; a read timeout ends with the Close, as
+// anywhere, so set a write timeout to bound that wait). A connection
+// closed with its queue sent lingers, bounded by the linger timeout, as
+// after any Close. It is not asked once Close was called.
 // A panic in OnTimeout closes the connection with the timeout's error, as
 // if the handler did not implement it, and goes on to the loop's panic
 // handler.
