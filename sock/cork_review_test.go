@@ -66,6 +66,20 @@ func fillKernel(t *testing.T, fd int) int {
 	}
 }
 
+// fillKernelBuffers fills c's socket past the connection's queue until
+// neither its send buffer nor its peer's receive buffer has taken more for
+// 50 ms, so that nothing moves until the peer reads: after one fillKernel,
+// acknowledgements can make room again, and the connection's progress
+// into it re-arms a write or idle timeout a test is waiting for.
+func fillKernelBuffers(t *testing.T, c *sock.Conn) {
+	t.Helper()
+	for quiet := time.Now(); time.Since(quiet) < 50*time.Millisecond; time.Sleep(time.Millisecond) {
+		if fillKernel(t, sock.ConnFD(c)) > 0 {
+			quiet = time.Now()
+		}
+	}
+}
+
 // readAllOf reads everything the peer is sent until its end of stream or
 // an error, on a goroutine, and posts the outcome to l.
 func readAllOf(l *loop.Loop, peer net.Conn, done *bool, got *[]byte) {

@@ -49,7 +49,7 @@ func TestLast4TimeoutHandlerCloseWithAStalledPeerEnds(t *testing.T) {
 			} else {
 				h.conn.SetIdleTimeout(time.Second)
 			}
-			fillKernel(t, sock.ConnFD(h.conn))
+			fillKernelBuffers(t, h.conn)
 			h.conn.Write(make([]byte, 64<<10)) // queued: the peer reads nothing
 			vc.Advance(2 * time.Second)
 			runUntil(t, l, "the timeout", func() bool { return len(h.timeouts) == 1 })

@@ -130,18 +130,6 @@ func TestTimeoutAfterOnTimeoutCountsFromItsEnd(t *testing.T) {
 	}
 }
 
-// fillKernelBuffers fills c's socket past the connection's queue until
-// neither its send buffer nor its peer's receive buffer has taken more for
-// 50 ms, so that nothing moves until the peer reads.
-func fillKernelBuffers(t *testing.T, c *sock.Conn) {
-	t.Helper()
-	for quiet := time.Now(); time.Since(quiet) < 50*time.Millisecond; time.Sleep(time.Millisecond) {
-		if fillKernel(t, sock.ConnFD(c)) > 0 {
-			quiet = time.Now()
-		}
-	}
-}
-
 func TestWriteTimeoutCountsFromTheWriteThatQueues(t *testing.T) {
 	l, vc := newVirtualLoop(t)
 	h := &opener{}

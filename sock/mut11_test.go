@@ -126,7 +126,7 @@ func TestMut11ReadTimeoutEndsWithOnTimeoutsClose(t *testing.T) {
 	}
 	listenAndDial(t, l, h, sock.WithSendBufferSize(4<<10))
 	runUntil(t, l, "the open", func() bool { return h.conn != nil })
-	fillKernel(t, sock.ConnFD(h.conn))
+	fillKernelBuffers(t, h.conn)
 	vc.Advance(1500 * time.Millisecond)
 	runUntil(t, l, "the timeout", func() bool { return len(h.timeouts) == 1 })
 	advanceSteps(t, l, vc, 500*time.Millisecond, 10, func() bool { return h.closed })

@@ -113,7 +113,7 @@ func TestTimeoutHandlerNotAskedAfterClose(t *testing.T) {
 	h := &goodbye{}
 	listenAndDial(t, l, h, sock.WithSendBufferSize(4<<10))
 	runUntil(t, l, "the open", func() bool { return h.conn != nil })
-	fillKernel(t, sock.ConnFD(h.conn))
+	fillKernelBuffers(t, h.conn)
 	h.conn.Write(make([]byte, 64<<10)) // queued: the peer reads nothing
 	h.conn.Close()
 	vc.Advance(11 * time.Second)
