@@ -1115,7 +1115,7 @@ func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.extra().idle, d, errIdleTimeout, c.flags&fConnecting == 0)
+	c.setTimeout(&c.extra().idle, d, ErrIdleTimeout, c.flags&fConnecting == 0)
 	return nil
 }
 
@@ -1126,7 +1126,7 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.setTimeout(&c.extra().read, d, errReadTimeout, c.flags&fReading != 0)
+	c.setTimeout(&c.extra().read, d, ErrReadTimeout, c.flags&fReading != 0)
 	return nil
 }
 
@@ -1141,7 +1141,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	}
 	// Only bytes queued: what a Messages handler gathered (see cork) is sent
 	// when OnMessage returns, and the timeout starts if some stay queued.
-	c.setTimeout(&c.extra().write, d, errWriteTimeout, c.out != nil && c.out.n > 0 && c.flags&fConnecting == 0)
+	c.setTimeout(&c.extra().write, d, ErrWriteTimeout, c.out != nil && c.out.n > 0 && c.flags&fConnecting == 0)
 	return nil
 }
 

@@ -108,7 +108,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		// first timer: a callback that dials a thousand targets would give
 		// the last ones less than d.
 		deadline = l.Now().Add(cfg.connectTimeout)
-		c.extra().connectT = l.CallAt(deadline, func() { c.fail(errConnectTimeout) })
+		c.extra().connectT = l.CallAt(deadline, func() { c.fail(ErrConnectTimeout) })
 	}
 	if host != "" {
 		c.lookUp(network, addr, host, port)
@@ -324,7 +324,7 @@ func (c *Conn) tryNext() {
 		now := l.Now()
 		if timeout := attemptTimeout(d.deadline.Sub(now), len(d.addrs)+1); timeout > 0 {
 			// connectFailed names the address in the error it keeps.
-			d.attemptT = l.CallAt(now.Add(timeout), func() { c.connectFailed(errConnectTimeout) })
+			d.attemptT = l.CallAt(now.Add(timeout), func() { c.connectFailed(ErrConnectTimeout) })
 		}
 	}
 	c.connect(fd, ep)

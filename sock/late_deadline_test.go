@@ -2,6 +2,7 @@ package sock_test
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -64,8 +65,8 @@ func TestConnectTimeoutCountsFromTheDial(t *testing.T) {
 	}
 	vc.Advance(time.Second)
 	runUntil(t, l, "the connect timeout", func() bool { return r.closed })
-	if !errors.Is(r.closeErr, sock.ErrTimeout) {
-		t.Errorf("OnClose(%v); want ErrTimeout", r.closeErr)
+	if !errors.Is(r.closeErr, sock.ErrConnectTimeout) || !errors.Is(r.closeErr, sock.ErrTimeout) {
+		t.Errorf("OnClose(%v); want ErrConnectTimeout, an ErrTimeout", r.closeErr)
 	}
 }
 
@@ -90,8 +91,8 @@ func TestReadTimeoutCountsFromTheCall(t *testing.T) {
 	}
 	vc.Advance(time.Second)
 	runUntil(t, l, "the read timeout", func() bool { return h.closed })
-	if !errors.Is(h.closeErr, sock.ErrTimeout) {
-		t.Errorf("OnClose(%v); want ErrTimeout", h.closeErr)
+	if !errors.Is(h.closeErr, sock.ErrReadTimeout) || errors.Is(h.closeErr, sock.ErrIdleTimeout) {
+		t.Errorf("OnClose(%v); want ErrReadTimeout", h.closeErr)
 	}
 }
 
@@ -103,7 +104,10 @@ type keeper struct {
 	timeouts int
 }
 
-func (h *keeper) OnTimeout(c *sock.Conn, _ error) {
+func (h *keeper) OnTimeout(c *sock.Conn, err error) {
+	if err != sock.ErrIdleTimeout {
+		panic(fmt.Sprintf("OnTimeout(%v); want ErrIdleTimeout", err))
+	}
 	h.timeouts++
 	l := c.Loop()
 	l.Cancel(l.CallLater(time.Hour, func() {}))
@@ -148,7 +152,7 @@ func TestWriteTimeoutCountsFromTheWriteThatQueues(t *testing.T) {
 	}
 	vc.Advance(time.Second)
 	runUntil(t, l, "the write timeout", func() bool { return h.closed })
-	if !errors.Is(h.closeErr, sock.ErrTimeout) {
-		t.Errorf("OnClose(%v); want ErrTimeout", h.closeErr)
+	if !errors.Is(h.closeErr, sock.ErrWriteTimeout) || !errors.Is(h.closeErr, sock.ErrTimeout) {
+		t.Errorf("OnClose(%v); want ErrWriteTimeout, an ErrTimeout", h.closeErr)
 	}
 }

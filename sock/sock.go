@@ -66,7 +66,8 @@ var (
 	ErrClosed = errors.New("sock: use of a closed connection")
 
 	// ErrTimeout is wrapped by the error OnClose receives when an idle,
-	// read or write timeout closed the connection.
+	// read, write or connect timeout closed the connection (which one:
+	// ErrIdleTimeout and the others below).
 	ErrTimeout = errors.New("sock: timeout")
 
 	// ErrAborted is wrapped by the error OnClose receives when Abort
@@ -89,12 +90,16 @@ func (e *timeoutError) Unwrap() error   { return ErrTimeout }
 func (e *timeoutError) Timeout() bool   { return true }
 func (e *timeoutError) Temporary() bool { return false }
 
-// One value per kind, so that a timeout allocates nothing.
+// Which timeout ended a connection, or was handed to OnTimeout: each wraps
+// ErrTimeout (errors.Is(err, ErrTimeout) holds for all four, and
+// errors.Is(err, ErrReadTimeout) for the read timeout alone, also under
+// an *UnsentError), and is a net.Error whose Timeout is true. One value
+// per kind, so that a timeout allocates nothing.
 var (
-	errIdleTimeout    = &timeoutError{"idle"}
-	errReadTimeout    = &timeoutError{"read"}
-	errWriteTimeout   = &timeoutError{"write"}
-	errConnectTimeout = &timeoutError{"connect"}
+	ErrIdleTimeout    error = &timeoutError{"idle"}    // SetIdleTimeout, WithIdleTimeout
+	ErrReadTimeout    error = &timeoutError{"read"}    // SetReadTimeout
+	ErrWriteTimeout   error = &timeoutError{"write"}   // SetWriteTimeout
+	ErrConnectTimeout error = &timeoutError{"connect"} // WithConnectTimeout
 )
 
 // UnsentError is what OnClose receives when the connection ended with bytes
@@ -208,8 +213,8 @@ type ShutdownHandler interface {
 // under Messages) that answers a timeout before the connection ends: an
 // HTTP server's 408, a line server's goodbye. When the connection's idle,
 // read or write timeout expires (SetIdleTimeout, SetReadTimeout,
-// SetWriteTimeout, WithIdleTimeout), OnTimeout is called with an error
-// that wraps ErrTimeout and names which, instead of the connection closing
+// SetWriteTimeout, WithIdleTimeout), OnTimeout is called with
+// ErrIdleTimeout, ErrReadTimeout or ErrWriteTimeout, instead of the connection closing
 // with it; the handler then Closes the connection (after a last Write, say)
 // or Aborts it (a write timeout: the peer does not read, and a goodbye
 // would wait behind the rest), or leaves it open. The timeout then starts
