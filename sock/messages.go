@@ -83,10 +83,15 @@ const maxSpareCapacity = 64 << 10
 //
 // Flow control: when the bytes waiting to be sent rise above the high-water
 // mark (OnPause), reading pauses, and the messages already read wait; at
-// OnResume they are handed out and reading resumes. So a peer that sends
+// OnResume reading resumes and they are handed out, from the loop soon
+// after h's OnResume returns. So a peer that sends
 // requests faster than it reads the answers holds the connection's memory
 // at about the high-water mark and one read. h's OnPause and OnResume are
-// called as well. OnMessage may also PauseReading itself: the messages after
+// called as well. A handler that must have no message until some work of
+// its own is done (an answer it finishes from a timer or another
+// goroutine) calls PauseReading itself, whether or not ReadPaused is
+// already true: the pause for writes ends at OnResume, its own only at its
+// ResumeReading. OnMessage may also PauseReading itself: the messages after
 // it wait, and are handed out soon after ResumeReading (from the loop, not
 // inside the call), and so does the end of stream. A ResumeReading while
 // writes are paused leaves reading paused (ReadPaused stays true) until
