@@ -1,7 +1,6 @@
 package sock_test
 
 import (
-	"bufio"
 	"bytes"
 	"testing"
 
@@ -42,18 +41,7 @@ func TestMessagesHeldAcrossPausesAllocateNothing(t *testing.T) {
 	const lines = 100
 	l := newLoop(t)
 	srv := &pausingCounter{perBurst: lines}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.Messages(bufio.ScanLines, 1024, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli := &countingClient{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	runUntil(t, l, "the connection", func() bool { return cli.opened && srv.conn != nil })
+	c, _ := dialLines(t, l, srv, func() bool { return srv.conn != nil })
 	burst := bytes.Repeat([]byte(string(bytes.Repeat([]byte("x"), 99))+"\n"), lines)
 	maxKept := 0
 	round := func() {
@@ -102,18 +90,7 @@ func TestMessagesHeldAcrossPausesAllocateNothing(t *testing.T) {
 func TestMessagesSpareIsBounded(t *testing.T) {
 	l := newLoop(t)
 	srv := &pausingCounter{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.Messages(bufio.ScanLines, 1024, srv), sock.WithReadBufferSize(256<<10))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli := &countingClient{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	runUntil(t, l, "the connection", func() bool { return cli.opened && srv.conn != nil })
+	c, _ := dialLines(t, l, srv, func() bool { return srv.conn != nil }, sock.WithReadBufferSize(256<<10))
 	line := append(bytes.Repeat([]byte("x"), 99), '\n')
 	for _, tc := range []struct {
 		lines, held int // held: how much the test needs to wait

@@ -121,18 +121,7 @@ func TestMessagesAreCutAsScannerCutsThem(t *testing.T) {
 func TestMessagesAllocateNothing(t *testing.T) {
 	l := newLoop(t)
 	srv := &echoLines{}
-	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.Messages(bufio.ScanLines, 1024, srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	cli := &countingClient{}
-	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	runUntil(t, l, "the connection", func() bool { return cli.opened && srv.conn != nil })
+	c, cli := dialLines(t, l, srv, func() bool { return srv.conn != nil })
 	line := []byte("ping ping ping ping ping ping ping ping\n")
 	whole := func() {
 		want := cli.got + len(line)
@@ -172,6 +161,27 @@ func TestMessagesAllocateNothing(t *testing.T) {
 	if srv.n != 1202 || string(srv.last) != string(line) {
 		t.Errorf("%d messages, the last answered with %q; want 1202 and %q", srv.n, srv.last, line)
 	}
+}
+
+// dialLines listens on l with Messages(bufio.ScanLines, 1024, h) and
+// opts, and dials it with a countingClient on l too; both close at the
+// test's end. It returns once the client is open and opened says the
+// server's side is.
+func dialLines(t *testing.T, l *loop.Loop, h sock.MessageHandler, opened func() bool, opts ...sock.Option) (*sock.Conn, *countingClient) {
+	t.Helper()
+	ln, err := sock.Listen(l, "tcp", "127.0.0.1:0", sock.Messages(bufio.ScanLines, 1024, h), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	cli := &countingClient{}
+	c, err := sock.Dial(l, "tcp", ln.Addr().String(), cli)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	runUntil(t, l, "the connection", func() bool { return cli.opened && opened() })
+	return c, cli
 }
 
 // echoLines answers each line with itself, through a buffer it reuses, so

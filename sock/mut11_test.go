@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -417,21 +416,7 @@ func TestMut11DialPacketRefusesANilOrForeignLoop(t *testing.T) {
 	if _, err := sock.DialPacket(nil, "udp4", "127.0.0.1:9", &udpClient{}); err == nil || !strings.Contains(err.Error(), "nil *loop.Loop") {
 		t.Errorf("DialPacket on a nil loop: %v; want an error saying so", err)
 	}
-	checkFDs(t)
-	g, err := sock.NewGroup(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	l := g.Loops()[0]
-	if l.Variant().Poller == "none" { // not requirePoller: it would add a reader from here
-		t.Skipf("this loop variant (%s) has no poller, so it has no sockets", l.Variant().Name)
-	}
-	for deadline := time.Now().Add(waitLimit); !l.Waiting(); runtime.Gosched() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the group's loop did not wait within %v", waitLimit)
-		}
-	}
+	g, l := waitingGroupLoop(t)
 	pc, err := sock.DialPacket(l, "udp4", "127.0.0.1:9", &udpClient{})
 	if err == nil {
 		g.Each(func(int, *loop.Loop) error { return pc.Close() })

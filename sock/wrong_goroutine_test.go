@@ -19,23 +19,7 @@ import (
 // loop serving what Group.Each sets up on it: a trial's broker made this
 // mistake, which used to return nil and leave a listener that never served.
 func TestSocketsMadeFromAnotherGoroutineAreRefused(t *testing.T) {
-	checkFDs(t)
-	g, err := sock.NewGroup(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	l := g.Loops()[0]
-	if l.Variant().Poller == "none" { // not requirePoller: it would add a reader from here
-		t.Skipf("this loop variant (%s) has no poller, so it has no sockets", l.Variant().Name)
-	}
-	deadline := time.Now().Add(waitLimit)
-	for !l.Waiting() {
-		if time.Now().After(deadline) {
-			t.Fatalf("the group's loop did not wait within %v", waitLimit)
-		}
-		runtime.Gosched()
-	}
+	g, l := waitingGroupLoop(t)
 	for name, call := range map[string]func() error{
 		"listen tcp": func() error { _, err := sock.Listen(l, "tcp", "127.0.0.1:0", &echoServer{}); return err },
 		"listen unix": func() error {
@@ -60,4 +44,28 @@ func TestSocketsMadeFromAnotherGoroutineAreRefused(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("Listen from Group.Each: %v", err)
 	}
+}
+
+// waitingGroupLoop returns a Group of one loop, closed at the test's end,
+// and its loop once it waits for work on its own goroutine: a call made
+// from the test then comes from another goroutine. It skips the test on a
+// variant without a poller.
+func waitingGroupLoop(t *testing.T) (*sock.Group, *loop.Loop) {
+	t.Helper()
+	checkFDs(t)
+	g, err := sock.NewGroup(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.Close() })
+	l := g.Loops()[0]
+	if l.Variant().Poller == "none" { // not requirePoller: it would add a reader from here
+		t.Skipf("this loop variant (%s) has no poller, so it has no sockets", l.Variant().Name)
+	}
+	for deadline := time.Now().Add(waitLimit); !l.Waiting(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the group's loop did not wait within %v", waitLimit)
+		}
+	}
+	return g, l
 }
