@@ -18,6 +18,19 @@
 // README for how that is measured). It builds on Unix systems only: Linux,
 // darwin and the BSDs.
 //
+// # Where to start
+//
+// A server: Listen (or, one loop per core, NewGroup and Group.Listen) with
+// a Handler (embed BaseHandler), or with Messages for a protocol of lines
+// or frames. A client: Dial (WithConnectTimeout, WithResolver). UDP:
+// ListenPacket, Group.ListenPacket, DialPacket. Then, as needed:
+// Conn.Write, Close and Abort; OnPause, OnResume and PauseReading for flow
+// control; SetIdleTimeout and the other timeouts, with TimeoutHandler to
+// answer one; ShutdownHandler and Group.Shutdown for a graceful stop. The
+// optional interfaces (EOFHandler, ShutdownHandler, TimeoutHandler,
+// SplitErrorHandler, TruncatedHandler, PacketErrorHandler) add a callback
+// to a handler that implements them; nothing else needs registering.
+//
 // # Goroutines
 //
 // Every method of Conn, Listener and PacketConn belongs to the goroutine
@@ -25,9 +38,10 @@
 // ListenPacket themselves. From another goroutine, hand the call to the loop
 // with l.Post (or, on a Group's loops, Group.Each). Listen, Dial and
 // ListenPacket called from another goroutine while the loop waits for work
-// fail with an error wrapping loop.ErrWrongGoroutine. Group's methods are the exception: they are safe from any
-// goroutine but the group's own loops', since they wait for those loops (a
-// callback on one calls them with go).
+// fail with an error wrapping loop.ErrWrongGoroutine. Group's methods are
+// the exception: they are safe from any goroutine but the group's own
+// loops', since they wait for those loops (a callback on one calls them
+// with go).
 //
 // # Errors
 //
@@ -35,7 +49,8 @@
 // syscall.ECONNRESET) and the like work. A Dial that fails gives OnClose a
 // *net.OpError around its error, naming the network and address, as package
 // net's Dial does ("dial tcp 127.0.0.1:9: connect: connection refused").
-// ErrClosed, ErrTimeout and *UnsentError say what this package decided.
+// ErrClosed, ErrTimeout (ErrIdleTimeout and the others say which),
+// ErrAborted, ErrLinger and *UnsentError say what this package decided.
 package sock
 
 import (
