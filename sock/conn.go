@@ -436,10 +436,14 @@ func (c *Conn) sent(n int, err error, op string) (int, error) {
 	return 0, os.NewSyscallError(op, err)
 }
 
-// wrote notes that the kernel took n bytes: the idle timer starts over.
+// wrote notes that the kernel took n bytes: the idle timer starts over,
+// from the clock's present: a send may come late in a long callback (a
+// handler's Write, or the gathered answers at the end of its messages),
+// and a Reschedule would count from the callback's first reading. (About
+// 30 ns more a send, on a connection with an idle timeout.)
 func (c *Conn) wrote(n int) {
 	if n > 0 && c.ext != nil {
-		c.rearm(&c.ext.idle)
+		c.restart(&c.ext.idle)
 	}
 }
 
@@ -740,7 +744,7 @@ func (c *Conn) ResumeReading() error {
 	}
 	c.flags |= fReading
 	if c.ext != nil {
-		c.rearm(&c.ext.read)
+		c.restart(&c.ext.read) // a handler's call, maybe late in a long callback
 	}
 	return nil
 }
@@ -1110,9 +1114,12 @@ func (c *Conn) teardown(err error) {
 // connection is closed.
 //
 // This timeout and the read and write ones count from the clock as it
-// reads at the call (or at the Write that queues bytes, for the write
-// timeout), not as the loop read it earlier in the callback: set late in
-// a long callback, they come no earlier for it.
+// reads at the call that sets or restarts them (this, ResumeReading for
+// the read timeout, the Write that starts a queue for the write timeout),
+// not as the loop read it earlier in the callback: set late in a long
+// callback, they come no earlier for it. So does the idle timeout's
+// restart at each send the kernel takes; a read restarts the idle and
+// read timeouts at the start of the callback that brings it.
 func (c *Conn) SetIdleTimeout(d time.Duration) error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
@@ -1181,6 +1188,9 @@ func (c *Conn) setTimeout(dl *deadline, d time.Duration, err error, armNow bool)
 // peer that reads nothing sees the connection fail then, instead of its
 // Close waiting for ever.
 func (c *Conn) timedOut(dl *deadline, err error) {
+	if dl.d == 0 {
+		return // turned off since: a timer no Cancel could stop (timerAfter)
+	}
 	th := c.timeoutHandler()
 	if th == nil || c.flags&(fClosing|fClosed) != 0 {
 		c.fail(err)
@@ -1228,10 +1238,27 @@ func (c *Conn) timeoutHandler() TimeoutHandler {
 // the callback's first timer, and could fire early by the work done since.
 func (c *Conn) restart(dl *deadline) {
 	if dl.d > 0 {
-		l := c.cfg.l
-		l.Cancel(dl.t)
-		dl.t = l.CallAt(l.Now().Add(dl.d), dl.fire)
+		c.cfg.l.Cancel(dl.t)
+		dl.t = timerAfter(c.cfg.l, dl.d, dl.fire)
 	}
+}
+
+// minCallAt is the shortest timeout that timerAfter schedules from the
+// clock's present (CallAt); a shorter one is scheduled with CallLater.
+const minCallAt = time.Millisecond
+
+// timerAfter schedules fn d after the clock's present, as read now, as a
+// timer that Cancel stops. CallAt of a time that has passed by the time it
+// reads the clock again is a CallSoon that no Cancel stops (a connect
+// timeout of 1 ns then failed a connection after its OnOpen), so a d under
+// minCallAt is scheduled with CallLater, from the callback's first reading
+// of the clock: a timeout that short cannot tell the work done since from
+// its own lateness.
+func timerAfter(l *loop.Loop, d time.Duration, fn func()) loop.Timer {
+	if d < minCallAt {
+		return l.CallLater(d, fn)
+	}
+	return l.CallAt(l.Now().Add(d), fn)
 }
 
 // rearm starts dl's timer over, if dl is set: the activity it watches

@@ -102,17 +102,21 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		c.SetIdleTimeout(d) // from the open on, as set while connecting
 	}
 	cfg.ls.trackDialed(c)
-	var deadline time.Time
-	if cfg.connectTimeout > 0 {
+	if d := cfg.connectTimeout; d > 0 {
 		// From the clock, not CallLater's reading of it at the callback's
 		// first timer: a callback that dials a thousand targets would give
 		// the last ones less than d.
-		deadline = l.Now().Add(cfg.connectTimeout)
-		c.extra().connectT = l.CallAt(deadline, func() { c.fail(ErrConnectTimeout) })
+		c.extra().connectT = timerAfter(l, d, func() {
+			if c.flags&fConnecting != 0 { // not opened meanwhile (see timerAfter)
+				c.fail(ErrConnectTimeout)
+			}
+		})
 	}
 	if host != "" {
 		c.lookUp(network, addr, host, port)
-		c.cfg.dial.deadline = deadline
+		if d := cfg.connectTimeout; d > 0 {
+			c.cfg.dial.deadline = l.Now().Add(d)
+		}
 	} else {
 		c.connect(fd, ep)
 	}
@@ -248,24 +252,34 @@ func (c *Conn) lookUp(network, addr, host string, port int) {
 	ipNetwork := "ip" + network[len("tcp"):]
 	r, l := c.cfg.resolver, c.cfg.l
 	go func() {
-		defer func() {
-			// A resolver's panic goes to the loop, whose callbacks' panics
-			// the program handles (WithPanicHandler), after it failed the
-			// dial; it would otherwise end the program from a goroutine the
-			// program never made.
-			if v := recover(); v != nil {
-				err := fmt.Errorf("lookup %s: the resolver panicked: %v", host, v)
-				if post(l, func() { c.resolved(host, nil, err); panic(v) }) != nil {
-					panic(v) // the loop is closed: nothing else can take it
-				}
+		ips, panicked, err := lookUpGuarded(ctx, r, ipNetwork, host)
+		if panicked != nil {
+			// The panic goes to the loop, whose callbacks' panics the
+			// program handles (WithPanicHandler), after it failed the
+			// dial; it would otherwise end the program from a goroutine
+			// the program never made.
+			if post(l, func() { c.resolved(host, nil, err); panic(panicked) }) != nil {
+				panic(panicked) // the loop is closed: nothing else can take it
 			}
-		}()
-		ips, err := r.LookupNetIP(ctx, ipNetwork, host)
+			return
+		}
 		// post waits out a full inbox (overflow: reject), which would leave
 		// the connection connecting for good. A closed loop refuses the post:
 		// closeAll has aborted c already.
 		_ = post(l, func() { c.resolved(host, ips, err) })
 	}()
+}
+
+// lookUpGuarded is r.LookupNetIP, and what it panicked with, if it did,
+// with an error that says so.
+func lookUpGuarded(ctx context.Context, r Resolver, network, host string) (ips []netip.Addr, panicked any, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ips, panicked, err = nil, v, fmt.Errorf("lookup %s: the resolver panicked: %v", host, v)
+		}
+	}()
+	ips, err = r.LookupNetIP(ctx, network, host)
+	return ips, nil, err
 }
 
 // resolved starts connecting to the first of host's addresses, unless the
@@ -321,10 +335,9 @@ func (c *Conn) tryNext() {
 		// it: a CallLater of 0 would be a CallSoon that no Cancel can stop,
 		// and would fail a connection that had opened meanwhile.
 		l := c.cfg.l
-		now := l.Now()
-		if timeout := attemptTimeout(d.deadline.Sub(now), len(d.addrs)+1); timeout > 0 {
+		if timeout := attemptTimeout(d.deadline.Sub(l.Now()), len(d.addrs)+1); timeout > 0 {
 			// connectFailed names the address in the error it keeps.
-			d.attemptT = l.CallAt(now.Add(timeout), func() { c.connectFailed(ErrConnectTimeout) })
+			d.attemptT = timerAfter(l, timeout, func() { c.connectFailed(ErrConnectTimeout) })
 		}
 	}
 	c.connect(fd, ep)
@@ -390,8 +403,9 @@ func (c *Conn) connected() {
 		return
 	}
 	if c.ext != nil && c.Buffered() > 0 {
-		// Not started while connecting: the peer can stop reading only now.
-		c.rearm(&c.ext.write)
+		// Not started while connecting: the peer can stop reading only now
+		// (after OnOpen, which may have worked a while).
+		c.restart(&c.ext.write)
 	}
 	c.drained()
 }

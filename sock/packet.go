@@ -41,7 +41,9 @@ type TruncatedHandler interface {
 	// the loop's read buffer: p holds its first len(p) bytes, and the rest
 	// is lost. size is the datagram's length, as Linux reports it, for a
 	// handler that logs it or sizes the buffer; on darwin and the BSDs,
-	// which do not say, it is -1.
+	// which do not say, it is -1. (size came on 2026-11-30: a method
+	// without it no longer makes a TruncatedHandler, and its datagrams go
+	// to OnPacket; var _ sock.TruncatedHandler = (*T)(nil) catches that.)
 	OnTruncated(pc *PacketConn, p []byte, size int, from netip.AddrPort)
 }
 
