@@ -75,6 +75,7 @@ type outbuf struct {
 // activity it watches happens.
 type connExtra struct {
 	idle, read, write deadline
+	message           deadline // WithMessageTimeout's, under Messages
 	connectT          loop.Timer
 
 	// After Close: the next look at what the peer has acknowledged, how
@@ -696,6 +697,7 @@ func (c *Conn) stopReading() {
 	}
 	if c.ext != nil {
 		c.cfg.l.Cancel(c.ext.read.t)
+		c.stopMessageTimeout()
 	}
 }
 
@@ -810,6 +812,7 @@ func (c *Conn) Close() error {
 	c.flags |= fClosing
 	if c.ext != nil {
 		c.cfg.l.Cancel(c.ext.read.t) // no more data is expected for the handler
+		c.stopMessageTimeout()
 	}
 	// Even if the handler paused reading: input is discarded from now on,
 	// and a peer blocked on sending to us can then read what we flush.
@@ -1063,6 +1066,7 @@ func (c *Conn) teardown(err error) {
 		c.cfg.l.Cancel(tm.idle.t)
 		c.cfg.l.Cancel(tm.read.t)
 		c.cfg.l.Cancel(tm.write.t)
+		c.cfg.l.Cancel(tm.message.t)
 		c.cfg.l.Cancel(tm.connectT)
 		c.cfg.l.Cancel(tm.lingerT)
 	}
@@ -1213,9 +1217,13 @@ func (c *Conn) timedOut(dl *deadline, err error) {
 		runs = runs && c.flags&(fReading|fClosing) == fReading
 	case dl == &c.ext.write:
 		runs = runs && c.out != nil && c.out.n > 0
+	case dl == &c.ext.message:
+		runs = runs && c.messageUnfinished()
 	}
 	if runs {
 		c.restart(dl) // after OnTimeout, which may have worked a while
+	} else {
+		dl.t = loop.Timer{} // spent: the message timeout's start looks at it
 	}
 }
 

@@ -71,6 +71,9 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		return nil, fmt.Errorf("sock: dial %s %s: nil Handler", network, addr)
 	}
 	cfg, err := newConfig(forDial, opts)
+	if err == nil {
+		err = cfg.forHandler(h)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}

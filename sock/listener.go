@@ -69,6 +69,10 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	if err != nil {
 		return nil, err
 	}
+	if err := cfg.forHandler(h); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
+	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
 	cfg.unixStream = ep.family == unix.AF_UNIX
 	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: ep.addr}

@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+
+	"github.com/loopgen/loop"
 )
 
 // MessageHandler receives a connection's messages, cut from its input by
@@ -95,7 +97,8 @@ const maxSpareCapacity = 64 << 10
 // it wait, and are handed out soon after ResumeReading (from the loop, not
 // inside the call), and so does the end of stream. A ResumeReading while
 // writes are paused leaves reading paused (ReadPaused stays true) until
-// OnResume. After Close or Abort no message comes.
+// OnResume. After Close or Abort no message comes. WithMessageTimeout
+// bounds how long a message may take to come whole.
 //
 // At the peer's end of stream, what the split function makes of the kept
 // input (bufio.ScanLines gives a last line without its newline) is handed
@@ -250,6 +253,7 @@ func (m *messages) onData(c *Conn, p []byte) {
 			return
 		}
 		f = m.keep(c, &s)
+		c.watchMessage(true) // what is kept began in this read
 		m.failed(c, f, err)
 		return
 	}
@@ -264,8 +268,10 @@ func (m *messages) feedKept(c *Conn, f *framing, p []byte) {
 	lent := f.takeSpare()
 	done := false
 	defer m.closeIfPanicked(c, &done)
-	err := f.s.Feed(p, func(msg []byte) error { return m.deliver(c, msg) })
+	handed := false
+	err := f.s.Feed(p, func(msg []byte) error { handed = true; return m.deliver(c, msg) })
 	done = true
+	c.watchMessage(handed) // after one was handed out, what is kept began since
 	switch {
 	case lent:
 		f.returnSpare()
@@ -591,4 +597,42 @@ func (m *messages) resumeReading(c *Conn) bool {
 		f.resumed() // messages held when reading paused
 	}
 	return false
+}
+
+// watchMessage starts, keeps or stops c's message timeout
+// (WithMessageTimeout) after its input was cut: it runs while an
+// unfinished message is kept and reading goes on, from the read that
+// brought the message's first byte, which is this one when begun.
+func (c *Conn) watchMessage(begun bool) {
+	d := c.cfg.messageTimeout
+	if d == 0 {
+		return
+	}
+	dl := &c.extra().message
+	switch {
+	case !c.messageUnfinished():
+		c.stopMessageTimeout()
+	case begun || dl.t == (loop.Timer{}):
+		if dl.fire == nil {
+			dl.d, dl.fire = d, func() { c.timedOut(dl, ErrMessageTimeout) }
+		}
+		c.restart(dl)
+	}
+}
+
+// messageUnfinished reports whether c keeps the start of a message while
+// reading goes on: with reading paused, what is kept may be messages
+// waiting, and the peer cannot finish one anyway.
+func (c *Conn) messageUnfinished() bool {
+	f := c.framing()
+	return f != nil && f.err == nil && f.s.Buffered() > 0 && c.flags&(fPaused|fReadPaused|fEOF|fClosing|fClosed) == 0
+}
+
+// stopMessageTimeout stops the message timeout, if one runs: reading
+// paused, or the connection closing.
+func (c *Conn) stopMessageTimeout() {
+	if dl := &c.ext.message; dl.t != (loop.Timer{}) {
+		c.cfg.l.Cancel(dl.t)
+		dl.t = loop.Timer{}
+	}
 }

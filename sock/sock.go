@@ -81,8 +81,8 @@ var (
 	ErrClosed = errors.New("sock: use of a closed connection")
 
 	// ErrTimeout is wrapped by the error OnClose receives when an idle,
-	// read, write or connect timeout closed the connection (which one:
-	// ErrIdleTimeout and the others below).
+	// read, write, message or connect timeout closed the connection (which
+	// one: ErrIdleTimeout and the others below).
 	ErrTimeout = errors.New("sock: timeout")
 
 	// ErrAborted is wrapped by the error OnClose receives when Abort
@@ -115,6 +115,7 @@ var (
 	ErrReadTimeout    error = &timeoutError{"read"}    // SetReadTimeout
 	ErrWriteTimeout   error = &timeoutError{"write"}   // SetWriteTimeout
 	ErrConnectTimeout error = &timeoutError{"connect"} // WithConnectTimeout
+	ErrMessageTimeout error = &timeoutError{"message"} // WithMessageTimeout
 )
 
 // UnsentError is what OnClose receives when the connection ended with bytes
@@ -227,9 +228,10 @@ type ShutdownHandler interface {
 // TimeoutHandler may be implemented by a Handler (or a MessageHandler
 // under Messages) that answers a timeout before the connection ends: an
 // HTTP server's 408, a line server's goodbye. When the connection's idle,
-// read or write timeout expires (SetIdleTimeout, SetReadTimeout,
-// SetWriteTimeout, WithIdleTimeout), OnTimeout is called with
-// ErrIdleTimeout, ErrReadTimeout or ErrWriteTimeout, instead of the connection closing
+// read, write or message timeout expires (SetIdleTimeout, SetReadTimeout,
+// SetWriteTimeout, WithIdleTimeout, WithMessageTimeout), OnTimeout is
+// called with ErrIdleTimeout, ErrReadTimeout, ErrWriteTimeout or
+// ErrMessageTimeout, instead of the connection closing
 // with it; the handler then Closes the connection (after a last Write, say)
 // or Aborts it (a write timeout: the peer does not read, and a goodbye
 // would wait behind the rest), or leaves it open. The timeout then starts
@@ -288,6 +290,7 @@ type config struct {
 	gatherWrites        bool          // WithWriteGathering: OnData runs corked
 	keepAlive           *keepAlive    // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
 	idleTimeout         time.Duration // WithIdleTimeout's; 0 for none
+	messageTimeout      time.Duration // WithMessageTimeout's; 0 for none
 	sendBuf, recvBuf    int           // SO_SNDBUF and SO_RCVBUF; 0 leaves the kernel's
 	connectTimeout      time.Duration
 	lingerTimeout       time.Duration
@@ -482,6 +485,38 @@ func WithIdleTimeout(d time.Duration) Option {
 		c.only("WithIdleTimeout", forStream)
 		c.duration("WithIdleTimeout", d, "none", &c.idleTimeout)
 	}
+}
+
+// WithMessageTimeout bounds how long a Messages handler's connection may
+// take to bring a message whole: an unfinished message kept for d from the
+// read that brought its first byte times out with ErrMessageTimeout (an
+// ErrTimeout), to OnTimeout if the handler is a TimeoutHandler, and
+// otherwise closing the connection. A peer that sends a request a byte at
+// a time (slowloris), which a read timeout never catches, is caught so;
+// an HTTP server's 408 answers it. It does not run while reading is paused
+// (PauseReading, or writes paused): the peer cannot finish a message then;
+// it starts again, for the message kept, when reading resumes. A message
+// that a read brings whole never starts it. For Listen, Group.Listen and
+// Dial with a handler made by Messages or MessagesPerConn; with another
+// handler the call fails. 0 (the default) sets none; a negative d is
+// refused.
+func WithMessageTimeout(d time.Duration) Option {
+	return func(c *config) {
+		c.only("WithMessageTimeout", forStream)
+		c.duration("WithMessageTimeout", d, "none", &c.messageTimeout)
+	}
+}
+
+// forHandler refuses an option that h cannot use.
+func (c *config) forHandler(h Handler) error {
+	if c.messageTimeout > 0 {
+		switch h.(type) {
+		case *messages, messagesShutdown:
+		default:
+			return errors.New("WithMessageTimeout applies to a handler made by Messages or MessagesPerConn only")
+		}
+	}
+	return nil
 }
 
 // WithNoDelay sets TCP_NODELAY on TCP connections (default true, as in
