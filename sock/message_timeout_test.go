@@ -32,6 +32,30 @@ func (h *slowLines) OnMessage(c *sock.Conn, msg []byte) {
 }
 func (h *slowLines) OnClose(_ *sock.Conn, err error) { h.closed, h.closeErr = true, err }
 
+// open returns h's connection, or nil before OnOpen.
+func (h *slowLines) open() *sock.Conn { return h.conn }
+
+// openAfter advances vc by d and fails the test if h's connection closed.
+func (h *slowLines) openAfter(t *testing.T, l *loop.Loop, vc *loop.VirtualClock, d time.Duration, when string) {
+	t.Helper()
+	vc.Advance(d)
+	settle(t, l)
+	if h.closed {
+		t.Fatalf("closed %v %s", h.closeErr, when)
+	}
+}
+
+// timesOutAfter advances vc by d and runs l until h's connection closes,
+// with ErrMessageTimeout.
+func (h *slowLines) timesOutAfter(t *testing.T, l *loop.Loop, vc *loop.VirtualClock, d time.Duration) {
+	t.Helper()
+	vc.Advance(d)
+	runUntil(t, l, "the message timeout", func() bool { return h.closed })
+	if !errors.Is(h.closeErr, sock.ErrMessageTimeout) || !errors.Is(h.closeErr, sock.ErrTimeout) {
+		t.Errorf("OnClose(%v); want ErrMessageTimeout, an ErrTimeout", h.closeErr)
+	}
+}
+
 // timeoutAnswering is slowLines as a TimeoutHandler that answers a
 // timeout with a 408 and a Close.
 type timeoutAnswering struct{ slowLines }
@@ -67,21 +91,13 @@ func sendAndCut(t *testing.T, l *loop.Loop, c func() *sock.Conn, peer net.Conn, 
 // ErrMessageTimeout 2 s after the line's first byte.
 func TestMessageTimeoutEndsASlowlorisPeer(t *testing.T) {
 	h := &slowLines{}
-	l, vc, peer := messageTimeoutServer(t, h, func() *sock.Conn { return h.conn })
+	l, vc, peer := messageTimeoutServer(t, h, h.open)
 	for i := 1; i <= 3; i++ {
-		sendAndCut(t, l, func() *sock.Conn { return h.conn }, peer, "x", i)
-		vc.Advance(500 * time.Millisecond)
-		settle(t, l)
-		if h.closed {
-			t.Fatalf("closed %v after %d bytes, 1.5 s or less into the line; want 2 s", h.closeErr, i)
-		}
+		sendAndCut(t, l, h.open, peer, "x", i)
+		h.openAfter(t, l, vc, 500*time.Millisecond, "1.5 s or less into the line; want 2 s")
 	}
-	sendAndCut(t, l, func() *sock.Conn { return h.conn }, peer, "x", 4) // 1.5 s in
-	vc.Advance(600 * time.Millisecond)
-	runUntil(t, l, "the message timeout", func() bool { return h.closed })
-	if !errors.Is(h.closeErr, sock.ErrMessageTimeout) || !errors.Is(h.closeErr, sock.ErrTimeout) {
-		t.Errorf("OnClose(%v); want ErrMessageTimeout, an ErrTimeout", h.closeErr)
-	}
+	sendAndCut(t, l, h.open, peer, "x", 4) // 1.5 s in
+	h.timesOutAfter(t, l, vc, 600*time.Millisecond)
 }
 
 // TestMessageTimeoutCountsFromEachMessagesStart: lines that come whole
@@ -89,29 +105,18 @@ func TestMessageTimeoutEndsASlowlorisPeer(t *testing.T) {
 // begun in the read that finished it has its own 2 s.
 func TestMessageTimeoutCountsFromEachMessagesStart(t *testing.T) {
 	h := &slowLines{}
-	l, vc, peer := messageTimeoutServer(t, h, func() *sock.Conn { return h.conn })
-	conn := func() *sock.Conn { return h.conn }
+	l, vc, peer := messageTimeoutServer(t, h, h.open)
 	for range 5 {
-		sendAndCut(t, l, conn, peer, "whole\n", 0)
-		vc.Advance(time.Second)
-		settle(t, l)
+		sendAndCut(t, l, h.open, peer, "whole\n", 0)
+		h.openAfter(t, l, vc, time.Second, "with whole lines alone")
 	}
-	sendAndCut(t, l, conn, peer, "first", 5)
-	vc.Advance(1500 * time.Millisecond)
-	settle(t, l)
-	sendAndCut(t, l, conn, peer, " line\nsecond", 6) // finishes the first, begins the second
-	vc.Advance(1500 * time.Millisecond)
-	settle(t, l)
-	if h.closed {
-		t.Fatalf("closed %v 1.5 s into the second line (3 s into the first); want the second's own 2 s", h.closeErr)
-	}
-	vc.Advance(600 * time.Millisecond)
-	runUntil(t, l, "the message timeout", func() bool { return h.closed })
+	sendAndCut(t, l, h.open, peer, "first", 5)
+	h.openAfter(t, l, vc, 1500*time.Millisecond, "1.5 s into the first line")
+	sendAndCut(t, l, h.open, peer, " line\nsecond", 6) // finishes the first, begins the second
+	h.openAfter(t, l, vc, 1500*time.Millisecond, "1.5 s into the second line (3 s into the first); want the second's own 2 s")
+	h.timesOutAfter(t, l, vc, 600*time.Millisecond)
 	if got := strings.Join(h.msgs, "|"); got != "whole|whole|whole|whole|whole|first line" {
 		t.Errorf("messages %q", got)
-	}
-	if !errors.Is(h.closeErr, sock.ErrMessageTimeout) {
-		t.Errorf("OnClose(%v); want ErrMessageTimeout", h.closeErr)
 	}
 }
 
@@ -121,33 +126,21 @@ func TestMessageTimeoutCountsFromEachMessagesStart(t *testing.T) {
 // ResumeReading.
 func TestMessageTimeoutWaitsWhileReadingIsPaused(t *testing.T) {
 	h := &slowLines{pauseAt: "pause"}
-	l, vc, peer := messageTimeoutServer(t, h, func() *sock.Conn { return h.conn })
-	sendAndCut(t, l, func() *sock.Conn { return h.conn }, peer, "pause\nbegun", 5)
-	vc.Advance(time.Minute)
-	settle(t, l)
-	if h.closed {
-		t.Fatalf("closed %v while reading was paused", h.closeErr)
-	}
+	l, vc, peer := messageTimeoutServer(t, h, h.open)
+	sendAndCut(t, l, h.open, peer, "pause\nbegun", 5)
+	h.openAfter(t, l, vc, time.Minute, "while reading was paused")
 	h.conn.ResumeReading()
 	settle(t, l)
-	vc.Advance(1500 * time.Millisecond)
-	settle(t, l)
-	if h.closed {
-		t.Fatalf("closed %v 1.5 s after ResumeReading", h.closeErr)
-	}
-	vc.Advance(600 * time.Millisecond)
-	runUntil(t, l, "the message timeout", func() bool { return h.closed })
-	if !errors.Is(h.closeErr, sock.ErrMessageTimeout) {
-		t.Errorf("OnClose(%v); want ErrMessageTimeout", h.closeErr)
-	}
+	h.openAfter(t, l, vc, 1500*time.Millisecond, "1.5 s after ResumeReading")
+	h.timesOutAfter(t, l, vc, 600*time.Millisecond)
 }
 
 // TestMessageTimeoutGoesToOnTimeout: a TimeoutHandler answers it (an HTTP
 // server's 408), and the peer reads the answer.
 func TestMessageTimeoutGoesToOnTimeout(t *testing.T) {
 	h := &timeoutAnswering{}
-	l, vc, peer := messageTimeoutServer(t, h, func() *sock.Conn { return h.conn })
-	sendAndCut(t, l, func() *sock.Conn { return h.conn }, peer, "GET / HTTP/1.1", 14)
+	l, vc, peer := messageTimeoutServer(t, h, h.open)
+	sendAndCut(t, l, h.open, peer, "GET / HTTP/1.1", 14)
 	vc.Advance(2100 * time.Millisecond)
 	runUntil(t, l, "the close", func() bool { return h.closed })
 	if len(h.timeouts) != 1 || h.timeouts[0] != sock.ErrMessageTimeout || h.closeErr != nil {
@@ -185,23 +178,14 @@ func TestMessageTimeoutNeedsMessages(t *testing.T) {
 // the timeout too.
 func TestMessageTimeoutStopsAtAPauseFromElsewhere(t *testing.T) {
 	h := &slowLines{}
-	l, vc, peer := messageTimeoutServer(t, h, func() *sock.Conn { return h.conn })
-	sendAndCut(t, l, func() *sock.Conn { return h.conn }, peer, "begun", 5)
-	vc.Advance(time.Second)
-	settle(t, l)
+	l, vc, peer := messageTimeoutServer(t, h, h.open)
+	sendAndCut(t, l, h.open, peer, "begun", 5)
+	h.openAfter(t, l, vc, time.Second, "1 s into the line")
 	h.conn.PauseReading()
-	vc.Advance(time.Minute)
-	settle(t, l)
-	if h.closed {
-		t.Fatalf("closed %v while reading was paused", h.closeErr)
-	}
+	h.openAfter(t, l, vc, time.Minute, "while reading was paused")
 	h.conn.ResumeReading()
 	settle(t, l)
-	vc.Advance(2100 * time.Millisecond)
-	runUntil(t, l, "the message timeout", func() bool { return h.closed })
-	if !errors.Is(h.closeErr, sock.ErrMessageTimeout) {
-		t.Errorf("OnClose(%v); want ErrMessageTimeout", h.closeErr)
-	}
+	h.timesOutAfter(t, l, vc, 2100*time.Millisecond)
 }
 
 // TestMessageTimeoutStopsAtClose: a Close with a line begun and an answer
@@ -209,16 +193,12 @@ func TestMessageTimeoutStopsAtAPauseFromElsewhere(t *testing.T) {
 // no message can answer now, does not end it.
 func TestMessageTimeoutStopsAtClose(t *testing.T) {
 	h := &slowLines{}
-	l, vc, peer := messageTimeoutServer(t, h, func() *sock.Conn { return h.conn })
-	sendAndCut(t, l, func() *sock.Conn { return h.conn }, peer, "begun", 5)
+	l, vc, peer := messageTimeoutServer(t, h, h.open)
+	sendAndCut(t, l, h.open, peer, "begun", 5)
 	fillKernelBuffers(t, h.conn)
 	h.conn.Write(make([]byte, 64<<10)) // queued: the peer reads nothing
 	h.conn.Close()
-	vc.Advance(3 * time.Second)
-	settle(t, l)
-	if h.closed {
-		t.Fatalf("a closing connection ended with %v 3 s into its flush; want it still flushing", h.closeErr)
-	}
+	h.openAfter(t, l, vc, 3*time.Second, "3 s into the flush of a Close; want it still flushing")
 	h.conn.Abort()
 	runUntil(t, l, "the abort", func() bool { return h.closed })
 }
