@@ -1195,6 +1195,10 @@ func (c *Conn) timedOut(dl *deadline, err error) {
 	if dl.d == 0 {
 		return // turned off since: a timer no Cancel could stop (timerAfter)
 	}
+	if dl == &c.ext.message && !c.messageUnfinished() {
+		dl.t = loop.Timer{} // the message was cut off meanwhile: no message can time out
+		return
+	}
 	th := c.timeoutHandler()
 	if th == nil || c.flags&(fClosing|fClosed) != 0 {
 		c.fail(err)

@@ -381,6 +381,9 @@ func (m *messages) failed(c *Conn, f *framing, err error) {
 		return
 	}
 	f.err = err
+	if c.ext != nil {
+		c.stopMessageTimeout() // no message is cut after it
+	}
 	switch {
 	case err == bufio.ErrFinalToken:
 		c.Close()
