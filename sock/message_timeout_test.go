@@ -71,8 +71,7 @@ func (h *timeoutAnswering) OnTimeout(c *sock.Conn, err error) {
 // the peer once the connection is open.
 func messageTimeoutServer(t *testing.T, h sock.MessageHandler, conn func() *sock.Conn) (*loop.Loop, *loop.VirtualClock, net.Conn) {
 	t.Helper()
-	l, vc := newVirtualLoop(t)
-	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1024, h), sock.WithMessageTimeout(2*time.Second))
+	l, vc, peer := mtoServer(t, sock.Messages(bufio.ScanLines, 1024, h))
 	runUntil(t, l, "the open", func() bool { return conn() != nil })
 	return l, vc, peer
 }
