@@ -434,7 +434,16 @@ func (c *Conn) sent(n int, err error, op string) (int, error) {
 	case unix.EAGAIN:
 		return 0, nil
 	}
-	return 0, os.NewSyscallError(op, err)
+	return 0, c.opError(op, err)
+}
+
+// opError is the error of a system call on the open connection, named as
+// package net names a Conn's: the operation, the network and both addresses
+// ("read tcp 127.0.0.1:8080->127.0.0.1:50312: read: connection reset by
+// peer"), so that a log line of OnClose's error alone says which connection.
+// Built on the failure path only; errors.Is(err, syscall.ECONNRESET) holds.
+func (c *Conn) opError(op string, errno error) error {
+	return &net.OpError{Op: op, Net: c.cfg.network, Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, errno)}
 }
 
 // wrote notes that the kernel took n bytes: the idle timer starts over,
@@ -626,7 +635,7 @@ func (c *Conn) onReadable() {
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 	case err != nil:
-		c.fail(os.NewSyscallError("read", err))
+		c.fail(c.opError("read", err))
 	case n == 0:
 		c.gotEOF()
 	case c.flags&fClosing != 0:
@@ -772,7 +781,7 @@ func (c *Conn) CloseWrite() error {
 
 func (c *Conn) shutdownWrite() {
 	if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-		c.fail(shutdownError(int(c.fd), err))
+		c.fail(c.shutdownError(err))
 		return
 	}
 	c.flags |= fWriteDone
@@ -855,7 +864,7 @@ func (c *Conn) linger() {
 	}
 	if c.flags&fWriteDone == 0 {
 		if err := unix.Shutdown(int(c.fd), unix.SHUT_WR); err != nil {
-			c.fail(shutdownError(int(c.fd), err))
+			c.fail(c.shutdownError(err))
 			return
 		}
 		c.flags |= fWriteDone
@@ -890,11 +899,11 @@ func (c *Conn) linger() {
 // shutdownError is the error for a failed shutdown(SHUT_WR): the socket's
 // pending error when it has one, else err. A reset that arrived before the
 // shutdown leaves the socket unconnected, and shutdown then says only ENOTCONN.
-func shutdownError(fd int, err error) error {
-	if soerr, e := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); e == nil && soerr != 0 {
+func (c *Conn) shutdownError(err error) error {
+	if soerr, e := unix.GetsockoptInt(int(c.fd), unix.SOL_SOCKET, unix.SO_ERROR); e == nil && soerr != 0 {
 		err = unix.Errno(soerr)
 	}
-	return os.NewSyscallError("shutdown", err)
+	return c.opError("shutdown", err)
 }
 
 // maxLingerStep bounds the wait between two looks at what the peer of a
@@ -916,7 +925,7 @@ func (c *Conn) drainInput() error {
 		case err == unix.EAGAIN:
 			return nil
 		case err != nil:
-			return os.NewSyscallError("read", err)
+			return c.opError("read", err)
 		case n == 0:
 			return nil
 		}

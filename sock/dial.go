@@ -97,7 +97,7 @@ func Dial(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Conn,
 		cfg.unixStream = ep.family == unix.AF_UNIX
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
-	cfg.dialNetwork = network
+	cfg.network = network
 	c := newConn(cfg, fd)
 	c.flags |= fConnecting
 	c.out = &outbuf{onWrite: c.onWritable}
@@ -424,7 +424,7 @@ func (c *Conn) dialError(err error) error {
 	if d := c.cfg.dial; d != nil && addr == nil {
 		addr = dialedName{d.network, d.addr}
 	}
-	return &net.OpError{Op: "dial", Net: c.cfg.dialNetwork, Addr: addr, Err: err}
+	return &net.OpError{Op: "dial", Net: c.cfg.network, Addr: addr, Err: err}
 }
 
 // dialedName is a host name and port being looked up, as a net.Addr.

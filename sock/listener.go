@@ -74,7 +74,7 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
-	cfg.unixStream = ep.family == unix.AF_UNIX
+	cfg.unixStream, cfg.network = ep.family == unix.AF_UNIX, network
 	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: ep.addr}
 	if su, ok := ep.sa.(*unix.SockaddrUnix); ok && su.Name != "" && su.Name[0] != '@' {
 		ln.unixPath = su.Name // bind made the file: Close removes it

@@ -46,7 +46,11 @@
 // # Errors
 //
 // Errors from the system are *os.SyscallError values, so errors.Is(err,
-// syscall.ECONNRESET) and the like work. A Dial that fails gives OnClose a
+// syscall.ECONNRESET) and the like work. An open connection's (a read, a
+// write, the shutdown of CloseWrite or Close), from Write and in OnClose,
+// come in a *net.OpError that names the network and both addresses, as
+// package net's Conn errors do ("read tcp 127.0.0.1:8080->127.0.0.1:50312:
+// read: connection reset by peer"). A Dial that fails gives OnClose a
 // *net.OpError around its error, naming the network and address, as package
 // net's Dial does ("dial tcp 127.0.0.1:9: connect: connection refused").
 // ErrClosed, ErrTimeout (ErrIdleTimeout and the others say which),
@@ -298,7 +302,7 @@ type config struct {
 	acceptError         func(error)
 	resolver            Resolver
 	remote              net.Addr // a dialed connection's peer (each Dial has its own config)
-	dialNetwork         string   // the network given to Dial, for its errors
+	network             string   // the network given to Listen or Dial, for its errors
 	dial                *dialing // a Dial's lookup and the addresses it has yet to try
 
 	// Set by Listen and Dial: the loop, its shared state and the Handler of
