@@ -68,12 +68,9 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		if err != nil {
 			return endpoint{}, err
 		}
-		if err := noZone(ta.Zone); err != nil {
-			return endpoint{}, err
-		}
-		ep, err := inetEndpoint(network, ta.IP, ta.Port, dial)
+		ep, err := inetEndpoint(network, ta.IP, ta.Zone, ta.Port, dial)
 		if err == nil {
-			ep.addr = endpointAddr(ep, ta.IP, ta.Port, dial, unix.SOCK_STREAM)
+			ep.addr = endpointAddr(ep, ta.IP, ta.Zone, ta.Port, dial, unix.SOCK_STREAM)
 		}
 		return ep, err
 	case isUDP(network):
@@ -84,12 +81,9 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 		if err != nil {
 			return endpoint{}, err
 		}
-		if err := noZone(ua.Zone); err != nil {
-			return endpoint{}, err
-		}
-		ep, err := inetEndpoint(network, ua.IP, ua.Port, dial)
+		ep, err := inetEndpoint(network, ua.IP, ua.Zone, ua.Port, dial)
 		if err == nil {
-			ep.addr = endpointAddr(ep, ua.IP, ua.Port, dial, unix.SOCK_DGRAM)
+			ep.addr = endpointAddr(ep, ua.IP, ua.Zone, ua.Port, dial, unix.SOCK_DGRAM)
 		}
 		return ep, err
 	}
@@ -100,36 +94,26 @@ func resolve(network, addr string, dial bool) (endpoint, error) {
 // address connected to (an empty or unspecified host becomes the loopback
 // address inetEndpoint picked, as package net reports it); to listen, the
 // address as given, whose port the listener fills in once bound.
-func endpointAddr(ep endpoint, ip net.IP, port int, dial bool, sotype int) net.Addr {
+func endpointAddr(ep endpoint, ip net.IP, zone string, port int, dial bool, sotype int) net.Addr {
 	if dial {
 		return netAddr(ep.sa, sotype)
 	}
 	a, _ := netip.AddrFromSlice(ip)
-	ap := netip.AddrPortFrom(a.Unmap(), uint16(port))
+	ap := netip.AddrPortFrom(a.Unmap().WithZone(zone), uint16(port))
 	if sotype == unix.SOCK_DGRAM {
 		return net.UDPAddrFromAddrPort(ap)
 	}
 	return net.TCPAddrFromAddrPort(ap)
 }
 
-// noZone refuses an IPv6 zone (a link-local address's %interface): sock
-// does not carry it into the socket address yet, and an address without it
-// would bind or connect on the wrong link, or fail with EINVAL.
-func noZone(zone string) error {
-	if zone != "" {
-		// No "sock: ": the callers' errors say it, or name the operation
-		// (Dial's *net.OpError).
-		return fmt.Errorf("IPv6 zones are not supported (%%%s)", zone)
-	}
-	return nil
-}
-
 // inetEndpoint picks the family: the address's own; to listen on an empty
 // or unspecified host, IPv6 dual-stack under "tcp"/"udp" (IPv4 where IPv6 is
 // missing), IPv4 under "…4" and IPv6 under "…6"; to dial one, the loopback
 // address of the family package net would use (IPv4 for an empty host under
-// "tcp", which reaches a server listening on 127.0.0.1 only).
-func inetEndpoint(network string, ip net.IP, port int, dial bool) (endpoint, error) {
+// "tcp", which reaches a server listening on 127.0.0.1 only). An IPv6
+// address's zone becomes the socket address's scope: the interface whose
+// link a link-local address is on.
+func inetEndpoint(network string, ip net.IP, zone string, port int, dial bool) (endpoint, error) {
 	suffix := network[len(network)-1]
 	switch {
 	case ip != nil && !ip.IsUnspecified():
@@ -152,7 +136,11 @@ func inetEndpoint(network string, ip net.IP, port int, dial bool) (endpoint, err
 	if ip.To4() != nil || suffix == '4' {
 		return endpoint{}, fmt.Errorf("sock: address %v does not belong to network %s", ip, network)
 	}
-	sa := &unix.SockaddrInet6{Port: port}
+	scope, err := zoneIndex(zone)
+	if err != nil {
+		return endpoint{}, err
+	}
+	sa := &unix.SockaddrInet6{Port: port, ZoneId: scope}
 	copy(sa.Addr[:], ip.To16())
 	return endpoint{family: unix.AF_INET6, sa: sa, v6only: suffix == '6'}, nil
 }
@@ -176,7 +164,7 @@ func addrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
 	case *unix.SockaddrInet4:
 		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
 	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), uint16(sa.Port)), true
+		return netip.AddrPortFrom(zoned(netip.AddrFrom16(sa.Addr), sa.ZoneId).Unmap(), uint16(sa.Port)), true
 	}
 	return netip.AddrPort{}, false
 }

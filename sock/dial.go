@@ -319,10 +319,7 @@ func (c *Conn) tryNext() {
 	d := c.cfg.dial
 	ip := d.addrs[0]
 	d.addrs = d.addrs[1:]
-	ep, err := inetEndpoint(d.network, net.IP(ip.WithZone("").AsSlice()), d.port, true)
-	if err == nil && ip.Zone() != "" {
-		err = noZone(ip.Zone())
-	}
+	ep, err := inetEndpoint(d.network, net.IP(ip.WithZone("").AsSlice()), ip.Zone(), d.port, true)
 	fd := -1
 	if err == nil {
 		ep.addr = netAddr(ep.sa, unix.SOCK_STREAM)
@@ -450,7 +447,9 @@ func (c *Conn) connectedToItself(fd int) bool {
 	}
 	local, ok := addrPortOf(sa)
 	r := remote.AddrPort()
-	return ok && local.Port() == r.Port() && local.Addr() == r.Addr().Unmap()
+	// Without zones: the kernel's scope reads back as the interface's name,
+	// where the address dialed may have given its number.
+	return ok && local.Port() == r.Port() && local.Addr().WithZone("") == r.Addr().Unmap().WithZone("")
 }
 
 // testHookDialSocket, when set (by tests), sees a literal address's socket

@@ -20,8 +20,9 @@ const packetBatch = 16
 // PacketHandler receives a PacketConn's datagrams, on the loop goroutine.
 type PacketHandler interface {
 	// OnPacket is called for each datagram. p is the loop's shared read
-	// buffer, valid only during the call. from is the sender (without an
-	// IPv6 zone: zones are not supported yet); an IPv4 sender on a
+	// buffer, valid only during the call. from is the sender (a link-local
+	// IPv6 sender with its zone, the interface it came by, so that a reply
+	// goes back on that link); an IPv4 sender on a
 	// dual-stack socket comes as an IPv4 address, not IPv4-mapped IPv6
 	// (as net.UDPConn.ReadFrom's *net.UDPAddr prints it, where its
 	// ReadFromUDPAddrPort gives ::ffff:a.b.c.d), so that a map keyed by sender
@@ -234,9 +235,9 @@ func (pc *PacketConn) Loop() *loop.Loop { return pc.l }
 // datagram: it may still drop it on the way out without a word (Linux
 // does when an interface's queue is full, where darwin and the BSDs
 // return ENOBUFS), and nothing reports a peer that is not listening. An
-// address with an IPv6 zone is refused, as ListenPacket refuses one (zones
-// are not supported yet), and so is an invalid one (the zero netip.Addr),
-// as package net refuses it.
+// IPv6 zone names the interface to send on (a name, or its index); one
+// that names no interface is refused, and so is an invalid address (the
+// zero netip.Addr), as package net refuses it.
 func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	if pc.closed {
 		return 0, ErrClosed
@@ -249,13 +250,12 @@ func (pc *PacketConn) WriteTo(p []byte, to netip.AddrPort) (int, error) {
 	if pc.family == unix.AF_INET && !to.Addr().Unmap().Is4() {
 		return 0, fmt.Errorf("sock: WriteTo %v from an IPv4 socket", to)
 	}
-	if z := to.Addr().Zone(); z != "" {
-		// Dropped, the zone would leave the link to routing: the datagram
-		// could go out on another interface than the one named.
-		return 0, fmt.Errorf("sock: WriteTo %v: %w", to, noZone(z))
+	scope, err := zoneIndex(to.Addr().Zone())
+	if err != nil {
+		return 0, fmt.Errorf("sock: WriteTo %v: %w", to, err)
 	}
 	for {
-		err := sysSendto(&pc.ls.sysVec, pc.fd, pc.family, p, to)
+		err := sysSendto(&pc.ls.sysVec, pc.fd, pc.family, p, to, scope)
 		if err == unix.EINTR {
 			continue
 		}

@@ -29,7 +29,8 @@ func TestWriteToErrorsNameTheDestination(t *testing.T) {
 	}
 }
 
-// WriteTo's refusal of a zoned address says "sock: " once (it said it twice).
+// WriteTo's refusal of a zone that names no interface says "sock: " once
+// (its refusal of every zone, before zones were carried, said it twice).
 func TestWriteToZoneErrorSaysSockOnce(t *testing.T) {
 	l := newLoop(t)
 	pc, err := sock.ListenPacket(l, "udp6", "[::1]:0", dropPackets{})
@@ -37,8 +38,8 @@ func TestWriteToZoneErrorSaysSockOnce(t *testing.T) {
 		t.Skipf("no IPv6 loopback here: %v", err)
 	}
 	defer pc.Close()
-	_, err = pc.WriteTo([]byte("x"), netip.MustParseAddrPort("[fe80::1%lo]:9"))
-	if err == nil || strings.Count(err.Error(), "sock: ") != 1 || !strings.Contains(err.Error(), "zones are not supported") {
-		t.Errorf("WriteTo to a zoned address: %v; want one error saying zones are not supported, naming sock once", err)
+	_, err = pc.WriteTo([]byte("x"), netip.MustParseAddrPort("[fe80::1%nosuchif0]:9"))
+	if err == nil || strings.Count(err.Error(), "sock: ") != 1 || !strings.Contains(err.Error(), `IPv6 zone "nosuchif0"`) {
+		t.Errorf("WriteTo to an unknown zone: %v; want one error naming the zone, and sock once", err)
 	}
 }

@@ -99,22 +99,30 @@ func TestDatagramLongerThanReadBufferIsCutForPlainHandler(t *testing.T) {
 	}
 }
 
-// WriteTo refuses an address with an IPv6 zone, as ListenPacket does: it
-// used to drop the zone and leave the link to routing, so a datagram for
-// one interface could leave on another.
-func TestWriteToRefusesAZone(t *testing.T) {
+// WriteTo takes an address with an IPv6 zone and sends on that interface
+// (it used to refuse every zone); one that names no interface is refused,
+// not sent without it, which would leave the link to routing.
+func TestWriteToTakesAZone(t *testing.T) {
 	l := newLoop(t)
-	pc, err := sock.ListenPacket(l, "udp6", "[::1]:0", dropPackets{})
+	var got []netip.AddrPort
+	pc, err := sock.ListenPacket(l, "udp6", "[::1]:0", packetFunc(func(_ *sock.PacketConn, _ []byte, from netip.AddrPort) {
+		got = append(got, from)
+	}))
 	if err != nil {
 		t.Skipf("no IPv6 loopback: %v", err)
 	}
 	defer pc.Close()
 	self := pc.LocalAddr().(*net.UDPAddr).AddrPort()
 	zoned := netip.AddrPortFrom(self.Addr().WithZone("lo"), self.Port())
-	if n, err := pc.WriteTo([]byte("zoned"), zoned); err == nil || n != 0 || !strings.Contains(err.Error(), "zones are not supported") {
-		t.Errorf("WriteTo(%v) = %d, %v; want an error saying zones are not supported", zoned, n, err)
+	if n, err := pc.WriteTo([]byte("zoned"), zoned); err != nil || n != 5 {
+		t.Fatalf("WriteTo(%v) = %d, %v", zoned, n, err)
 	}
-	if _, err := pc.WriteTo([]byte("plain"), self); err != nil {
-		t.Errorf("WriteTo(%v) without a zone: %v", self, err)
+	runUntil(t, l, "the datagram", func() bool { return len(got) == 1 })
+	if got[0] != self {
+		t.Errorf("OnPacket's sender %v; want %v (the kernel gives ::1 no scope)", got[0], self)
+	}
+	unknown := netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone("nosuchif0"), self.Port())
+	if n, err := pc.WriteTo([]byte("unknown"), unknown); err == nil || n != 0 || !strings.Contains(err.Error(), `IPv6 zone "nosuchif0"`) {
+		t.Errorf("WriteTo(%v) = %d, %v; want an error naming the zone", unknown, n, err)
 	}
 }

@@ -87,7 +87,7 @@ func rawAddrPort(rsa *unix.RawSockaddrAny) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), ntohs(sa.Port))
 	case unix.AF_INET6:
 		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(rsa))
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), ntohs(sa.Port))
+		return netip.AddrPortFrom(zoned(netip.AddrFrom16(sa.Addr), sa.Scope_id).Unmap(), ntohs(sa.Port))
 	}
 	return netip.AddrPort{}
 }
@@ -161,8 +161,9 @@ func sysRecvfrom(s *sysVec, fd int, p []byte) (n, size int, from netip.AddrPort,
 
 // sysSendto sends p as one datagram to to, on a socket of the given
 // family (an IPv4 peer of an AF_INET6 socket is reached through its mapped
-// address). A raw sendto, because unix.Sendto allocates the address.
-func sysSendto(s *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
+// address), with scope as the IPv6 address's zone. A raw sendto, because
+// unix.Sendto allocates the address.
+func sysSendto(s *sysVec, fd, family int, p []byte, to netip.AddrPort, scope uint32) error {
 	var salen uintptr
 	switch family {
 	case unix.AF_INET:
@@ -171,7 +172,7 @@ func sysSendto(s *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
 		salen = unix.SizeofSockaddrInet4
 	default:
 		sa := (*unix.RawSockaddrInet6)(unsafe.Pointer(&s.rsa))
-		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16()}
+		*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Port: htons(to.Port()), Addr: to.Addr().As16(), Scope_id: scope}
 		salen = unix.SizeofSockaddrInet6
 	}
 	_, _, e := syscall.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)), 0,

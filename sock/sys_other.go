@@ -100,12 +100,12 @@ func sysRecvfrom(_ *sysVec, fd int, p []byte) (n, size int, from netip.AddrPort,
 
 // sysSendto sends p as one datagram to to, on a socket of the given
 // family (an IPv4 peer of an AF_INET6 socket is reached through its mapped
-// address).
-func sysSendto(_ *sysVec, fd, family int, p []byte, to netip.AddrPort) error {
+// address), with scope as the IPv6 address's zone.
+func sysSendto(_ *sysVec, fd, family int, p []byte, to netip.AddrPort, scope uint32) error {
 	if family == unix.AF_INET {
 		return unix.Sendto(fd, p, 0, &unix.SockaddrInet4{Port: int(to.Port()), Addr: to.Addr().Unmap().As4()})
 	}
-	return unix.Sendto(fd, p, 0, &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16()})
+	return unix.Sendto(fd, p, 0, &unix.SockaddrInet6{Port: int(to.Port()), Addr: to.Addr().As16(), ZoneId: scope})
 }
 
 // unackedBytes cannot tell here how many sent bytes the peer has not
