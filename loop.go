@@ -176,8 +176,9 @@ func (l *Loop) CallLater(d time.Duration, fn func()) Timer { return l.v.CallLate
 // CallAt runs fn once, no earlier than t. A t already past, or the loop's
 // present itself, behaves as CallSoon and returns the zero Timer, as
 // CallLater(0) does: it runs before a timer for the same t scheduled while t
-// was ahead and still waiting for its tick. Under a virtual clock, t is read
-// against that clock.
+// was ahead whose tick the clock has not reached yet (once it has, that timer
+// runs first: an iteration runs its due timers before its ready callbacks).
+// Under a virtual clock, t is read against that clock.
 // A nil fn panics.
 func (l *Loop) CallAt(t time.Time, fn func()) Timer { return l.v.CallAt(t, fn) }
 
