@@ -744,3 +744,39 @@ func TestAJumpOfManyHorizonsIsOneStep(t *testing.T) {
 		t.Error("the timer 1,000 hours away did not fire after the clock passed it")
 	}
 }
+
+// A CallAt(t) made once t has passed runs before a timer for the same t
+// scheduled while t was ahead only while the clock has not reached that
+// timer's tick; once it has, the timer is due and runs first, as an
+// iteration runs its due timers before its ready callbacks. (A trial read
+// the README's sentence as unconditional.)
+func TestCallAtInThePastAgainstAnEarlierTimerForTheSameTime(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, v all.Variant) {
+		for _, tc := range []struct {
+			name    string
+			advance float64 // in ticks; t is at 1.5, in the tick that ends at 2
+			want    []string
+		}{
+			{"tick not reached", 1.6, []string{"made after t passed", "scheduled while t was ahead"}},
+			{"tick reached", 2.5, []string{"scheduled while t was ahead", "made after t passed"}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				l, vc := newVirtual(t, v)
+				tick := l.Variant().Tick
+				at := vc.Now().Add(tick * 3 / 2)
+				var order []string
+				l.CallAt(at, func() { order = append(order, "scheduled while t was ahead") })
+				vc.Advance(time.Duration(tc.advance * float64(tick)))
+				if h := l.CallAt(at, func() { order = append(order, "made after t passed") }); h != (core.Timer{}) {
+					t.Fatalf("CallAt(past) returned the Timer %v, want the zero Timer", h)
+				}
+				runUntilIdle(t, l)
+				vc.Advance(2 * tick)
+				runUntilIdle(t, l)
+				if !slices.Equal(order, tc.want) {
+					t.Errorf("ran %q, want %q", order, tc.want)
+				}
+			})
+		}
+	})
+}
