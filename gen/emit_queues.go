@@ -32,7 +32,7 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 	)
 	f.Comment("readyQueue is the FIFO of ready callbacks (loop goroutine only).")
 	f.Type().Id("readyQueue").Struct(
-		jen.Id("head").Op("*").Id("segment").Comment("pops come from head.fns[hi]"),
+		jen.Id("head").Op("*").Id("segment").Comment("the oldest callback is head.fns[hi]"),
 		jen.Id("tail").Op("*").Id("segment").Comment("pushes go to tail.fns[ti]"),
 		jen.Id("hi").Int(),
 		jen.Id("ti").Int(),
@@ -72,26 +72,27 @@ func (e *variantEmitter) emitReady(f *jen.File) {
 		rf("ti").Op("++"),
 		rf("n").Op("++"),
 	)
-	f.Comment("pop removes the oldest callback; the queue must not be empty. The slot is")
-	f.Comment("cleared so the queue does not keep the callback's closure alive. The queue")
-	f.Comment("goes back to the start of its segment when it empties, so that a loop that")
-	f.Comment("runs small bursts reuses the same few cache lines instead of walking its")
-	f.Comment("segments, and one that runs the same big burst again allocates nothing.")
-	f.Add(readyMethod()).Id("pop").Params().Func().Params().Block(
+	f.Comment("stretch returns the next callbacks, up to max of them (at most as many as are")
+	f.Comment("queued), that lie together in the head segment, moving on to the next segment")
+	f.Comment("when the head one is used up. runReady runs them in place, clearing each slot")
+	f.Comment("and advancing hi as it goes, so that the queue does not keep a closure alive")
+	f.Comment("and is whole before each call.")
+	f.Add(readyMethod()).Id("stretch").Params(jen.Id("max").Int()).Index().Func().Params().Block(
 		jen.If(rf("hi").Op("==").Id("segSize")).Block(
 			jen.Id("s").Op(":=").Add(rf("head")),
 			rf("head").Op(",").Add(rf("hi")).Op("=").Id("s").Dot("next").Op(",").Lit(0),
 			jen.Id("s").Dot("next").Op(",").Add(rf("free")).Op("=").Add(rf("free")).Op(",").Id("s"),
 		),
-		jen.Id("fn").Op(":=").Add(rf("head")).Dot("fns").Index(rf("hi")),
-		rf("head").Dot("fns").Index(rf("hi")).Op("=").Nil(),
-		rf("hi").Op("++"),
-		rf("n").Op("--"),
+		jen.Return(rf("head").Dot("fns").Index(rf("hi").Op(":").Min(jen.Id("segSize"), rf("hi").Op("+").Id("max")))),
+	)
+	f.Comment("settle starts the queue again at the head of its segment once it is empty, so")
+	f.Comment("that a loop that runs small bursts reuses the same few cache lines instead of")
+	f.Comment("walking its segments, and one that runs the same big burst again allocates")
+	f.Comment("nothing. Empty, head is tail.")
+	f.Add(readyMethod()).Id("settle").Params().Block(
 		jen.If(rf("n").Op("==").Lit(0)).Block(
-			jen.Comment("The last one popped was the last one pushed: head is tail."),
 			rf("hi").Op(",").Add(rf("ti")).Op("=").Lit(0).Op(",").Lit(0),
 		),
-		jen.Return(jen.Id("fn")),
 	)
 	f.Comment("discard drops every queued callback and the segments, for a loop that has closed.")
 	f.Comment("A push after it finds no segment to fill and drops its callback, which nothing")

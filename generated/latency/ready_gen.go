@@ -14,7 +14,7 @@ type segment struct {
 
 // readyQueue is the FIFO of ready callbacks (loop goroutine only).
 type readyQueue struct {
-	head *segment // pops come from head.fns[hi]
+	head *segment // the oldest callback is head.fns[hi]
 	tail *segment // pushes go to tail.fns[ti]
 	hi   int
 	ti   int
@@ -63,26 +63,28 @@ func (r *readyQueue) push(fn func()) {
 	r.n++
 }
 
-// pop removes the oldest callback; the queue must not be empty. The slot is
-// cleared so the queue does not keep the callback's closure alive. The queue
-// goes back to the start of its segment when it empties, so that a loop that
-// runs small bursts reuses the same few cache lines instead of walking its
-// segments, and one that runs the same big burst again allocates nothing.
-func (r *readyQueue) pop() func() {
+// stretch returns the next callbacks, up to max of them (at most as many as are
+// queued), that lie together in the head segment, moving on to the next segment
+// when the head one is used up. runReady runs them in place, clearing each slot
+// and advancing hi as it goes, so that the queue does not keep a closure alive
+// and is whole before each call.
+func (r *readyQueue) stretch(max int) []func() {
 	if r.hi == segSize {
 		s := r.head
 		r.head, r.hi = s.next, 0
 		s.next, r.free = r.free, s
 	}
-	fn := r.head.fns[r.hi]
-	r.head.fns[r.hi] = nil
-	r.hi++
-	r.n--
+	return r.head.fns[r.hi:min(segSize, r.hi+max)]
+}
+
+// settle starts the queue again at the head of its segment once it is empty, so
+// that a loop that runs small bursts reuses the same few cache lines instead of
+// walking its segments, and one that runs the same big burst again allocates
+// nothing. Empty, head is tail.
+func (r *readyQueue) settle() {
 	if r.n == 0 {
-		// The last one popped was the last one pushed: head is tail.
 		r.hi, r.ti = 0, 0
 	}
-	return fn
 }
 
 // discard drops every queued callback and the segments, for a loop that has closed.
