@@ -890,9 +890,9 @@ func (l *Loop) gather(budget int) int {
 
 // runReady runs the next n ready callbacks and returns how many it took off the
 // queue: fewer when one panicked (that one counts). It runs them where they lie,
-// a segment's stretch at a time, rather than popping each: a fresh loop's 1,000
-// callbacks took 12% less time in a scratch benchmark. The queue is whole before
-// each call, for a callback that asks its length (Pending), queues more, or panics.
+// a segment's stretch at a time, rather than popping each (BenchmarkCallSoon with
+// 1,000 queued: 14% less). The queue is whole before each call, for a callback
+// that asks its length (Pending), queues more, or panics.
 func (l *Loop) runReady(n int) (taken int) {
 	defer l.recoverPanic()
 	r := &l.ready
