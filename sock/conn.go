@@ -177,11 +177,12 @@ func (c *Conn) WritePaused() bool { return c.flags&(fPaused|fClosing|fClosed) ==
 func (c *Conn) Closing() bool { return c.flags&(fClosing|fClosed) != 0 }
 
 // ReadPaused reports whether PauseReading is in effect: called, and
-// ResumeReading not since, or, under a Messages handler, reading paused for
-// writes (from OnPause to OnResume, which ends it: a handler that needs
-// reading paused past OnResume calls PauseReading even when this is
-// true). False from Close on (a closing connection reads, and discards,
-// what arrives) and once the connection is closed.
+// ResumeReading not since, or, under a Messages handler on an accepted
+// connection, reading paused for writes (from OnPause to OnResume, which
+// ends it: a handler that needs reading paused past OnResume calls
+// PauseReading even when this is true). False from Close on (a closing
+// connection reads, and discards, what arrives) and once the connection is
+// closed.
 func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed) == fReadPaused }
 
 // Write sends p, or as much of it as the kernel takes at once, and copies

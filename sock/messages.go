@@ -83,22 +83,28 @@ const maxSpareCapacity = 64 << 10
 // as unsent if the connection fails; OnPause and the write timeout see it
 // only once it is queued. Writes to other connections are not gathered.
 //
-// Flow control: when the bytes waiting to be sent rise above the high-water
-// mark (OnPause), reading pauses, and the messages already read wait; at
-// OnResume reading resumes and they are handed out, from the loop soon
-// after h's OnResume returns. So a peer that sends
-// requests faster than it reads the answers holds the connection's memory
-// at about the high-water mark and one read. h's OnPause and OnResume are
-// called as well. A handler that must have no message until some work of
-// its own is done (an answer it finishes from a timer or another
-// goroutine) calls PauseReading itself, whether or not ReadPaused is
-// already true: the pause for writes ends at OnResume, its own only at its
-// ResumeReading. OnMessage may also PauseReading itself: the messages after
-// it wait, and are handed out soon after ResumeReading (from the loop, not
-// inside the call), and so does the end of stream. A ResumeReading while
-// writes are paused leaves reading paused (ReadPaused stays true) until
-// OnResume. After Close or Abort no message comes. WithMessageTimeout
-// bounds how long a message may take to come whole.
+// Flow control, on an accepted connection: when the bytes waiting to be
+// sent rise above the high-water mark (OnPause), reading pauses, and the
+// messages already read wait; at OnResume reading resumes and they are
+// handed out, from the loop soon after h's OnResume returns. So a peer
+// that sends requests faster than it reads the answers holds the
+// connection's memory at about the high-water mark and one read. A dialed
+// connection reads on while its writes wait: a client that stopped reading
+// the answers while its requests wait would wait for ever on a server that
+// stops reading the requests while its answers wait, as this one does (a
+// client that answers what it reads, as a server would, pauses its own
+// reading in OnPause). h's OnPause and OnResume are called as well.
+//
+// A handler that must have no message until some work of its own is done
+// (an answer it finishes from a timer or another goroutine) calls
+// PauseReading itself, whether or not ReadPaused is already true: the
+// pause for writes ends at OnResume, its own only at its ResumeReading.
+// OnMessage may also PauseReading itself: the messages after it wait, and
+// are handed out soon after ResumeReading (from the loop, not inside the
+// call), and so does the end of stream. On an accepted connection, a
+// ResumeReading while writes are paused leaves reading paused (ReadPaused
+// stays true) until OnResume. After Close or Abort no message comes.
+// WithMessageTimeout bounds how long a message may take to come whole.
 //
 // At the peer's end of stream, what the split function makes of the kept
 // input (bufio.ScanLines gives a last line without its newline) is handed
@@ -226,7 +232,7 @@ func (m *messages) OnData(c *Conn, p []byte) {
 
 func (m *messages) onData(c *Conn, p []byte) {
 	f := c.framing()
-	if c.flags&(fPaused|fReadPaused) != 0 {
+	if c.flags&c.messagesWaitOn() != 0 {
 		// Messages wait (a handler resumed reading while writes are
 		// paused): keep p uncut, so that none is handed out before OnResume.
 		if f == nil {
@@ -316,7 +322,7 @@ func (f *framing) takeSpare() bool {
 // an idle connection does not hold the loop's spare.
 func (f *framing) returnSpare() {
 	switch n := f.s.Buffered(); {
-	case f.c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 && n > 0:
+	case f.c.flags&(f.c.messagesWaitOn()|fClosing|fClosed) != 0 && n > 0:
 		return
 	case n > 0:
 		lent := f.s.buf
@@ -340,7 +346,7 @@ func (f *framing) giveSpare(b []byte) {
 // more now: writes or reading paused, or the connection closing.
 func (m *messages) deliver(c *Conn, msg []byte) error {
 	m.h.OnMessage(c, msg)
-	if c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 {
+	if c.flags&(c.messagesWaitOn()|fClosing|fClosed) != 0 {
 		return HoldRest
 	}
 	return nil
@@ -395,7 +401,7 @@ func (m *messages) failed(c *Conn, f *framing, err error) {
 }
 
 func (m *messages) OnPause(c *Conn) {
-	if c.flags&fReadPaused == 0 && c.PauseReading() == nil {
+	if c.messagesWaitOn()&fPaused != 0 && c.flags&fReadPaused == 0 && c.PauseReading() == nil {
 		c.flags |= fReadPausedForWrites
 	}
 	m.h.OnPause(c)
@@ -556,7 +562,7 @@ func (f *framing) feedHeld() {
 func (f *framing) feedHeldCorked() {
 	f.scheduled = false
 	c, m := f.c, f.m
-	if c.flags&(fPaused|fReadPaused|fClosing|fClosed) != 0 || f.err != nil || c.framing() != f {
+	if c.flags&(c.messagesWaitOn()|fClosing|fClosed) != 0 || f.err != nil || c.framing() != f {
 		return // OnResume or ResumeReading queues it again
 	}
 	if !f.eof {
@@ -576,6 +582,23 @@ func (f *framing) feedHeldCorked() {
 	c.Close()
 }
 
+// messagesWaitOn returns the flags under which c's messages wait: the
+// handler's PauseReading, and on an accepted connection its writes paused
+// (OnPause to OnResume), so that a peer that sends requests faster than it
+// reads the answers holds the server at about the high-water mark. A
+// dialed connection reads on while its writes wait: a client's answers
+// add nothing to what it writes, and one that stopped reading while its
+// requests wait stopped a server that stops reading while its answers
+// wait (as this one does) for good: each waited for the other (a trial's
+// key/value client, at its 8th of 200 requests of 64 KiB over Unix). A
+// client that does answer what it reads pauses its reading in OnPause.
+func (c *Conn) messagesWaitOn() connFlags {
+	if c.cfg.kind == forDial {
+		return fReadPaused
+	}
+	return fPaused | fReadPaused
+}
+
 // messages returns c's Messages handler, or nil.
 func (c *Conn) messages() *messages {
 	switch h := c.cfg.h.(type) {
@@ -592,7 +615,7 @@ func (c *Conn) messages() *messages {
 // reading stays paused (for writes: OnResume resumes it) and the peer's
 // requests are not read and kept without bound meanwhile.
 func (m *messages) resumeReading(c *Conn) bool {
-	if c.flags&fPaused != 0 {
+	if c.flags&c.messagesWaitOn()&fPaused != 0 {
 		c.flags |= fReadPaused | fReadPausedForWrites
 		return true
 	}
@@ -628,7 +651,7 @@ func (c *Conn) watchMessage(begun bool) {
 // waiting, and the peer cannot finish one anyway.
 func (c *Conn) messageUnfinished() bool {
 	f := c.framing()
-	return f != nil && f.err == nil && f.s.Buffered() > 0 && c.flags&(fPaused|fReadPaused|fEOF|fClosing|fClosed) == 0
+	return f != nil && f.err == nil && f.s.Buffered() > 0 && c.flags&(c.messagesWaitOn()|fEOF|fClosing|fClosed) == 0
 }
 
 // stopMessageTimeout stops the message timeout, if one runs: reading
