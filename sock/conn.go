@@ -193,7 +193,10 @@ func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed)
 // handed out, or by Close, CloseWrite or Abort; a p that would pass 16 KiB
 // is sent after what was gathered, in one system call with it. It returns
 // len(p) and nil when all of p was sent, gathered or queued. When the queue
-// rises above the high-water mark, OnPause is called before Write returns.
+// rises above the high-water mark, OnPause is called before Write returns;
+// an OnPause that closes or aborts the connection there leaves Write's
+// answer as it was (p was taken: an Abort's *UnsentError in OnClose counts
+// it), and Closing then says that no more may be written.
 // After Close, Abort, CloseWrite or a failure it returns ErrClosed. If the
 // connection fails while sending, Write returns that error and the
 // connection closes (OnClose follows with the same error). An empty p
