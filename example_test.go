@@ -443,6 +443,34 @@ func ExampleWithClock() {
 	// 60 runs by 1h0m0s
 }
 
+// RunFor steps a virtual clock through the timers of a stretch of time, each
+// at its deadline, with no goroutine and no sleep: here a retry with backoff.
+func ExampleLoop_RunFor() {
+	vc := loop.NewVirtualClock(start)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+
+	backoff := 100 * time.Millisecond
+	var try func()
+	try = func() {
+		fmt.Println("try at", l.Now().Sub(start))
+		backoff *= 2
+		l.CallLater(backoff, try)
+	}
+	l.CallSoon(try)
+	l.RunFor(time.Second)
+	fmt.Println("stopped at", l.Now().Sub(start))
+	// Output:
+	// try at 0s
+	// try at 200ms
+	// try at 600ms
+	// stopped at 1s
+}
+
 // AtClose lets a package that opens things on a loop release them when the
 // loop closes, whoever closes it.
 func ExampleLoop_AtClose() {

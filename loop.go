@@ -3,6 +3,7 @@ package loop
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/loopgen/loop/generated"
@@ -70,6 +71,14 @@ func NewVirtualClock(start time.Time) *VirtualClock { return clock.NewVirtual(st
 // panic.
 type Loop struct {
 	v generated.Loop
+	// clock is WithClock's, for RunFor to step; made says New made the
+	// loop (RunFor on the zero Loop returns Run's error for it).
+	clock *VirtualClock
+	made  bool
+	// stopped is set by Stop and cleared when Run or RunOnce returns, so
+	// that RunFor, which runs the loop with RunOnce, sees a Stop that one
+	// of them consumed.
+	stopped atomic.Bool
 }
 
 // Option configures New. Given twice, an option's later value wins (a
@@ -132,7 +141,7 @@ func New(opts ...Option) (*Loop, error) {
 		return nil, o.err
 	}
 	cfg := o.cfg
-	l := new(Loop)
+	l := &Loop{clock: cfg.Clock, made: true}
 	if err := l.v.Init(cfg); err != nil {
 		return nil, err
 	}
@@ -262,7 +271,10 @@ func (l *Loop) RemoveWriter(fd int) bool { return l.v.RemoveWriter(fd) }
 // or replaced from outside, say), Run returns that error, wrapped as
 // "loop: poller: ...", rather than go round; RunOnce does too. Run may be
 // called again after it returns: what is still queued then runs.
-func (l *Loop) Run() error { return l.v.Run() }
+func (l *Loop) Run() error {
+	defer l.stopped.Store(false)
+	return l.v.Run()
+}
 
 // RunOnce runs one iteration (posted callbacks, I/O, due timers and one batch
 // of ready callbacks), for embedding the loop in another. With block it first
@@ -277,13 +289,75 @@ func (l *Loop) Run() error { return l.v.Run() }
 // another goroutine that ends its wait makes it release the loop (what was
 // queued runs, then the AtClose functions) and return nil, with Closed
 // true; every later call returns ErrClosed.
-func (l *Loop) RunOnce(block bool) error { return l.v.RunOnce(block) }
+func (l *Loop) RunOnce(block bool) error {
+	err := l.v.RunOnce(block)
+	if l.stopped.Load() {
+		l.stopped.Store(false)
+	}
+	return err
+}
+
+// RunFor runs the loop for d of its clock's time, then returns; a Stop (or
+// a Close) ends it sooner. On the monotonic clock it is Run with a timer
+// that stops it after d. Under a virtual clock it moves the clock itself,
+// from one wake-up of the loop to the next (NextWake) until d has passed,
+// and at each runs what is due, with what that queues (RunOnce(false)
+// until nothing is due), so that a test steps through every timer in d in
+// deadline order and with the time each fires at, with no goroutine of its
+// own: the loop goroutine calls it, as it calls RunOnce. Time that another
+// goroutine (or a callback) advances the clock by counts toward d. I/O
+// readiness is looked at in each RunOnce, not waited for. It returns what
+// Run or RunOnce returns: ErrClosed after Close, ErrRunning inside Run.
+func (l *Loop) RunFor(d time.Duration) error {
+	if !l.made {
+		return l.v.Run() // the zero Loop's error
+	}
+	if l.clock == nil {
+		stopped := false
+		t := l.v.CallLater(d, func() {
+			stopped = true
+			l.v.Stop()
+		})
+		err := l.Run()
+		if !stopped {
+			l.v.Cancel(t) // Run ended first: a Stop, a Close, or an error
+		}
+		return err
+	}
+	end := l.v.Now().Add(d)
+	for {
+		// What is due at the clock's present, and what that queues.
+		for {
+			if err := l.v.RunOnce(false); err != nil || l.stopped.Load() || l.v.Closed() {
+				// Closed from a callback: RunOnce has released the loop, and
+				// RunFor returns nil, as Run does.
+				l.stopped.Store(false)
+				return err
+			}
+			if next, ok := l.v.NextWake(); !ok || next > 0 {
+				break
+			}
+		}
+		now := l.v.Now()
+		if !now.Before(end) {
+			return nil
+		}
+		to := end
+		if next, ok := l.v.NextWake(); ok && now.Add(next).Before(end) {
+			to = now.Add(next)
+		}
+		l.clock.AdvanceTo(to)
+	}
+}
 
 // Stop makes Run return after the current iteration; what is still queued
 // stays queued. Safe from any goroutine. Called while the loop is not
 // running, it makes the next Run return after one iteration (as asyncio's
 // stop does).
-func (l *Loop) Stop() { l.v.Stop() }
+func (l *Loop) Stop() {
+	l.stopped.Store(true)
+	l.v.Stop()
+}
 
 // Close shuts the loop down. From then on Post, Run, RunOnce, AddReader and
 // AddWriter return ErrClosed (ErrNoPoller for the last two on a variant
