@@ -161,39 +161,62 @@ func TestUDPEchoAllocatesNothing(t *testing.T) {
 		t.Skip("elsewhere unix.Recvfrom and unix.Sendto allocate an address per datagram")
 	}
 	l := newLoop(t)
-	srv, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", packetFunc(func(pc *sock.PacketConn, p []byte, from netip.AddrPort) {
-		pc.WriteTo(p, from)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	got := 0
-	cli, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", packetFunc(func(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
-		got += len(p)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	to := srv.LocalAddr().(*net.UDPAddr).AddrPort()
-	msg := []byte("ping ping ping ping")
-	roundTrip := func() {
-		want := got + len(msg)
-		if _, err := cli.WriteTo(msg, to); err != nil {
-			t.Fatal(err)
-		}
-		for got < want {
-			if err := l.RunOnce(true); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	roundTrip := udpEchoRoundTrip(t, l, "udp", "127.0.0.1:0", []byte("ping ping ping ping"))
 	for range 100 {
 		roundTrip()
 	}
 	if allocs := testing.AllocsPerRun(1000, roundTrip); allocs != 0 {
 		t.Errorf("a UDP echo round trip allocates %v times; want 0", allocs)
+	}
+}
+
+// udpEchoRoundTrip opens a UDP echo server and a client on l, on network
+// and addr, and returns one round trip of msg between them: WriteTo, then
+// the loop run until the echo is back. Both sockets close when tb ends.
+func udpEchoRoundTrip(tb testing.TB, l *loop.Loop, network, addr string, msg []byte) func() {
+	tb.Helper()
+	srv, err := sock.ListenPacket(l, network, addr, packetFunc(func(pc *sock.PacketConn, p []byte, from netip.AddrPort) {
+		pc.WriteTo(p, from)
+	}))
+	if err != nil {
+		tb.Skipf("ListenPacket %s %s: %v", network, addr, err)
+	}
+	tb.Cleanup(func() { srv.Close() })
+	got := 0
+	cli, err := sock.ListenPacket(l, network, addr, packetFunc(func(_ *sock.PacketConn, p []byte, _ netip.AddrPort) {
+		got += len(p)
+	}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { cli.Close() })
+	to := srv.LocalAddr().(*net.UDPAddr).AddrPort()
+	return func() {
+		want := got + len(msg)
+		if _, err := cli.WriteTo(msg, to); err != nil {
+			tb.Fatal(err)
+		}
+		for got < want {
+			if err := l.RunOnce(true); err != nil {
+				tb.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkUDPEchoRoundTrip measures one UDP echo round trip of 64 bytes
+// over loopback, client and server on one loop: each way a sendto and a
+// recvfrom, and the sender's address read back.
+func BenchmarkUDPEchoRoundTrip(b *testing.B) {
+	for _, tc := range []struct{ network, addr string }{{"udp4", "127.0.0.1:0"}, {"udp6", "[::1]:0"}} {
+		b.Run(tc.network, func(b *testing.B) {
+			l := newLoop(b)
+			roundTrip := udpEchoRoundTrip(b, l, tc.network, tc.addr, make([]byte, 64))
+			b.ReportAllocs()
+			for b.Loop() {
+				roundTrip()
+			}
+		})
 	}
 }
 
