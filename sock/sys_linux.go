@@ -204,13 +204,6 @@ func unackedBytes(fd int) (int, bool) {
 	return n, err == nil
 }
 
-// unreadInput reports whether received bytes wait in fd's kernel queue: a
-// close would then reset the connection.
-func unreadInput(fd int) bool {
-	n, err := unix.IoctlGetInt(fd, unix.SIOCINQ)
-	return err == nil && n > 0
-}
-
 // pendingNetworkError reports whether err, from accept4, is a network error
 // already pending on the connection it took from the queue, which accept(2)
 // says to treat like EAGAIN (retry): the listener itself is fine.

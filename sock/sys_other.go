@@ -116,9 +116,6 @@ func unackedBytes(int) (int, bool) { return 0, false }
 // took had bound ("" for an unnamed peer).
 func sysAcceptedUnixName(s *sysVec) string { return s.unixPeer }
 
-// unreadInput is not asked where unackedBytes knows nothing.
-func unreadInput(int) bool { return false }
-
 // pendingNetworkError: the BSDs report a connection that failed in the
 // queue as ECONNABORTED, which accept handles itself.
 func pendingNetworkError(error) bool { return false }

@@ -167,9 +167,10 @@ func TestResetDuringCloseCountsWhatThePeerHadNotAcknowledged(t *testing.T) {
 }
 
 // An Abort of an open TCP connection with received bytes it has not read
-// resets it, so what the peer had not acknowledged is lost and counted; the
-// same Abort with nothing unread counts only what was queued, since the
-// kernel goes on sending the rest.
+// resets it, so what the peer had not acknowledged is lost and counted. The
+// same Abort with nothing unread counts it too: the kernel goes on sending
+// it only until the peer writes to the closed socket, whose reset discards
+// it (this case wanted nil, until a trial's peer lost 1 MiB that way).
 func TestAbortWithUnreadInputCountsWhatTheResetDiscards(t *testing.T) {
 	for _, unread := range []bool{true, false} {
 		t.Run(map[bool]string{true: "unread input", false: "nothing unread"}[unread], func(t *testing.T) {
@@ -191,12 +192,10 @@ func TestAbortWithUnreadInputCountsWhatTheResetDiscards(t *testing.T) {
 			runUntil(t, l, "OnClose", func() bool { return h.closed })
 			var ue *sock.UnsentError
 			switch {
-			case !unread && h.closeErr != nil:
-				t.Errorf("OnClose(%v); want nil: nothing was queued, and closing without a reset sends the rest", h.closeErr)
-			case unread && (!errors.As(h.closeErr, &ue) || !errors.Is(h.closeErr, sock.ErrAborted)):
+			case !errors.As(h.closeErr, &ue) || !errors.Is(h.closeErr, sock.ErrAborted):
 				t.Errorf("OnClose(%v); want an *UnsentError wrapping ErrAborted", h.closeErr)
-			case unread && ue.Unsent != size-settled:
-				t.Errorf("Unsent is %d; the peer had acknowledged %d of the %d written, so %d were lost", ue.Unsent, settled, size, size-settled)
+			case ue.Unsent != size-settled:
+				t.Errorf("Unsent is %d; the peer had acknowledged %d of the %d written, so %d may be lost", ue.Unsent, settled, size, size-settled)
 			}
 		})
 	}
