@@ -91,9 +91,12 @@ const maxSpareCapacity = 64 << 10
 // connection's memory at about the high-water mark and one read. A dialed
 // connection reads on while its writes wait: a client that stopped reading
 // the answers while its requests wait would wait for ever on a server that
-// stops reading the requests while its answers wait, as this one does (a
-// client that answers what it reads, as a server would, pauses its own
-// reading in OnPause). h's OnPause and OnResume are called as well.
+// stops reading the requests while its answers wait, as this one does. A
+// client that also answers what it reads (a server's pushes) may pause its
+// own reading in OnPause to bound what it queues, but only against a peer
+// that reads on while its own writes wait: against a Messages server, both
+// ends then stop for good once each has filled the other's buffers. h's
+// OnPause and OnResume are called as well.
 //
 // A handler that must have no message until some work of its own is done
 // (an answer it finishes from a timer or another goroutine) calls
@@ -590,8 +593,8 @@ func (f *framing) feedHeldCorked() {
 // add nothing to what it writes, and one that stopped reading while its
 // requests wait stopped a server that stops reading while its answers
 // wait (as this one does) for good: each waited for the other (a trial's
-// key/value client, at its 8th of 200 requests of 64 KiB over Unix). A
-// client that does answer what it reads pauses its reading in OnPause.
+// key/value client, at its 8th of 200 requests of 64 KiB over Unix). See
+// Messages' doc for a client that answers what it reads.
 func (c *Conn) messagesWaitOn() connFlags {
 	if c.cfg.kind == forDial {
 		return fReadPaused
