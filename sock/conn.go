@@ -814,6 +814,12 @@ func (c *Conn) shutdownWrite() {
 // input is drained. A peer that never reads keeps a
 // closing connection open while bytes are queued: set a write timeout, or use
 // Abort. Close returns ErrClosed if already called.
+//
+// A nil says the peer's kernel has what was written, not that the peer has
+// read it: a peer that answers after the close draws a reset, and the reset
+// discards on its side what it had not read yet (a server with its reading
+// paused loses pipelined requests it had not handled). A client that wants
+// every answer calls CloseWrite and waits for the peer's end of stream.
 func (c *Conn) Close() error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
