@@ -531,6 +531,21 @@ func (m *messages) OnClose(c *Conn, err error) {
 	m.h.OnClose(c, err)
 }
 
+// Held returns how many bytes a Messages handler has read from the
+// connection and not handed out yet: whole messages that wait while reading
+// is paused (for writes, or by the handler's PauseReading), and the start
+// of one still coming; 0 under other handlers. A Close or Abort drops
+// them, so a ShutdownHandler that closes a connection once it is idle
+// asks Held too: with requests held, it resumes reading (or lets OnResume
+// come) and closes after their answers. Asked from OnMessage, it does not
+// count the messages after this one in the same read.
+func (c *Conn) Held() int {
+	if f := c.framing(); f != nil && f.err == nil {
+		return f.s.Buffered()
+	}
+	return 0
+}
+
 // framing returns c's kept input, or nil.
 func (c *Conn) framing() *framing {
 	if c.ext == nil {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/loopgen/loop/sock"
@@ -114,5 +115,49 @@ func TestADialedMessagesHandlerMayStillPauseForItsWrites(t *testing.T) {
 	settle(t, l)
 	if p.gotWhilePaused != 0 {
 		t.Errorf("%d answers came while the handler had paused its reading", p.gotWhilePaused)
+	}
+}
+
+// heldAnswers answers each message later, from a callback of its own, with
+// its reading paused meanwhile (as a handler waiting on other work), and
+// notes what Held says each time it answers.
+type heldAnswers struct {
+	sock.BaseHandler
+	held []int
+}
+
+func (h *heldAnswers) OnMessage(c *sock.Conn, msg []byte) {
+	c.PauseReading()
+	answer := append([]byte(nil), msg...)
+	c.Loop().CallSoon(func() {
+		h.held = append(h.held, c.Held())
+		c.Write(append(answer, '\n'))
+		c.ResumeReading()
+	})
+}
+
+// Held counts the bytes of the messages Messages holds while reading is
+// paused, so that a draining handler knows requests wait (a trial's
+// ShutdownHandler closed with 328 of 490 requests held).
+func TestHeldCountsTheMessagesThatWait(t *testing.T) {
+	l := newLoop(t)
+	h := &heldAnswers{}
+	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 1<<10, h))
+	if _, err := peer.Write([]byte("a\nbb\nccc\n")); err != nil {
+		t.Fatal(err)
+	}
+	runUntil(t, l, "three answers", func() bool { return len(h.held) == 3 })
+	if want := []int{len("bb\nccc\n"), len("ccc\n"), 0}; !slices.Equal(h.held, want) {
+		t.Errorf("Held at each answer %v, want %v (the read came whole)", h.held, want)
+	}
+	srv := &echoServer{}
+	_, plain := listenAndDial(t, l, srv)
+	plain.Write([]byte("no newline"))
+	runUntil(t, l, "the plain connection", func() bool { return srv.opened == 1 })
+	settle(t, l)
+	for c := range srv.conns {
+		if c.Held() != 0 {
+			t.Errorf("Held under a plain Handler = %d, want 0", c.Held())
+		}
 	}
 }

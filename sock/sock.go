@@ -221,7 +221,8 @@ type EOFHandler interface {
 // handler Closes the connection when its work is done: at once if it is
 // idle, or after writing the last answer. Until then the connection runs as
 // before (OnData too: a handler that takes no new requests says so to its
-// peer, or ignores them). Shutdown waits for those Closes until its ctx
+// peer, or ignores them). Under Messages, requests read and held while
+// reading is paused count as work: Held says how many bytes wait. Shutdown waits for those Closes until its ctx
 // ends, then aborts what is left and returns ctx.Err(). A panic in
 // OnShutdown Closes the connection, as if the handler did not implement it,
 // and goes on to the loop's panic handler.
