@@ -499,8 +499,10 @@ func WithIdleTimeout(d time.Duration) Option {
 // otherwise closing the connection. A peer that sends a request a byte at
 // a time (slowloris), which a read timeout never catches, is caught so;
 // an HTTP server's 408 answers it. It does not run while reading is paused
-// (PauseReading, or writes paused): the peer cannot finish a message then;
-// it starts again, for the message kept, when reading resumes. A message
+// (PauseReading, or, on an accepted connection, writes paused): the peer
+// cannot finish a message then; it starts again, for the message kept,
+// when reading resumes. A dialed connection reads on while its writes
+// wait (see Messages), and so does its message timeout. A message
 // that a read brings whole never starts it. For Listen, Group.Listen and
 // Dial with a handler made by Messages or MessagesPerConn; with another
 // handler the call fails. 0 (the default) sets none; a negative d is

@@ -43,8 +43,13 @@ func zoneTable() (map[string]uint32, map[uint32]string) {
 // with a bare EINVAL that does not say why.
 func zoneIndex(zone string) (uint32, error) {
 	if zone == "" {
-		return 0, nil
+		return 0, nil // inlined: WriteTo asks for every datagram
 	}
+	return zoneIndexOf(zone)
+}
+
+// zoneIndexOf is zoneIndex for a zone that is not empty.
+func zoneIndexOf(zone string) (uint32, error) {
 	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
 		return uint32(n), nil
 	}
@@ -89,7 +94,15 @@ func zoneName(index uint32) string {
 // its scope: set by the kernel for a link-local peer only, so that the
 // common path costs one comparison.
 func zoned(a netip.Addr, scope uint32) netip.Addr {
-	if scope == 0 || !a.Is6() || a.Is4In6() {
+	if scope == 0 {
+		return a // inlined: every datagram's sender is read through here
+	}
+	return withScope(a, scope)
+}
+
+// withScope is zoned for a scope that is not 0.
+func withScope(a netip.Addr, scope uint32) netip.Addr {
+	if !a.Is6() || a.Is4In6() {
 		return a
 	}
 	return a.WithZone(zoneName(scope))
