@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 )
 
@@ -122,18 +123,8 @@ func TestAWriteErrorNamesTheDialedConnection(t *testing.T) {
 // the local address; the peer, as package net's, is unnamed.
 func TestAUnixWriteErrorNamesTheConnection(t *testing.T) {
 	l := newLoop(t)
-	path := filepath.Join(t.TempDir(), "s")
 	h := &addrRecorder{pause: true}
-	ln, err := sock.Listen(l, "unix", path, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runUntil(t, l, "OnOpen", func() bool { return h.conn != nil })
+	path, peer := openUnix(t, l, h)
 	peer.Close()
 	runUntil(t, l, "a Write that fails", func() bool {
 		_, h.writeErr = h.conn.Write([]byte("after the close"))
@@ -144,4 +135,24 @@ func TestAUnixWriteErrorNamesTheConnection(t *testing.T) {
 		t.Fatalf("LocalAddr %s; want %s", h.local, path)
 	}
 	namedBy(t, h.writeErr, "write", "unix", h.local, h.remote, syscall.EPIPE, syscall.ECONNRESET)
+}
+
+// openUnix listens on a Unix socket in a temporary directory with h, which
+// pauses its reading, dials it with package net, and runs l until h has the
+// connection; it returns the path and the peer.
+func openUnix(t *testing.T, l *loop.Loop, h *addrRecorder) (string, net.Conn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := sock.Listen(l, "unix", path, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	peer, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	runUntil(t, l, "OnOpen", func() bool { return h.conn != nil })
+	return path, peer
 }

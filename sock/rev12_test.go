@@ -4,14 +4,10 @@ import (
 	"bufio"
 	"errors"
 	"net"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/loopgen/loop/sock"
 )
@@ -51,18 +47,8 @@ func TestRev12UnixDrainErrorNamesTheConnection(t *testing.T) {
 		t.Skip("ECONNRESET on a Unix socket whose peer left input unread is Linux's")
 	}
 	l := newLoop(t)
-	path := filepath.Join(t.TempDir(), "s")
 	h := &addrRecorder{pause: true}
-	ln, err := sock.Listen(l, "unix", path, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	peer, err := net.Dial("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	runUntil(t, l, "OnOpen", func() bool { return h.conn != nil })
+	path, peer := openUnix(t, l, h)
 	if _, err := h.conn.Write([]byte("never read")); err != nil {
 		t.Fatal(err)
 	}
@@ -121,44 +107,5 @@ func TestRev12DialedMessageTimeoutRunsWhileWritesWait(t *testing.T) {
 	runUntil(t, l, "OnClose", func() bool { return h.closed })
 	if !errors.Is(h.closeErr, sock.ErrMessageTimeout) {
 		t.Errorf("OnClose(%v); want ErrMessageTimeout: the message kept while writes waited timed out", h.closeErr)
-	}
-}
-
-// A dial to a zoned address meets its own socket as a plain one does: the
-// kernel gives ::1 no scope back (getsockname), where the address dialed
-// carries lo's, and the comparison must leave zones out. Bound to the port
-// it dials, the socket makes a simultaneous open with itself every time.
-func TestRev12ZonedDialNeverConnectsToItself(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("the loopback interface is lo on Linux")
-	}
-	l := newLoop(t)
-	probe, err := net.Listen("tcp6", "[::1]:0")
-	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	}
-	addr := probe.Addr().(*net.TCPAddr)
-	probe.Close()
-	var bindErr error
-	sock.SetTestHookDialSocket(t, func(fd int) {
-		sa, err := unixSockaddr(addr)
-		if err == nil {
-			err = unix.Bind(fd, sa)
-		}
-		bindErr = err
-	})
-	h := &recorder{}
-	if _, err := sock.Dial(l, "tcp6", net.JoinHostPort("::1%lo", strconv.Itoa(addr.Port)), h); err != nil {
-		t.Fatal(err)
-	}
-	if bindErr != nil {
-		t.Skipf("binding the dialing socket to %v: %v", addr, bindErr)
-	}
-	runUntil(t, l, "the dial to end", func() bool { return h.closed || h.opened })
-	if h.opened {
-		t.Fatalf("the dial to [::1%%lo]:%d, where nothing listens, opened: connected to itself", addr.Port)
-	}
-	if !errors.Is(h.closeErr, unix.ECONNREFUSED) {
-		t.Errorf("OnClose(%v), want ECONNREFUSED", h.closeErr)
 	}
 }

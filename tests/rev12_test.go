@@ -20,44 +20,29 @@ const rev12Seg = 4095
 func TestRev12PendingInsideAStretchAcrossSegments(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, v all.Variant) {
 		l := newLoop(t, v, core.Config{})
-		queued, ran, bad := 0, 0, ""
-		var order []int
-		var push func()
-		push = func() {
-			id := queued
-			queued++
-			l.CallSoon(func() {
-				ran++
-				if got, want := l.Pending(), queued-ran; got != want && bad == "" {
-					bad = fmt.Sprintf("callback %d: Pending() = %d; want %d", id, got, want)
-				}
-				order = append(order, id)
-				if id%5 == 0 && queued < 3*rev12Seg {
-					push() // queued during the batch: the next iteration's
-				}
-			})
+		p := &pendingProbe{l: l}
+		p.then = func(id int) {
+			if id%5 == 0 && p.queued < 3*rev12Seg {
+				p.push() // queued during the batch: the next iteration's
+			}
 		}
 		for range rev12Seg + 100 {
-			push()
+			p.push()
 		}
-		for i := 0; ran < queued; i++ {
+		for i := 0; p.ran < p.queued; i++ {
 			if i > 1<<16 {
-				t.Fatalf("ran %d of %d", ran, queued)
+				t.Fatalf("ran %d of %d", p.ran, p.queued)
 			}
-			before, pending := ran, l.Pending()
+			before, pending := p.ran, l.Pending()
 			runOnce(t, l)
-			if bad != "" {
-				t.Fatal(bad)
+			if p.bad != "" {
+				t.Fatal(p.bad)
 			}
-			if got, want := ran-before, min(pending, v.Params.Batch); got != want {
+			if got, want := p.ran-before, min(pending, v.Params.Batch); got != want {
 				t.Fatalf("an iteration with %d queued ran %d; want %d (batch %d)", pending, got, want, v.Params.Batch)
 			}
 		}
-		for i, id := range order {
-			if id != i {
-				t.Fatalf("callback %d ran at position %d", id, i)
-			}
-		}
+		p.checkOrder(t)
 	})
 }
 
@@ -178,54 +163,75 @@ func TestRev12CloseFromTheMiddleOfAStretch(t *testing.T) {
 // order, the ones queued during the batch in the next iteration, with
 // Pending right, and a panic halfway leaves the rest to the next one.
 func TestRev12OneBatchAcrossManySegments(t *testing.T) {
-	p := all.Generic.Params
-	p.Batch, p.QueueDepth = 1<<20, 16
+	params := all.Generic.Params
+	params.Batch, params.QueueDepth = 1<<20, 16
 	panics := 0
-	l, err := generic.NewWithParams(p, core.Config{PanicHandler: func(any) { panics++ }})
+	l, err := generic.NewWithParams(params, core.Config{PanicHandler: func(any) { panics++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	queued, ran, bad := 0, 0, ""
-	var order []int
-	var push func()
-	push = func() {
-		id := queued
-		queued++
-		l.CallSoon(func() {
-			ran++
-			order = append(order, id)
-			if got, want := l.Pending(), queued-ran; got != want && bad == "" {
-				bad = fmt.Sprintf("callback %d: Pending() = %d; want %d", id, got, want)
-			}
-			if id < 5*rev12Seg {
-				push()
-			}
-			if id == 2*rev12Seg+7 {
-				panic("halfway")
-			}
-		})
+	p := &pendingProbe{l: l}
+	p.then = func(id int) {
+		if id < 5*rev12Seg {
+			p.push()
+		}
+		if id == 2*rev12Seg+7 {
+			panic("halfway")
+		}
 	}
 	for range 4*rev12Seg + 11 {
-		push()
+		p.push()
 	}
-	for i := 0; ran < queued; i++ {
+	for i := 0; p.ran < p.queued; i++ {
 		if i > 64 {
-			t.Fatalf("ran %d of %d", ran, queued)
+			t.Fatalf("ran %d of %d", p.ran, p.queued)
 		}
-		before, pending := ran, l.Pending()
+		before, pending := p.ran, l.Pending()
 		runOnce(t, l)
-		if bad != "" {
-			t.Fatal(bad)
+		if p.bad != "" {
+			t.Fatal(p.bad)
 		}
-		if ran-before != pending && !(i == 0 && ran == 2*rev12Seg+8) {
-			t.Fatalf("iteration %d with %d queued ran %d", i, pending, ran-before)
+		if p.ran-before != pending && !(i == 0 && p.ran == 2*rev12Seg+8) {
+			t.Fatalf("iteration %d with %d queued ran %d", i, pending, p.ran-before)
 		}
 	}
 	if panics != 1 {
 		t.Errorf("%d panics; want 1", panics)
 	}
-	for i, id := range order {
+	p.checkOrder(t)
+}
+
+// pendingProbe queues callbacks on l that check, each as it runs, that
+// Pending counts what is still queued (itself no longer), note the order
+// they run in, and then call then with their number.
+type pendingProbe struct {
+	l           core.Loop
+	queued, ran int
+	bad         string
+	order       []int
+	then        func(id int)
+}
+
+func (p *pendingProbe) push() {
+	id := p.queued
+	p.queued++
+	p.l.CallSoon(func() {
+		p.ran++
+		p.order = append(p.order, id)
+		if got, want := p.l.Pending(), p.queued-p.ran; got != want && p.bad == "" {
+			p.bad = fmt.Sprintf("callback %d: Pending() = %d; want %d", id, got, want)
+		}
+		if p.then != nil {
+			p.then(id)
+		}
+	})
+}
+
+// checkOrder fails the test unless the callbacks ran in the order queued.
+func (p *pendingProbe) checkOrder(t *testing.T) {
+	t.Helper()
+	for i, id := range p.order {
 		if id != i {
 			t.Fatalf("callback %d ran at position %d", id, i)
 		}
