@@ -10,6 +10,20 @@ import (
 	"github.com/loopgen/loop"
 )
 
+// virtualLoop makes a loop on a virtual clock that starts at t0, closed
+// when the test ends.
+func virtualLoop(t *testing.T) (*loop.Loop, *loop.VirtualClock, time.Time) {
+	t.Helper()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	vc := loop.NewVirtualClock(t0)
+	l, err := loop.New(loop.WithClock(vc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, vc, t0
+}
+
 // firedAt rounds a deadline up to the tick it fires at under a virtual
 // clock: the wheel fires a timer at the first tick boundary at or after it.
 func firedAt(d, tick time.Duration) time.Duration { return (d + tick - 1) / tick * tick }
@@ -18,13 +32,7 @@ func firedAt(d, tick time.Duration) time.Duration { return (d + tick - 1) / tick
 // order, each at its time, with what they schedule, and stops the clock at
 // d; a timer past d stays pending.
 func TestRunForStepsAVirtualClockThroughItsTimers(t *testing.T) {
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	vc := loop.NewVirtualClock(t0)
-	l, err := loop.New(loop.WithClock(vc))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l, vc, t0 := virtualLoop(t)
 	tick := l.Variant().Tick
 	var got []string
 	note := func(name string) func() {
@@ -68,13 +76,7 @@ func TestRunForStepsAVirtualClockThroughItsTimers(t *testing.T) {
 // the next RunFor goes on from there.
 func TestRunForEndsAtAStop(t *testing.T) {
 	t.Run("virtual", func(t *testing.T) {
-		t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		vc := loop.NewVirtualClock(t0)
-		l, err := loop.New(loop.WithClock(vc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
+		l, vc, t0 := virtualLoop(t)
 		fired := 0
 		l.CallLater(3*time.Millisecond, func() { fired++; l.Stop() })
 		l.CallLater(5*time.Millisecond, func() { fired++ })
@@ -131,11 +133,7 @@ func TestRunForOnTheMonotonicClockRunsForD(t *testing.T) {
 // after Close, or inside Run, says why it cannot run, and on the zero Loop
 // it returns Run's error instead of panicking.
 func TestRunForAtCloseAndWhereItCannotRun(t *testing.T) {
-	vc := loop.NewVirtualClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	l, err := loop.New(loop.WithClock(vc))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, _, _ := virtualLoop(t)
 	ran := false
 	l.CallLater(2*time.Millisecond, func() { l.Close(); l.CallSoon(func() { ran = true }) })
 	if err := l.RunFor(time.Second); err != nil {
