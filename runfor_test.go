@@ -165,3 +165,31 @@ func TestRunForAtCloseAndWhereItCannotRun(t *testing.T) {
 		t.Error("RunFor on the zero Loop returned nil")
 	}
 }
+
+// A Stop that Run or RunOnce consumed does not end a later RunFor: only a
+// Stop made for it, or during it, does.
+func TestRunForAfterAStopThatRunConsumed(t *testing.T) {
+	for _, how := range []string{"Run", "RunOnce"} {
+		t.Run(how, func(t *testing.T) {
+			l, vc, t0 := virtualLoop(t)
+			l.CallSoon(l.Stop)
+			var err error
+			if how == "Run" {
+				err = l.Run()
+			} else {
+				err = l.RunOnce(false)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fired := false
+			l.CallLater(5*time.Millisecond, func() { fired = true })
+			if err := l.RunFor(10 * time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if !fired || vc.Now().Sub(t0) != 10*time.Millisecond {
+				t.Errorf("RunFor(10ms) after a Stop that %s consumed: timer fired %v, clock at %v; want true, 10ms", how, fired, vc.Now().Sub(t0))
+			}
+		})
+	}
+}
