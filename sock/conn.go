@@ -52,7 +52,7 @@ const (
 	fPaused                                    // OnPause was called, OnResume not yet
 	fReadPaused                                // PauseReading was called, ResumeReading not yet
 	fReadPausedForWrites                       // Messages paused reading at OnPause, to resume it at OnResume
-	fCorked                                    // Messages gathers writes in the loop\'s cork buffer (see cork)
+	fGathering                                 // Messages gathers writes in the loop's gather buffer (see startGathering)
 )
 
 // chunkSize is the size of the chunks unsent bytes wait in.
@@ -151,8 +151,8 @@ func (c *Conn) Buffered() int {
 	if c.out != nil {
 		n = c.out.n
 	}
-	if c.flags&fCorked != 0 {
-		n += len(c.cfg.ls.cork)
+	if c.flags&fGathering != 0 {
+		n += len(c.cfg.ls.gathered)
 	}
 	return n
 }
@@ -212,14 +212,14 @@ func (c *Conn) Write(p []byte) (int, error) {
 	// p too long to gather, is queued before p where the kernel leaves some,
 	// and OnPause comes after both.
 	wasEmpty := c.out == nil || c.out.n == 0
-	if c.flags&fCorked != 0 && c.gather(p) {
+	if c.flags&fGathering != 0 && c.gather(p) {
 		return len(p), nil
 	}
 	sent := 0
 	if c.flags&fConnecting == 0 && wasEmpty {
 		var n int
 		var err error
-		if c.flags&fCorked != 0 && len(c.cfg.ls.cork) > 0 {
+		if c.flags&fGathering != 0 && len(c.cfg.ls.gathered) > 0 {
 			// Too long to gather: it goes in one system call with what was.
 			n, err = c.sendAfterGathered(p)
 		} else {
@@ -254,14 +254,14 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 		return 0, nil
 	}
 	wasEmpty := c.out == nil || c.out.n == 0 // as in Write
-	if c.flags&fCorked != 0 && c.gather(bufs...) {
+	if c.flags&fGathering != 0 && c.gather(bufs...) {
 		return total, nil
 	}
 	sent := 0
 	if c.flags&fConnecting == 0 && wasEmpty {
 		var n int
 		var err error
-		if c.flags&fCorked != 0 && len(c.cfg.ls.cork) > 0 {
+		if c.flags&fGathering != 0 && len(c.cfg.ls.gathered) > 0 {
 			n, err = c.sendAfterGathered(bufs...) // as in Write
 		} else {
 			n, err = c.sendv(bufs)
@@ -289,32 +289,32 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	return total, nil
 }
 
-// maxCork bounds what a corked connection gathers before it sends: enough
+// maxGather bounds what a gathering connection gathers before it sends: enough
 // for the answers to a read's worth of small requests, and small enough
 // that flow control sees the rest as queued (OnPause) in good time.
-const maxCork = 16 << 10
+const maxGather = 16 << 10
 
-// cork makes c's writes gather in the loop's cork buffer, to go out in one
-// send at uncork, instead of one system call each: Messages corks a
-// connection while it hands out one read's messages, whose answers are
-// often many and small (a trial's pipelining server made 100,000 sends for
+// startGathering makes c's writes gather in the loop's gather buffer, to go
+// out in one send at sendGathered, instead of one system call each:
+// Messages gathers a connection's writes while it hands out one read's
+// messages, whose answers are often many and small (a trial's pipelining server made 100,000 sends for
 // 531 reads). It reports false, and does nothing, when it cannot: c is not
-// open for writing, or another connection of the loop is corked. No path
-// does the latter now (a connection is corked only while its own messages
+// open for writing, or another connection of the loop is gathering. No path
+// does the latter now (a connection gathers only while its own messages
 // are handed out, and handlers' callbacks do not nest: a mutation round
 // found the check unobservable), but the buffer is the loop's, and two
 // connections' bytes in it would go to one peer.
-func (c *Conn) cork() bool {
+func (c *Conn) startGathering() bool {
 	ls := c.cfg.ls
-	if ls.corked != nil || c.flags&(fCorked|fConnecting|fShutWrite|fClosing|fClosed) != 0 {
+	if ls.gatherer != nil || c.flags&(fGathering|fConnecting|fShutWrite|fClosing|fClosed) != 0 {
 		return false
 	}
-	ls.corked = c
-	c.flags |= fCorked
+	ls.gatherer = c
+	c.flags |= fGathering
 	return true
 }
 
-// gather adds bufs to the cork buffer and reports true, or reports false
+// gather adds bufs to the gather buffer and reports true, or reports false
 // when they must take the usual way: after bytes already queued (order),
 // or too many to gather, which the caller sends after what was gathered
 // (sendAfterGathered), in one system call.
@@ -323,21 +323,21 @@ func (c *Conn) gather(bufs ...[]byte) bool {
 	if c.out != nil && c.out.n > 0 {
 		return false
 	}
-	n := len(ls.cork)
+	n := len(ls.gathered)
 	for _, b := range bufs {
 		n += len(b)
 	}
-	if n > maxCork {
+	if n > maxGather {
 		return false
 	}
 	for _, b := range bufs {
-		ls.cork = append(ls.cork, b...)
+		ls.gathered = append(ls.gathered, b...)
 	}
 	return true
 }
 
 // sendAfterGathered sends what c gathered and then bufs, in one system
-// call, for a Write too long to gather: the cork buffer is emptied, and
+// call, for a Write too long to gather: the gather buffer is emptied, and
 // what the kernel does not take of it is queued; it returns how much of
 // bufs went (none if not all of the gathered bytes did). A failed send is
 // returned for the caller to fail c with, which counts the gathered bytes
@@ -345,66 +345,67 @@ func (c *Conn) gather(bufs ...[]byte) bool {
 // the rest of bufs, then calls queued (for the writer and OnPause).
 func (c *Conn) sendAfterGathered(bufs ...[]byte) (int, error) {
 	ls := c.cfg.ls
-	all := append(append(ls.vec[:0], ls.cork), bufs...)
+	all := append(append(ls.vec[:0], ls.gathered), bufs...)
 	n, err := c.sendv(all)
 	clear(all) // the scratch must not keep the caller's buffers alive
 	ls.vec = all[:0]
 	if err != nil {
 		return 0, err
 	}
-	gathered := len(ls.cork)
+	gathered := len(ls.gathered)
 	if n < gathered {
-		c.appendOut(ls.cork[n:])
+		c.appendOut(ls.gathered[n:])
 		n = gathered
 	}
-	ls.cork = ls.cork[:0]
+	ls.gathered = ls.gathered[:0]
 	return n - gathered, nil
 }
 
-// spill sends what c gathered and empties the cork buffer, appending what
-// the kernel does not take to the queue; c stays corked. It calls nothing
+// spill sends what c gathered and empties the gather buffer, appending what
+// the kernel does not take to the queue; c goes on gathering. It calls nothing
 // of the handler (its caller calls queued, for the writer and OnPause, once
 // its own bytes are queued too: an OnPause that Aborts or writes comes
 // after all of them). A failed send fails c, counting what was gathered as
 // not delivered, and is returned.
 func (c *Conn) spill() error {
 	ls := c.cfg.ls
-	if len(ls.cork) == 0 {
+	if len(ls.gathered) == 0 {
 		return nil
 	}
-	n, err := c.send(ls.cork)
+	n, err := c.send(ls.gathered)
 	if err != nil {
-		c.fail(err) // counts the cork in Buffered; teardown drops it
+		c.fail(err) // counts the gathered bytes in Buffered; teardown drops them
 		return err
 	}
-	if n < len(ls.cork) {
-		c.appendOut(ls.cork[n:])
+	if n < len(ls.gathered) {
+		c.appendOut(ls.gathered[n:])
 	}
-	ls.cork = ls.cork[:0]
+	ls.gathered = ls.gathered[:0]
 	return nil
 }
 
-// uncork sends what c gathered and ends the cork, before anything of the
-// handler can run (OnPause, which may panic): a cork must not outlive it.
-func (c *Conn) uncork() {
-	if c.flags&fCorked == 0 {
+// sendGathered sends what c gathered and ends the gathering, before anything
+// of the handler can run (OnPause, which may panic): a gathering must not
+// outlive it.
+func (c *Conn) sendGathered() {
+	if c.flags&fGathering == 0 {
 		return
 	}
 	wasEmpty := c.out == nil || c.out.n == 0 // else nothing was gathered
 	err := c.spill()
-	c.dropCork()
+	c.dropGathered()
 	if err == nil && wasEmpty {
 		c.queued(true)
 	}
 }
 
-// dropCork ends the cork and forgets what was gathered (teardown counted
+// dropGathered ends the gathering and forgets what was gathered (teardown counted
 // it in Buffered first).
-func (c *Conn) dropCork() {
-	if c.flags&fCorked != 0 {
-		c.flags &^= fCorked
-		c.cfg.ls.cork = c.cfg.ls.cork[:0]
-		c.cfg.ls.corked = nil
+func (c *Conn) dropGathered() {
+	if c.flags&fGathering != 0 {
+		c.flags &^= fGathering
+		c.cfg.ls.gathered = c.cfg.ls.gathered[:0]
+		c.cfg.ls.gatherer = nil
 	}
 }
 
@@ -650,7 +651,7 @@ func (c *Conn) onReadable() {
 			c.rearm(&c.ext.read)
 			c.rearm(&c.ext.idle)
 		}
-		if c.cfg.gatherWrites && c.cork() {
+		if c.cfg.gatherWrites && c.startGathering() {
 			c.onDataGathered(n)
 			return
 		}
@@ -658,10 +659,11 @@ func (c *Conn) onReadable() {
 	}
 }
 
-// onDataGathered calls OnData with c corked (WithWriteGathering), and sends
-// what it wrote when it returns, or panics: a cork must not outlive it.
+// onDataGathered calls OnData with c gathering (WithWriteGathering), and
+// sends what it wrote when it returns, or panics: a gathering must not
+// outlive it.
 func (c *Conn) onDataGathered(n int) {
-	defer c.uncork()
+	defer c.sendGathered()
 	c.cfg.h.OnData(c, c.cfg.ls.rbuf[:n])
 }
 
@@ -772,7 +774,7 @@ func (c *Conn) CloseWrite() error {
 	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.uncork()
+	c.sendGathered()
 	if c.flags&fClosed != 0 {
 		return nil // the send failed: OnClose says why
 	}
@@ -824,7 +826,7 @@ func (c *Conn) Close() error {
 	if c.flags&(fClosing|fClosed) != 0 {
 		return ErrClosed
 	}
-	c.uncork()
+	c.sendGathered()
 	if c.flags&fClosed != 0 {
 		return nil // the send failed: OnClose says why
 	}
@@ -1000,7 +1002,7 @@ func (c *Conn) Abort() error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	if c.flags&fCorked != 0 {
+	if c.flags&fGathering != 0 {
 		// An answer written just before an Abort went out before the
 		// gathering; it still does. What the kernel does not take is
 		// queued, and counted below.
@@ -1092,8 +1094,8 @@ func (c *Conn) teardown(err error) {
 		c.cfg.l.Cancel(tm.lingerT)
 	}
 	cutShort := c.cutsShort()
-	c.dropCork() // what it gathered is counted in Buffered, and discarded
-	if fd >= 0 { // -1 while a Dial looks its host name up
+	c.dropGathered() // what it gathered is counted in Buffered, and discarded
+	if fd >= 0 {     // -1 while a Dial looks its host name up
 		if cutShort {
 			// Bytes Write accepted are discarded: a reset, not an end of
 			// stream, tells the peer that the stream was cut short (it
@@ -1173,7 +1175,7 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {
 		return ErrClosed
 	}
-	// Only bytes queued: what a Messages handler gathered (see cork) is sent
+	// Only bytes queued: what a Messages handler gathered (see startGathering) is sent
 	// when OnMessage returns, and the timeout starts if some stay queued.
 	c.setTimeout(&c.extra().write, d, ErrWriteTimeout, c.out != nil && c.out.n > 0 && c.flags&fConnecting == 0)
 	return nil

@@ -10,12 +10,12 @@ import (
 
 // TestCorkMutantNoSendAfterAFailedSpill: a Write too long to gather sends
 // what was gathered first; that send fails (EPIPE) and the connection is
-// torn down, its descriptor closed. OnData's deferred uncork must then send
+// torn down, its descriptor closed. OnData's deferred sendGathered must then send
 // nothing: here a socket opened meanwhile has the descriptor's number, and
 // would receive the gathered bytes.
 //
-// Kills: teardown without its dropCork (the connection stays corked, and
-// uncork sends the cork buffer on the closed descriptor).
+// Kills: teardown without its dropGathered (the connection stays corked, and
+// sendGathered sends the gather buffer on the closed descriptor).
 func TestCorkMutantNoSendAfterAFailedSpill(t *testing.T) {
 	l := newLoop(t)
 	thief := newFDThief(t)

@@ -16,8 +16,8 @@ import (
 )
 
 // Tests from a mutation round over the cork (the write gathering of a
-// Messages handler: Conn.cork, gather, spill, uncork and what looks at
-// them). Each names the mutants of sock/conn.go or sock/messages.go that the
+// Messages handler: Conn.startGathering, gather, spill, sendGathered and
+// what looks at them). Each names the mutants of sock/conn.go or sock/messages.go that the
 // existing tests let through and that it kills.
 
 // listenUnix listens on a Unix socket of a fresh directory with h, closed at
@@ -48,9 +48,9 @@ func dialPeer(t *testing.T, ln *sock.Listener) net.Conn {
 // the bound included; one byte more sends what was gathered, then the
 // byte, and the peer reads it all in order.
 //
-// Kills: Write returning 0 for gathered bytes; gather's n > maxCork as
-// n >= maxCork; maxCork 8 KiB or 64 KiB; gather sizing without what is
-// already gathered (n := 0); cork not setting fCorked; OnData's uncork run
+// Kills: Write returning 0 for gathered bytes; gather's n > maxGather as
+// n >= maxGather; maxGather 8 KiB or 64 KiB; gather sizing without what is
+// already gathered (n := 0); cork not setting fGathering; OnData's sendGathered run
 // at once instead of deferred (nothing gathered).
 func TestCorkMutantGathersUpTo16KiB(t *testing.T) {
 	l := newLoop(t)
@@ -157,7 +157,7 @@ func TestCorkMutantWritevReportsTheFailedSendOfWhatWasGathered(t *testing.T) {
 
 // TestCorkMutantNoGatherBehindQueuedBytes: once bytes are queued (the
 // kernel was full), a short answer is queued behind them, not gathered: the
-// kernel may take it at uncork (here the peer has read meanwhile), and it
+// kernel may take it at sendGathered (here the peer has read meanwhile), and it
 // would overtake what was written before it.
 //
 // Kills: gather without its check of queued bytes.
@@ -196,8 +196,8 @@ func TestCorkMutantNoGatherBehindQueuedBytes(t *testing.T) {
 // count it in Buffered, and a Close or Abort of that other connection does
 // not send it there.
 //
-// Kills: Buffered counting the loop's cork whichever connection is corked;
-// uncork without its check that c is corked (Close sends another's
+// Kills: Buffered counting the loop's gather buffer whichever connection is corked;
+// sendGathered without its check that c is corked (Close sends another's
 // gathered bytes); Abort spilling whatever the connection.
 func TestCorkMutantOtherConnectionsKeepOutOfTheCork(t *testing.T) {
 	l := newLoop(t)
@@ -249,11 +249,11 @@ func (o *openRecorder) OnOpen(c *sock.Conn) {
 }
 
 // TestCorkMutantFailedSpillLeavesNothingGathered: a connection whose spill
-// failed (EPIPE) is torn down with what it gathered in the loop's cork
+// failed (EPIPE) is torn down with what it gathered in the loop's gather buffer
 // buffer; teardown must empty it, or the next connection of the loop to
 // gather sends those bytes to its own peer.
 //
-// Kills: dropCork not emptying the cork buffer.
+// Kills: dropGathered not emptying the gather buffer.
 func TestCorkMutantFailedSpillLeavesNothingGathered(t *testing.T) {
 	l := newLoop(t)
 	h := &corkHandler{onMessage: func(c *sock.Conn, msg []byte) {
@@ -341,10 +341,10 @@ func advanceUntilClosed(l *loop.Loop, vc *loop.VirtualClock, h *corkHandler, lim
 }
 
 // TestCorkMutantWriteTimeoutStartsAtUncork: an answer gathered while the
-// kernel is full is queued at uncork; the write timeout starts then (the
+// kernel is full is queued at sendGathered; the write timeout starts then (the
 // queue was empty), so a peer that never reads is dropped with ErrTimeout.
 //
-// Kills: uncork calling queued(false), or not calling queued.
+// Kills: sendGathered calling queued(false), or not calling queued.
 func TestCorkMutantWriteTimeoutStartsAtUncork(t *testing.T) {
 	l, vc := newVirtualLoop(t)
 	gathered := -1
@@ -370,10 +370,10 @@ func TestCorkMutantWriteTimeoutStartsAtUncork(t *testing.T) {
 
 // TestCorkMutantReadsDoNotRestartTheWriteTimeout: with bytes queued and no
 // progress, requests that keep arriving (and are answered by nothing) do
-// not hold the write timeout off: uncork of a connection whose queue was
+// not hold the write timeout off: sendGathered of a connection whose queue was
 // not empty starts no timer over.
 //
-// Kills: uncork calling queued(true) whether or not the queue was empty.
+// Kills: sendGathered calling queued(true) whether or not the queue was empty.
 func TestCorkMutantReadsDoNotRestartTheWriteTimeout(t *testing.T) {
 	l, vc := newVirtualLoop(t)
 	msgs, queued := 0, -1
@@ -436,7 +436,7 @@ func (h *corkEOFKeeper) OnEOF(c *sock.Conn) bool {
 // open.
 //
 // Kills: Messages' OnEOF without its cork; OnEOF corking without its
-// uncork.
+// sendGathered.
 func TestCorkMutantGathersAtTheEndOfStream(t *testing.T) {
 	l := newLoop(t)
 	h := &corkEOFKeeper{}
@@ -517,7 +517,7 @@ func splitBad(data []byte, atEOF bool) (int, []byte, error) {
 // ResumeReading (feedHeld): a panic in OnSplitError must not leave the
 // connection corked, its later writes unsent.
 //
-// Kills: feedHeld's uncork not deferred.
+// Kills: feedHeld's sendGathered not deferred.
 func TestCorkMutantSurvivesAPanicInOnSplitErrorOfAHeldMessage(t *testing.T) {
 	var panics []any
 	l := newLoop(t, loop.WithPanicHandler(func(v any) { panics = append(panics, v) }))
@@ -537,14 +537,14 @@ func TestCorkMutantSurvivesAPanicInOnSplitErrorOfAHeldMessage(t *testing.T) {
 	uncorkedAfterThePanic(t, l, peer, h.conn, "ERR too long\n", func() bool { return h.closed })
 }
 
-// TestCorkMutantNothingGatheredSendsNothing: an uncork with nothing
+// TestCorkMutantNothingGatheredSendsNothing: an sendGathered with nothing
 // gathered makes no send. A Unix peer that sent a request and closed makes
 // every send fail with EPIPE, even an empty one: a handler that answers
 // nothing must see its connection close cleanly at the end of stream
 // (OnClose(nil)), not fail in a send it never asked for.
 //
 // Kills: spill without its check for an empty cork (an empty send at
-// every uncork).
+// every sendGathered).
 func TestCorkMutantNothingGatheredSendsNothing(t *testing.T) {
 	l := newLoop(t)
 	msgs := 0
@@ -574,7 +574,7 @@ func TestCorkMutantGathersAfterTheQueueDrained(t *testing.T) {
 		switch string(msg) {
 		case "fill":
 			junk = fillKernel(t, sock.ConnFD(c))
-			c.Write(bytes.Repeat([]byte("a"), 100)) // gathered; uncork queues it
+			c.Write(bytes.Repeat([]byte("a"), 100)) // gathered; sendGathered queues it
 		case "ping":
 			c.Write([]byte("pong\n"))
 			pongBuffered = c.Buffered()
@@ -625,10 +625,10 @@ func TestCorkMutantGathersAfterTheQueueDrained(t *testing.T) {
 }
 
 // TestCorkMutantPartlySentGatherIsQueuedOnce: what the kernel does not
-// take of the gathered bytes at uncork (a send buffer smaller than they
+// take of the gathered bytes at sendGathered (a send buffer smaller than they
 // are) is queued, and only that: the peer reads every byte once, in order.
 //
-// Kills: spill queueing the whole cork buffer after a partial send.
+// Kills: spill queueing the whole gather buffer after a partial send.
 func TestCorkMutantPartlySentGatherIsQueuedOnce(t *testing.T) {
 	l := newLoop(t)
 	answer := make([]byte, 15<<10)
@@ -636,7 +636,7 @@ func TestCorkMutantPartlySentGatherIsQueuedOnce(t *testing.T) {
 		answer[i] = byte(i % 251)
 	}
 	h := &corkHandler{onMessage: func(c *sock.Conn, msg []byte) {
-		c.Write(answer) // gathered; the kernel takes part of it at uncork
+		c.Write(answer) // gathered; the kernel takes part of it at sendGathered
 		c.Close()
 	}}
 	ln := listenUnix(t, l, sock.Messages(bufio.ScanLines, 64, h), sock.WithSendBufferSize(4096))
@@ -654,8 +654,8 @@ func TestCorkMutantPartlySentGatherIsQueuedOnce(t *testing.T) {
 // sends the answer gathered before it, then the end of stream: the peer
 // reads both, and the connection stays open for reading.
 //
-// Kills: CloseWrite without its uncork (the answer goes out at OnData's
-// uncork, and nothing shuts the sending direction down after it).
+// Kills: CloseWrite without its sendGathered (the answer goes out at OnData's
+// sendGathered, and nothing shuts the sending direction down after it).
 func TestCorkMutantCloseWriteSendsWhatWasGathered(t *testing.T) {
 	l := newLoop(t)
 	h := &corkHandler{onMessage: func(c *sock.Conn, msg []byte) {

@@ -16,6 +16,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// In the cork_*_test.go files, the tests' names and comments say "cork"
+// for the write gathering of a Messages handler (Conn.startGathering and
+// sendGathered, named cork and uncork until Conn.Cork came): not Conn.Cork,
+// whose tests are in conn_cork_test.go.
+
 // corkHandler is a MessageHandler whose OnMessage and OnPause a test
 // supplies; it records the connection and its close.
 type corkHandler struct {
@@ -92,7 +97,7 @@ func readAllOf(l *loop.Loop, peer net.Conn, done *bool, got *[]byte) {
 
 // TestCorkWriteTimeoutAfterAnAnswerThatWasSent: a write timeout set in
 // OnMessage after an answer sees the answer in the cork (Buffered counts
-// it) and starts; uncork then sends the answer whole, and nothing stops
+// it) and starts; sendGathered then sends the answer whole, and nothing stops
 // the timer, so a connection with nothing queued fails with ErrTimeout.
 // Without the cork the answer was sent at once and the timeout not started.
 func TestCorkWriteTimeoutAfterAnAnswerThatWasSent(t *testing.T) {
@@ -180,9 +185,9 @@ func (h *splitErrorPanicker) OnSplitError(c *sock.Conn, err error) {
 }
 
 // TestCorkSurvivesAPanicInOnSplitError: a panic in OnSplitError leaves
-// OnData without its uncork. The connection stays open (an OnSplitError
+// OnData without its sendGathered. The connection stays open (an OnSplitError
 // that returns leaves it to the handler), but corked for good: the error
-// answer and everything written later wait in the loop's cork buffer, and
+// answer and everything written later wait in the loop's gather buffer, and
 // no other connection of the loop can cork again.
 func TestCorkSurvivesAPanicInOnSplitError(t *testing.T) {
 	var panics []any
@@ -223,17 +228,17 @@ func uncorkedAfterThePanic(t *testing.T, l *loop.Loop, peer net.Conn, c *sock.Co
 	}
 }
 
-// TestCorkSurvivesAPanicInOnPause: uncork's send leaves bytes queued past
-// the high-water mark, so OnPause runs inside uncork, before it ends the
+// TestCorkSurvivesAPanicInOnPause: sendGathered's send leaves bytes queued past
+// the high-water mark, so OnPause runs inside sendGathered, before it ends the
 // cork; a panicking OnPause leaves the connection corked for good, and once
-// its queue has drained its writes wait in the cork buffer, unsent.
+// its queue has drained its writes wait in the gather buffer, unsent.
 func TestCorkSurvivesAPanicInOnPause(t *testing.T) {
 	var panics []any
 	l := newLoop(t, loop.WithPanicHandler(func(v any) { panics = append(panics, v) }))
 	h := &corkHandler{}
 	h.onMessage = func(c *sock.Conn, msg []byte) {
 		fillKernel(t, sock.ConnFD(c))
-		c.Write(bytes.Repeat([]byte("a"), 4<<10)) // gathered; uncork queues it
+		c.Write(bytes.Repeat([]byte("a"), 4<<10)) // gathered; sendGathered queues it
 	}
 	h.onPause = func(*sock.Conn) { panic("OnPause") }
 	_, peer := listenAndDial(t, l, sock.Messages(bufio.ScanLines, 64, h),

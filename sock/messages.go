@@ -224,11 +224,11 @@ func (m *messages) newFraming(c *Conn) *framing {
 	return m.keep(c, &s)
 }
 
-// OnData hands out the messages p completes, with c corked: their answers
+// OnData hands out the messages p completes, with c gathering: their answers
 // go out in one send when they are all handed out.
 func (m *messages) OnData(c *Conn, p []byte) {
-	if c.cork() {
-		defer c.uncork() // also after a panic (in OnSplitError, say): a cork left set keeps c's writes unsent
+	if c.startGathering() {
+		defer c.sendGathered() // also after a panic (in OnSplitError, say): a gathering left set keeps c's writes unsent
 	}
 	m.onData(c, p)
 }
@@ -427,8 +427,8 @@ func (m *messages) OnResume(c *Conn) {
 // end of stream; if messages must wait (writes paused, or the handler's
 // PauseReading), it keeps the connection open until they are handed out.
 func (m *messages) OnEOF(c *Conn) bool {
-	if c.cork() {
-		defer c.uncork() // as in OnData
+	if c.startGathering() {
+		defer c.sendGathered() // as in OnData
 	}
 	return m.onEOF(c)
 }
@@ -571,13 +571,13 @@ func (f *framing) resumed() {
 // feedHeld hands out the messages that waited, unless reading paused again
 // or the connection closed meanwhile.
 func (f *framing) feedHeld() {
-	if f.c.cork() {
-		defer f.c.uncork() // as in OnData
+	if f.c.startGathering() {
+		defer f.c.sendGathered() // as in OnData
 	}
-	f.feedHeldCorked()
+	f.feedHeldGathered()
 }
 
-func (f *framing) feedHeldCorked() {
+func (f *framing) feedHeldGathered() {
 	f.scheduled = false
 	c, m := f.c, f.m
 	if c.flags&(c.messagesWaitOn()|fClosing|fClosed) != 0 || f.err != nil || c.framing() != f {

@@ -186,9 +186,9 @@ func (h *m11Pair) OnData(c *sock.Conn, p []byte) {
 // Under WithWriteGathering, an OnData that writes to another connection
 // of the loop while its own answer is gathered sends that connection only
 // its own bytes: the gathered answer is its connection's, sent when OnData
-// returns (the cork buffer is the loop's, and must go to its peer alone).
+// returns (the gather buffer is the loop's, and must go to its peer alone).
 // Kills: Write and Writev sending what was gathered ahead of their bytes
-// on a connection that is not the corked one (fCorked dropped from their
+// on a connection that is not the corked one (fGathering dropped from their
 // sendAfterGathered test).
 func TestMut11GatheredAnswerGoesOnlyToItsOwnConnection(t *testing.T) {
 	for _, vectored := range []bool{false, true} {

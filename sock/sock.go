@@ -292,7 +292,7 @@ type config struct {
 	reusePort           bool
 	exclusive           bool // WithExclusiveAddress: SO_REUSEPORT set only once bound
 	noDelay             bool
-	gatherWrites        bool          // WithWriteGathering: OnData runs corked
+	gatherWrites        bool          // WithWriteGathering: OnData runs gathering
 	keepAlive           *keepAlive    // WithKeepAlive's, when on; nil leaves SO_KEEPALIVE off, as a new socket has it
 	idleTimeout         time.Duration // WithIdleTimeout's; 0 for none
 	messageTimeout      time.Duration // WithMessageTimeout's; 0 for none
@@ -696,10 +696,10 @@ type loopState struct {
 	// connections it waits for.
 	drain *dialDrain
 
-	// cork gathers the writes of the corked connection, corked (at most
-	// one at a time: see Conn.cork).
-	cork   []byte
-	corked *Conn
+	// gathered holds the writes of the gathering connection, gatherer (at
+	// most one at a time: see Conn.startGathering).
+	gathered []byte
+	gatherer *Conn
 
 	// spareKept is a buffer that held a connection's waiting messages, for
 	// the next to reuse (see takeSpare).
