@@ -53,6 +53,7 @@ const (
 	fReadPaused                                // PauseReading was called, ResumeReading not yet
 	fReadPausedForWrites                       // Messages paused reading at OnPause, to resume it at OnResume
 	fGathering                                 // Messages gathers writes in the loop's gather buffer (see startGathering)
+	fCorked                                    // Cork holds writes in the queue until Uncork
 )
 
 // chunkSize is the size of the chunks unsent bytes wait in.
@@ -66,6 +67,11 @@ type outbuf struct {
 	off     int
 	n       int
 	onWrite func() // c.onWritable, made once: the loop's writer for fd
+
+	// one is the array chunks starts from again whenever the queue
+	// empties, so that a queue of one chunk allocates nothing (Cork's
+	// rounds each queue one; consume's slicing loses the array it had).
+	one [1][]byte
 }
 
 // connExtra is what only some connections need, made on first use, so that
@@ -142,9 +148,9 @@ func (c *Conn) RemoteAddr() net.Addr {
 // Loop returns the loop the connection belongs to.
 func (c *Conn) Loop() *loop.Loop { return c.cfg.l }
 
-// Buffered returns how many written bytes wait to be sent: queued, and,
-// while a Messages handler hands out messages, gathered to be sent when
-// they are all handed out (those count as unsent if the connection fails,
+// Buffered returns how many written bytes wait to be sent: queued, held
+// by Cork, and, while a Messages handler hands out messages, gathered to be
+// sent when they are all handed out (those count as unsent if the connection fails,
 // not for OnPause or the write timeout).
 func (c *Conn) Buffered() int {
 	n := 0
@@ -208,6 +214,9 @@ func (c *Conn) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if c.flags&fCorked != 0 {
+		return c.hold(len(p), p)
+	}
 	// The queue as it was before this Write: what was gathered, sent with a
 	// p too long to gather, is queued before p where the kernel leaves some,
 	// and OnPause comes after both.
@@ -252,6 +261,9 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	}
 	if total == 0 {
 		return 0, nil
+	}
+	if c.flags&fCorked != 0 {
+		return c.hold(total, bufs...)
 	}
 	wasEmpty := c.out == nil || c.out.n == 0 // as in Write
 	if c.flags&fGathering != 0 && c.gather(bufs...) {
@@ -306,7 +318,7 @@ const maxGather = 16 << 10
 // connections' bytes in it would go to one peer.
 func (c *Conn) startGathering() bool {
 	ls := c.cfg.ls
-	if ls.gatherer != nil || c.flags&(fGathering|fConnecting|fShutWrite|fClosing|fClosed) != 0 {
+	if ls.gatherer != nil || c.flags&(fGathering|fCorked|fConnecting|fShutWrite|fClosing|fClosed) != 0 {
 		return false
 	}
 	ls.gatherer = c
@@ -407,6 +419,102 @@ func (c *Conn) dropGathered() {
 		c.cfg.ls.gathered = c.cfg.ls.gathered[:0]
 		c.cfg.ls.gatherer = nil
 	}
+}
+
+// Cork holds what is written from now on, to send it in one go at Uncork:
+// the writes of many callbacks (requests or answers posted from other
+// goroutines, say) then take one system call instead of one each, as Node's
+// socket.cork does. In each callback that writes:
+//
+//	if !c.Corked() {
+//		c.Cork()
+//		c.Loop().CallSoon(c.Uncork) // after this iteration's callbacks
+//	}
+//	c.Write(msg)
+//
+// The held bytes count in Buffered, but they do not wait for the peer: the
+// write timeout does not run for them, and they never reach the high-water
+// mark: once more than 16 KiB is held (or more than the high-water mark,
+// if that is lower), all of it is sent at once, as when uncorked, and
+// while the kernel has not taken it all, later writes queue behind it as
+// usual. Close and CloseWrite send what is held (they Uncork first); Abort
+// discards it, and its *UnsentError counts it. Writes made before Cork are
+// not held: under a Messages handler, Cork sends the answers gathered so
+// far, and the gathering of later messages' answers stops while corked.
+// Cork does nothing on a connection that is corked (one Uncork ends it),
+// closing or closed, or after CloseWrite. A connection still connecting
+// holds its writes until it opens anyway; corked, it goes on holding them.
+func (c *Conn) Cork() {
+	if c.flags&(fCorked|fShutWrite|fClosing|fClosed) != 0 {
+		return
+	}
+	c.sendGathered() // Messages' answers so far: written before the Cork
+	if c.flags&fClosed != 0 {
+		return // the send failed, or an OnPause closed c
+	}
+	c.flags |= fCorked
+}
+
+// Uncork ends Cork: what is held is sent, as far as the kernel takes it,
+// and the rest queued, as Write does (OnPause included, from inside
+// Uncork). A send that fails closes the connection: OnClose says why. It
+// does nothing on a connection that is not corked.
+func (c *Conn) Uncork() {
+	if c.flags&fCorked == 0 {
+		return
+	}
+	c.flags &^= fCorked
+	if c.flags&(fWriting|fConnecting|fClosed) != 0 || c.out == nil || c.out.n == 0 {
+		return // nothing held, or the queue waits already: the writer sends it
+	}
+	c.release()
+}
+
+// Corked reports whether Cork is in effect: called, and Uncork not since,
+// on a connection that is not closing or closed.
+func (c *Conn) Corked() bool { return c.flags&(fCorked|fClosing|fClosed) == fCorked }
+
+// hold is Write and Writev on a corked connection: bufs, total bytes in
+// all, join the queue unsent, unless they take what it holds past
+// corkLimit, or the queue waits for the kernel or a connect already (then
+// they wait with it, as uncorked).
+func (c *Conn) hold(total int, bufs ...[]byte) (int, error) {
+	wasEmpty := c.out == nil || c.out.n == 0
+	for _, b := range bufs {
+		c.appendOut(b)
+	}
+	if c.flags&(fWriting|fConnecting) != 0 {
+		c.queued(wasEmpty)
+		return total, nil
+	}
+	if c.out.n <= c.corkLimit() {
+		return total, nil
+	}
+	if err := c.release(); err != nil {
+		return 0, err
+	}
+	return total, nil
+}
+
+// corkLimit is the most a corked connection holds before it sends: below
+// the high-water mark, so that holding alone never calls OnPause.
+func (c *Conn) corkLimit() int { return min(maxGather, c.cfg.highWater) }
+
+// release sends what the queue holds, which nothing waits to send (no
+// writer is registered), and then waits for the kernel with the rest, as a
+// Write that the kernel took part of does; a failed send fails c and is
+// returned.
+func (c *Conn) release() error {
+	if err := c.flush(); err != nil {
+		c.fail(err)
+		return err
+	}
+	if c.out.n > 0 {
+		c.queued(true)
+	} else {
+		c.drained()
+	}
+	return nil
 }
 
 // send writes p directly. EAGAIN is not an error: it sent 0 bytes.
@@ -582,7 +690,7 @@ func (c *Conn) consume(n int) {
 		o.off = 0
 	}
 	if o.n == 0 {
-		o.chunks = o.chunks[:0]
+		o.chunks = o.one[:0]
 	}
 	if c.ext != nil && o.n > 0 {
 		c.rearm(&c.ext.write)
@@ -609,7 +717,7 @@ func (c *Conn) drained() {
 	if c.ext != nil {
 		c.cfg.l.Cancel(c.ext.write.t)
 	}
-	o.chunks = nil // the emptied slice header's array would outlive its use
+	o.chunks = o.one[:0] // a grown array would outlive its use
 	if c.flags&fClosing != 0 {
 		c.linger()
 		return
@@ -775,6 +883,7 @@ func (c *Conn) CloseWrite() error {
 		return ErrClosed
 	}
 	c.sendGathered()
+	c.Uncork()
 	if c.flags&fClosed != 0 {
 		return nil // the send failed: OnClose says why
 	}
@@ -827,6 +936,7 @@ func (c *Conn) Close() error {
 		return ErrClosed
 	}
 	c.sendGathered()
+	c.Uncork()
 	if c.flags&fClosed != 0 {
 		return nil // the send failed: OnClose says why
 	}
@@ -1115,6 +1225,7 @@ func (c *Conn) teardown(err error) {
 			c.cfg.ls.putChunk(ch)
 		}
 		o.chunks, o.n, o.off = nil, 0, 0
+		o.one[0] = nil // given back above
 	}
 	c.cfg.l.CallSoon(func() {
 		if ln := c.ln; ln != nil {
@@ -1177,7 +1288,9 @@ func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	}
 	// Only bytes queued: what a Messages handler gathered (see startGathering) is sent
 	// when OnMessage returns, and the timeout starts if some stay queued.
-	c.setTimeout(&c.extra().write, d, ErrWriteTimeout, c.out != nil && c.out.n > 0 && c.flags&fConnecting == 0)
+	// Bytes held by Cork wait for Uncork, not for the peer.
+	waiting := c.out != nil && c.out.n > 0 && c.flags&fConnecting == 0 && (c.flags&fCorked == 0 || c.flags&fWriting != 0)
+	c.setTimeout(&c.extra().write, d, ErrWriteTimeout, waiting)
 	return nil
 }
 

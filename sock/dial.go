@@ -396,6 +396,16 @@ func (c *Conn) connected() {
 	if c.flags&fClosed != 0 {
 		return
 	}
+	if c.flags&fCorked != 0 && c.out.n <= c.corkLimit() {
+		// Corked (a Close or CloseWrite would have uncorked it): what was
+		// written while connecting waits for Uncork, and the writer is not
+		// needed until then.
+		if c.flags&fWriting != 0 {
+			c.cfg.l.RemoveWriter(fd)
+			c.flags &^= fWriting
+		}
+		return
+	}
 	// What was written while connecting goes out now; this also removes
 	// the writer, or completes a Close or CloseWrite made meanwhile.
 	if err := c.flush(); err != nil {

@@ -408,3 +408,63 @@ func ExampleWithExclusiveAddress() {
 	fmt.Println("second copy refused:", errors.Is(err, syscall.EADDRINUSE))
 	// Output: second copy refused: true
 }
+
+// stopAtClose stops its loop when its connection closes.
+type stopAtClose struct {
+	sock.BaseHandler
+	l *loop.Loop
+}
+
+func (h stopAtClose) OnClose(*sock.Conn, error) { h.l.Stop() }
+
+// Requests posted from other goroutines, written with one system call per
+// loop iteration instead of one each: the first callback of an iteration
+// corks the connection and queues the Uncork.
+func ExampleConn_Cork() {
+	l, err := loop.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	server, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer server.Close()
+	read := make(chan int)
+	go func() { // a server that counts the lines it reads
+		c, err := server.Accept()
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close()
+		n := 0
+		for s := bufio.NewScanner(c); s.Scan(); {
+			n++
+		}
+		read <- n
+	}()
+	c, err := sock.Dial(l, "tcp", server.Addr().String(), stopAtClose{l: l})
+	if err != nil {
+		log.Fatal(err)
+	}
+	send := func(req []byte) error { // from any goroutine
+		return l.Post(func() {
+			if !c.Corked() {
+				c.Cork()
+				l.CallSoon(c.Uncork) // after this iteration's posts
+			}
+			c.Write(req)
+		})
+	}
+	go func() {
+		for i := range 100 {
+			send(fmt.Appendf(nil, "request %d\n", i))
+		}
+		l.Post(func() { c.Close() }) // Close sends what is held first
+	}()
+	l.Run() // until OnClose
+	fmt.Println("the server read", <-read, "requests")
+	// Output:
+	// the server read 100 requests
+}
