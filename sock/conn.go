@@ -197,8 +197,9 @@ func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed)
 // the OnEOF it asks), p is instead gathered, when nothing is queued and up
 // to 16 KiB, with what was written before it, and sent when the messages are
 // handed out, or by Close, CloseWrite or Abort; a p that would pass 16 KiB
-// is sent after what was gathered, in one system call with it. It returns
-// len(p) and nil when all of p was sent, gathered or queued. When the queue
+// is sent after what was gathered, in one system call with it. Corked (see
+// Cork), p is held until Uncork. It returns len(p) and nil when all of p
+// was sent, gathered, held or queued. When the queue
 // rises above the high-water mark, OnPause is called before Write returns;
 // an OnPause that closes or aborts the connection there leaves Write's
 // answer as it was (p was taken: an Abort's *UnsentError in OnClose counts
@@ -250,7 +251,8 @@ func (c *Conn) Write(p []byte) (int, error) {
 
 // Writev is Write for several buffers, sent in one system call (up to 64 of
 // them) when nothing is queued: a header and a body need not be copied
-// together first. Under a Messages handler they are gathered as Write's are.
+// together first. Under a Messages handler they are gathered as Write's are,
+// and corked they are held as Write's are.
 func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 	if c.flags&(fShutWrite|fClosing|fClosed) != 0 {
 		return 0, ErrClosed
