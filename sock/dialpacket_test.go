@@ -113,7 +113,7 @@ func TestDialPacketRefusals(t *testing.T) {
 		{"udp4", "127.0.0.1:9", nil, nil, "nil PacketHandler"},
 		{"udp4", "", &udpClient{}, nil, "missing address"},
 		{"udp4", "127.0.0.1:9", &udpClient{}, []sock.Option{sock.WithReusePort()}, "WithReusePort applies to Listen, Group.Listen, ListenPacket and Group.ListenPacket only"},
-		{"udp4", "127.0.0.1:9", &udpClient{}, []sock.Option{sock.WithIdleTimeout(time.Second)}, "WithIdleTimeout applies to Listen, Group.Listen and Dial only"},
+		{"udp4", "127.0.0.1:9", &udpClient{}, []sock.Option{sock.WithIdleTimeout(time.Second)}, "WithIdleTimeout applies to Listen, Group.Listen, FileListener and Dial only"},
 	} {
 		pc, err := sock.DialPacket(l, tc.network, tc.addr, tc.h, tc.opts...)
 		if err == nil {

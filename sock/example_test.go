@@ -15,6 +15,8 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -467,4 +469,29 @@ func ExampleConn_Cork() {
 	fmt.Println("the server read", <-read, "requests")
 	// Output:
 	// the server read 100 requests
+}
+
+// A server started by systemd's socket activation takes its listening
+// socket from descriptor 3 (LISTEN_FDS says how many were passed, and
+// LISTEN_PID to which process), and listens itself when started by hand.
+func ExampleFileListener() {
+	l, err := loop.New()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	var ln *sock.Listener
+	if os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) && os.Getenv("LISTEN_FDS") == "1" {
+		f := os.NewFile(3, "systemd socket")
+		ln, err = sock.FileListener(l, f, echoHandler{})
+		f.Close() // the listener has a descriptor of its own
+	} else {
+		ln, err = sock.Listen(l, "tcp", "127.0.0.1:7000", echoHandler{})
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ln.Close()
+	log.Printf("listening on %s", ln.Addr())
+	log.Fatal(l.Run())
 }

@@ -149,7 +149,7 @@ func TestGroupListenPacketRefusals(t *testing.T) {
 		{"tcp", newHandler, nil, `network "tcp" is not udp, udp4 or udp6`},
 		{"unixgram", newHandler, nil, `network "unixgram" is not udp, udp4 or udp6`},
 		{"udp4", nil, nil, "nil newHandler"},
-		{"udp4", newHandler, []sock.Option{sock.WithIdleTimeout(time.Second)}, "WithIdleTimeout applies to Listen, Group.Listen and Dial only"},
+		{"udp4", newHandler, []sock.Option{sock.WithIdleTimeout(time.Second)}, "WithIdleTimeout applies to Listen, Group.Listen, FileListener and Dial only"},
 		{"udp4", newHandler, []sock.Option{sock.WithRecvBufferSize(-1)}, "WithRecvBufferSize(-1)"},
 	} {
 		_, err := g.ListenPacket(tc.network, "127.0.0.1:0", tc.nh, tc.opts...)

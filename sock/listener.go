@@ -86,13 +86,22 @@ func Listen(l *loop.Loop, network, addr string, h Handler, opts ...Option) (*Lis
 	if sa, err := unix.Getsockname(fd); err == nil {
 		ln.addr = netAddr(sa, unix.SOCK_STREAM)
 	}
-	ln.onAccept, ln.onRetry = ln.accept, ln.resume
-	if err := l.AddReader(fd, ln.onAccept); err != nil {
-		ln.release()
+	if err := ln.start(); err != nil {
 		return nil, fmt.Errorf("sock: listen %s %s: %w", network, addr, err)
 	}
-	ln.ls.listeners[ln] = struct{}{}
 	return ln, nil
+}
+
+// start begins accepting on the listening socket; if the loop cannot watch
+// it, it closes the socket and returns why.
+func (ln *Listener) start() error {
+	ln.onAccept, ln.onRetry = ln.accept, ln.resume
+	if err := ln.l.AddReader(ln.fd, ln.onAccept); err != nil {
+		ln.release()
+		return err
+	}
+	ln.ls.listeners[ln] = struct{}{}
+	return nil
 }
 
 // bindListening makes the checks Listen and ListenPacket share, reads opts,

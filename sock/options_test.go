@@ -1,6 +1,7 @@
 package sock_test
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"path/filepath"
@@ -47,8 +48,9 @@ var refusedOptions = []struct {
 // The calls of optionCalls an option applies to.
 const (
 	listen = "Listen tcp, Listen unix"
-	stream = listen + ", Dial"
-	every  = stream + ", ListenPacket"
+	accept = listen + ", FileListener"
+	stream = accept + ", Dial"
+	every  = stream + ", ListenPacket, FilePacketConn"
 )
 
 // optionCalls makes the calls an option can be given to, on l, with path
@@ -78,6 +80,40 @@ func optionCalls(l *loop.Loop, path string, opt sock.Option) map[string]func() e
 		},
 		"ListenPacket": func() error {
 			pc, err := sock.ListenPacket(l, "udp", "127.0.0.1:0", dropPackets{}, opt)
+			if err == nil {
+				pc.Close()
+			}
+			return err
+		},
+		"FileListener": func() error {
+			nl, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return fmt.Errorf("the test's own listener: %w", err)
+			}
+			defer nl.Close()
+			f, err := nl.(*net.TCPListener).File()
+			if err != nil {
+				return fmt.Errorf("the test's own listener: %w", err)
+			}
+			defer f.Close()
+			ln, err := sock.FileListener(l, f, sock.BaseHandler{}, opt)
+			if err == nil {
+				ln.Close()
+			}
+			return err
+		},
+		"FilePacketConn": func() error {
+			nc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				return fmt.Errorf("the test's own socket: %w", err)
+			}
+			defer nc.Close()
+			f, err := nc.(*net.UDPConn).File()
+			if err != nil {
+				return fmt.Errorf("the test's own socket: %w", err)
+			}
+			defer f.Close()
+			pc, err := sock.FilePacketConn(l, f, dropPackets{}, opt)
 			if err == nil {
 				pc.Close()
 			}
@@ -197,19 +233,19 @@ func TestMisappliedOptionsAreRefused(t *testing.T) {
 		calls string // where it applies
 		want  string
 	}{
-		{sock.WithHighWater(1), stream, "WithHighWater applies to Listen, Group.Listen and Dial only"},
-		{sock.WithLowWater(1), stream, "WithLowWater applies to Listen, Group.Listen and Dial only"},
+		{sock.WithHighWater(1), stream, "WithHighWater applies to Listen, Group.Listen, FileListener and Dial only"},
+		{sock.WithLowWater(1), stream, "WithLowWater applies to Listen, Group.Listen, FileListener and Dial only"},
 		{sock.WithReusePort(), listen + ", ListenPacket", "WithReusePort applies to Listen, Group.Listen, ListenPacket and Group.ListenPacket only"},
 		{sock.WithExclusiveAddress(), listen + ", ListenPacket", "WithExclusiveAddress applies to Listen, Group.Listen, ListenPacket and Group.ListenPacket only"},
 		{sock.WithBacklog(1), listen, "WithBacklog applies to Listen and Group.Listen only"},
-		{sock.WithMaxConns(1), listen, "WithMaxConns applies to Listen and Group.Listen only"},
-		{sock.WithIdleTimeout(time.Second), stream, "WithIdleTimeout applies to Listen, Group.Listen and Dial only"},
-		{sock.WithNoDelay(false), stream, "WithNoDelay applies to Listen, Group.Listen and Dial only"},
-		{sock.WithWriteGathering(), stream, "WithWriteGathering applies to Listen, Group.Listen and Dial only"},
-		{sock.WithKeepAlive(net.KeepAliveConfig{Enable: true}), stream, "WithKeepAlive applies to Listen, Group.Listen and Dial only"},
+		{sock.WithMaxConns(1), accept, "WithMaxConns applies to Listen, Group.Listen and FileListener only"},
+		{sock.WithIdleTimeout(time.Second), stream, "WithIdleTimeout applies to Listen, Group.Listen, FileListener and Dial only"},
+		{sock.WithNoDelay(false), stream, "WithNoDelay applies to Listen, Group.Listen, FileListener and Dial only"},
+		{sock.WithWriteGathering(), stream, "WithWriteGathering applies to Listen, Group.Listen, FileListener and Dial only"},
+		{sock.WithKeepAlive(net.KeepAliveConfig{Enable: true}), stream, "WithKeepAlive applies to Listen, Group.Listen, FileListener and Dial only"},
 		{sock.WithConnectTimeout(time.Second), "Dial", "WithConnectTimeout applies to Dial only"},
-		{sock.WithLingerTimeout(time.Second), stream, "WithLingerTimeout applies to Listen, Group.Listen and Dial only"},
-		{sock.WithAcceptErrorHandler(func(error) {}), listen, "WithAcceptErrorHandler applies to Listen and Group.Listen only"},
+		{sock.WithLingerTimeout(time.Second), stream, "WithLingerTimeout applies to Listen, Group.Listen, FileListener and Dial only"},
+		{sock.WithAcceptErrorHandler(func(error) {}), accept, "WithAcceptErrorHandler applies to Listen, Group.Listen and FileListener only"},
 		{sock.WithResolver(net.DefaultResolver), "Dial", "WithResolver applies to Dial only"},
 	} {
 		l := newLoop(t)

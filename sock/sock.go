@@ -23,8 +23,10 @@
 // A server: Listen (or, one loop per core, NewGroup and Group.Listen) with
 // a Handler (embed BaseHandler), or with Messages for a protocol of lines
 // or frames. A client: Dial (WithConnectTimeout, WithResolver). UDP:
-// ListenPacket, Group.ListenPacket, DialPacket. Then, as needed:
-// Conn.Write, Close and Abort; OnPause, OnResume and PauseReading for flow
+// ListenPacket, Group.ListenPacket, DialPacket. A socket opened elsewhere
+// (systemd's socket activation): FileListener, FilePacketConn. Then, as
+// needed: Conn.Write, Close and Abort; Cork for writes from posted
+// callbacks; OnPause, OnResume and PauseReading for flow
 // control; SetIdleTimeout and the other timeouts, with TimeoutHandler to
 // answer one; ShutdownHandler and Group.Shutdown for a graceful stop. The
 // optional interfaces (EOFHandler, ShutdownHandler, TimeoutHandler,
@@ -334,9 +336,12 @@ type callKind uint8
 const (
 	forListen callKind = 1 << iota // Listen and Group.Listen
 	forDial
-	forPacket     // ListenPacket and Group.ListenPacket
-	forDialPacket // DialPacket
-	forStream     = forListen | forDial
+	forPacket       // ListenPacket and Group.ListenPacket
+	forDialPacket   // DialPacket
+	forFileListener // FileListener: a socket listening already
+	forFilePacket   // FilePacketConn: a datagram socket open already
+	forAccept       = forListen | forFileListener
+	forStream       = forAccept | forDial
 )
 
 // only refuses the option when the call is not of one of kinds.
@@ -346,7 +351,7 @@ func (c *config) only(option string, kinds callKind) {
 		for _, k := range []struct {
 			kind callKind
 			name string
-		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}, {forPacket, "Group.ListenPacket"}, {forDialPacket, "DialPacket"}} {
+		}{{forListen, "Listen"}, {forListen, "Group.Listen"}, {forFileListener, "FileListener"}, {forDial, "Dial"}, {forPacket, "ListenPacket"}, {forPacket, "Group.ListenPacket"}, {forDialPacket, "DialPacket"}} {
 			if kinds&k.kind != 0 {
 				calls = append(calls, k.name)
 			}
@@ -475,7 +480,7 @@ func WithBacklog(n int) Option {
 // ListenPacket refuse the option.
 func WithMaxConns(n int) Option {
 	return func(c *config) {
-		c.only("WithMaxConns", forListen)
+		c.only("WithMaxConns", forAccept)
 		c.size("WithMaxConns", n, &c.maxConns)
 	}
 }
@@ -619,7 +624,7 @@ func WithLingerTimeout(d time.Duration) Option {
 // retries by itself on a timer that backs off from 10ms to 1s.
 func WithAcceptErrorHandler(fn func(error)) Option {
 	return func(c *config) {
-		c.only("WithAcceptErrorHandler", forListen)
+		c.only("WithAcceptErrorHandler", forAccept)
 		c.acceptError = fn
 	}
 }
