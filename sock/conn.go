@@ -692,6 +692,9 @@ func (c *Conn) consume(n int) {
 		o.off = 0
 	}
 	if o.n == 0 {
+		// A queue that grew past one chunk left its first in one[0]: it
+		// was given back above, and must not be held from here.
+		o.one[0] = nil
 		o.chunks = o.one[:0]
 	}
 	if c.ext != nil && o.n > 0 {
