@@ -29,6 +29,12 @@ import (
 // set it non-blocking again (Listener.Control and unix.SetNonblock) before
 // both accept.
 //
+// On a Group, each loop can take the same file (Group.Each calling
+// FileListener): the loops then accept from the one socket, each new
+// connection waking them all and going to whichever accepts it first
+// (SO_REUSEPORT listeners, Group.Listen's, spread connections without
+// that); Group.Shutdown drains them as it drains the group's own.
+//
 // The options that shape a socket before it listens (WithReusePort,
 // WithExclusiveAddress, WithBacklog) are refused; the rest apply as they do
 // for Listen, the buffer sizes and TCP options set on the listening socket

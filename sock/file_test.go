@@ -1,15 +1,18 @@
 package sock_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/loopgen/loop"
 	"github.com/loopgen/loop/sock"
 	"golang.org/x/sys/unix"
 )
@@ -297,4 +300,69 @@ func TestFilePacketConnRefuses(t *testing.T) {
 		t.Fatalf("FilePacketConn with a packet socket's options: %v", err)
 	}
 	pc.Close()
+}
+
+// On a Group, every loop takes the same file (Group.Each): each listens on
+// a duplicate of the one socket, the connections are served on whichever
+// loop accepts them, and Shutdown drains them as it drains the group's own.
+func TestFileListenerOnEveryLoopOfAGroup(t *testing.T) {
+	checkFDs(t)
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nl.Close()
+	f := fileOf(t, nl.(*net.TCPListener))
+	g, err := sock.NewGroup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	lns := make([]*sock.Listener, len(g.Loops()))
+	err = g.Each(func(i int, l *loop.Loop) error {
+		ln, err := sock.FileListener(l, f, echoHandler{})
+		lns[i] = ln
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nl.Close()
+	f.Close()
+	const clients = 20
+	peers := make([]net.Conn, clients)
+	for i := range peers {
+		peers[i], err = net.Dial("tcp", lns[0].Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peers[i].Close()
+		msg := []byte("client " + strconv.Itoa(i))
+		peers[i].Write(msg)
+		got := make([]byte, len(msg))
+		peers[i].SetReadDeadline(time.Now().Add(waitLimit))
+		if _, err := io.ReadFull(peers[i], got); err != nil || string(got) != string(msg) {
+			t.Fatalf("client %d: echoed %q, %v", i, got, err)
+		}
+	}
+	// Every connection open counts on one loop or the other.
+	conns := make([]int, len(lns)) // conns[i] belongs to loop i
+	g.Each(func(i int, l *loop.Loop) error {
+		conns[i] = lns[i].Conns()
+		return nil
+	})
+	if total := conns[0] + conns[1]; total != clients {
+		t.Errorf("the loops' listeners hold %d connections; want %d", total, clients)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := g.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	for i, p := range peers {
+		p.SetReadDeadline(time.Now().Add(waitLimit))
+		if n, err := p.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Errorf("client %d after Shutdown: read %d, %v; want the end of stream", i, n, err)
+		}
+	}
 }
