@@ -21,13 +21,18 @@ import (
 // share the open file). A Unix socket's file is left in place by Close:
 // the listener did not make it.
 //
-// A socket shared with another process must stay non-blocking: os.File's
-// Fd, which exec.Cmd calls on its ExtraFiles, makes it blocking, for every
-// descriptor of it, and an accept on a blocking socket whose connection
-// another process took first would stall the loop until the next one
-// comes. Hand a listening socket over with syscall.ForkExec's Files, or
-// set it non-blocking again (Listener.Control and unix.SetNonblock) before
-// both accept.
+// The socket must stay non-blocking, for all who hold it: the listener
+// accepts until EAGAIN, and on a blocking socket the last accept would
+// block the loop until the next connection came. os.File's Fd makes it
+// blocking on a file that package net or os made non-blocking itself (f,
+// if it came from net.TCPListener's File; exec.Cmd calls Fd on its
+// ExtraFiles), so the listener makes it non-blocking again at each
+// readiness event, before it accepts (one fcntl each); a change made
+// between that look and the accept, by another process, can still block
+// the loop once. To hand the socket to another process, pass a descriptor
+// Go did not make non-blocking, whose Fd leaves it as it is: Listener.Control
+// with unix.Dup and os.NewFile, or syscall.ForkExec's Files with the
+// number from SyscallConn's Control.
 //
 // On a Group, each loop can take the same file (Group.Each calling
 // FileListener): the loops then accept from the one socket, each new
@@ -37,8 +42,10 @@ import (
 //
 // The options that shape a socket before it listens (WithReusePort,
 // WithExclusiveAddress, WithBacklog) are refused; the rest apply as they do
-// for Listen, the buffer sizes and TCP options set on the listening socket
-// for the connections it accepts. It fails, saying why, when f is not a
+// for Listen. The buffer sizes, TCP_NODELAY and keep-alive (on with
+// WithNoDelay's default, off without WithKeepAlive, as for Listen, whatever
+// the socket had) are set on the listening socket, for the connections it
+// accepts: those its other holders accept get them too. It fails, saying why, when f is not a
 // socket, not a stream socket, not listening, or of a family other than
 // IPv4, IPv6 and Unix. Loop goroutine only.
 func FileListener(l *loop.Loop, f *os.File, h Handler, opts ...Option) (*Listener, error) {
@@ -93,12 +100,12 @@ func FileListener(l *loop.Loop, f *os.File, h Handler, opts ...Option) (*Listene
 		unix.Close(fd)
 		return fail(err)
 	}
-	if network == "tcp" && acceptInheritsTCPOptions {
-		setTCPOptions(fd, cfg) // as bindSocket does for Listen
+	if network == "tcp" {
+		resetTCPOptions(fd, cfg)
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
 	cfg.unixStream, cfg.network = network == "unix", network
-	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: netAddr(sa, unix.SOCK_STREAM)}
+	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: netAddr(sa, unix.SOCK_STREAM), fromFile: true}
 	if err := ln.start(); err != nil {
 		return fail(err)
 	}
@@ -129,8 +136,10 @@ func dupSocket(f *os.File, sotype int) (int, error) {
 		err = errors.New("not a socket")
 	case err != nil:
 		err = os.NewSyscallError("getsockopt SO_TYPE", err)
-	case typ != sotype && sotype == unix.SOCK_STREAM:
+	case typ != sotype && sotype == unix.SOCK_STREAM && typ == unix.SOCK_DGRAM:
 		err = errors.New("not a stream socket (for a UDP socket, use FilePacketConn)")
+	case typ != sotype && sotype == unix.SOCK_STREAM:
+		err = errors.New("not a stream socket")
 	case typ != sotype:
 		err = errors.New("not a datagram socket")
 	default:
@@ -152,6 +161,8 @@ func dupSocket(f *os.File, sotype int) (int, error) {
 // File). As with FileListener, it works on a duplicate of f's descriptor,
 // made non-blocking (for f too). A socket connected to a peer (as
 // DialPacket's are) keeps it: RemoteAddr gives it, and Write sends to it.
+// It reads until EAGAIN, so the socket must stay non-blocking, and it is
+// made so again at each readiness event, as FileListener's is (see there).
 // WithReadBufferSize, WithSendBufferSize and WithRecvBufferSize apply; the
 // other options are refused. It fails, saying why, when f is not a
 // datagram socket of IPv4 or IPv6. Loop goroutine only.
@@ -199,7 +210,7 @@ func FilePacketConn(l *loop.Loop, f *os.File, h PacketHandler, opts ...Option) (
 		unix.Close(fd)
 		return fail(err)
 	}
-	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: family}
+	pc := &PacketConn{l: l, ls: stateOf(l, cfg.readBufferSize), h: h, fd: fd, family: family, fromFile: true}
 	if peer, err := unix.Getpeername(fd); err == nil {
 		pc.remote = netAddr(peer, unix.SOCK_DGRAM)
 	}
@@ -207,4 +218,40 @@ func FilePacketConn(l *loop.Loop, f *os.File, h PacketHandler, opts ...Option) (
 		return fail(err)
 	}
 	return pc, nil
+}
+
+// resetTCPOptions sets TCP_NODELAY and keep-alive on a listening socket
+// opened elsewhere to what cfg asks, off included, where setTCPOptions
+// only turns them on: the socket may have them on already (a sock.Listen
+// listener has TCP_NODELAY), and the connections it accepts inherit them
+// (Linux's do; elsewhere open sets them on each as well). Best effort, as
+// setTCPOptions.
+func resetTCPOptions(fd int, cfg *config) {
+	noDelay := 0
+	if cfg.noDelay {
+		noDelay = 1
+	}
+	_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, noDelay)
+	if cfg.keepAlive == nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0)
+	} else {
+		_ = setKeepAlive(fd, cfg.keepAlive)
+	}
+}
+
+// keepNonblocking makes a socket opened elsewhere non-blocking again if
+// one of its other descriptors made it blocking since (the flag belongs to
+// the open file, which they share: os.File's Fd clears it on a file that
+// package net or os made non-blocking itself), before the reads or accepts
+// that go on until EAGAIN: on a blocking socket the last of them would
+// block the loop until the next connection or datagram came. One fcntl per
+// readiness event, for FileListener's and FilePacketConn's sockets only. A
+// descriptor made blocking between this look and the read can still block
+// it once: a socket shared with another process is safe only when nothing
+// makes it blocking.
+func keepNonblocking(fd int) {
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err == nil && flags&unix.O_NONBLOCK == 0 {
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags|unix.O_NONBLOCK)
+	}
 }

@@ -48,6 +48,10 @@ type Listener struct {
 	full   bool         // accepting stopped at WithMaxConns's limit, until a connection closes
 	shared atomic.Int64 // nconns, for GroupListener.Conns to read from any goroutine
 	onGone func()       // Group's hook: runs after each connection's OnClose
+
+	// fromFile marks a socket opened elsewhere (FileListener), whose other
+	// descriptors may make it blocking: see keepNonblocking.
+	fromFile bool
 }
 
 // Listen opens a listening socket on network ("tcp", "tcp4", "tcp6" or
@@ -266,6 +270,9 @@ func (ln *Listener) release() {
 // accept is the loop's reader for the listening socket: it accepts until
 // the kernel has no more connections or acceptBatch is reached.
 func (ln *Listener) accept() {
+	if ln.fromFile {
+		keepNonblocking(ln.fd)
+	}
 	for range acceptBatch {
 		if ln.closed {
 			return

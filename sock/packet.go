@@ -70,6 +70,8 @@ type PacketConn struct {
 	addr   net.Addr
 	remote net.Addr // DialPacket's peer; nil for ListenPacket
 	closed bool
+
+	fromFile bool // made by FilePacketConn: see keepNonblocking
 }
 
 // PacketErrorHandler may be implemented by a PacketHandler that wants the
@@ -298,6 +300,9 @@ func (pc *PacketConn) Close() error {
 // are otherwise left alone: on a datagram socket they are per packet (an
 // ICMP report, say), reading clears them, and the socket goes on working.
 func (pc *PacketConn) onReadable() {
+	if pc.fromFile {
+		keepNonblocking(pc.fd)
+	}
 	for range packetBatch {
 		if pc.closed {
 			return
