@@ -458,8 +458,8 @@ func (c *Conn) Cork() {
 }
 
 // Uncork ends Cork: what is held is sent, as far as the kernel takes it,
-// and the rest queued, as Write does (OnPause included, from inside
-// Uncork). A send that fails closes the connection: OnClose says why. It
+// and the rest queued, as Write does (it never reaches the high-water mark:
+// see Cork). A send that fails closes the connection: OnClose says why. It
 // does nothing on a connection that is not corked.
 func (c *Conn) Uncork() {
 	if c.flags&fCorked == 0 {
