@@ -135,7 +135,11 @@ func (pc *PacketConn) start() error {
 // server is down, which an unconnected socket is not told. Send with
 // Write: a WriteTo elsewhere goes out, but no answer from there arrives,
 // and a refusal the peer's host sent may fail it instead. A host name in
-// addr is looked up before DialPacket returns, by package net.
+// addr is looked up before DialPacket returns, by package net, and the loop
+// waits for it (up to the resolver's timeouts: seconds, when a DNS server
+// does not answer): on a loop that serves others, look the name up on a
+// goroutine of its own (net.DefaultResolver.LookupNetIP) and Post the
+// DialPacket with the address, as Dial does by itself.
 // WithReadBufferSize, WithSendBufferSize and WithRecvBufferSize apply; the
 // other options are refused. Loop goroutine only.
 func DialPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Option) (*PacketConn, error) {
