@@ -52,7 +52,7 @@ const (
 	fPaused                                    // OnPause was called, OnResume not yet
 	fReadPaused                                // PauseReading was called, ResumeReading not yet
 	fReadPausedForWrites                       // Messages paused reading at OnPause, to resume it at OnResume
-	fGathering                                 // Messages gathers writes in the loop's gather buffer (see startGathering)
+	fGathering                                 // Messages or WithWriteGathering gathers writes in the loop's gather buffer (see startGathering)
 	fCorked                                    // Cork holds writes in the queue until Uncork
 )
 
@@ -149,9 +149,10 @@ func (c *Conn) RemoteAddr() net.Addr {
 func (c *Conn) Loop() *loop.Loop { return c.cfg.l }
 
 // Buffered returns how many written bytes wait to be sent: queued, held
-// by Cork, and, while a Messages handler hands out messages, gathered to be
-// sent when they are all handed out (those count as unsent if the connection fails,
-// not for OnPause or the write timeout).
+// by Cork, and gathered by a Messages handler or WithWriteGathering until
+// sent. All count as unsent if the connection fails; gathered bytes count
+// for OnPause and the write timeout only once queued, and held ones never
+// for the write timeout (see Cork).
 func (c *Conn) Buffered() int {
 	n := 0
 	if c.out != nil {
@@ -198,7 +199,9 @@ func (c *Conn) ReadPaused() bool { return c.flags&(fReadPaused|fClosing|fClosed)
 // to 16 KiB, with what was written before it, and sent when the messages are
 // handed out, or by Close, CloseWrite or Abort; a p that would pass 16 KiB
 // is sent after what was gathered, in one system call with it. Corked (see
-// Cork), p is held until Uncork. It returns len(p) and nil when all of p
+// Cork), p is held until Uncork, unless that takes what is held past 16 KiB
+// (or the high-water mark, if lower), which sends it all now, or bytes
+// already wait for the kernel, behind which p is queued. It returns len(p) and nil when all of p
 // was sent, gathered, held or queued. When the queue
 // rises above the high-water mark, OnPause is called before Write returns;
 // an OnPause that closes or aborts the connection there leaves Write's
@@ -305,7 +308,8 @@ func (c *Conn) Writev(bufs ...[]byte) (int, error) {
 
 // maxGather bounds what a gathering connection gathers before it sends: enough
 // for the answers to a read's worth of small requests, and small enough
-// that flow control sees the rest as queued (OnPause) in good time.
+// that flow control sees the rest as queued (OnPause) in good time. Cork's
+// limit too (corkLimit).
 const maxGather = 16 << 10
 
 // startGathering makes c's writes gather in the loop's gather buffer, to go
@@ -313,7 +317,8 @@ const maxGather = 16 << 10
 // Messages gathers a connection's writes while it hands out one read's
 // messages, whose answers are often many and small (a trial's pipelining server made 100,000 sends for
 // 531 reads). It reports false, and does nothing, when it cannot: c is not
-// open for writing, or another connection of the loop is gathering. No path
+// open for writing, c is corked (Cork holds its writes instead), or another
+// connection of the loop is gathering. No path
 // does the latter now (a connection gathers only while its own messages
 // are handed out, and handlers' callbacks do not nest: a mutation round
 // found the check unobservable), but the buffer is the loop's, and two
@@ -439,10 +444,14 @@ func (c *Conn) dropGathered() {
 // mark: once more than 16 KiB is held (or more than the high-water mark,
 // if that is lower), all of it is sent at once, as when uncorked, and
 // while the kernel has not taken it all, later writes queue behind it as
-// usual. Close and CloseWrite send what is held (they Uncork first); Abort
+// usual. The same holds when Cork is called with bytes already waiting for
+// the kernel: writes join that queue and go out as it drains, in one
+// system call with it, before Uncork. Close and CloseWrite send what is held (they Uncork first); Abort
 // discards it, and its *UnsentError counts it. Writes made before Cork are
-// not held: under a Messages handler, Cork sends the answers gathered so
-// far, and the gathering of later messages' answers stops while corked.
+// not held: under a Messages handler or WithWriteGathering, Cork sends the
+// answers gathered so far (a send that may call OnPause, or close the
+// connection if it fails: OnClose says why), and the gathering stops while
+// corked.
 // Cork does nothing on a connection that is corked (one Uncork ends it),
 // closing or closed, or after CloseWrite. A connection still connecting
 // holds its writes until it opens anyway; corked, it goes on holding them.
@@ -457,9 +466,11 @@ func (c *Conn) Cork() {
 	c.flags |= fCorked
 }
 
-// Uncork ends Cork: what is held is sent, as far as the kernel takes it,
-// and the rest queued, as Write does (it never reaches the high-water mark:
-// see Cork). A send that fails closes the connection: OnClose says why. It
+// Uncork ends Cork: what is held is sent now, as far as the kernel takes
+// it, and the rest queued, as Write does (it never reaches the high-water
+// mark: see Cork); while the connection is still connecting, or bytes
+// already wait for the kernel, it goes out with them when the socket is
+// writable. A send that fails closes the connection: OnClose says why. It
 // does nothing on a connection that is not corked.
 func (c *Conn) Uncork() {
 	if c.flags&fCorked == 0 {
@@ -1285,7 +1296,8 @@ func (c *Conn) SetReadTimeout(d time.Duration) error {
 // SetWriteTimeout closes the connection with an error wrapping ErrTimeout
 // (and *UnsentError) when queued bytes made no progress for d: the peer
 // stopped reading. It runs only while bytes are queued on an open
-// connection: a Dial's connect is bounded by WithConnectTimeout instead.
+// connection (not for bytes Cork holds: see Cork): a Dial's connect is
+// bounded by WithConnectTimeout instead.
 // d <= 0 turns it off. It returns ErrClosed once the connection is closed.
 func (c *Conn) SetWriteTimeout(d time.Duration) error {
 	if c.flags&fClosed != 0 {

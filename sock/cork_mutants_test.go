@@ -50,7 +50,7 @@ func dialPeer(t *testing.T, ln *sock.Listener) net.Conn {
 //
 // Kills: Write returning 0 for gathered bytes; gather's n > maxGather as
 // n >= maxGather; maxGather 8 KiB or 64 KiB; gather sizing without what is
-// already gathered (n := 0); cork not setting fGathering; OnData's sendGathered run
+// already gathered (n := 0); startGathering not setting fGathering; OnData's sendGathered run
 // at once instead of deferred (nothing gathered).
 func TestCorkMutantGathersUpTo16KiB(t *testing.T) {
 	l := newLoop(t)
@@ -249,7 +249,7 @@ func (o *openRecorder) OnOpen(c *sock.Conn) {
 }
 
 // TestCorkMutantFailedSpillLeavesNothingGathered: a connection whose spill
-// failed (EPIPE) is torn down with what it gathered in the loop's gather buffer
+// failed (EPIPE) is torn down with what it gathered in the loop's gather
 // buffer; teardown must empty it, or the next connection of the loop to
 // gather sends those bytes to its own peer.
 //
@@ -537,7 +537,7 @@ func TestCorkMutantSurvivesAPanicInOnSplitErrorOfAHeldMessage(t *testing.T) {
 	uncorkedAfterThePanic(t, l, peer, h.conn, "ERR too long\n", func() bool { return h.closed })
 }
 
-// TestCorkMutantNothingGatheredSendsNothing: an sendGathered with nothing
+// TestCorkMutantNothingGatheredSendsNothing: a sendGathered with nothing
 // gathered makes no send. A Unix peer that sent a request and closed makes
 // every send fail with EPIPE, even an empty one: a handler that answers
 // nothing must see its connection close cleanly at the end of stream

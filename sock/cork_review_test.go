@@ -16,10 +16,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// In the cork_*_test.go files, the tests' names and comments say "cork"
-// for the write gathering of a Messages handler (Conn.startGathering and
-// sendGathered, named cork and uncork until Conn.Cork came): not Conn.Cork,
-// whose tests are in conn_cork_test.go.
+// In cork_*_test.go, messages_cork_test.go and a few older tests
+// (gathering_test.go, mto_review_test.go, mut11*_test.go), "cork" means
+// the write gathering of a Messages handler or WithWriteGathering
+// (Conn.startGathering and sendGathered, named cork and uncork until
+// Conn.Cork came): not Conn.Cork, whose tests are in conn_cork_test.go and
+// rev13_cork*_test.go.
 
 // corkHandler is a MessageHandler whose OnMessage and OnPause a test
 // supplies; it records the connection and its close.

@@ -472,8 +472,9 @@ func ExampleConn_Cork() {
 }
 
 // A server started by systemd's socket activation takes its listening
-// socket from descriptor 3 (LISTEN_FDS says how many were passed, and
-// LISTEN_PID to which process), and listens itself when started by hand.
+// socket from descriptor 3, the first of those passed (LISTEN_FDS says how
+// many, and LISTEN_PID to which process), and listens itself when started
+// by hand.
 func ExampleFileListener() {
 	l, err := loop.New()
 	if err != nil {
@@ -481,7 +482,7 @@ func ExampleFileListener() {
 	}
 	defer l.Close()
 	var ln *sock.Listener
-	if os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) && os.Getenv("LISTEN_FDS") == "1" {
+	if n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS")); n >= 1 && os.Getenv("LISTEN_PID") == strconv.Itoa(os.Getpid()) {
 		f := os.NewFile(3, "systemd socket")
 		ln, err = sock.FileListener(l, f, echoHandler{})
 		f.Close() // the listener has a descriptor of its own
@@ -493,5 +494,7 @@ func ExampleFileListener() {
 	}
 	defer ln.Close()
 	log.Printf("listening on %s", ln.Addr())
-	log.Fatal(l.Run())
+	if err := l.Run(); err != nil {
+		log.Fatal(err)
+	}
 }

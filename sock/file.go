@@ -47,7 +47,9 @@ import (
 // the socket had) are set on the listening socket, for the connections it
 // accepts: those its other holders accept get them too. It fails, saying why, when f is not a
 // socket, not a stream socket, not listening, or of a family other than
-// IPv4, IPv6 and Unix. Loop goroutine only.
+// IPv4, IPv6 and Unix. If another holder shuts the socket down, accept
+// fails with EINVAL, retried on the backoff (at most once a second;
+// WithAcceptErrorHandler sees each) until Close. Loop goroutine only.
 func FileListener(l *loop.Loop, f *os.File, h Handler, opts ...Option) (*Listener, error) {
 	if f == nil {
 		return nil, errors.New("sock: FileListener: nil *os.File")
@@ -161,8 +163,10 @@ func dupSocket(f *os.File, sotype int) (int, error) {
 // File). As with FileListener, it works on a duplicate of f's descriptor,
 // made non-blocking (for f too). A socket connected to a peer (as
 // DialPacket's are) keeps it: RemoteAddr gives it, and Write sends to it.
-// It reads until EAGAIN, so the socket must stay non-blocking, and it is
-// made so again at each readiness event, as FileListener's is (see there).
+// It reads until EAGAIN (at most 16 datagrams an event), so the socket
+// must stay non-blocking, and it is made so again at each readiness event,
+// as FileListener's is (see there). Unlike ListenPacket it does not set
+// SO_BROADCAST: the socket keeps what it had (systemd's Broadcast=).
 // WithReadBufferSize, WithSendBufferSize and WithRecvBufferSize apply; the
 // other options are refused. It fails, saying why, when f is not a
 // datagram socket of IPv4 or IPv6. Loop goroutine only.

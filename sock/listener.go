@@ -240,8 +240,9 @@ func (ln *Listener) Conns() int { return ln.nconns }
 // Loop returns the loop the listener accepts on.
 func (ln *Listener) Loop() *loop.Loop { return ln.l }
 
-// Close stops accepting and closes the listening socket (and removes a
-// Unix socket's file). Connections already accepted stay open. It returns
+// Close stops accepting and closes the listening socket (and removes the
+// Unix socket's file that Listen made; a FileListener's is left in place).
+// Connections already accepted stay open. It returns
 // ErrClosed if already called.
 func (ln *Listener) Close() error {
 	if ln.closed {

@@ -49,7 +49,8 @@ type TruncatedHandler interface {
 }
 
 // PacketConn is a UDP socket on a loop, made by ListenPacket (bound to an
-// address, for any peer) or DialPacket (connected to one). A readiness
+// address, for any peer), DialPacket (connected to one) or FilePacketConn
+// (a socket opened elsewhere, connected or not). A readiness
 // event reads up to 16
 // datagrams, for fairness with the loop's other sockets; more that wait are
 // read on the loop's next iterations, with no new traffic needed. All its
@@ -194,16 +195,16 @@ func DialPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Opt
 	return pc, nil
 }
 
-// RemoteAddr returns the peer of a socket made by DialPacket, or nil for
-// one made by ListenPacket.
+// RemoteAddr returns the peer of a connected socket (DialPacket's, or a
+// connected one FilePacketConn took), or nil.
 func (pc *PacketConn) RemoteAddr() net.Addr { return pc.remote }
 
-// Write sends p as one datagram to the peer of a socket made by
-// DialPacket, without blocking, as WriteTo does (a datagram the send
-// buffer cannot take is dropped, with an error wrapping EAGAIN). An error
-// wrapping ECONNREFUSED says that the peer's host answered an earlier
-// datagram: nothing listens there. On a socket made by ListenPacket, which
-// has no peer, it fails.
+// Write sends p as one datagram to the peer of a connected socket
+// (DialPacket's, or FilePacketConn's when it was connected), without
+// blocking, as WriteTo does (a datagram the send buffer cannot take is
+// dropped, with an error wrapping EAGAIN). An error wrapping ECONNREFUSED
+// says that the peer's host answered an earlier datagram: nothing listens
+// there. On a socket without a peer it fails.
 func (pc *PacketConn) Write(p []byte) (int, error) {
 	switch {
 	case pc.closed:

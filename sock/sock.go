@@ -36,11 +36,12 @@
 // # Goroutines
 //
 // Every method of Conn, Listener and PacketConn belongs to the goroutine
-// that runs the loop the socket was created on, as do Listen, Dial and
-// ListenPacket themselves. From another goroutine, hand the call to the loop
-// with l.Post (or, on a Group's loops, Group.Each). Listen, Dial and
-// ListenPacket called from another goroutine while the loop waits for work
-// fail with an error wrapping loop.ErrWrongGoroutine. Group's methods are
+// that runs the loop the socket was created on, as do Listen, Dial,
+// ListenPacket, DialPacket, FileListener and FilePacketConn themselves. From
+// another goroutine, hand the call to the loop with l.Post (or, on a
+// Group's loops, Group.Each). Those calls, made from another goroutine
+// while the loop waits for work, fail with an error wrapping
+// loop.ErrWrongGoroutine. Group's methods are
 // the exception: they are safe from any goroutine but the group's own
 // loops', since they wait for those loops (a callback on one calls them
 // with go).
@@ -161,8 +162,8 @@ func (e *UnsentError) Unwrap() error { return e.Err }
 // (or Writev) or the flush that crossed the mark, so a panic there also ends the
 // method that called them (the rest of an OnData's replies are not
 // written); under a Messages handler OnPause may also run in the send of
-// what its OnMessage calls gathered (after they return), or in the Close or
-// CloseWrite that sends it. The exceptions, which close the connection, are
+// what its OnMessage calls gathered (after they return), or in the Close,
+// CloseWrite or Cork that sends it. The exceptions, which close the connection, are
 // EOFHandler's OnEOF, ShutdownHandler's OnShutdown and TimeoutHandler's
 // OnTimeout.
 type Handler interface {
@@ -320,8 +321,8 @@ type config struct {
 	err  error    // the first option given a value it refuses, or not applying to the call
 }
 
-// Option configures Listen, Dial, ListenPacket, DialPacket, Group.Listen and
-// Group.ListenPacket. An option
+// Option configures Listen, Dial, ListenPacket, DialPacket, FileListener,
+// FilePacketConn, Group.Listen and Group.ListenPacket. An option
 // given a value it refuses (a negative size or duration) makes the call it
 // was passed to fail with an error that names it, before anything is opened;
 // so does one that does not apply to that call (WithIdleTimeout given to
@@ -476,8 +477,8 @@ func WithBacklog(n int) Option {
 // addresses, not by load, so a loop at its limit leaves those hashed to it
 // waiting while another loop may have room (a trial saw [3 0] open with
 // five waiting).
-// 0 sets no limit (the default); a negative n is refused. Dial and
-// ListenPacket refuse the option.
+// 0 sets no limit (the default); a negative n is refused. It applies to
+// Listen, Group.Listen and FileListener; the others refuse it.
 func WithMaxConns(n int) Option {
 	return func(c *config) {
 		c.only("WithMaxConns", forAccept)
@@ -549,8 +550,8 @@ func WithNoDelay(on bool) Option {
 // once more than a Write that sends at once copies them: a handler that
 // writes once per read gains nothing from it. Until they are sent they
 // count in Buffered, and as unsent if the connection fails; OnPause and the
-// write timeout see them once queued. It applies to Listen, Group.Listen
-// and Dial.
+// write timeout see them once queued. It applies to Listen, Group.Listen,
+// FileListener and Dial.
 func WithWriteGathering() Option {
 	return func(c *config) {
 		c.only("WithWriteGathering", forStream)
@@ -758,8 +759,9 @@ func lookupState(l *loop.Loop) (s *loopState, made bool) {
 }
 
 // loopUsable says why l cannot take sockets: its variant has no poller
-// (loop.ErrNoPoller, which Listen, Dial, ListenPacket and DialPacket report before any
-// other check of l or of the options), or Close has been called
+// (loop.ErrNoPoller, which Listen, Dial, ListenPacket, DialPacket,
+// FileListener and FilePacketConn report before any other check of l or of
+// the options), or Close has been called
 // (loop.ErrClosed; also while the callbacks queued before it run, before
 // closeAll closes the loop's sockets), or the caller is not on the loop
 // goroutine, as the loop waiting for work shows (loop.ErrWrongGoroutine).
@@ -778,7 +780,8 @@ func loopUsable(l *loop.Loop) error {
 	return nil
 }
 
-// errNilLoop is what Listen, Dial, ListenPacket and DialPacket return for a nil loop.
+// errNilLoop is what Listen, Dial, ListenPacket, DialPacket, FileListener and
+// FilePacketConn return for a nil loop.
 var errNilLoop = errors.New("nil *loop.Loop")
 
 // closeAll closes what is still open on a loop that is closing (it runs
