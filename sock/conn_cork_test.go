@@ -496,3 +496,51 @@ func BenchmarkWritesFromCallbacks(b *testing.B) {
 		})
 	}
 }
+
+// Cork called while bytes wait for the kernel: later writes join that
+// queue and go out as it drains, before any Uncork (held bytes would only
+// wait behind it for nothing: the drain sends them in the same writev).
+func TestCorkBehindAWaitingQueueSendsAsItDrains(t *testing.T) {
+	l := newLoop(t)
+	h := &corkConn{}
+	peer := acceptCorkConn(t, l, h, sock.WithHighWater(1<<30))
+	c := h.c
+	chunk := make([]byte, 64<<10)
+	written := 0
+	for c.Buffered() == 0 {
+		if written > 64<<20 {
+			t.Fatal("the kernel took 64 MiB from a peer that does not read")
+		}
+		c.Write(chunk)
+		written += len(chunk)
+	}
+	c.Cork()
+	c.Write([]byte("HELD"))
+	written += 4
+	if got := c.Buffered(); got == 0 {
+		t.Fatal("nothing queued")
+	}
+	done := make(chan int64, 1)
+	go func() {
+		peer.SetReadDeadline(time.Now().Add(waitLimit))
+		n, _ := io.CopyN(io.Discard, peer, int64(written))
+		done <- n
+		l.Post(func() {})
+	}()
+	var n int64 = -1
+	runUntil(t, l, "the peer to read everything", func() bool {
+		select {
+		case n = <-done:
+			return true
+		default:
+			return false
+		}
+	})
+	if n != int64(written) {
+		t.Fatalf("the peer read %d of %d bytes before Uncork", n, written)
+	}
+	if !c.Corked() || c.Buffered() != 0 {
+		t.Errorf("after the drain: Corked() = %v, Buffered() = %d; want true and 0", c.Corked(), c.Buffered())
+	}
+	c.Uncork()
+}
