@@ -936,9 +936,13 @@ func (c *Conn) shutdownWrite() {
 // peer had not acknowledged everything sent. Off Linux the kernel does not
 // say what the peer has acknowledged: there only the peer's end of stream ends
 // the wait early, and past the linger timeout OnClose receives ErrLinger
-// itself, with no count. A Unix socket does not wait:
-// what it sent is in the peer's queue already, so it closes once its own
-// input is drained. A peer that never reads keeps a
+// itself, with no count. A Unix socket does not wait for what it sent,
+// which is in the peer's queue already: it closes once its own input is
+// drained, or, if the peer was still sending, once the peer ends its
+// stream or the linger timeout passes (OnClose then has nil), since a close
+// with the peer's input still arriving would make the peer's read end in
+// ECONNRESET after what was sent instead of the end of stream. A peer that
+// never reads keeps a
 // closing connection open while bytes are queued: set a write timeout, or use
 // Abort. Close returns ErrClosed if already called.
 //
@@ -1012,14 +1016,24 @@ func (c *Conn) linger() {
 		// SIOCOUTQ counts buffer memory until the peer reads: nothing to
 		// wait for once the input is drained (unread input would make the
 		// peer's next read fail with ECONNRESET).
-		if err := c.drainInput(); err != nil {
+		read, err := c.drainInput()
+		if err != nil {
 			// ECONNRESET: the peer closed with what we sent still unread in
 			// its queue, so that was lost.
 			c.fail(err)
 			return
 		}
-		c.teardown(nil)
-		return
+		if !read || c.flags&fEOF != 0 {
+			c.teardown(nil)
+			return
+		}
+		// The peer is still sending (a client pipelining requests): input
+		// that came between the drain and the close would make its reads
+		// end in ECONNRESET once it has read what we sent, not in the end
+		// of stream (a trial's RPC server did that to 2 of 200 clients in
+		// a Shutdown). So wait for its end of stream, which it sends once
+		// it has read ours, discarding what comes meanwhile, up to the
+		// linger timeout (lingerCheck).
 	}
 	// Close came while connecting, or reading was paused since: input must
 	// be read, to see the peer's end and to discard it.
@@ -1053,20 +1067,24 @@ const maxLingerStep = 100 * time.Millisecond
 // more, so that closing the descriptor finds no unread input. It reads into
 // the loop's discard buffer, not its read buffer: a Close from inside an
 // OnData, this connection's or another's, would overwrite the p that OnData
-// holds. It returns a read error other than EAGAIN.
-func (c *Conn) drainInput() error {
+// holds. It reports whether it read anything (the peer was still sending),
+// noting the peer's end of stream in fEOF if it came, and returns a read
+// error other than EAGAIN.
+func (c *Conn) drainInput() (read bool, err error) {
 	buf := c.cfg.ls.discardBuffer()
 	for {
 		n, err := sysRead(int(c.fd), buf)
 		switch {
 		case err == unix.EINTR:
 		case err == unix.EAGAIN:
-			return nil
+			return read, nil
 		case err != nil:
-			return c.opError("read", err)
+			return read, c.opError("read", err)
 		case n == 0:
-			return nil
+			c.flags |= fEOF
+			return read, nil
 		}
+		read = true
 	}
 }
 
@@ -1083,6 +1101,16 @@ func (c *Conn) lingerCheck() {
 	}
 	tm := c.ext
 	left := tm.lingerEnd - c.sinceEpoch()
+	if c.cfg.unixStream {
+		// Only the peer's end of stream (gotEOF) or the timeout ends a Unix
+		// socket's wait: what it sent is in the peer's queue already.
+		if left <= 0 {
+			c.teardown(nil)
+		} else {
+			tm.lingerT = c.cfg.l.CallLater(left, tm.lingerFn)
+		}
+		return
+	}
 	n, known := unackedBytes(int(c.fd))
 	if n > 0 {
 		n-- // the FIN's sequence number: shutdown queued it
