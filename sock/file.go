@@ -84,10 +84,23 @@ func FileListener(l *loop.Loop, f *os.File, h Handler, opts ...Option) (*Listene
 		}
 		return fail(errors.New("the socket is not listening (a connection's socket, or one listen was not called on)"))
 	}
+	ln, err := listenerOn(l, fd, cfg, h)
+	if err != nil {
+		return fail(err)
+	}
+	ln.fromFile = true
+	return ln, nil
+}
+
+// listenerOn accepts on l from fd, a listening stream socket the caller
+// made or duplicated, with cfg (checked for h already) and h; on failure it
+// closes fd. FileListener's sockets, and the Unix socket that the loops of
+// a Group after the first take from the first's Listen, come this way.
+func listenerOn(l *loop.Loop, fd int, cfg *config, h Handler) (*Listener, error) {
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		unix.Close(fd)
-		return fail(os.NewSyscallError("getsockname", err))
+		return nil, os.NewSyscallError("getsockname", err)
 	}
 	network := "tcp"
 	switch sa.(type) {
@@ -96,20 +109,20 @@ func FileListener(l *loop.Loop, f *os.File, h Handler, opts ...Option) (*Listene
 		network = "unix"
 	default:
 		unix.Close(fd)
-		return fail(errors.New("the socket is neither IPv4, IPv6 nor Unix"))
+		return nil, errors.New("the socket is neither IPv4, IPv6 nor Unix")
 	}
 	if err := setBufferSizes(fd, cfg); err != nil {
 		unix.Close(fd)
-		return fail(err)
+		return nil, err
 	}
 	if network == "tcp" {
 		resetTCPOptions(fd, cfg)
 	}
 	cfg.l, cfg.ls, cfg.h = l, stateOf(l, cfg.readBufferSize), h
 	cfg.unixStream, cfg.network = network == "unix", network
-	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: netAddr(sa, unix.SOCK_STREAM), fromFile: true}
+	ln := &Listener{l: l, ls: cfg.ls, h: h, cfg: cfg, fd: fd, addr: netAddr(sa, unix.SOCK_STREAM)}
 	if err := ln.start(); err != nil {
-		return fail(err)
+		return nil, err
 	}
 	return ln, nil
 }

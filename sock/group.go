@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/loopgen/loop"
+	"golang.org/x/sys/unix"
 )
 
 // Group runs several loops, one per core by default, each on its own
@@ -291,8 +293,9 @@ func (gl *groupLoop) prune() {
 	gl.lns = slices.DeleteFunc(gl.lns, func(ln *Listener) bool { return ln.closed && ln.nconns == 0 })
 }
 
-// Listen opens one listener per loop on network ("tcp", "tcp4" or "tcp6")
-// and addr, each with SO_REUSEPORT, and returns them as a GroupListener,
+// Listen opens one listener per loop on network ("tcp", "tcp4", "tcp6" or
+// "unix") and addr, each with SO_REUSEPORT, and returns them as a
+// GroupListener,
 // whose Addr is the address they share (with the port picked, for port 0)
 // and whose Close stops accepting there while the group's other listeners
 // and every connection are served on. newHandler is called once per loop,
@@ -306,11 +309,15 @@ func (gl *groupLoop) prune() {
 // SO_REUSEPORT sockets of the same user (another Group, this one's earlier
 // Listen, a second copy of the server) does not: the kernel then spreads
 // the connections over both sets of listeners, unless WithExclusiveAddress
-// is given. Once Shutdown or Close was
+// is given. A Unix socket is one socket that every loop accepts from
+// (SO_REUSEPORT does not spread Unix connections: Linux gives them all to
+// one socket), each connection waking the loops and going to whichever
+// accepts it first; its file is made by Listen and removed at Close, and an
+// existing file fails with EADDRINUSE. Once Shutdown or Close was
 // called, it returns an error wrapping ErrClosed that says which.
 func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler, opts ...Option) (*GroupListener, error) {
-	if !isTCP(network) {
-		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4 or tcp6 (for udp, Group.ListenPacket)", network)
+	if !isTCP(network) && network != "unix" {
+		return nil, fmt.Errorf("sock: Group.Listen: network %q is not tcp, tcp4, tcp6 or unix (for udp, Group.ListenPacket)", network)
 	}
 	if newHandler == nil {
 		return nil, fmt.Errorf("sock: Group.Listen %s %s: nil newHandler", network, addr)
@@ -338,7 +345,11 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 		var ln *Listener
 		err := g.on(gl, op, func() error {
 			var err error
-			ln, err = Listen(gl.l, network, at, newHandler(gl.l), lopts...)
+			if network == "unix" && len(opened) > 0 {
+				ln, err = listenBeside(gl.l, opened[0].ln, newHandler(gl.l), opts)
+			} else {
+				ln, err = Listen(gl.l, network, at, newHandler(gl.l), lopts...)
+			}
 			if err == nil {
 				ln.onGone = gl.check
 				gl.prune()
@@ -380,6 +391,27 @@ func (g *Group) loopErr(op string, i int, err error) error {
 		return err
 	}
 	return fmt.Errorf("sock: %s: loop %d: %w", op, i, err)
+}
+
+// listenBeside accepts on l from a duplicate of first's socket, a Unix
+// listener on another loop of the group: SO_REUSEPORT does not spread Unix
+// connections among sockets (Linux gives them all to one), so the loops
+// share one socket, and each connection goes to whichever loop accepts it
+// first. Only first removes the socket's file at Close. Loop goroutine
+// only (l's); first's descriptor is not touched but duplicated.
+func listenBeside(l *loop.Loop, first *Listener, h Handler, opts []Option) (*Listener, error) {
+	cfg, err := newConfig(forListen, opts)
+	if err == nil {
+		err = cfg.forHandler(h)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.FcntlInt(uintptr(first.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+	}
+	return listenerOn(l, fd, cfg, h)
 }
 
 // joinExisting undoes WithExclusiveAddress for the group's listeners after
@@ -539,8 +571,8 @@ func (g *Group) Shutdown(ctx context.Context) error {
 	for _, gl := range g.loops {
 		err := post(gl.l, func() {
 			gl.drain = drain
-			// A listener opened on the loop with Listen (the way to have a Unix
-			// listener in a group) drains as the group's own do: left out, its
+			// A listener opened on the loop with Listen (or FileListener)
+			// drains as the group's own do: left out, its
 			// connections were aborted when the loops closed, and Shutdown
 			// returned nil.
 			for ln := range stateOf(gl.l, 0).listeners {

@@ -335,12 +335,22 @@ type openSignal struct {
 
 func (o openSignal) OnOpen(*sock.Conn) { o.opened <- struct{}{} }
 
-// TestGroupListenErrors: a Group refuses networks SO_REUSEPORT does not
-// serve, and a port another socket holds without SO_REUSEPORT.
+// TestGroupListenErrors: a Group refuses a network that is not a stream's,
+// a port another socket holds without SO_REUSEPORT, and a Unix socket's
+// path that exists already.
 func TestGroupListenErrors(t *testing.T) {
 	g, _, newHandler := newGroup(t, 2)
-	if _, err := g.Listen("unix", t.TempDir()+"/s", newHandler); err == nil {
-		t.Error("Group.Listen accepted unix")
+	if _, err := g.Listen("udp", "127.0.0.1:0", newHandler); err == nil {
+		t.Error("Group.Listen accepted udp")
+	}
+	path := t.TempDir() + "/s"
+	held, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if _, err := g.Listen("unix", path, newHandler); !errors.Is(err, syscall.EADDRINUSE) {
+		t.Errorf("Group.Listen on a Unix path in use: %v; want EADDRINUSE", err)
 	}
 	taken, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
@@ -458,7 +468,7 @@ func rawDial(t *testing.T, ln *sock.Listener) int {
 }
 
 // TestGroupShutdownDrainsAListenerOpenedOnItsLoop: a listener opened with
-// Listen on one of the group's loops (the way to have a Unix listener in a
+// Listen on one of the group's loops (then the way to have a Unix listener in a
 // group) was left out of the drain: its connection was aborted with what it
 // had queued when the loops closed, and Shutdown returned nil.
 func TestGroupShutdownDrainsAListenerOpenedOnItsLoop(t *testing.T) {

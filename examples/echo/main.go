@@ -35,6 +35,7 @@ func (echo) OnResume(c *sock.Conn)         { c.ResumeReading() }
 var idle = flag.Duration("idle", time.Minute, "close connections idle this long (0: never)")
 
 func main() {
+	network := flag.String("net", "tcp", "network: tcp, tcp4, tcp6, or unix (-addr is then the socket's path)")
 	addr := flag.String("addr", "127.0.0.1:7000", "address to listen on")
 	loops := flag.Int("loops", 0, "event loops (0: one per core)")
 	grace := flag.Duration("grace", 5*time.Second, "on SIGINT or SIGTERM, how long connections may take to drain and close")
@@ -59,7 +60,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	ln, err := g.Listen("tcp", *addr, func(*loop.Loop) sock.Handler { return echo{} })
+	ln, err := g.Listen(*network, *addr, func(*loop.Loop) sock.Handler { return echo{} })
 	if err != nil {
 		log.Fatal(err)
 	}

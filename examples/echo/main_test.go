@@ -207,3 +207,33 @@ func sendUntilPaused(t *testing.T, c net.Conn, fill func(chunk []byte, offset in
 		}
 	}
 }
+
+// -net unix serves a Unix socket at -addr on every loop, and removes its
+// file at the shutdown.
+func TestUnixSocket(t *testing.T) {
+	path := t.TempDir() + "/echo.sock"
+	proc, addr, wait := startEcho(t, "-net", "unix", "-addr", path, "-loops", "2")
+	if addr != path {
+		t.Errorf("echo listens on %q; want %q", addr, path)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("over unix\n"))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); line != "over unix\n" || err != nil {
+		t.Errorf("echoed %q, %v", line, err)
+	}
+	c.Close()
+	if err := proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, stderr := wait(); code != 0 {
+		t.Errorf("exit status %d; stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the socket file after the shutdown: %v; want it removed", err)
+	}
+}
