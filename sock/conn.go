@@ -439,6 +439,9 @@ func (c *Conn) dropGathered() {
 //	}
 //	c.Write(msg)
 //
+// (c.Uncork, a method value, allocates each time it is made: keep one per
+// connection, made once, where that matters.)
+//
 // The held bytes count in Buffered, but they do not wait for the peer: the
 // write timeout does not run for them, and they never reach the high-water
 // mark: once more than 16 KiB is held (or more than the high-water mark,
