@@ -225,7 +225,13 @@ type EOFHandler interface {
 // idle, or after writing the last answer. Until then the connection runs as
 // before (OnData too: a handler that takes no new requests says so to its
 // peer, or ignores them). Under Messages, requests read and held while
-// reading is paused count as work: Held says how many bytes wait. Shutdown waits for those Closes until its ctx
+// reading is paused count as work: Held says how many bytes wait, and they
+// are handed to OnMessage as reading resumes, so the check for an idle
+// connection (nothing in flight, Held 0) belongs where work ends, in the
+// posted answer and in OnMessage too (a request dropped while draining
+// ends work as well), not in OnShutdown alone: an RPC trial that checked
+// only in OnShutdown and in its answers waited for its ctx in 3 of 3
+// Shutdowns. Shutdown waits for those Closes until its ctx
 // ends, then aborts what is left and returns ctx.Err(). A panic in
 // OnShutdown Closes the connection, as if the handler did not implement it,
 // and goes on to the loop's panic handler.
