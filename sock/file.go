@@ -34,11 +34,11 @@ import (
 // with unix.Dup and os.NewFile, or syscall.ForkExec's Files with the
 // number from SyscallConn's Control.
 //
-// On a Group, each loop can take the same file (Group.Each calling
-// FileListener): the loops then accept from the one socket, each new
-// connection waking them all and going to whichever accepts it first
-// (SO_REUSEPORT listeners, Group.Listen's, spread connections without
-// that); Group.Shutdown drains them as it drains the group's own.
+// On a Group, Group.FileListener takes the file on every loop: the loops
+// then accept from the one socket, each new connection waking them all and
+// going to whichever accepts it first (SO_REUSEPORT listeners, Group.Listen's
+// for TCP, spread connections without that); Group.Shutdown drains them as
+// it drains the group's own.
 //
 // The options that shape a socket before it listens (WithReusePort,
 // WithExclusiveAddress, WithBacklog) are refused; the rest apply as they do

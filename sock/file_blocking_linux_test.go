@@ -40,10 +40,17 @@ func TestFilePacketConnAfterTheCallersFd(t *testing.T) {
 	}
 	defer sender.Close()
 	sender.Write([]byte("one"))
-	unblocked := make(chan struct{})
+	// A blocked loop is unblocked after 2 s, unless the timer fired: a
+	// bound far from both the 20 ms timer and the 2 s, so that a busy
+	// machine does not fail the test.
+	unblocked, timerFired := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(unblocked)
-		time.Sleep(400 * time.Millisecond)
+		select {
+		case <-timerFired:
+			return
+		case <-time.After(2 * time.Second):
+		}
 		unix.SetNonblock(fd, true)  // so that a blocked loop
 		sender.Write([]byte("two")) // ends its block in recvfrom, and no other comes
 	}()
@@ -51,7 +58,8 @@ func TestFilePacketConnAfterTheCallersFd(t *testing.T) {
 	var fired time.Duration
 	l.CallLater(20*time.Millisecond, func() { fired = time.Since(start) })
 	runUntil(t, l, "the timer", func() bool { return fired > 0 && got >= 1 })
-	if fired > 200*time.Millisecond {
+	close(timerFired)
+	if fired > time.Second {
 		t.Errorf("a 20ms timer fired after %v: the loop was blocked in recvfrom", fired)
 	}
 	if flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); flags&unix.O_NONBLOCK == 0 {

@@ -327,8 +327,62 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 		return nil, fmt.Errorf("sock: Group.Listen %s %s: %w", network, addr, err)
 	}
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())
-	op := "Group.Listen " + network + " " + addr
 	var bound net.Addr
+	return g.listenEach("Group.Listen "+network+" "+addr, network, func(gl *groupLoop, first *Listener) (*Listener, error) {
+		h := newHandler(gl.l)
+		switch {
+		case first == nil:
+			return Listen(gl.l, network, addr, h, opts...)
+		case network == "unix":
+			return listenBeside(gl.l, first, h, forListen, opts)
+		}
+		// The first listener picked the port; the others bind that one,
+		// beside it (WithExclusiveAddress is for the first only).
+		if bound == nil {
+			bound = first.Addr()
+		}
+		return Listen(gl.l, network, bound.String(), h, append(opts[:len(opts):len(opts)], joinExisting)...)
+	})
+}
+
+// FileListener accepts on every loop of the group from a listening socket
+// opened elsewhere (systemd's socket activation: see the package-level
+// FileListener, whose checks, options and duplicate it shares): the first
+// loop takes a duplicate of f's descriptor, the others duplicates of that,
+// and each connection goes to whichever loop accepts it first, as with a
+// Unix Group.Listen. newHandler, the GroupListener, a failure on one loop,
+// Shutdown and Close are as for Listen; Close leaves a Unix socket's file
+// in place.
+func (g *Group) FileListener(f *os.File, newHandler func(*loop.Loop) Handler, opts ...Option) (*GroupListener, error) {
+	if f == nil {
+		return nil, errors.New("sock: Group.FileListener: nil *os.File")
+	}
+	if newHandler == nil {
+		return nil, fmt.Errorf("sock: Group.FileListener %s: nil newHandler", f.Name())
+	}
+	if _, err := newConfig(forFileListener, opts); err != nil {
+		return nil, fmt.Errorf("sock: Group.FileListener %s: %w", f.Name(), err)
+	}
+	return g.listenEach("Group.FileListener "+f.Name(), "", func(gl *groupLoop, first *Listener) (*Listener, error) {
+		h := newHandler(gl.l)
+		if first == nil {
+			return FileListener(gl.l, f, h, opts...)
+		}
+		ln, err := listenBeside(gl.l, first, h, forFileListener, opts)
+		if err == nil {
+			ln.fromFile = true
+		}
+		return ln, err
+	})
+}
+
+// listenEach opens a listener on every loop of the group with open, which
+// is given the first loop's listener once it is open (nil for the first),
+// and returns them as a GroupListener named network (the first listener's
+// network where that is ""); if one loop fails, the listeners opened are
+// closed, and what they accepted meanwhile aborted. open runs on its
+// loop's goroutine.
+func (g *Group) listenEach(op, network string, open func(gl *groupLoop, first *Listener) (*Listener, error)) (*GroupListener, error) {
 	type opening struct {
 		gl *groupLoop
 		ln *Listener
@@ -336,20 +390,14 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 	var opened []opening
 	gln := &GroupListener{g: g, network: network, done: make(chan struct{})}
 	for i, gl := range g.loops {
-		// The first listener picks the port; the others bind that one, beside
-		// it (WithExclusiveAddress is for the first only).
-		at, lopts := addr, opts
-		if bound != nil {
-			at, lopts = bound.String(), append(opts[:len(opts):len(opts)], joinExisting)
+		var first *Listener
+		if len(opened) > 0 {
+			first = opened[0].ln
 		}
 		var ln *Listener
 		err := g.on(gl, op, func() error {
 			var err error
-			if network == "unix" && len(opened) > 0 {
-				ln, err = listenBeside(gl.l, opened[0].ln, newHandler(gl.l), opts)
-			} else {
-				ln, err = Listen(gl.l, network, at, newHandler(gl.l), lopts...)
-			}
+			ln, err = open(gl, first)
 			if err == nil {
 				ln.onGone = gl.check
 				gl.prune()
@@ -373,11 +421,11 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 		}
 		opened = append(opened, opening{gl, ln})
 		gln.lns = append(gln.lns, ln)
-		if bound == nil {
-			bound = ln.Addr()
-		}
 	}
-	gln.addr = bound
+	gln.addr = gln.lns[0].Addr()
+	if gln.network == "" {
+		gln.network = gln.addr.Network()
+	}
 	return gln, nil
 }
 
@@ -393,14 +441,15 @@ func (g *Group) loopErr(op string, i int, err error) error {
 	return fmt.Errorf("sock: %s: loop %d: %w", op, i, err)
 }
 
-// listenBeside accepts on l from a duplicate of first's socket, a Unix
-// listener on another loop of the group: SO_REUSEPORT does not spread Unix
-// connections among sockets (Linux gives them all to one), so the loops
+// listenBeside accepts on l from a duplicate of first's socket, the
+// listener of the group's first loop, with options of the kind given: for
+// a Unix Listen (SO_REUSEPORT does not spread Unix connections among
+// sockets: Linux gives them all to one) and for FileListener, the loops
 // share one socket, and each connection goes to whichever loop accepts it
-// first. Only first removes the socket's file at Close. Loop goroutine
-// only (l's); first's descriptor is not touched but duplicated.
-func listenBeside(l *loop.Loop, first *Listener, h Handler, opts []Option) (*Listener, error) {
-	cfg, err := newConfig(forListen, opts)
+// first. Only first removes a Unix socket's file at Close (Listen's). Loop
+// goroutine only (l's); first's descriptor is not touched but duplicated.
+func listenBeside(l *loop.Loop, first *Listener, h Handler, kind callKind, opts []Option) (*Listener, error) {
+	cfg, err := newConfig(kind, opts)
 	if err == nil {
 		err = cfg.forHandler(h)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,116 @@ func TestGroupListenUnix(t *testing.T) {
 		p.SetReadDeadline(time.Now().Add(waitLimit))
 		if n, err := p.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 			t.Errorf("client %d after Shutdown: read %d, %v; want the end of stream", i, n, err)
+		}
+	}
+}
+
+// Group.FileListener: every loop accepts from the socket a file holds (as
+// systemd's socket activation passes it), the GroupListener counts and
+// closes them, the file's descriptor stays the caller's, and Shutdown
+// drains what they accepted.
+func TestGroupFileListener(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			g, _, _ := newGroup(t, 2)
+			addr := "127.0.0.1:0"
+			if network == "unix" {
+				addr = filepath.Join(t.TempDir(), "s")
+			}
+			nl, err := net.Listen(network, addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nl.Close()
+			if ul, ok := nl.(*net.UnixListener); ok {
+				ul.SetUnlinkOnClose(false)
+			}
+			f := fileOf(t, nl.(interface{ File() (*os.File, error) }))
+			gln, err := g.FileListener(f, func(*loop.Loop) sock.Handler { return plainEcho{} }, sock.WithMaxConns(100))
+			if err != nil {
+				t.Fatal(err)
+			}
+			nl.Close()
+			f.Close()
+			if gln.Addr().String() != nl.Addr().String() || gln.Addr().Network() != network {
+				t.Errorf("Addr() = %s %s; want %s %s", gln.Addr().Network(), gln.Addr(), network, nl.Addr())
+			}
+			const clients = 20
+			peers := make([]net.Conn, clients)
+			for i := range peers {
+				peers[i], err = net.Dial(network, gln.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer peers[i].Close()
+				peers[i].Write([]byte("x"))
+				peers[i].SetReadDeadline(time.Now().Add(waitLimit))
+				if _, err := io.ReadFull(peers[i], make([]byte, 1)); err != nil {
+					t.Fatalf("client %d: %v", i, err)
+				}
+			}
+			conns := gln.Conns()
+			t.Logf("connections per loop: %v", conns)
+			if len(conns) != 2 || conns[0]+conns[1] != clients {
+				t.Errorf("Conns() = %v; want %d in all on 2 loops", conns, clients)
+			}
+			if err := gln.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if c, err := net.Dial(network, gln.Addr().String()); err == nil {
+				c.Close()
+				t.Error("a dial after the GroupListener's Close connected")
+			}
+			if network == "unix" {
+				if _, err := os.Stat(addr); err != nil {
+					t.Errorf("the socket file after Close: %v; want it left in place", err)
+				}
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+			defer cancel()
+			if err := g.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+		})
+	}
+}
+
+// Group.FileListener refuses what FileListener refuses, before any loop
+// listens, and a nil file or newHandler.
+func TestGroupFileListenerRefuses(t *testing.T) {
+	g, _, _ := newGroup(t, 2)
+	newHandler := func(*loop.Loop) sock.Handler { return plainEcho{} }
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	listening := fileOf(t, tcp.(*net.TCPListener))
+	for _, tc := range []struct {
+		name       string
+		f          *os.File
+		newHandler func(*loop.Loop) sock.Handler
+		opts       []sock.Option
+		want       string
+	}{
+		{"nil file", nil, newHandler, nil, "nil *os.File"},
+		{"nil newHandler", listening, nil, nil, "nil newHandler"},
+		{"UDP socket", fileOf(t, udp.(*net.UDPConn)), newHandler, nil, "not a stream socket"},
+		{"WithBacklog", listening, newHandler, []sock.Option{sock.WithBacklog(5)}, "WithBacklog applies to"},
+	} {
+		gln, err := g.FileListener(tc.f, tc.newHandler, tc.opts...)
+		if err == nil {
+			gln.Close()
+			t.Errorf("%s: Group.FileListener succeeded; want an error saying %q", tc.name, tc.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want it to say %q", tc.name, err, tc.want)
 		}
 	}
 }

@@ -319,8 +319,8 @@ func TestRev13ActivatedChild(t *testing.T) {
 // every connection until the next one came (with one process, not only
 // when another took a connection first); keepNonblocking now makes the
 // socket non-blocking again at each readiness event. Here a 20 ms timer
-// would wait for a second connection 400 ms later; the test unblocks the
-// loop itself after 400 ms.
+// would wait for a second connection 2 s later; the test unblocks the
+// loop itself after 2 s.
 func TestRev13FileListenerAfterTheCallersFd(t *testing.T) {
 	l := newLoop(t)
 	nl, err := net.Listen("tcp", "127.0.0.1:0")
@@ -336,10 +336,17 @@ func TestRev13FileListenerAfterTheCallersFd(t *testing.T) {
 	}
 	fd := int(f.Fd()) // the caller's file, as ExtraFiles would use it
 	dialN(t, "tcp", ln.Addr().String(), 1)
-	unblocked := make(chan struct{})
+	// A blocked loop is unblocked after 2 s, unless the timer fired: a
+	// bound far from both the 20 ms timer and the 2 s, so that a busy
+	// machine does not fail the test.
+	unblocked, timerFired := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(unblocked)
-		time.Sleep(400 * time.Millisecond)
+		select {
+		case <-timerFired:
+			return
+		case <-time.After(2 * time.Second):
+		}
 		unix.SetNonblock(fd, true)
 		if c, err := net.DialTimeout("tcp", ln.Addr().String(), waitLimit); err == nil {
 			c.Close()
@@ -349,8 +356,9 @@ func TestRev13FileListenerAfterTheCallersFd(t *testing.T) {
 	fired := time.Duration(0)
 	l.CallLater(20*time.Millisecond, func() { fired = time.Since(start) })
 	runUntil(t, l, "the timer", func() bool { return fired > 0 })
+	close(timerFired)
 	<-unblocked
-	if fired > 200*time.Millisecond {
+	if fired > time.Second {
 		t.Errorf("a 20ms timer fired after %v: the loop was blocked in accept", fired)
 	}
 	srv.closeAll(t, l, ln)
