@@ -57,16 +57,7 @@ func FileListener(l *loop.Loop, f *os.File, h Handler, opts ...Option) (*Listene
 	fail := func(err error) (*Listener, error) {
 		return nil, fmt.Errorf("sock: file listener %s: %w", f.Name(), err)
 	}
-	switch {
-	case l == nil:
-		return fail(errNilLoop)
-	case h == nil:
-		return fail(errors.New("nil Handler"))
-	}
-	if err := loopUsable(l); err != nil {
-		return fail(err)
-	}
-	cfg, err := newConfig(forFileListener, opts)
+	cfg, err := callConfig(l, h == nil, "Handler", forFileListener, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -190,16 +181,7 @@ func FilePacketConn(l *loop.Loop, f *os.File, h PacketHandler, opts ...Option) (
 	fail := func(err error) (*PacketConn, error) {
 		return nil, fmt.Errorf("sock: file packet conn %s: %w", f.Name(), err)
 	}
-	switch {
-	case l == nil:
-		return fail(errNilLoop)
-	case h == nil:
-		return fail(errors.New("nil PacketHandler"))
-	}
-	if err := loopUsable(l); err != nil {
-		return fail(err)
-	}
-	cfg, err := newConfig(forFilePacket, opts)
+	cfg, err := callConfig(l, h == nil, "PacketHandler", forFilePacket, opts)
 	if err != nil {
 		return fail(err)
 	}

@@ -29,6 +29,18 @@ func fileOf(t *testing.T, x interface{ File() (*os.File, error) }) *os.File {
 	return f
 }
 
+// tcpListenerFile returns a loopback TCP listener of package net's and a
+// file of its socket, both closed at the end of the test.
+func tcpListenerFile(t *testing.T) (net.Listener, *os.File) {
+	t.Helper()
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nl.Close() })
+	return nl, fileOf(t, nl.(*net.TCPListener))
+}
+
 // A listening socket package net made, TCP or Unix, handed to FileListener
 // by its file: the listener accepts and echoes on l after the net listener
 // and the file are closed, reports the address, and its Close leaves a Unix
@@ -111,12 +123,7 @@ func TestFileListenerAcceptsOnASocketOpenedElsewhere(t *testing.T) {
 // file's descriptor open and listening, and the file's is the caller's.
 func TestFileListenerWorksOnADuplicate(t *testing.T) {
 	l := newLoop(t)
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	f := fileOf(t, nl.(*net.TCPListener))
+	_, f := tcpListenerFile(t)
 	ln, err := sock.FileListener(l, f, &echoServer{})
 	if err != nil {
 		t.Fatal(err)
@@ -313,12 +320,7 @@ func (plainEcho) OnData(c *sock.Conn, p []byte) { c.Write(p) }
 // loop accepts them, and Shutdown drains them as it drains the group's own.
 func TestFileListenerOnEveryLoopOfAGroup(t *testing.T) {
 	newLoop(t) // skips on a variant without a poller; checks for leaks
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	f := fileOf(t, nl.(*net.TCPListener))
+	nl, f := tcpListenerFile(t)
 	g, err := sock.NewGroup(2)
 	if err != nil {
 		t.Fatal(err)

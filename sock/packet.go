@@ -150,16 +150,7 @@ func DialPacket(l *loop.Loop, network, addr string, h PacketHandler, opts ...Opt
 	fail := func(err error) (*PacketConn, error) {
 		return nil, fmt.Errorf("sock: dial %s %s: %w", network, addr, err)
 	}
-	switch {
-	case l == nil:
-		return fail(errNilLoop)
-	case h == nil:
-		return fail(errors.New("nil PacketHandler"))
-	}
-	if err := loopUsable(l); err != nil {
-		return fail(err)
-	}
-	cfg, err := newConfig(forDialPacket, opts)
+	cfg, err := callConfig(l, h == nil, "PacketHandler", forDialPacket, opts)
 	if err != nil {
 		return fail(err)
 	}

@@ -323,12 +323,7 @@ func TestRev13ActivatedChild(t *testing.T) {
 // loop itself after 2 s.
 func TestRev13FileListenerAfterTheCallersFd(t *testing.T) {
 	l := newLoop(t)
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	f := fileOf(t, nl.(*net.TCPListener))
+	_, f := tcpListenerFile(t)
 	srv := &echoServer{}
 	ln, err := sock.FileListener(l, f, srv)
 	if err != nil {

@@ -175,12 +175,7 @@ func TestRev13FileCloseLeavesTheOtherOpen(t *testing.T) {
 // FileListener says so.
 func TestRev13FileListenerRefusesAShutDownSocket(t *testing.T) {
 	l := newLoop(t)
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	f := fileOf(t, nl.(*net.TCPListener))
+	_, f := tcpListenerFile(t)
 	rc, _ := f.SyscallConn()
 	rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_RD) })
 	ln, err := sock.FileListener(l, f, &echoServer{})
@@ -412,12 +407,7 @@ func TestRev13FilePacketConnIPv6AndBuffers(t *testing.T) {
 // were left on: setTCPOptions only turns options on.)
 func TestRev13FileListenerNoDelayOffOnAnInheritedSocket(t *testing.T) {
 	l := newLoop(t)
-	nl, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nl.Close()
-	f := fileOf(t, nl.(*net.TCPListener))
+	_, f := tcpListenerFile(t)
 	rc, _ := f.SyscallConn()
 	rc.Control(func(fd uintptr) {
 		unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)

@@ -786,6 +786,23 @@ func loopUsable(l *loop.Loop) error {
 	return nil
 }
 
+// callConfig makes the checks a call that opens a socket begins with, in
+// this order: a nil loop, a nil handler (noHandler; handler names its
+// type), a loop that cannot take sockets (loopUsable), and opts given to a
+// call of kind (newConfig), whose config it returns.
+func callConfig(l *loop.Loop, noHandler bool, handler string, kind callKind, opts []Option) (*config, error) {
+	switch {
+	case l == nil:
+		return nil, errNilLoop
+	case noHandler:
+		return nil, errors.New("nil " + handler)
+	}
+	if err := loopUsable(l); err != nil {
+		return nil, err
+	}
+	return newConfig(kind, opts)
+}
+
 // errNilLoop is what Listen, Dial, ListenPacket, DialPacket, FileListener and
 // FilePacketConn return for a nil loop.
 var errNilLoop = errors.New("nil *loop.Loop")
