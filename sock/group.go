@@ -295,8 +295,7 @@ func (gl *groupLoop) prune() {
 
 // Listen opens one listener per loop on network ("tcp", "tcp4", "tcp6" or
 // "unix") and addr, each with SO_REUSEPORT, and returns them as a
-// GroupListener,
-// whose Addr is the address they share (with the port picked, for port 0)
+// GroupListener, whose Addr is the address they share (with the port picked, for port 0)
 // and whose Close stops accepting there while the group's other listeners
 // and every connection are served on. newHandler is called once per loop,
 // on that loop's goroutine and with that loop, and the handler it returns
@@ -328,13 +327,14 @@ func (g *Group) Listen(network, addr string, newHandler func(*loop.Loop) Handler
 	}
 	opts = append(opts[:len(opts):len(opts)], WithReusePort())
 	var bound net.Addr
-	return g.listenEach("Group.Listen "+network+" "+addr, network, func(gl *groupLoop, first *Listener) (*Listener, error) {
+	shared := network == "unix"
+	return g.listenEach("Group.Listen "+network+" "+addr, network, shared, func(gl *groupLoop, first *Listener, dup int) (*Listener, error) {
 		h := newHandler(gl.l)
 		switch {
 		case first == nil:
 			return Listen(gl.l, network, addr, h, opts...)
-		case network == "unix":
-			return listenBeside(gl.l, first, h, forListen, opts)
+		case shared:
+			return listenBeside(gl.l, dup, h, forListen, opts)
 		}
 		// The first listener picked the port; the others bind that one,
 		// beside it (WithExclusiveAddress is for the first only).
@@ -363,12 +363,12 @@ func (g *Group) FileListener(f *os.File, newHandler func(*loop.Loop) Handler, op
 	if _, err := newConfig(forFileListener, opts); err != nil {
 		return nil, fmt.Errorf("sock: Group.FileListener %s: %w", f.Name(), err)
 	}
-	return g.listenEach("Group.FileListener "+f.Name(), "", func(gl *groupLoop, first *Listener) (*Listener, error) {
+	return g.listenEach("Group.FileListener "+f.Name(), "", true, func(gl *groupLoop, first *Listener, dup int) (*Listener, error) {
 		h := newHandler(gl.l)
 		if first == nil {
 			return FileListener(gl.l, f, h, opts...)
 		}
-		ln, err := listenBeside(gl.l, first, h, forFileListener, opts)
+		ln, err := listenBeside(gl.l, dup, h, forFileListener, opts)
 		if err == nil {
 			ln.fromFile = true
 		}
@@ -381,23 +381,44 @@ func (g *Group) FileListener(f *os.File, newHandler func(*loop.Loop) Handler, op
 // and returns them as a GroupListener named network (the first listener's
 // network where that is ""); if one loop fails, the listeners opened are
 // closed, and what they accepted meanwhile aborted. open runs on its
-// loop's goroutine.
-func (g *Group) listenEach(op, network string, open func(gl *groupLoop, first *Listener) (*Listener, error)) (*GroupListener, error) {
+// loop's goroutine. Where the loops share one socket (shared), the first
+// listener's descriptor is duplicated for each other loop on the first's
+// own goroutine, right after it opens, so that no other loop touches it
+// (a Shutdown could be closing it), and open is given its loop's
+// duplicate, which it owns (it closes it on failure); the others have -1.
+func (g *Group) listenEach(op, network string, shared bool, open func(gl *groupLoop, first *Listener, dup int) (*Listener, error)) (*GroupListener, error) {
 	type opening struct {
 		gl *groupLoop
 		ln *Listener
 	}
 	var opened []opening
+	var dups []int // shared: dups[i-1] is loop i's until handed to open, then -1
+	defer func() {
+		for _, fd := range dups {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
 	gln := &GroupListener{g: g, network: network, done: make(chan struct{})}
 	for i, gl := range g.loops {
 		var first *Listener
+		dup := -1
 		if len(opened) > 0 {
 			first = opened[0].ln
+			if shared {
+				dup, dups[i-1] = dups[i-1], -1
+			}
 		}
 		var ln *Listener
 		err := g.on(gl, op, func() error {
 			var err error
-			ln, err = open(gl, first)
+			ln, err = open(gl, first, dup)
+			if err == nil && shared && first == nil {
+				if dups, err = dupEach(ln.fd, len(g.loops)-1); err != nil {
+					ln.Close() // fresh: it has accepted nothing yet
+				}
+			}
 			if err == nil {
 				ln.onGone = gl.check
 				gl.prune()
@@ -441,26 +462,39 @@ func (g *Group) loopErr(op string, i int, err error) error {
 	return fmt.Errorf("sock: %s: loop %d: %w", op, i, err)
 }
 
-// listenBeside accepts on l from a duplicate of first's socket, the
-// listener of the group's first loop, with options of the kind given: for
-// a Unix Listen (SO_REUSEPORT does not spread Unix connections among
-// sockets: Linux gives them all to one) and for FileListener, the loops
-// share one socket, and each connection goes to whichever loop accepts it
-// first. Only first removes a Unix socket's file at Close (Listen's). Loop
-// goroutine only (l's); first's descriptor is not touched but duplicated.
-func listenBeside(l *loop.Loop, first *Listener, h Handler, kind callKind, opts []Option) (*Listener, error) {
+// listenBeside accepts on l from fd, a duplicate of the socket of the
+// group's first listener, with options of the kind given: for a Unix Listen
+// (SO_REUSEPORT does not spread Unix connections among sockets: Linux
+// gives them all to one) and for FileListener, the loops share one socket,
+// and each connection goes to whichever loop accepts it first. Only the
+// first removes a Unix socket's file at Close (Listen's). It owns fd, and
+// closes it on failure. Loop goroutine only (l's).
+func listenBeside(l *loop.Loop, fd int, h Handler, kind callKind, opts []Option) (*Listener, error) {
 	cfg, err := newConfig(kind, opts)
 	if err == nil {
 		err = cfg.forHandler(h)
 	}
 	if err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
-	fd, err := unix.FcntlInt(uintptr(first.fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
-	}
 	return listenerOn(l, fd, cfg, h)
+}
+
+// dupEach returns n close-on-exec duplicates of fd, or none and the error.
+func dupEach(fd, n int) ([]int, error) {
+	fds := make([]int, 0, n)
+	for range n {
+		d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			for _, d := range fds {
+				unix.Close(d)
+			}
+			return nil, os.NewSyscallError("fcntl F_DUPFD_CLOEXEC", err)
+		}
+		fds = append(fds, d)
+	}
+	return fds, nil
 }
 
 // joinExisting undoes WithExclusiveAddress for the group's listeners after
