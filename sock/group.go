@@ -417,6 +417,7 @@ func (g *Group) listenEach(op, network string, shared bool, open func(gl *groupL
 			if err == nil && shared && first == nil {
 				if dups, err = dupEach(ln.fd, len(g.loops)-1); err != nil {
 					ln.Close() // fresh: it has accepted nothing yet
+					err = fmt.Errorf("sock: %s: %w", op, err)
 				}
 			}
 			if err == nil {
