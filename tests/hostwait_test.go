@@ -144,8 +144,12 @@ func TestHostWaitTimersStopAndClock(t *testing.T) {
 		l := newLoop(t, v, core.Config{})
 		fd := backendFd(t, v, l)
 		fired := false
-		l.CallLater(20*time.Millisecond, func() { fired = true })
+		// start before the CallLater: its deadline counts from a clock
+		// reading no earlier than start, so a timer that fires before
+		// start+20ms fired early (start read after it was behind by a
+		// descheduling once, 0.63 ms, in a CI run under -race).
 		start := time.Now()
+		l.CallLater(20*time.Millisecond, func() { fired = true })
 		for !fired {
 			if time.Since(start) > 5*time.Second {
 				t.Fatal("the timer did not fire within 5 s of host waits")
