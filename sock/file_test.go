@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -338,21 +337,7 @@ func TestFileListenerOnEveryLoopOfAGroup(t *testing.T) {
 	nl.Close()
 	f.Close()
 	const clients = 20
-	peers := make([]net.Conn, clients)
-	for i := range peers {
-		peers[i], err = net.Dial("tcp", lns[0].Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peers[i].Close()
-		msg := []byte("client " + strconv.Itoa(i))
-		peers[i].Write(msg)
-		got := make([]byte, len(msg))
-		peers[i].SetReadDeadline(time.Now().Add(waitLimit))
-		if _, err := io.ReadFull(peers[i], got); err != nil || string(got) != string(msg) {
-			t.Fatalf("client %d: echoed %q, %v", i, got, err)
-		}
-	}
+	peers := echoClients(t, "tcp", lns[0].Addr().String(), clients)
 	// Every connection open counts on one loop or the other.
 	conns := make([]int, len(lns)) // conns[i] belongs to loop i
 	g.Each(func(i int, l *loop.Loop) error {

@@ -15,6 +15,30 @@ import (
 	"github.com/loopgen/loop/sock"
 )
 
+// echoClients dials n connections to an echo server at addr, each of which
+// sends "client i" and reads it back, and returns them, open until the end
+// of the test.
+func echoClients(t *testing.T, network, addr string, n int) []net.Conn {
+	t.Helper()
+	peers := make([]net.Conn, n)
+	for i := range peers {
+		c, err := net.Dial(network, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		peers[i] = c
+		msg := []byte("client " + strconv.Itoa(i))
+		c.Write(msg)
+		got := make([]byte, len(msg))
+		c.SetReadDeadline(time.Now().Add(waitLimit))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != string(msg) {
+			t.Fatalf("client %d: echoed %q, %v", i, got, err)
+		}
+	}
+	return peers
+}
+
 // A Group's Unix listener: every loop accepts from the one socket, every
 // connection is served, Conns counts them on the loops that took them,
 // Shutdown drains them, and Close removes the socket's file once.
@@ -30,21 +54,7 @@ func TestGroupListenUnix(t *testing.T) {
 		t.Errorf("Addr() = %s %s; want unix %s", gln.Addr().Network(), gln.Addr(), path)
 	}
 	const clients = 40
-	peers := make([]net.Conn, clients)
-	for i := range peers {
-		peers[i], err = net.Dial("unix", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer peers[i].Close()
-		msg := []byte("client " + strconv.Itoa(i))
-		peers[i].Write(msg)
-		got := make([]byte, len(msg))
-		peers[i].SetReadDeadline(time.Now().Add(waitLimit))
-		if _, err := io.ReadFull(peers[i], got); err != nil || string(got) != string(msg) {
-			t.Fatalf("client %d: echoed %q, %v", i, got, err)
-		}
-	}
+	peers := echoClients(t, "unix", path, clients)
 	conns := gln.Conns()
 	t.Logf("connections per loop: %v", conns)
 	if len(conns) != 2 || conns[0]+conns[1] != clients {
@@ -104,19 +114,7 @@ func TestGroupFileListener(t *testing.T) {
 				t.Errorf("Addr() = %s %s; want %s %s", gln.Addr().Network(), gln.Addr(), network, nl.Addr())
 			}
 			const clients = 20
-			peers := make([]net.Conn, clients)
-			for i := range peers {
-				peers[i], err = net.Dial(network, gln.Addr().String())
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer peers[i].Close()
-				peers[i].Write([]byte("x"))
-				peers[i].SetReadDeadline(time.Now().Add(waitLimit))
-				if _, err := io.ReadFull(peers[i], make([]byte, 1)); err != nil {
-					t.Fatalf("client %d: %v", i, err)
-				}
-			}
+			echoClients(t, network, gln.Addr().String(), clients)
 			conns := gln.Conns()
 			t.Logf("connections per loop: %v", conns)
 			if len(conns) != 2 || conns[0]+conns[1] != clients {
